@@ -1,0 +1,62 @@
+package dev.vmlet.api;
+
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.VmState;
+import dev.vmlet.vm.VmConfig;
+import dev.vmlet.vm.VmRecord;
+import dev.vmlet.vm.VmView;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import dev.vmlet.vm.VmException;
+
+/** Conversions between the domain and vmlet.v1 messages, and domain errors to gRPC statuses. */
+final class VmProtos {
+  private VmProtos() {}
+
+  static VmConfig config(VmSpec s) {
+    return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel());
+  }
+
+  static Vm vm(VmView v) {
+    VmRecord r = v.record();
+    VmConfig c = r.config();
+    Vm.Builder b = Vm.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
+            .setImage(c.image()).setAccel(c.accel()))
+        .setInstanceId(r.instanceId())
+        .setState(VmState.valueOf(r.state().name()))
+        .setPid(r.pid())
+        .setAccel(r.accel())
+        .setAccelReason(r.accelReason())
+        .setStartedAtUnixMs(r.startedAtMs())
+        .setLastError(r.lastError())
+        .setConsoleLog(v.consoleLog().toString())
+        .setQemuCommand(r.qemuCommand())
+        .setAgentReady(v.hello() != null);
+    if (v.hello() != null) {
+      b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
+    }
+    return b.build();
+  }
+
+  /** The one place domain errors become gRPC statuses. */
+  static StatusRuntimeException status(RuntimeException e) {
+    if (e instanceof VmException ve) {
+      Status s = switch (ve.kind()) {
+        case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
+        case NOT_FOUND -> Status.NOT_FOUND;
+        case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
+        case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
+        case UNAVAILABLE -> Status.UNAVAILABLE;
+        case DEADLINE_EXCEEDED -> Status.DEADLINE_EXCEEDED;
+        case INTERNAL -> Status.INTERNAL;
+      };
+      return s.withDescription(ve.getMessage()).asRuntimeException();
+    }
+    if (e instanceof StatusRuntimeException sre) {
+      return sre;
+    }
+    return Status.INTERNAL.withDescription(e.toString()).withCause(e).asRuntimeException();
+  }
+}

@@ -1,0 +1,169 @@
+package dev.vmlet.api;
+
+import com.google.protobuf.ByteString;
+import dev.vmlet.agent.ExecListener;
+import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.DeleteVmResponse;
+import dev.vmlet.proto.v1.ExecExit;
+import dev.vmlet.proto.v1.ExecRequest;
+import dev.vmlet.proto.v1.ExecResponse;
+import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.ListVmsResponse;
+import dev.vmlet.proto.v1.StopVmRequest;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.proto.v1.VmServiceGrpc;
+import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import dev.vmlet.vm.VmManager;
+import dev.vmlet.vm.VmView;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/** The gRPC face of {@link VmManager}: converts a request, calls the manager, converts the reply. */
+public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
+  static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(10);
+  static final Duration DEFAULT_AGENT_WAIT = Duration.ofSeconds(120);
+
+  private final VmManager manager;
+
+  public VmServiceImpl(VmManager manager) {
+    this.manager = manager;
+  }
+
+  @Override
+  public void createVm(CreateVmRequest req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.create(VmProtos.config(req.getSpec()), req.getStart());
+      return VmProtos.vm(manager.get(req.getSpec().getName()));
+    });
+  }
+
+  @Override
+  public void startVm(VmRef req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.start(req.getName());
+      return VmProtos.vm(manager.get(req.getName()));
+    });
+  }
+
+  @Override
+  public void stopVm(StopVmRequest req, StreamObserver<Vm> out) {
+    Duration t = req.getTimeoutSeconds() == 0 ? DEFAULT_STOP_TIMEOUT : Duration.ofSeconds(req.getTimeoutSeconds());
+    unary(out, () -> {
+      manager.stop(req.getName(), req.getForce(), t);
+      return VmProtos.vm(manager.get(req.getName()));
+    });
+  }
+
+  @Override
+  public void deleteVm(DeleteVmRequest req, StreamObserver<DeleteVmResponse> out) {
+    unary(out, () -> {
+      manager.delete(req.getName(), req.getForce());
+      return DeleteVmResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void getVm(VmRef req, StreamObserver<Vm> out) {
+    unary(out, () -> VmProtos.vm(manager.get(req.getName())));
+  }
+
+  @Override
+  public void listVms(ListVmsRequest req, StreamObserver<ListVmsResponse> out) {
+    unary(out, () -> {
+      ListVmsResponse.Builder b = ListVmsResponse.newBuilder();
+      for (VmView v : manager.list()) {
+        b.addVms(VmProtos.vm(v));
+      }
+      return b.build();
+    });
+  }
+
+  @Override
+  public void waitAgentReady(WaitAgentReadyRequest req, StreamObserver<Vm> out) {
+    Duration t = req.getTimeoutSeconds() == 0 ? DEFAULT_AGENT_WAIT : Duration.ofSeconds(req.getTimeoutSeconds());
+    unary(out, () -> {
+      try {
+        return VmProtos.vm(manager.awaitAgentReady(req.getName(), t));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
+      }
+    });
+  }
+
+  @Override
+  public void exec(ExecRequest req, StreamObserver<ExecResponse> out) {
+    if (req.getArgvCount() == 0) {
+      out.onError(Status.INVALID_ARGUMENT.withDescription("argv must name a program to run").asRuntimeException());
+      return;
+    }
+    ServerCallStreamObserver<ExecResponse> call = (ServerCallStreamObserver<ExecResponse>) out;
+    ExecStart start = ExecStart.newBuilder()
+        .addAllArgv(req.getArgvList())
+        .putAllEnv(req.getEnvMap())
+        .setWorkingDir(req.getWorkingDir())
+        .setTimeoutSeconds(req.getTimeoutSeconds())
+        .build();
+    ExecListener listener = new ExecListener() {
+      @Override
+      public void stdout(byte[] data) {
+        send(ExecResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
+      }
+
+      @Override
+      public void stderr(byte[] data) {
+        send(ExecResponse.newBuilder().setStderr(ByteString.copyFrom(data)).build());
+      }
+
+      @Override
+      public void exit(ExecExit exit) {
+        synchronized (call) {
+          if (!call.isCancelled()) {
+            call.onNext(ExecResponse.newBuilder().setExit(exit).build());
+            call.onCompleted();
+          }
+        }
+      }
+
+      @Override
+      public void failed(String reason) {
+        synchronized (call) {
+          if (!call.isCancelled()) {
+            call.onError(Status.UNAVAILABLE.withDescription(reason).asRuntimeException());
+          }
+        }
+      }
+
+      private void send(ExecResponse r) {
+        synchronized (call) {
+          if (!call.isCancelled()) {
+            call.onNext(r);
+          }
+        }
+      }
+    };
+    try {
+      manager.exec(req.getName(), start, listener);
+    } catch (RuntimeException e) {
+      out.onError(VmProtos.status(e));
+    }
+  }
+
+  private static <T> void unary(StreamObserver<T> out, Supplier<T> body) {
+    T reply;
+    try {
+      reply = body.get();
+    } catch (RuntimeException e) {
+      out.onError(VmProtos.status(e));
+      return;
+    }
+    out.onNext(reply);
+    out.onCompleted();
+  }
+}

@@ -1,0 +1,61 @@
+package dev.vmlet.cli;
+
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.daemon.Daemon;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "daemon", mixinStandardHelpOptions = true,
+    description = {"Serve the vmlet gRPC API on a local unix socket until interrupted.",
+        "VMs keep running when the daemon stops; the next daemon re-adopts them."})
+final class DaemonCommand implements Callable<Integer> {
+  @Option(names = "--socket", paramLabel = "PATH", description = "Unix socket to serve on.")
+  Path socket;
+
+  @Option(names = "--state-dir", paramLabel = "DIR", description = "Per-VM state (default /var/lib/vmlet as root, else $XDG_STATE_HOME/vmlet).")
+  Path stateDir;
+
+  @Option(names = "--run-dir", paramLabel = "DIR", description = "Sockets and pidfiles (default /run/vmlet as root, else $XDG_RUNTIME_DIR/vmlet).")
+  Path runDir;
+
+  @Option(names = "--cache-dir", paramLabel = "DIR", description = "Built images (default /var/cache/vmlet as root, else $XDG_CACHE_HOME/vmlet).")
+  Path cacheDir;
+
+  @Option(names = "--qemu", paramLabel = "BINARY", defaultValue = Daemon.DEFAULT_QEMU, description = "QEMU binary (default: ${DEFAULT-VALUE}).")
+  String qemu;
+
+  @Override
+  public Integer call() throws Exception {
+    Logging.daemonMode();
+    VmletPaths paths = resolve(VmletPaths.fromEnvironment());
+    Daemon daemon = Daemon.start(paths, qemu);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        daemon.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "vmlet-shutdown"));
+    System.out.println("vmlet daemon listening on unix:" + paths.socket() + " (state " + paths.stateDir() + ")");
+    daemon.awaitTermination();
+    return 0;
+  }
+
+  VmletPaths resolve(VmletPaths p) {
+    if (stateDir != null) {
+      p = p.withStateDir(stateDir);
+    }
+    if (runDir != null) {
+      p = p.withRunDir(runDir);
+    }
+    if (cacheDir != null) {
+      p = p.withCacheDir(cacheDir);
+    }
+    if (socket != null) {
+      p = p.withSocket(socket);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,59 @@
+package dev.vmlet.cli;
+
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show one VM: state, accelerator and why, agent, files.")
+final class InfoCommand implements Callable<Integer> {
+  @Mixin ClientOptions client;
+
+  @Parameters(paramLabel = "NAME", description = "The VM.")
+  String name;
+
+  @Override
+  public Integer call() throws Exception {
+    try (DaemonClient c = client.connect()) {
+      Vm v = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
+      line("Name", v.getSpec().getName());
+      line("Instance", v.getInstanceId());
+      line("State", v.getState().toString());
+      line("vCPUs", Integer.toString(v.getSpec().getVcpus()));
+      line("Memory", v.getSpec().getMemoryMib() + " MiB");
+      line("Image", v.getSpec().getImage());
+      line("Accel", v.getAccel().isEmpty() ? "(not started)" : v.getAccel() + " — " + v.getAccelReason());
+      if (v.getPid() != 0) {
+        line("QEMU pid", Long.toString(v.getPid()));
+      }
+      if (v.getStartedAtUnixMs() != 0) {
+        line("Started", Instant.ofEpochMilli(v.getStartedAtUnixMs()).toString());
+      }
+      if (v.getAgentReady()) {
+        line("Agent", "ready, " + v.getAgentVersion() + ", " + String.format("%.1f s after QEMU start",
+            (v.getAgentReadyAtUnixMs() - v.getStartedAtUnixMs()) / 1000.0));
+        line("Guest", v.getGuest().getOs() + " " + v.getGuest().getKernel() + " " + v.getGuest().getArch()
+            + ", hostname " + v.getGuest().getHostname());
+      } else {
+        line("Agent", "not connected");
+      }
+      line("Console", v.getConsoleLog());
+      if (!v.getLastError().isEmpty()) {
+        line("Last error", v.getLastError());
+      }
+      if (!v.getQemuCommand().isEmpty()) {
+        line("QEMU", v.getQemuCommand());
+      }
+      return 0;
+    }
+  }
+
+  private static void line(String k, String v) {
+    System.out.printf("%-11s %s%n", k + ":", v);
+  }
+}

@@ -1,0 +1,28 @@
+package dev.vmlet.cli;
+
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.Vm;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+@Command(name = "list", aliases = "ls", mixinStandardHelpOptions = true, description = "List the VMs on this host.")
+final class ListCommand implements Callable<Integer> {
+  @Mixin ClientOptions client;
+
+  @Override
+  public Integer call() throws Exception {
+    try (DaemonClient c = client.connect()) {
+      var vms = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance()).getVmsList();
+      String fmt = "%-24s %-9s %-5s %-5s %-8s %s%n";
+      System.out.printf(fmt, "NAME", "STATE", "CPUS", "MEM", "ACCEL", "AGENT");
+      for (Vm v : vms) {
+        System.out.printf(fmt, v.getSpec().getName(), v.getState(), v.getSpec().getVcpus(), v.getSpec().getMemoryMib() + "M",
+            v.getAccel().isEmpty() ? "-" : v.getAccel(), v.getAgentReady() ? "ready" : "-");
+      }
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,60 @@
+package dev.vmlet.daemon;
+
+import dev.vmlet.proto.v1.VmServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/** A client connection to a daemon's unix socket. Every call made through it needs a deadline. */
+public final class DaemonClient implements AutoCloseable {
+  private final EventLoopGroup group = new EpollEventLoopGroup(1);
+  private final ManagedChannel channel;
+  private final Path socket;
+
+  public DaemonClient(Path socket) {
+    this.socket = socket;
+    this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollDomainSocketChannel.class)
+        .eventLoopGroup(group)
+        .usePlaintext()
+        .maxInboundMessageSize(16 << 20)
+        .build();
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  public VmServiceGrpc.VmServiceBlockingStub vms() {
+    return VmServiceGrpc.newBlockingStub(channel);
+  }
+
+  /** True when something accepts connections on the socket. */
+  public static boolean isListening(Path socket) {
+    if (!Files.exists(socket)) {
+      return false;
+    }
+    try (AFUNIXSocket s = AFUNIXSocket.newInstance()) {
+      s.connect(AFUNIXSocketAddress.of(socket.toFile()), 1000);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow();
+    channel.awaitTermination(2, TimeUnit.SECONDS);
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+  }
+}

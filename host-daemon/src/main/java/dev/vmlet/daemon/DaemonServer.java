@@ -1,0 +1,87 @@
+package dev.vmlet.daemon;
+
+import dev.vmlet.api.VmServiceImpl;
+import dev.vmlet.vm.VmManager;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * The vmlet daemon's gRPC server on a local unix socket: VmService, health and reflection. Owns
+ * start and stop; the services are thin.
+ */
+public final class DaemonServer implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(DaemonServer.class.getName());
+
+  private final Path socket;
+  private final VmManager manager;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private EventLoopGroup boss;
+  private EventLoopGroup workers;
+  private Server server;
+
+  public DaemonServer(Path socket, VmManager manager) {
+    this.socket = socket;
+    this.manager = manager;
+  }
+
+  public void start() throws IOException {
+    Files.createDirectories(socket.getParent());
+    if (Files.exists(socket)) {
+      if (DaemonClient.isListening(socket)) {
+        throw new IOException("a vmlet daemon already listens on " + socket + " (stop it, or use --socket)");
+      }
+      Files.delete(socket); // left behind by a daemon that died
+    }
+    boss = new EpollEventLoopGroup(1);
+    workers = new EpollEventLoopGroup(2);
+    server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollServerDomainSocketChannel.class)
+        .bossEventLoopGroup(boss)
+        .workerEventLoopGroup(workers)
+        .addService(new VmServiceImpl(manager))
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance())
+        .build()
+        .start();
+    Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+    health.setStatus("", ServingStatus.SERVING);
+    LOG.info("vmlet daemon serving on unix:" + socket);
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    health.enterTerminalState();
+    if (server != null) {
+      server.shutdown();
+      if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+      }
+    }
+    if (workers != null) {
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+    try {
+      Files.deleteIfExists(socket);
+    } catch (IOException e) {
+      LOG.warning("cannot remove " + socket + ": " + e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,126 @@
+package dev.vmlet.qemu;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * Decides between KVM and TCG. {@code /dev/kvm} existing is not enough: on hosts without working
+ * nested virtualisation a KVM guest hangs at boot. So the probe boots a 512-byte boot sector under
+ * KVM that writes to QEMU's isa-debug-exit port; only if QEMU exits with the expected code within
+ * the bound does KVM count as working.
+ */
+public final class AccelProbe {
+  private static final Logger LOG = Logger.getLogger(AccelProbe.class.getName());
+  /** The byte the boot sector writes; QEMU then exits with {@code (value << 1) | 1}. */
+  private static final int EXIT_VALUE = 0x21;
+
+  static final int EXPECTED_EXIT = (EXIT_VALUE << 1) | 1;
+
+  private final String qemuBinary;
+  private final Path kvmDevice;
+  private final Duration timeout;
+  private volatile Accel cached;
+
+  public AccelProbe(String qemuBinary, Path kvmDevice, Duration timeout) {
+    this.qemuBinary = qemuBinary;
+    this.kvmDevice = kvmDevice;
+    this.timeout = timeout;
+  }
+
+  /** Resolves a requested accelerator ("auto", "kvm", "tcg") to the one to use. */
+  public Accel resolve(String requested) {
+    if (requested.equals("tcg")) {
+      return new Accel("tcg", "TCG requested");
+    }
+    Accel probed = cached;
+    if (probed == null) {
+      // Probed once per daemon: a KVM that hangs costs the full bound, which every start would pay.
+      probed = probe();
+      cached = probed;
+    }
+    if (requested.equals("kvm") && !probed.name().equals("kvm")) {
+      throw new IllegalStateException("KVM requested but not usable: " + probed.reason());
+    }
+    return probed;
+  }
+
+  /** Probes KVM; returns KVM if it works, else TCG with the reason. */
+  public Accel probe() {
+    if (!Files.exists(kvmDevice)) {
+      return new Accel("tcg", kvmDevice + " does not exist (no KVM on this host); using TCG");
+    }
+    if (!Files.isReadable(kvmDevice) || !Files.isWritable(kvmDevice)) {
+      return new Accel("tcg", kvmDevice + " is not read/writable by this user (add it to the kvm group); using TCG");
+    }
+    long t0 = System.nanoTime();
+    String outcome = bootSector("kvm");
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    if (outcome == null) {
+      return new Accel("kvm", "KVM probe guest ran in " + ms + " ms");
+    }
+    LOG.info("KVM probe failed: " + outcome);
+    return new Accel("tcg", "KVM probe failed (" + outcome + "); using TCG");
+  }
+
+  /**
+   * Boots the probe sector with the given accelerator.
+   *
+   * @return null when it ran to the exit port, else what went wrong
+   */
+  public String bootSector(String accel) {
+    Path dir = null;
+    Process p = null;
+    try {
+      dir = Files.createTempDirectory("vmlet-probe");
+      Path disk = dir.resolve("probe.img");
+      Files.write(disk, probeSector());
+      p = new ProcessBuilder(List.of(
+              qemuBinary, "-machine", "pc", "-accel", accel, "-nodefaults", "-no-user-config",
+              "-display", "none", "-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+              "-drive", "file=" + disk + ",format=raw,if=ide,index=0", "-boot", "c"))
+          .redirectErrorStream(true)
+          .redirectOutput(dir.resolve("probe.log").toFile())
+          .start();
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        return "guest did not run within " + timeout.toMillis() + " ms";
+      }
+      if (p.exitValue() != EXPECTED_EXIT) {
+        String log = Files.readString(dir.resolve("probe.log")).strip();
+        return "qemu exited with " + p.exitValue() + (log.isEmpty() ? "" : ": " + log.lines().findFirst().orElse(""));
+      }
+      return null;
+    } catch (IOException e) {
+      return "cannot run " + qemuBinary + ": " + e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "interrupted";
+    } finally {
+      if (p != null && p.isAlive()) {
+        p.destroyForcibly();
+        try {
+          p.waitFor(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      if (dir != null) {
+        dev.vmlet.vm.VmStore.deleteTree(dir);
+      }
+    }
+  }
+
+  /** mov al,0x21; out 0xf4,al; cli; hlt; jmp $-1 — then the boot signature. */
+  static byte[] probeSector() {
+    byte[] s = new byte[512];
+    byte[] code = {(byte) 0xB0, EXIT_VALUE, (byte) 0xE6, (byte) 0xF4, (byte) 0xFA, (byte) 0xF4, (byte) 0xEB, (byte) 0xFD};
+    System.arraycopy(code, 0, s, 0, code.length);
+    s[510] = 0x55;
+    s[511] = (byte) 0xAA;
+    return s;
+  }
+}

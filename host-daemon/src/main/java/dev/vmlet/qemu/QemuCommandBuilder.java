@@ -1,0 +1,76 @@
+package dev.vmlet.qemu;
+
+import dev.vmlet.vm.VmConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds the exact {@code qemu-system-x86_64} argument list for a VM. Pure: the same inputs always
+ * give the same list, and nothing is read from or written to the machine.
+ */
+public final class QemuCommandBuilder {
+  /** The virtio-serial port name the guest agent opens. */
+  public static final String AGENT_PORT = "dev.vmlet.agent.0";
+
+  private QemuCommandBuilder() {}
+
+  /**
+   * @param accel the resolved accelerator, "kvm" or "tcg"
+   * @param kernel direct-boot kernel
+   * @param initrd direct-boot initramfs
+   */
+  public static List<String> build(
+      String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel, Path initrd, VmFiles files) {
+    if (!accel.equals("kvm") && !accel.equals("tcg")) {
+      throw new IllegalArgumentException("accel must be resolved to kvm or tcg, got " + accel);
+    }
+    List<String> a = new ArrayList<>();
+    a.add(qemuBinary);
+    a.addAll(List.of("-name", config.name() + ",process=vmlet-" + config.name()));
+    a.addAll(List.of("-machine", "q35"));
+    a.addAll(List.of("-accel", accel));
+    if (accel.equals("kvm")) {
+      a.addAll(List.of("-cpu", "host"));
+    }
+    a.addAll(List.of("-smp", Integer.toString(config.vcpus())));
+    a.addAll(List.of("-m", config.memoryMib() + "M"));
+    a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"));
+    a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString()));
+    a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));
+    a.addAll(List.of("-chardev", "file,id=console,path=" + opt(files.consoleLog())));
+    a.addAll(List.of("-serial", "chardev:console"));
+    a.addAll(List.of("-device", "virtio-serial-pci,id=vser0"));
+    a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(files.agentSocket()) + ",server=on,wait=off"));
+    a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
+    a.addAll(List.of("-qmp", "unix:" + opt(files.qmpSocket()) + ",server=on,wait=off"));
+    a.addAll(List.of("-pidfile", files.pidFile().toString()));
+    a.add("-daemonize");
+    return a;
+  }
+
+  /** QEMU splits option values at ','; a literal comma in a path is written twice. */
+  static String opt(Path path) {
+    return path.toString().replace(",", ",,");
+  }
+
+  static String kernelCommandLine(VmConfig config, String instanceId) {
+    return "console=ttyS0 panic=-1 vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name();
+  }
+
+  /** The argument list as one line a shell would accept, for logs and GetVm. */
+  public static String toShellLine(List<String> args) {
+    StringBuilder sb = new StringBuilder();
+    for (String arg : args) {
+      if (sb.length() > 0) {
+        sb.append(' ');
+      }
+      if (arg.matches("[A-Za-z0-9_./=:,+@%-]+")) {
+        sb.append(arg);
+      } else {
+        sb.append('\'').append(arg.replace("'", "'\\''")).append('\'');
+      }
+    }
+    return sb.toString();
+  }
+}

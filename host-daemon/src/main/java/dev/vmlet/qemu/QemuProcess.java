@@ -1,0 +1,76 @@
+package dev.vmlet.qemu;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts QEMU as a daemon (detached from vmlet, so a daemon restart does not take VMs down) and
+ * finds it again by its pidfile.
+ */
+public final class QemuProcess {
+  private QemuProcess() {}
+
+  /**
+   * Runs the {@code -daemonize} command line and waits until QEMU has set itself up.
+   *
+   * @return the QEMU process, alive
+   * @throws IOException with QEMU's own error output when it refused to start
+   */
+  public static ProcessHandle launch(List<String> command, VmFiles files, Duration timeout) throws IOException {
+    Files.deleteIfExists(files.pidFile());
+    Process p = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(files.qemuLog().toFile())
+        .start();
+    try {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        throw new IOException("QEMU did not finish starting within " + timeout.toSeconds() + " s");
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while starting QEMU", e);
+    }
+    if (p.exitValue() != 0) {
+      String log = Files.exists(files.qemuLog()) ? Files.readString(files.qemuLog(), StandardCharsets.UTF_8).strip() : "";
+      throw new IOException("QEMU failed to start (exit " + p.exitValue() + "): " + (log.isEmpty() ? "no output" : log));
+    }
+    return find(files.pidFile())
+        .orElseThrow(() -> new IOException("QEMU started but its pidfile " + files.pidFile() + " names no live process"));
+  }
+
+  /** The live QEMU process named by a pidfile, if there is one. */
+  public static Optional<ProcessHandle> find(Path pidFile) {
+    try {
+      long pid = Long.parseLong(Files.readString(pidFile).strip());
+      return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(QemuProcess::looksLikeQemu);
+    } catch (IOException | NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Guards against a recycled pid: the process must still be a QEMU. */
+  static boolean looksLikeQemu(ProcessHandle h) {
+    return h.info().command().map(c -> c.contains("qemu")).orElse(true);
+  }
+
+  /** Waits until the process has exited; true if it did within the bound. */
+  public static boolean awaitExit(ProcessHandle h, Duration bound) {
+    try {
+      h.onExit().get(bound.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      return !h.isAlive();
+    }
+  }
+}

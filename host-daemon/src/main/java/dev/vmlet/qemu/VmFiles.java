@@ -1,0 +1,29 @@
+package dev.vmlet.qemu;
+
+import java.nio.file.Path;
+
+/**
+ * The host files of one running VM. Sockets and the pidfile live in the run directory (short
+ * paths: unix sockets allow 107 bytes), logs in the state directory.
+ */
+public record VmFiles(Path runDir, Path stateDir) {
+  public Path qmpSocket() {
+    return runDir.resolve("qmp.sock");
+  }
+
+  public Path agentSocket() {
+    return runDir.resolve("agent.sock");
+  }
+
+  public Path pidFile() {
+    return runDir.resolve("qemu.pid");
+  }
+
+  public Path consoleLog() {
+    return stateDir.resolve("console.log");
+  }
+
+  public Path qemuLog() {
+    return stateDir.resolve("qemu.log");
+  }
+}

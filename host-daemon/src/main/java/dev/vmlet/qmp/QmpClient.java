@@ -1,0 +1,177 @@
+package dev.vmlet.qmp;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.BufferedReader;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.logging.Logger;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * A client for QEMU's machine protocol over its unix socket. Negotiates capabilities on connect,
+ * matches each command to its answer by id, and hands events to a listener on the reader thread.
+ * Thread-safe; every command waits at most its timeout.
+ */
+public final class QmpClient implements Closeable {
+  private static final Logger LOG = Logger.getLogger(QmpClient.class.getName());
+
+  private final AFUNIXSocket socket;
+  private final OutputStream out;
+  private final BufferedReader in;
+  private final Consumer<QmpEvent> events;
+  private final Runnable onClose;
+  private final Map<String, CompletableFuture<JsonElement>> pending = new ConcurrentHashMap<>();
+  private final AtomicLong ids = new AtomicLong();
+  private final Thread reader;
+  private volatile boolean closed;
+
+  private QmpClient(AFUNIXSocket socket, Consumer<QmpEvent> events, Runnable onClose) throws IOException {
+    this.socket = socket;
+    this.out = socket.getOutputStream();
+    this.in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+    this.events = events;
+    this.onClose = onClose;
+    this.reader = new Thread(this::readLoop, "qmp-reader");
+    this.reader.setDaemon(true);
+  }
+
+  /**
+   * Connects, reads the greeting and negotiates capabilities.
+   *
+   * @param events called on the reader thread for each event
+   * @param onClose called once when the socket closes (QEMU exited or {@link #close()})
+   */
+  public static QmpClient connect(Path socketPath, Duration timeout, Consumer<QmpEvent> events, Runnable onClose)
+      throws IOException {
+    AFUNIXSocket s = AFUNIXSocket.newInstance();
+    try {
+      s.connect(AFUNIXSocketAddress.of(socketPath.toFile()), (int) timeout.toMillis());
+      s.setSoTimeout((int) timeout.toMillis());
+      QmpClient c = new QmpClient(s, events, onClose);
+      String greeting = c.in.readLine();
+      if (greeting == null || !JsonParser.parseString(greeting).getAsJsonObject().has("QMP")) {
+        throw new QmpException("", "not a QMP greeting from " + socketPath + ": " + greeting);
+      }
+      s.setSoTimeout(0);
+      c.reader.start();
+      c.execute("qmp_capabilities", null, timeout);
+      return c;
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw e instanceof QmpException q ? q : new QmpException("cannot connect to QMP at " + socketPath + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Runs a command and returns its "return" value. */
+  public JsonElement execute(String command, JsonObject arguments, Duration timeout) throws QmpException {
+    if (closed) {
+      throw new QmpException("", "QMP connection is closed");
+    }
+    String id = Long.toString(ids.incrementAndGet());
+    JsonObject msg = new JsonObject();
+    msg.addProperty("execute", command);
+    if (arguments != null) {
+      msg.add("arguments", arguments);
+    }
+    msg.addProperty("id", id);
+    CompletableFuture<JsonElement> f = new CompletableFuture<>();
+    pending.put(id, f);
+    try {
+      synchronized (out) {
+        out.write((msg + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+      }
+      return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (IOException e) {
+      throw new QmpException("QMP " + command + " failed to send: " + e.getMessage(), e);
+    } catch (TimeoutException e) {
+      throw new QmpException("", "QMP " + command + " got no answer within " + timeout.toMillis() + " ms");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof QmpException q) {
+        throw q;
+      }
+      throw new QmpException("QMP " + command + " failed: " + e.getCause().getMessage(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new QmpException("interrupted while waiting for QMP " + command, e);
+    } finally {
+      pending.remove(id);
+    }
+  }
+
+  private void readLoop() {
+    try {
+      String line;
+      while ((line = in.readLine()) != null) {
+        JsonObject o;
+        try {
+          o = JsonParser.parseString(line).getAsJsonObject();
+        } catch (RuntimeException e) {
+          LOG.warning("ignoring unparseable QMP line: " + line);
+          continue;
+        }
+        if (o.has("event")) {
+          JsonObject data = o.has("data") ? o.getAsJsonObject("data") : new JsonObject();
+          try {
+            events.accept(new QmpEvent(o.get("event").getAsString(), data));
+          } catch (RuntimeException e) {
+            LOG.warning("QMP event listener failed on " + o.get("event") + ": " + e);
+          }
+          continue;
+        }
+        CompletableFuture<JsonElement> f = o.has("id") ? pending.get(o.get("id").getAsString()) : null;
+        if (f == null) {
+          continue;
+        }
+        if (o.has("error")) {
+          JsonObject err = o.getAsJsonObject("error");
+          f.completeExceptionally(new QmpException(
+              err.has("class") ? err.get("class").getAsString() : "",
+              err.has("desc") ? err.get("desc").getAsString() : err.toString()));
+        } else {
+          f.complete(o.has("return") ? o.get("return") : new JsonObject());
+        }
+      }
+    } catch (IOException e) {
+      if (!closed) {
+        LOG.fine("QMP read ended: " + e.getMessage());
+      }
+    } finally {
+      closed = true;
+      QmpException gone = new QmpException("", "QMP connection closed (QEMU exited?)");
+      pending.values().forEach(f -> f.completeExceptionally(gone));
+      try {
+        socket.close();
+      } catch (IOException ignored) {
+        // closing after the peer went away
+      }
+      onClose.run();
+    }
+  }
+
+  public boolean isClosed() {
+    return closed;
+  }
+
+  @Override
+  public void close() throws IOException {
+    closed = true;
+    socket.close();
+  }
+}

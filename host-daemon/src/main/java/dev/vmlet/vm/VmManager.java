@@ -1,0 +1,422 @@
+package dev.vmlet.vm;
+
+import com.google.gson.JsonElement;
+import dev.vmlet.agent.AgentLink;
+import dev.vmlet.agent.ExecListener;
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.qemu.Accel;
+import dev.vmlet.qemu.AccelProbe;
+import dev.vmlet.qemu.QemuCommandBuilder;
+import dev.vmlet.qemu.QemuProcess;
+import dev.vmlet.qemu.VmFiles;
+import dev.vmlet.qmp.QmpClient;
+import dev.vmlet.qmp.QmpEvent;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * The single owner of VM state on this host. Every state change goes through {@link
+ * VmTransitions} and is persisted by {@link VmStore} after its side effect succeeded. Calls block
+ * (they start and stop QEMU): never call them from an event-loop thread.
+ */
+public final class VmManager implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(VmManager.class.getName());
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
+
+  private final VmletPaths paths;
+  private final VmStore store;
+  private final ImageResolver images;
+  private final AccelProbe probe;
+  private final String qemuBinary;
+  private final Clock clock;
+  private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
+  private volatile boolean closing;
+
+  public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
+    this.paths = paths;
+    this.store = new VmStore(paths.stateDir());
+    this.images = images;
+    this.probe = probe;
+    this.qemuBinary = qemuBinary;
+    this.clock = clock;
+  }
+
+  /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
+  public void recover() {
+    for (VmRecord r : store.loadAll()) {
+      VmRuntime vm = new VmRuntime(r, filesOf(r.config().name()));
+      vms.put(vm.name(), vm);
+      VmState s = r.state();
+      if (s == VmState.RUNNING || s == VmState.PAUSED || s == VmState.STARTING || s == VmState.STOPPING) {
+        Optional<ProcessHandle> p = QemuProcess.find(vm.files.pidFile());
+        synchronized (vm) {
+          if (p.isPresent() && p.get().pid() == r.pid()) {
+            vm.process = p.get();
+            try {
+              connect(vm);
+              LOG.info("VM " + vm.name() + " (" + r.instanceId() + "): re-adopted QEMU pid " + r.pid());
+            } catch (IOException e) {
+              LOG.warning("VM " + vm.name() + ": QEMU pid " + r.pid() + " runs but cannot be reached: " + e.getMessage());
+              vm.record = vm.record.withError("re-adopt failed: " + e.getMessage());
+            }
+          } else {
+            VmState to = s == VmState.STOPPING ? VmState.STOPPED : VmState.CRASHED;
+            transition(vm, to, "recover");
+            vm.record = vm.record.withError("QEMU (pid " + r.pid() + ") exited while the daemon was down");
+            store.save(vm.record);
+          }
+        }
+      }
+    }
+  }
+
+  public VmRecord create(VmConfig config, boolean start) {
+    VmRecord r = new VmRecord(config, UUID.randomUUID().toString(), VmState.CREATED, 0, "", "", 0, "", "");
+    VmRuntime vm = new VmRuntime(r, filesOf(config.name()));
+    if (vms.putIfAbsent(config.name(), vm) != null) {
+      throw new VmException(VmException.Kind.ALREADY_EXISTS, "a VM named '" + config.name() + "' already exists");
+    }
+    // Check what can be checked before anything is written, so a refused create leaves nothing.
+    try {
+      images.resolve(config.image());
+      store.save(r);
+    } catch (RuntimeException e) {
+      vms.remove(config.name());
+      throw e;
+    }
+    LOG.info("VM " + config.name() + " (" + r.instanceId() + "): created");
+    return start ? start(config.name()) : r;
+  }
+
+  public VmRecord start(String name) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      transition(vm, VmState.STARTING, "start");
+      try {
+        BootImage image = images.resolve(vm.record.config().image());
+        Accel accel;
+        try {
+          accel = probe.resolve(vm.record.config().accel());
+        } catch (IllegalStateException e) {
+          throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
+        }
+        Files.createDirectories(vm.files.runDir());
+        Files.createDirectories(vm.files.stateDir());
+        Files.deleteIfExists(vm.files.consoleLog());
+        List<String> cmd = QemuCommandBuilder.build(qemuBinary, vm.record.config(), vm.record.instanceId(),
+            accel.name(), image.kernel(), image.initrd(), vm.files);
+        long startedAt = clock.millis();
+        vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
+        vm.hello = null;
+        vm.agentReadyAtMs = 0;
+        vm.guestShutdown = false;
+        vm.record = vm.record.withStarted(vm.process.pid(), accel.name(), accel.reason(), startedAt,
+            QemuCommandBuilder.toShellLine(cmd));
+        try {
+          connect(vm);
+        } catch (IOException e) {
+          vm.process.destroyForcibly();
+          QemuProcess.awaitExit(vm.process, Duration.ofSeconds(5));
+          throw e;
+        }
+        transition(vm, VmState.RUNNING, "start");
+        store.save(vm.record);
+        LOG.info("VM " + name + " (" + vm.record.instanceId() + "): running, QEMU pid " + vm.process.pid()
+            + ", " + accel.name() + " (" + accel.reason() + ")");
+        return vm.record;
+      } catch (IOException | RuntimeException e) {
+        String msg = e.getMessage();
+        vm.record = vm.record.withError(msg).withState(VmState.STOPPED);
+        store.save(vm.record);
+        cleanRunDir(vm);
+        LOG.warning("VM " + name + ": start failed: " + msg);
+        if (e instanceof VmException ve) {
+          throw ve;
+        }
+        throw new VmException(VmException.Kind.INTERNAL, "cannot start VM '" + name + "': " + msg, e);
+      }
+    }
+  }
+
+  /** Connects QMP and the agent link of a VM whose QEMU runs. Caller holds the VM's monitor. */
+  private void connect(VmRuntime vm) throws IOException {
+    vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> onQemuGone(vm));
+    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), vm.files.agentSocket(), CONNECT_TIMEOUT,
+        hello -> {
+          synchronized (vm) {
+            vm.hello = hello;
+            vm.agentReadyAtMs = clock.millis();
+            vm.notifyAll();
+          }
+          LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
+        },
+        () -> {
+          synchronized (vm) {
+            vm.hello = null;
+            vm.notifyAll();
+          }
+        });
+  }
+
+  private void onQmpEvent(VmRuntime vm, QmpEvent e) {
+    LOG.fine("VM " + vm.name() + ": QMP event " + e.name() + " " + e.data());
+    if (e.name().equals("SHUTDOWN")) {
+      synchronized (vm) {
+        JsonElement guest = e.data().get("guest");
+        vm.guestShutdown = guest != null && guest.getAsBoolean();
+      }
+    }
+  }
+
+  /** The QMP socket closed: QEMU is gone. Decide STOPPED or CRASHED and release the VM's files. */
+  private void onQemuGone(VmRuntime vm) {
+    Thread t = new Thread(() -> {
+      synchronized (vm) {
+        if (closing) {
+          return; // the daemon is going away; QEMU keeps running
+        }
+        if (vm.process != null && !QemuProcess.awaitExit(vm.process, Duration.ofSeconds(5))) {
+          LOG.warning("VM " + vm.name() + ": QMP closed but QEMU pid " + vm.process.pid() + " still runs");
+          return;
+        }
+        VmState s = vm.record.state();
+        if (s == VmState.STOPPED || s == VmState.CRASHED || s == VmState.CREATED) {
+          return; // a stop already accounted for it
+        }
+        closeLinks(vm);
+        if (s == VmState.STOPPING || vm.guestShutdown) {
+          transition(vm, VmState.STOPPED, "mark stopped");
+        } else {
+          transition(vm, VmState.CRASHED, "mark crashed");
+          vm.record = vm.record.withError("QEMU exited unexpectedly; console tail: " + consoleTail(vm));
+          LOG.warning("VM " + vm.name() + " (" + vm.record.instanceId() + "): crashed");
+        }
+        vm.record = vm.record.withPid(0);
+        store.save(vm.record);
+        cleanRunDir(vm);
+        vm.notifyAll();
+      }
+    }, "vm-exit-" + vm.name());
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /**
+   * Stops a VM: ACPI powerdown, then QMP quit, then SIGTERM, then SIGKILL, each bounded. With
+   * force the powerdown is skipped.
+   */
+  public VmRecord stop(String name, boolean force, Duration graceful) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmState s = vm.record.state();
+      if (s == VmState.STOPPED || s == VmState.CRASHED) {
+        if (s == VmState.CRASHED) {
+          transition(vm, VmState.STOPPED, "stop");
+          store.save(vm.record);
+        }
+        return vm.record;
+      }
+      transition(vm, VmState.STOPPING, "stop");
+      ProcessHandle p = vm.process;
+      boolean gone = p == null || !p.isAlive();
+      if (!gone && !force && vm.qmp != null) {
+        gone = askQmp(vm, "system_powerdown") && QemuProcess.awaitExit(p, graceful);
+      }
+      if (!gone && vm.qmp != null) {
+        gone = askQmp(vm, "quit") && QemuProcess.awaitExit(p, Duration.ofSeconds(3));
+      }
+      if (!gone) {
+        p.destroy();
+        gone = QemuProcess.awaitExit(p, Duration.ofSeconds(3));
+      }
+      if (!gone) {
+        p.destroyForcibly();
+        gone = QemuProcess.awaitExit(p, Duration.ofSeconds(5));
+      }
+      if (!gone) {
+        throw new VmException(VmException.Kind.INTERNAL, "QEMU pid " + p.pid() + " of VM '" + name + "' survived SIGKILL");
+      }
+      closeLinks(vm);
+      transition(vm, VmState.STOPPED, "stop");
+      vm.record = vm.record.withPid(0);
+      store.save(vm.record);
+      cleanRunDir(vm);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): stopped");
+      return vm.record;
+    }
+  }
+
+  private boolean askQmp(VmRuntime vm, String command) {
+    try {
+      vm.qmp.execute(command, null, QMP_TIMEOUT);
+      return true;
+    } catch (IOException e) {
+      // QEMU may close the socket before it answers "quit"; the exit wait decides.
+      return command.equals("quit");
+    }
+  }
+
+  public void delete(String name, boolean force) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmState s = vm.record.state();
+      boolean live = s == VmState.RUNNING || s == VmState.PAUSED || s == VmState.STARTING || s == VmState.STOPPING;
+      if (live && !force) {
+        throw new VmStateException(name, s, "delete (stop it first, or force)");
+      }
+      if (live) {
+        stop(name, true, Duration.ZERO);
+      }
+      store.delete(name);
+      VmStore.deleteTree(vm.files.runDir());
+      vms.remove(name);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): deleted");
+    }
+  }
+
+  public VmView get(String name) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      return view(vm);
+    }
+  }
+
+  public List<VmView> list() {
+    List<VmView> out = new ArrayList<>();
+    for (VmRuntime vm : vms.values()) {
+      synchronized (vm) {
+        out.add(view(vm));
+      }
+    }
+    out.sort(Comparator.comparing(v -> v.record().config().name()));
+    return out;
+  }
+
+  /** Blocks until the VM's agent is ready, the VM stops, or the timeout passes. */
+  public VmView awaitAgentReady(String name, Duration timeout) throws InterruptedException {
+    VmRuntime vm = require(name);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (vm) {
+      while (vm.hello == null) {
+        VmState s = vm.record.state();
+        if (s != VmState.RUNNING && s != VmState.STARTING) {
+          throw new VmStateException(name, s, "wait for the agent of");
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new VmException(VmException.Kind.DEADLINE_EXCEEDED,
+              "the agent of VM '" + name + "' did not phone home within " + timeout.toSeconds() + " s; console: " + vm.files.consoleLog());
+        }
+        vm.wait(Math.max(1, left / 1_000_000));
+      }
+      return view(vm);
+    }
+  }
+
+  /** Starts a program in the guest; results go to the listener. */
+  public void exec(String name, ExecStart start, ExecListener listener) {
+    VmRuntime vm = require(name);
+    AgentLink link;
+    synchronized (vm) {
+      VmState s = vm.record.state();
+      if (s != VmState.RUNNING) {
+        throw new VmStateException(name, s, "exec in");
+      }
+      if (vm.hello == null || vm.agent == null) {
+        throw new VmException(VmException.Kind.UNAVAILABLE, "the agent of VM '" + name + "' is not connected yet; try again shortly");
+      }
+      link = vm.agent;
+    }
+    try {
+      link.exec(start, listener);
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.UNAVAILABLE, e.getMessage(), e);
+    }
+  }
+
+  private VmView view(VmRuntime vm) {
+    return new VmView(vm.record, vm.hello, vm.agentReadyAtMs, vm.files.consoleLog());
+  }
+
+  private VmRuntime require(String name) {
+    VmConfig.validateName(name);
+    VmRuntime vm = vms.get(name);
+    if (vm == null) {
+      throw VmException.notFound(name);
+    }
+    return vm;
+  }
+
+  private void transition(VmRuntime vm, VmState to, String action) {
+    VmTransitions.check(vm.name(), vm.record.state(), to, action);
+    vm.record = vm.record.withState(to);
+  }
+
+  private VmFiles filesOf(String name) {
+    return new VmFiles(paths.vmRunDir(name), paths.vmStateDir(name));
+  }
+
+  private void closeLinks(VmRuntime vm) {
+    for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp}) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception ignored) {
+        // closing a link to a QEMU that is gone
+      }
+    }
+    vm.agent = null;
+    vm.qmp = null;
+    vm.hello = null;
+    vm.process = null;
+  }
+
+  private void cleanRunDir(VmRuntime vm) {
+    try {
+      VmStore.deleteTree(vm.files.runDir());
+    } catch (RuntimeException e) {
+      LOG.warning("VM " + vm.name() + ": cannot clean " + vm.files.runDir() + ": " + e.getMessage());
+    }
+  }
+
+  private static String consoleTail(VmRuntime vm) {
+    try {
+      List<String> lines = Files.readAllLines(vm.files.consoleLog());
+      return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
+    } catch (IOException e) {
+      return "(no console log)";
+    }
+  }
+
+  /** Closes the links to every VM; VMs keep running and are re-adopted by the next daemon. */
+  @Override
+  public void close() {
+    closing = true;
+    for (VmRuntime vm : vms.values()) {
+      synchronized (vm) {
+        for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp}) {
+          try {
+            if (c != null) {
+              c.close();
+            }
+          } catch (Exception ignored) {
+            // shutting down
+          }
+        }
+      }
+    }
+  }
+}

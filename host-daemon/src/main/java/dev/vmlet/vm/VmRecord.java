@@ -1,0 +1,33 @@
+package dev.vmlet.vm;
+
+/**
+ * What the daemon persists about one VM, written atomically by {@link VmStore} after each
+ * successful side effect. Immutable: every change makes a new record.
+ */
+public record VmRecord(
+    VmConfig config,
+    String instanceId,
+    VmState state,
+    long pid,
+    String accel,
+    String accelReason,
+    long startedAtMs,
+    String lastError,
+    String qemuCommand) {
+
+  public VmRecord withState(VmState s) {
+    return new VmRecord(config, instanceId, s, pid, accel, accelReason, startedAtMs, lastError, qemuCommand);
+  }
+
+  public VmRecord withStarted(long newPid, String newAccel, String reason, long atMs, String command) {
+    return new VmRecord(config, instanceId, state, newPid, newAccel, reason, atMs, "", command);
+  }
+
+  public VmRecord withError(String error) {
+    return new VmRecord(config, instanceId, state, pid, accel, accelReason, startedAtMs, error, qemuCommand);
+  }
+
+  public VmRecord withPid(long newPid) {
+    return new VmRecord(config, instanceId, state, newPid, accel, accelReason, startedAtMs, lastError, qemuCommand);
+  }
+}

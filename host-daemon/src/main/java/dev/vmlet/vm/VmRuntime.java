@@ -1,0 +1,31 @@
+package dev.vmlet.vm;
+
+import dev.vmlet.agent.AgentLink;
+import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.qemu.VmFiles;
+import dev.vmlet.qmp.QmpClient;
+
+/**
+ * One VM as the manager holds it: the persisted record plus the live connections. Guarded by its
+ * own monitor; {@link VmManager} is the only writer.
+ */
+final class VmRuntime {
+  VmRecord record;
+  final VmFiles files;
+  ProcessHandle process;
+  QmpClient qmp;
+  AgentLink agent;
+  Hello hello;
+  long agentReadyAtMs;
+  /** Set by the QMP SHUTDOWN event: true when the guest itself powered off. */
+  boolean guestShutdown;
+
+  VmRuntime(VmRecord record, VmFiles files) {
+    this.record = record;
+    this.files = files;
+  }
+
+  String name() {
+    return record.config().name();
+  }
+}

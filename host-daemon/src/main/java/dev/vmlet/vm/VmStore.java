@@ -1,0 +1,103 @@
+package dev.vmlet.vm;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonParseException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * Persists {@link VmRecord}s as {@code <stateDir>/vms/<name>/vm.json}. A write goes to a temporary
+ * file that is fsynced and renamed over the old one, so a crash leaves either the old or the new
+ * record, never half of one.
+ */
+public final class VmStore {
+  private static final Logger LOG = Logger.getLogger(VmStore.class.getName());
+  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+  private final Path vmsDir;
+
+  public VmStore(Path stateDir) {
+    this.vmsDir = stateDir.resolve("vms");
+  }
+
+  public Path dirOf(String name) {
+    return vmsDir.resolve(name);
+  }
+
+  public void save(VmRecord record) {
+    Path dir = dirOf(record.config().name());
+    Path target = dir.resolve("vm.json");
+    Path tmp = dir.resolve("vm.json.tmp");
+    try {
+      Files.createDirectories(dir);
+      Files.writeString(tmp, GSON.toJson(record), StandardCharsets.UTF_8);
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot save state of VM " + record.config().name() + " to " + target, e);
+    }
+  }
+
+  /** Every record that can be read; unreadable ones are logged and skipped. */
+  public List<VmRecord> loadAll() {
+    List<VmRecord> out = new ArrayList<>();
+    if (!Files.isDirectory(vmsDir)) {
+      return out;
+    }
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(vmsDir)) {
+      for (Path dir : dirs) {
+        Path file = dir.resolve("vm.json");
+        if (!Files.exists(file)) {
+          continue;
+        }
+        try {
+          VmRecord r = GSON.fromJson(Files.readString(file), VmRecord.class);
+          // Re-validate: a hand-edited file must not smuggle in a bad config.
+          VmConfig c = r.config();
+          new VmConfig(c.name(), c.vcpus(), c.memoryMib(), c.image(), c.accel());
+          if (!c.name().equals(dir.getFileName().toString()) || r.state() == null || r.instanceId() == null) {
+            throw new JsonParseException("record does not match its directory or lacks fields");
+          }
+          out.add(r);
+        } catch (IOException | RuntimeException e) {
+          LOG.warning("skipping unreadable VM state " + file + ": " + e.getMessage());
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + vmsDir, e);
+    }
+    return out;
+  }
+
+  public void delete(String name) {
+    deleteTree(dirOf(name));
+  }
+
+  /** Removes a directory tree; missing is fine. */
+  public static void deleteTree(Path dir) {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + dir, e);
+    }
+  }
+}

@@ -1,0 +1,7 @@
+package dev.vmlet.vm;
+
+import dev.vmlet.proto.v1.Hello;
+import java.nio.file.Path;
+
+/** A consistent snapshot of one VM for readers: the record plus what is known live. */
+public record VmView(VmRecord record, Hello hello, long agentReadyAtMs, Path consoleLog) {}

@@ -1,0 +1,74 @@
+package dev.vmlet.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.vm.VmConfig;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuCommandBuilderTest {
+  private final VmFiles files = new VmFiles(Path.of("/run/vmlet/vms/web1"), Path.of("/var/lib/vmlet/vms/web1"));
+  private final VmConfig config = new VmConfig("web1", 2, 1024, "micro", "auto");
+
+  @Test
+  void build_givesTheExactArgumentList() {
+    List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "1111-2222", "tcg",
+        Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img"), files);
+    assertThat(args).containsExactly(
+        "qemu-system-x86_64",
+        "-name", "web1,process=vmlet-web1",
+        "-machine", "q35",
+        "-accel", "tcg",
+        "-smp", "2",
+        "-m", "1024M",
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-kernel", "/cache/micro/vmlinuz", "-initrd", "/cache/micro/initrd.img",
+        "-append", "console=ttyS0 panic=-1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
+        "-chardev", "file,id=console,path=/var/lib/vmlet/vms/web1/console.log",
+        "-serial", "chardev:console",
+        "-device", "virtio-serial-pci,id=vser0",
+        "-chardev", "socket,id=agent,path=/run/vmlet/vms/web1/agent.sock,server=on,wait=off",
+        "-device", "virtserialport,bus=vser0.0,chardev=agent,name=dev.vmlet.agent.0",
+        "-qmp", "unix:/run/vmlet/vms/web1/qmp.sock,server=on,wait=off",
+        "-pidfile", "/run/vmlet/vms/web1/qemu.pid",
+        "-daemonize");
+  }
+
+  @Test
+  void build_withKvm_usesTheHostCpu() {
+    List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "id", "kvm",
+        Path.of("/k"), Path.of("/i"), files);
+    assertThat(String.join(" ", args)).contains("-accel kvm -cpu host -smp 2");
+  }
+
+  @Test
+  void build_doublesCommasInPaths_soQemuDoesNotSplitThem() {
+    VmFiles odd = new VmFiles(Path.of("/tmp/a,b"), Path.of("/tmp/c,d"));
+    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd);
+    assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off", "file,id=console,path=/tmp/c,,d/console.log");
+  }
+
+  @Test
+  void build_refusesAnUnresolvedAccelerator() {
+    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvm or tcg");
+  }
+
+  @Test
+  void toShellLine_quotesOnlyWhatNeedsIt() {
+    assertThat(QemuCommandBuilder.toShellLine(List.of("qemu", "-append", "console=ttyS0 panic=-1", "it's")))
+        .isEqualTo("qemu -append 'console=ttyS0 panic=-1' 'it'\\''s'");
+  }
+
+  @Test
+  void probeSector_isABootableSectorThatWritesTheExitPort() {
+    byte[] s = AccelProbe.probeSector();
+    assertThat(s).hasSize(512);
+    assertThat(s[510]).isEqualTo((byte) 0x55);
+    assertThat(s[511]).isEqualTo((byte) 0xAA);
+    assertThat(s[2]).isEqualTo((byte) 0xE6); // out imm8, al
+    assertThat(AccelProbe.EXPECTED_EXIT).isEqualTo(67);
+  }
+}

@@ -1,0 +1,53 @@
+package dev.vmlet.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+class VmConfigTest {
+  @Test
+  void withDefaults_fillsUnsetFields() {
+    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "");
+    assertThat(c).isEqualTo(new VmConfig("demo", 1, 512, "micro", "auto"));
+  }
+
+  @Test
+  void emptyName_isRefused() {
+    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto"))
+        .isInstanceOf(VmException.class).hasMessage("name must not be empty")
+        .satisfies(e -> assertThat(((VmException) e).kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT));
+  }
+
+  @Test
+  void tooLongName_isRefused() {
+    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto"))
+        .hasMessage("name must be at most 63 characters, got 64");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"a/b", "..", "../etc", "-x", "Web", "a b", "a.b"})
+  void namesWithPathOrOddCharacters_areRefused(String name) {
+    assertThatThrownBy(() -> VmConfig.validateName(name))
+        .isInstanceOf(VmException.class).hasMessageContaining("is not allowed");
+  }
+
+  @Test
+  void cpusOutOfRange_isRefusedNamingTheField() {
+    assertThatThrownBy(() -> new VmConfig("a", 0, 512, "micro", "auto")).hasMessage("vcpus must be between 1 and 64, got 0");
+    assertThatThrownBy(() -> new VmConfig("a", 65, 512, "micro", "auto")).hasMessageContaining("vcpus");
+  }
+
+  @Test
+  void memoryOutOfRange_isRefusedNamingTheField() {
+    assertThatThrownBy(() -> new VmConfig("a", 1, 64, "micro", "auto"))
+        .hasMessage("memory_mib must be between 128 and 1048576, got 64");
+  }
+
+  @Test
+  void unknownAccel_isRefused() {
+    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "hvf")).hasMessageContaining("accel must be auto, kvm or tcg");
+  }
+}

@@ -1,0 +1,27 @@
+package dev.vmlet.it;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+
+/** Capability checks for tests that need real QEMU; a missing capability skips with the reason. */
+final class Qemu {
+  static final String BINARY = "qemu-system-x86_64";
+
+  private Qemu() {}
+
+  static void assumeInstalled() {
+    boolean ok;
+    try {
+      Process p = new ProcessBuilder(BINARY, "--version").redirectErrorStream(true).start();
+      ok = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+    } catch (IOException e) {
+      ok = false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      ok = false;
+    }
+    assumeTrue(ok, BINARY + " is not installed (apt-get install qemu-system-x86); ./scripts/test installs it");
+  }
+}

@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# Installs what vmlet needs on a Debian host, or prints the exact command when not root.
+# Sourced by ./vmlet (for `vmlet demo`) and ./scripts/test.
+
+# command-to-check  debian-package
+VMLET_DEPS=(
+  "java:openjdk-17-jdk-headless"
+  "javac:openjdk-17-jdk-headless"
+  "jlink:openjdk-17-jdk-headless"
+  "mvn:maven"
+  "qemu-system-x86_64:qemu-system-x86"
+  "qemu-img:qemu-utils"
+  "cpio:cpio"
+  "modinfo:kmod"
+  "gzip:gzip"
+  "dpkg-deb:dpkg"
+  "file:/bin/busybox:busybox-static"
+)
+
+vmlet_missing_packages() {
+  local entry cmd pkg missing=()
+  for entry in "${VMLET_DEPS[@]}"; do
+    pkg=${entry##*:}
+    cmd=${entry%:*}
+    if [[ $cmd == file:* ]]; then
+      [[ -x ${cmd#file:} ]] && continue
+    elif command -v "$cmd" >/dev/null 2>&1; then
+      continue
+    fi
+    [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+  done
+  # busybox-static must be the static build: the micro image copies /bin/busybox into the guest.
+  if [[ -x /bin/busybox ]] && ! dpkg -s busybox-static >/dev/null 2>&1; then
+    [[ " ${missing[*]} " == *" busybox-static "* ]] || missing+=("busybox-static")
+  fi
+  echo "${missing[*]}"
+}
+
+# The micro image is built from the distribution kernel with `apt-get download`, which needs
+# package lists that know linux-image-cloud-amd64.
+vmlet_apt_lists_ready() {
+  apt-cache policy linux-image-cloud-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'
+}
+
+vmlet_ensure_host_deps() {
+  local missing
+  missing=$(vmlet_missing_packages)
+  if [[ -z $missing ]] && vmlet_apt_lists_ready; then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "vmlet: missing host packages or package lists. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing}" >&2
+    return 1
+  fi
+  echo "==> Installing host packages: ${missing:-(none; refreshing package lists)}"
+  # A third-party source that cannot be reached must not stop the Debian ones from updating.
+  apt-get update -qq || echo "vmlet: apt-get update reported errors; continuing with the lists it got" >&2
+  if [[ -n $missing ]]; then
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+  missing=$(vmlet_missing_packages)
+  if [[ -n $missing ]]; then
+    echo "vmlet: still missing after apt-get install: $missing" >&2
+    return 1
+  fi
+}
