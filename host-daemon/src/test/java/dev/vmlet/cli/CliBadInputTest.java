@@ -1,0 +1,69 @@
+package dev.vmlet.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CliBadInputTest {
+  @TempDir Path dir;
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private PrintStream oldErr;
+
+  @BeforeEach
+  void captureStderr() {
+    oldErr = System.err;
+    System.setErr(new PrintStream(err, true));
+  }
+
+  @AfterEach
+  void restoreStderr() {
+    System.setErr(oldErr);
+  }
+
+  private int run(String... args) {
+    return Main.run(args);
+  }
+
+  @Test
+  void launch_withPathInName_failsWithOneLine_andCreatesNothing() throws Exception {
+    assertThat(run("launch", "--name", "../x", "--socket", dir.resolve("s.sock").toString())).isEqualTo(1);
+    assertThat(err.toString()).isEqualTo(
+        "vmlet: name '../x' is not allowed: use lower-case letters, digits and '-', starting with a letter or digit\n");
+    try (var files = Files.list(dir)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  @Test
+  void launch_withEmptyOrLongName_fails() {
+    assertThat(run("launch", "--name", "", "--socket", dir.resolve("s").toString())).isEqualTo(1);
+    assertThat(run("launch", "--name", "a".repeat(64), "--socket", dir.resolve("s").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("name must not be empty").contains("at most 63 characters");
+  }
+
+  @Test
+  void launch_withCpusOrMemoryOutOfRange_fails() {
+    assertThat(run("launch", "--name", "a", "--cpus", "0", "--socket", dir.resolve("s").toString())).isEqualTo(1);
+    assertThat(run("launch", "--name", "a", "--memory", "99999999", "--socket", dir.resolve("s").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("vcpus must be between 1 and 64, got 0").contains("memory_mib must be between");
+  }
+
+  @Test
+  void clientCommand_withNoDaemon_saysHowToStartOne() {
+    assertThat(run("list", "--socket", dir.resolve("none.sock").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("no vmlet daemon is listening on " + dir.resolve("none.sock"))
+        .contains("vmlet daemon");
+  }
+
+  @Test
+  void exec_withoutACommand_isAUsageError() {
+    assertThat(run("exec", "demo")).isEqualTo(2);
+  }
+}
