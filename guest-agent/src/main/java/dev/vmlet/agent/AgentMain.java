@@ -1,0 +1,75 @@
+package dev.vmlet.agent;
+
+import dev.vmlet.proto.v1.Hello;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.logging.Logger;
+
+/**
+ * The vmlet guest agent. Usage: {@code java -jar vmlet-agent.jar [--port PATH | --unix-socket PATH]
+ * [--instance-id ID]}. Without --instance-id it reads {@code vmlet.instance_id=} from
+ * /proc/cmdline.
+ */
+public final class AgentMain {
+  private static final Logger LOG = Logger.getLogger(AgentMain.class.getName());
+  static final String DEFAULT_PORT = "/dev/virtio-ports/dev.vmlet.agent.0";
+
+  private AgentMain() {}
+
+  public static void main(String[] args) throws Exception {
+    System.setProperty("java.util.logging.SimpleFormatter.format", "vmlet-agent: %4$s %5$s%6$s%n");
+    String port = DEFAULT_PORT;
+    String socket = null;
+    String instance = null;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "--port" -> port = value(args, ++i, a);
+        case "--unix-socket" -> socket = value(args, ++i, a);
+        case "--instance-id" -> instance = value(args, ++i, a);
+        case "--version" -> {
+          System.out.println("vmlet-agent " + Agent.VERSION);
+          return;
+        }
+        case "-h", "--help" -> {
+          System.out.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID]");
+          return;
+        }
+        default -> usage("unknown option " + a);
+      }
+    }
+    if (instance == null) {
+      instance = GuestFacts.firstLine(Path.of("/proc/cmdline"))
+          .flatMap(c -> GuestFacts.kernelParameter(c, "vmlet.instance_id"))
+          .orElseGet(() -> usage("no --instance-id and no vmlet.instance_id= on the kernel command line"));
+    }
+    Hello hello = Hello.newBuilder()
+        .setInstanceId(instance)
+        .setBootId(GuestFacts.bootId())
+        .setAgentVersion(Agent.VERSION)
+        .setProtocolVersion(Agent.PROTOCOL_VERSION)
+        .setGuest(GuestFacts.read())
+        .build();
+    Agent[] agent = new Agent[1];
+    Transport t = socket != null
+        ? new UnixSocketTransport(Path.of(socket))
+        : new PortTransport(Path.of(port), () -> agent[0].hostGone());
+    agent[0] = new Agent(t, hello, Duration.ofSeconds(1));
+    LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : port));
+    agent[0].run();
+  }
+
+  private static String value(String[] args, int i, String option) {
+    if (i >= args.length) {
+      usage(option + " needs a value");
+    }
+    return args[i];
+  }
+
+  private static String usage(String problem) {
+    System.err.println("vmlet-agent: " + problem);
+    System.err.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID]");
+    System.exit(2);
+    return null;
+  }
+}

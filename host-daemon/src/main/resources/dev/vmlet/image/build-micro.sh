@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Builds the vmlet micro image from Debian packages: the distribution cloud kernel, an initramfs
+# with static busybox, the virtio modules, a jlink runtime and the guest agent.
+# Usage: build-micro.sh AGENT_JAR OUT_DIR DOWNLOAD_DIR
+# Writes OUT_DIR/vmlinuz, OUT_DIR/initrd.img and OUT_DIR/kernel-version. Run by MicroImageBuilder,
+# which builds into a fresh directory and renames it into place only on success.
+set -euo pipefail
+
+AGENT_JAR=$1
+OUT=$2
+DOWNLOADS=$3
+KERNEL_META=linux-image-cloud-amd64
+# Load order matters: each module after the ones it depends on (modinfo -F depends).
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console button evdev"
+
+die() { echo "error: $*" >&2; exit 1; }
+step() { echo "$*"; }
+
+[[ -f $AGENT_JAR ]] || die "agent jar $AGENT_JAR does not exist"
+[[ -x /bin/busybox ]] && /bin/busybox --list | grep -qx acpid \
+  || die "/bin/busybox (static) is missing; run: apt-get install -y busybox-static"
+for tool in apt-cache apt-get dpkg-deb cpio gzip modinfo; do
+  command -v "$tool" >/dev/null || die "$tool is missing; run ./vmlet demo as root or install it with apt-get"
+done
+if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/jlink ]]; then
+  JDK=$JAVA_HOME
+else
+  JDK=$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v jlink)")")")
+fi
+[[ -x $JDK/bin/jlink ]] || die "no jlink in $JDK; run: apt-get install -y openjdk-17-jdk-headless"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$OUT" "$DOWNLOADS"
+
+# 1. The kernel: the concrete package behind the metapackage, from the host's own apt sources.
+pkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+[[ -n $pkg ]] || die "apt does not know $KERNEL_META; run: apt-get update"
+kver=${pkg#linux-image-}
+deb=$(ls "$DOWNLOADS"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
+if [[ -z $deb ]]; then
+  step "downloading $pkg with apt-get download"
+  (cd "$DOWNLOADS" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  deb=$(ls "$DOWNLOADS"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
+  [[ -n $deb ]] || die "apt-get download $pkg failed; check the apt sources, then run: apt-get update"
+fi
+step "kernel $kver from $(basename "$deb")"
+dpkg-deb -x "$deb" "$work/kernel"
+cp "$work/kernel/boot/vmlinuz-$kver" "$OUT/vmlinuz"
+echo "$kver" > "$OUT/kernel-version"
+
+# 2. The root file system of the initramfs.
+root=$work/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,etc/init.d,etc/acpi/PWRF,lib/modules,opt/vmlet,root}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+  [[ $applet == bin/busybox ]] || ln -sf /bin/busybox "$root/$applet"
+done
+ln -sf /bin/busybox "$root/init"
+for m in $MODULES; do
+  f=$(find "$work/kernel/lib/modules/$kver" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)
+  [[ -n $f ]] || die "module $m not found in $pkg"
+  case $f in
+    *.xz) xz -dc "$f" > "$root/lib/modules/$m.ko" ;;
+    *.zst) zstd -qdc "$f" > "$root/lib/modules/$m.ko" ;;
+    *) cp "$f" "$root/lib/modules/$m.ko" ;;
+  esac
+done
+echo "$MODULES" > "$root/lib/modules/load-order"
+
+# 3. A Java runtime with only what the agent needs, and the shared libraries it links.
+step "jlink runtime from $JDK"
+cds=""
+if "$JDK/bin/jlink" --list-plugins 2>/dev/null | grep -q -- --generate-cds-archive; then
+  cds="--generate-cds-archive"
+fi
+"$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported --strip-debug --no-man-pages \
+  --no-header-files --compress=2 $cds --output "$root/opt/vmlet/runtime"
+cp "$AGENT_JAR" "$root/opt/vmlet/vmlet-agent.jar"
+for lib in $( { ldd "$root/opt/vmlet/runtime/bin/java"; find "$root/opt/vmlet/runtime/lib" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
+    | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
+  case $lib in "$root"*) continue ;; esac
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+[[ -e $root/lib64/ld-linux-x86-64.so.2 ]] || die "the dynamic loader was not copied"
+
+# 4. Init: busybox init runs rcS, keeps the agent running, and powers off on the ACPI button.
+cat > "$root/etc/inittab" <<'INITTAB'
+::sysinit:/etc/init.d/rcS
+::respawn:/opt/vmlet/agent.sh
+::respawn:/bin/busybox acpid -f -c /etc/acpi -l /dev/null
+::shutdown:/bin/sync
+INITTAB
+cat > "$root/etc/init.d/rcS" <<'RCS'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/virtio-ports
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m.ko 2>/dev/null; done
+for p in $(cat /proc/cmdline); do
+  case $p in vmlet.hostname=*) hostname "${p#vmlet.hostname=}" ;; esac
+done
+ip link set lo up 2>/dev/null
+# No udev here: name the virtio-serial ports the way udev's rules would.
+i=0
+while [ $i -lt 50 ]; do
+  for d in /sys/class/virtio-ports/*; do
+    [ -f "$d/name" ] && ln -sf "/dev/${d##*/}" "/dev/virtio-ports/$(cat "$d/name")"
+  done
+  [ -e /dev/virtio-ports/dev.vmlet.agent.0 ] && break
+  sleep 0.1
+  i=$((i + 1))
+done
+echo "vmlet micro: up in $(cut -d' ' -f1 /proc/uptime) s, hostname $(hostname)"
+RCS
+cat > "$root/opt/vmlet/agent.sh" <<'AGENT'
+#!/bin/sh
+exec /opt/vmlet/runtime/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData \
+  -Xss512k -Xmx96m -jar /opt/vmlet/vmlet-agent.jar
+AGENT
+printf '#!/bin/sh\nexec poweroff\n' > "$root/etc/acpi/PWRF/00000080"
+chmod +x "$root/etc/init.d/rcS" "$root/opt/vmlet/agent.sh" "$root/etc/acpi/PWRF/00000080"
+echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "root:x:0:" > "$root/etc/group"
+
+# 5. Pack it.
+step "packing the initramfs"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --owner=0:0 | gzip -6) > "$OUT/initrd.img"
+step "vmlinuz $(du -h "$OUT/vmlinuz" | cut -f1), initrd.img $(du -h "$OUT/initrd.img" | cut -f1)"
