@@ -1,0 +1,179 @@
+package dev.vmlet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.common.frame.FrameReader;
+import dev.vmlet.common.frame.FrameWriter;
+import dev.vmlet.proto.v1.ExecOutput;
+import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.v1.Welcome;
+import java.io.ByteArrayOutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The real agent against a test host on a unix socket: the protocol without a VM. */
+class AgentTest {
+  @TempDir Path dir;
+  private ServerSocketChannel server;
+  private Agent agent;
+  private Thread agentThread;
+  private SocketChannel host;
+  private FrameReader in;
+  private FrameWriter out;
+
+  @BeforeEach
+  void start() throws Exception {
+    Path sock = dir.resolve("agent.sock");
+    server = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(sock));
+    Hello hello = Hello.newBuilder().setInstanceId("inst-1").setAgentVersion(Agent.VERSION).build();
+    agent = new Agent(new UnixSocketTransport(sock), hello, Duration.ofMillis(200));
+    agentThread = new Thread(() -> {
+      try {
+        agent.run();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    agentThread.start();
+    accept();
+  }
+
+  private void accept() throws Exception {
+    host = server.accept();
+    in = new FrameReader(Channels.newInputStream(host), e -> { });
+    out = new FrameWriter(Channels.newOutputStream(host));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    agent.close();
+    agentThread.interrupt();
+    agentThread.join(5000);
+    host.close();
+    server.close();
+  }
+
+  private void welcome() throws Exception {
+    assertThat(in.read().getHello().getInstanceId()).isEqualTo("inst-1");
+    out.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("s")).build());
+  }
+
+  record Result(String stdout, String stderr, Frame last) {}
+
+  private Result exec(int stream, String... argv) throws Exception {
+    return exec(stream, ExecStart.newBuilder().addAllArgv(java.util.List.of(argv)).build());
+  }
+
+  private Result exec(int stream, ExecStart start) throws Exception {
+    out.write(Frame.newBuilder().setStreamId(stream).setExecStart(start).build());
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    while (true) {
+      Frame f = in.read();
+      if (f.hasHello()) {
+        continue;
+      }
+      assertThat(f.getStreamId()).isEqualTo(stream);
+      if (f.hasExecOutput()) {
+        (f.getExecOutput().getFd() == ExecOutput.Fd.STDERR ? e : o).writeBytes(f.getExecOutput().getData().toByteArray());
+      } else {
+        return new Result(o.toString(), e.toString(), f);
+      }
+    }
+  }
+
+  @Test
+  void hello_isRepeatedUntilWelcomed() throws Exception {
+    assertThat(in.read().hasHello()).isTrue();
+    assertThat(in.read().hasHello()).isTrue();
+    out.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("s")).build());
+    // After the welcome the next frame is the answer to our request, not another Hello.
+    Result r = exec(1, "true");
+    assertThat(r.last().getExecExit().getExitCode()).isZero();
+  }
+
+  @Test
+  void exec_echo_returnsItsOutputAndExitZero() throws Exception {
+    welcome();
+    Result r = exec(1, "echo", "hi");
+    assertThat(r.stdout()).isEqualTo("hi\n");
+    assertThat(r.last().hasExecExit()).isTrue();
+    assertThat(r.last().getExecExit().getExitCode()).isZero();
+  }
+
+  @Test
+  void exec_keepsStderrApart_andReportsTheExitCode() throws Exception {
+    welcome();
+    Result r = exec(2, "sh", "-c", "echo out; echo err >&2; exit 3");
+    assertThat(r.stdout()).isEqualTo("out\n");
+    assertThat(r.stderr()).isEqualTo("err\n");
+    assertThat(r.last().getExecExit().getExitCode()).isEqualTo(3);
+  }
+
+  @Test
+  void exec_ofAMissingProgram_isAStreamError() throws Exception {
+    welcome();
+    Result r = exec(3, "/no/such/program");
+    assertThat(r.last().hasError()).isTrue();
+    assertThat(r.last().getError().getMessage()).contains("cannot run '/no/such/program'");
+  }
+
+  @Test
+  void exec_pastItsTimeout_isKilledAndSaysSo() throws Exception {
+    welcome();
+    long t0 = System.nanoTime();
+    Result r = exec(4, ExecStart.newBuilder().addArgv("sleep").addArgv("30").setTimeoutSeconds(1).build());
+    assertThat(r.last().getExecExit().getTimedOut()).isTrue();
+    assertThat(r.last().getExecExit().getExitCode()).isEqualTo(-1);
+    assertThat(System.nanoTime() - t0).isLessThan(Duration.ofSeconds(20).toNanos());
+  }
+
+  @Test
+  void exec_streamsOutputBeforeTheProgramEnds() throws Exception {
+    welcome();
+    out.write(Frame.newBuilder().setStreamId(5)
+        .setExecStart(ExecStart.newBuilder().addArgv("sh").addArgv("-c").addArgv("echo a; sleep 2; echo b")).build());
+    Frame first = in.read();
+    long firstAt = System.nanoTime();
+    assertThat(first.getExecOutput().getData().toStringUtf8()).isEqualTo("a\n");
+    Frame f;
+    do {
+      f = in.read();
+    } while (!f.hasExecExit());
+    // The first chunk came a good while before the exit: it was not held back until the end.
+    assertThat(System.nanoTime() - firstAt).isGreaterThan(Duration.ofMillis(1500).toNanos());
+  }
+
+  @Test
+  void exec_withEnvAndWorkingDir_usesThem() throws Exception {
+    welcome();
+    Result r = exec(6, ExecStart.newBuilder().addArgv("sh").addArgv("-c").addArgv("echo $GREETING; pwd")
+        .putEnv("GREETING", "hello").setWorkingDir(dir.toString()).build());
+    assertThat(r.stdout()).isEqualTo("hello\n" + dir.toRealPath() + "\n");
+  }
+
+  @Test
+  void hostReconnecting_getsANewHello() throws Exception {
+    welcome();
+    host.close();
+    accept();
+    assertThat(in.read().getHello().getInstanceId()).isEqualTo("inst-1");
+  }
+
+  @Test
+  void kernelParameter_isFoundOnTheCommandLine() {
+    assertThat(GuestFacts.kernelParameter("console=ttyS0 vmlet.instance_id=abc-1 quiet", "vmlet.instance_id")).hasValue("abc-1");
+    assertThat(GuestFacts.kernelParameter("xvmlet.instance_id=no", "vmlet.instance_id")).isEmpty();
+  }
+}
