@@ -39,7 +39,9 @@ vmlet_missing_packages() {
 # The micro image is built from the distribution kernel with `apt-get download`, which needs
 # package lists that know linux-image-cloud-amd64.
 vmlet_apt_lists_ready() {
-  apt-cache policy linux-image-cloud-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'
+  local policy
+  policy=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null || true)
+  [[ $policy == *"Candidate: "[0-9]* ]]
 }
 
 vmlet_ensure_host_deps() {

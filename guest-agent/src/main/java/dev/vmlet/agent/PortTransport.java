@@ -32,14 +32,8 @@ final class PortTransport implements Transport {
     RandomAccessFile file = new RandomAccessFile(port.toFile(), "rw");
     FileInputStream raw = new FileInputStream(file.getFD());
     OutputStream out = new FileOutputStream(file.getFD());
-    InputStream in = new InputStream() {
+    InputStream in = new BulkInputStream() {
       private boolean gone;
-
-      @Override
-      public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-      }
 
       @Override
       public int read(byte[] b, int off, int len) throws IOException {
@@ -62,21 +56,6 @@ final class PortTransport implements Transport {
         }
       }
     };
-    return new Connection() {
-      @Override
-      public InputStream in() {
-        return in;
-      }
-
-      @Override
-      public OutputStream out() {
-        return out;
-      }
-
-      @Override
-      public void close() throws IOException {
-        file.close();
-      }
-    };
+    return new StreamConnection(in, out, file);
   }
 }

@@ -19,4 +19,24 @@ interface Transport {
 
     OutputStream out();
   }
+
+  /** A connection made of two streams and what to close. */
+  record StreamConnection(InputStream in, OutputStream out, Closeable resource) implements Connection {
+    @Override
+    public void close() throws IOException {
+      resource.close();
+    }
+  }
+
+  /** An input stream defined by its bulk read; the single-byte read goes through it. */
+  abstract class BulkInputStream extends InputStream {
+    @Override
+    public int read() throws IOException {
+      byte[] one = new byte[1];
+      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public abstract int read(byte[] b, int off, int len) throws IOException;
+  }
 }

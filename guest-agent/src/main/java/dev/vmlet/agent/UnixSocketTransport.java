@@ -30,13 +30,7 @@ final class UnixSocketTransport implements Transport {
       throw e;
     }
     // Not Channels.newInputStream/newOutputStream: those serialise reads and writes on one lock.
-    InputStream in = new InputStream() {
-      @Override
-      public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-      }
-
+    InputStream in = new BulkInputStream() {
       @Override
       public int read(byte[] b, int off, int len) throws IOException {
         return ch.read(ByteBuffer.wrap(b, off, len));
@@ -56,21 +50,6 @@ final class UnixSocketTransport implements Transport {
         }
       }
     };
-    return new Connection() {
-      @Override
-      public InputStream in() {
-        return in;
-      }
-
-      @Override
-      public OutputStream out() {
-        return out;
-      }
-
-      @Override
-      public void close() throws IOException {
-        ch.close();
-      }
-    };
+    return new StreamConnection(in, out, ch);
   }
 }

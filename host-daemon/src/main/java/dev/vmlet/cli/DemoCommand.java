@@ -74,7 +74,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private static void run(DaemonClient c, String name, List<String> argv) {
-    step("vmlet exec " + name + " -- " + String.join(" ", argv));
+    step("vmlet exec " + name + " -- " + dev.vmlet.qemu.QemuCommandBuilder.toShellLine(argv));
     Iterator<ExecResponse> it = c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
         .exec(ExecRequest.newBuilder().setName(name).addAllArgv(argv).build());
     ByteArrayOutputStream err = new ByteArrayOutputStream();

@@ -108,6 +108,18 @@ class MicroVmIT {
     assertThat(exec(name, "sh", "-c", "echo to-stderr >&2; exit 3")).isEqualTo(new Result("", "to-stderr\n", 3));
     assertThat(exec(name, "uname", "-s").stdout()).isEqualTo("Linux\n");
 
+    // A daemon restart loses nothing: the new daemon re-adopts QEMU, and the agent says Hello again.
+    client.close();
+    daemon.close();
+    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isTrue();
+    daemon = Daemon.start(paths, Qemu.BINARY);
+    client = new DaemonClient(paths.socket());
+    Vm adopted = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
+    assertThat(adopted.getState()).isEqualTo(VmState.RUNNING);
+    assertThat(adopted.getPid()).isEqualTo(pid);
+    waitReady(name);
+    assertThat(exec(name, "echo", "still here")).isEqualTo(new Result("still here\n", "", 0));
+
     // Stop: QEMU goes away, exec is refused naming the state, and the VM can start again.
     Vm stopped = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
         .stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(10).build());
