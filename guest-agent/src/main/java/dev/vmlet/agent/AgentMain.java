@@ -27,6 +27,10 @@ public final class AgentMain {
         case "--port" -> port = value(args, ++i, a);
         case "--unix-socket" -> socket = value(args, ++i, a);
         case "--instance-id" -> instance = value(args, ++i, a);
+        case "--warm-up" -> {
+          warmUp();
+          return;
+        }
         case "--version" -> {
           System.out.println("vmlet-agent " + Agent.VERSION);
           return;
@@ -57,6 +61,21 @@ public final class AgentMain {
     agent[0] = new Agent(t, hello, Duration.ofSeconds(1));
     LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : port));
     agent[0].run();
+  }
+
+  /**
+   * Runs the start-up path once without a host: builds and encodes a Hello, decodes it, runs a
+   * program. The image builder records the classes this loads in a CDS archive, so that the agent
+   * in a guest starts faster.
+   */
+  static void warmUp() throws Exception {
+    Hello hello = Hello.newBuilder().setInstanceId("warm-up").setBootId(GuestFacts.bootId())
+        .setAgentVersion(Agent.VERSION).setGuest(GuestFacts.read()).build();
+    byte[] wire = dev.vmlet.common.frame.FrameEncoder.encode(dev.vmlet.proto.v1.Frame.newBuilder().setHello(hello).build());
+    java.util.List<dev.vmlet.proto.v1.Frame> frames = new java.util.ArrayList<>();
+    new dev.vmlet.common.frame.FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
+    new ExecRunner(1, dev.vmlet.proto.v1.ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
+    LOG.info("warm-up done: " + frames.size() + " frames");
   }
 
   private static String value(String[] args, int i, String option) {

@@ -9,6 +9,9 @@ import java.util.logging.Logger;
 
 /** One line per event: time, level, message. */
 final class Logging {
+  /** Held so that its level sticks: JUL keeps loggers only weakly. */
+  private static final Logger VMLET = Logger.getLogger("dev.vmlet");
+
   private Logging() {}
 
   static void configure(Level level) {
@@ -30,14 +33,10 @@ final class Logging {
     });
     root.addHandler(h);
     root.setLevel(level);
-    Logger.getLogger("dev.vmlet").setLevel(level);
-    Logger.getLogger("io.grpc").setLevel(Level.WARNING);
-    Logger.getLogger("io.netty").setLevel(Level.WARNING);
-    // grpc-netty-shaded warns that unix sockets have no SO_KEEPALIVE on every client call.
-    Logger.getLogger("io.grpc.netty.shaded.io.netty").setLevel(Level.SEVERE);
+    VMLET.setLevel(level);
   }
 
   static void daemonMode() {
-    Logger.getLogger("dev.vmlet").setLevel(Level.INFO);
+    VMLET.setLevel(Level.INFO);
   }
 }

@@ -11,11 +11,23 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /** A client connection to a daemon's unix socket. Every call made through it needs a deadline. */
 public final class DaemonClient implements AutoCloseable {
+  /**
+   * Netty warns on every connection that unix sockets have no SO_KEEPALIVE (grpc sets it for
+   * TCP). Held in a field: JUL keeps loggers weakly, and a collected logger forgets its level.
+   */
+  private static final Logger NETTY_BOOTSTRAP = Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap");
+
+  static {
+    NETTY_BOOTSTRAP.setLevel(Level.SEVERE);
+  }
+
   private final EventLoopGroup group = new EpollEventLoopGroup(1);
   private final ManagedChannel channel;
   private final Path socket;

@@ -83,6 +83,10 @@ public final class VmManager implements AutoCloseable {
   }
 
   public VmRecord create(VmConfig config, boolean start) {
+    long hostMib = hostMemoryMib();
+    if (config.memoryMib() > hostMib) {
+      throw VmException.invalid("memory_mib " + config.memoryMib() + " is more than this host has (" + hostMib + " MiB)");
+    }
     VmRecord r = new VmRecord(config, UUID.randomUUID().toString(), VmState.CREATED, 0, "", "", 0, "", "");
     VmRuntime vm = new VmRuntime(r, filesOf(config.name()));
     if (vms.putIfAbsent(config.name(), vm) != null) {
@@ -344,6 +348,11 @@ public final class VmManager implements AutoCloseable {
     } catch (IOException e) {
       throw new VmException(VmException.Kind.UNAVAILABLE, e.getMessage(), e);
     }
+  }
+
+  private static long hostMemoryMib() {
+    var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    return os.getTotalMemorySize() / (1024 * 1024);
   }
 
   private VmView view(VmRuntime vm) {

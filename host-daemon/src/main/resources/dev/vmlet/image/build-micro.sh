@@ -77,6 +77,17 @@ fi
 "$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported --strip-debug --no-man-pages \
   --no-header-files --compress=2 $cds --output "$root/opt/vmlet/runtime"
 cp "$AGENT_JAR" "$root/opt/vmlet/vmlet-agent.jar"
+# Start-up classes of the agent in a CDS archive. The class path is relative, so the archive made
+# here is valid in the guest, where the agent runs from /opt/vmlet too.
+JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m"
+if (cd "$root/opt/vmlet" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
+      -cp vmlet-agent.jar dev.vmlet.agent.AgentMain --warm-up >/dev/null 2>&1); then
+  step "agent class archive $(du -h "$root/opt/vmlet/agent.jsa" | cut -f1)"
+  CDS_FLAGS="-XX:SharedArchiveFile=agent.jsa"
+else
+  step "warning: no agent class archive (the agent starts without it)"
+  CDS_FLAGS=""
+fi
 for lib in $( { ldd "$root/opt/vmlet/runtime/bin/java"; find "$root/opt/vmlet/runtime/lib" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
     | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
   case $lib in "$root"*) continue ;; esac
@@ -118,10 +129,10 @@ while [ $i -lt 50 ]; do
 done
 echo "vmlet micro: up in $(cut -d' ' -f1 /proc/uptime) s, hostname $(hostname)"
 RCS
-cat > "$root/opt/vmlet/agent.sh" <<'AGENT'
+cat > "$root/opt/vmlet/agent.sh" <<AGENT
 #!/bin/sh
-exec /opt/vmlet/runtime/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData \
-  -Xss512k -Xmx96m -jar /opt/vmlet/vmlet-agent.jar
+cd /opt/vmlet
+exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.agent.AgentMain
 AGENT
 printf '#!/bin/sh\nexec poweroff\n' > "$root/etc/acpi/PWRF/00000080"
 chmod +x "$root/etc/init.d/rcS" "$root/opt/vmlet/agent.sh" "$root/etc/acpi/PWRF/00000080"

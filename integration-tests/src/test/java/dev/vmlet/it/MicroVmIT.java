@@ -162,7 +162,8 @@ class MicroVmIT {
   void createWithBadInput_isInvalidArgument_andWritesNothing() throws Exception {
     for (VmSpec bad : List.of(VmSpec.newBuilder().setName("../evil").build(),
         VmSpec.newBuilder().setName("ok").setVcpus(1000).build(),
-        VmSpec.newBuilder().setName("ok").setMemoryMib(1).build())) {
+        VmSpec.newBuilder().setName("ok").setMemoryMib(1).build(),
+        VmSpec.newBuilder().setName("ok").setMemoryMib(1024 * 1024).build())) {
       assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
               .createVm(CreateVmRequest.newBuilder().setSpec(bad).setStart(true).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class,
