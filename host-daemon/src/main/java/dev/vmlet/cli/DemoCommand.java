@@ -44,8 +44,14 @@ final class DemoCommand implements Callable<Integer> {
     String name = "demo-" + UUID.randomUUID().toString().substring(0, 6);
     try (DaemonClient c = new DaemonClient(paths.socket())) {
       step("Launching VM " + name);
-      Vm vm = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-          .setSpec(VmSpec.newBuilder().setName(name)).setStart(true).build());
+      Vm vm;
+      try {
+        vm = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+            .setSpec(VmSpec.newBuilder().setName(name)).setStart(true).build());
+      } catch (RuntimeException e) {
+        deleteQuietly(c, name); // a VM that was created but did not start must not stay behind
+        throw e;
+      }
       System.out.println("  QEMU pid " + vm.getPid() + ", accelerator " + vm.getAccel() + ": " + vm.getAccelReason());
       try {
         Vm ready = c.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
@@ -92,6 +98,14 @@ final class DemoCommand implements Callable<Integer> {
         }
         default -> { }
       }
+    }
+  }
+
+  private static void deleteQuietly(DaemonClient c, String name) {
+    try {
+      c.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
+    } catch (RuntimeException ignored) {
+      // nothing was created, or the daemon is gone; the original error is what matters
     }
   }
 

@@ -107,7 +107,7 @@ public final class VmManager implements AutoCloseable {
   public VmRecord start(String name) {
     VmRuntime vm = require(name);
     synchronized (vm) {
-      transition(vm, VmState.STARTING, "start");
+      transition(vm, VmState.STARTING, "start"); // outside the try: a refused start changes nothing
       try {
         BootImage image = images.resolve(vm.record.config().image());
         Accel accel;
@@ -142,7 +142,8 @@ public final class VmManager implements AutoCloseable {
         return vm.record;
       } catch (IOException | RuntimeException e) {
         String msg = e.getMessage();
-        vm.record = vm.record.withError(msg).withState(VmState.STOPPED);
+        transition(vm, VmState.STOPPED, "mark stopped");
+        vm.record = vm.record.withError(msg).withPid(0);
         store.save(vm.record);
         cleanRunDir(vm);
         LOG.warning("VM " + name + ": start failed: " + msg);

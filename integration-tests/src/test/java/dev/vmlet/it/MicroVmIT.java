@@ -107,6 +107,13 @@ class MicroVmIT {
     assertThat(exec(name, "echo", "hello", "from", "the guest")).isEqualTo(new Result("hello from the guest\n", "", 0));
     assertThat(exec(name, "sh", "-c", "echo to-stderr >&2; exit 3")).isEqualTo(new Result("", "to-stderr\n", 3));
     assertThat(exec(name, "uname", "-s").stdout()).isEqualTo("Linux\n");
+    assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription()).isEqualTo("cannot start VM 'it-micro': it is RUNNING");
+        });
+    assertThat(client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build()).getState())
+        .isEqualTo(VmState.RUNNING);
 
     // A daemon restart loses nothing: the new daemon re-adopts QEMU, and the agent says Hello again.
     client.close();

@@ -1,0 +1,100 @@
+package dev.vmlet.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.qemu.AccelProbe;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The manager's bookkeeping on paths that need no QEMU: refusals and failed starts. */
+class VmManagerTest {
+  @TempDir Path dir;
+  private VmletPaths paths;
+  private VmManager manager;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
+    Files.createDirectories(dir.resolve("img"));
+    ImageResolver images = name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img"));
+    AccelProbe probe = new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1));
+    manager = new VmManager(paths, images, probe, "/nonexistent/qemu", Clock.systemUTC());
+  }
+
+  @Test
+  void create_persistsACreatedVm() {
+    VmRecord r = manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
+    assertThat(r.state()).isEqualTo(VmState.CREATED);
+    assertThat(paths.vmStateDir("a").resolve("vm.json")).exists();
+    assertThat(manager.list()).extracting(v -> v.record().config().name()).containsExactly("a");
+  }
+
+  @Test
+  void create_twice_isAlreadyExists() {
+    manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
+    assertThatThrownBy(() -> manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.ALREADY_EXISTS));
+  }
+
+  @Test
+  void create_withAnImageThatIsNotBuilt_writesNothing() {
+    VmManager noImage = new VmManager(paths, name -> {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "not built");
+    }, new AccelProbe("q", dir, Duration.ofSeconds(1)), "q", Clock.systemUTC());
+    assertThatThrownBy(() -> noImage.create(new VmConfig("a", 1, 256, "micro", "tcg"), true)).hasMessage("not built");
+    assertThat(paths.stateDir()).doesNotExist();
+    assertThat(noImage.list()).isEmpty();
+  }
+
+  @Test
+  void create_withMoreMemoryThanTheHost_isRefused() {
+    assertThatThrownBy(() -> manager.create(new VmConfig("a", 1, VmConfig.MAX_MEMORY_MIB, "micro", "tcg"), false))
+        .hasMessageContaining("more than this host has");
+  }
+
+  @Test
+  void start_whenQemuCannotRun_leavesTheVmStoppedWithTheReason_andNoRunFiles() {
+    manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
+    assertThatThrownBy(() -> manager.start("a"))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.getMessage()).contains("cannot start VM 'a'"));
+    VmView v = manager.get("a");
+    assertThat(v.record().state()).isEqualTo(VmState.STOPPED);
+    assertThat(v.record().lastError()).isNotBlank();
+    assertThat(paths.vmRunDir("a")).doesNotExist();
+    // The persisted record agrees with memory.
+    assertThat(new VmStore(paths.stateDir()).loadAll()).singleElement()
+        .satisfies(r -> assertThat(r.state()).isEqualTo(VmState.STOPPED));
+  }
+
+  @Test
+  void stop_ofACreatedVm_failsNamingTheState() {
+    manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
+    assertThatThrownBy(() -> manager.stop("a", false, Duration.ofSeconds(1))).hasMessage("cannot stop VM 'a': it is CREATED");
+  }
+
+  @Test
+  void delete_ofAStoppedVm_removesItsFiles() {
+    manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
+    manager.delete("a", false);
+    assertThat(paths.vmStateDir("a")).doesNotExist();
+    assertThatThrownBy(() -> manager.get("a"))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.NOT_FOUND));
+  }
+
+  @Test
+  void recover_marksAVmWhoseQemuIsGoneAsCrashed() {
+    new VmStore(paths.stateDir()).save(new VmRecord(new VmConfig("gone", 1, 256, "micro", "tcg"), "id", VmState.RUNNING,
+        999_999_999L, "tcg", "", 1, "", ""));
+    manager.recover();
+    VmView v = manager.get("gone");
+    assertThat(v.record().state()).isEqualTo(VmState.CRASHED);
+    assertThat(v.record().lastError()).contains("exited while the daemon was down");
+  }
+}
