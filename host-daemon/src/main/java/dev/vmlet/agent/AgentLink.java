@@ -115,10 +115,7 @@ public final class AgentLink implements Closeable {
       }
     } finally {
       closed = true;
-      for (Map.Entry<Integer, ExecListener> e : streams.entrySet()) {
-        e.getValue().failed("the agent link of VM " + vmName + " closed (VM stopped or agent gone)");
-      }
-      streams.clear();
+      failAll("the agent link of VM " + vmName + " closed (VM stopped or agent gone)");
       try {
         socket.close();
       } catch (IOException ignored) {
@@ -171,10 +168,24 @@ public final class AgentLink implements Closeable {
     writer.write(Frame.newBuilder()
         .setWelcome(Welcome.newBuilder().setSessionId(sessionId).setProtocolVersion(PROTOCOL_VERSION))
         .build());
-    if (hello == null) {
+    Hello previous = hello;
+    if (previous == null || !previous.getBootId().equals(h.getBootId())) {
+      if (previous != null) {
+        // A new boot: whatever ran in the old one is gone.
+        failAll("the guest of VM " + vmName + " rebooted");
+      }
       hello = h;
       LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + ")");
       onReady.accept(h);
+    }
+  }
+
+  private void failAll(String reason) {
+    for (Integer id : streams.keySet()) {
+      ExecListener l = streams.remove(id);
+      if (l != null) {
+        l.failed(reason);
+      }
     }
   }
 

@@ -1,6 +1,8 @@
 package dev.vmlet.api;
 
 import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmEvent;
+import dev.vmlet.vm.LifecycleEvent;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
 import dev.vmlet.vm.VmConfig;
@@ -38,6 +40,12 @@ final class VmProtos {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
     }
     return b.build();
+  }
+
+  static VmEvent event(LifecycleEvent e) {
+    return VmEvent.newBuilder().setAtUnixMs(e.atMs()).setName(e.name())
+        .setKind(VmEvent.Kind.valueOf(e.kind().name())).setState(VmState.valueOf(e.state().name()))
+        .setMessage(e.message()).build();
   }
 
   /** The one place domain errors become gRPC statuses. */

@@ -5,6 +5,10 @@ import dev.vmlet.agent.ExecListener;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.DeleteVmResponse;
+import dev.vmlet.proto.v1.DryRunResponse;
+import dev.vmlet.proto.v1.VmEvent;
+import dev.vmlet.proto.v1.WatchVmsRequest;
+import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
@@ -153,6 +157,62 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
     } catch (RuntimeException e) {
       out.onError(VmProtos.status(e));
     }
+  }
+
+  @Override
+  public void pauseVm(VmRef req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.pause(req.getName());
+      return VmProtos.vm(manager.get(req.getName()));
+    });
+  }
+
+  @Override
+  public void resumeVm(VmRef req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.resume(req.getName());
+      return VmProtos.vm(manager.get(req.getName()));
+    });
+  }
+
+  @Override
+  public void rebootVm(VmRef req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.reboot(req.getName());
+      return VmProtos.vm(manager.get(req.getName()));
+    });
+  }
+
+  @Override
+  public void dryRun(CreateVmRequest req, StreamObserver<DryRunResponse> out) {
+    unary(out, () -> {
+      VmManager.DryRun d = manager.dryRun(VmProtos.config(req.getSpec()));
+      return DryRunResponse.newBuilder().addAllArgv(d.argv())
+          .setCommandLine(QemuCommandBuilder.toShellLine(d.argv())).setAccelReason(d.accelReason()).build();
+    });
+  }
+
+  @Override
+  public void watchVms(WatchVmsRequest req, StreamObserver<VmEvent> out) {
+    ServerCallStreamObserver<VmEvent> call = (ServerCallStreamObserver<VmEvent>) out;
+    String only = req.getName();
+    AutoCloseable handle = manager.watch(e -> {
+      if (!only.isEmpty() && !only.equals(e.name())) {
+        return;
+      }
+      synchronized (call) {
+        if (!call.isCancelled()) {
+          call.onNext(VmProtos.event(e));
+        }
+      }
+    });
+    call.setOnCancelHandler(() -> {
+      try {
+        handle.close();
+      } catch (Exception ignored) {
+        // removing a watcher cannot fail
+      }
+    });
   }
 
   private static <T> void unary(StreamObserver<T> out, Supplier<T> body) {

@@ -5,8 +5,6 @@ import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
-import dev.vmlet.vm.VmConfig;
-import dev.vmlet.vm.VmException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
@@ -18,20 +16,7 @@ import picocli.CommandLine.Option;
 final class LaunchCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 
-  @Option(names = "--name", required = true, description = "VM name: lower-case letters, digits and '-', at most 63.")
-  String name;
-
-  @Option(names = "--cpus", defaultValue = "1", description = "vCPUs (default: ${DEFAULT-VALUE}).")
-  int cpus;
-
-  @Option(names = "--memory", defaultValue = "512", paramLabel = "MIB", description = "Memory in MiB (default: ${DEFAULT-VALUE}).")
-  long memory;
-
-  @Option(names = "--image", defaultValue = "micro", description = "Image to boot (default: ${DEFAULT-VALUE}).")
-  String image;
-
-  @Option(names = "--accel", defaultValue = "auto", description = "auto, kvm or tcg (default: ${DEFAULT-VALUE}).")
-  String accel;
+  @Mixin VmSpecOptions vm;
 
   @Option(names = "--no-wait", description = "Return once QEMU runs, without waiting for the agent.")
   boolean noWait;
@@ -41,16 +26,13 @@ final class LaunchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try {
-      new VmConfig(name, cpus, memory, image, accel); // refuse bad input before touching the daemon
-    } catch (VmException e) {
-      throw new CliException(e.getMessage());
-    }
+    VmSpec spec = vm.toSpec(); // refuse bad input before touching the daemon
+    String name = spec.getName();
     try (DaemonClient c = client.connect()) {
-      VmSpec spec = VmSpec.newBuilder().setName(name).setVcpus(cpus).setMemoryMib(memory).setImage(image).setAccel(accel).build();
-      Vm vm = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
+      Vm created = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
           .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
-      System.out.println("Launched " + name + ": " + vm.getState() + ", " + vm.getAccel() + " (" + vm.getAccelReason() + "), QEMU pid " + vm.getPid());
+      System.out.println("Launched " + name + ": " + created.getState() + ", " + created.getAccel() + " ("
+          + created.getAccelReason() + "), QEMU pid " + created.getPid());
       if (noWait) {
         return 0;
       }

@@ -35,7 +35,7 @@ public final class QemuCommandBuilder {
     }
     a.addAll(List.of("-smp", Integer.toString(config.vcpus())));
     a.addAll(List.of("-m", config.memoryMib() + "M"));
-    a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"));
+    a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
     a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString()));
     a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));
     a.addAll(List.of("-chardev", "file,id=console,path=" + opt(files.consoleLog())));

@@ -50,7 +50,7 @@ public final class QemuProcess {
   public static Optional<ProcessHandle> find(Path pidFile) {
     try {
       long pid = Long.parseLong(Files.readString(pidFile).strip());
-      return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(QemuProcess::looksLikeQemu);
+      return ProcessHandle.of(pid).filter(QemuProcess::isRunning).filter(QemuProcess::looksLikeQemu);
     } catch (IOException | NumberFormatException e) {
       return Optional.empty();
     }
@@ -61,16 +61,42 @@ public final class QemuProcess {
     return h.info().command().map(c -> c.contains("qemu")).orElse(true);
   }
 
-  /** Waits until the process has exited; true if it did within the bound. */
+  /**
+   * Waits until the process has exited; true if it did within the bound. Polls: QEMU runs
+   * daemonized, not as our child, and the JDK's exit watch for non-children backs off to
+   * second-long sleeps.
+   */
   public static boolean awaitExit(ProcessHandle h, Duration bound) {
-    try {
-      h.onExit().get(bound.toMillis(), TimeUnit.MILLISECONDS);
-      return true;
-    } catch (Exception e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
+    long deadline = System.nanoTime() + bound.toNanos();
+    while (isRunning(h)) {
+      if (System.nanoTime() >= deadline) {
+        return false;
       }
-      return !h.isAlive();
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return !isRunning(h);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Alive and not a zombie. A daemonized QEMU is reaped by whoever adopted it (init, or a
+   * subreaper that may take its time); until then it only looks alive.
+   */
+  public static boolean isRunning(ProcessHandle h) {
+    if (!h.isAlive()) {
+      return false;
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
+      // The state is the first field after the parenthesised command name.
+      int close = stat.lastIndexOf(')');
+      return close < 0 || close + 2 >= stat.length() || stat.charAt(close + 2) != 'Z';
+    } catch (IOException e) {
+      return h.isAlive();
     }
   }
 }

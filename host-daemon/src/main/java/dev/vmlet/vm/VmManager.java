@@ -23,6 +23,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.logging.Logger;
 
 /**
@@ -43,6 +45,7 @@ public final class VmManager implements AutoCloseable {
   private final Clock clock;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
+  private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
     this.paths = paths;
@@ -164,11 +167,15 @@ public final class VmManager implements AutoCloseable {
             vm.hello = hello;
             vm.agentReadyAtMs = clock.millis();
             vm.notifyAll();
+            emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
           }
           LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
         },
         () -> {
           synchronized (vm) {
+            if (vm.hello != null) {
+              emit(vm, LifecycleEvent.Kind.AGENT_LOST, "agent link closed");
+            }
             vm.hello = null;
             vm.notifyAll();
           }
@@ -235,8 +242,9 @@ public final class VmManager implements AutoCloseable {
       }
       transition(vm, VmState.STOPPING, "stop");
       ProcessHandle p = vm.process;
-      boolean gone = p == null || !p.isAlive();
-      if (!gone && !force && vm.qmp != null) {
+      boolean gone = p == null || !QemuProcess.isRunning(p);
+      // A paused guest cannot react to the power button: go straight to quit.
+      if (!gone && !force && s != VmState.PAUSED && vm.qmp != null) {
         gone = askQmp(vm, "system_powerdown") && QemuProcess.awaitExit(p, graceful);
       }
       if (!gone && vm.qmp != null) {
@@ -287,6 +295,7 @@ public final class VmManager implements AutoCloseable {
       store.delete(name);
       VmStore.deleteTree(vm.files.runDir());
       vms.remove(name);
+      emit(vm, LifecycleEvent.Kind.DELETED, "deleted");
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): deleted");
     }
   }
@@ -308,6 +317,69 @@ public final class VmManager implements AutoCloseable {
     out.sort(Comparator.comparing(v -> v.record().config().name()));
     return out;
   }
+
+  /** Freezes the vCPUs of a running VM. */
+  public VmRecord pause(String name) {
+    return qmpStep(name, VmState.PAUSED, "stop", "pause");
+  }
+
+  /** Lets a paused VM run again. */
+  public VmRecord resume(String name) {
+    return qmpStep(name, VmState.RUNNING, "cont", "resume");
+  }
+
+  /** Hardware reset; the VM stays RUNNING and its agent phones home again from the new boot. */
+  public VmRecord reboot(String name) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      if (vm.record.state() != VmState.RUNNING) {
+        throw new VmStateException(name, vm.record.state(), "reboot");
+      }
+      runQmp(vm, "system_reset");
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): reset");
+      return vm.record;
+    }
+  }
+
+  private VmRecord qmpStep(String name, VmState to, String command, String action) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmTransitions.check(name, vm.record.state(), to, action);
+      runQmp(vm, command);
+      transition(vm, to, action);
+      store.save(vm.record);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): " + to);
+      return vm.record;
+    }
+  }
+
+  private void runQmp(VmRuntime vm, String command) {
+    if (vm.qmp == null) {
+      throw new VmException(VmException.Kind.UNAVAILABLE, "VM '" + vm.name() + "' has no QMP connection");
+    }
+    try {
+      vm.qmp.execute(command, null, QMP_TIMEOUT);
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.INTERNAL, "QMP " + command + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** The command line a VM with this config would run, without creating or starting anything. */
+  public DryRun dryRun(VmConfig config) {
+    BootImage image = images.resolve(config.image());
+    Accel accel;
+    try {
+      accel = probe.resolve(config.accel());
+    } catch (IllegalStateException e) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
+    }
+    List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, "INSTANCE-ID", accel.name(),
+        image.kernel(), image.initrd(), filesOf(config.name()));
+    return new DryRun(cmd, accel.reason());
+  }
+
+  /** What {@link #dryRun} found. */
+  public record DryRun(List<String> argv, String accelReason) {}
 
   /** Blocks until the VM's agent is ready, the VM stops, or the timeout passes. */
   public VmView awaitAgentReady(String name, Duration timeout) throws InterruptedException {
@@ -372,6 +444,27 @@ public final class VmManager implements AutoCloseable {
   private void transition(VmRuntime vm, VmState to, String action) {
     VmTransitions.check(vm.name(), vm.record.state(), to, action);
     vm.record = vm.record.withState(to);
+    emit(vm, to == VmState.CRASHED ? LifecycleEvent.Kind.CRASHED : LifecycleEvent.Kind.STATE_CHANGED, action);
+  }
+
+  /**
+   * Calls the watcher with every lifecycle event from now on, on the thread that caused it; it must
+   * not block. Close the returned handle to stop.
+   */
+  public AutoCloseable watch(Consumer<LifecycleEvent> watcher) {
+    watchers.add(watcher);
+    return () -> watchers.remove(watcher);
+  }
+
+  private void emit(VmRuntime vm, LifecycleEvent.Kind kind, String message) {
+    LifecycleEvent e = new LifecycleEvent(clock.millis(), vm.name(), kind, vm.record.state(), message);
+    for (Consumer<LifecycleEvent> w : watchers) {
+      try {
+        w.accept(e);
+      } catch (RuntimeException ex) {
+        LOG.warning("a VM event watcher failed: " + ex);
+      }
+    }
   }
 
   private VmFiles filesOf(String name) {

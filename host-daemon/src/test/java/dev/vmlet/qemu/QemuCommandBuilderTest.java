@@ -23,7 +23,7 @@ class QemuCommandBuilderTest {
         "-accel", "tcg",
         "-smp", "2",
         "-m", "1024M",
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-nodefaults", "-no-user-config", "-display", "none",
         "-kernel", "/cache/micro/vmlinuz", "-initrd", "/cache/micro/initrd.img",
         "-append", "console=ttyS0 panic=-1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
         "-chardev", "file,id=console,path=/var/lib/vmlet/vms/web1/console.log",

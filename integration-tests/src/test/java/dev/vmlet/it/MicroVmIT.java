@@ -7,6 +7,7 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.daemon.Daemon;
 import dev.vmlet.daemon.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
+import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;
@@ -15,7 +16,9 @@ import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
 import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.VmEvent;
 import dev.vmlet.proto.v1.VmState;
+import dev.vmlet.proto.v1.WatchVmsRequest;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -24,6 +27,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -115,10 +120,20 @@ class MicroVmIT {
     assertThat(client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build()).getState())
         .isEqualTo(VmState.RUNNING);
 
+    // Pause freezes the guest: exec is refused naming the state; resume brings it back.
+    assertThat(client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).pauseVm(VmRef.newBuilder().setName(name).build()).getState())
+        .isEqualTo(VmState.PAUSED);
+    assertThatThrownBy(() -> exec(name, "true"))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getDescription()).isEqualTo("cannot exec in VM 'it-micro': it is PAUSED"));
+    assertThat(client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).resumeVm(VmRef.newBuilder().setName(name).build()).getState())
+        .isEqualTo(VmState.RUNNING);
+    assertThat(exec(name, "echo", "resumed").stdout()).isEqualTo("resumed\n");
+
     // A daemon restart loses nothing: the new daemon re-adopts QEMU, and the agent says Hello again.
     client.close();
     daemon.close();
-    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isTrue();
+    assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).isTrue();
     daemon = Daemon.start(paths, Qemu.BINARY);
     client = new DaemonClient(paths.socket());
     Vm adopted = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
@@ -127,11 +142,29 @@ class MicroVmIT {
     waitReady(name);
     assertThat(exec(name, "echo", "still here")).isEqualTo(new Result("still here\n", "", 0));
 
+    // Watch events from here on; a reset makes the agent phone home again from a new boot.
+    BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
+    Thread watcher = new Thread(() -> {
+      try {
+        client.vms().watchVms(WatchVmsRequest.newBuilder().setName(name).build()).forEachRemaining(events::add);
+      } catch (StatusRuntimeException e) {
+        // the channel closed at the end of the test
+      }
+    });
+    watcher.setDaemon(true);
+    watcher.start();
+    Thread.sleep(500); // let the watch call reach the daemon
+    String bootBefore = exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout();
+    client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).rebootVm(VmRef.newBuilder().setName(name).build());
+    VmEvent reconnected = awaitEvent(events, VmEvent.Kind.AGENT_CONNECTED, 120);
+    assertThat(reconnected.getMessage()).doesNotContain(bootBefore.strip());
+    assertThat(exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout()).isNotEqualTo(bootBefore);
+
     // Stop: QEMU goes away, exec is refused naming the state, and the VM can start again.
     Vm stopped = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
         .stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(10).build());
     assertThat(stopped.getState()).isEqualTo(VmState.STOPPED);
-    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).isFalse();
     assertThatThrownBy(() -> exec(name, "true"))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
@@ -143,17 +176,39 @@ class MicroVmIT {
     waitReady(name);
     assertThat(exec(name, "cat", "/proc/sys/kernel/hostname").stdout()).isEqualTo(name + "\n");
 
-    // Delete refuses a running VM unless forced, then removes every file of it.
+    // Delete refuses a running VM unless forced.
     assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
             .deleteVm(DeleteVmRequest.newBuilder().setName(name).build()))
         .isInstanceOfSatisfying(StatusRuntimeException.class,
             e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION));
-    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
-        .deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
-    assertThat(ProcessHandle.of(again.getPid()).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+
+    // QEMU killed behind the daemon's back: the VM is reported CRASHED, with the reason.
+    events.clear();
+    long killedAt = System.nanoTime();
+    ProcessHandle.of(again.getPid()).orElseThrow().destroyForcibly();
+    awaitEvent(events, VmEvent.Kind.CRASHED, 10);
+    System.out.printf("CRASHED reported %d ms after kill -9 of QEMU%n", (System.nanoTime() - killedAt) / 1_000_000);
+    Vm crashed = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
+    assertThat(crashed.getState()).isEqualTo(VmState.CRASHED);
+    assertThat(crashed.getLastError()).contains("QEMU exited unexpectedly");
+
+    // Delete removes every file of it.
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).build());
+    assertThat(ProcessHandle.of(again.getPid()).map(QemuProcess::isRunning).orElse(false)).isFalse();
     assertThat(paths.vmStateDir(name)).doesNotExist();
     assertThat(paths.vmRunDir(name)).doesNotExist();
     assertThat(noQemuMentions(tmp)).isTrue();
+  }
+
+  static VmEvent awaitEvent(BlockingQueue<VmEvent> events, VmEvent.Kind kind, int seconds) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < deadline) {
+      VmEvent e = events.poll(100, TimeUnit.MILLISECONDS);
+      if (e != null && e.getKind() == kind) {
+        return e;
+      }
+    }
+    throw new AssertionError("no " + kind + " event within " + seconds + " s");
   }
 
   @Test
