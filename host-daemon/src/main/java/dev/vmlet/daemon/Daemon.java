@@ -5,6 +5,7 @@ import dev.vmlet.image.MicroImageResolver;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.vm.VmManager;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -23,6 +24,12 @@ public final class Daemon implements AutoCloseable {
 
   /** Recovers persisted VMs, then starts serving on {@code paths.socket()}. */
   public static Daemon start(VmletPaths paths, String qemuBinary) throws IOException {
+    requireWritable(paths.stateDir(), "state directory", "--state-dir");
+    requireWritable(paths.runDir(), "run directory", "--run-dir");
+    if (DaemonClient.isListening(paths.socket())) {
+      // Checked before re-adopting VMs: a second daemon must not touch the first one's QEMUs.
+      throw new IOException("a vmlet daemon already listens on " + paths.socket() + " (stop it, or use --socket)");
+    }
     AccelProbe probe = new AccelProbe(qemuBinary, Path.of("/dev/kvm"), Duration.ofSeconds(3));
     VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC());
     manager.recover();
@@ -34,6 +41,21 @@ public final class Daemon implements AutoCloseable {
       throw e;
     }
     return new Daemon(manager, server);
+  }
+
+  /**
+   * Refuses to start on a directory it cannot write: every state change is persisted there, and
+   * finding out at the first VM change would be too late. Nothing is killed or changed.
+   */
+  static void requireWritable(Path dir, String what, String flag) throws IOException {
+    try {
+      Files.createDirectories(dir);
+      Path probe = Files.createTempFile(dir, ".write-probe", "");
+      Files.delete(probe);
+    } catch (IOException e) {
+      throw new IOException("the " + what + " " + dir + " is not writable (" + e.getClass().getSimpleName() + ": "
+          + e.getMessage() + "); fix its permissions or choose another with " + flag, e);
+    }
   }
 
   public void awaitTermination() throws InterruptedException {

@@ -110,7 +110,9 @@ public final class VmManager implements AutoCloseable {
   public VmRecord start(String name) {
     VmRuntime vm = require(name);
     synchronized (vm) {
-      transition(vm, VmState.STARTING, "start"); // outside the try: a refused start changes nothing
+      // Outside the try: a refused start changes nothing.
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.START);
+      transition(vm, VmState.STARTING, "start");
       try {
         BootImage image = images.resolve(vm.record.config().image());
         Accel accel;
@@ -233,6 +235,7 @@ public final class VmManager implements AutoCloseable {
     VmRuntime vm = require(name);
     synchronized (vm) {
       VmState s = vm.record.state();
+      VmTransitions.require(name, s, VmTransitions.Operation.STOP);
       if (s == VmState.STOPPED || s == VmState.CRASHED) {
         if (s == VmState.CRASHED) {
           transition(vm, VmState.STOPPED, "stop");
@@ -286,8 +289,8 @@ public final class VmManager implements AutoCloseable {
     synchronized (vm) {
       VmState s = vm.record.state();
       boolean live = s == VmState.RUNNING || s == VmState.PAUSED || s == VmState.STARTING || s == VmState.STOPPING;
-      if (live && !force) {
-        throw new VmStateException(name, s, "delete (stop it first, or force)");
+      if (!force) {
+        VmTransitions.require(name, s, VmTransitions.Operation.DELETE);
       }
       if (live) {
         stop(name, true, Duration.ZERO);
@@ -320,33 +323,31 @@ public final class VmManager implements AutoCloseable {
 
   /** Freezes the vCPUs of a running VM. */
   public VmRecord pause(String name) {
-    return qmpStep(name, VmState.PAUSED, "stop", "pause");
+    return qmpStep(name, VmTransitions.Operation.PAUSE, VmState.PAUSED, "stop");
   }
 
   /** Lets a paused VM run again. */
   public VmRecord resume(String name) {
-    return qmpStep(name, VmState.RUNNING, "cont", "resume");
+    return qmpStep(name, VmTransitions.Operation.RESUME, VmState.RUNNING, "cont");
   }
 
   /** Hardware reset; the VM stays RUNNING and its agent phones home again from the new boot. */
   public VmRecord reboot(String name) {
     VmRuntime vm = require(name);
     synchronized (vm) {
-      if (vm.record.state() != VmState.RUNNING) {
-        throw new VmStateException(name, vm.record.state(), "reboot");
-      }
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.REBOOT);
       runQmp(vm, "system_reset");
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): reset");
       return vm.record;
     }
   }
 
-  private VmRecord qmpStep(String name, VmState to, String command, String action) {
+  private VmRecord qmpStep(String name, VmTransitions.Operation op, VmState to, String command) {
     VmRuntime vm = require(name);
     synchronized (vm) {
-      VmTransitions.check(name, vm.record.state(), to, action);
+      VmTransitions.require(name, vm.record.state(), op);
       runQmp(vm, command);
-      transition(vm, to, action);
+      transition(vm, to, op.name().toLowerCase());
       store.save(vm.record);
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): " + to);
       return vm.record;
@@ -388,9 +389,7 @@ public final class VmManager implements AutoCloseable {
     synchronized (vm) {
       while (vm.hello == null) {
         VmState s = vm.record.state();
-        if (s != VmState.RUNNING && s != VmState.STARTING) {
-          throw new VmStateException(name, s, "wait for the agent of");
-        }
+        VmTransitions.require(name, s, VmTransitions.Operation.WAIT_FOR_AGENT);
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           throw new VmException(VmException.Kind.DEADLINE_EXCEEDED,
@@ -408,9 +407,7 @@ public final class VmManager implements AutoCloseable {
     AgentLink link;
     synchronized (vm) {
       VmState s = vm.record.state();
-      if (s != VmState.RUNNING) {
-        throw new VmStateException(name, s, "exec in");
-      }
+      VmTransitions.require(name, s, VmTransitions.Operation.EXEC);
       if (vm.hello == null || vm.agent == null) {
         throw new VmException(VmException.Kind.UNAVAILABLE, "the agent of VM '" + name + "' is not connected yet; try again shortly");
       }

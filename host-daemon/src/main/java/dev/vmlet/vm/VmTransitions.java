@@ -24,7 +24,40 @@ public final class VmTransitions {
     ALLOWED.put(CRASHED, EnumSet.of(STARTING, STOPPED));
   }
 
+  /** What a caller can ask of a VM, and the states in which it may. */
+  public enum Operation {
+    START("start", CREATED, STOPPED, CRASHED),
+    STOP("stop", RUNNING, PAUSED, STOPPED, CRASHED),
+    PAUSE("pause", RUNNING),
+    RESUME("resume", PAUSED),
+    REBOOT("restart", RUNNING),
+    EXEC("exec in", RUNNING),
+    WAIT_FOR_AGENT("wait for the agent of", STARTING, RUNNING),
+    DELETE("delete (stop it first, or force)", CREATED, STOPPED, CRASHED);
+
+    private final String verb;
+    private final Set<VmState> from;
+
+    Operation(String verb, VmState first, VmState... rest) {
+      this.verb = verb;
+      this.from = EnumSet.of(first, rest);
+    }
+
+    public boolean allowedIn(VmState state) {
+      return from.contains(state);
+    }
+  }
+
   private VmTransitions() {}
+
+  /**
+   * @throws VmStateException naming the state when the operation does not fit it
+   */
+  public static void require(String vm, VmState state, Operation op) {
+    if (!op.allowedIn(state)) {
+      throw new VmStateException(vm, state, op.verb);
+    }
+  }
 
   public static boolean allowed(VmState from, VmState to) {
     return ALLOWED.get(from).contains(to);

@@ -1,0 +1,37 @@
+package dev.vmlet.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.config.VmletPaths;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DaemonStartTest {
+  @TempDir Path dir;
+
+  @Test
+  void anUnwritableStateDirectory_makesTheDaemonRefuseToStart_withoutServing() throws Exception {
+    Path file = Files.writeString(dir.resolve("not-a-dir"), "x");
+    VmletPaths paths = new VmletPaths(file.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
+    assertThatThrownBy(() -> Daemon.start(paths, "qemu-system-x86_64"))
+        .isInstanceOf(IOException.class)
+        .hasMessageStartingWith("the state directory " + file.resolve("state") + " is not writable")
+        .hasMessageContaining("--state-dir");
+    assertThat(dir.resolve("run/vmlet.sock")).doesNotExist();
+  }
+
+  @Test
+  void aSecondDaemonOnTheSameSocket_isRefused() throws Exception {
+    VmletPaths paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
+    try (Daemon first = Daemon.start(paths, "qemu-system-x86_64")) {
+      assertThatThrownBy(() -> Daemon.start(paths, "qemu-system-x86_64"))
+          .hasMessageContaining("a vmlet daemon already listens on " + paths.socket());
+      assertThat(DaemonClient.isListening(paths.socket())).isTrue();
+    }
+    assertThat(paths.socket()).doesNotExist();
+  }
+}
