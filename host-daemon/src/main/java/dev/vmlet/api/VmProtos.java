@@ -1,6 +1,9 @@
 package dev.vmlet.api;
 
+import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.Vm;
+import java.util.ArrayList;
+import java.util.List;
 import dev.vmlet.proto.v1.VmEvent;
 import dev.vmlet.vm.LifecycleEvent;
 import dev.vmlet.proto.v1.VmSpec;
@@ -17,7 +20,22 @@ final class VmProtos {
   private VmProtos() {}
 
   static VmConfig config(VmSpec s) {
-    return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel());
+    List<dev.vmlet.vm.PortForward> forwards = new ArrayList<>();
+    for (PortForward f : s.getForwardsList()) {
+      forwards.add(new dev.vmlet.vm.PortForward(f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(),
+          f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(), checkedPort(f.getHostPort()), checkedPort(f.getGuestPort())));
+    }
+    return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards);
+  }
+
+  /** uint32 on the wire: a value above int range must not wrap into a valid-looking port. */
+  private static int checkedPort(int wire) {
+    return wire < 0 ? Integer.MAX_VALUE : wire;
+  }
+
+  static PortForward forward(dev.vmlet.vm.PortForward f) {
+    return PortForward.newBuilder().setProtocol(f.protocol()).setHostAddress(f.hostAddress())
+        .setHostPort(f.hostPort()).setGuestPort(f.guestPort()).build();
   }
 
   static Vm vm(VmView v) {
@@ -25,7 +43,7 @@ final class VmProtos {
     VmConfig c = r.config();
     Vm.Builder b = Vm.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
-            .setImage(c.image()).setAccel(c.accel()))
+            .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmProtos::forward).toList()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())
@@ -36,6 +54,9 @@ final class VmProtos {
         .setConsoleLog(v.consoleLog().toString())
         .setQemuCommand(r.qemuCommand())
         .setAgentReady(v.hello() != null);
+    if (r.pid() != 0) {
+      r.activeForwards().forEach(f -> b.addForwards(forward(f)));
+    }
     if (v.hello() != null) {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
     }

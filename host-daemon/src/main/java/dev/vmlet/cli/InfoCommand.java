@@ -42,6 +42,9 @@ final class InfoCommand implements Callable<Integer> {
       } else {
         line("Agent", "not connected");
       }
+      for (var f : v.getForwardsList()) {
+        line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + f.getProtocol());
+      }
       line("Console", v.getConsoleLog());
       if (!v.getLastError().isEmpty()) {
         line("Last error", v.getLastError());

@@ -33,6 +33,10 @@ final class LaunchCommand implements Callable<Integer> {
           .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
       System.out.println("Launched " + name + ": " + created.getState() + ", " + created.getAccel() + " ("
           + created.getAccelReason() + "), QEMU pid " + created.getPid());
+      for (var f : created.getForwardsList()) {
+        System.out.println("Forward " + f.getHostAddress() + ":" + f.getHostPort() + " -> guest port " + f.getGuestPort()
+            + "/" + f.getProtocol());
+      }
       if (noWait) {
         return 0;
       }

@@ -1,7 +1,10 @@
 package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.VmConfig;
+import java.util.ArrayList;
+import java.util.List;
 import dev.vmlet.vm.VmException;
 import picocli.CommandLine.Option;
 
@@ -22,13 +25,27 @@ final class VmSpecOptions {
   @Option(names = "--accel", defaultValue = "auto", description = "auto, kvm or tcg (default: ${DEFAULT-VALUE}).")
   String accel;
 
+  @Option(names = "--forward", paramLabel = "[ADDR:]HOST:GUEST[/udp]",
+      description = {"Forward a host port (on 127.0.0.1 unless ADDR is given) to a guest port; repeatable.",
+          "HOST 0 picks a free port; vmlet info shows it. Example: --forward 8080:80"})
+  List<String> forwards = new ArrayList<>();
+
   /** Checks the options before anything is sent, and returns them as a spec. */
   VmSpec toSpec() {
+    VmSpec.Builder b = VmSpec.newBuilder().setName(name).setVcpus(cpus).setMemoryMib(memory).setImage(image).setAccel(accel);
     try {
-      new VmConfig(name, cpus, memory, image, accel);
+      List<PortForward> parsed = new ArrayList<>();
+      for (String f : forwards) {
+        parsed.add(PortForward.parse(f));
+      }
+      new VmConfig(name, cpus, memory, image, accel, parsed);
+      for (PortForward f : parsed) {
+        b.addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(f.protocol())
+            .setHostAddress(f.hostAddress()).setHostPort(f.hostPort()).setGuestPort(f.guestPort()));
+      }
     } catch (VmException e) {
       throw new CliException(e.getMessage());
     }
-    return VmSpec.newBuilder().setName(name).setVcpus(cpus).setMemoryMib(memory).setImage(image).setAccel(accel).build();
+    return b.build();
   }
 }

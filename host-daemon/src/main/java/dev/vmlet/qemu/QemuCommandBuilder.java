@@ -1,5 +1,6 @@
 package dev.vmlet.qemu;
 
+import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.VmConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,9 +20,10 @@ public final class QemuCommandBuilder {
    * @param accel the resolved accelerator, "kvm" or "tcg"
    * @param kernel direct-boot kernel
    * @param initrd direct-boot initramfs
+   * @param forwards user-mode port forwards with their host ports chosen (none 0)
    */
-  public static List<String> build(
-      String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel, Path initrd, VmFiles files) {
+  public static List<String> build(String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel,
+      Path initrd, VmFiles files, List<PortForward> forwards) {
     if (!accel.equals("kvm") && !accel.equals("tcg")) {
       throw new IllegalArgumentException("accel must be resolved to kvm or tcg, got " + accel);
     }
@@ -40,6 +42,17 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));
     a.addAll(List.of("-chardev", "file,id=console,path=" + opt(files.consoleLog())));
     a.addAll(List.of("-serial", "chardev:console"));
+    StringBuilder netdev = new StringBuilder("user,id=net0");
+    for (PortForward f : forwards) {
+      if (f.hostPort() == 0) {
+        throw new IllegalArgumentException("forward to guest port " + f.guestPort() + " has no host port chosen");
+      }
+      String addr = f.hostAddress().contains(":") ? "[" + f.hostAddress() + "]" : f.hostAddress();
+      netdev.append(",hostfwd=").append(f.protocol()).append(':').append(addr).append(':').append(f.hostPort())
+          .append("-:").append(f.guestPort());
+    }
+    a.addAll(List.of("-netdev", netdev.toString()));
+    a.addAll(List.of("-device", "virtio-net-pci,netdev=net0,mac=" + mac(instanceId)));
     a.addAll(List.of("-device", "virtio-serial-pci,id=vser0"));
     a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(files.agentSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
@@ -47,6 +60,12 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-pidfile", files.pidFile().toString()));
     a.add("-daemonize");
     return a;
+  }
+
+  /** A stable, locally administered MAC for a VM, from its instance id (QEMU's 52:54:00 prefix). */
+  static String mac(String instanceId) {
+    int h = instanceId.hashCode();
+    return String.format("52:54:00:%02x:%02x:%02x", (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
   }
 
   /** QEMU splits option values at ','; a literal comma in a path is written twice. */

@@ -1,5 +1,8 @@
 package dev.vmlet.vm;
 
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -11,14 +14,16 @@ import java.util.regex.Pattern;
  * @param memoryMib {@link #MIN_MEMORY_MIB} to {@link #MAX_MEMORY_MIB}
  * @param image "micro" (the only image of this version)
  * @param accel "auto", "kvm" or "tcg"
+ * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
  */
-public record VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
+public record VmConfig(String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
   public static final long MAX_MEMORY_MIB = 1024 * 1024;
   public static final int DEFAULT_VCPUS = 1;
   public static final long DEFAULT_MEMORY_MIB = 512;
+  public static final int MAX_FORWARDS = 64;
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
 
@@ -37,6 +42,21 @@ public record VmConfig(String name, int vcpus, long memoryMib, String image, Str
     if (!accel.equals("auto") && !accel.equals("kvm") && !accel.equals("tcg")) {
       throw VmException.invalid("accel must be auto, kvm or tcg, got '" + accel + "'");
     }
+    forwards = forwards == null ? List.of() : List.copyOf(forwards);
+    if (forwards.size() > MAX_FORWARDS) {
+      throw VmException.invalid("forwards: at most " + MAX_FORWARDS + ", got " + forwards.size());
+    }
+    Set<String> seen = new HashSet<>();
+    for (PortForward f : forwards) {
+      if (f.hostPort() != 0 && !seen.add(f.protocol() + " " + f.hostAddress() + " " + f.hostPort())) {
+        throw VmException.invalid("forwards: host port " + f.hostPort() + "/" + f.protocol() + " is given twice");
+      }
+    }
+  }
+
+  /** A config without port forwards. */
+  public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
+    this(name, vcpus, memoryMib, image, accel, List.of());
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -54,12 +74,14 @@ public record VmConfig(String name, int vcpus, long memoryMib, String image, Str
   }
 
   /** Applies defaults for unset (zero or empty) fields, then validates. */
-  public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel) {
+  public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel,
+      List<PortForward> forwards) {
     return new VmConfig(
         name,
         vcpus == 0 ? DEFAULT_VCPUS : vcpus,
         memoryMib == 0 ? DEFAULT_MEMORY_MIB : memoryMib,
         image == null || image.isEmpty() ? "micro" : image,
-        accel == null || accel.isEmpty() ? "auto" : accel);
+        accel == null || accel.isEmpty() ? "auto" : accel,
+        forwards);
   }
 }

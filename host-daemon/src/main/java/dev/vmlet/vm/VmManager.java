@@ -4,6 +4,7 @@ import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.net.HostPorts;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.qemu.Accel;
 import dev.vmlet.qemu.AccelProbe;
@@ -90,7 +91,7 @@ public final class VmManager implements AutoCloseable {
     if (config.memoryMib() > hostMib) {
       throw VmException.invalid("memory_mib " + config.memoryMib() + " is more than this host has (" + hostMib + " MiB)");
     }
-    VmRecord r = new VmRecord(config, UUID.randomUUID().toString(), VmState.CREATED, 0, "", "", 0, "", "");
+    VmRecord r = new VmRecord(config, UUID.randomUUID().toString(), VmState.CREATED, 0, "", "", 0, "", "", List.of());
     VmRuntime vm = new VmRuntime(r, filesOf(config.name()));
     if (vms.putIfAbsent(config.name(), vm) != null) {
       throw new VmException(VmException.Kind.ALREADY_EXISTS, "a VM named '" + config.name() + "' already exists");
@@ -124,15 +125,16 @@ public final class VmManager implements AutoCloseable {
         Files.createDirectories(vm.files.runDir());
         Files.createDirectories(vm.files.stateDir());
         Files.deleteIfExists(vm.files.consoleLog());
+        List<PortForward> forwards = HostPorts.resolve(vm.record.config().forwards());
         List<String> cmd = QemuCommandBuilder.build(qemuBinary, vm.record.config(), vm.record.instanceId(),
-            accel.name(), image.kernel(), image.initrd(), vm.files);
+            accel.name(), image.kernel(), image.initrd(), vm.files, forwards);
         long startedAt = clock.millis();
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
         vm.agentReadyAtMs = 0;
         vm.guestShutdown = false;
         vm.record = vm.record.withStarted(vm.process.pid(), accel.name(), accel.reason(), startedAt,
-            QemuCommandBuilder.toShellLine(cmd));
+            QemuCommandBuilder.toShellLine(cmd), forwards);
         try {
           connect(vm);
         } catch (IOException e) {
@@ -375,7 +377,7 @@ public final class VmManager implements AutoCloseable {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
     }
     List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, "INSTANCE-ID", accel.name(),
-        image.kernel(), image.initrd(), filesOf(config.name()));
+        image.kernel(), image.initrd(), filesOf(config.name()), HostPorts.resolve(config.forwards()));
     return new DryRun(cmd, accel.reason());
   }
 

@@ -1,5 +1,7 @@
 package dev.vmlet.vm;
 
+import java.util.List;
+
 /**
  * What the daemon persists about one VM, written atomically by {@link VmStore} after each
  * successful side effect. Immutable: every change makes a new record.
@@ -13,21 +15,27 @@ public record VmRecord(
     String accelReason,
     long startedAtMs,
     String lastError,
-    String qemuCommand) {
+    String qemuCommand,
+    List<PortForward> activeForwards) {
 
-  public VmRecord withState(VmState s) {
-    return new VmRecord(config, instanceId, s, pid, accel, accelReason, startedAtMs, lastError, qemuCommand);
+  public VmRecord {
+    activeForwards = activeForwards == null ? List.of() : List.copyOf(activeForwards);
   }
 
-  public VmRecord withStarted(long newPid, String newAccel, String reason, long atMs, String command) {
-    return new VmRecord(config, instanceId, state, newPid, newAccel, reason, atMs, "", command);
+  public VmRecord withState(VmState s) {
+    return new VmRecord(config, instanceId, s, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
+  }
+
+  public VmRecord withStarted(long newPid, String newAccel, String reason, long atMs, String command,
+      List<PortForward> forwards) {
+    return new VmRecord(config, instanceId, state, newPid, newAccel, reason, atMs, "", command, forwards);
   }
 
   public VmRecord withError(String error) {
-    return new VmRecord(config, instanceId, state, pid, accel, accelReason, startedAtMs, error, qemuCommand);
+    return new VmRecord(config, instanceId, state, pid, accel, accelReason, startedAtMs, error, qemuCommand, activeForwards);
   }
 
   public VmRecord withPid(long newPid) {
-    return new VmRecord(config, instanceId, state, newPid, accel, accelReason, startedAtMs, lastError, qemuCommand);
+    return new VmRecord(config, instanceId, state, newPid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
   }
 }

@@ -11,14 +11,16 @@ OUT=$2
 DOWNLOADS=$3
 KERNEL_META=linux-image-cloud-amd64
 # Load order matters: each module after the ones it depends on (modinfo -F depends).
-MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console button evdev"
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console failover net_failover virtio_net button evdev"
 
 die() { echo "error: $*" >&2; exit 1; }
 step() { echo "$*"; }
 
 [[ -f $AGENT_JAR ]] || die "agent jar $AGENT_JAR does not exist"
-[[ -x /bin/busybox ]] && /bin/busybox --list | grep -qx acpid \
-  || die "/bin/busybox (static) is missing; run: apt-get install -y busybox-static"
+# (No `busybox --list | grep -q`: with pipefail, grep's early exit fails the pipeline.)
+applets=$( [[ -x /bin/busybox ]] && /bin/busybox --list || true)
+[[ $'\n'$applets$'\n' == *$'\n'acpid$'\n'* ]] \
+  || die "/bin/busybox (static, with acpid) is missing; run: apt-get install -y busybox-static"
 for tool in apt-cache apt-get dpkg-deb cpio gzip modinfo; do
   command -v "$tool" >/dev/null || die "$tool is missing; run ./vmlet demo as root or install it with apt-get"
 done
@@ -71,7 +73,8 @@ echo "$MODULES" > "$root/lib/modules/load-order"
 # 3. A Java runtime with only what the agent needs, and the shared libraries it links.
 step "jlink runtime from $JDK"
 cds=""
-if "$JDK/bin/jlink" --list-plugins 2>/dev/null | grep -q -- --generate-cds-archive; then
+plugins=$("$JDK/bin/jlink" --list-plugins 2>/dev/null || true)
+if [[ $plugins == *--generate-cds-archive* ]]; then
   cds="--generate-cds-archive"
 fi
 "$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported --strip-debug --no-man-pages \
@@ -117,6 +120,12 @@ for p in $(cat /proc/cmdline); do
   case $p in vmlet.hostname=*) hostname "${p#vmlet.hostname=}" ;; esac
 done
 ip link set lo up 2>/dev/null
+# QEMU user-mode networking: fixed addresses, no DHCP round trip at boot.
+if ip link set eth0 up 2>/dev/null; then
+  ip addr add 10.0.2.15/24 dev eth0
+  ip route add default via 10.0.2.2
+  echo "nameserver 10.0.2.3" > /etc/resolv.conf
+fi
 # No udev here: name the virtio-serial ports the way udev's rules would.
 i=0
 while [ $i -lt 50 ]; do

@@ -3,6 +3,7 @@ package dev.vmlet.qemu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.VmConfig;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,7 +16,8 @@ class QemuCommandBuilderTest {
   @Test
   void build_givesTheExactArgumentList() {
     List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "1111-2222", "tcg",
-        Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img"), files);
+        Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img"), files,
+        List.of(new PortForward("tcp", "127.0.0.1", 8080, 80), new PortForward("udp", "::1", 5353, 53)));
     assertThat(args).containsExactly(
         "qemu-system-x86_64",
         "-name", "web1,process=vmlet-web1",
@@ -28,6 +30,8 @@ class QemuCommandBuilderTest {
         "-append", "console=ttyS0 panic=-1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
         "-chardev", "file,id=console,path=/var/lib/vmlet/vms/web1/console.log",
         "-serial", "chardev:console",
+        "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:[::1]:5353-:53",
+        "-device", "virtio-net-pci,netdev=net0,mac=" + QemuCommandBuilder.mac("1111-2222"),
         "-device", "virtio-serial-pci,id=vser0",
         "-chardev", "socket,id=agent,path=/run/vmlet/vms/web1/agent.sock,server=on,wait=off",
         "-device", "virtserialport,bus=vser0.0,chardev=agent,name=dev.vmlet.agent.0",
@@ -39,21 +43,35 @@ class QemuCommandBuilderTest {
   @Test
   void build_withKvm_usesTheHostCpu() {
     List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "id", "kvm",
-        Path.of("/k"), Path.of("/i"), files);
+        Path.of("/k"), Path.of("/i"), files, List.of());
     assertThat(String.join(" ", args)).contains("-accel kvm -cpu host -smp 2");
   }
 
   @Test
   void build_doublesCommasInPaths_soQemuDoesNotSplitThem() {
     VmFiles odd = new VmFiles(Path.of("/tmp/a,b"), Path.of("/tmp/c,d"));
-    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd);
+    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of());
     assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off", "file,id=console,path=/tmp/c,,d/console.log");
   }
 
   @Test
   void build_refusesAnUnresolvedAccelerator() {
-    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files))
+    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files, List.of()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvm or tcg");
+  }
+
+  @Test
+  void mac_isStablePerInstance_andLocallyAdministered() {
+    assertThat(QemuCommandBuilder.mac("abc")).isEqualTo(QemuCommandBuilder.mac("abc")).startsWith("52:54:00:")
+        .matches("52:54:00(:[0-9a-f]{2}){3}");
+    assertThat(QemuCommandBuilder.mac("abc")).isNotEqualTo(QemuCommandBuilder.mac("abd"));
+  }
+
+  @Test
+  void build_refusesAForwardWithoutAChosenHostPort() {
+    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), files,
+            List.of(new PortForward("tcp", "127.0.0.1", 0, 80))))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no host port chosen");
   }
 
   @Test

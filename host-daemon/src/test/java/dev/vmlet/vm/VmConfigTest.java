@@ -10,20 +10,20 @@ import org.junit.jupiter.api.Test;
 class VmConfigTest {
   @Test
   void withDefaults_fillsUnsetFields() {
-    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "");
+    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "", null);
     assertThat(c).isEqualTo(new VmConfig("demo", 1, 512, "micro", "auto"));
   }
 
   @Test
   void emptyName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto"))
+    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto", null))
         .isInstanceOf(VmException.class).hasMessage("name must not be empty")
         .satisfies(e -> assertThat(((VmException) e).kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT));
   }
 
   @Test
   void tooLongName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto"))
+    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto", null))
         .hasMessage("name must be at most 63 characters, got 64");
   }
 
@@ -44,6 +44,24 @@ class VmConfigTest {
   void memoryOutOfRange_isRefusedNamingTheField() {
     assertThatThrownBy(() -> new VmConfig("a", 1, 64, "micro", "auto"))
         .hasMessage("memory_mib must be between 128 and 1048576, got 64");
+  }
+
+  @Test
+  void theSameHostPortTwice_isRefused() {
+    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto",
+            java.util.List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81"))))
+        .hasMessage("forwards: host port 8080/tcp is given twice");
+  }
+
+  @Test
+  void forwardSpecs_parseOrFailSayingTheForm() {
+    assertThat(PortForward.parse("8080:80")).isEqualTo(new PortForward("tcp", "127.0.0.1", 8080, 80));
+    assertThat(PortForward.parse("0.0.0.0:0:53/udp")).isEqualTo(new PortForward("udp", "0.0.0.0", 0, 53));
+    assertThat(PortForward.parse("[::1]:2222:22")).isEqualTo(new PortForward("tcp", "::1", 2222, 22));
+    assertThatThrownBy(() -> PortForward.parse("80")).hasMessageContaining("is not [ADDRESS:]HOST_PORT:GUEST_PORT");
+    assertThatThrownBy(() -> PortForward.parse("70000:80")).hasMessageContaining("host_port must be between 0 and 65535");
+    assertThatThrownBy(() -> PortForward.parse("80:0")).hasMessageContaining("guest_port must be between 1 and 65535");
+    assertThatThrownBy(() -> PortForward.parse("example.com:80:80")).hasMessageContaining("is not [ADDRESS:]");
   }
 
   @Test

@@ -91,7 +91,7 @@ class VmManagerTest {
   @Test
   void recover_marksAVmWhoseQemuIsGoneAsCrashed() {
     new VmStore(paths.stateDir()).save(new VmRecord(new VmConfig("gone", 1, 256, "micro", "tcg"), "id", VmState.RUNNING,
-        999_999_999L, "tcg", "", 1, "", ""));
+        999_999_999L, "tcg", "", 1, "", "", null));
     manager.recover();
     VmView v = manager.get("gone");
     assertThat(v.record().state()).isEqualTo(VmState.CRASHED);

@@ -11,7 +11,7 @@ class VmStoreTest {
   @TempDir Path dir;
 
   private static VmRecord record(String name, VmState state) {
-    return new VmRecord(new VmConfig(name, 1, 512, "micro", "auto"), "id-" + name, state, 42, "tcg", "why", 1000, "", "qemu");
+    return new VmRecord(new VmConfig(name, 1, 512, "micro", "auto"), "id-" + name, state, 42, "tcg", "why", 1000, "", "qemu", null);
   }
 
   @Test

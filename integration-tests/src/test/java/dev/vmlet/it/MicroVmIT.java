@@ -12,6 +12,7 @@ import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
+import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
@@ -99,7 +100,8 @@ class MicroVmIT {
   void microVm_bootsPhonesHomeRunsCommands_andStopsAndDeletesWithoutLeftovers() throws Exception {
     String name = "it-micro";
     Vm vm = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(512)).setStart(true).build());
+        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(512)
+            .addForwards(PortForward.newBuilder().setGuestPort(80))).setStart(true).build());
     assertThat(vm.getState()).isEqualTo(VmState.RUNNING);
     long pid = vm.getPid();
     assertThat(ProcessHandle.of(pid)).hasValueSatisfying(h -> assertThat(h.isAlive()).isTrue());
@@ -112,6 +114,13 @@ class MicroVmIT {
     assertThat(exec(name, "echo", "hello", "from", "the guest")).isEqualTo(new Result("hello from the guest\n", "", 0));
     assertThat(exec(name, "sh", "-c", "echo to-stderr >&2; exit 3")).isEqualTo(new Result("", "to-stderr\n", 3));
     assertThat(exec(name, "uname", "-s").stdout()).isEqualTo("Linux\n");
+
+    // User-mode networking: a web server in the guest answers on the host port vmlet chose.
+    int hostPort = vm.getForwards(0).getHostPort();
+    assertThat(hostPort).isPositive();
+    assertThat(exec(name, "sh", "-c", "mkdir -p /tmp/www && echo served-by-guest > /tmp/www/index.html && httpd -p 80 -h /tmp/www")
+        .exitCode()).isZero();
+    assertThat(httpGet(hostPort)).contains("served-by-guest");
     assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build()))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
@@ -198,6 +207,15 @@ class MicroVmIT {
     assertThat(paths.vmStateDir(name)).doesNotExist();
     assertThat(paths.vmRunDir(name)).doesNotExist();
     assertThat(noQemuMentions(tmp)).isTrue();
+  }
+
+  static String httpGet(int port) throws Exception {
+    try (java.net.Socket sock = new java.net.Socket()) {
+      sock.connect(new java.net.InetSocketAddress("127.0.0.1", port), 10_000);
+      sock.setSoTimeout(20_000);
+      sock.getOutputStream().write("GET /index.html HTTP/1.0\r\n\r\n".getBytes());
+      return new String(sock.getInputStream().readAllBytes());
+    }
   }
 
   static VmEvent awaitEvent(BlockingQueue<VmEvent> events, VmEvent.Kind kind, int seconds) throws InterruptedException {
