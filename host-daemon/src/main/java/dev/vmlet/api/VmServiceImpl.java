@@ -2,6 +2,8 @@ package dev.vmlet.api;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.agent.ExecListener;
+import dev.vmlet.proto.v1.ConsoleInput;
+import dev.vmlet.proto.v1.ConsoleOutput;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.DeleteVmResponse;
@@ -213,6 +215,71 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
         // removing a watcher cannot fail
       }
     });
+  }
+
+  @Override
+  public StreamObserver<ConsoleInput> openConsole(StreamObserver<ConsoleOutput> out) {
+    ServerCallStreamObserver<ConsoleOutput> call = (ServerCallStreamObserver<ConsoleOutput>) out;
+    return new StreamObserver<>() {
+      private VmManager.ConsoleSession session;
+
+      @Override
+      public void onNext(ConsoleInput in) {
+        try {
+          if (session == null) {
+            session = manager.openConsole(in.getName(), data -> {
+              synchronized (call) {
+                if (!call.isCancelled()) {
+                  call.onNext(ConsoleOutput.newBuilder().setData(ByteString.copyFrom(data)).build());
+                }
+              }
+            }, () -> {
+              synchronized (call) {
+                if (!call.isCancelled()) {
+                  call.onCompleted();
+                }
+              }
+            });
+          }
+          if (!in.getData().isEmpty()) {
+            session.link().write(in.getData().toByteArray());
+          }
+        } catch (RuntimeException e) {
+          synchronized (call) {
+            call.onError(VmProtos.status(e));
+          }
+        } catch (java.io.IOException e) {
+          synchronized (call) {
+            call.onError(Status.UNAVAILABLE.withDescription("console write failed: " + e.getMessage()).asRuntimeException());
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        detach();
+      }
+
+      @Override
+      public void onCompleted() {
+        detach();
+        synchronized (call) {
+          if (!call.isCancelled()) {
+            call.onCompleted();
+          }
+        }
+      }
+
+      private void detach() {
+        if (session != null) {
+          try {
+            session.detach().close();
+          } catch (Exception ignored) {
+            // detaching cannot fail
+          }
+        }
+      }
+    };
   }
 
   private static <T> void unary(StreamObserver<T> out, Supplier<T> body) {

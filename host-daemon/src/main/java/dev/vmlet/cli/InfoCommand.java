@@ -14,6 +14,8 @@ import picocli.CommandLine.Parameters;
 final class InfoCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 
+  @Mixin OutputFormat output;
+
   @Parameters(paramLabel = "NAME", description = "The VM.")
   String name;
 
@@ -21,6 +23,10 @@ final class InfoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
       Vm v = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
+      if (output.json()) {
+        System.out.println(OutputFormat.toJson(v));
+        return 0;
+      }
       line("Name", v.getSpec().getName());
       line("Instance", v.getInstanceId());
       line("State", v.getState().toString());

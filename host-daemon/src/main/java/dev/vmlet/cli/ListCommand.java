@@ -12,10 +12,17 @@ import picocli.CommandLine.Mixin;
 final class ListCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 
+  @Mixin OutputFormat output;
+
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
-      var vms = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance()).getVmsList();
+      var reply = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance());
+      if (output.json()) {
+        System.out.println(OutputFormat.toJson(reply));
+        return 0;
+      }
+      var vms = reply.getVmsList();
       String fmt = "%-24s %-9s %-5s %-5s %-8s %s%n";
       System.out.printf(fmt, "NAME", "STATE", "CPUS", "MEM", "ACCEL", "AGENT");
       for (Vm v : vms) {

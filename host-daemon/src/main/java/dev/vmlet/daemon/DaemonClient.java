@@ -50,6 +50,10 @@ public final class DaemonClient implements AutoCloseable {
     return VmServiceGrpc.newBlockingStub(channel);
   }
 
+  public VmServiceGrpc.VmServiceStub vmsAsync() {
+    return VmServiceGrpc.newStub(channel);
+  }
+
   /** True when something accepts connections on the socket. */
   public static boolean isListening(Path socket) {
     if (!Files.exists(socket)) {

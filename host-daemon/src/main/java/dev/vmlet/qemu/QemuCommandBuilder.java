@@ -40,7 +40,8 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
     a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString()));
     a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));
-    a.addAll(List.of("-chardev", "file,id=console,path=" + opt(files.consoleLog())));
+    // The daemon holds the console socket: it keeps the bounded log and relays OpenConsole.
+    a.addAll(List.of("-chardev", "socket,id=console,path=" + opt(files.consoleSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-serial", "chardev:console"));
     StringBuilder netdev = new StringBuilder("user,id=net0");
     for (PortForward f : forwards) {

@@ -19,6 +19,10 @@ public record VmFiles(Path runDir, Path stateDir) {
     return runDir.resolve("qemu.pid");
   }
 
+  public Path consoleSocket() {
+    return runDir.resolve("console.sock");
+  }
+
   public Path consoleLog() {
     return stateDir.resolve("console.log");
   }

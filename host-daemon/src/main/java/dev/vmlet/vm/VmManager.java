@@ -4,6 +4,7 @@ import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.net.HostPorts;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.qemu.Accel;
@@ -164,6 +165,7 @@ public final class VmManager implements AutoCloseable {
 
   /** Connects QMP and the agent link of a VM whose QEMU runs. Caller holds the VM's monitor. */
   private void connect(VmRuntime vm) throws IOException {
+    vm.console = ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT);
     vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> onQemuGone(vm));
     vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), vm.files.agentSocket(), CONNECT_TIMEOUT,
         hello -> {
@@ -403,6 +405,24 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
+  /**
+   * Attaches to a VM's serial console: guest output goes to {@code out}, {@code ended} runs when
+   * the VM goes away. Returns the link to type into and the handle that detaches.
+   */
+  public ConsoleSession openConsole(String name, Consumer<byte[]> out, Runnable ended) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.CONSOLE);
+      if (vm.console == null) {
+        throw new VmException(VmException.Kind.UNAVAILABLE, "the console of VM '" + name + "' is not connected");
+      }
+      return new ConsoleSession(vm.console, vm.console.attach(out, ended));
+    }
+  }
+
+  /** An attached console: type with {@code link().write}, detach with {@code detach().close()}. */
+  public record ConsoleSession(ConsoleLink link, AutoCloseable detach) {}
+
   /** Starts a program in the guest; results go to the listener. */
   public void exec(String name, ExecStart start, ExecListener listener) {
     VmRuntime vm = require(name);
@@ -471,7 +491,7 @@ public final class VmManager implements AutoCloseable {
   }
 
   private void closeLinks(VmRuntime vm) {
-    for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp}) {
+    for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp, vm.console}) {
       try {
         if (c != null) {
           c.close();
@@ -480,6 +500,7 @@ public final class VmManager implements AutoCloseable {
         // closing a link to a QEMU that is gone
       }
     }
+    vm.console = null;
     vm.agent = null;
     vm.qmp = null;
     vm.hello = null;
@@ -509,7 +530,7 @@ public final class VmManager implements AutoCloseable {
     closing = true;
     for (VmRuntime vm : vms.values()) {
       synchronized (vm) {
-        for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp}) {
+        for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp, vm.console}) {
           try {
             if (c != null) {
               c.close();

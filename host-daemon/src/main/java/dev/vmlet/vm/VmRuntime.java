@@ -1,6 +1,7 @@
 package dev.vmlet.vm;
 
 import dev.vmlet.agent.AgentLink;
+import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.proto.v1.Hello;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.qmp.QmpClient;
@@ -15,6 +16,7 @@ final class VmRuntime {
   ProcessHandle process;
   QmpClient qmp;
   AgentLink agent;
+  ConsoleLink console;
   Hello hello;
   long agentReadyAtMs;
   /** Set by the QMP SHUTDOWN event: true when the guest itself powered off. */

@@ -33,6 +33,7 @@ public final class VmTransitions {
     REBOOT("restart", RUNNING),
     EXEC("exec in", RUNNING),
     WAIT_FOR_AGENT("wait for the agent of", STARTING, RUNNING),
+    CONSOLE("open the console of", RUNNING, PAUSED),
     DELETE("delete (stop it first, or force)", CREATED, STOPPED, CRASHED);
 
     private final String verb;

@@ -104,6 +104,7 @@ cat > "$root/etc/inittab" <<'INITTAB'
 ::sysinit:/etc/init.d/rcS
 ::respawn:/opt/vmlet/agent.sh
 ::respawn:/bin/busybox acpid -f -c /etc/acpi -l /dev/null
+ttyS0::respawn:-/bin/sh
 ::shutdown:/bin/sync
 INITTAB
 cat > "$root/etc/init.d/rcS" <<'RCS'

@@ -28,7 +28,7 @@ class QemuCommandBuilderTest {
         "-nodefaults", "-no-user-config", "-display", "none",
         "-kernel", "/cache/micro/vmlinuz", "-initrd", "/cache/micro/initrd.img",
         "-append", "console=ttyS0 panic=-1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
-        "-chardev", "file,id=console,path=/var/lib/vmlet/vms/web1/console.log",
+        "-chardev", "socket,id=console,path=/run/vmlet/vms/web1/console.sock,server=on,wait=off",
         "-serial", "chardev:console",
         "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:[::1]:5353-:53",
         "-device", "virtio-net-pci,netdev=net0,mac=" + QemuCommandBuilder.mac("1111-2222"),
@@ -51,7 +51,8 @@ class QemuCommandBuilderTest {
   void build_doublesCommasInPaths_soQemuDoesNotSplitThem() {
     VmFiles odd = new VmFiles(Path.of("/tmp/a,b"), Path.of("/tmp/c,d"));
     List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of());
-    assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off", "file,id=console,path=/tmp/c,,d/console.log");
+    assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off",
+        "socket,id=console,path=/tmp/a,,b/console.sock,server=on,wait=off");
   }
 
   @Test

@@ -24,6 +24,7 @@ class VmTransitionsTest {
     EXPECTED.put(REBOOT, EnumSet.of(RUNNING));
     EXPECTED.put(EXEC, EnumSet.of(RUNNING));
     EXPECTED.put(WAIT_FOR_AGENT, EnumSet.of(STARTING, RUNNING));
+    EXPECTED.put(CONSOLE, EnumSet.of(RUNNING, PAUSED));
     EXPECTED.put(DELETE, EnumSet.of(CREATED, STOPPED, VmState.CRASHED));
   }
 

@@ -8,7 +8,12 @@ import dev.vmlet.daemon.Daemon;
 import dev.vmlet.daemon.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import dev.vmlet.qemu.QemuProcess;
+import com.google.protobuf.ByteString;
+import dev.vmlet.proto.v1.ConsoleInput;
+import dev.vmlet.proto.v1.ConsoleOutput;
 import dev.vmlet.proto.v1.CreateVmRequest;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.CountDownLatch;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
@@ -121,6 +126,10 @@ class MicroVmIT {
     assertThat(exec(name, "sh", "-c", "mkdir -p /tmp/www && echo served-by-guest > /tmp/www/index.html && httpd -p 80 -h /tmp/www")
         .exitCode()).isZero();
     assertThat(httpGet(hostPort)).contains("served-by-guest");
+
+    // The serial console: a shell there answers what is typed; the output is also in the log.
+    assertThat(consoleRoundTrip(name, "echo console-$((6*7))\n", "console-42")).isTrue();
+    assertThat(Files.readString(paths.vmStateDir(name).resolve("console.log"))).contains("console-42");
     assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build()))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
@@ -207,6 +216,36 @@ class MicroVmIT {
     assertThat(paths.vmStateDir(name)).doesNotExist();
     assertThat(paths.vmRunDir(name)).doesNotExist();
     assertThat(noQemuMentions(tmp)).isTrue();
+  }
+
+  /** Types a line into the console and waits for the expected text to come back. */
+  static boolean consoleRoundTrip(String vm, String line, String expected) throws Exception {
+    StringBuffer seen = new StringBuffer();
+    CountDownLatch found = new CountDownLatch(1);
+    StreamObserver<ConsoleInput> in = client.vmsAsync().openConsole(new StreamObserver<>() {
+      @Override
+      public void onNext(ConsoleOutput out) {
+        seen.append(out.getData().toStringUtf8());
+        if (seen.indexOf(expected) >= 0) {
+          found.countDown();
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        seen.append("[error: ").append(t).append(']');
+      }
+
+      @Override
+      public void onCompleted() { }
+    });
+    in.onNext(ConsoleInput.newBuilder().setName(vm).setData(ByteString.copyFromUtf8("\n" + line)).build());
+    boolean ok = found.await(30, TimeUnit.SECONDS);
+    in.onCompleted();
+    if (!ok) {
+      System.out.println("console said: " + seen);
+    }
+    return ok;
   }
 
   static String httpGet(int port) throws Exception {
