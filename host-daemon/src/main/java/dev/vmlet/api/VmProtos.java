@@ -25,7 +25,8 @@ final class VmProtos {
       forwards.add(new dev.vmlet.vm.PortForward(f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(),
           f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(), checkedPort(f.getHostPort()), checkedPort(f.getGuestPort())));
     }
-    return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards);
+    return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards,
+        s.getLabelsMap());
   }
 
   /** uint32 on the wire: a value above int range must not wrap into a valid-looking port. */
@@ -43,7 +44,8 @@ final class VmProtos {
     VmConfig c = r.config();
     Vm.Builder b = Vm.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
-            .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmProtos::forward).toList()))
+            .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmProtos::forward).toList())
+            .putAllLabels(c.labels()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())
@@ -61,6 +63,19 @@ final class VmProtos {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
     }
     return b.build();
+  }
+
+  /** Whether a VM matches a ListVms filter: the state when set, and every label. */
+  static boolean matches(Vm vm, dev.vmlet.proto.v1.ListVmsRequest filter) {
+    if (filter.getState() != VmState.VM_STATE_UNSPECIFIED && vm.getState() != filter.getState()) {
+      return false;
+    }
+    for (var l : filter.getLabelsMap().entrySet()) {
+      if (!l.getValue().equals(vm.getSpec().getLabelsMap().get(l.getKey()))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static VmEvent event(LifecycleEvent e) {

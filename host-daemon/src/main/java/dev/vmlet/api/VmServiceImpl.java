@@ -84,7 +84,10 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
     unary(out, () -> {
       ListVmsResponse.Builder b = ListVmsResponse.newBuilder();
       for (VmView v : manager.list()) {
-        b.addVms(VmProtos.vm(v));
+        Vm vm = VmProtos.vm(v);
+        if (VmProtos.matches(vm, req)) {
+          b.addVms(vm);
+        }
       }
       return b.build();
     });

@@ -6,7 +6,11 @@ import dev.vmlet.proto.v1.Vm;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import dev.vmlet.proto.v1.VmState;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 @Command(name = "list", aliases = "ls", mixinStandardHelpOptions = true, description = "List the VMs on this host.")
 final class ListCommand implements Callable<Integer> {
@@ -14,10 +18,17 @@ final class ListCommand implements Callable<Integer> {
 
   @Mixin OutputFormat output;
 
+  @Option(names = "--state", description = "Only VMs in this state: ${COMPLETION-CANDIDATES}.")
+  VmState state;
+
+  @Option(names = "--label", paramLabel = "KEY=VALUE", description = "Only VMs with this label; repeatable, all must match.")
+  Map<String, String> labels = new LinkedHashMap<>();
+
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
-      var reply = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance());
+      var reply = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.newBuilder()
+          .setState(state == null ? VmState.VM_STATE_UNSPECIFIED : state).putAllLabels(labels).build());
       if (output.json()) {
         System.out.println(OutputFormat.toJson(reply));
         return 0;

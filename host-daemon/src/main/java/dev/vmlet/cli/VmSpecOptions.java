@@ -4,7 +4,9 @@ import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.VmConfig;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import dev.vmlet.vm.VmException;
 import picocli.CommandLine.Option;
 
@@ -30,6 +32,9 @@ final class VmSpecOptions {
           "HOST 0 picks a free port; vmlet info shows it. Example: --forward 8080:80"})
   List<String> forwards = new ArrayList<>();
 
+  @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A label for selection (list --label); repeatable.")
+  Map<String, String> labels = new LinkedHashMap<>();
+
   /** Checks the options before anything is sent, and returns them as a spec. */
   VmSpec toSpec() {
     VmSpec.Builder b = VmSpec.newBuilder().setName(name).setVcpus(cpus).setMemoryMib(memory).setImage(image).setAccel(accel);
@@ -38,7 +43,8 @@ final class VmSpecOptions {
       for (String f : forwards) {
         parsed.add(PortForward.parse(f));
       }
-      new VmConfig(name, cpus, memory, image, accel, parsed);
+      new VmConfig(name, cpus, memory, image, accel, parsed, labels);
+      b.putAllLabels(labels);
       for (PortForward f : parsed) {
         b.addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(f.protocol())
             .setHostAddress(f.hostAddress()).setHostPort(f.hostPort()).setGuestPort(f.guestPort()));

@@ -2,6 +2,8 @@ package dev.vmlet.vm;
 
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -15,8 +17,11 @@ import java.util.regex.Pattern;
  * @param image "micro" (the only image of this version)
  * @param accel "auto", "kvm" or "tcg"
  * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
+ * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
  */
-public record VmConfig(String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards) {
+public record VmConfig(
+    String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
+    Map<String, String> labels) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
@@ -24,6 +29,9 @@ public record VmConfig(String name, int vcpus, long memoryMib, String image, Str
   public static final int DEFAULT_VCPUS = 1;
   public static final long DEFAULT_MEMORY_MIB = 512;
   public static final int MAX_FORWARDS = 64;
+  public static final int MAX_LABELS = 32;
+  public static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
+  public static final Pattern LABEL_VALUE = Pattern.compile("[A-Za-z0-9._-]{0,63}");
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
 
@@ -52,11 +60,24 @@ public record VmConfig(String name, int vcpus, long memoryMib, String image, Str
         throw VmException.invalid("forwards: host port " + f.hostPort() + "/" + f.protocol() + " is given twice");
       }
     }
+    labels = labels == null ? Map.of() : Map.copyOf(new TreeMap<>(labels));
+    if (labels.size() > MAX_LABELS) {
+      throw VmException.invalid("labels: at most " + MAX_LABELS + ", got " + labels.size());
+    }
+    for (Map.Entry<String, String> l : labels.entrySet()) {
+      if (!LABEL_KEY.matcher(l.getKey()).matches()) {
+        throw VmException.invalid("labels: key '" + l.getKey() + "' is not allowed: letters, digits, '.', '_', '-', '/', at most 63");
+      }
+      if (!LABEL_VALUE.matcher(l.getValue()).matches()) {
+        throw VmException.invalid("labels: value '" + l.getValue() + "' of '" + l.getKey()
+            + "' is not allowed: letters, digits, '.', '_', '-', at most 63");
+      }
+    }
   }
 
-  /** A config without port forwards. */
+  /** A config without port forwards or labels. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of());
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of());
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -75,13 +96,14 @@ public record VmConfig(String name, int vcpus, long memoryMib, String image, Str
 
   /** Applies defaults for unset (zero or empty) fields, then validates. */
   public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel,
-      List<PortForward> forwards) {
+      List<PortForward> forwards, Map<String, String> labels) {
     return new VmConfig(
         name,
         vcpus == 0 ? DEFAULT_VCPUS : vcpus,
         memoryMib == 0 ? DEFAULT_MEMORY_MIB : memoryMib,
         image == null || image.isEmpty() ? "micro" : image,
         accel == null || accel.isEmpty() ? "auto" : accel,
-        forwards);
+        forwards,
+        labels);
   }
 }

@@ -10,20 +10,20 @@ import org.junit.jupiter.api.Test;
 class VmConfigTest {
   @Test
   void withDefaults_fillsUnsetFields() {
-    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "", null);
+    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "", null, null);
     assertThat(c).isEqualTo(new VmConfig("demo", 1, 512, "micro", "auto"));
   }
 
   @Test
   void emptyName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto", null))
+    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto", null, null))
         .isInstanceOf(VmException.class).hasMessage("name must not be empty")
         .satisfies(e -> assertThat(((VmException) e).kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT));
   }
 
   @Test
   void tooLongName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto", null))
+    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto", null, null))
         .hasMessage("name must be at most 63 characters, got 64");
   }
 
@@ -49,7 +49,7 @@ class VmConfigTest {
   @Test
   void theSameHostPortTwice_isRefused() {
     assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto",
-            java.util.List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81"))))
+            java.util.List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81")), null))
         .hasMessage("forwards: host port 8080/tcp is given twice");
   }
 
@@ -62,6 +62,16 @@ class VmConfigTest {
     assertThatThrownBy(() -> PortForward.parse("70000:80")).hasMessageContaining("host_port must be between 0 and 65535");
     assertThatThrownBy(() -> PortForward.parse("80:0")).hasMessageContaining("guest_port must be between 1 and 65535");
     assertThatThrownBy(() -> PortForward.parse("example.com:80:80")).hasMessageContaining("is not [ADDRESS:]");
+  }
+
+  @Test
+  void labels_areCheckedKeyAndValue() {
+    assertThat(new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "web", "team.io/owner", "ops")).labels())
+        .containsEntry("role", "web");
+    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("bad key", "x")))
+        .hasMessageContaining("labels: key 'bad key' is not allowed");
+    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "a/b")))
+        .hasMessageContaining("labels: value 'a/b' of 'role' is not allowed");
   }
 
   @Test
