@@ -25,8 +25,12 @@ final class VmProtos {
       forwards.add(new dev.vmlet.vm.PortForward(f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(),
           f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(), checkedPort(f.getHostPort()), checkedPort(f.getGuestPort())));
     }
+    List<dev.vmlet.vm.DiskConfig> disks = new ArrayList<>();
+    for (var d : s.getDisksList()) {
+      disks.add(new dev.vmlet.vm.DiskConfig(d.getName(), d.getBaseImage(), d.getSizeMib(), d.getEphemeral()));
+    }
     return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards,
-        s.getLabelsMap());
+        s.getLabelsMap(), disks);
   }
 
   /** uint32 on the wire: a value above int range must not wrap into a valid-looking port. */
@@ -45,7 +49,9 @@ final class VmProtos {
     Vm.Builder b = Vm.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
             .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmProtos::forward).toList())
-            .putAllLabels(c.labels()))
+            .putAllLabels(c.labels())
+            .addAllDisks(c.disks().stream().map(d -> dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name())
+                .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())

@@ -1,6 +1,7 @@
 package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.vm.DiskConfig;
 import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.VmConfig;
 import java.util.ArrayList;
@@ -35,6 +36,38 @@ final class VmSpecOptions {
   @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A label for selection (list --label); repeatable.")
   Map<String, String> labels = new LinkedHashMap<>();
 
+  @Option(names = "--disk", paramLabel = "name=N,size=MIB[,base=PATH][,ephemeral]",
+      description = {"A virtio disk (qcow2 overlay in the VM's state directory); repeatable, /dev/vda first.",
+          "base=PATH: an image it starts from and never writes; ephemeral: recreated on every start."})
+  List<String> disks = new ArrayList<>();
+
+  static DiskConfig parseDisk(String spec) {
+    String name = null;
+    String base = "";
+    long size = 0;
+    boolean ephemeral = false;
+    for (String part : spec.split(",")) {
+      String[] kv = part.split("=", 2);
+      switch (kv[0]) {
+        case "name" -> name = kv.length > 1 ? kv[1] : "";
+        case "base" -> base = kv.length > 1 ? kv[1] : "";
+        case "size" -> {
+          try {
+            size = Long.parseLong(kv.length > 1 ? kv[1] : "");
+          } catch (NumberFormatException e) {
+            throw new CliException("--disk " + spec + ": size must be a whole number of MiB");
+          }
+        }
+        case "ephemeral" -> ephemeral = true;
+        default -> throw new CliException("--disk " + spec + ": unknown key '" + kv[0] + "' (name, size, base, ephemeral)");
+      }
+    }
+    if (name == null) {
+      throw new CliException("--disk " + spec + ": needs name=NAME");
+    }
+    return new DiskConfig(name, base, size, ephemeral);
+  }
+
   /** Checks the options before anything is sent, and returns them as a spec. */
   VmSpec toSpec() {
     VmSpec.Builder b = VmSpec.newBuilder().setName(name).setVcpus(cpus).setMemoryMib(memory).setImage(image).setAccel(accel);
@@ -43,7 +76,15 @@ final class VmSpecOptions {
       for (String f : forwards) {
         parsed.add(PortForward.parse(f));
       }
-      new VmConfig(name, cpus, memory, image, accel, parsed, labels);
+      List<DiskConfig> parsedDisks = new ArrayList<>();
+      for (String d : disks) {
+        parsedDisks.add(parseDisk(d));
+      }
+      new VmConfig(name, cpus, memory, image, accel, parsed, labels, parsedDisks);
+      for (DiskConfig d : parsedDisks) {
+        b.addDisks(dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name()).setBaseImage(d.baseImage())
+            .setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()));
+      }
       b.putAllLabels(labels);
       for (PortForward f : parsed) {
         b.addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(f.protocol())

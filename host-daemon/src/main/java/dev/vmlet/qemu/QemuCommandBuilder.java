@@ -21,9 +21,10 @@ public final class QemuCommandBuilder {
    * @param kernel direct-boot kernel
    * @param initrd direct-boot initramfs
    * @param forwards user-mode port forwards with their host ports chosen (none 0)
+   * @param disks in order: the guest sees /dev/vda, /dev/vdb, ...
    */
   public static List<String> build(String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel,
-      Path initrd, VmFiles files, List<PortForward> forwards) {
+      Path initrd, VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks) {
     if (!accel.equals("kvm") && !accel.equals("tcg")) {
       throw new IllegalArgumentException("accel must be resolved to kvm or tcg, got " + accel);
     }
@@ -43,6 +44,10 @@ public final class QemuCommandBuilder {
     // The daemon holds the console socket: it keeps the bounded log and relays OpenConsole.
     a.addAll(List.of("-chardev", "socket,id=console,path=" + opt(files.consoleSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-serial", "chardev:console"));
+    for (AttachedDisk d : disks) {
+      a.addAll(List.of("-drive", "file=" + opt(d.file()) + ",format=qcow2,if=none,id=disk-" + d.name() + ",discard=unmap"));
+      a.addAll(List.of("-device", "virtio-blk-pci,drive=disk-" + d.name() + ",serial=" + d.name()));
+    }
     StringBuilder netdev = new StringBuilder("user,id=net0");
     for (PortForward f : forwards) {
       if (f.hostPort() == 0) {

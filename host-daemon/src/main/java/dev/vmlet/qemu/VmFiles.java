@@ -23,6 +23,10 @@ public record VmFiles(Path runDir, Path stateDir) {
     return runDir.resolve("console.sock");
   }
 
+  public Path disk(String name) {
+    return stateDir.resolve("disks").resolve(name + ".qcow2");
+  }
+
   public Path consoleLog() {
     return stateDir.resolve("console.log");
   }

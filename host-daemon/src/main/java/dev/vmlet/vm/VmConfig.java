@@ -18,10 +18,11 @@ import java.util.regex.Pattern;
  * @param accel "auto", "kvm" or "tcg"
  * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
+ * @param disks at most {@link #MAX_DISKS}, names unique
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
-    Map<String, String> labels) {
+    Map<String, String> labels, List<DiskConfig> disks) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
@@ -30,6 +31,7 @@ public record VmConfig(
   public static final long DEFAULT_MEMORY_MIB = 512;
   public static final int MAX_FORWARDS = 64;
   public static final int MAX_LABELS = 32;
+  public static final int MAX_DISKS = 16;
   public static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
   public static final Pattern LABEL_VALUE = Pattern.compile("[A-Za-z0-9._-]{0,63}");
 
@@ -73,11 +75,21 @@ public record VmConfig(
             + "' is not allowed: letters, digits, '.', '_', '-', at most 63");
       }
     }
+    disks = disks == null ? List.of() : List.copyOf(disks);
+    if (disks.size() > MAX_DISKS) {
+      throw VmException.invalid("disks: at most " + MAX_DISKS + ", got " + disks.size());
+    }
+    Set<String> diskNames = new HashSet<>();
+    for (DiskConfig d : disks) {
+      if (!diskNames.add(d.name())) {
+        throw VmException.invalid("disks: the name '" + d.name() + "' is given twice");
+      }
+    }
   }
 
-  /** A config without port forwards or labels. */
+  /** A config without port forwards, labels or disks. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of());
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of());
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -96,7 +108,7 @@ public record VmConfig(
 
   /** Applies defaults for unset (zero or empty) fields, then validates. */
   public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel,
-      List<PortForward> forwards, Map<String, String> labels) {
+      List<PortForward> forwards, Map<String, String> labels, List<DiskConfig> disks) {
     return new VmConfig(
         name,
         vcpus == 0 ? DEFAULT_VCPUS : vcpus,
@@ -104,6 +116,7 @@ public record VmConfig(
         image == null || image.isEmpty() ? "micro" : image,
         accel == null || accel.isEmpty() ? "auto" : accel,
         forwards,
-        labels);
+        labels,
+        disks);
   }
 }

@@ -4,6 +4,9 @@ import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.disk.Disks;
+import dev.vmlet.disk.QemuImg;
+import dev.vmlet.qemu.AttachedDisk;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.net.HostPorts;
 import dev.vmlet.proto.v1.ExecStart;
@@ -16,6 +19,7 @@ import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.qmp.QmpEvent;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,6 +49,7 @@ public final class VmManager implements AutoCloseable {
   private final AccelProbe probe;
   private final String qemuBinary;
   private final Clock clock;
+  private final Disks disks;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
   private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
@@ -56,6 +61,8 @@ public final class VmManager implements AutoCloseable {
     this.probe = probe;
     this.qemuBinary = qemuBinary;
     this.clock = clock;
+    Path qemuDir = Path.of(qemuBinary).getParent();
+    this.disks = new Disks(new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString()));
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -100,6 +107,7 @@ public final class VmManager implements AutoCloseable {
     // Check what can be checked before anything is written, so a refused create leaves nothing.
     try {
       images.resolve(config.image());
+      disks.checkBases(config.disks());
       store.save(r);
     } catch (RuntimeException e) {
       vms.remove(config.name());
@@ -127,8 +135,9 @@ public final class VmManager implements AutoCloseable {
         Files.createDirectories(vm.files.stateDir());
         Files.deleteIfExists(vm.files.consoleLog());
         List<PortForward> forwards = HostPorts.resolve(vm.record.config().forwards());
+        List<AttachedDisk> attached = disks.prepare(vm.record.config().disks(), vm.files);
         List<String> cmd = QemuCommandBuilder.build(qemuBinary, vm.record.config(), vm.record.instanceId(),
-            accel.name(), image.kernel(), image.initrd(), vm.files, forwards);
+            accel.name(), image.kernel(), image.initrd(), vm.files, forwards, attached);
         long startedAt = clock.millis();
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
@@ -379,7 +388,8 @@ public final class VmManager implements AutoCloseable {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
     }
     List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, "INSTANCE-ID", accel.name(),
-        image.kernel(), image.initrd(), filesOf(config.name()), HostPorts.resolve(config.forwards()));
+        image.kernel(), image.initrd(), filesOf(config.name()), HostPorts.resolve(config.forwards()),
+        disks.planned(config.disks(), filesOf(config.name())));
     return new DryRun(cmd, accel.reason());
   }
 

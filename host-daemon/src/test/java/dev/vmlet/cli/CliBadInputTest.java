@@ -56,6 +56,21 @@ class CliBadInputTest {
   }
 
   @Test
+  void launch_withABadDiskOrForward_failsBeforeContactingTheDaemon() {
+    String sock = dir.resolve("s").toString();
+    assertThat(run("launch", "--name", "a", "--disk", "size=10", "--socket", sock)).isEqualTo(1);
+    assertThat(run("launch", "--name", "a", "--disk", "name=d,size=x", "--socket", sock)).isEqualTo(1);
+    assertThat(run("launch", "--name", "a", "--disk", "name=d,base=rel.qcow2", "--socket", sock)).isEqualTo(1);
+    assertThat(run("launch", "--name", "a", "--forward", "80", "--socket", sock)).isEqualTo(1);
+    assertThat(err.toString())
+        .contains("--disk size=10: needs name=NAME")
+        .contains("size must be a whole number of MiB")
+        .contains("must be an absolute path")
+        .contains("forward '80' is not [ADDRESS:]HOST_PORT:GUEST_PORT")
+        .doesNotContain("no vmlet daemon");
+  }
+
+  @Test
   void clientCommand_withNoDaemon_saysHowToStartOne() {
     assertThat(run("list", "--socket", dir.resolve("none.sock").toString())).isEqualTo(1);
     assertThat(err.toString()).contains("no vmlet daemon is listening on " + dir.resolve("none.sock"))

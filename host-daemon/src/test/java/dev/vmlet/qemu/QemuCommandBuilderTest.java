@@ -17,7 +17,8 @@ class QemuCommandBuilderTest {
   void build_givesTheExactArgumentList() {
     List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "1111-2222", "tcg",
         Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img"), files,
-        List.of(new PortForward("tcp", "127.0.0.1", 8080, 80), new PortForward("udp", "::1", 5353, 53)));
+        List.of(new PortForward("tcp", "127.0.0.1", 8080, 80), new PortForward("udp", "::1", 5353, 53)),
+        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))));
     assertThat(args).containsExactly(
         "qemu-system-x86_64",
         "-name", "web1,process=vmlet-web1",
@@ -30,6 +31,8 @@ class QemuCommandBuilderTest {
         "-append", "console=ttyS0 panic=-1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
         "-chardev", "socket,id=console,path=/run/vmlet/vms/web1/console.sock,server=on,wait=off",
         "-serial", "chardev:console",
+        "-drive", "file=/var/lib/vmlet/vms/web1/disks/data.qcow2,format=qcow2,if=none,id=disk-data,discard=unmap",
+        "-device", "virtio-blk-pci,drive=disk-data,serial=data",
         "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:[::1]:5353-:53",
         "-device", "virtio-net-pci,netdev=net0,mac=" + QemuCommandBuilder.mac("1111-2222"),
         "-device", "virtio-serial-pci,id=vser0",
@@ -43,21 +46,21 @@ class QemuCommandBuilderTest {
   @Test
   void build_withKvm_usesTheHostCpu() {
     List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "id", "kvm",
-        Path.of("/k"), Path.of("/i"), files, List.of());
+        Path.of("/k"), Path.of("/i"), files, List.of(), List.of());
     assertThat(String.join(" ", args)).contains("-accel kvm -cpu host -smp 2");
   }
 
   @Test
   void build_doublesCommasInPaths_soQemuDoesNotSplitThem() {
     VmFiles odd = new VmFiles(Path.of("/tmp/a,b"), Path.of("/tmp/c,d"));
-    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of());
+    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of(), List.of());
     assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off",
         "socket,id=console,path=/tmp/a,,b/console.sock,server=on,wait=off");
   }
 
   @Test
   void build_refusesAnUnresolvedAccelerator() {
-    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files, List.of()))
+    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files, List.of(), List.of()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvm or tcg");
   }
 
@@ -71,7 +74,7 @@ class QemuCommandBuilderTest {
   @Test
   void build_refusesAForwardWithoutAChosenHostPort() {
     assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), files,
-            List.of(new PortForward("tcp", "127.0.0.1", 0, 80))))
+            List.of(new PortForward("tcp", "127.0.0.1", 0, 80)), List.of()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no host port chosen");
   }
 

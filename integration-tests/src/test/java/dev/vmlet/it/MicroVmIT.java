@@ -15,6 +15,7 @@ import dev.vmlet.proto.v1.CreateVmRequest;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.CountDownLatch;
 import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.PortForward;
@@ -104,9 +105,17 @@ class MicroVmIT {
   @Test
   void microVm_bootsPhonesHomeRunsCommands_andStopsAndDeletesWithoutLeftovers() throws Exception {
     String name = "it-micro";
+    // A raw base image with known first bytes; it must come out of the test unchanged.
+    Path base = tmp.resolve("base.raw");
+    byte[] baseBytes = new byte[4 << 20];
+    System.arraycopy("BASE-CONTENT".getBytes(), 0, baseBytes, 0, 12);
+    Files.write(base, baseBytes);
     Vm vm = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(512)
-            .addForwards(PortForward.newBuilder().setGuestPort(80))).setStart(true).build());
+            .addForwards(PortForward.newBuilder().setGuestPort(80))
+            .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(64))
+            .addDisks(DiskSpec.newBuilder().setName("scratch").setBaseImage(base.toString()).setEphemeral(true)))
+        .setStart(true).build());
     assertThat(vm.getState()).isEqualTo(VmState.RUNNING);
     long pid = vm.getPid();
     assertThat(ProcessHandle.of(pid)).hasValueSatisfying(h -> assertThat(h.isAlive()).isTrue());
@@ -178,6 +187,12 @@ class MicroVmIT {
     assertThat(reconnected.getMessage()).doesNotContain(bootBefore.strip());
     assertThat(exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout()).isNotEqualTo(bootBefore);
 
+    // Disks: vda is the blank persistent one, vdb the ephemeral overlay over the base. Write both.
+    assertThat(exec(name, "head", "-c", "12", "/dev/vdb").stdout()).isEqualTo("BASE-CONTENT");
+    assertThat(exec(name, "sh", "-c", "echo DATA-MARK | dd of=/dev/vda conv=sync 2>/dev/null && "
+        + "echo SCRATCH-MARK | dd of=/dev/vdb conv=sync 2>/dev/null && sync").exitCode()).isZero();
+    assertThat(exec(name, "head", "-c", "12", "/dev/vdb").stdout()).isEqualTo("SCRATCH-MARK");
+
     // Stop: QEMU goes away, exec is refused naming the state, and the VM can start again.
     Vm stopped = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
         .stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(10).build());
@@ -193,6 +208,10 @@ class MicroVmIT {
     assertThat(again.getPid()).isNotEqualTo(pid);
     waitReady(name);
     assertThat(exec(name, "cat", "/proc/sys/kernel/hostname").stdout()).isEqualTo(name + "\n");
+    // The persistent disk kept what was written; the ephemeral one is the base again; the base was never written.
+    assertThat(exec(name, "head", "-c", "9", "/dev/vda").stdout()).isEqualTo("DATA-MARK");
+    assertThat(exec(name, "head", "-c", "12", "/dev/vdb").stdout()).isEqualTo("BASE-CONTENT");
+    assertThat(Files.readAllBytes(base)).isEqualTo(baseBytes);
 
     // Delete refuses a running VM unless forced.
     assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
@@ -282,7 +301,9 @@ class MicroVmIT {
     for (VmSpec bad : List.of(VmSpec.newBuilder().setName("../evil").build(),
         VmSpec.newBuilder().setName("ok").setVcpus(1000).build(),
         VmSpec.newBuilder().setName("ok").setMemoryMib(1).build(),
-        VmSpec.newBuilder().setName("ok").setMemoryMib(1024 * 1024).build())) {
+        VmSpec.newBuilder().setName("ok").setMemoryMib(1024 * 1024).build(),
+        VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d").setBaseImage("/no/such/base.qcow2")).build(),
+        VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d")).build())) {
       assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
               .createVm(CreateVmRequest.newBuilder().setSpec(bad).setStart(true).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class,

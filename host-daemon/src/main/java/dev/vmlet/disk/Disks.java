@@ -1,0 +1,76 @@
+package dev.vmlet.disk;
+
+import dev.vmlet.qemu.AttachedDisk;
+import dev.vmlet.qemu.VmFiles;
+import dev.vmlet.vm.DiskConfig;
+import dev.vmlet.vm.VmException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A VM's disks as qcow2 overlays in its state directory. Persistent disks are created on the first
+ * start and kept; ephemeral ones are made anew on every start. Base images are only read.
+ */
+public final class Disks {
+  private final QemuImg qemuImg;
+
+  public Disks(QemuImg qemuImg) {
+    this.qemuImg = qemuImg;
+  }
+
+  /**
+   * Checks every base image exists and is an image qemu-img can read.
+   *
+   * @throws VmException INVALID_ARGUMENT naming the disk and what is wrong
+   */
+  public void checkBases(List<DiskConfig> disks) {
+    for (DiskConfig d : disks) {
+      if (d.baseImage().isEmpty()) {
+        continue;
+      }
+      Path base = Path.of(d.baseImage());
+      if (!Files.isRegularFile(base) || !Files.isReadable(base)) {
+        throw VmException.invalid("disks[" + d.name() + "].base_image " + base + " does not exist or is not a readable file");
+      }
+      try {
+        qemuImg.format(base);
+      } catch (IOException e) {
+        throw VmException.invalid("disks[" + d.name() + "].base_image " + base + " is not an image qemu-img can read: " + e.getMessage());
+      }
+    }
+  }
+
+  /** The files QEMU will get, without creating anything (for dry runs). */
+  public List<AttachedDisk> planned(List<DiskConfig> disks, VmFiles files) {
+    List<AttachedDisk> out = new ArrayList<>();
+    for (DiskConfig d : disks) {
+      out.add(new AttachedDisk(d.name(), files.disk(d.name())));
+    }
+    return out;
+  }
+
+  /** Creates what is missing, recreates ephemeral disks, and returns the disks for QEMU. */
+  public List<AttachedDisk> prepare(List<DiskConfig> disks, VmFiles files) throws IOException {
+    for (DiskConfig d : disks) {
+      Path file = files.disk(d.name());
+      if (Files.exists(file) && !d.ephemeral()) {
+        continue;
+      }
+      Files.createDirectories(file.getParent());
+      Path tmp = file.resolveSibling(file.getFileName() + ".new");
+      Files.deleteIfExists(tmp);
+      if (d.baseImage().isEmpty()) {
+        qemuImg.create(tmp, null, null, d.sizeMib());
+      } else {
+        Path base = Path.of(d.baseImage());
+        qemuImg.create(tmp, base, qemuImg.format(base), d.sizeMib());
+      }
+      // Renamed into place only when complete: a failed create never leaves a half disk.
+      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+    return planned(disks, files);
+  }
+}

@@ -1,0 +1,64 @@
+package dev.vmlet.disk;
+
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs {@code qemu-img}: format detection and qcow2 overlays. Every call is bounded. */
+public final class QemuImg {
+  private final String binary;
+
+  public QemuImg(String binary) {
+    this.binary = binary;
+  }
+
+  /** The format of an image ("qcow2", "raw", ...), read by qemu-img even while a VM uses it. */
+  public String format(Path image) throws IOException {
+    String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
+    try {
+      return JsonParser.parseString(out).getAsJsonObject().get("format").getAsString();
+    } catch (RuntimeException e) {
+      throw new IOException("qemu-img info " + image + " gave no format: " + out.strip());
+    }
+  }
+
+  /**
+   * Creates a qcow2 file; with a base it is an overlay that only reads the base.
+   *
+   * @param sizeMib 0 keeps the base's size
+   */
+  public void create(Path file, Path base, String baseFormat, long sizeMib) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(binary, "create", "-q", "-f", "qcow2"));
+    if (base != null) {
+      cmd.addAll(List.of("-b", base.toString(), "-F", baseFormat));
+    }
+    cmd.add(file.toString());
+    if (sizeMib > 0) {
+      cmd.add(sizeMib + "M");
+    }
+    run(cmd);
+  }
+
+  private static String run(List<String> cmd) throws IOException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    try {
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IOException(String.join(" ", cmd) + " did not finish within 60 s");
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted: " + String.join(" ", cmd), e);
+    }
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.exitValue() != 0) {
+      throw new IOException(out.strip().isEmpty() ? cmd.get(0) + " " + cmd.get(1) + " failed (exit " + p.exitValue() + ")" : out.strip());
+    }
+    return out;
+  }
+}
