@@ -84,6 +84,16 @@ final class VmProtos {
     return true;
   }
 
+  static dev.vmlet.proto.v1.Snapshot snapshot(dev.vmlet.vm.SnapshotInfo s) {
+    return dev.vmlet.proto.v1.Snapshot.newBuilder().setName(s.name()).setCreatedUnixMs(s.createdAtMs())
+        .setVmStateBytes(s.vmStateBytes()).build();
+  }
+
+  static dev.vmlet.proto.v1.ListSnapshotsResponse snapshots(List<dev.vmlet.vm.SnapshotInfo> list) {
+    return dev.vmlet.proto.v1.ListSnapshotsResponse.newBuilder()
+        .addAllSnapshots(list.stream().map(VmProtos::snapshot).toList()).build();
+  }
+
   static VmEvent event(LifecycleEvent e) {
     return VmEvent.newBuilder().setAtUnixMs(e.atMs()).setName(e.name())
         .setKind(VmEvent.Kind.valueOf(e.kind().name())).setState(VmState.valueOf(e.state().name()))

@@ -15,7 +15,10 @@ import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.ListSnapshotsResponse;
 import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.Snapshot;
+import dev.vmlet.proto.v1.SnapshotRequest;
 import dev.vmlet.proto.v1.ListVmsResponse;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
@@ -283,6 +286,32 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
         }
       }
     };
+  }
+
+  @Override
+  public void createSnapshot(SnapshotRequest req, StreamObserver<Snapshot> out) {
+    unary(out, () -> VmProtos.snapshot(manager.createSnapshot(req.getName(), req.getSnapshot())));
+  }
+
+  @Override
+  public void listSnapshots(VmRef req, StreamObserver<ListSnapshotsResponse> out) {
+    unary(out, () -> VmProtos.snapshots(manager.listSnapshots(req.getName())));
+  }
+
+  @Override
+  public void restoreSnapshot(SnapshotRequest req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.restoreSnapshot(req.getName(), req.getSnapshot());
+      return VmProtos.vm(manager.get(req.getName()));
+    });
+  }
+
+  @Override
+  public void deleteSnapshot(SnapshotRequest req, StreamObserver<ListSnapshotsResponse> out) {
+    unary(out, () -> {
+      manager.deleteSnapshot(req.getName(), req.getSnapshot());
+      return VmProtos.snapshots(manager.listSnapshots(req.getName()));
+    });
   }
 
   private static <T> void unary(StreamObserver<T> out, Supplier<T> body) {

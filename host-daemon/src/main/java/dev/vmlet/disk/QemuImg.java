@@ -43,6 +43,34 @@ public final class QemuImg {
     run(cmd);
   }
 
+  /** The internal snapshots of a qcow2 file (readable while a VM uses it). */
+  public List<dev.vmlet.vm.SnapshotInfo> snapshots(Path image) throws IOException {
+    String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
+    List<dev.vmlet.vm.SnapshotInfo> list = new ArrayList<>();
+    try {
+      var info = JsonParser.parseString(out).getAsJsonObject();
+      if (info.has("snapshots")) {
+        for (var e : info.getAsJsonArray("snapshots")) {
+          var o = e.getAsJsonObject();
+          list.add(new dev.vmlet.vm.SnapshotInfo(o.get("name").getAsString(),
+              o.get("date-sec").getAsLong() * 1000 + o.get("date-nsec").getAsLong() / 1_000_000,
+              o.get("vm-state-size").getAsLong()));
+        }
+      }
+    } catch (RuntimeException e) {
+      throw new IOException("cannot read the snapshots of " + image + ": " + e.getMessage());
+    }
+    return list;
+  }
+
+  /**
+   * Offline snapshot operation on a qcow2 file that no VM uses: {@code -c} create, {@code -a}
+   * apply, {@code -d} delete.
+   */
+  public void snapshot(Path image, String op, String name) throws IOException {
+    run(List.of(binary, "snapshot", op, name, image.toString()));
+  }
+
   private static String run(List<String> cmd) throws IOException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try {

@@ -50,6 +50,7 @@ public final class VmManager implements AutoCloseable {
   private final String qemuBinary;
   private final Clock clock;
   private final Disks disks;
+  private final VmSnapshots snapshots;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
   private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
@@ -62,7 +63,9 @@ public final class VmManager implements AutoCloseable {
     this.qemuBinary = qemuBinary;
     this.clock = clock;
     Path qemuDir = Path.of(qemuBinary).getParent();
-    this.disks = new Disks(new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString()));
+    QemuImg qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
+    this.disks = new Disks(qemuImg);
+    this.snapshots = new VmSnapshots(qemuImg);
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -332,6 +335,42 @@ public final class VmManager implements AutoCloseable {
     }
     out.sort(Comparator.comparing(v -> v.record().config().name()));
     return out;
+  }
+
+  public List<SnapshotInfo> listSnapshots(String name) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      return snapshots.list(vm);
+    }
+  }
+
+  /** Takes a snapshot: with memory when the VM runs or is paused, disk-only when it is stopped. */
+  public SnapshotInfo createSnapshot(String name, String snapshot) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
+      SnapshotInfo s = snapshots.create(vm, snapshot);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " taken");
+      return s;
+    }
+  }
+
+  public void restoreSnapshot(String name, String snapshot) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
+      snapshots.restore(vm, snapshot);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " restored");
+    }
+  }
+
+  public void deleteSnapshot(String name, String snapshot) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
+      snapshots.delete(vm, snapshot);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " deleted");
+    }
   }
 
   /** Freezes the vCPUs of a running VM. */

@@ -34,6 +34,7 @@ public final class VmTransitions {
     EXEC("exec in", RUNNING),
     WAIT_FOR_AGENT("wait for the agent of", STARTING, RUNNING),
     CONSOLE("open the console of", RUNNING, PAUSED),
+    SNAPSHOT("snapshot", RUNNING, PAUSED, STOPPED, CRASHED),
     DELETE("delete (stop it first, or force)", CREATED, STOPPED, CRASHED);
 
     private final String verb;

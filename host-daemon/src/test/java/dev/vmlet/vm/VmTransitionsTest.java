@@ -25,6 +25,7 @@ class VmTransitionsTest {
     EXPECTED.put(EXEC, EnumSet.of(RUNNING));
     EXPECTED.put(WAIT_FOR_AGENT, EnumSet.of(STARTING, RUNNING));
     EXPECTED.put(CONSOLE, EnumSet.of(RUNNING, PAUSED));
+    EXPECTED.put(SNAPSHOT, EnumSet.of(RUNNING, PAUSED, STOPPED, VmState.CRASHED));
     EXPECTED.put(DELETE, EnumSet.of(CREATED, STOPPED, VmState.CRASHED));
   }
 

@@ -19,6 +19,8 @@ import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.PortForward;
+import dev.vmlet.proto.v1.Snapshot;
+import dev.vmlet.proto.v1.SnapshotRequest;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
@@ -193,6 +195,30 @@ class MicroVmIT {
         + "echo SCRATCH-MARK | dd of=/dev/vdb conv=sync 2>/dev/null && sync").exitCode()).isZero();
     assertThat(exec(name, "head", "-c", "12", "/dev/vdb").stdout()).isEqualTo("SCRATCH-MARK");
 
+    // A snapshot with memory: state in guest RAM (a tmpfs file) comes back on restore.
+    assertThat(exec(name, "sh", "-c", "echo before > /tmp/state").exitCode()).isZero();
+    long t0 = System.nanoTime();
+    Snapshot snap = client.vms().withDeadlineAfter(5, TimeUnit.MINUTES)
+        .createSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("s1").build());
+    System.out.printf("snapshot with memory: %d ms, %d MiB of state%n", (System.nanoTime() - t0) / 1_000_000,
+        snap.getVmStateBytes() >> 20);
+    assertThat(snap.getVmStateBytes()).isPositive();
+    assertThatThrownBy(() -> client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+            .createSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("s1").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS));
+    assertThat(exec(name, "sh", "-c", "echo after > /tmp/state").exitCode()).isZero();
+    client.vms().withDeadlineAfter(5, TimeUnit.MINUTES)
+        .restoreSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("s1").build());
+    assertThat(exec(name, "cat", "/tmp/state").stdout()).isEqualTo("before\n");
+    assertThat(client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+            .deleteSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("s1").build()).getSnapshotsList())
+        .isEmpty();
+    assertThatThrownBy(() -> client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+            .restoreSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("s1").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+
     // Stop: QEMU goes away, exec is refused naming the state, and the VM can start again.
     Vm stopped = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
         .stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(10).build());
@@ -203,6 +229,15 @@ class MicroVmIT {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
           assertThat(e.getStatus().getDescription()).contains("STOPPED");
         });
+
+    // A stopped VM gets a disk-only snapshot, through qemu-img.
+    Snapshot offline = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .createSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("offline-1").build());
+    assertThat(offline.getVmStateBytes()).isZero();
+    assertThat(client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).listSnapshots(VmRef.newBuilder().setName(name).build())
+        .getSnapshotsList()).extracting(Snapshot::getName).containsExactly("offline-1");
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .deleteSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("offline-1").build());
 
     Vm again = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build());
     assertThat(again.getPid()).isNotEqualTo(pid);

@@ -1,0 +1,4 @@
+package dev.vmlet.vm;
+
+/** One internal snapshot as qemu-img reports it. */
+public record SnapshotInfo(String name, long createdAtMs, long vmStateBytes) {}
