@@ -1,0 +1,135 @@
+package dev.vmlet.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.image.MicroImageBuilder;
+import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.ExecRequest;
+import dev.vmlet.proto.v1.ExecResponse;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.VmState;
+import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import dev.vmlet.qemu.QemuProcess;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The daemon as its own process, killed with SIGKILL while two VMs run: a new daemon re-adopts
+ * both, their agents phone home again, and nothing was killed or rebooted.
+ */
+class DaemonKillIT {
+  @TempDir Path tmp;
+  private VmletPaths paths;
+  private Process daemon;
+  private final List<Long> qemuPids = new ArrayList<>();
+
+  @BeforeEach
+  void setUp() throws Exception {
+    Qemu.assumeInstalled();
+    Path cache = VmletPaths.fromEnvironment().cacheDir();
+    MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), cache.resolve("images/micro"), l -> { });
+    paths = new VmletPaths(tmp.resolve("state"), tmp.resolve("run"), cache, tmp.resolve("run/vmlet.sock"));
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (daemon != null) {
+      daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    for (long pid : qemuPids) {
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  private void startDaemon() throws Exception {
+    Path jar = Path.of(System.getProperty("vmlet.agentJar")).getParent().getParent().getParent()
+        .resolve("host-daemon/target/vmlet.jar");
+    ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
+        "daemon", "--state-dir", paths.stateDir().toString(), "--run-dir", paths.runDir().toString(),
+        "--cache-dir", paths.cacheDir().toString())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(tmp.resolve("daemon.log").toString())));
+    Map<String, String> env = pb.environment();
+    env.remove("VMLET_SOCKET");
+    daemon = pb.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!DaemonClient.isListening(paths.socket())) {
+      if (!daemon.isAlive() || System.nanoTime() > deadline) {
+        throw new AssertionError("daemon did not start: " + Files.readString(tmp.resolve("daemon.log")));
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  private static Vm waitReady(DaemonClient c, String name) {
+    return c.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
+        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+  }
+
+  @Test
+  void daemonKilledWithTwoVmsRunning_newDaemonReadoptsBoth_andTheirAgentsReconnect() throws Exception {
+    startDaemon();
+    try (DaemonClient c = new DaemonClient(paths.socket())) {
+      for (String name : List.of("k1", "k2")) {
+        Vm vm = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
+            .createVm(CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(384)).setStart(true).build());
+        qemuPids.add(vm.getPid());
+      }
+      for (String name : List.of("k1", "k2")) {
+        waitReady(c, name);
+      }
+    }
+    String bootBefore = bootId("k1");
+
+    daemon.destroyForcibly(); // SIGKILL: no shutdown hook, no socket clean-up
+    assertThat(daemon.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    for (long pid : qemuPids) {
+      assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).as("QEMU " + pid).isTrue();
+    }
+
+    long restartAt = System.nanoTime();
+    startDaemon(); // the dead daemon's socket file is still there; the new one must take over
+    try (DaemonClient c = new DaemonClient(paths.socket())) {
+      List<Vm> vms = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance()).getVmsList();
+      assertThat(vms).extracting(Vm::getState).containsExactly(VmState.RUNNING, VmState.RUNNING);
+      assertThat(vms).extracting(Vm::getPid).containsExactlyElementsOf(qemuPids);
+      for (String name : List.of("k1", "k2")) {
+        waitReady(c, name);
+      }
+      System.out.printf("daemon kill -9 with 2 VMs: 2 re-adopted, both agents back %d ms after the new daemon was started%n",
+          (System.nanoTime() - restartAt) / 1_000_000);
+      assertThat(bootId("k1")).as("no reboot").isEqualTo(bootBefore);
+      for (String name : List.of("k1", "k2")) {
+        c.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
+      }
+    }
+    for (long pid : qemuPids) {
+      assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).isFalse();
+    }
+  }
+
+  private String bootId(String vm) throws Exception {
+    try (DaemonClient c = new DaemonClient(paths.socket())) {
+      StringBuilder out = new StringBuilder();
+      c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+          .exec(ExecRequest.newBuilder().setName(vm).addArgv("cat").addArgv("/proc/sys/kernel/random/boot_id").build())
+          .forEachRemaining((ExecResponse r) -> out.append(r.getStdout().toStringUtf8()));
+      return out.toString().strip();
+    }
+  }
+}
