@@ -30,10 +30,11 @@ final class VmProtos {
       disks.add(new dev.vmlet.vm.DiskConfig(d.getName(), d.getBaseImage(), d.getSizeMib(), d.getEphemeral()));
     }
     return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards,
-        s.getLabelsMap(), disks);
+        s.getLabelsMap(), disks, new dev.vmlet.vm.Tuning(s.getBalloon(), s.getHugepages(),
+            s.getCpuPinningList().stream().map(VmProtos::checkedPort).toList()));
   }
 
-  /** uint32 on the wire: a value above int range must not wrap into a valid-looking port. */
+  /** uint32 on the wire: a value above int range must not wrap into a valid-looking number. */
   private static int checkedPort(int wire) {
     return wire < 0 ? Integer.MAX_VALUE : wire;
   }
@@ -51,7 +52,8 @@ final class VmProtos {
             .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmProtos::forward).toList())
             .putAllLabels(c.labels())
             .addAllDisks(c.disks().stream().map(d -> dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name())
-                .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList()))
+                .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList())
+            .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())

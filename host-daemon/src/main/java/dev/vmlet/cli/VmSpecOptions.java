@@ -3,6 +3,7 @@ package dev.vmlet.cli;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.vm.DiskConfig;
 import dev.vmlet.vm.PortForward;
+import dev.vmlet.vm.Tuning;
 import dev.vmlet.vm.VmConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -40,6 +41,15 @@ final class VmSpecOptions {
       description = {"A virtio disk (qcow2 overlay in the VM's state directory); repeatable, /dev/vda first.",
           "base=PATH: an image it starts from and never writes; ephemeral: recreated on every start."})
   List<String> disks = new ArrayList<>();
+
+  @Option(names = "--balloon", description = "Add a virtio balloon device.")
+  boolean balloon;
+
+  @Option(names = "--hugepages", description = "Back memory with 2 MiB hugepages (the host needs that many free).")
+  boolean hugepages;
+
+  @Option(names = "--cpu-pinning", split = ",", paramLabel = "CPU,...", description = "One host CPU per vCPU, e.g. 2,3.")
+  List<Integer> cpuPinning = new ArrayList<>();
 
   static DiskConfig parseDisk(String spec) {
     String name = null;
@@ -80,7 +90,8 @@ final class VmSpecOptions {
       for (String d : disks) {
         parsedDisks.add(parseDisk(d));
       }
-      new VmConfig(name, cpus, memory, image, accel, parsed, labels, parsedDisks);
+      new VmConfig(name, cpus, memory, image, accel, parsed, labels, parsedDisks, new Tuning(balloon, hugepages, cpuPinning));
+      b.setBalloon(balloon).setHugepages(hugepages).addAllCpuPinning(cpuPinning);
       for (DiskConfig d : parsedDisks) {
         b.addDisks(dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name()).setBaseImage(d.baseImage())
             .setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()));

@@ -22,15 +22,17 @@ public final class QemuCommandBuilder {
    * @param initrd direct-boot initramfs
    * @param forwards user-mode port forwards with their host ports chosen (none 0)
    * @param disks in order: the guest sees /dev/vda, /dev/vdb, ...
+   * @param hugepagesMount the hugetlbfs mount when the config asks for hugepages, else null
    */
   public static List<String> build(String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel,
-      Path initrd, VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks) {
+      Path initrd, VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount) {
     if (!accel.equals("kvm") && !accel.equals("tcg")) {
       throw new IllegalArgumentException("accel must be resolved to kvm or tcg, got " + accel);
     }
     List<String> a = new ArrayList<>();
     a.add(qemuBinary);
-    a.addAll(List.of("-name", config.name() + ",process=vmlet-" + config.name()));
+    // debug-threads: vCPU threads are named "CPU n/KVM" (or TCG), which operators and tests can see.
+    a.addAll(List.of("-name", config.name() + ",process=vmlet-" + config.name() + ",debug-threads=on"));
     a.addAll(List.of("-machine", "q35"));
     a.addAll(List.of("-accel", accel));
     if (accel.equals("kvm")) {
@@ -38,6 +40,17 @@ public final class QemuCommandBuilder {
     }
     a.addAll(List.of("-smp", Integer.toString(config.vcpus())));
     a.addAll(List.of("-m", config.memoryMib() + "M"));
+    if (config.tuning().hugepages()) {
+      if (hugepagesMount == null) {
+        throw new IllegalArgumentException("hugepages requested but no hugetlbfs mount given");
+      }
+      a.addAll(List.of("-object", "memory-backend-file,id=mem0,size=" + config.memoryMib() + "M,mem-path="
+          + opt(hugepagesMount) + ",share=off,prealloc=on"));
+      a.addAll(List.of("-numa", "node,memdev=mem0"));
+    }
+    if (config.tuning().balloon()) {
+      a.addAll(List.of("-device", "virtio-balloon-pci,id=balloon0"));
+    }
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
     a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString()));
     a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));

@@ -19,10 +19,11 @@ import java.util.regex.Pattern;
  * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
  * @param disks at most {@link #MAX_DISKS}, names unique
+ * @param tuning balloon, hugepages and CPU pinning; pinning lists one host CPU per vCPU
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
-    Map<String, String> labels, List<DiskConfig> disks) {
+    Map<String, String> labels, List<DiskConfig> disks, Tuning tuning) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
@@ -85,11 +86,19 @@ public record VmConfig(
         throw VmException.invalid("disks: the name '" + d.name() + "' is given twice");
       }
     }
+    tuning = tuning == null ? Tuning.NONE : tuning;
+    if (!tuning.cpuPinning().isEmpty() && tuning.cpuPinning().size() != vcpus) {
+      throw VmException.invalid("cpu_pinning must name one host CPU per vCPU: " + vcpus + " vCPUs, "
+          + tuning.cpuPinning().size() + " CPUs given");
+    }
+    if (tuning.hugepages() && memoryMib % 2 != 0) {
+      throw VmException.invalid("memory_mib must be a multiple of 2 with hugepages (2 MiB pages), got " + memoryMib);
+    }
   }
 
-  /** A config without port forwards, labels or disks. */
+  /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of());
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -108,7 +117,7 @@ public record VmConfig(
 
   /** Applies defaults for unset (zero or empty) fields, then validates. */
   public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel,
-      List<PortForward> forwards, Map<String, String> labels, List<DiskConfig> disks) {
+      List<PortForward> forwards, Map<String, String> labels, List<DiskConfig> disks, Tuning tuning) {
     return new VmConfig(
         name,
         vcpus == 0 ? DEFAULT_VCPUS : vcpus,
@@ -117,6 +126,7 @@ public record VmConfig(
         accel == null || accel.isEmpty() ? "auto" : accel,
         forwards,
         labels,
-        disks);
+        disks,
+        tuning);
   }
 }

@@ -7,6 +7,8 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.disk.QemuImg;
 import dev.vmlet.qemu.AttachedDisk;
+import dev.vmlet.qemu.CpuPinning;
+import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.net.HostPorts;
 import dev.vmlet.proto.v1.ExecStart;
@@ -51,6 +53,7 @@ public final class VmManager implements AutoCloseable {
   private final Clock clock;
   private final Disks disks;
   private final VmSnapshots snapshots;
+  private final Hugepages hugepages = new Hugepages(Path.of("/"));
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
   private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
@@ -139,8 +142,11 @@ public final class VmManager implements AutoCloseable {
         Files.deleteIfExists(vm.files.consoleLog());
         List<PortForward> forwards = HostPorts.resolve(vm.record.config().forwards());
         List<AttachedDisk> attached = disks.prepare(vm.record.config().disks(), vm.files);
-        List<String> cmd = QemuCommandBuilder.build(qemuBinary, vm.record.config(), vm.record.instanceId(),
-            accel.name(), image.kernel(), image.initrd(), vm.files, forwards, attached);
+        VmConfig config = vm.record.config();
+        CpuPinning.check(config.tuning().cpuPinning());
+        Path hugepagesMount = config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null;
+        List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, vm.record.instanceId(),
+            accel.name(), image.kernel(), image.initrd(), vm.files, forwards, attached, hugepagesMount);
         long startedAt = clock.millis();
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
@@ -150,9 +156,12 @@ public final class VmManager implements AutoCloseable {
             QemuCommandBuilder.toShellLine(cmd), forwards);
         try {
           connect(vm);
-        } catch (IOException e) {
+          CpuPinning.apply(vm.qmp, config.tuning().cpuPinning(), QMP_TIMEOUT);
+        } catch (IOException | RuntimeException e) {
+          // Never leave a QEMU behind for a start that failed.
           vm.process.destroyForcibly();
           QemuProcess.awaitExit(vm.process, Duration.ofSeconds(5));
+          closeLinks(vm);
           throw e;
         }
         transition(vm, VmState.RUNNING, "start");
@@ -428,7 +437,8 @@ public final class VmManager implements AutoCloseable {
     }
     List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, "INSTANCE-ID", accel.name(),
         image.kernel(), image.initrd(), filesOf(config.name()), HostPorts.resolve(config.forwards()),
-        disks.planned(config.disks(), filesOf(config.name())));
+        disks.planned(config.disks(), filesOf(config.name())),
+        config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null);
     return new DryRun(cmd, accel.reason());
   }
 

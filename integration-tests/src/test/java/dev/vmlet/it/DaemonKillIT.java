@@ -85,14 +85,22 @@ class DaemonKillIT {
   void daemonKilledWithTwoVmsRunning_newDaemonReadoptsBoth_andTheirAgentsReconnect() throws Exception {
     startDaemon();
     try (DaemonClient c = new DaemonClient(paths.socket())) {
+      int lastCpu = Runtime.getRuntime().availableProcessors() - 1;
       for (String name : List.of("k1", "k2")) {
+        VmSpec.Builder spec = VmSpec.newBuilder().setName(name).setMemoryMib(384);
+        if (name.equals("k2")) {
+          spec.setBalloon(true).addCpuPinning(lastCpu); // tuning rides along on the second VM
+        }
         Vm vm = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
-            .createVm(CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(384)).setStart(true).build());
+            .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
         qemuPids.add(vm.getPid());
       }
       for (String name : List.of("k1", "k2")) {
         waitReady(c, name);
       }
+      // k2's vCPU thread runs only on the pinned host CPU, and the guest sees a balloon (virtio id 5).
+      assertThat(vcpuAffinity(qemuPids.get(1))).isEqualTo(Integer.toString(lastCpu));
+      assertThat(exec(c, "k2", "cat /sys/bus/virtio/devices/*/device")).contains("0x0005");
     }
     String bootBefore = bootId("k1");
 
@@ -121,6 +129,30 @@ class DaemonKillIT {
     for (long pid : qemuPids) {
       assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).isFalse();
     }
+  }
+
+  /** Cpus_allowed_list of QEMU's "CPU 0/..." thread. */
+  private static String vcpuAffinity(long qemuPid) throws Exception {
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(qemuPid), "task"))) {
+      for (Path t : tasks.toList()) {
+        if (Files.readString(t.resolve("comm")).startsWith("CPU 0/")) {
+          for (String line : Files.readAllLines(t.resolve("status"))) {
+            if (line.startsWith("Cpus_allowed_list:")) {
+              return line.substring("Cpus_allowed_list:".length()).strip();
+            }
+          }
+        }
+      }
+    }
+    throw new AssertionError("no vCPU thread found in QEMU " + qemuPid);
+  }
+
+  private static String exec(DaemonClient c, String vm, String shellLine) {
+    StringBuilder out = new StringBuilder();
+    c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .exec(ExecRequest.newBuilder().setName(vm).addArgv("sh").addArgv("-c").addArgv(shellLine).build())
+        .forEachRemaining((ExecResponse r) -> out.append(r.getStdout().toStringUtf8()));
+    return out.toString();
   }
 
   private String bootId(String vm) throws Exception {
