@@ -15,6 +15,7 @@ VMLET_DEPS=(
   "gzip:gzip"
   "dpkg-deb:dpkg"
   "file:/bin/busybox:busybox-static"
+  "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
 )
 
 vmlet_missing_packages() {
@@ -23,7 +24,7 @@ vmlet_missing_packages() {
     pkg=${entry##*:}
     cmd=${entry%:*}
     if [[ $cmd == file:* ]]; then
-      [[ -x ${cmd#file:} ]] && continue
+      [[ -e ${cmd#file:} ]] && continue
     elif command -v "$cmd" >/dev/null 2>&1; then
       continue
     fi

@@ -31,7 +31,8 @@ final class VmProtos {
     }
     return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards,
         s.getLabelsMap(), disks, new dev.vmlet.vm.Tuning(s.getBalloon(), s.getHugepages(),
-            s.getCpuPinningList().stream().map(VmProtos::checkedPort).toList()));
+            s.getCpuPinningList().stream().map(VmProtos::checkedPort).toList()),
+        new dev.vmlet.vm.Platform(s.getMachine(), s.getFirmware()));
   }
 
   /** uint32 on the wire: a value above int range must not wrap into a valid-looking number. */
@@ -53,7 +54,8 @@ final class VmProtos {
             .putAllLabels(c.labels())
             .addAllDisks(c.disks().stream().map(d -> dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name())
                 .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList())
-            .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning()))
+            .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning())
+            .setMachine(c.platform().machine()).setFirmware(c.platform().firmware()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())

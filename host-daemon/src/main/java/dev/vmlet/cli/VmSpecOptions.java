@@ -2,6 +2,7 @@ package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.vm.DiskConfig;
+import dev.vmlet.vm.Platform;
 import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.Tuning;
 import dev.vmlet.vm.VmConfig;
@@ -41,6 +42,9 @@ final class VmSpecOptions {
       description = {"A virtio disk (qcow2 overlay in the VM's state directory); repeatable, /dev/vda first.",
           "base=PATH: an image it starts from and never writes; ephemeral: recreated on every start."})
   List<String> disks = new ArrayList<>();
+
+  @Option(names = "--firmware", defaultValue = "bios", description = "bios (default) or uefi (OVMF; a per-VM copy of its variables).")
+  String firmware;
 
   @Option(names = "--balloon", description = "Add a virtio balloon device.")
   boolean balloon;
@@ -90,7 +94,9 @@ final class VmSpecOptions {
       for (String d : disks) {
         parsedDisks.add(parseDisk(d));
       }
-      new VmConfig(name, cpus, memory, image, accel, parsed, labels, parsedDisks, new Tuning(balloon, hugepages, cpuPinning));
+      new VmConfig(name, cpus, memory, image, accel, parsed, labels, parsedDisks, new Tuning(balloon, hugepages, cpuPinning),
+          new Platform("q35", firmware));
+      b.setFirmware(firmware);
       b.setBalloon(balloon).setHugepages(hugepages).addAllCpuPinning(cpuPinning);
       for (DiskConfig d : parsedDisks) {
         b.addDisks(dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name()).setBaseImage(d.baseImage())

@@ -43,6 +43,18 @@ public final class Disks {
     }
   }
 
+  /** Makes the VM's own UEFI variable store from the firmware's template, once; later starts keep it. */
+  public void ensureUefiVars(Path template, Path vars) throws IOException {
+    if (Files.exists(vars)) {
+      return;
+    }
+    Files.createDirectories(vars.getParent());
+    Path tmp = vars.resolveSibling(vars.getFileName() + ".new");
+    Files.deleteIfExists(tmp);
+    qemuImg.convertToQcow2(template, tmp);
+    Files.move(tmp, vars, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
   /** The files QEMU will get, without creating anything (for dry runs). */
   public List<AttachedDisk> planned(List<DiskConfig> disks, VmFiles files) {
     List<AttachedDisk> out = new ArrayList<>();

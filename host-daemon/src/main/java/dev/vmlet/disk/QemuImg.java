@@ -43,6 +43,11 @@ public final class QemuImg {
     run(cmd);
   }
 
+  /** Copies a raw image into a new qcow2 file. */
+  public void convertToQcow2(Path raw, Path qcow2) throws IOException {
+    run(List.of(binary, "convert", "-q", "-f", "raw", "-O", "qcow2", raw.toString(), qcow2.toString()));
+  }
+
   /** The internal snapshots of a qcow2 file (readable while a VM uses it). */
   public List<dev.vmlet.vm.SnapshotInfo> snapshots(Path image) throws IOException {
     String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));

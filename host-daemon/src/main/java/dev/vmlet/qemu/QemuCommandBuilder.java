@@ -23,9 +23,11 @@ public final class QemuCommandBuilder {
    * @param forwards user-mode port forwards with their host ports chosen (none 0)
    * @param disks in order: the guest sees /dev/vda, /dev/vdb, ...
    * @param hugepagesMount the hugetlbfs mount when the config asks for hugepages, else null
+   * @param firmware the OVMF files when the config asks for UEFI, else null
    */
   public static List<String> build(String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel,
-      Path initrd, VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount) {
+      Path initrd, VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount,
+      Firmware firmware) {
     if (!accel.equals("kvm") && !accel.equals("tcg")) {
       throw new IllegalArgumentException("accel must be resolved to kvm or tcg, got " + accel);
     }
@@ -52,6 +54,13 @@ public final class QemuCommandBuilder {
       a.addAll(List.of("-device", "virtio-balloon-pci,id=balloon0"));
     }
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
+    if (config.platform().firmware().equals("uefi")) {
+      if (firmware == null) {
+        throw new IllegalArgumentException("UEFI requested but no firmware given");
+      }
+      a.addAll(List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + opt(firmware.code())));
+      a.addAll(List.of("-drive", "if=pflash,format=qcow2,unit=1,file=" + opt(files.uefiVars())));
+    }
     a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString()));
     a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));
     // The daemon holds the console socket: it keeps the bounded log and relays OpenConsole.

@@ -27,6 +27,11 @@ public record VmFiles(Path runDir, Path stateDir) {
     return stateDir.resolve("disks").resolve(name + ".qcow2");
   }
 
+  /** The VM's own UEFI variable store, qcow2 so that snapshots can include it. */
+  public Path uefiVars() {
+    return stateDir.resolve("uefi-vars.qcow2");
+  }
+
   public Path consoleLog() {
     return stateDir.resolve("console.log");
   }

@@ -20,10 +20,11 @@ import java.util.regex.Pattern;
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
  * @param disks at most {@link #MAX_DISKS}, names unique
  * @param tuning balloon, hugepages and CPU pinning; pinning lists one host CPU per vCPU
+ * @param platform machine type and firmware
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
-    Map<String, String> labels, List<DiskConfig> disks, Tuning tuning) {
+    Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
@@ -87,6 +88,7 @@ public record VmConfig(
       }
     }
     tuning = tuning == null ? Tuning.NONE : tuning;
+    platform = platform == null ? Platform.DEFAULT : platform;
     if (!tuning.cpuPinning().isEmpty() && tuning.cpuPinning().size() != vcpus) {
       throw VmException.invalid("cpu_pinning must name one host CPU per vCPU: " + vcpus + " vCPUs, "
           + tuning.cpuPinning().size() + " CPUs given");
@@ -98,7 +100,7 @@ public record VmConfig(
 
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE);
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -117,7 +119,8 @@ public record VmConfig(
 
   /** Applies defaults for unset (zero or empty) fields, then validates. */
   public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel,
-      List<PortForward> forwards, Map<String, String> labels, List<DiskConfig> disks, Tuning tuning) {
+      List<PortForward> forwards, Map<String, String> labels, List<DiskConfig> disks, Tuning tuning,
+      Platform platform) {
     return new VmConfig(
         name,
         vcpus == 0 ? DEFAULT_VCPUS : vcpus,
@@ -127,6 +130,7 @@ public record VmConfig(
         forwards,
         labels,
         disks,
-        tuning);
+        tuning,
+        platform);
   }
 }

@@ -8,6 +8,7 @@ import dev.vmlet.disk.Disks;
 import dev.vmlet.disk.QemuImg;
 import dev.vmlet.qemu.AttachedDisk;
 import dev.vmlet.qemu.CpuPinning;
+import dev.vmlet.qemu.Firmware;
 import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.net.HostPorts;
@@ -145,8 +146,13 @@ public final class VmManager implements AutoCloseable {
         VmConfig config = vm.record.config();
         CpuPinning.check(config.tuning().cpuPinning());
         Path hugepagesMount = config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null;
+        Firmware firmware = null;
+        if (config.platform().firmware().equals("uefi")) {
+          firmware = Firmware.find();
+          disks.ensureUefiVars(firmware.varsTemplate(), vm.files.uefiVars());
+        }
         List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, vm.record.instanceId(),
-            accel.name(), image.kernel(), image.initrd(), vm.files, forwards, attached, hugepagesMount);
+            accel.name(), image.kernel(), image.initrd(), vm.files, forwards, attached, hugepagesMount, firmware);
         long startedAt = clock.millis();
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
@@ -438,7 +444,8 @@ public final class VmManager implements AutoCloseable {
     List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, "INSTANCE-ID", accel.name(),
         image.kernel(), image.initrd(), filesOf(config.name()), HostPorts.resolve(config.forwards()),
         disks.planned(config.disks(), filesOf(config.name())),
-        config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null);
+        config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null,
+        config.platform().firmware().equals("uefi") ? Firmware.find() : null);
     return new DryRun(cmd, accel.reason());
   }
 

@@ -32,10 +32,24 @@ final class VmSnapshots {
     }
   }
 
+  /**
+   * The snapshots of the first disk, with the memory state QEMU stored in whichever image it chose
+   * (with UEFI that is often the variable store, not a disk).
+   */
   List<SnapshotInfo> list(VmRuntime vm) {
     Path first = firstDisk(vm);
     try {
-      return qemuImg.snapshots(first);
+      List<SnapshotInfo> out = new java.util.ArrayList<>();
+      java.util.Map<String, Long> state = new java.util.HashMap<>();
+      for (Path image : images(vm)) {
+        for (SnapshotInfo s : qemuImg.snapshots(image)) {
+          state.merge(s.name(), s.vmStateBytes(), Math::max);
+        }
+      }
+      for (SnapshotInfo s : qemuImg.snapshots(first)) {
+        out.add(new SnapshotInfo(s.name(), s.createdAtMs(), state.getOrDefault(s.name(), s.vmStateBytes())));
+      }
+      return out;
     } catch (IOException e) {
       throw new VmException(Kind.INTERNAL, "cannot list the snapshots of VM '" + vm.name() + "': " + e.getMessage(), e);
     }
@@ -89,13 +103,25 @@ final class VmSnapshots {
           throw new VmException(Kind.FAILED_PRECONDITION, hmp + " on VM '" + vm.name() + "' failed: " + text);
         }
       } else {
-        for (DiskConfig d : vm.record.config().disks()) {
-          qemuImg.snapshot(vm.files.disk(d.name()), qemuImgOp, snapshot);
+        for (Path image : images(vm)) {
+          qemuImg.snapshot(image, qemuImgOp, snapshot);
         }
       }
     } catch (IOException e) {
       throw new VmException(Kind.INTERNAL, hmp + " " + snapshot + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
     }
+  }
+
+  /** Every qcow2 image of the VM that holds snapshots: its disks and its UEFI variables. */
+  private static List<Path> images(VmRuntime vm) {
+    List<Path> out = new java.util.ArrayList<>();
+    for (DiskConfig d : vm.record.config().disks()) {
+      out.add(vm.files.disk(d.name()));
+    }
+    if (Files.exists(vm.files.uefiVars())) {
+      out.add(vm.files.uefiVars());
+    }
+    return out;
   }
 
   private static Path firstDisk(VmRuntime vm) {

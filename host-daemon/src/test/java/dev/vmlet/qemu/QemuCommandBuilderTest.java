@@ -18,7 +18,7 @@ class QemuCommandBuilderTest {
     List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "1111-2222", "tcg",
         Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img"), files,
         List.of(new PortForward("tcp", "127.0.0.1", 8080, 80), new PortForward("udp", "::1", 5353, 53)),
-        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))), null);
+        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))), null, null);
     assertThat(args).containsExactly(
         "qemu-system-x86_64",
         "-name", "web1,process=vmlet-web1,debug-threads=on",
@@ -46,32 +46,41 @@ class QemuCommandBuilderTest {
   @Test
   void build_withKvm_usesTheHostCpu() {
     List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "id", "kvm",
-        Path.of("/k"), Path.of("/i"), files, List.of(), List.of(), null);
+        Path.of("/k"), Path.of("/i"), files, List.of(), List.of(), null, null);
     assertThat(String.join(" ", args)).contains("-accel kvm -cpu host -smp 2");
   }
 
   @Test
   void build_doublesCommasInPaths_soQemuDoesNotSplitThem() {
     VmFiles odd = new VmFiles(Path.of("/tmp/a,b"), Path.of("/tmp/c,d"));
-    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of(), List.of(), null);
+    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of(), List.of(), null, null);
     assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off",
         "socket,id=console,path=/tmp/a,,b/console.sock,server=on,wait=off");
   }
 
   @Test
   void build_refusesAnUnresolvedAccelerator() {
-    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files, List.of(), List.of(), null))
+    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files, List.of(), List.of(), null, null))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvm or tcg");
   }
 
   @Test
   void build_withHugepagesAndBalloon_addsTheMemoryBackendAndTheDevice() {
     VmConfig tuned = new VmConfig("web1", 2, 1024, "micro", "auto", null, null, null,
-        new dev.vmlet.vm.Tuning(true, true, List.of()));
+        new dev.vmlet.vm.Tuning(true, true, List.of()), null);
     String line = String.join(" ", QemuCommandBuilder.build("q", tuned, "id", "tcg", Path.of("/k"), Path.of("/i"), files,
-        List.of(), List.of(), Path.of("/dev/hugepages")));
+        List.of(), List.of(), Path.of("/dev/hugepages"), null));
     assertThat(line).contains("-m 1024M -object memory-backend-file,id=mem0,size=1024M,mem-path=/dev/hugepages,share=off,prealloc=on"
         + " -numa node,memdev=mem0 -device virtio-balloon-pci,id=balloon0");
+  }
+
+  @Test
+  void build_withUefi_addsReadOnlyCodeAndThePerVmVariables() {
+    VmConfig uefi = new VmConfig("web1", 1, 512, "micro", "auto", null, null, null, null, new dev.vmlet.vm.Platform("q35", "uefi"));
+    List<String> args = QemuCommandBuilder.build("q", uefi, "id", "tcg", Path.of("/k"), Path.of("/i"), files, List.of(), List.of(),
+        null, new Firmware(Path.of("/fw/CODE.fd"), Path.of("/fw/VARS.fd")));
+    assertThat(String.join(" ", args)).contains("-drive if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd "
+        + "-drive if=pflash,format=qcow2,unit=1,file=/var/lib/vmlet/vms/web1/uefi-vars.qcow2");
   }
 
   @Test
@@ -84,7 +93,7 @@ class QemuCommandBuilderTest {
   @Test
   void build_refusesAForwardWithoutAChosenHostPort() {
     assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), files,
-            List.of(new PortForward("tcp", "127.0.0.1", 0, 80)), List.of(), null))
+            List.of(new PortForward("tcp", "127.0.0.1", 0, 80)), List.of(), null, null))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no host port chosen");
   }
 

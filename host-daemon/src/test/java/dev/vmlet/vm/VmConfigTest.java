@@ -10,20 +10,20 @@ import org.junit.jupiter.api.Test;
 class VmConfigTest {
   @Test
   void withDefaults_fillsUnsetFields() {
-    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "", null, null, null, null);
+    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "", null, null, null, null, null);
     assertThat(c).isEqualTo(new VmConfig("demo", 1, 512, "micro", "auto"));
   }
 
   @Test
   void emptyName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto", null, null, null, null))
+    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto", null, null, null, null, null))
         .isInstanceOf(VmException.class).hasMessage("name must not be empty")
         .satisfies(e -> assertThat(((VmException) e).kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT));
   }
 
   @Test
   void tooLongName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto", null, null, null, null))
+    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto", null, null, null, null, null))
         .hasMessage("name must be at most 63 characters, got 64");
   }
 
@@ -49,7 +49,7 @@ class VmConfigTest {
   @Test
   void theSameHostPortTwice_isRefused() {
     assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto",
-            java.util.List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81")), null, null, null))
+            java.util.List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81")), null, null, null, null))
         .hasMessage("forwards: host port 8080/tcp is given twice");
   }
 
@@ -66,11 +66,11 @@ class VmConfigTest {
 
   @Test
   void labels_areCheckedKeyAndValue() {
-    assertThat(new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "web", "team.io/owner", "ops"), null, null).labels())
+    assertThat(new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "web", "team.io/owner", "ops"), null, null, null).labels())
         .containsEntry("role", "web");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("bad key", "x"), null, null))
+    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("bad key", "x"), null, null, null))
         .hasMessageContaining("labels: key 'bad key' is not allowed");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "a/b"), null, null))
+    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "a/b"), null, null, null))
         .hasMessageContaining("labels: value 'a/b' of 'role' is not allowed");
   }
 
@@ -80,17 +80,24 @@ class VmConfigTest {
     assertThatThrownBy(() -> new DiskConfig("data", "base.qcow2", 0, false)).hasMessageContaining("must be an absolute path");
     assertThatThrownBy(() -> new DiskConfig("data", "", 0, false)).hasMessage("disks[data] needs a base_image or a size_mib");
     assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, null,
-            java.util.List.of(new DiskConfig("d", "", 1, false), new DiskConfig("d", "", 2, true)), null))
+            java.util.List.of(new DiskConfig("d", "", 1, false), new DiskConfig("d", "", 2, true)), null, null))
         .hasMessage("disks: the name 'd' is given twice");
   }
 
   @Test
   void contradictoryTuning_isRefusedNamingTheFields() {
-    assertThatThrownBy(() -> new VmConfig("a", 2, 512, "micro", "auto", null, null, null, new Tuning(false, false, java.util.List.of(0))))
+    assertThatThrownBy(() -> new VmConfig("a", 2, 512, "micro", "auto", null, null, null, new Tuning(false, false, java.util.List.of(0)), null))
         .hasMessage("cpu_pinning must name one host CPU per vCPU: 2 vCPUs, 1 CPUs given");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 513, "micro", "auto", null, null, null, new Tuning(false, true, null)))
+    assertThatThrownBy(() -> new VmConfig("a", 1, 513, "micro", "auto", null, null, null, new Tuning(false, true, null), null))
         .hasMessageContaining("multiple of 2 with hugepages");
     assertThatThrownBy(() -> new Tuning(false, false, java.util.List.of(-1))).hasMessageContaining("out of range");
+  }
+
+  @Test
+  void unknownMachineOrFirmware_isRefused() {
+    assertThatThrownBy(() -> new Platform("microvm", "bios")).hasMessageContaining("machine must be q35");
+    assertThatThrownBy(() -> new Platform("q35", "coreboot")).hasMessage("firmware must be bios or uefi, got 'coreboot'");
+    assertThat(new Platform("", "")).isEqualTo(Platform.DEFAULT);
   }
 
   @Test

@@ -323,6 +323,22 @@ class MicroVmIT {
   }
 
   @Test
+  void uefiVm_bootsThroughOvmf_andSnapshotsIncludeItsMemory() throws Exception {
+    String name = "it-uefi";
+    client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(name).setFirmware("uefi").addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(16)))
+        .setStart(true).build());
+    waitReady(name);
+    assertThat(exec(name, "sh", "-c", "test -d /sys/firmware/efi && echo uefi").stdout()).isEqualTo("uefi\n");
+    assertThat(paths.vmStateDir(name).resolve("uefi-vars.qcow2")).exists();
+    Snapshot s = client.vms().withDeadlineAfter(5, TimeUnit.MINUTES)
+        .createSnapshot(SnapshotRequest.newBuilder().setName(name).setSnapshot("u1").build());
+    assertThat(s.getVmStateBytes()).isPositive();
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
+    assertThat(paths.vmStateDir(name)).doesNotExist();
+  }
+
+  @Test
   void execOnAVmThatDoesNotExist_isNotFound() {
     assertThatThrownBy(() -> exec("no-such-vm", "true"))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
