@@ -6,12 +6,9 @@ import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.disk.QemuImg;
-import dev.vmlet.qemu.AttachedDisk;
 import dev.vmlet.qemu.CpuPinning;
-import dev.vmlet.qemu.Firmware;
 import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.console.ConsoleLink;
-import dev.vmlet.net.HostPorts;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.qemu.Accel;
 import dev.vmlet.qemu.AccelProbe;
@@ -49,12 +46,10 @@ public final class VmManager implements AutoCloseable {
   private final VmletPaths paths;
   private final VmStore store;
   private final ImageResolver images;
-  private final AccelProbe probe;
-  private final String qemuBinary;
   private final Clock clock;
   private final Disks disks;
   private final VmSnapshots snapshots;
-  private final Hugepages hugepages = new Hugepages(Path.of("/"));
+  private final LaunchPlanner planner;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
   private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
@@ -63,13 +58,12 @@ public final class VmManager implements AutoCloseable {
     this.paths = paths;
     this.store = new VmStore(paths.stateDir());
     this.images = images;
-    this.probe = probe;
-    this.qemuBinary = qemuBinary;
     this.clock = clock;
     Path qemuDir = Path.of(qemuBinary).getParent();
     QemuImg qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
+    this.planner = new LaunchPlanner(images, probe, disks, new Hugepages(Path.of("/")), qemuBinary);
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -131,35 +125,20 @@ public final class VmManager implements AutoCloseable {
       VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.START);
       transition(vm, VmState.STARTING, "start");
       try {
-        BootImage image = images.resolve(vm.record.config().image());
-        Accel accel;
-        try {
-          accel = probe.resolve(vm.record.config().accel());
-        } catch (IllegalStateException e) {
-          throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
-        }
+        VmConfig config = vm.record.config();
         Files.createDirectories(vm.files.runDir());
         Files.createDirectories(vm.files.stateDir());
         Files.deleteIfExists(vm.files.consoleLog());
-        List<PortForward> forwards = HostPorts.resolve(vm.record.config().forwards());
-        List<AttachedDisk> attached = disks.prepare(vm.record.config().disks(), vm.files);
-        VmConfig config = vm.record.config();
-        CpuPinning.check(config.tuning().cpuPinning());
-        Path hugepagesMount = config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null;
-        Firmware firmware = null;
-        if (config.platform().firmware().equals("uefi")) {
-          firmware = Firmware.find();
-          disks.ensureUefiVars(firmware.varsTemplate(), vm.files.uefiVars());
-        }
-        List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, vm.record.instanceId(),
-            accel.name(), image.kernel(), image.initrd(), vm.files, forwards, attached, hugepagesMount, firmware);
+        LaunchPlanner.Plan plan = planner.plan(config, vm.record.instanceId(), vm.files, true);
+        List<String> cmd = plan.argv();
+        Accel accel = plan.accel();
         long startedAt = clock.millis();
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
         vm.agentReadyAtMs = 0;
         vm.guestShutdown = false;
         vm.record = vm.record.withStarted(vm.process.pid(), accel.name(), accel.reason(), startedAt,
-            QemuCommandBuilder.toShellLine(cmd), forwards);
+            QemuCommandBuilder.toShellLine(cmd), plan.forwards());
         try {
           connect(vm);
           CpuPinning.apply(vm.qmp, config.tuning().cpuPinning(), QMP_TIMEOUT);
@@ -434,19 +413,12 @@ public final class VmManager implements AutoCloseable {
 
   /** The command line a VM with this config would run, without creating or starting anything. */
   public DryRun dryRun(VmConfig config) {
-    BootImage image = images.resolve(config.image());
-    Accel accel;
     try {
-      accel = probe.resolve(config.accel());
-    } catch (IllegalStateException e) {
-      throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
+      LaunchPlanner.Plan plan = planner.plan(config, "INSTANCE-ID", filesOf(config.name()), false);
+      return new DryRun(plan.argv(), plan.accel().reason());
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.INTERNAL, "cannot plan VM '" + config.name() + "': " + e.getMessage(), e);
     }
-    List<String> cmd = QemuCommandBuilder.build(qemuBinary, config, "INSTANCE-ID", accel.name(),
-        image.kernel(), image.initrd(), filesOf(config.name()), HostPorts.resolve(config.forwards()),
-        disks.planned(config.disks(), filesOf(config.name())),
-        config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null,
-        config.platform().firmware().equals("uefi") ? Firmware.find() : null);
-    return new DryRun(cmd, accel.reason());
   }
 
   /** What {@link #dryRun} found. */
