@@ -28,7 +28,6 @@ import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import dev.vmlet.vm.VmManager;
 import dev.vmlet.vm.VmView;
 import io.grpc.Status;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.function.Supplier;
@@ -115,7 +114,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
       out.onError(Status.INVALID_ARGUMENT.withDescription("argv must name a program to run").asRuntimeException());
       return;
     }
-    ServerCallStreamObserver<ExecResponse> call = (ServerCallStreamObserver<ExecResponse>) out;
+    GuardedStream<ExecResponse> stream = new GuardedStream<>(out);
     ExecStart start = ExecStart.newBuilder()
         .addAllArgv(req.getArgvList())
         .putAllEnv(req.getEnvMap())
@@ -135,35 +134,22 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
       @Override
       public void exit(ExecExit exit) {
-        synchronized (call) {
-          if (!call.isCancelled()) {
-            call.onNext(ExecResponse.newBuilder().setExit(exit).build());
-            call.onCompleted();
-          }
-        }
+        stream.finish(ExecResponse.newBuilder().setExit(exit).build());
       }
 
       @Override
       public void failed(String reason) {
-        synchronized (call) {
-          if (!call.isCancelled()) {
-            call.onError(Status.UNAVAILABLE.withDescription(reason).asRuntimeException());
-          }
-        }
+        stream.fail(Status.UNAVAILABLE.withDescription(reason).asRuntimeException());
       }
 
       private void send(ExecResponse r) {
-        synchronized (call) {
-          if (!call.isCancelled()) {
-            call.onNext(r);
-          }
-        }
+        stream.send(r);
       }
     };
     try {
       manager.exec(req.getName(), start, listener);
     } catch (RuntimeException e) {
-      out.onError(VmProtos.status(e));
+      stream.fail(VmProtos.status(e));
     }
   }
 
@@ -202,19 +188,14 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void watchVms(WatchVmsRequest req, StreamObserver<VmEvent> out) {
-    ServerCallStreamObserver<VmEvent> call = (ServerCallStreamObserver<VmEvent>) out;
+    GuardedStream<VmEvent> stream = new GuardedStream<>(out);
     String only = req.getName();
     AutoCloseable handle = manager.watch(e -> {
-      if (!only.isEmpty() && !only.equals(e.name())) {
-        return;
-      }
-      synchronized (call) {
-        if (!call.isCancelled()) {
-          call.onNext(VmProtos.event(e));
-        }
+      if (only.isEmpty() || only.equals(e.name())) {
+        stream.send(VmProtos.event(e));
       }
     });
-    call.setOnCancelHandler(() -> {
+    stream.call().setOnCancelHandler(() -> {
       try {
         handle.close();
       } catch (Exception ignored) {
@@ -225,7 +206,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public StreamObserver<ConsoleInput> openConsole(StreamObserver<ConsoleOutput> out) {
-    ServerCallStreamObserver<ConsoleOutput> call = (ServerCallStreamObserver<ConsoleOutput>) out;
+    GuardedStream<ConsoleOutput> stream = new GuardedStream<>(out);
     return new StreamObserver<>() {
       private VmManager.ConsoleSession session;
 
@@ -233,31 +214,19 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
       public void onNext(ConsoleInput in) {
         try {
           if (session == null) {
-            session = manager.openConsole(in.getName(), data -> {
-              synchronized (call) {
-                if (!call.isCancelled()) {
-                  call.onNext(ConsoleOutput.newBuilder().setData(ByteString.copyFrom(data)).build());
-                }
-              }
-            }, () -> {
-              synchronized (call) {
-                if (!call.isCancelled()) {
-                  call.onCompleted();
-                }
-              }
-            });
+            session = manager.openConsole(in.getName(),
+                data -> stream.send(ConsoleOutput.newBuilder().setData(ByteString.copyFrom(data)).build()),
+                stream::complete);
           }
           if (!in.getData().isEmpty()) {
             session.link().write(in.getData().toByteArray());
           }
         } catch (RuntimeException e) {
-          synchronized (call) {
-            call.onError(VmProtos.status(e));
-          }
+          detach();
+          stream.fail(VmProtos.status(e));
         } catch (java.io.IOException e) {
-          synchronized (call) {
-            call.onError(Status.UNAVAILABLE.withDescription("console write failed: " + e.getMessage()).asRuntimeException());
-          }
+          detach();
+          stream.fail(Status.UNAVAILABLE.withDescription("console write failed: " + e.getMessage()).asRuntimeException());
         }
       }
 
@@ -269,11 +238,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
       @Override
       public void onCompleted() {
         detach();
-        synchronized (call) {
-          if (!call.isCancelled()) {
-            call.onCompleted();
-          }
-        }
+        stream.complete();
       }
 
       private void detach() {

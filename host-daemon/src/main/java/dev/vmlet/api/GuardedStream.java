@@ -1,0 +1,48 @@
+package dev.vmlet.api;
+
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+
+/**
+ * A server stream that several threads may write to (link readers, event sources): calls are
+ * serialised, dropped once the client cancelled, and nothing follows the end of the stream.
+ */
+final class GuardedStream<T> {
+  private final ServerCallStreamObserver<T> call;
+  private boolean ended;
+
+  @SuppressWarnings("unchecked")
+  GuardedStream(StreamObserver<T> out) {
+    this.call = (ServerCallStreamObserver<T>) out;
+  }
+
+  ServerCallStreamObserver<T> call() {
+    return call;
+  }
+
+  synchronized void send(T message) {
+    if (!ended && !call.isCancelled()) {
+      call.onNext(message);
+    }
+  }
+
+  /** Sends a last message and completes. */
+  synchronized void finish(T last) {
+    send(last);
+    complete();
+  }
+
+  synchronized void complete() {
+    if (!ended && !call.isCancelled()) {
+      call.onCompleted();
+    }
+    ended = true;
+  }
+
+  synchronized void fail(Throwable t) {
+    if (!ended && !call.isCancelled()) {
+      call.onError(t);
+    }
+    ended = true;
+  }
+}
