@@ -56,6 +56,22 @@ public final class QemuProcess {
     }
   }
 
+  /**
+   * The live QEMU named by a pidfile that started within {@link #START_SLACK} of {@code launchedAtMs}:
+   * a pid that was recycled by another program, even another QEMU, does not match.
+   */
+  public static Optional<ProcessHandle> find(Path pidFile, long launchedAtMs) {
+    return find(pidFile).filter(h -> startedNear(h, launchedAtMs));
+  }
+
+  static final Duration START_SLACK = Duration.ofSeconds(30);
+
+  static boolean startedNear(ProcessHandle h, long launchedAtMs) {
+    return h.info().startInstant()
+        .map(t -> Math.abs(t.toEpochMilli() - launchedAtMs) <= START_SLACK.toMillis())
+        .orElse(true); // unknown start time: trust the pidfile and the command name
+  }
+
   /** Guards against a recycled pid: the process must still be a QEMU. */
   static boolean looksLikeQemu(ProcessHandle h) {
     return h.info().command().map(c -> c.contains("qemu")).orElse(true);

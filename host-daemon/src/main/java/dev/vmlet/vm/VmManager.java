@@ -73,7 +73,7 @@ public final class VmManager implements AutoCloseable {
       vms.put(vm.name(), vm);
       VmState s = r.state();
       if (s == VmState.RUNNING || s == VmState.PAUSED || s == VmState.STARTING || s == VmState.STOPPING) {
-        Optional<ProcessHandle> p = QemuProcess.find(vm.files.pidFile());
+        Optional<ProcessHandle> p = QemuProcess.find(vm.files.pidFile(), r.startedAtMs());
         synchronized (vm) {
           if (p.isPresent() && p.get().pid() == r.pid()) {
             vm.process = p.get();

@@ -89,6 +89,27 @@ class VmManagerTest {
   }
 
   @Test
+  void recover_doesNotAdoptAQemuThatStartedAtAnotherTime_andKillsNothing() throws Exception {
+    // A live process whose command says "qemu", under the recorded pid, but started an hour away from
+    // the recorded launch: a recycled pid. It must not be adopted, and it must not be killed.
+    Path fake = dir.resolve("qemu-system-fake");
+    Files.copy(Path.of("/bin/sleep"), fake);
+    fake.toFile().setExecutable(true);
+    Process other = new ProcessBuilder(fake.toString(), "60").start();
+    try {
+      Files.createDirectories(paths.vmRunDir("reused"));
+      Files.writeString(paths.vmRunDir("reused").resolve("qemu.pid"), Long.toString(other.pid()));
+      new VmStore(paths.stateDir()).save(new VmRecord(new VmConfig("reused", 1, 256, "micro", "tcg"), "id",
+          VmState.RUNNING, other.pid(), "tcg", "", System.currentTimeMillis() - 3_600_000, "", "", null));
+      manager.recover();
+      assertThat(manager.get("reused").record().state()).isEqualTo(VmState.CRASHED);
+      assertThat(other.isAlive()).isTrue();
+    } finally {
+      other.destroyForcibly();
+    }
+  }
+
+  @Test
   void recover_marksAVmWhoseQemuIsGoneAsCrashed() {
     new VmStore(paths.stateDir()).save(new VmRecord(new VmConfig("gone", 1, 256, "micro", "tcg"), "id", VmState.RUNNING,
         999_999_999L, "tcg", "", 1, "", "", null));
