@@ -17,6 +17,7 @@ import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.proto.v1.ListSnapshotsResponse;
 import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.ResizeDiskRequest;
 import dev.vmlet.proto.v1.Snapshot;
 import dev.vmlet.proto.v1.SnapshotRequest;
 import dev.vmlet.proto.v1.ListVmsResponse;
@@ -251,6 +252,14 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
         }
       }
     };
+  }
+
+  @Override
+  public void resizeDisk(ResizeDiskRequest req, StreamObserver<Vm> out) {
+    unary(out, () -> {
+      manager.resizeDisk(req.getName(), req.getDisk(), req.getSizeMib());
+      return VmProtos.vm(manager.get(req.getName()));
+    });
   }
 
   @Override

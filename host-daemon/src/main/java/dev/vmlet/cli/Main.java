@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     subcommands = {DaemonCommand.class, LaunchCommand.class, ListCommand.class, InfoCommand.class,
         ExecCommand.class, VmActionCommands.Start.class, StopCommand.class, VmActionCommands.Restart.class,
         VmActionCommands.Pause.class, VmActionCommands.Resume.class, DeleteCommand.class, DryRunCommand.class,
-        EventsCommand.class, ConsoleCommand.class, SnapshotCommand.class, ImageCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        EventsCommand.class, ConsoleCommand.class, SnapshotCommand.class, DiskCommand.class, ImageCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {

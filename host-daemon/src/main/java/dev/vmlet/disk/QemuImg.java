@@ -43,6 +43,21 @@ public final class QemuImg {
     run(cmd);
   }
 
+  /** The virtual size of an image in bytes (readable while a VM uses it). */
+  public long virtualSize(Path image) throws IOException {
+    String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
+    try {
+      return JsonParser.parseString(out).getAsJsonObject().get("virtual-size").getAsLong();
+    } catch (RuntimeException e) {
+      throw new IOException("qemu-img info " + image + " gave no size: " + out.strip());
+    }
+  }
+
+  /** Grows an image that no VM uses. */
+  public void resize(Path image, long sizeMib) throws IOException {
+    run(List.of(binary, "resize", "-q", image.toString(), sizeMib + "M"));
+  }
+
   /** Copies a raw image into a new qcow2 file. */
   public void convertToQcow2(Path raw, Path qcow2) throws IOException {
     run(List.of(binary, "convert", "-q", "-f", "raw", "-O", "qcow2", raw.toString(), qcow2.toString()));

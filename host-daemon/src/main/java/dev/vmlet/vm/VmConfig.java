@@ -103,6 +103,12 @@ public record VmConfig(
     this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT);
   }
 
+  /** The same config with one disk replaced (matched by name). */
+  public VmConfig withDisk(DiskConfig disk) {
+    List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
+    return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform);
+  }
+
   /** Checks a VM name; the message says what is allowed. */
   public static void validateName(String name) {
     if (name == null || name.isEmpty()) {

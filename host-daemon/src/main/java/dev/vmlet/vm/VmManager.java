@@ -48,6 +48,7 @@ public final class VmManager implements AutoCloseable {
   private final ImageResolver images;
   private final Clock clock;
   private final Disks disks;
+  private final QemuImg qemuImg;
   private final VmSnapshots snapshots;
   private final LaunchPlanner planner;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
@@ -60,7 +61,7 @@ public final class VmManager implements AutoCloseable {
     this.images = images;
     this.clock = clock;
     Path qemuDir = Path.of(qemuBinary).getParent();
-    QemuImg qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
+    this.qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
     this.planner = new LaunchPlanner(images, probe, disks, new Hugepages(Path.of("/")), qemuBinary);
@@ -329,6 +330,45 @@ public final class VmManager implements AutoCloseable {
     }
     out.sort(Comparator.comparing(v -> v.record().config().name()));
     return out;
+  }
+
+  /**
+   * Grows a disk: live through QMP block_resize when QEMU runs, with qemu-img otherwise. The new
+   * size is kept in the VM's config.
+   */
+  public VmRecord resizeDisk(String name, String disk, long sizeMib) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      DiskConfig d = vm.record.config().disks().stream().filter(x -> x.name().equals(disk)).findFirst()
+          .orElseThrow(() -> new VmException(VmException.Kind.NOT_FOUND, "VM '" + name + "' has no disk '" + disk + "'"));
+      DiskConfig grown = new DiskConfig(d.name(), d.baseImage(), sizeMib, d.ephemeral());
+      Path file = vm.files.disk(disk);
+      VmState s = vm.record.state();
+      try {
+        if (Files.exists(file)) {
+          long current = qemuImg.virtualSize(file) >> 20;
+          if (sizeMib <= current) {
+            throw VmException.invalid("size_mib " + sizeMib + " is not larger than disk '" + disk + "' (" + current
+                + " MiB); disks only grow");
+          }
+          if ((s == VmState.RUNNING || s == VmState.PAUSED) && vm.qmp != null) {
+            com.google.gson.JsonObject args = new com.google.gson.JsonObject();
+            args.addProperty("device", "disk-" + disk);
+            args.addProperty("size", sizeMib << 20);
+            vm.qmp.execute("block_resize", args, QMP_TIMEOUT);
+          } else {
+            qemuImg.resize(file, sizeMib);
+          }
+        }
+      } catch (IOException e) {
+        throw new VmException(VmException.Kind.INTERNAL, "cannot resize disk '" + disk + "' of VM '" + name + "': "
+            + e.getMessage(), e);
+      }
+      vm.record = vm.record.withConfig(vm.record.config().withDisk(grown));
+      store.save(vm.record);
+      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): disk " + disk + " is now " + sizeMib + " MiB");
+      return vm.record;
+    }
   }
 
   public List<SnapshotInfo> listSnapshots(String name) {

@@ -22,6 +22,10 @@ public record VmRecord(
     activeForwards = activeForwards == null ? List.of() : List.copyOf(activeForwards);
   }
 
+  public VmRecord withConfig(VmConfig c) {
+    return new VmRecord(c, instanceId, state, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
+  }
+
   public VmRecord withState(VmState s) {
     return new VmRecord(config, instanceId, s, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
   }

@@ -19,6 +19,7 @@ import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.PortForward;
+import dev.vmlet.proto.v1.ResizeDiskRequest;
 import dev.vmlet.proto.v1.Snapshot;
 import dev.vmlet.proto.v1.SnapshotRequest;
 import dev.vmlet.proto.v1.StopVmRequest;
@@ -194,6 +195,15 @@ class MicroVmIT {
     assertThat(exec(name, "sh", "-c", "echo DATA-MARK | dd of=/dev/vda conv=sync 2>/dev/null && "
         + "echo SCRATCH-MARK | dd of=/dev/vdb conv=sync 2>/dev/null && sync").exitCode()).isZero();
     assertThat(exec(name, "head", "-c", "12", "/dev/vdb").stdout()).isEqualTo("SCRATCH-MARK");
+    // Growing a disk while the VM runs: the guest sees the new size at once; shrinking is refused.
+    Vm grown = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .resizeDisk(ResizeDiskRequest.newBuilder().setName(name).setDisk("data").setSizeMib(128).build());
+    assertThat(grown.getSpec().getDisks(0).getSizeMib()).isEqualTo(128);
+    assertThat(exec(name, "cat", "/sys/block/vda/size").stdout()).isEqualTo((128 * 2048) + "\n");
+    assertThatThrownBy(() -> client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+            .resizeDisk(ResizeDiskRequest.newBuilder().setName(name).setDisk("data").setSizeMib(64).build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getDescription()).contains("disks only grow"));
 
     // A snapshot with memory: state in guest RAM (a tmpfs file) comes back on restore.
     assertThat(exec(name, "sh", "-c", "echo before > /tmp/state").exitCode()).isZero();
