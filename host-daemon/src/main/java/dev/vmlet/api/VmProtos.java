@@ -68,6 +68,8 @@ final class VmProtos {
         .setAgentReady(v.hello() != null);
     if (r.pid() != 0) {
       r.activeForwards().forEach(f -> b.addForwards(forward(f)));
+      r.activeForwards().stream().filter(f -> f.guestPort() == 22 && f.protocol().equals("tcp")).findFirst()
+          .ifPresent(f -> b.setSshHost(f.hostAddress()).setSshPort(f.hostPort()));
     }
     if (v.hello() != null) {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());

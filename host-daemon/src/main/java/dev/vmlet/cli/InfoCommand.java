@@ -51,6 +51,9 @@ final class InfoCommand implements Callable<Integer> {
       for (var f : v.getForwardsList()) {
         line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + f.getProtocol());
       }
+      if (v.getSshPort() != 0) {
+        line("SSH", v.getSshHost() + " port " + v.getSshPort() + " (guest port 22)");
+      }
       line("Console", v.getConsoleLog());
       if (!v.getLastError().isEmpty()) {
         line("Last error", v.getLastError());

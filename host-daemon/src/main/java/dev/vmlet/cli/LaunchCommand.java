@@ -29,8 +29,11 @@ final class LaunchCommand implements Callable<Integer> {
     VmSpec spec = vm.toSpec(); // refuse bad input before touching the daemon
     String name = spec.getName();
     try (DaemonClient c = client.connect()) {
-      Vm created = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
-          .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
+      Vm created;
+      try (Progress p = Progress.start("starting QEMU")) {
+        created = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
+            .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
+      }
       System.out.println("Launched " + name + ": " + created.getState() + ", " + created.getAccel() + " ("
           + created.getAccelReason() + "), QEMU pid " + created.getPid());
       for (var f : created.getForwardsList()) {
@@ -40,8 +43,11 @@ final class LaunchCommand implements Callable<Integer> {
       if (noWait) {
         return 0;
       }
-      Vm ready = c.vms().withDeadlineAfter(timeout + 10L, TimeUnit.SECONDS)
-          .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(timeout).build());
+      Vm ready;
+      try (Progress p = Progress.start("waiting for the agent to phone home")) {
+        ready = c.vms().withDeadlineAfter(timeout + 10L, TimeUnit.SECONDS)
+            .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(timeout).build());
+      }
       System.out.printf("Agent ready in %.1f s (QEMU start to phone-home): %s%n",
           (ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs()) / 1000.0, ready.getGuest().getKernel());
       return 0;

@@ -27,8 +27,11 @@ final class StopCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
-      Vm v = c.vms().withDeadlineAfter(timeout + 30L, TimeUnit.SECONDS)
-          .stopVm(StopVmRequest.newBuilder().setName(name).setForce(force).setTimeoutSeconds(timeout).build());
+      Vm v;
+      try (Progress p = Progress.start("stopping " + name)) {
+        v = c.vms().withDeadlineAfter(timeout + 30L, TimeUnit.SECONDS)
+            .stopVm(StopVmRequest.newBuilder().setName(name).setForce(force).setTimeoutSeconds(timeout).build());
+      }
       System.out.println("Stopped " + name + ": " + v.getState());
       return 0;
     }

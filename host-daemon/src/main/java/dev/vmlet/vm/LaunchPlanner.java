@@ -37,6 +37,19 @@ final class LaunchPlanner {
     this.qemuBinary = qemuBinary;
   }
 
+  /** The user's forwards plus guest port 22 on a free loopback port, unless the user forwards 22. */
+  static List<PortForward> withSsh(List<PortForward> forwards) {
+    boolean has22 = forwards.stream().anyMatch(f -> f.guestPort() == SSH_PORT && f.protocol().equals("tcp"));
+    if (has22) {
+      return forwards;
+    }
+    List<PortForward> out = new java.util.ArrayList<>(forwards);
+    out.add(new PortForward("tcp", "127.0.0.1", 0, SSH_PORT));
+    return out;
+  }
+
+  static final int SSH_PORT = 22;
+
   /**
    * @param create make the VM's disks and UEFI variables (a start); false for a dry run
    * @throws VmException when the host cannot run this config, saying why
@@ -52,7 +65,7 @@ final class LaunchPlanner {
     CpuPinning.check(config.tuning().cpuPinning());
     Path hugepagesMount = config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null;
     Firmware firmware = config.platform().firmware().equals("uefi") ? Firmware.find() : null;
-    List<PortForward> forwards = HostPorts.resolve(config.forwards());
+    List<PortForward> forwards = HostPorts.resolve(withSsh(config.forwards()));
     List<AttachedDisk> attached;
     if (create) {
       attached = disks.prepare(config.disks(), files);

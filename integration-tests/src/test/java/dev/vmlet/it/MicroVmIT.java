@@ -135,6 +135,9 @@ class MicroVmIT {
     // User-mode networking: a web server in the guest answers on the host port vmlet chose.
     int hostPort = vm.getForwards(0).getHostPort();
     assertThat(hostPort).isPositive();
+    assertThat(vm.getForwardsList()).extracting(PortForward::getGuestPort).containsExactly(80, 22);
+    assertThat(vm.getSshHost()).isEqualTo("127.0.0.1");
+    assertThat(vm.getSshPort()).isPositive().isNotEqualTo(hostPort);
     assertThat(exec(name, "sh", "-c", "mkdir -p /tmp/www && echo served-by-guest > /tmp/www/index.html && httpd -p 80 -h /tmp/www")
         .exitCode()).isZero();
     assertThat(httpGet(hostPort)).contains("served-by-guest");
