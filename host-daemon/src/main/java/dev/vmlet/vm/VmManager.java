@@ -198,10 +198,10 @@ public final class VmManager implements AutoCloseable {
   private void onQmpEvent(VmRuntime vm, QmpEvent e) {
     LOG.fine("VM " + vm.name() + ": QMP event " + e.name() + " " + e.data());
     if (e.name().equals("SHUTDOWN")) {
-      synchronized (vm) {
-        JsonElement guest = e.data().get("guest");
-        vm.guestShutdown = guest != null && guest.getAsBoolean();
-      }
+      // No VM monitor here: this runs on the QMP reader thread, and a stop that holds the monitor
+      // waits for that thread to read QEMU's answers (taking the lock stalled 'quit' by 5 s).
+      JsonElement guest = e.data().get("guest");
+      vm.guestShutdown = guest != null && guest.getAsBoolean();
     }
   }
 
@@ -257,18 +257,23 @@ public final class VmManager implements AutoCloseable {
       transition(vm, VmState.STOPPING, "stop");
       ProcessHandle p = vm.process;
       boolean gone = p == null || !QemuProcess.isRunning(p);
+      String who = "VM " + name + " (" + vm.record.instanceId() + "): ";
       // A paused guest cannot react to the power button: go straight to quit.
       if (!gone && !force && s != VmState.PAUSED && vm.qmp != null) {
+        LOG.info(who + "stop: ACPI powerdown, waiting up to " + graceful.toSeconds() + " s");
         gone = askQmp(vm, "system_powerdown") && QemuProcess.awaitExit(p, graceful);
       }
       if (!gone && vm.qmp != null) {
+        LOG.info(who + "stop: QMP quit");
         gone = askQmp(vm, "quit") && QemuProcess.awaitExit(p, Duration.ofSeconds(3));
       }
       if (!gone) {
+        LOG.warning(who + "stop: SIGTERM to QEMU pid " + p.pid());
         p.destroy();
         gone = QemuProcess.awaitExit(p, Duration.ofSeconds(3));
       }
       if (!gone) {
+        LOG.warning(who + "stop: SIGKILL to QEMU pid " + p.pid());
         p.destroyForcibly();
         gone = QemuProcess.awaitExit(p, Duration.ofSeconds(5));
       }
@@ -287,13 +292,14 @@ public final class VmManager implements AutoCloseable {
 
   private boolean askQmp(VmRuntime vm, String command) {
     try {
+      // QEMU can exit before its answer to quit is read; the exit wait that follows decides.
       vm.qmp.execute(command, null, QMP_TIMEOUT);
       return true;
     } catch (IOException e) {
-      // QEMU may close the socket before it answers "quit"; the exit wait decides.
       return command.equals("quit");
     }
   }
+
 
   public void delete(String name, boolean force) {
     VmRuntime vm = require(name);

@@ -20,7 +20,7 @@ final class VmRuntime {
   Hello hello;
   long agentReadyAtMs;
   /** Set by the QMP SHUTDOWN event: true when the guest itself powered off. */
-  boolean guestShutdown;
+  volatile boolean guestShutdown;
 
   VmRuntime(VmRecord record, VmFiles files) {
     this.record = record;
