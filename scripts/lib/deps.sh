@@ -14,6 +14,7 @@ VMLET_DEPS=(
   "modinfo:kmod"
   "gzip:gzip"
   "dpkg-deb:dpkg"
+  "ip:iproute2"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
 )

@@ -19,43 +19,12 @@ import dev.vmlet.vm.VmException;
 final class VmProtos {
   private VmProtos() {}
 
-  static VmConfig config(VmSpec s) {
-    List<dev.vmlet.vm.PortForward> forwards = new ArrayList<>();
-    for (PortForward f : s.getForwardsList()) {
-      forwards.add(new dev.vmlet.vm.PortForward(f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(),
-          f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(), checkedPort(f.getHostPort()), checkedPort(f.getGuestPort())));
-    }
-    List<dev.vmlet.vm.DiskConfig> disks = new ArrayList<>();
-    for (var d : s.getDisksList()) {
-      disks.add(new dev.vmlet.vm.DiskConfig(d.getName(), d.getBaseImage(), d.getSizeMib(), d.getEphemeral()));
-    }
-    return VmConfig.withDefaults(s.getName(), s.getVcpus(), s.getMemoryMib(), s.getImage(), s.getAccel(), forwards,
-        s.getLabelsMap(), disks, new dev.vmlet.vm.Tuning(s.getBalloon(), s.getHugepages(),
-            s.getCpuPinningList().stream().map(VmProtos::checkedPort).toList()),
-        new dev.vmlet.vm.Platform(s.getMachine(), s.getFirmware()));
-  }
-
-  /** uint32 on the wire: a value above int range must not wrap into a valid-looking number. */
-  private static int checkedPort(int wire) {
-    return wire < 0 ? Integer.MAX_VALUE : wire;
-  }
-
-  static PortForward forward(dev.vmlet.vm.PortForward f) {
-    return PortForward.newBuilder().setProtocol(f.protocol()).setHostAddress(f.hostAddress())
-        .setHostPort(f.hostPort()).setGuestPort(f.guestPort()).build();
-  }
-
   static Vm vm(VmView v) {
     VmRecord r = v.record();
     VmConfig c = r.config();
     Vm.Builder b = Vm.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
-            .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmProtos::forward).toList())
-            .putAllLabels(c.labels())
-            .addAllDisks(c.disks().stream().map(d -> dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name())
-                .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList())
-            .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning())
-            .setMachine(c.platform().machine()).setFirmware(c.platform().firmware()))
+        .setSpec(VmSpecs.spec(c))
+        .setMac(dev.vmlet.qemu.QemuCommandBuilder.mac(r.instanceId()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())
@@ -67,7 +36,7 @@ final class VmProtos {
         .setQemuCommand(r.qemuCommand())
         .setAgentReady(v.hello() != null);
     if (r.pid() != 0) {
-      r.activeForwards().forEach(f -> b.addForwards(forward(f)));
+      r.activeForwards().forEach(f -> b.addForwards(VmSpecs.forward(f)));
       r.activeForwards().stream().filter(f -> f.guestPort() == 22 && f.protocol().equals("tcp")).findFirst()
           .ifPresent(f -> b.setSshHost(f.hostAddress()).setSshPort(f.hostPort()));
     }

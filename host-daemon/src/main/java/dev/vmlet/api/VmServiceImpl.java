@@ -47,7 +47,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void createVm(CreateVmRequest req, StreamObserver<Vm> out) {
     unary(out, () -> {
-      manager.create(VmProtos.config(req.getSpec()), req.getStart());
+      manager.create(VmSpecs.config(req.getSpec()), req.getStart());
       return VmProtos.vm(manager.get(req.getSpec().getName()));
     });
   }
@@ -181,7 +181,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void dryRun(CreateVmRequest req, StreamObserver<DryRunResponse> out) {
     unary(out, () -> {
-      VmManager.DryRun d = manager.dryRun(VmProtos.config(req.getSpec()));
+      VmManager.DryRun d = manager.dryRun(VmSpecs.config(req.getSpec()));
       return DryRunResponse.newBuilder().addAllArgv(d.argv())
           .setCommandLine(QemuCommandBuilder.toShellLine(d.argv())).setAccelReason(d.accelReason()).build();
     });

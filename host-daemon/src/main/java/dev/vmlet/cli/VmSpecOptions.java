@@ -1,7 +1,11 @@
 package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.api.VmSpecs;
+import dev.vmlet.vm.DirectBoot;
 import dev.vmlet.vm.DiskConfig;
+import dev.vmlet.vm.Network;
+import dev.vmlet.vm.PciAddress;
 import dev.vmlet.vm.Platform;
 import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.Tuning;
@@ -24,8 +28,30 @@ final class VmSpecOptions {
   @Option(names = "--memory", defaultValue = "512", paramLabel = "MIB", description = "Memory in MiB (default: ${DEFAULT-VALUE}).")
   long memory;
 
-  @Option(names = "--image", defaultValue = "micro", description = "Image to boot (default: ${DEFAULT-VALUE}).")
-  String image;
+  @Option(names = "--image", paramLabel = "micro|disk|kernel",
+      description = {"What to boot: micro (the built-in micro image; the default), disk (firmware boots the first",
+          "--disk, which needs base=PATH), kernel (--kernel; the default when --kernel is given)."})
+  String image = "";
+
+  @Option(names = "--kernel", paramLabel = "PATH", description = "Boot this kernel directly (absolute path on the daemon's host).")
+  String kernel;
+
+  @Option(names = "--initrd", paramLabel = "PATH", description = "The initramfs for --kernel.")
+  String initrd;
+
+  @Option(names = "--cmdline", paramLabel = "LINE", description = "The kernel command line for --kernel; vmlet appends its own vmlet.* parameters.")
+  String cmdline;
+
+  @Option(names = "--machine", defaultValue = "q35",
+      description = "q35 (default) or microvm (no PCI, virtio-mmio devices; micro or kernel boot only).")
+  String machine;
+
+  @Option(names = "--tap", paramLabel = "DEVICE",
+      description = "Use this pre-created TAP device (on a bridge) instead of user-mode networking; no --forward then.")
+  String tap = "";
+
+  @Option(names = "--gpu", paramLabel = "PCI-ADDRESS", description = "Pass through a host PCI device bound to vfio-pci, e.g. 0000:01:00.0; repeatable.")
+  List<String> gpus = new ArrayList<>();
 
   @Option(names = "--accel", defaultValue = "auto", description = "auto, kvm or tcg (default: ${DEFAULT-VALUE}).")
   String accel;
@@ -84,7 +110,6 @@ final class VmSpecOptions {
 
   /** Checks the options before anything is sent, and returns them as a spec. */
   VmSpec toSpec() {
-    VmSpec.Builder b = VmSpec.newBuilder().setName(name).setVcpus(cpus).setMemoryMib(memory).setImage(image).setAccel(accel);
     try {
       List<PortForward> parsed = new ArrayList<>();
       for (String f : forwards) {
@@ -94,22 +119,24 @@ final class VmSpecOptions {
       for (String d : disks) {
         parsedDisks.add(parseDisk(d));
       }
-      new VmConfig(name, cpus, memory, image, accel, parsed, labels, parsedDisks, new Tuning(balloon, hugepages, cpuPinning),
-          new Platform("q35", firmware));
-      b.setFirmware(firmware);
-      b.setBalloon(balloon).setHugepages(hugepages).addAllCpuPinning(cpuPinning);
-      for (DiskConfig d : parsedDisks) {
-        b.addDisks(dev.vmlet.proto.v1.DiskSpec.newBuilder().setName(d.name()).setBaseImage(d.baseImage())
-            .setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()));
+      if (kernel == null && (initrd != null || cmdline != null)) {
+        throw new CliException("--initrd and --cmdline go with --kernel PATH");
       }
-      b.putAllLabels(labels);
-      for (PortForward f : parsed) {
-        b.addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(f.protocol())
-            .setHostAddress(f.hostAddress()).setHostPort(f.hostPort()).setGuestPort(f.guestPort()));
-      }
+      VmConfig config = VmConfig.builder(name).vcpus(cpus).memoryMib(memory).image(image).accel(accel)
+          .forwards(parsed).labels(labels).disks(parsedDisks).tuning(new Tuning(balloon, hugepages, cpuPinning))
+          .platform(new Platform(machine, firmware))
+          .directBoot(kernel == null ? null : new DirectBoot(absolute(kernel), initrd == null ? "" : absolute(initrd), cmdline))
+          .network(new Network(tap))
+          .gpus(gpus.stream().map(PciAddress::new).toList())
+          .build();
+      return VmSpecs.spec(config);
     } catch (VmException e) {
       throw new CliException(e.getMessage());
     }
-    return b.build();
+  }
+
+  /** The daemon runs elsewhere in the file system's sense too: send absolute paths. */
+  private static String absolute(String path) {
+    return java.nio.file.Path.of(path).toAbsolutePath().normalize().toString();
   }
 }

@@ -16,26 +16,22 @@ public final class QemuCommandBuilder {
 
   private QemuCommandBuilder() {}
 
-  /**
-   * @param accel the resolved accelerator, "kvm" or "tcg"
-   * @param kernel direct-boot kernel
-   * @param initrd direct-boot initramfs
-   * @param forwards user-mode port forwards with their host ports chosen (none 0)
-   * @param disks in order: the guest sees /dev/vda, /dev/vdb, ...
-   * @param hugepagesMount the hugetlbfs mount when the config asks for hugepages, else null
-   * @param firmware the OVMF files when the config asks for UEFI, else null
-   */
-  public static List<String> build(String qemuBinary, VmConfig config, String instanceId, String accel, Path kernel,
-      Path initrd, VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount,
-      Firmware firmware) {
+  public static List<String> build(QemuLaunch l) {
+    VmConfig config = l.config();
+    String accel = l.accel();
     if (!accel.equals("kvm") && !accel.equals("tcg")) {
       throw new IllegalArgumentException("accel must be resolved to kvm or tcg, got " + accel);
     }
+    boolean microvm = config.platform().microvm();
+    // microvm has no PCI bus: its virtio devices sit on virtio-mmio transports ("-device").
+    String virtio = microvm ? "-device" : "-pci";
     List<String> a = new ArrayList<>();
-    a.add(qemuBinary);
+    a.add(l.qemuBinary());
     // debug-threads: vCPU threads are named "CPU n/KVM" (or TCG), which operators and tests can see.
     a.addAll(List.of("-name", config.name() + ",process=vmlet-" + config.name() + ",debug-threads=on"));
-    a.addAll(List.of("-machine", "q35"));
+    // microvm: ACPI on so the guest sees the power button (graceful stop) and its virtio-mmio devices;
+    // PIT and PIC on because under TCG the kernel otherwise finds no timer to calibrate against and hangs.
+    a.addAll(List.of("-machine", microvm ? "microvm,acpi=on,rtc=on,pit=on,pic=on" : "q35"));
     a.addAll(List.of("-accel", accel));
     if (accel.equals("kvm")) {
       a.addAll(List.of("-cpu", "host"));
@@ -43,32 +39,66 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-smp", Integer.toString(config.vcpus())));
     a.addAll(List.of("-m", config.memoryMib() + "M"));
     if (config.tuning().hugepages()) {
-      if (hugepagesMount == null) {
+      if (l.hugepagesMount() == null) {
         throw new IllegalArgumentException("hugepages requested but no hugetlbfs mount given");
       }
       a.addAll(List.of("-object", "memory-backend-file,id=mem0,size=" + config.memoryMib() + "M,mem-path="
-          + opt(hugepagesMount) + ",share=off,prealloc=on"));
+          + opt(l.hugepagesMount()) + ",share=off,prealloc=on"));
       a.addAll(List.of("-numa", "node,memdev=mem0"));
     }
     if (config.tuning().balloon()) {
-      a.addAll(List.of("-device", "virtio-balloon-pci,id=balloon0"));
+      a.addAll(List.of("-device", "virtio-balloon" + virtio + ",id=balloon0"));
     }
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
     if (config.platform().firmware().equals("uefi")) {
-      if (firmware == null) {
+      if (l.firmware() == null) {
         throw new IllegalArgumentException("UEFI requested but no firmware given");
       }
-      a.addAll(List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + opt(firmware.code())));
-      a.addAll(List.of("-drive", "if=pflash,format=qcow2,unit=1,file=" + opt(files.uefiVars())));
+      a.addAll(List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + opt(l.firmware().code())));
+      a.addAll(List.of("-drive", "if=pflash,format=qcow2,unit=1,file=" + opt(l.files().uefiVars())));
     }
-    a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString()));
-    a.addAll(List.of("-append", kernelCommandLine(config, instanceId)));
+    if (l.boot() != null) {
+      a.addAll(List.of("-kernel", l.boot().kernel().toString()));
+      if (l.boot().initrd() != null) {
+        a.addAll(List.of("-initrd", l.boot().initrd().toString()));
+      }
+      String cmdline = kernelCommandLine(config, l.instanceId());
+      if (microvm && accel.equals("tcg") && l.hostTscKhz() > 0) {
+        // See HostTsc: without this a microvm guest under TCG can hang calibrating its clock.
+        // tsc=reliable: the host's constant TSC is; a lagging jiffies watchdog must not demote it.
+        cmdline += " tsc_early_khz=" + l.hostTscKhz() + " tsc=reliable";
+      }
+      a.addAll(List.of("-append", cmdline));
+    } else if (l.disks().isEmpty()) {
+      throw new IllegalArgumentException("no kernel and no disk to boot");
+    }
     // The daemon holds the console socket: it keeps the bounded log and relays OpenConsole.
-    a.addAll(List.of("-chardev", "socket,id=console,path=" + opt(files.consoleSocket()) + ",server=on,wait=off"));
+    a.addAll(List.of("-chardev", "socket,id=console,path=" + opt(l.files().consoleSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-serial", "chardev:console"));
-    for (AttachedDisk d : disks) {
+    for (int i = 0; i < l.disks().size(); i++) {
+      AttachedDisk d = l.disks().get(i);
       a.addAll(List.of("-drive", "file=" + opt(d.file()) + ",format=qcow2,if=none,id=disk-" + d.name() + ",discard=unmap"));
-      a.addAll(List.of("-device", "virtio-blk-pci,drive=disk-" + d.name() + ",serial=" + d.name()));
+      String boot = i == 0 && l.boot() == null ? ",bootindex=0" : "";
+      a.addAll(List.of("-device", "virtio-blk" + virtio + ",drive=disk-" + d.name() + ",serial=" + d.name() + boot));
+    }
+    a.addAll(List.of("-netdev", netdev(config, l.forwards())));
+    a.addAll(List.of("-device", "virtio-net" + virtio + ",netdev=net0,mac=" + mac(l.instanceId())));
+    a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
+    a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(l.files().agentSocket()) + ",server=on,wait=off"));
+    a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
+    for (var gpu : config.gpus()) {
+      a.addAll(List.of("-device", "vfio-pci,host=" + gpu.value()));
+    }
+    a.addAll(List.of("-qmp", "unix:" + opt(l.files().qmpSocket()) + ",server=on,wait=off"));
+    a.addAll(List.of("-pidfile", l.files().pidFile().toString()));
+    a.add("-daemonize");
+    return a;
+  }
+
+  private static String netdev(VmConfig config, List<PortForward> forwards) {
+    if (config.network().isTap()) {
+      // script=no: the operator created the TAP and put it on a bridge; QEMU only opens it.
+      return "tap,id=net0,ifname=" + config.network().tap() + ",script=no,downscript=no";
     }
     StringBuilder netdev = new StringBuilder("user,id=net0");
     for (PortForward f : forwards) {
@@ -79,19 +109,11 @@ public final class QemuCommandBuilder {
       netdev.append(",hostfwd=").append(f.protocol()).append(':').append(addr).append(':').append(f.hostPort())
           .append("-:").append(f.guestPort());
     }
-    a.addAll(List.of("-netdev", netdev.toString()));
-    a.addAll(List.of("-device", "virtio-net-pci,netdev=net0,mac=" + mac(instanceId)));
-    a.addAll(List.of("-device", "virtio-serial-pci,id=vser0"));
-    a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(files.agentSocket()) + ",server=on,wait=off"));
-    a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
-    a.addAll(List.of("-qmp", "unix:" + opt(files.qmpSocket()) + ",server=on,wait=off"));
-    a.addAll(List.of("-pidfile", files.pidFile().toString()));
-    a.add("-daemonize");
-    return a;
+    return netdev.toString();
   }
 
   /** A stable, locally administered MAC for a VM, from its instance id (QEMU's 52:54:00 prefix). */
-  static String mac(String instanceId) {
+  public static String mac(String instanceId) {
     int h = instanceId.hashCode();
     return String.format("52:54:00:%02x:%02x:%02x", (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
   }
@@ -101,8 +123,11 @@ public final class QemuCommandBuilder {
     return path.toString().replace(",", ",,");
   }
 
+  /** The micro image's own parameters, or the user's command line; then vmlet's parameters. */
   static String kernelCommandLine(VmConfig config, String instanceId) {
-    return "console=ttyS0 panic=-1 vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name();
+    String base = config.directBoot() != null ? config.directBoot().cmdline() : "console=ttyS0 panic=-1";
+    String vmlet = "vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name();
+    return base.isBlank() ? vmlet : base.strip() + " " + vmlet;
   }
 
   /** The argument list as one line a shell would accept, for logs and GetVm. */

@@ -2,5 +2,10 @@ package dev.vmlet.vm;
 
 import java.nio.file.Path;
 
-/** The kernel and initramfs a VM boots directly. */
+/**
+ * A kernel QEMU boots directly.
+ *
+ * @param kernel the kernel image
+ * @param initrd the initramfs, or null for none
+ */
 public record BootImage(Path kernel, Path initrd) {}

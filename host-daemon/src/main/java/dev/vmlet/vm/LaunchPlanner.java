@@ -9,6 +9,11 @@ import dev.vmlet.qemu.CpuPinning;
 import dev.vmlet.qemu.Firmware;
 import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.qemu.QemuCommandBuilder;
+import dev.vmlet.qemu.QemuLaunch;
+import dev.vmlet.qemu.HostTsc;
+import dev.vmlet.net.TapDevices;
+import dev.vmlet.vfio.VfioDevices;
+import java.nio.file.Files;
 import dev.vmlet.qemu.VmFiles;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -28,13 +33,60 @@ final class LaunchPlanner {
   private final Disks disks;
   private final Hugepages hugepages;
   private final String qemuBinary;
+  private final TapDevices taps;
+  private final VfioDevices vfio;
 
-  LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Hugepages hugepages, String qemuBinary) {
+  LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Path sysRoot, String qemuBinary) {
     this.images = images;
     this.probe = probe;
     this.disks = disks;
-    this.hugepages = hugepages;
+    this.hugepages = new Hugepages(sysRoot);
+    this.taps = new TapDevices(sysRoot);
+    this.vfio = new VfioDevices(sysRoot);
     this.qemuBinary = qemuBinary;
+  }
+
+  /**
+   * What create checks before it writes anything: the boot files, base images, TAP device and
+   * passed-through devices exist. Start checks them again: they may have gone since.
+   */
+  void checkHost(VmConfig config) {
+    boot(config, VmException.Kind.INVALID_ARGUMENT);
+    disks.checkBases(config.disks());
+    checkDevices(config);
+  }
+
+  private void checkDevices(VmConfig config) {
+    if (config.network().isTap()) {
+      taps.require(config.network().tap());
+    }
+    vfio.require(config.gpus());
+  }
+
+  /**
+   * @param missing the kind of error for a user's kernel file that is not there: a bad argument at
+   *     create, a failed precondition when it went away later
+   * @return the kernel to boot, or null when firmware boots the first disk
+   */
+  BootImage boot(VmConfig config, VmException.Kind missing) {
+    return switch (config.image()) {
+      case "micro" -> images.resolve("micro");
+      case "disk" -> null;
+      case "kernel" -> {
+        DirectBoot d = config.directBoot();
+        Path kernel = readable(d.kernel(), "kernel.path", missing);
+        yield new BootImage(kernel, d.initrd().isEmpty() ? null : readable(d.initrd(), "kernel.initrd", missing));
+      }
+      default -> throw new IllegalStateException("unknown image " + config.image());
+    };
+  }
+
+  private static Path readable(String file, String field, VmException.Kind missing) {
+    Path p = Path.of(file);
+    if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+      throw new VmException(missing, field + " " + file + " does not exist or is not a readable file");
+    }
+    return p;
   }
 
   /** The user's forwards plus guest port 22 on a free loopback port, unless the user forwards 22. */
@@ -55,7 +107,8 @@ final class LaunchPlanner {
    * @throws VmException when the host cannot run this config, saying why
    */
   Plan plan(VmConfig config, String instanceId, VmFiles files, boolean create) throws IOException {
-    BootImage image = images.resolve(config.image());
+    BootImage boot = boot(config, VmException.Kind.FAILED_PRECONDITION);
+    checkDevices(config);
     Accel accel;
     try {
       accel = probe.resolve(config.accel());
@@ -65,7 +118,7 @@ final class LaunchPlanner {
     CpuPinning.check(config.tuning().cpuPinning());
     Path hugepagesMount = config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null;
     Firmware firmware = config.platform().firmware().equals("uefi") ? Firmware.find() : null;
-    List<PortForward> forwards = HostPorts.resolve(withSsh(config.forwards()));
+    List<PortForward> forwards = config.network().isTap() ? List.of() : HostPorts.resolve(withSsh(config.forwards()));
     List<AttachedDisk> attached;
     if (create) {
       attached = disks.prepare(config.disks(), files);
@@ -75,8 +128,8 @@ final class LaunchPlanner {
     } else {
       attached = disks.planned(config.disks(), files);
     }
-    List<String> argv = QemuCommandBuilder.build(qemuBinary, config, instanceId, accel.name(), image.kernel(),
-        image.initrd(), files, forwards, attached, hugepagesMount, firmware);
+    List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
+        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo"))));
     return new Plan(argv, accel, forwards);
   }
 }

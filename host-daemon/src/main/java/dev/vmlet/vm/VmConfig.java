@@ -14,17 +14,23 @@ import java.util.regex.Pattern;
  * @param name 1 to 63 characters, lower-case letters, digits and '-', starting with a letter or digit
  * @param vcpus 1 to {@link #MAX_VCPUS}
  * @param memoryMib {@link #MIN_MEMORY_MIB} to {@link #MAX_MEMORY_MIB}
- * @param image "micro" (the only image of this version)
+ * @param image the boot source: "micro" (the built-in micro image), "disk" (firmware boots the first
+ *     disk, which needs a base image) or "kernel" (the user's {@link DirectBoot} kernel)
  * @param accel "auto", "kvm" or "tcg"
  * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
  * @param disks at most {@link #MAX_DISKS}, names unique
  * @param tuning balloon, hugepages and CPU pinning; pinning lists one host CPU per vCPU
  * @param platform machine type and firmware
+ * @param directBoot the user's kernel when image is "kernel", else null
+ * @param network user-mode networking (the default) or a pre-created TAP device
+ * @param gpus PCI devices passed through with VFIO, at most {@link #MAX_GPUS}
+ * @see Builder
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
-    Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform) {
+    Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform, DirectBoot directBoot,
+    Network network, List<PciAddress> gpus) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
@@ -34,6 +40,7 @@ public record VmConfig(
   public static final int MAX_FORWARDS = 64;
   public static final int MAX_LABELS = 32;
   public static final int MAX_DISKS = 16;
+  public static final int MAX_GPUS = 8;
   public static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
   public static final Pattern LABEL_VALUE = Pattern.compile("[A-Za-z0-9._-]{0,63}");
 
@@ -48,8 +55,13 @@ public record VmConfig(
       throw VmException.invalid(
           "memory_mib must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB + ", got " + memoryMib);
     }
-    if (!image.equals("micro")) {
-      throw VmException.invalid("image must be 'micro' (the only image of this version), got '" + image + "'");
+    if (!image.equals("micro") && !image.equals("disk") && !image.equals("kernel")) {
+      throw VmException.invalid("image must be micro, disk (boot the first disk) or kernel (with kernel=PATH), got '" + image + "'");
+    }
+    if (image.equals("kernel") != (directBoot != null)) {
+      throw VmException.invalid(directBoot == null
+          ? "image 'kernel' needs kernel.path: the kernel to boot"
+          : "kernel.path is given, so image must be 'kernel' (or left empty), not '" + image + "'");
     }
     if (!accel.equals("auto") && !accel.equals("kvm") && !accel.equals("tcg")) {
       throw VmException.invalid("accel must be auto, kvm or tcg, got '" + accel + "'");
@@ -89,6 +101,8 @@ public record VmConfig(
     }
     tuning = tuning == null ? Tuning.NONE : tuning;
     platform = platform == null ? Platform.DEFAULT : platform;
+    network = network == null ? Network.USER : network;
+    gpus = gpus == null ? List.of() : List.copyOf(gpus);
     if (!tuning.cpuPinning().isEmpty() && tuning.cpuPinning().size() != vcpus) {
       throw VmException.invalid("cpu_pinning must name one host CPU per vCPU: " + vcpus + " vCPUs, "
           + tuning.cpuPinning().size() + " CPUs given");
@@ -96,17 +110,39 @@ public record VmConfig(
     if (tuning.hugepages() && memoryMib % 2 != 0) {
       throw VmException.invalid("memory_mib must be a multiple of 2 with hugepages (2 MiB pages), got " + memoryMib);
     }
+    if (image.equals("disk") && (disks.isEmpty() || disks.get(0).baseImage().isEmpty())) {
+      throw VmException.invalid("image 'disk' boots the first disk: give a disk with a base_image first");
+    }
+    if (network.isTap() && !forwards.isEmpty()) {
+      throw VmException.invalid("forwards need user-mode networking; with tap '" + network.tap()
+          + "' the guest is reached on the bridge instead");
+    }
+    if (gpus.size() > MAX_GPUS) {
+      throw VmException.invalid("gpus: at most " + MAX_GPUS + ", got " + gpus.size());
+    }
+    if (gpus.size() != new HashSet<>(gpus).size()) {
+      throw VmException.invalid("gpus: a device is given twice");
+    }
+    if (platform.machine().equals("microvm")) {
+      if (image.equals("disk")) {
+        throw VmException.invalid("machine microvm has no boot firmware for disks: use image micro or kernel, or machine q35");
+      }
+      if (!gpus.isEmpty()) {
+        throw VmException.invalid("gpus need machine q35 (microvm has no PCI bus)");
+      }
+    }
   }
 
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT);
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null);
   }
 
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
-    return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform);
+    return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
+        network, gpus);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -123,20 +159,99 @@ public record VmConfig(
     }
   }
 
-  /** Applies defaults for unset (zero or empty) fields, then validates. */
-  public static VmConfig withDefaults(String name, int vcpus, long memoryMib, String image, String accel,
-      List<PortForward> forwards, Map<String, String> labels, List<DiskConfig> disks, Tuning tuning,
-      Platform platform) {
-    return new VmConfig(
-        name,
-        vcpus == 0 ? DEFAULT_VCPUS : vcpus,
-        memoryMib == 0 ? DEFAULT_MEMORY_MIB : memoryMib,
-        image == null || image.isEmpty() ? "micro" : image,
-        accel == null || accel.isEmpty() ? "auto" : accel,
-        forwards,
-        labels,
-        disks,
-        tuning,
-        platform);
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /**
+   * Builds a config from the fields a caller sets; unset fields keep the defaults (1 vCPU, 512 MiB,
+   * auto acceleration; the micro image, or "kernel" when a kernel is set). An empty image or accel
+   * counts as unset.
+   */
+  public static final class Builder {
+    private final String name;
+    private int vcpus = DEFAULT_VCPUS;
+    private long memoryMib = DEFAULT_MEMORY_MIB;
+    private String image = "";
+    private String accel = "auto";
+    private List<PortForward> forwards = List.of();
+    private Map<String, String> labels = Map.of();
+    private List<DiskConfig> disks = List.of();
+    private Tuning tuning = Tuning.NONE;
+    private Platform platform = Platform.DEFAULT;
+    private DirectBoot directBoot;
+    private Network network = Network.USER;
+    private List<PciAddress> gpus = List.of();
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    public Builder vcpus(int v) {
+      vcpus = v;
+      return this;
+    }
+
+    public Builder memoryMib(long m) {
+      memoryMib = m;
+      return this;
+    }
+
+    public Builder image(String i) {
+      image = i == null ? "" : i;
+      return this;
+    }
+
+    public Builder accel(String a) {
+      accel = a == null || a.isEmpty() ? "auto" : a;
+      return this;
+    }
+
+    public Builder forwards(List<PortForward> f) {
+      forwards = f;
+      return this;
+    }
+
+    public Builder labels(Map<String, String> l) {
+      labels = l;
+      return this;
+    }
+
+    public Builder disks(List<DiskConfig> d) {
+      disks = d;
+      return this;
+    }
+
+    public Builder tuning(Tuning t) {
+      tuning = t;
+      return this;
+    }
+
+    public Builder platform(Platform p) {
+      platform = p;
+      return this;
+    }
+
+    public Builder directBoot(DirectBoot d) {
+      directBoot = d;
+      return this;
+    }
+
+    public Builder network(Network n) {
+      network = n;
+      return this;
+    }
+
+    public Builder gpus(List<PciAddress> g) {
+      gpus = g;
+      return this;
+    }
+
+    /** Validates; throws {@link VmException} naming the first bad field. */
+    public VmConfig build() {
+      String img = !image.isEmpty() ? image : directBoot != null ? "kernel" : "micro";
+      return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
+          network, gpus);
+    }
   }
 }

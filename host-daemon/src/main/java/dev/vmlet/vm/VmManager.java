@@ -64,7 +64,7 @@ public final class VmManager implements AutoCloseable {
     this.qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
-    this.planner = new LaunchPlanner(images, probe, disks, new Hugepages(Path.of("/")), qemuBinary);
+    this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), qemuBinary);
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -108,8 +108,7 @@ public final class VmManager implements AutoCloseable {
     }
     // Check what can be checked before anything is written, so a refused create leaves nothing.
     try {
-      images.resolve(config.image());
-      disks.checkBases(config.disks());
+      planner.checkHost(config);
       store.save(r);
     } catch (RuntimeException e) {
       vms.remove(config.name());

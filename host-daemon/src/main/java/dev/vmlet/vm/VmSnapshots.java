@@ -94,6 +94,7 @@ final class VmSnapshots {
     VmState s = vm.record.state();
     try {
       if (s == VmState.RUNNING || s == VmState.PAUSED) {
+        refuseLiveWithPassthrough(vm, hmp);
         JsonObject args = new JsonObject();
         args.addProperty("command-line", hmp + " " + snapshot);
         JsonElement out = vm.qmp.execute("human-monitor-command", args, SAVE_TIMEOUT);
@@ -109,6 +110,16 @@ final class VmSnapshots {
       }
     } catch (IOException e) {
       throw new VmException(Kind.INTERNAL, hmp + " " + snapshot + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** QEMU cannot save or load the state of a VFIO device; say so before it half-tries. */
+  static void refuseLiveWithPassthrough(VmRuntime vm, String hmp) {
+    List<PciAddress> gpus = vm.record.config().gpus();
+    if (!gpus.isEmpty()) {
+      throw new VmException(Kind.FAILED_PRECONDITION, hmp + " is not possible while VM '" + vm.name()
+          + "' runs with passed-through devices (gpus: " + gpus.stream().map(PciAddress::value).toList()
+          + "): QEMU cannot save their state. Stop the VM for a disk-only snapshot.");
     }
   }
 

@@ -3,7 +3,14 @@ package dev.vmlet.qemu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vmlet.vm.BootImage;
+import dev.vmlet.vm.DirectBoot;
+import dev.vmlet.vm.DiskConfig;
+import dev.vmlet.vm.Network;
+import dev.vmlet.vm.PciAddress;
+import dev.vmlet.vm.Platform;
 import dev.vmlet.vm.PortForward;
+import dev.vmlet.vm.Tuning;
 import dev.vmlet.vm.VmConfig;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,13 +19,23 @@ import org.junit.jupiter.api.Test;
 class QemuCommandBuilderTest {
   private final VmFiles files = new VmFiles(Path.of("/run/vmlet/vms/web1"), Path.of("/var/lib/vmlet/vms/web1"));
   private final VmConfig config = new VmConfig("web1", 2, 1024, "micro", "auto");
+  private static final BootImage MICRO = new BootImage(Path.of("/k"), Path.of("/i"));
+
+  private List<String> build(VmConfig c, String accel, BootImage boot, VmFiles f, List<PortForward> forwards,
+      List<AttachedDisk> disks, Path hugepages, Firmware firmware) {
+    return QemuCommandBuilder.build(new QemuLaunch("q", c, "id", accel, boot, f, forwards, disks, hugepages, firmware, 2_445_424));
+  }
+
+  private String line(VmConfig c, BootImage boot, List<AttachedDisk> disks) {
+    return String.join(" ", build(c, "tcg", boot, files, List.of(), disks, null, null));
+  }
 
   @Test
   void build_givesTheExactArgumentList() {
-    List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "1111-2222", "tcg",
-        Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img"), files,
+    List<String> args = QemuCommandBuilder.build(new QemuLaunch("qemu-system-x86_64", config, "1111-2222", "tcg",
+        new BootImage(Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img")), files,
         List.of(new PortForward("tcp", "127.0.0.1", 8080, 80), new PortForward("udp", "::1", 5353, 53)),
-        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))), null, null);
+        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))), null, null, 2_445_424));
     assertThat(args).containsExactly(
         "qemu-system-x86_64",
         "-name", "web1,process=vmlet-web1,debug-threads=on",
@@ -45,42 +62,96 @@ class QemuCommandBuilderTest {
 
   @Test
   void build_withKvm_usesTheHostCpu() {
-    List<String> args = QemuCommandBuilder.build("qemu-system-x86_64", config, "id", "kvm",
-        Path.of("/k"), Path.of("/i"), files, List.of(), List.of(), null, null);
+    List<String> args = build(config, "kvm", MICRO, files, List.of(), List.of(), null, null);
     assertThat(String.join(" ", args)).contains("-accel kvm -cpu host -smp 2");
   }
 
   @Test
   void build_doublesCommasInPaths_soQemuDoesNotSplitThem() {
     VmFiles odd = new VmFiles(Path.of("/tmp/a,b"), Path.of("/tmp/c,d"));
-    List<String> args = QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), odd, List.of(), List.of(), null, null);
+    List<String> args = build(config, "tcg", MICRO, odd, List.of(), List.of(), null, null);
     assertThat(args).contains("unix:/tmp/a,,b/qmp.sock,server=on,wait=off",
         "socket,id=console,path=/tmp/a,,b/console.sock,server=on,wait=off");
   }
 
   @Test
   void build_refusesAnUnresolvedAccelerator() {
-    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "auto", Path.of("/k"), Path.of("/i"), files, List.of(), List.of(), null, null))
+    assertThatThrownBy(() -> build(config, "auto", MICRO, files, List.of(), List.of(), null, null))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvm or tcg");
   }
 
   @Test
   void build_withHugepagesAndBalloon_addsTheMemoryBackendAndTheDevice() {
-    VmConfig tuned = new VmConfig("web1", 2, 1024, "micro", "auto", null, null, null,
-        new dev.vmlet.vm.Tuning(true, true, List.of()), null);
-    String line = String.join(" ", QemuCommandBuilder.build("q", tuned, "id", "tcg", Path.of("/k"), Path.of("/i"), files,
-        List.of(), List.of(), Path.of("/dev/hugepages"), null));
+    VmConfig tuned = VmConfig.builder("web1").vcpus(2).memoryMib(1024).tuning(new Tuning(true, true, List.of())).build();
+    String line = String.join(" ", build(tuned, "tcg", MICRO, files, List.of(), List.of(), Path.of("/dev/hugepages"), null));
     assertThat(line).contains("-m 1024M -object memory-backend-file,id=mem0,size=1024M,mem-path=/dev/hugepages,share=off,prealloc=on"
         + " -numa node,memdev=mem0 -device virtio-balloon-pci,id=balloon0");
   }
 
   @Test
   void build_withUefi_addsReadOnlyCodeAndThePerVmVariables() {
-    VmConfig uefi = new VmConfig("web1", 1, 512, "micro", "auto", null, null, null, null, new dev.vmlet.vm.Platform("q35", "uefi"));
-    List<String> args = QemuCommandBuilder.build("q", uefi, "id", "tcg", Path.of("/k"), Path.of("/i"), files, List.of(), List.of(),
-        null, new Firmware(Path.of("/fw/CODE.fd"), Path.of("/fw/VARS.fd")));
+    VmConfig uefi = VmConfig.builder("web1").platform(new Platform("q35", "uefi")).build();
+    List<String> args = build(uefi, "tcg", MICRO, files, List.of(), List.of(), null,
+        new Firmware(Path.of("/fw/CODE.fd"), Path.of("/fw/VARS.fd")));
     assertThat(String.join(" ", args)).contains("-drive if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd "
         + "-drive if=pflash,format=qcow2,unit=1,file=/var/lib/vmlet/vms/web1/uefi-vars.qcow2");
+  }
+
+  @Test
+  void build_withTheUsersKernel_appendsVmletParametersToTheirCommandLine_andSkipsAMissingInitrd() {
+    VmConfig own = VmConfig.builder("web1").directBoot(new DirectBoot("/boot/vmlinuz", "", "console=ttyS0 quiet")).build();
+    String line = line(own, new BootImage(Path.of("/boot/vmlinuz"), null), List.of());
+    assertThat(line).contains("-kernel /boot/vmlinuz -append console=ttyS0 quiet vmlet.instance_id=id vmlet.hostname=web1 ")
+        .doesNotContain("-initrd");
+  }
+
+  @Test
+  void build_bootingADisk_hasNoKernel_andMarksTheFirstDiskBootable() {
+    VmConfig disk = VmConfig.builder("web1").image("disk")
+        .disks(List.of(new DiskConfig("root", "/img/debian.qcow2", 0, false), new DiskConfig("data", "", 10, false))).build();
+    String line = line(disk, null, List.of(new AttachedDisk("root", Path.of("/d/root.qcow2")), new AttachedDisk("data", Path.of("/d/data.qcow2"))));
+    assertThat(line).doesNotContain("-kernel").doesNotContain("-append")
+        .contains("-device virtio-blk-pci,drive=disk-root,serial=root,bootindex=0 ")
+        .contains("-device virtio-blk-pci,drive=disk-data,serial=data ");
+  }
+
+  @Test
+  void build_onMicrovm_usesVirtioMmioDevices_andAcpi() {
+    VmConfig micro = VmConfig.builder("web1").platform(new Platform("microvm", "bios")).tuning(new Tuning(true, false, List.of()))
+        .disks(List.of(new DiskConfig("data", "", 10, false))).build();
+    String line = line(micro, MICRO, List.of(new AttachedDisk("data", Path.of("/d/data.qcow2"))));
+    assertThat(line).contains("-machine microvm,acpi=on,rtc=on,pit=on,pic=on ")
+        .contains("vmlet.hostname=web1 tsc_early_khz=2445424 tsc=reliable ")
+        .contains("-device virtio-balloon-device,id=balloon0")
+        .contains("-device virtio-blk-device,drive=disk-data,serial=data")
+        .contains("-device virtio-net-device,netdev=net0,mac=")
+        .contains("-device virtio-serial-device,id=vser0")
+        .doesNotContain("-pci");
+  }
+
+  @Test
+  void build_withATap_usesItWithoutScripts_andTheStableMac() {
+    VmConfig tap = VmConfig.builder("web1").network(new Network("tap-web1")).build();
+    assertThat(line(tap, MICRO, List.of()))
+        .contains("-netdev tap,id=net0,ifname=tap-web1,script=no,downscript=no -device virtio-net-pci,netdev=net0,mac="
+            + QemuCommandBuilder.mac("id") + " ")
+        .doesNotContain("hostfwd");
+  }
+
+  @Test
+  void build_withGpus_passesEachThroughWithVfio() {
+    VmConfig gpu = VmConfig.builder("web1").gpus(List.of(new PciAddress("01:00.0"), new PciAddress("0000:01:00.1"))).build();
+    assertThat(line(gpu, MICRO, List.of()))
+        .contains("-device vfio-pci,host=0000:01:00.0 -device vfio-pci,host=0000:01:00.1 ");
+  }
+
+  @Test
+  void hostTsc_isReadFromCpuinfo_onlyWhenConstant() {
+    assertThat(HostTsc.parseKhz("processor\t: 0\ncpu MHz\t\t: 2445.424\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n"))
+        .isEqualTo(2_445_424);
+    assertThat(HostTsc.parseKhz("cpu MHz\t\t: 2445.424\nflags\t\t: fpu tsc\n")).isZero();
+    assertThat(HostTsc.parseKhz("cpu MHz\t\t: fast\nflags\t\t: constant_tsc\n")).isZero();
+    assertThat(HostTsc.parseKhz("")).isZero();
   }
 
   @Test
@@ -92,7 +163,7 @@ class QemuCommandBuilderTest {
 
   @Test
   void build_refusesAForwardWithoutAChosenHostPort() {
-    assertThatThrownBy(() -> QemuCommandBuilder.build("q", config, "id", "tcg", Path.of("/k"), Path.of("/i"), files,
+    assertThatThrownBy(() -> build(config, "tcg", MICRO, files,
             List.of(new PortForward("tcp", "127.0.0.1", 0, 80)), List.of(), null, null))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no host port chosen");
   }

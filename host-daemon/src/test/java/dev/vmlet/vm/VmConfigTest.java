@@ -3,27 +3,31 @@ package dev.vmlet.vm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 class VmConfigTest {
   @Test
-  void withDefaults_fillsUnsetFields() {
-    VmConfig c = VmConfig.withDefaults("demo", 0, 0, "", "", null, null, null, null, null);
+  void builder_fillsUnsetFieldsWithDefaults() {
+    VmConfig c = VmConfig.builder("demo").image("").accel("").build();
     assertThat(c).isEqualTo(new VmConfig("demo", 1, 512, "micro", "auto"));
+    assertThat(c.network()).isEqualTo(Network.USER);
+    assertThat(c.gpus()).isEmpty();
   }
 
   @Test
   void emptyName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("", 1, 512, "micro", "auto", null, null, null, null, null))
+    assertThatThrownBy(() -> VmConfig.builder("").build())
         .isInstanceOf(VmException.class).hasMessage("name must not be empty")
         .satisfies(e -> assertThat(((VmException) e).kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT));
   }
 
   @Test
   void tooLongName_isRefused() {
-    assertThatThrownBy(() -> VmConfig.withDefaults("a".repeat(64), 1, 512, "micro", "auto", null, null, null, null, null))
+    assertThatThrownBy(() -> VmConfig.builder("a".repeat(64)).build())
         .hasMessage("name must be at most 63 characters, got 64");
   }
 
@@ -48,8 +52,8 @@ class VmConfigTest {
 
   @Test
   void theSameHostPortTwice_isRefused() {
-    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto",
-            java.util.List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81")), null, null, null, null))
+    assertThatThrownBy(() -> VmConfig.builder("a")
+            .forwards(List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81"))).build())
         .hasMessage("forwards: host port 8080/tcp is given twice");
   }
 
@@ -66,11 +70,11 @@ class VmConfigTest {
 
   @Test
   void labels_areCheckedKeyAndValue() {
-    assertThat(new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "web", "team.io/owner", "ops"), null, null, null).labels())
+    assertThat(VmConfig.builder("a").labels(Map.of("role", "web", "team.io/owner", "ops")).build().labels())
         .containsEntry("role", "web");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("bad key", "x"), null, null, null))
+    assertThatThrownBy(() -> VmConfig.builder("a").labels(Map.of("bad key", "x")).build())
         .hasMessageContaining("labels: key 'bad key' is not allowed");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, java.util.Map.of("role", "a/b"), null, null, null))
+    assertThatThrownBy(() -> VmConfig.builder("a").labels(Map.of("role", "a/b")).build())
         .hasMessageContaining("labels: value 'a/b' of 'role' is not allowed");
   }
 
@@ -79,25 +83,77 @@ class VmConfigTest {
     assertThatThrownBy(() -> new DiskConfig("Data", "", 10, false)).hasMessageContaining("disks.name 'Data' is not allowed");
     assertThatThrownBy(() -> new DiskConfig("data", "base.qcow2", 0, false)).hasMessageContaining("must be an absolute path");
     assertThatThrownBy(() -> new DiskConfig("data", "", 0, false)).hasMessage("disks[data] needs a base_image or a size_mib");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "auto", null, null,
-            java.util.List.of(new DiskConfig("d", "", 1, false), new DiskConfig("d", "", 2, true)), null, null))
+    assertThatThrownBy(() -> VmConfig.builder("a")
+            .disks(List.of(new DiskConfig("d", "", 1, false), new DiskConfig("d", "", 2, true))).build())
         .hasMessage("disks: the name 'd' is given twice");
   }
 
   @Test
   void contradictoryTuning_isRefusedNamingTheFields() {
-    assertThatThrownBy(() -> new VmConfig("a", 2, 512, "micro", "auto", null, null, null, new Tuning(false, false, java.util.List.of(0)), null))
+    assertThatThrownBy(() -> VmConfig.builder("a").vcpus(2).tuning(new Tuning(false, false, List.of(0))).build())
         .hasMessage("cpu_pinning must name one host CPU per vCPU: 2 vCPUs, 1 CPUs given");
-    assertThatThrownBy(() -> new VmConfig("a", 1, 513, "micro", "auto", null, null, null, new Tuning(false, true, null), null))
+    assertThatThrownBy(() -> VmConfig.builder("a").memoryMib(513).tuning(new Tuning(false, true, null)).build())
         .hasMessageContaining("multiple of 2 with hugepages");
     assertThatThrownBy(() -> new Tuning(false, false, java.util.List.of(-1))).hasMessageContaining("out of range");
   }
 
   @Test
   void unknownMachineOrFirmware_isRefused() {
-    assertThatThrownBy(() -> new Platform("microvm", "bios")).hasMessageContaining("machine must be q35");
+    assertThatThrownBy(() -> new Platform("pc", "bios")).hasMessage("machine must be q35 or microvm, got 'pc'");
+    assertThatThrownBy(() -> new Platform("microvm", "uefi")).hasMessageContaining("uefi needs machine q35");
     assertThatThrownBy(() -> new Platform("q35", "coreboot")).hasMessage("firmware must be bios or uefi, got 'coreboot'");
     assertThat(new Platform("", "")).isEqualTo(Platform.DEFAULT);
+  }
+
+  @Test
+  void bootSource_mustMatchItsFields() {
+    DirectBoot k = new DirectBoot("/boot/vmlinuz", "", "");
+    assertThat(VmConfig.builder("a").directBoot(k).build().image()).isEqualTo("kernel");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("kernel").build()).hasMessageContaining("image 'kernel' needs kernel.path");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("micro").directBoot(k).build())
+        .hasMessageContaining("kernel.path is given, so image must be 'kernel'");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("ubuntu").build()).hasMessageContaining("image must be micro, disk");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("disk").build()).hasMessageContaining("image 'disk' boots the first disk");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("disk").disks(List.of(new DiskConfig("d", "", 10, false))).build())
+        .hasMessageContaining("give a disk with a base_image first");
+  }
+
+  @Test
+  void directBoot_fieldsAreChecked() {
+    assertThatThrownBy(() -> new DirectBoot("vmlinuz", "", "")).hasMessageContaining("kernel.path must be an absolute path");
+    assertThatThrownBy(() -> new DirectBoot("/k", "initrd", "")).hasMessageContaining("kernel.initrd must be an absolute path");
+    assertThatThrownBy(() -> new DirectBoot("/k", "", "a\nb")).hasMessageContaining("kernel.cmdline must be one line");
+    assertThatThrownBy(() -> new DirectBoot("/k", "", "x".repeat(2049))).hasMessageContaining("kernel.cmdline");
+    assertThatThrownBy(() -> new DirectBoot("/k", "", "vmlet.instance_id=x")).hasMessageContaining("must not set vmlet.*");
+  }
+
+  @Test
+  void microvm_refusesWhatItCannotDo() {
+    Platform microvm = new Platform("microvm", "bios");
+    assertThatThrownBy(() -> VmConfig.builder("a").platform(microvm).image("disk")
+            .disks(List.of(new DiskConfig("root", "/img.qcow2", 0, false))).build())
+        .hasMessageContaining("machine microvm has no boot firmware for disks");
+    assertThatThrownBy(() -> VmConfig.builder("a").platform(microvm).gpus(List.of(new PciAddress("01:00.0"))).build())
+        .hasMessage("gpus need machine q35 (microvm has no PCI bus)");
+    assertThat(VmConfig.builder("a").platform(microvm).build().platform().microvm()).isTrue();
+  }
+
+  @Test
+  void tapAndForwards_contradictEachOther() {
+    assertThatThrownBy(() -> VmConfig.builder("a").network(new Network("tap0")).forwards(List.of(PortForward.parse("8080:80"))).build())
+        .hasMessageContaining("forwards need user-mode networking");
+    assertThatThrownBy(() -> new Network("tap/0")).hasMessageContaining("network.tap 'tap/0' is not an interface name");
+    assertThatThrownBy(() -> new Network("a-very-long-tap-name")).hasMessageContaining("is not an interface name");
+  }
+
+  @Test
+  void gpus_areCheckedAddresses() {
+    assertThat(new PciAddress("01:00.0").value()).isEqualTo("0000:01:00.0");
+    assertThat(new PciAddress("0000:0A:1f.7").value()).isEqualTo("0000:0a:1f.7");
+    assertThatThrownBy(() -> new PciAddress("1:0.0")).hasMessageContaining("is not a PCI address like 0000:01:00.0");
+    assertThatThrownBy(() -> new PciAddress("../../etc")).hasMessageContaining("is not a PCI address");
+    assertThatThrownBy(() -> VmConfig.builder("a").gpus(List.of(new PciAddress("01:00.0"), new PciAddress("0000:01:00.0"))).build())
+        .hasMessage("gpus: a device is given twice");
   }
 
   @Test

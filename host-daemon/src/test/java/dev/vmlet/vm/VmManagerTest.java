@@ -54,6 +54,40 @@ class VmManagerTest {
   }
 
   @Test
+  void create_withAKernelFileThatDoesNotExist_isInvalidArgument_andWritesNothing() {
+    VmConfig c = VmConfig.builder("a").directBoot(new DirectBoot(dir.resolve("no-vmlinuz").toString(), "", "")).build();
+    assertThatThrownBy(() -> manager.create(c, false))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT))
+        .hasMessageContaining("kernel.path " + dir.resolve("no-vmlinuz") + " does not exist");
+    assertThat(paths.stateDir()).doesNotExist();
+    assertThat(manager.list()).isEmpty();
+  }
+
+  @Test
+  void create_withAnInitrdThatDoesNotExist_isInvalidArgument() throws Exception {
+    Path kernel = Files.writeString(dir.resolve("vmlinuz"), "k");
+    VmConfig c = VmConfig.builder("a").directBoot(new DirectBoot(kernel.toString(), "/nonexistent/initrd", "")).build();
+    assertThatThrownBy(() -> manager.create(c, false)).hasMessageContaining("kernel.initrd /nonexistent/initrd does not exist");
+    assertThat(paths.stateDir()).doesNotExist();
+  }
+
+  @Test
+  void create_withATapThatDoesNotExist_isFailedPrecondition_andWritesNothing() {
+    VmConfig c = VmConfig.builder("a").network(new Network("vmlet-nope0")).build();
+    assertThatThrownBy(() -> manager.create(c, false))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+        .hasMessageContaining("there is no interface 'vmlet-nope0'").hasMessageContaining("ip tuntap add dev vmlet-nope0 mode tap");
+    assertThat(paths.stateDir()).doesNotExist();
+  }
+
+  @Test
+  void create_withAGpuThatDoesNotExist_isFailedPrecondition_andWritesNothing() {
+    VmConfig c = VmConfig.builder("a").gpus(java.util.List.of(new PciAddress("0000:ff:1f.7"))).build();
+    assertThatThrownBy(() -> manager.create(c, false)).hasMessageContaining("there is no PCI device 0000:ff:1f.7");
+    assertThat(paths.stateDir()).doesNotExist();
+  }
+
+  @Test
   void create_withMoreMemoryThanTheHost_isRefused() {
     assertThatThrownBy(() -> manager.create(new VmConfig("a", 1, VmConfig.MAX_MEMORY_MIB, "micro", "tcg"), false))
         .hasMessageContaining("more than this host has");

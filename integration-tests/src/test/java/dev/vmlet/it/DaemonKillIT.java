@@ -76,11 +76,6 @@ class DaemonKillIT {
     }
   }
 
-  private static Vm waitReady(DaemonClient c, String name) {
-    return c.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
-        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
-  }
-
   @Test
   void daemonKilledWithTwoVmsRunning_newDaemonReadoptsBoth_andTheirAgentsReconnect() throws Exception {
     startDaemon();
@@ -96,11 +91,11 @@ class DaemonKillIT {
         qemuPids.add(vm.getPid());
       }
       for (String name : List.of("k1", "k2")) {
-        waitReady(c, name);
+        Guests.waitReady(c, name);
       }
       // k2's vCPU thread runs only on the pinned host CPU, and the guest sees a balloon (virtio id 5).
       assertThat(vcpuAffinity(qemuPids.get(1))).isEqualTo(Integer.toString(lastCpu));
-      assertThat(exec(c, "k2", "cat /sys/bus/virtio/devices/*/device")).contains("0x0005");
+      assertThat(Guests.sh(c, "k2", "cat /sys/bus/virtio/devices/*/device")).contains("0x0005");
     }
     String bootBefore = bootId("k1");
 
@@ -117,7 +112,7 @@ class DaemonKillIT {
       assertThat(vms).extracting(Vm::getState).containsExactly(VmState.RUNNING, VmState.RUNNING);
       assertThat(vms).extracting(Vm::getPid).containsExactlyElementsOf(qemuPids);
       for (String name : List.of("k1", "k2")) {
-        waitReady(c, name);
+        Guests.waitReady(c, name);
       }
       System.out.printf("daemon kill -9 with 2 VMs: 2 re-adopted, both agents back %d ms after the new daemon was started%n",
           (System.nanoTime() - restartAt) / 1_000_000);
@@ -145,14 +140,6 @@ class DaemonKillIT {
       }
     }
     throw new AssertionError("no vCPU thread found in QEMU " + qemuPid);
-  }
-
-  private static String exec(DaemonClient c, String vm, String shellLine) {
-    StringBuilder out = new StringBuilder();
-    c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
-        .exec(ExecRequest.newBuilder().setName(vm).addArgv("sh").addArgv("-c").addArgv(shellLine).build())
-        .forEachRemaining((ExecResponse r) -> out.append(r.getStdout().toStringUtf8()));
-    return out.toString();
   }
 
   private String bootId(String vm) throws Exception {

@@ -55,54 +55,29 @@ class MicroVmIT {
   static Daemon daemon;
   static DaemonClient client;
 
+  static TestDaemon testDaemon;
+
   @BeforeAll
   static void startDaemon() throws Exception {
-    Qemu.assumeInstalled();
-    Path agentJar = Path.of(System.getProperty("vmlet.agentJar"));
-    // Shares the image cache with ./vmlet so the image is built once per agent version.
-    Path cache = VmletPaths.fromEnvironment().cacheDir();
-    MicroImageBuilder.build(agentJar, cache.resolve("images/micro"), line -> System.out.println("[image] " + line));
-    paths = new VmletPaths(tmp.resolve("state"), tmp.resolve("run"), cache, tmp.resolve("run/vmlet.sock"));
-    daemon = Daemon.start(paths, Qemu.BINARY);
-    client = new DaemonClient(paths.socket());
+    testDaemon = TestDaemon.start(tmp);
+    paths = testDaemon.paths;
+    daemon = testDaemon.daemon;
+    client = testDaemon.client;
   }
 
   @AfterAll
   static void stopDaemon() throws Exception {
-    if (client != null) {
-      client.close();
-    }
-    if (daemon != null) {
-      daemon.close();
+    if (testDaemon != null) {
+      testDaemon.close();
     }
   }
 
-  record Result(String stdout, String stderr, int exitCode) {}
-
-  static Result exec(String vm, String... argv) {
-    Iterator<ExecResponse> it = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
-        .exec(ExecRequest.newBuilder().setName(vm).addAllArgv(List.of(argv)).build());
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Integer.MIN_VALUE;
-    while (it.hasNext()) {
-      ExecResponse r = it.next();
-      switch (r.getPayloadCase()) {
-        case STDOUT -> out.writeBytes(r.getStdout().toByteArray());
-        case STDERR -> err.writeBytes(r.getStderr().toByteArray());
-        case EXIT -> code = r.getExit().getExitCode();
-        default -> { }
-      }
-    }
-    return new Result(out.toString(), err.toString(), code);
+  static Guests.Result exec(String vm, String... argv) {
+    return Guests.exec(client, vm, argv);
   }
 
   static Vm waitReady(String vm) {
-    Vm ready = client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
-        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(vm).setTimeoutSeconds(180).build());
-    System.out.printf("phone-home %s: %d ms after QEMU start (%s)%n", vm,
-        ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs(), ready.getAccel());
-    return ready;
+    return Guests.waitReady(client, vm);
   }
 
   @Test
@@ -128,8 +103,8 @@ class MicroVmIT {
     assertThat(ready.getGuest().getHostname()).isEqualTo(name);
     assertThat(ready.getGuest().getOs()).isEqualTo("Linux");
 
-    assertThat(exec(name, "echo", "hello", "from", "the guest")).isEqualTo(new Result("hello from the guest\n", "", 0));
-    assertThat(exec(name, "sh", "-c", "echo to-stderr >&2; exit 3")).isEqualTo(new Result("", "to-stderr\n", 3));
+    assertThat(exec(name, "echo", "hello", "from", "the guest")).isEqualTo(new Guests.Result("hello from the guest\n", "", 0));
+    assertThat(exec(name, "sh", "-c", "echo to-stderr >&2; exit 3")).isEqualTo(new Guests.Result("", "to-stderr\n", 3));
     assertThat(exec(name, "uname", "-s").stdout()).isEqualTo("Linux\n");
 
     // User-mode networking: a web server in the guest answers on the host port vmlet chose.
@@ -173,7 +148,7 @@ class MicroVmIT {
     assertThat(adopted.getState()).isEqualTo(VmState.RUNNING);
     assertThat(adopted.getPid()).isEqualTo(pid);
     waitReady(name);
-    assertThat(exec(name, "echo", "still here")).isEqualTo(new Result("still here\n", "", 0));
+    assertThat(exec(name, "echo", "still here")).isEqualTo(new Guests.Result("still here\n", "", 0));
 
     // Watch events from here on; a reset makes the agent phone home again from a new boot.
     BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
@@ -367,7 +342,13 @@ class MicroVmIT {
         VmSpec.newBuilder().setName("ok").setMemoryMib(1).build(),
         VmSpec.newBuilder().setName("ok").setMemoryMib(1024 * 1024).build(),
         VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d").setBaseImage("/no/such/base.qcow2")).build(),
-        VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d")).build())) {
+        VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d")).build(),
+        VmSpec.newBuilder().setName("ok").setKernel(dev.vmlet.proto.v1.KernelBoot.newBuilder().setPath("/no/such/vmlinuz")).build(),
+        VmSpec.newBuilder().setName("ok").setImage("disk").build(),
+        VmSpec.newBuilder().setName("ok").setImage("ubuntu").build(),
+        VmSpec.newBuilder().setName("ok").setMachine("microvm").setFirmware("uefi").build(),
+        VmSpec.newBuilder().setName("ok").setTap("tap0").addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setHostPort(8080).setGuestPort(80)).build(),
+        VmSpec.newBuilder().setName("ok").addGpus("not-a-pci-address").build())) {
       assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
               .createVm(CreateVmRequest.newBuilder().setSpec(bad).setStart(true).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class,

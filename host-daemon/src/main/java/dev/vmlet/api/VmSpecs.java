@@ -1,0 +1,73 @@
+package dev.vmlet.api;
+
+import dev.vmlet.proto.v1.DiskSpec;
+import dev.vmlet.proto.v1.KernelBoot;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.vm.DirectBoot;
+import dev.vmlet.vm.DiskConfig;
+import dev.vmlet.vm.Network;
+import dev.vmlet.vm.PciAddress;
+import dev.vmlet.vm.Platform;
+import dev.vmlet.vm.PortForward;
+import dev.vmlet.vm.Tuning;
+import dev.vmlet.vm.VmConfig;
+import java.util.List;
+
+/**
+ * The one conversion between {@link VmSpec} on the wire and {@link VmConfig} in the domain, used
+ * by the service and by the CLI (which validates before it sends).
+ */
+public final class VmSpecs {
+  private VmSpecs() {}
+
+  /** @throws dev.vmlet.vm.VmException INVALID_ARGUMENT naming the first bad field */
+  public static VmConfig config(VmSpec s) {
+    List<PortForward> forwards = s.getForwardsList().stream().map(f -> new PortForward(
+        f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(), f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(),
+        unsigned(f.getHostPort()), unsigned(f.getGuestPort()))).toList();
+    List<DiskConfig> disks = s.getDisksList().stream()
+        .map(d -> new DiskConfig(d.getName(), d.getBaseImage(), d.getSizeMib(), d.getEphemeral())).toList();
+    return VmConfig.builder(s.getName())
+        // proto3: 0 is "unset"
+        .vcpus(s.getVcpus() == 0 ? VmConfig.DEFAULT_VCPUS : unsigned(s.getVcpus()))
+        .memoryMib(s.getMemoryMib() == 0 ? VmConfig.DEFAULT_MEMORY_MIB : s.getMemoryMib())
+        .image(s.getImage())
+        .accel(s.getAccel())
+        .forwards(forwards)
+        .labels(s.getLabelsMap())
+        .disks(disks)
+        .tuning(new Tuning(s.getBalloon(), s.getHugepages(), s.getCpuPinningList().stream().map(VmSpecs::unsigned).toList()))
+        .platform(new Platform(s.getMachine(), s.getFirmware()))
+        .directBoot(s.hasKernel() ? new DirectBoot(s.getKernel().getPath(), s.getKernel().getInitrd(), s.getKernel().getCmdline()) : null)
+        .network(new Network(s.getTap()))
+        .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
+        .build();
+  }
+
+  /** uint32 on the wire: a value above int range must not wrap into a valid-looking number. */
+  private static int unsigned(int wire) {
+    return wire < 0 ? Integer.MAX_VALUE : wire;
+  }
+
+  public static VmSpec spec(VmConfig c) {
+    VmSpec.Builder b = VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
+        .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmSpecs::forward).toList())
+        .putAllLabels(c.labels())
+        .addAllDisks(c.disks().stream().map(d -> DiskSpec.newBuilder().setName(d.name())
+            .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList())
+        .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning())
+        .setMachine(c.platform().machine()).setFirmware(c.platform().firmware())
+        .setTap(c.network().tap())
+        .addAllGpus(c.gpus().stream().map(PciAddress::value).toList());
+    if (c.directBoot() != null) {
+      b.setKernel(KernelBoot.newBuilder().setPath(c.directBoot().kernel()).setInitrd(c.directBoot().initrd())
+          .setCmdline(c.directBoot().cmdline()));
+    }
+    return b.build();
+  }
+
+  static dev.vmlet.proto.v1.PortForward forward(PortForward f) {
+    return dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(f.protocol()).setHostAddress(f.hostAddress())
+        .setHostPort(f.hostPort()).setGuestPort(f.guestPort()).build();
+  }
+}

@@ -1,0 +1,29 @@
+package dev.vmlet.qemu;
+
+import dev.vmlet.vm.BootImage;
+import dev.vmlet.vm.PortForward;
+import dev.vmlet.vm.VmConfig;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything {@link QemuCommandBuilder} turns into a command line: the config plus what was chosen
+ * for it on this host.
+ *
+ * @param qemuBinary the qemu-system-x86_64 to run
+ * @param accel the resolved accelerator, "kvm" or "tcg"
+ * @param boot the kernel to boot directly, or null when firmware boots the first disk
+ * @param forwards user-mode port forwards with their host ports chosen (none 0)
+ * @param disks in order: the guest sees /dev/vda, /dev/vdb, ...
+ * @param hugepagesMount the hugetlbfs mount when the config asks for hugepages, else null
+ * @param firmware the OVMF files when the config asks for UEFI, else null
+ * @param hostTscKhz the host's TSC frequency, 0 when unknown; see {@link HostTsc}
+ */
+public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
+    VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
+    long hostTscKhz) {
+  public QemuLaunch {
+    forwards = List.copyOf(forwards);
+    disks = List.copyOf(disks);
+  }
+}

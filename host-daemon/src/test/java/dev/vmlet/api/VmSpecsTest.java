@@ -1,0 +1,46 @@
+package dev.vmlet.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.proto.v1.DiskSpec;
+import dev.vmlet.proto.v1.KernelBoot;
+import dev.vmlet.proto.v1.PortForward;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.vm.VmConfig;
+import org.junit.jupiter.api.Test;
+
+class VmSpecsTest {
+  @Test
+  void aFullSpec_survivesTheRoundTrip() {
+    VmSpec spec = VmSpec.newBuilder().setName("web").setVcpus(2).setMemoryMib(1024).setImage("kernel").setAccel("tcg")
+        .putLabels("role", "web").addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(10).setEphemeral(true))
+        .setBalloon(true).setHugepages(true).addCpuPinning(0).addCpuPinning(1).setMachine("microvm").setFirmware("bios")
+        .setKernel(KernelBoot.newBuilder().setPath("/boot/vmlinuz").setInitrd("/boot/initrd").setCmdline("console=ttyS0"))
+        .setTap("tap0").build();
+    assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);
+  }
+
+  @Test
+  void unsetFields_getTheDefaults() {
+    VmConfig c = VmSpecs.config(VmSpec.newBuilder().setName("a").build());
+    assertThat(c).isEqualTo(new VmConfig("a", 1, 512, "micro", "auto"));
+    assertThat(VmSpecs.config(VmSpec.newBuilder().setName("a").setKernel(KernelBoot.newBuilder().setPath("/k")).build()).image())
+        .isEqualTo("kernel");
+  }
+
+  @Test
+  void forwardsAndGpus_roundTrip() {
+    VmSpec spec = VmSpec.newBuilder().setName("a").setImage("micro").setAccel("auto").setVcpus(1).setMemoryMib(512)
+        .setMachine("q35").setFirmware("bios")
+        .addForwards(PortForward.newBuilder().setProtocol("udp").setHostAddress("0.0.0.0").setHostPort(0).setGuestPort(53))
+        .addGpus("0000:01:00.0").build();
+    assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);
+  }
+
+  @Test
+  void aPortAboveIntRange_doesNotWrapIntoAValidOne() {
+    VmSpec spec = VmSpec.newBuilder().setName("a").addForwards(PortForward.newBuilder().setHostPort(-1).setGuestPort(80)).build();
+    assertThatThrownBy(() -> VmSpecs.config(spec)).hasMessageContaining("host_port");
+  }
+}

@@ -1,0 +1,190 @@
+package dev.vmlet.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.DiskSpec;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.proto.v1.KernelBoot;
+import dev.vmlet.proto.v1.StopVmRequest;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.VmState;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The boot sources and platforms other than the default: machine microvm, the user's own kernel,
+ * firmware booting a disk image, and a TAP device on a bridge. Real QEMU, real guests.
+ */
+class BootSourcesIT {
+  @TempDir static Path tmp;
+  static VmletPaths paths;
+  static DaemonClient client;
+  static Path micro;
+
+  static TestDaemon testDaemon;
+
+  @BeforeAll
+  static void startDaemon() throws Exception {
+    testDaemon = TestDaemon.start(tmp);
+    paths = testDaemon.paths;
+    client = testDaemon.client;
+    micro = TestDaemon.microImage();
+  }
+
+  @AfterAll
+  static void stopDaemon() throws Exception {
+    if (testDaemon != null) {
+      testDaemon.close();
+    }
+  }
+
+  static Vm create(VmSpec.Builder spec) {
+    return client.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
+        .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
+  }
+
+  static void delete(String name) {
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
+    assertThat(paths.vmStateDir(name)).doesNotExist();
+  }
+
+  @Test
+  void microvmMachine_bootsOnVirtioMmio_phonesHome_andStopsOnTheAcpiButton() {
+    String name = "it-microvm";
+    create(VmSpec.newBuilder().setName(name).setMachine("microvm").setBalloon(true)
+        .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(8)));
+    Guests.waitReady(client, name);
+    // No PCI bus at all; the disk, the NIC, the console port and the balloon sit on virtio-mmio.
+    assertThat(Guests.sh(client, name, "ls /sys/bus/pci/devices 2>/dev/null | wc -l")).isEqualTo("0\n");
+    String devices = Guests.sh(client, name, "for d in /sys/bus/virtio/devices/*; do readlink -f $d; done");
+    assertThat(devices.lines()).hasSize(4).allSatisfy(d -> assertThat(d).doesNotContain("pci"));
+    assertThat(Guests.sh(client, name, "cat /sys/block/vda/size")).isEqualTo(8 * 2048 + "\n");
+    long t0 = System.nanoTime();
+    Vm stopped = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).build());
+    System.out.printf("microvm stop (ACPI): %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+    assertThat(stopped.getState()).isEqualTo(VmState.STOPPED);
+    assertThat(stopped.getLastError()).isEmpty();
+    delete(name);
+  }
+
+  @Test
+  void theUsersOwnKernel_bootsWithTheirCommandLinePlusVmletsParameters() {
+    String name = "it-kernel";
+    Vm vm = create(VmSpec.newBuilder().setName(name).setKernel(KernelBoot.newBuilder()
+        .setPath(micro.resolve("vmlinuz").toString()).setInitrd(micro.resolve("initrd.img").toString())
+        .setCmdline("console=ttyS0 panic=-1 vmlet_it_marker=1")));
+    assertThat(vm.getSpec().getImage()).isEqualTo("kernel");
+    Guests.waitReady(client, name);
+    assertThat(Guests.sh(client, name, "cat /proc/cmdline"))
+        .startsWith("console=ttyS0 panic=-1 vmlet_it_marker=1 vmlet.instance_id=" + vm.getInstanceId() + " vmlet.hostname=" + name);
+    delete(name);
+  }
+
+  /**
+   * A disk image whose boot sector writes a line to COM1 and halts: firmware (SeaBIOS) must find
+   * and boot the first disk, through the qcow2 overlay over the user's raw image.
+   */
+  static byte[] serialHelloSector(String message) {
+    byte[] code = {
+        (byte) 0xFC,                          // cld
+        0x31, (byte) 0xC0,                    // xor ax, ax
+        (byte) 0x8E, (byte) 0xD8,             // mov ds, ax
+        (byte) 0xBE, 0x17, 0x7C,              // mov si, 0x7c17 (the message)
+        (byte) 0xBA, (byte) 0xF8, 0x03,       // mov dx, 0x3f8 (COM1)
+        (byte) 0xAC,                          // next: lodsb
+        (byte) 0x84, (byte) 0xC0,             // test al, al
+        0x74, 0x03,                           // jz done
+        (byte) 0xEE,                          // out dx, al
+        (byte) 0xEB, (byte) 0xF8,             // jmp next
+        (byte) 0xFA, (byte) 0xF4,             // done: cli; hlt
+        (byte) 0xEB, (byte) 0xFD};            // jmp hlt
+    byte[] sector = new byte[512];
+    System.arraycopy(code, 0, sector, 0, code.length);
+    byte[] text = (message + "\r\n\0").getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(text, 0, sector, code.length, text.length);
+    sector[510] = 0x55;
+    sector[511] = (byte) 0xAA;
+    return sector;
+  }
+
+  @Test
+  void aDiskImage_isBootedByTheFirmware_andNeverWritten() throws Exception {
+    String name = "it-disk";
+    Path base = tmp.resolve("hello.raw");
+    byte[] image = new byte[1024 * 1024];
+    System.arraycopy(serialHelloSector("vmlet disk boot ok"), 0, image, 0, 512);
+    Files.write(base, image);
+    create(VmSpec.newBuilder().setName(name).setImage("disk")
+        .addDisks(DiskSpec.newBuilder().setName("root").setBaseImage(base.toString())));
+    Path console = paths.vmStateDir(name).resolve("console.log");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!consoleHas(console, "vmlet disk boot ok") && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+    }
+    assertThat(consoleHas(console, "vmlet disk boot ok")).as("console of a disk-booted VM").isTrue();
+    Vm vm = client.vms().getVm(VmRef.newBuilder().setName(name).build());
+    assertThat(vm.getQemuCommand()).doesNotContain("-kernel").contains("bootindex=0");
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setForce(true).build());
+    assertThat(Files.readAllBytes(base)).isEqualTo(image);
+    delete(name);
+  }
+
+  static boolean consoleHas(Path console, String text) throws IOException {
+    return Files.exists(console) && Files.readString(console, StandardCharsets.ISO_8859_1).contains(text);
+  }
+
+  /** Root only: creates a bridge and a TAP device, and removes them after. */
+  @Test
+  void aTapOnABridge_carriesTheGuestsTraffic_withTheStableMac() throws Exception {
+    assumeTrue(new ProcessBuilder("id", "-u").start().inputReader().readLine().equals("0"),
+        "creating a bridge and a TAP device needs root");
+    String bridge = "vmletitbr0";
+    String tap = "vmletittap0";
+    String name = "it-tap";
+    ip("link", "del", tap);
+    ip("link", "del", bridge);
+    try {
+      requireIp("link", "add", bridge, "type", "bridge");
+      requireIp("addr", "add", "10.213.77.1/24", "dev", bridge);
+      requireIp("link", "set", bridge, "up");
+      requireIp("tuntap", "add", "dev", tap, "mode", "tap");
+      requireIp("link", "set", tap, "master", bridge, "up");
+      Vm vm = create(VmSpec.newBuilder().setName(name).setTap(tap));
+      assertThat(vm.getSshPort()).as("no SSH forward without user-mode networking").isZero();
+      Guests.waitReady(client, name);
+      assertThat(Guests.sh(client, name, "cat /sys/class/net/eth0/address")).isEqualTo(vm.getMac() + "\n");
+      Guests.Result ping = Guests.exec(client, name, "sh", "-c",
+          "ip link set eth0 up && ip addr add 10.213.77.2/24 dev eth0 && ping -c 3 -W 5 10.213.77.1");
+      assertThat(ping.exitCode()).as(ping.stdout() + ping.stderr()).isZero();
+      delete(name);
+    } finally {
+      ip("link", "del", tap);
+      ip("link", "del", bridge);
+    }
+  }
+
+  static int ip(String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of("ip"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    return p.waitFor(10, TimeUnit.SECONDS) ? p.exitValue() : -1;
+  }
+
+  static void requireIp(String... args) throws Exception {
+    assertThat(ip(args)).as("ip " + String.join(" ", args)).isZero();
+  }
+}

@@ -1,0 +1,44 @@
+package dev.vmlet.it;
+
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.daemon.Daemon;
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.image.MicroImageBuilder;
+import java.nio.file.Path;
+
+/**
+ * A real daemon in this JVM for a VM test class: state and sockets under the test's directory,
+ * the image cache shared with ./vmlet so the micro image is built once per agent version.
+ */
+final class TestDaemon implements AutoCloseable {
+  final VmletPaths paths;
+  final Daemon daemon;
+  final DaemonClient client;
+
+  private TestDaemon(VmletPaths paths, Daemon daemon, DaemonClient client) {
+    this.paths = paths;
+    this.daemon = daemon;
+    this.client = client;
+  }
+
+  /** Skips the test class when QEMU is missing; builds the micro image when it is stale. */
+  static TestDaemon start(Path dir) throws Exception {
+    Qemu.assumeInstalled();
+    Path cache = VmletPaths.fromEnvironment().cacheDir();
+    MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), microImage(),
+        line -> System.out.println("[image] " + line));
+    VmletPaths paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), cache, dir.resolve("run/vmlet.sock"));
+    Daemon daemon = Daemon.start(paths, Qemu.BINARY);
+    return new TestDaemon(paths, daemon, new DaemonClient(paths.socket()));
+  }
+
+  static Path microImage() {
+    return VmletPaths.fromEnvironment().cacheDir().resolve("images/micro");
+  }
+
+  @Override
+  public void close() throws Exception {
+    client.close();
+    daemon.close();
+  }
+}
