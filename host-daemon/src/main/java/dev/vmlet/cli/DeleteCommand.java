@@ -14,6 +14,8 @@ import picocli.CommandLine.Parameters;
 final class DeleteCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 
+  @Mixin OutputFormat output;
+
   @Parameters(paramLabel = "NAME", description = "The VM.")
   String name;
 
@@ -23,8 +25,8 @@ final class DeleteCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
-      c.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(force).build());
-      System.out.println("Deleted " + name);
+      var r = c.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(force).build());
+      output.print(r, () -> System.out.println("Deleted " + name));
       return 0;
     }
   }

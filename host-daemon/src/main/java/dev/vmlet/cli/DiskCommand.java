@@ -22,6 +22,8 @@ final class DiskCommand implements Runnable {
   static final class Resize implements Callable<Integer> {
     @Mixin ClientOptions client;
 
+    @Mixin OutputFormat output;
+
     @Parameters(index = "0", paramLabel = "NAME", description = "The VM.")
     String name;
 
@@ -34,9 +36,9 @@ final class DiskCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
-        c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
+        var vm = c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
             .resizeDisk(ResizeDiskRequest.newBuilder().setName(name).setDisk(disk).setSizeMib(sizeMib).build());
-        System.out.println("Disk " + disk + " of " + name + " is now " + sizeMib + " MiB");
+        output.print(vm, () -> System.out.println("Disk " + disk + " of " + name + " is now " + sizeMib + " MiB"));
         return 0;
       }
     }

@@ -15,13 +15,17 @@ final class DryRunCommand implements Callable<Integer> {
 
   @Mixin VmSpecOptions vm;
 
+  @Mixin OutputFormat output;
+
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
       DryRunResponse r = c.vms().withDeadlineAfter(30, TimeUnit.SECONDS)
           .dryRun(CreateVmRequest.newBuilder().setSpec(vm.toSpec()).build());
-      System.out.println("# " + r.getAccelReason());
-      System.out.println(r.getCommandLine());
+      output.print(r, () -> {
+        System.out.println("# " + r.getAccelReason());
+        System.out.println(r.getCommandLine());
+      });
       return 0;
     }
   }

@@ -11,9 +11,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "events", mixinStandardHelpOptions = true,
-    description = "Print VM lifecycle events as they happen (state changes, agent connected/lost, crashes) until interrupted.")
+    description = {"Print VM lifecycle events as they happen (state changes, agent connected/lost, crashes) until interrupted.",
+        "With --format json: one JSON object per line."})
 final class EventsCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
+
+  @Mixin OutputFormat output;
 
   @Parameters(arity = "0..1", paramLabel = "NAME", description = "Only this VM.")
   String name;
@@ -25,8 +28,12 @@ final class EventsCommand implements Callable<Integer> {
       Iterator<VmEvent> it = c.vms().watchVms(WatchVmsRequest.newBuilder().setName(name == null ? "" : name).build());
       while (it.hasNext()) {
         VmEvent e = it.next();
-        System.out.printf("%s %-20s %-15s %-9s %s%n", Instant.ofEpochMilli(e.getAtUnixMs()), e.getName(), e.getKind(),
-            e.getState(), e.getMessage());
+        if (output.json()) {
+          System.out.println(OutputFormat.toJsonLine(e));
+        } else {
+          System.out.printf("%s %-20s %-15s %-9s %s%n", Instant.ofEpochMilli(e.getAtUnixMs()), e.getName(), e.getKind(),
+              e.getState(), e.getMessage());
+        }
         System.out.flush();
       }
       return 0;

@@ -18,6 +18,8 @@ final class LaunchCommand implements Callable<Integer> {
 
   @Mixin VmSpecOptions vm;
 
+  @Mixin OutputFormat output;
+
   @Option(names = "--no-wait", description = "Return once QEMU runs, without waiting for the agent.")
   boolean noWait;
 
@@ -33,6 +35,13 @@ final class LaunchCommand implements Callable<Integer> {
       try (Progress p = Progress.start("starting QEMU")) {
         created = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
             .createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
+      }
+      if (output.json()) {
+        // One object for scripts: the VM as it is when launch returns (after the agent, unless --no-wait).
+        Vm last = noWait ? created : c.vms().withDeadlineAfter(timeout + 10L, TimeUnit.SECONDS)
+            .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(timeout).build());
+        System.out.println(OutputFormat.toJson(last));
+        return 0;
       }
       System.out.println("Launched " + name + ": " + created.getState() + ", " + created.getAccel() + " ("
           + created.getAccelReason() + "), QEMU pid " + created.getPid());

@@ -20,6 +20,24 @@ final class OutputFormat {
     return format == Kind.json;
   }
 
+  /** Prints the message as JSON, or runs the table printer. */
+  void print(MessageOrBuilder message, Runnable table) {
+    if (json()) {
+      System.out.println(toJson(message));
+    } else {
+      table.run();
+    }
+  }
+
+  /** One JSON object on one line, for streams (JSON Lines). */
+  static String toJsonLine(MessageOrBuilder message) {
+    try {
+      return JsonFormat.printer().alwaysPrintFieldsWithNoPresence().omittingInsignificantWhitespace().print(message);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("cannot print " + message.getClass().getSimpleName() + " as JSON", e);
+    }
+  }
+
   static String toJson(MessageOrBuilder message) {
     try {
       return JsonFormat.printer().alwaysPrintFieldsWithNoPresence().print(message);

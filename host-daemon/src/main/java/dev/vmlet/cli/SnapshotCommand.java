@@ -27,6 +27,8 @@ final class SnapshotCommand implements Runnable {
   abstract static class Base implements Callable<Integer> {
     @Mixin ClientOptions client;
 
+    @Mixin OutputFormat output;
+
     @Parameters(index = "0", paramLabel = "NAME", description = "The VM.")
     String name;
   }
@@ -46,8 +48,8 @@ final class SnapshotCommand implements Runnable {
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
         Snapshot s = c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).createSnapshot(request());
-        System.out.println("Snapshot " + s.getName() + " of " + name + " taken"
-            + (s.getVmStateBytes() > 0 ? " (with " + s.getVmStateBytes() / (1 << 20) + " MiB of memory state)" : " (disks only)"));
+        output.print(s, () -> System.out.println("Snapshot " + s.getName() + " of " + name + " taken"
+            + (s.getVmStateBytes() > 0 ? " (with " + s.getVmStateBytes() / (1 << 20) + " MiB of memory state)" : " (disks only)")));
         return 0;
       }
     }
@@ -59,12 +61,14 @@ final class SnapshotCommand implements Runnable {
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
         ListSnapshotsResponse r = c.vms().withDeadlineAfter(30, TimeUnit.SECONDS).listSnapshots(VmRef.newBuilder().setName(name).build());
-        String fmt = "%-24s %-24s %s%n";
-        System.out.printf(fmt, "SNAPSHOT", "TAKEN", "MEMORY");
-        for (Snapshot s : r.getSnapshotsList()) {
-          System.out.printf(fmt, s.getName(), Instant.ofEpochMilli(s.getCreatedUnixMs()),
-              s.getVmStateBytes() > 0 ? s.getVmStateBytes() / (1 << 20) + " MiB" : "-");
-        }
+        output.print(r, () -> {
+          String fmt = "%-24s %-24s %s%n";
+          System.out.printf(fmt, "SNAPSHOT", "TAKEN", "MEMORY");
+          for (Snapshot s : r.getSnapshotsList()) {
+            System.out.printf(fmt, s.getName(), Instant.ofEpochMilli(s.getCreatedUnixMs()),
+                s.getVmStateBytes() > 0 ? s.getVmStateBytes() / (1 << 20) + " MiB" : "-");
+          }
+        });
         return 0;
       }
     }
@@ -75,8 +79,8 @@ final class SnapshotCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
-        c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).restoreSnapshot(request());
-        System.out.println("Restored " + name + " to " + snapshot);
+        var vm = c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).restoreSnapshot(request());
+        output.print(vm, () -> System.out.println("Restored " + name + " to " + snapshot));
         return 0;
       }
     }
@@ -87,8 +91,8 @@ final class SnapshotCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
-        c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).deleteSnapshot(request());
-        System.out.println("Deleted snapshot " + snapshot + " of " + name);
+        var left = c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).deleteSnapshot(request());
+        output.print(left, () -> System.out.println("Deleted snapshot " + snapshot + " of " + name));
         return 0;
       }
     }

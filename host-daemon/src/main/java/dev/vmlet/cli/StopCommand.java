@@ -15,6 +15,8 @@ import picocli.CommandLine.Parameters;
 final class StopCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 
+  @Mixin OutputFormat output;
+
   @Parameters(paramLabel = "NAME", description = "The VM.")
   String name;
 
@@ -27,12 +29,12 @@ final class StopCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
-      Vm v;
+      Vm stopped;
       try (Progress p = Progress.start("stopping " + name)) {
-        v = c.vms().withDeadlineAfter(timeout + 30L, TimeUnit.SECONDS)
+        stopped = c.vms().withDeadlineAfter(timeout + 30L, TimeUnit.SECONDS)
             .stopVm(StopVmRequest.newBuilder().setName(name).setForce(force).setTimeoutSeconds(timeout).build());
       }
-      System.out.println("Stopped " + name + ": " + v.getState());
+      output.print(stopped, () -> System.out.println("Stopped " + name + ": " + stopped.getState()));
       return 0;
     }
   }

@@ -18,6 +18,8 @@ final class VmActionCommands {
   abstract static class Action implements Callable<Integer> {
     @Mixin ClientOptions client;
 
+    @Mixin OutputFormat output;
+
     @Parameters(paramLabel = "NAME", description = "The VM.")
     String name;
 
@@ -33,7 +35,7 @@ final class VmActionCommands {
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
         Vm v = call.apply(c.vms().withDeadlineAfter(120, TimeUnit.SECONDS), VmRef.newBuilder().setName(name).build());
-        System.out.println(verb + " " + name + ": " + v.getState());
+        output.print(v, () -> System.out.println(verb + " " + name + ": " + v.getState()));
         return 0;
       }
     }
