@@ -11,6 +11,7 @@ import dev.vmlet.vm.Platform;
 import dev.vmlet.vm.PortForward;
 import dev.vmlet.vm.Tuning;
 import dev.vmlet.vm.VmConfig;
+import dev.vmlet.vm.VmException;
 import java.util.List;
 
 /**
@@ -20,8 +21,15 @@ import java.util.List;
 public final class VmSpecs {
   private VmSpecs() {}
 
-  /** @throws dev.vmlet.vm.VmException INVALID_ARGUMENT naming the first bad field */
+  /**
+   * @throws dev.vmlet.vm.VmException INVALID_ARGUMENT naming the first bad field, or the number of a
+   *     field this daemon does not know (a newer client's option must not be silently dropped)
+   */
   public static VmConfig config(VmSpec s) {
+    refuseUnknown("spec", s.getUnknownFields());
+    s.getDisksList().forEach(d -> refuseUnknown("spec.disks", d.getUnknownFields()));
+    s.getForwardsList().forEach(f -> refuseUnknown("spec.forwards", f.getUnknownFields()));
+    refuseUnknown("spec.kernel", s.getKernel().getUnknownFields());
     List<PortForward> forwards = s.getForwardsList().stream().map(f -> new PortForward(
         f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(), f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(),
         unsigned(f.getHostPort()), unsigned(f.getGuestPort()))).toList();
@@ -42,6 +50,13 @@ public final class VmSpecs {
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
         .build();
+  }
+
+  private static void refuseUnknown(String where, com.google.protobuf.UnknownFieldSet unknown) {
+    if (!unknown.asMap().isEmpty()) {
+      throw VmException.invalid(where + " has field number " + unknown.asMap().keySet().iterator().next()
+          + ", which this daemon does not know; upgrade the daemon or leave that option out");
+    }
   }
 
   /** uint32 on the wire: a value above int range must not wrap into a valid-looking number. */

@@ -39,6 +39,17 @@ class VmSpecsTest {
   }
 
   @Test
+  void aFieldThisDaemonDoesNotKnow_isRefusedNamingItsNumber() {
+    VmSpec fromTheFuture = VmSpec.newBuilder().setName("a").setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
+        .addField(99, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build()).build();
+    assertThatThrownBy(() -> VmSpecs.config(fromTheFuture)).hasMessageContaining("spec has field number 99");
+    VmSpec diskFromTheFuture = VmSpec.newBuilder().setName("a").addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(1)
+        .setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
+            .addField(7, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build())).build();
+    assertThatThrownBy(() -> VmSpecs.config(diskFromTheFuture)).hasMessageContaining("spec.disks has field number 7");
+  }
+
+  @Test
   void aPortAboveIntRange_doesNotWrapIntoAValidOne() {
     VmSpec spec = VmSpec.newBuilder().setName("a").addForwards(PortForward.newBuilder().setHostPort(-1).setGuestPort(80)).build();
     assertThatThrownBy(() -> VmSpecs.config(spec)).hasMessageContaining("host_port");
