@@ -15,6 +15,11 @@ VMLET_DEPS=(
   "gzip:gzip"
   "dpkg-deb:dpkg"
   "ip:iproute2"
+  "ssh:openssh-client"
+  "ssh-keygen:openssh-client"
+  "xorriso:xorriso"
+  "mmdebstrap:mmdebstrap"
+  "mkfs.ext4:e2fsprogs"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
 )

@@ -29,6 +29,7 @@ final class Agent implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  private final FileTransfers files = new FileTransfers();
   private final Object lock = new Object();
   private boolean welcomed;
   private volatile boolean closed;
@@ -93,6 +94,12 @@ final class Agent implements AutoCloseable {
             }
           }
           case EXEC_START -> execs.execute(new ExecRunner(f.getStreamId(), f.getExecStart(), writer::write));
+          case FILE_WRITE_START, FILE_DATA, FILE_END -> files.onPushFrame(f, writer::write);
+          case FILE_READ_START -> {
+            Frame req = f;
+            execs.execute(() -> FileTransfers.pull(req.getStreamId(), req.getFileReadStart(), writer::write));
+          }
+          case ERROR -> files.abort(f.getStreamId()); // the host cancels a push
           case HEARTBEAT -> { }
           default -> LOG.fine("ignoring " + f.getBodyCase() + " from host");
         }
@@ -101,6 +108,7 @@ final class Agent implements AutoCloseable {
       LOG.fine("host closed mid-frame");
     } finally {
       greeter.interrupt();
+      files.abortAll();
     }
   }
 

@@ -37,7 +37,7 @@ public final class AgentLink implements Closeable {
   private final FrameReader reader;
   private final Consumer<Hello> onReady;
   private final Runnable onClose;
-  private final Map<Integer, ExecListener> streams = new ConcurrentHashMap<>();
+  private final Map<Integer, StreamListener> streams = new ConcurrentHashMap<>();
   private final AtomicInteger nextStream = new AtomicInteger(1);
   private final String sessionId = UUID.randomUUID().toString();
   private volatile Hello hello;
@@ -89,16 +89,60 @@ public final class AgentLink implements Closeable {
    * @throws IOException if the agent is not connected or the request cannot be sent
    */
   public int exec(ExecStart start, ExecListener listener) throws IOException {
+    return open(Frame.newBuilder().setExecStart(start), listener, "exec");
+  }
+
+  /**
+   * Starts writing a file in the guest; send its data with {@link #pushData} and finish with
+   * {@link #pushEnd}. The listener gets FileDone once the guest renamed the file into place.
+   */
+  public int openPush(dev.vmlet.proto.v1.FileWriteStart start, TransferListener listener) throws IOException {
+    return open(Frame.newBuilder().setFileWriteStart(start), listener, "a file push");
+  }
+
+  /** Sends up to 32 KiB of a push; blocks while the link is full. */
+  public void pushData(int stream, byte[] data, int off, int len) throws IOException {
+    writer.write(Frame.newBuilder().setStreamId(stream)
+        .setFileData(dev.vmlet.proto.v1.FileData.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(data, off, len)))
+        .build());
+  }
+
+  /** Ends a push: the guest checks size and digest against what it received before it renames. */
+  public void pushEnd(int stream, long size, String sha256) throws IOException {
+    writer.write(Frame.newBuilder().setStreamId(stream)
+        .setFileEnd(dev.vmlet.proto.v1.FileEnd.newBuilder().setSize(size).setSha256(sha256)).build());
+  }
+
+  /** Tells the guest to drop a stream (a push whose source failed); its listener is told too. */
+  public void cancel(int stream, String reason) {
+    StreamListener l = streams.remove(stream);
+    try {
+      writer.write(Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setMessage(reason)).build());
+    } catch (IOException e) {
+      // the link is gone: the guest drops unfinished pushes itself
+    }
+    if (l != null) {
+      l.failed(reason);
+    }
+  }
+
+  /** Reads a file from the guest: info, data, done on the listener. */
+  public int pull(String path, TransferListener listener) throws IOException {
+    return open(Frame.newBuilder().setFileReadStart(dev.vmlet.proto.v1.FileReadStart.newBuilder().setPath(path)), listener,
+        "a file pull");
+  }
+
+  private int open(Frame.Builder request, StreamListener listener, String what) throws IOException {
     if (hello == null) {
       throw new IOException("the agent of VM " + vmName + " has not connected yet");
     }
     int id = nextStream.getAndIncrement();
     streams.put(id, listener);
     try {
-      writer.write(Frame.newBuilder().setStreamId(id).setExecStart(start).build());
+      writer.write(request.setStreamId(id).build());
     } catch (IOException e) {
       streams.remove(id);
-      throw new IOException("cannot send exec to the agent of VM " + vmName + ": " + e.getMessage(), e);
+      throw new IOException("cannot send " + what + " to the agent of VM " + vmName + ": " + e.getMessage(), e);
     }
     return id;
   }
@@ -130,8 +174,7 @@ public final class AgentLink implements Closeable {
       case HELLO -> handleHello(f.getHello());
       case HEARTBEAT -> { }
       case EXEC_OUTPUT -> {
-        ExecListener l = streams.get(f.getStreamId());
-        if (l == null) {
+        if (!(streams.get(f.getStreamId()) instanceof ExecListener l)) {
           drop(f);
         } else if (f.getExecOutput().getFd() == dev.vmlet.proto.v1.ExecOutput.Fd.STDERR) {
           l.stderr(f.getExecOutput().getData().toByteArray());
@@ -140,15 +183,34 @@ public final class AgentLink implements Closeable {
         }
       }
       case EXEC_EXIT -> {
-        ExecListener l = streams.remove(f.getStreamId());
-        if (l == null) {
-          drop(f);
-        } else {
+        if (streams.get(f.getStreamId()) instanceof ExecListener l) {
+          streams.remove(f.getStreamId());
           l.exit(f.getExecExit());
+        } else {
+          drop(f);
+        }
+      }
+      case FILE_INFO, FILE_DATA -> {
+        if (streams.get(f.getStreamId()) instanceof TransferListener l) {
+          if (f.hasFileInfo()) {
+            l.info(f.getFileInfo());
+          } else {
+            l.data(f.getFileData().getData().toByteArray());
+          }
+        } else {
+          drop(f);
+        }
+      }
+      case FILE_DONE -> {
+        if (streams.get(f.getStreamId()) instanceof TransferListener l) {
+          streams.remove(f.getStreamId());
+          l.done(f.getFileDone());
+        } else {
+          drop(f);
         }
       }
       case ERROR -> {
-        ExecListener l = streams.remove(f.getStreamId());
+        StreamListener l = streams.remove(f.getStreamId());
         if (l == null) {
           drop(f);
         } else {
@@ -182,7 +244,7 @@ public final class AgentLink implements Closeable {
 
   private void failAll(String reason) {
     for (Integer id : streams.keySet()) {
-      ExecListener l = streams.remove(id);
+      StreamListener l = streams.remove(id);
       if (l != null) {
         l.failed(reason);
       }

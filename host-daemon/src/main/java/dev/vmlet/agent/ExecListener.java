@@ -6,12 +6,11 @@ import dev.vmlet.proto.v1.ExecExit;
  * Receives one exec's results, in order, on the link's reader thread: any number of output
  * chunks, then exactly one of {@link #exit} or {@link #failed}. Implementations must not block.
  */
-public interface ExecListener {
+public interface ExecListener extends StreamListener {
   void stdout(byte[] data);
 
   void stderr(byte[] data);
 
   void exit(ExecExit exit);
 
-  void failed(String reason);
 }

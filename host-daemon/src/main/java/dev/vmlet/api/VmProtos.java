@@ -40,6 +40,10 @@ final class VmProtos {
       r.activeForwards().stream().filter(f -> f.guestPort() == 22 && f.protocol().equals("tcp")).findFirst()
           .ifPresent(f -> b.setSshHost(f.hostAddress()).setSshPort(f.hostPort()));
     }
+    if (v.sshIdentity() != null) {
+      b.setSshUser(dev.vmlet.cloudinit.NoCloudSeed.USER).setSshIdentityFile(v.sshIdentity().toString());
+    }
+    b.setCloudInitDoneUnixMs(v.cloudInitDoneAtMs()).setSshReadyUnixMs(v.sshReadyAtMs());
     if (v.hello() != null) {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
     }

@@ -155,6 +155,16 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   }
 
   @Override
+  public StreamObserver<dev.vmlet.proto.v1.PushFileRequest> pushFile(StreamObserver<dev.vmlet.proto.v1.FileTransferResult> out) {
+    return FileTransfers.push(manager, out);
+  }
+
+  @Override
+  public void pullFile(dev.vmlet.proto.v1.PullFileRequest req, StreamObserver<dev.vmlet.proto.v1.PullFileResponse> out) {
+    FileTransfers.pull(manager, req, out);
+  }
+
+  @Override
   public void pauseVm(VmRef req, StreamObserver<Vm> out) {
     unary(out, () -> {
       manager.pause(req.getName());

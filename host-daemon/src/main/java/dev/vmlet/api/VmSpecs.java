@@ -3,6 +3,7 @@ package dev.vmlet.api;
 import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.KernelBoot;
 import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.vm.CloudInitConfig;
 import dev.vmlet.vm.DirectBoot;
 import dev.vmlet.vm.DiskConfig;
 import dev.vmlet.vm.Network;
@@ -30,6 +31,7 @@ public final class VmSpecs {
     s.getDisksList().forEach(d -> refuseUnknown("spec.disks", d.getUnknownFields()));
     s.getForwardsList().forEach(f -> refuseUnknown("spec.forwards", f.getUnknownFields()));
     refuseUnknown("spec.kernel", s.getKernel().getUnknownFields());
+    refuseUnknown("spec.cloud_init", s.getCloudInit().getUnknownFields());
     List<PortForward> forwards = s.getForwardsList().stream().map(f -> new PortForward(
         f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(), f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(),
         unsigned(f.getHostPort()), unsigned(f.getGuestPort()))).toList();
@@ -49,6 +51,7 @@ public final class VmSpecs {
         .directBoot(s.hasKernel() ? new DirectBoot(s.getKernel().getPath(), s.getKernel().getInitrd(), s.getKernel().getCmdline()) : null)
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
+        .cloudInit(new CloudInitConfig(s.getCloudInit().getUserData(), s.getCloudInit().getSshAuthorizedKey()))
         .build();
   }
 
@@ -74,6 +77,10 @@ public final class VmSpecs {
         .setMachine(c.platform().machine()).setFirmware(c.platform().firmware())
         .setTap(c.network().tap())
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList());
+    if (!c.cloudInit().isEmpty()) {
+      b.setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder().setUserData(c.cloudInit().userData())
+          .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()));
+    }
     if (c.directBoot() != null) {
       b.setKernel(KernelBoot.newBuilder().setPath(c.directBoot().kernel()).setInitrd(c.directBoot().initrd())
           .setCmdline(c.directBoot().cmdline()));

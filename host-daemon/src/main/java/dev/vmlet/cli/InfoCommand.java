@@ -52,8 +52,13 @@ final class InfoCommand implements Callable<Integer> {
         line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + f.getProtocol());
       }
       if (v.getSshPort() != 0) {
-        line("SSH", v.getSshHost() + " port " + v.getSshPort() + " (guest port 22)");
+        line("SSH", v.getSshHost() + " port " + v.getSshPort() + " (guest port 22)"
+            + (v.getSshUser().isEmpty() ? "" : ", user " + v.getSshUser() + ", key " + v.getSshIdentityFile() + "; vmlet ssh " + v.getSpec().getName()));
       }
+      if (v.getStartedAtUnixMs() != 0 && !v.getSshUser().isEmpty()) {
+        line("Boot", timeline(v));
+      }
+      line("MAC", v.getMac());
       line("Console", v.getConsoleLog());
       if (!v.getLastError().isEmpty()) {
         line("Last error", v.getLastError());
@@ -63,6 +68,18 @@ final class InfoCommand implements Callable<Integer> {
       }
       return 0;
     }
+  }
+
+  /** Seconds after QEMU started at which each later step of a cloud image's boot happened. */
+  static String timeline(dev.vmlet.proto.v1.Vm v) {
+    long t0 = v.getStartedAtUnixMs();
+    StringBuilder sb = new StringBuilder("QEMU started 0 s");
+    java.util.function.BiConsumer<String, Long> step = (what, at) ->
+        sb.append(", ").append(what).append(' ').append(at == 0 ? "-" : String.format("%.1f s", (at - t0) / 1000.0));
+    step.accept("agent ready", v.getAgentReady() ? v.getAgentReadyAtUnixMs() : 0L);
+    step.accept("cloud-init done", v.getCloudInitDoneUnixMs());
+    step.accept("SSH ready", v.getSshReadyUnixMs());
+    return sb.toString();
   }
 
   private static void line(String k, String v) {

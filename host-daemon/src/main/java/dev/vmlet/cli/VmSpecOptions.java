@@ -2,6 +2,7 @@ package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.api.VmSpecs;
+import dev.vmlet.vm.CloudInitConfig;
 import dev.vmlet.vm.DirectBoot;
 import dev.vmlet.vm.DiskConfig;
 import dev.vmlet.vm.Network;
@@ -28,9 +29,10 @@ final class VmSpecOptions {
   @Option(names = "--memory", defaultValue = "512", paramLabel = "MIB", description = "Memory in MiB (default: ${DEFAULT-VALUE}).")
   long memory;
 
-  @Option(names = "--image", paramLabel = "micro|disk|kernel",
-      description = {"What to boot: micro (the built-in micro image; the default), disk (firmware boots the first",
-          "--disk, which needs base=PATH), kernel (--kernel; the default when --kernel is given)."})
+  @Option(names = "--image", paramLabel = "micro|debian|PATH|disk|kernel",
+      description = {"What to boot: micro (the built-in micro image; the default), debian (vmlet image build debian;",
+          "cloud-init installs the agent), PATH of a disk image (booted by its own boot loader, with cloud-init),",
+          "disk (firmware boots the first --disk, which needs base=PATH), kernel (--kernel; the default with --kernel)."})
   String image = "";
 
   @Option(names = "--kernel", paramLabel = "PATH", description = "Boot this kernel directly (absolute path on the daemon's host).")
@@ -49,6 +51,14 @@ final class VmSpecOptions {
   @Option(names = "--tap", paramLabel = "DEVICE",
       description = "Use this pre-created TAP device (on a bridge) instead of user-mode networking; no --forward then.")
   String tap = "";
+
+  @Option(names = "--cloud-init", paramLabel = "FILE",
+      description = "Your user-data (#cloud-config or a #! script) for a cloud image; merged with vmlet's, never replacing it.")
+  java.nio.file.Path cloudInit;
+
+  @Option(names = "--ssh-key", paramLabel = "FILE|KEY",
+      description = "A public key to authorize for user vmlet as well as the VM's own key (a .pub file or the key line).")
+  String sshKey;
 
   @Option(names = "--gpu", paramLabel = "PCI-ADDRESS", description = "Pass through a host PCI device bound to vfio-pci, e.g. 0000:01:00.0; repeatable.")
   List<String> gpus = new ArrayList<>();
@@ -128,10 +138,33 @@ final class VmSpecOptions {
           .directBoot(kernel == null ? null : new DirectBoot(absolute(kernel), initrd == null ? "" : absolute(initrd), cmdline))
           .network(new Network(tap))
           .gpus(gpus.stream().map(PciAddress::new).toList())
+          .cloudInit(new CloudInitConfig(readUserData(), readSshKey()))
           .build();
       return VmSpecs.spec(config);
     } catch (VmException e) {
       throw new CliException(e.getMessage());
+    }
+  }
+
+  private String readUserData() {
+    if (cloudInit == null) {
+      return "";
+    }
+    try {
+      return java.nio.file.Files.readString(cloudInit);
+    } catch (java.io.IOException e) {
+      throw new CliException("--cloud-init " + cloudInit + ": cannot read it: " + e.getMessage());
+    }
+  }
+
+  private String readSshKey() {
+    if (sshKey == null || sshKey.startsWith("ssh-") || sshKey.startsWith("ecdsa-") || sshKey.startsWith("sk-")) {
+      return sshKey;
+    }
+    try {
+      return java.nio.file.Files.readString(java.nio.file.Path.of(sshKey)).strip();
+    } catch (java.io.IOException e) {
+      throw new CliException("--ssh-key " + sshKey + ": not a key line and not a readable file: " + e.getMessage());
     }
   }
 

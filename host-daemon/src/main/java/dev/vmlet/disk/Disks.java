@@ -17,6 +17,8 @@ import java.util.List;
 public final class Disks {
   private final QemuImg qemuImg;
 
+  static final long MIN_BASE_BYTES = 1024 * 1024;
+
   public Disks(QemuImg qemuImg) {
     this.qemuImg = qemuImg;
   }
@@ -35,10 +37,17 @@ public final class Disks {
       if (!Files.isRegularFile(base) || !Files.isReadable(base)) {
         throw VmException.invalid("disks[" + d.name() + "].base_image " + base + " does not exist or is not a readable file");
       }
+      long size;
       try {
         qemuImg.format(base);
+        size = qemuImg.virtualSize(base);
       } catch (IOException e) {
         throw VmException.invalid("disks[" + d.name() + "].base_image " + base + " is not an image qemu-img can read: " + e.getMessage());
+      }
+      // qemu-img takes any file as a raw image; a text file is a mistake, not a disk.
+      if (size < MIN_BASE_BYTES) {
+        throw VmException.invalid("disks[" + d.name() + "].base_image " + base + " is " + size
+            + " bytes, too small to be a disk image (at least 1 MiB); give a qcow2 or raw disk image");
       }
     }
   }

@@ -5,7 +5,7 @@ import dev.vmlet.vm.BootImage;
 import dev.vmlet.vm.ImageResolver;
 import dev.vmlet.vm.VmException;
 
-/** Resolves "micro" to the built micro image in the cache; anything else is refused. */
+/** Finds the images built into the cache: micro, debian and the agent bundle. */
 public final class MicroImageResolver implements ImageResolver {
   private final VmletPaths paths;
 
@@ -22,5 +22,21 @@ public final class MicroImageResolver implements ImageResolver {
         .orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
             "the micro image is not built in " + paths.imageDir("micro") + "; run: vmlet image build micro"));
     return new BootImage(m.kernel(), m.initrd());
+  }
+
+  @Override
+  public java.nio.file.Path debian() {
+    java.nio.file.Path dir = paths.imageDir("debian");
+    ImageBuilder.load(ImageBuilder.DEBIAN, dir).orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
+        "the debian image is not built in " + dir + "; run: vmlet image build debian (as root, about 2 minutes)"));
+    return dir;
+  }
+
+  @Override
+  public java.nio.file.Path agentBundle() {
+    java.nio.file.Path dir = paths.imageDir("agent-bundle");
+    ImageBuilder.load(ImageBuilder.AGENT_BUNDLE, dir).orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
+        "the agent bundle is not built in " + dir + "; run: vmlet image build agent-bundle"));
+    return dir.resolve("agent-bundle.iso");
   }
 }

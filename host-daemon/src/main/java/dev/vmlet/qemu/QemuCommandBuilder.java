@@ -81,6 +81,10 @@ public final class QemuCommandBuilder {
       String boot = i == 0 && l.boot() == null ? ",bootindex=0" : "";
       a.addAll(List.of("-device", "virtio-blk" + virtio + ",drive=disk-" + d.name() + ",serial=" + d.name() + boot));
     }
+    for (int i = 0; i < l.readOnlyDisks().size(); i++) {
+      a.addAll(List.of("-drive", "file=" + opt(l.readOnlyDisks().get(i)) + ",format=raw,if=none,id=ro" + i + ",readonly=on"));
+      a.addAll(List.of("-device", "virtio-blk" + virtio + ",drive=ro" + i));
+    }
     a.addAll(List.of("-netdev", netdev(config, l.forwards())));
     a.addAll(List.of("-device", "virtio-net" + virtio + ",netdev=net0,mac=" + mac(l.instanceId())));
     a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
@@ -125,7 +129,12 @@ public final class QemuCommandBuilder {
 
   /** The micro image's own parameters, or the user's command line; then vmlet's parameters. */
   static String kernelCommandLine(VmConfig config, String instanceId) {
-    String base = config.directBoot() != null ? config.directBoot().cmdline() : "console=ttyS0 panic=-1";
+    String base = switch (config.image()) {
+      case "kernel" -> config.directBoot().cmdline();
+      // The Debian image's root file system fills its whole disk, which is always the first.
+      case "debian" -> "root=/dev/vda rw console=ttyS0";
+      default -> "console=ttyS0 panic=-1";
+    };
     String vmlet = "vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name();
     return base.isBlank() ? vmlet : base.strip() + " " + vmlet;
   }

@@ -18,11 +18,13 @@ import java.util.List;
  * @param hugepagesMount the hugetlbfs mount when the config asks for hugepages, else null
  * @param firmware the OVMF files when the config asks for UEFI, else null
  * @param hostTscKhz the host's TSC frequency, 0 when unknown; see {@link HostTsc}
+ * @param readOnlyDisks raw images attached read-only after the disks: the cloud-init seed, the agent bundle
  */
 public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
     VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
-    long hostTscKhz) {
+    long hostTscKhz, List<Path> readOnlyDisks) {
   public QemuLaunch {
+    readOnlyDisks = List.copyOf(readOnlyDisks);
     forwards = List.copyOf(forwards);
     disks = List.copyOf(disks);
   }

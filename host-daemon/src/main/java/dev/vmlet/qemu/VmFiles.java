@@ -32,6 +32,21 @@ public record VmFiles(Path runDir, Path stateDir) {
     return stateDir.resolve("uefi-vars.qcow2");
   }
 
+  /** A cloud image's own files, linked from the cache at create so a rebuild never changes them. */
+  public Path baseDir() {
+    return stateDir.resolve("base");
+  }
+
+  /** The VM's SSH key pair (id_ed25519, id_ed25519.pub). */
+  public Path sshDir() {
+    return stateDir.resolve("ssh");
+  }
+
+  /** The NoCloud seed of a cloud image, rewritten at every start. */
+  public Path seedIso() {
+    return stateDir.resolve("cidata.iso");
+  }
+
   public Path consoleLog() {
     return stateDir.resolve("console.log");
   }

@@ -1,5 +1,8 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.cloudinit.NoCloudSeed;
+import dev.vmlet.cloudinit.SeedIso;
+import dev.vmlet.cloudinit.UserData;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.net.HostPorts;
 import dev.vmlet.qemu.Accel;
@@ -47,11 +50,49 @@ final class LaunchPlanner {
   }
 
   /**
+   * Makes what a cloud image needs before its first start: for "debian", links of the cached
+   * image's files (a rebuild of the cache then never changes this VM's base) and its root disk in
+   * the config; for every cloud image, the VM's SSH key pair.
+   *
+   * @return the config to keep (with the root disk for "debian")
+   */
+  VmConfig prepareCloudImage(VmConfig config, VmFiles files) throws IOException {
+    if (!VmConfig.isCloudImage(config.image())) {
+      return config;
+    }
+    if (config.image().equals("debian")) {
+      Path cache = images.debian();
+      Files.createDirectories(files.baseDir());
+      for (String f : List.of("root.qcow2", "vmlinuz", "initrd.img")) {
+        linkOrCopy(cache.resolve(f), files.baseDir().resolve(f));
+      }
+      config = config.withRootDisk(new DiskConfig("root", files.baseDir().resolve("root.qcow2").toString(), 0, false));
+    }
+    dev.vmlet.cloudinit.SshKeys.ensure(files.sshDir(), "vmlet@" + config.name());
+    return config;
+  }
+
+  private static void linkOrCopy(Path from, Path to) throws IOException {
+    try {
+      Files.createLink(to, from);
+    } catch (IOException | UnsupportedOperationException e) {
+      Files.copy(from, to); // another file system
+    }
+  }
+
+  /**
    * What create checks before it writes anything: the boot files, base images, TAP device and
    * passed-through devices exist. Start checks them again: they may have gone since.
    */
-  void checkHost(VmConfig config) {
-    boot(config, VmException.Kind.INVALID_ARGUMENT);
+  void checkHost(VmConfig config, VmFiles files) {
+    if (config.image().equals("debian")) {
+      images.debian(); // its files are linked into the VM after these checks
+    } else {
+      boot(config, files, VmException.Kind.INVALID_ARGUMENT);
+    }
+    if (VmConfig.isCloudImage(config.image())) {
+      images.agentBundle();
+    }
     disks.checkBases(config.disks());
     checkDevices(config);
   }
@@ -68,10 +109,12 @@ final class LaunchPlanner {
    *     create, a failed precondition when it went away later
    * @return the kernel to boot, or null when firmware boots the first disk
    */
-  BootImage boot(VmConfig config, VmException.Kind missing) {
+  BootImage boot(VmConfig config, VmFiles files, VmException.Kind missing) {
     return switch (config.image()) {
       case "micro" -> images.resolve("micro");
       case "disk" -> null;
+      case "debian" -> new BootImage(readable(files.baseDir().resolve("vmlinuz").toString(), "the debian image's kernel", missing),
+          readable(files.baseDir().resolve("initrd.img").toString(), "the debian image's initrd", missing));
       case "kernel" -> {
         DirectBoot d = config.directBoot();
         Path kernel = readable(d.kernel(), "kernel.path", missing);
@@ -79,6 +122,21 @@ final class LaunchPlanner {
       }
       default -> throw new IllegalStateException("unknown image " + config.image());
     };
+  }
+
+  /** The NoCloud seed: the VM's identity, DHCP on its MAC, and vmlet's user-data merged with the user's. */
+  private static void writeSeed(VmConfig config, String instanceId, VmFiles files) throws IOException {
+    List<String> keys = new java.util.ArrayList<>();
+    keys.add(Files.readString(files.sshDir().resolve("id_ed25519.pub")).strip());
+    if (!config.cloudInit().sshAuthorizedKey().isEmpty()) {
+      keys.add(config.cloudInit().sshAuthorizedKey());
+    }
+    UserData user = config.cloudInit().userData().isEmpty() ? null : UserData.parse(config.cloudInit().userData());
+    java.util.Map<String, String> seed = new java.util.LinkedHashMap<>();
+    seed.put("meta-data", NoCloudSeed.metaData(instanceId, config.name()));
+    seed.put("network-config", NoCloudSeed.networkConfig(QemuCommandBuilder.mac(instanceId)));
+    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user));
+    SeedIso.write(files.seedIso(), seed);
   }
 
   private static Path readable(String file, String field, VmException.Kind missing) {
@@ -107,7 +165,7 @@ final class LaunchPlanner {
    * @throws VmException when the host cannot run this config, saying why
    */
   Plan plan(VmConfig config, String instanceId, VmFiles files, boolean create) throws IOException {
-    BootImage boot = boot(config, VmException.Kind.FAILED_PRECONDITION);
+    BootImage boot = boot(config, files, VmException.Kind.FAILED_PRECONDITION);
     checkDevices(config);
     Accel accel;
     try {
@@ -128,8 +186,16 @@ final class LaunchPlanner {
     } else {
       attached = disks.planned(config.disks(), files);
     }
+    List<Path> readOnly = List.of();
+    if (VmConfig.isCloudImage(config.image())) {
+      Path bundle = images.agentBundle();
+      if (create) {
+        writeSeed(config, instanceId, files);
+      }
+      readOnly = List.of(files.seedIso(), bundle);
+    }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
-        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo"))));
+        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly));
     return new Plan(argv, accel, forwards);
   }
 }

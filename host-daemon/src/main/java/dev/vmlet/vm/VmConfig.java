@@ -14,8 +14,10 @@ import java.util.regex.Pattern;
  * @param name 1 to 63 characters, lower-case letters, digits and '-', starting with a letter or digit
  * @param vcpus 1 to {@link #MAX_VCPUS}
  * @param memoryMib {@link #MIN_MEMORY_MIB} to {@link #MAX_MEMORY_MIB}
- * @param image the boot source: "micro" (the built-in micro image), "disk" (firmware boots the first
- *     disk, which needs a base image) or "kernel" (the user's {@link DirectBoot} kernel)
+ * @param image the boot source: "micro" (the built-in micro image), "debian" (the cached Debian cloud
+ *     image; the daemon adds its root disk at create), "disk" (firmware boots the first disk, which
+ *     needs a base image; the builder turns an image path into this) or "kernel" (the user's
+ *     {@link DirectBoot} kernel)
  * @param accel "auto", "kvm" or "tcg"
  * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
@@ -25,12 +27,13 @@ import java.util.regex.Pattern;
  * @param directBoot the user's kernel when image is "kernel", else null
  * @param network user-mode networking (the default) or a pre-created TAP device
  * @param gpus PCI devices passed through with VFIO, at most {@link #MAX_GPUS}
+ * @param cloudInit the user's cloud-init input; only for cloud images ("debian", "disk")
  * @see Builder
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
     Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform, DirectBoot directBoot,
-    Network network, List<PciAddress> gpus) {
+    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit) {
   public static final int MAX_NAME = 63;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
@@ -55,8 +58,9 @@ public record VmConfig(
       throw VmException.invalid(
           "memory_mib must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB + ", got " + memoryMib);
     }
-    if (!image.equals("micro") && !image.equals("disk") && !image.equals("kernel")) {
-      throw VmException.invalid("image must be micro, disk (boot the first disk) or kernel (with kernel=PATH), got '" + image + "'");
+    if (!image.equals("micro") && !image.equals("debian") && !image.equals("disk") && !image.equals("kernel")) {
+      throw VmException.invalid("image must be micro, debian, the absolute path of a disk image, disk (boot the first disk)"
+          + " or kernel (with kernel.path), got '" + image + "'");
     }
     if (image.equals("kernel") != (directBoot != null)) {
       throw VmException.invalid(directBoot == null
@@ -103,6 +107,11 @@ public record VmConfig(
     platform = platform == null ? Platform.DEFAULT : platform;
     network = network == null ? Network.USER : network;
     gpus = gpus == null ? List.of() : List.copyOf(gpus);
+    cloudInit = cloudInit == null ? CloudInitConfig.NONE : cloudInit;
+    if (!cloudInit.isEmpty() && !isCloudImage(image)) {
+      throw VmException.invalid("cloud_init needs a cloud image (image debian or a disk image path); image '" + image
+          + "' has no cloud-init");
+    }
     if (!tuning.cpuPinning().isEmpty() && tuning.cpuPinning().size() != vcpus) {
       throw VmException.invalid("cpu_pinning must name one host CPU per vCPU: " + vcpus + " vCPUs, "
           + tuning.cpuPinning().size() + " CPUs given");
@@ -124,8 +133,8 @@ public record VmConfig(
       throw VmException.invalid("gpus: a device is given twice");
     }
     if (platform.machine().equals("microvm")) {
-      if (image.equals("disk")) {
-        throw VmException.invalid("machine microvm has no boot firmware for disks: use image micro or kernel, or machine q35");
+      if (isCloudImage(image)) {
+        throw VmException.invalid("machine microvm boots the micro image or a kernel only, not image '" + image + "': use machine q35");
       }
       if (!gpus.isEmpty()) {
         throw VmException.invalid("gpus need machine q35 (microvm has no PCI bus)");
@@ -133,16 +142,32 @@ public record VmConfig(
     }
   }
 
+  /** Whether the image boots with cloud-init: a NoCloud seed and the agent bundle are attached. */
+  public static boolean isCloudImage(String image) {
+    return image.equals("debian") || image.equals("disk");
+  }
+
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null);
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null);
   }
 
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus);
+        network, gpus, cloudInit);
+  }
+
+  /** The same config with {@code root} as its first disk (a cloud image's root disk). */
+  public VmConfig withRootDisk(DiskConfig root) {
+    if (disks.stream().anyMatch(d -> d.name().equals(root.name()))) {
+      throw VmException.invalid("disks: '" + root.name() + "' is the name of the image's own disk; name yours otherwise");
+    }
+    List<DiskConfig> list = new java.util.ArrayList<>(disks);
+    list.add(0, root);
+    return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
+        network, gpus, cloudInit);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -182,6 +207,7 @@ public record VmConfig(
     private DirectBoot directBoot;
     private Network network = Network.USER;
     private List<PciAddress> gpus = List.of();
+    private CloudInitConfig cloudInit = CloudInitConfig.NONE;
 
     private Builder(String name) {
       this.name = name;
@@ -247,11 +273,33 @@ public record VmConfig(
       return this;
     }
 
-    /** Validates; throws {@link VmException} naming the first bad field. */
+    public Builder cloudInit(CloudInitConfig c) {
+      cloudInit = c;
+      return this;
+    }
+
+    /**
+     * Validates; throws {@link VmException} naming the first bad field. An image given as a path
+     * becomes image "disk" with a persistent root disk over that image first.
+     */
     public VmConfig build() {
       String img = !image.isEmpty() ? image : directBoot != null ? "kernel" : "micro";
+      if (img.startsWith("/")) {
+        List<DiskConfig> all = new java.util.ArrayList<>(List.of(new DiskConfig("root", img, 0, false)));
+        for (DiskConfig d : disks) {
+          if (d.name().equals("root")) {
+            throw VmException.invalid("disks: 'root' is the name of the image's own disk; name yours otherwise");
+          }
+        }
+        all.addAll(disks);
+        return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
+            network, gpus, cloudInit);
+      }
+      if (img.contains("/")) {
+        throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
+      }
       return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
-          network, gpus);
+          network, gpus, cloudInit);
     }
   }
 }

@@ -101,15 +101,26 @@ public final class VmManager implements AutoCloseable {
     if (config.memoryMib() > hostMib) {
       throw VmException.invalid("memory_mib " + config.memoryMib() + " is more than this host has (" + hostMib + " MiB)");
     }
-    VmRecord r = new VmRecord(config, UUID.randomUUID().toString(), VmState.CREATED, 0, "", "", 0, "", "", List.of());
-    VmRuntime vm = new VmRuntime(r, filesOf(config.name()));
+    String instanceId = UUID.randomUUID().toString();
+    VmFiles files = filesOf(config.name());
+    VmRuntime vm = new VmRuntime(new VmRecord(config, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of()), files);
     if (vms.putIfAbsent(config.name(), vm) != null) {
       throw new VmException(VmException.Kind.ALREADY_EXISTS, "a VM named '" + config.name() + "' already exists");
     }
     // Check what can be checked before anything is written, so a refused create leaves nothing.
+    VmRecord r;
     try {
-      planner.checkHost(config);
-      store.save(r);
+      planner.checkHost(config, files);
+      try {
+        VmConfig prepared = planner.prepareCloudImage(config, files);
+        r = new VmRecord(prepared, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of());
+        vm.record = r;
+        store.save(r);
+      } catch (IOException | RuntimeException e) {
+        VmStore.deleteTree(files.stateDir());
+        throw e instanceof RuntimeException re ? re
+            : new VmException(VmException.Kind.INTERNAL, "cannot prepare VM '" + config.name() + "': " + e.getMessage(), e);
+      }
     } catch (RuntimeException e) {
       vms.remove(config.name());
       throw e;
@@ -137,11 +148,19 @@ public final class VmManager implements AutoCloseable {
         vm.hello = null;
         vm.agentReadyAtMs = 0;
         vm.guestShutdown = false;
+        vm.timeline = VmConfig.isCloudImage(config.image()) ? new BootTimeline(clock) : null;
         vm.record = vm.record.withStarted(vm.process.pid(), accel.name(), accel.reason(), startedAt,
             QemuCommandBuilder.toShellLine(cmd), plan.forwards());
         try {
           connect(vm);
           CpuPinning.apply(vm.qmp, config.tuning().cpuPinning(), QMP_TIMEOUT);
+          BootTimeline timeline = vm.timeline;
+          ProcessHandle qemu = vm.process;
+          if (timeline != null) {
+            plan.forwards().stream().filter(f -> f.guestPort() == LaunchPlanner.SSH_PORT && f.protocol().equals("tcp")).findFirst()
+                .ifPresent(f -> timeline.watchSsh(name, f.hostAddress().equals("0.0.0.0") ? "127.0.0.1" : f.hostAddress(),
+                    f.hostPort(), qemu::isAlive));
+          }
         } catch (IOException | RuntimeException e) {
           // Never leave a QEMU behind for a start that failed.
           vm.process.destroyForcibly();
@@ -182,6 +201,10 @@ public final class VmManager implements AutoCloseable {
             emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
           }
           LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
+          BootTimeline t = vm.timeline;
+          if (t != null && t.cloudInitDoneAtMs == 0 && vm.agent != null) {
+            t.watchCloudInit(vm.name(), vm.agent);
+          }
         },
         () -> {
           synchronized (vm) {
@@ -479,8 +502,8 @@ public final class VmManager implements AutoCloseable {
         VmTransitions.require(name, s, VmTransitions.Operation.WAIT_FOR_AGENT);
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-          throw new VmException(VmException.Kind.DEADLINE_EXCEEDED,
-              "the agent of VM '" + name + "' did not phone home within " + timeout.toSeconds() + " s; console: " + vm.files.consoleLog());
+          throw new VmException(VmException.Kind.DEADLINE_EXCEEDED, "the agent of VM '" + name + "' did not phone home within "
+              + timeout.toSeconds() + " s" + BootTimeline.whyNoAgent(vm.timeline, vm.record.startedAtMs(), vm.files.consoleLog()));
         }
         vm.wait(Math.max(1, left / 1_000_000));
       }
@@ -525,13 +548,32 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
+  /**
+   * The agent link of a running VM, for file transfers.
+   *
+   * @throws VmException FAILED_PRECONDITION in the wrong state, UNAVAILABLE when the agent is not connected
+   */
+  public AgentLink agent(String name) {
+    VmRuntime vm = require(name);
+    synchronized (vm) {
+      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.EXEC);
+      if (vm.hello == null || vm.agent == null) {
+        throw new VmException(VmException.Kind.UNAVAILABLE, "the agent of VM '" + name + "' is not connected yet; try again shortly");
+      }
+      return vm.agent;
+    }
+  }
+
   private static long hostMemoryMib() {
     var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     return os.getTotalMemorySize() / (1024 * 1024);
   }
 
   private VmView view(VmRuntime vm) {
-    return new VmView(vm.record, vm.hello, vm.agentReadyAtMs, vm.files.consoleLog());
+    BootTimeline t = vm.timeline;
+    Path identity = vm.files.sshDir().resolve("id_ed25519");
+    return new VmView(vm.record, vm.hello, vm.agentReadyAtMs, vm.files.consoleLog(), t == null ? 0 : t.cloudInitDoneAtMs,
+        t == null ? 0 : t.sshReadyAtMs, Files.exists(identity) ? identity : null);
   }
 
   private VmRuntime require(String name) {

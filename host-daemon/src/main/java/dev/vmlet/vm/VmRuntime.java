@@ -19,6 +19,8 @@ final class VmRuntime {
   ConsoleLink console;
   Hello hello;
   long agentReadyAtMs;
+  /** Cloud images: cloud-init and SSH readiness of the current boot; replaced at every start. */
+  BootTimeline timeline;
   /** Set by the QMP SHUTDOWN event: true when the guest itself powered off. */
   volatile boolean guestShutdown;
 

@@ -24,12 +24,6 @@ applets=$( [[ -x /bin/busybox ]] && /bin/busybox --list || true)
 for tool in apt-cache apt-get dpkg-deb cpio gzip modinfo; do
   command -v "$tool" >/dev/null || die "$tool is missing; run ./vmlet demo as root or install it with apt-get"
 done
-if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/jlink ]]; then
-  JDK=$JAVA_HOME
-else
-  JDK=$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v jlink)")")")
-fi
-[[ -x $JDK/bin/jlink ]] || die "no jlink in $JDK; run: apt-get install -y openjdk-17-jdk-headless"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -71,26 +65,7 @@ done
 echo "$MODULES" > "$root/lib/modules/load-order"
 
 # 3. A Java runtime with only what the agent needs, and the shared libraries it links.
-step "jlink runtime from $JDK"
-cds=""
-plugins=$("$JDK/bin/jlink" --list-plugins 2>/dev/null || true)
-if [[ $plugins == *--generate-cds-archive* ]]; then
-  cds="--generate-cds-archive"
-fi
-"$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported --strip-debug --no-man-pages \
-  --no-header-files --compress=2 $cds --output "$root/opt/vmlet/runtime"
-cp "$AGENT_JAR" "$root/opt/vmlet/vmlet-agent.jar"
-# Start-up classes of the agent in a CDS archive. The class path is relative, so the archive made
-# here is valid in the guest, where the agent runs from /opt/vmlet too.
-JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m"
-if (cd "$root/opt/vmlet" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
-      -cp vmlet-agent.jar dev.vmlet.agent.AgentMain --warm-up >/dev/null 2>&1); then
-  step "agent class archive $(du -h "$root/opt/vmlet/agent.jsa" | cut -f1)"
-  CDS_FLAGS="-XX:SharedArchiveFile=agent.jsa"
-else
-  step "warning: no agent class archive (the agent starts without it)"
-  CDS_FLAGS=""
-fi
+bash "$(dirname "$0")/build-agent-runtime.sh" "$AGENT_JAR" "$root/opt/vmlet"
 for lib in $( { ldd "$root/opt/vmlet/runtime/bin/java"; find "$root/opt/vmlet/runtime/lib" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
     | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
   case $lib in "$root"*) continue ;; esac
@@ -139,13 +114,8 @@ while [ $i -lt 50 ]; do
 done
 echo "vmlet micro: up in $(cut -d' ' -f1 /proc/uptime) s, hostname $(hostname)"
 RCS
-cat > "$root/opt/vmlet/agent.sh" <<AGENT
-#!/bin/sh
-cd /opt/vmlet
-exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.agent.AgentMain
-AGENT
 printf '#!/bin/sh\nexec poweroff\n' > "$root/etc/acpi/PWRF/00000080"
-chmod +x "$root/etc/init.d/rcS" "$root/opt/vmlet/agent.sh" "$root/etc/acpi/PWRF/00000080"
+chmod +x "$root/etc/init.d/rcS" "$root/etc/acpi/PWRF/00000080"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 

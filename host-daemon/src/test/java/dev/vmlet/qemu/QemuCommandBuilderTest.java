@@ -23,7 +23,7 @@ class QemuCommandBuilderTest {
 
   private List<String> build(VmConfig c, String accel, BootImage boot, VmFiles f, List<PortForward> forwards,
       List<AttachedDisk> disks, Path hugepages, Firmware firmware) {
-    return QemuCommandBuilder.build(new QemuLaunch("q", c, "id", accel, boot, f, forwards, disks, hugepages, firmware, 2_445_424));
+    return QemuCommandBuilder.build(new QemuLaunch("q", c, "id", accel, boot, f, forwards, disks, hugepages, firmware, 2_445_424, List.of()));
   }
 
   private String line(VmConfig c, BootImage boot, List<AttachedDisk> disks) {
@@ -35,7 +35,7 @@ class QemuCommandBuilderTest {
     List<String> args = QemuCommandBuilder.build(new QemuLaunch("qemu-system-x86_64", config, "1111-2222", "tcg",
         new BootImage(Path.of("/cache/micro/vmlinuz"), Path.of("/cache/micro/initrd.img")), files,
         List.of(new PortForward("tcp", "127.0.0.1", 8080, 80), new PortForward("udp", "::1", 5353, 53)),
-        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))), null, null, 2_445_424));
+        List.of(new AttachedDisk("data", Path.of("/var/lib/vmlet/vms/web1/disks/data.qcow2"))), null, null, 2_445_424, List.of()));
     assertThat(args).containsExactly(
         "qemu-system-x86_64",
         "-name", "web1,process=vmlet-web1,debug-threads=on",
@@ -152,6 +152,20 @@ class QemuCommandBuilderTest {
     assertThat(HostTsc.parseKhz("cpu MHz\t\t: 2445.424\nflags\t\t: fpu tsc\n")).isZero();
     assertThat(HostTsc.parseKhz("cpu MHz\t\t: fast\nflags\t\t: constant_tsc\n")).isZero();
     assertThat(HostTsc.parseKhz("")).isZero();
+  }
+
+  @Test
+  void build_forTheDebianImage_bootsItsKernelOnTheRootDisk_withTheSeedAndBundleReadOnly() {
+    VmConfig debian = VmConfig.builder("web1").image("debian").build()
+        .withRootDisk(new DiskConfig("root", "/var/lib/vmlet/vms/web1/base/root.qcow2", 0, false));
+    String line = String.join(" ", QemuCommandBuilder.build(new QemuLaunch("q", debian, "id", "tcg",
+        new BootImage(Path.of("/b/vmlinuz"), Path.of("/b/initrd.img")), files, List.of(),
+        List.of(new AttachedDisk("root", Path.of("/d/root.qcow2"))), null, null, 0,
+        List.of(Path.of("/s/cidata.iso"), Path.of("/c/agent-bundle.iso")))));
+    assertThat(line).contains("-append root=/dev/vda rw console=ttyS0 vmlet.instance_id=id vmlet.hostname=web1 ")
+        .contains("-device virtio-blk-pci,drive=disk-root,serial=root -drive file=/s/cidata.iso,format=raw,if=none,id=ro0,readonly=on"
+            + " -device virtio-blk-pci,drive=ro0 -drive file=/c/agent-bundle.iso,format=raw,if=none,id=ro1,readonly=on"
+            + " -device virtio-blk-pci,drive=ro1 ");
   }
 
   @Test

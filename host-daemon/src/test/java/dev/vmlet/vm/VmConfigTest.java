@@ -112,10 +112,32 @@ class VmConfigTest {
     assertThatThrownBy(() -> VmConfig.builder("a").image("kernel").build()).hasMessageContaining("image 'kernel' needs kernel.path");
     assertThatThrownBy(() -> VmConfig.builder("a").image("micro").directBoot(k).build())
         .hasMessageContaining("kernel.path is given, so image must be 'kernel'");
-    assertThatThrownBy(() -> VmConfig.builder("a").image("ubuntu").build()).hasMessageContaining("image must be micro, disk");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("ubuntu").build()).hasMessageContaining("image must be micro, debian");
     assertThatThrownBy(() -> VmConfig.builder("a").image("disk").build()).hasMessageContaining("image 'disk' boots the first disk");
     assertThatThrownBy(() -> VmConfig.builder("a").image("disk").disks(List.of(new DiskConfig("d", "", 10, false))).build())
         .hasMessageContaining("give a disk with a base_image first");
+  }
+
+  @Test
+  void anImagePath_becomesADiskBootFromARootDiskOverIt() {
+    VmConfig c = VmConfig.builder("a").image("/img/cloud.qcow2").disks(List.of(new DiskConfig("data", "", 10, false))).build();
+    assertThat(c.image()).isEqualTo("disk");
+    assertThat(c.disks()).containsExactly(new DiskConfig("root", "/img/cloud.qcow2", 0, false), new DiskConfig("data", "", 10, false));
+    assertThatThrownBy(() -> VmConfig.builder("a").image("/img/cloud.qcow2").disks(List.of(new DiskConfig("root", "", 10, false))).build())
+        .hasMessageContaining("'root' is the name of the image's own disk");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("img/cloud.qcow2").build()).hasMessageContaining("give the absolute path");
+  }
+
+  @Test
+  void cloudInit_onlyForCloudImages_andChecked() {
+    CloudInitConfig ci = new CloudInitConfig("#cloud-config\nruncmd: [date]\n", "");
+    assertThat(VmConfig.builder("a").image("debian").cloudInit(ci).build().cloudInit()).isEqualTo(ci);
+    assertThatThrownBy(() -> VmConfig.builder("a").cloudInit(ci).build()).hasMessageContaining("cloud_init needs a cloud image");
+    assertThatThrownBy(() -> new CloudInitConfig("#cloud-config\nruncmd: [date\n", ""))
+        .hasMessageContaining("cloud_init.user_data is not valid YAML");
+    assertThatThrownBy(() -> new CloudInitConfig("hello", "")).hasMessageContaining("must start with #cloud-config");
+    assertThatThrownBy(() -> new CloudInitConfig("", "not a key")).hasMessageContaining("ssh_authorized_key is not one authorized_keys line");
+    assertThat(new CloudInitConfig("#!/bin/sh\necho hi\n", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI me@host").isEmpty()).isFalse();
   }
 
   @Test
@@ -132,7 +154,7 @@ class VmConfigTest {
     Platform microvm = new Platform("microvm", "bios");
     assertThatThrownBy(() -> VmConfig.builder("a").platform(microvm).image("disk")
             .disks(List.of(new DiskConfig("root", "/img.qcow2", 0, false))).build())
-        .hasMessageContaining("machine microvm has no boot firmware for disks");
+        .hasMessageContaining("machine microvm boots the micro image or a kernel only");
     assertThatThrownBy(() -> VmConfig.builder("a").platform(microvm).gpus(List.of(new PciAddress("01:00.0"))).build())
         .hasMessage("gpus need machine q35 (microvm has no PCI bus)");
     assertThat(VmConfig.builder("a").platform(microvm).build().platform().microvm()).isTrue();

@@ -1,11 +1,16 @@
 package dev.vmlet.it;
 
 import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.FileClient;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import dev.vmlet.proto.v1.FileTransferResult;
+import dev.vmlet.proto.v1.PushFileHeader;
 import java.io.ByteArrayOutputStream;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -47,4 +52,26 @@ final class Guests {
         ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs(), ready.getAccel());
     return ready;
   }
+  /**
+   * Pushes {@code data} through the API, claiming {@code sha} as its digest (null: the real one);
+   * cancels after half of it when asked (and returns null).
+   */
+  static FileTransferResult push(DaemonClient client, String vm, String path, byte[] data, String sha, boolean cancelHalfway)
+      throws Exception {
+    return FileClient.push(client, PushFileHeader.newBuilder().setName(vm).setPath(path).build(),
+        new java.io.ByteArrayInputStream(data), sha, cancelHalfway ? data.length / 2 : -1);
+  }
+
+  static String sha(byte[] data) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+  }
+
+  record Pulled(byte[] data, FileTransferResult done) {}
+
+  static Pulled pull(DaemonClient client, String vm, String path) throws java.io.IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    FileTransferResult done = FileClient.pull(client, vm, path, out, info -> { });
+    return new Pulled(out.toByteArray(), done);
+  }
+
 }

@@ -348,7 +348,15 @@ class MicroVmIT {
         VmSpec.newBuilder().setName("ok").setImage("ubuntu").build(),
         VmSpec.newBuilder().setName("ok").setMachine("microvm").setFirmware("uefi").build(),
         VmSpec.newBuilder().setName("ok").setTap("tap0").addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setHostPort(8080).setGuestPort(80)).build(),
-        VmSpec.newBuilder().setName("ok").addGpus("not-a-pci-address").build())) {
+        VmSpec.newBuilder().setName("ok").addGpus("not-a-pci-address").build(),
+        VmSpec.newBuilder().setName("ok").setImage("/no/such/cloud.qcow2").build(),
+        VmSpec.newBuilder().setName("ok").setImage(tmp.toString()).build(),
+        VmSpec.newBuilder().setName("ok").setImage("/etc/hostname").build(),
+        VmSpec.newBuilder().setName("ok").setImage("debian").setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder()
+            .setUserData("#cloud-config\nruncmd: [unclosed\n")).build(),
+        VmSpec.newBuilder().setName("ok").setImage("debian").setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder()
+            .setUserData("just some text")).build(),
+        VmSpec.newBuilder().setName("ok").setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder().setUserData("#!/bin/sh\n")).build())) {
       assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
               .createVm(CreateVmRequest.newBuilder().setSpec(bad).setStart(true).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class,

@@ -1,0 +1,210 @@
+package dev.vmlet.agent;
+
+import com.google.protobuf.ByteString;
+import dev.vmlet.common.files.FileModes;
+import dev.vmlet.proto.v1.FileData;
+import dev.vmlet.proto.v1.FileDone;
+import dev.vmlet.proto.v1.FileEnd;
+import dev.vmlet.proto.v1.FileInfo;
+import dev.vmlet.proto.v1.FileReadStart;
+import dev.vmlet.proto.v1.FileWriteStart;
+import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.StreamError;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * File pushes and pulls on the agent's side. A push is written to a temporary file in the
+ * destination's directory and renamed into place only after its size and SHA-256 match what the
+ * host says it sent; a push that fails, or whose link goes away, leaves nothing at the destination.
+ * Pushes are written on the link's reader thread, so a host cannot send faster than the guest's
+ * disk takes it (memory stays bounded); pulls run on their own thread.
+ */
+final class FileTransfers {
+  private static final Logger LOG = Logger.getLogger(FileTransfers.class.getName());
+  static final int CHUNK = 32 * 1024;
+
+  private final Map<Integer, Push> pushes = new ConcurrentHashMap<>();
+
+  private static final class Push {
+    final Path target;
+    final Path temp;
+    final OutputStream out;
+    final MessageDigest digest = sha256();
+    final FileWriteStart start;
+    long size;
+
+    Push(Path target, Path temp, FileWriteStart start) throws IOException {
+      this.target = target;
+      this.temp = temp;
+      this.start = start;
+      this.out = Files.newOutputStream(temp);
+    }
+  }
+
+  /** Handles a push frame; answers on {@code sink} when the push ends or fails. */
+  void onPushFrame(Frame f, ExecRunner.Sink sink) {
+    int stream = f.getStreamId();
+    try {
+      switch (f.getBodyCase()) {
+        case FILE_WRITE_START -> begin(stream, f.getFileWriteStart());
+        case FILE_DATA -> {
+          Push p = pushes.get(stream);
+          if (p == null) {
+            return; // a push that already failed; its error was sent
+          }
+          byte[] data = f.getFileData().getData().toByteArray();
+          p.out.write(data);
+          p.digest.update(data);
+          p.size += data.length;
+        }
+        case FILE_END -> finish(stream, f.getFileEnd(), sink);
+        default -> throw new IllegalArgumentException(f.getBodyCase().toString());
+      }
+    } catch (IOException | RuntimeException e) {
+      abort(stream);
+      send(sink, Frame.newBuilder().setStreamId(stream)
+          .setError(StreamError.newBuilder().setMessage(describe(e))).build());
+    }
+  }
+
+  private void begin(int stream, FileWriteStart start) throws IOException {
+    Path target = absolute(start.getPath());
+    Path dir = target.getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new IOException("the directory of " + target + " does not exist");
+    }
+    if (Files.isDirectory(target)) {
+      throw new IOException(target + " is a directory");
+    }
+    Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".vmlet-part");
+    pushes.put(stream, new Push(target, temp, start));
+  }
+
+  private void finish(int stream, FileEnd end, ExecRunner.Sink sink) throws IOException {
+    Push p = pushes.remove(stream);
+    if (p == null) {
+      return;
+    }
+    try {
+      p.out.close();
+      String sha = HexFormat.of().formatHex(p.digest.digest());
+      if (p.size != end.getSize() || !sha.equals(end.getSha256())) {
+        throw new IOException("the data that arrived (" + p.size + " bytes, sha256 " + sha + ") is not what was sent ("
+            + end.getSize() + " bytes, sha256 " + end.getSha256() + "); nothing was written to " + p.target);
+      }
+      int mode = p.start.getMode() == 0 ? 0644 : p.start.getMode();
+      try {
+        Files.setPosixFilePermissions(p.temp, FileModes.permissions(mode));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system (Windows): the mode does not apply
+      }
+      if (p.start.getMtimeUnixMs() != 0) {
+        Files.setLastModifiedTime(p.temp, FileTime.fromMillis(p.start.getMtimeUnixMs()));
+      }
+      Files.move(p.temp, p.target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      send(sink, Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
+    } finally {
+      Files.deleteIfExists(p.temp);
+    }
+  }
+
+  /** Drops an unfinished push, deleting its temporary file. */
+  void abort(int stream) {
+    Push p = pushes.remove(stream);
+    if (p != null) {
+      try {
+        p.out.close();
+        Files.deleteIfExists(p.temp);
+      } catch (IOException e) {
+        LOG.warning("cannot remove " + p.temp + ": " + e.getMessage());
+      }
+    }
+  }
+
+  /** The link went away: every unfinished push is dropped, leaving nothing behind. */
+  void abortAll() {
+    for (Integer stream : pushes.keySet()) {
+      abort(stream);
+    }
+  }
+
+  /** Sends a file: FileInfo, its data in chunks, FileDone; or a StreamError. Blocking: run off the reader thread. */
+  static void pull(int stream, FileReadStart req, ExecRunner.Sink sink) {
+    try {
+      Path file = absolute(req.getPath());
+      if (!Files.isRegularFile(file)) {
+        throw new IOException(file + " does not exist or is not a regular file");
+      }
+      int mode;
+      try {
+        mode = FileModes.bits(Files.getPosixFilePermissions(file));
+      } catch (UnsupportedOperationException e) {
+        mode = 0644;
+      }
+      sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(Files.size(file))
+          .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis())).build());
+      MessageDigest digest = sha256();
+      long size = 0;
+      byte[] buf = new byte[CHUNK];
+      try (InputStream in = Files.newInputStream(file)) {
+        int n;
+        while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
+          digest.update(buf, 0, n);
+          size += n;
+          sink.send(Frame.newBuilder().setStreamId(stream)
+              .setFileData(FileData.newBuilder().setData(ByteString.copyFrom(buf, 0, n))).build());
+        }
+      }
+      sink.send(Frame.newBuilder().setStreamId(stream)
+          .setFileDone(FileDone.newBuilder().setSize(size).setSha256(HexFormat.of().formatHex(digest.digest()))).build());
+    } catch (IOException | RuntimeException e) {
+      send(sink, Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setMessage(describe(e))).build());
+    }
+  }
+
+  private static Path absolute(String path) throws IOException {
+    Path p = Path.of(path);
+    if (!p.isAbsolute()) {
+      throw new IOException("the guest path must be absolute, got '" + path + "'");
+    }
+    return p.normalize();
+  }
+
+  private static String describe(Exception e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return e.getMessage() + " does not exist";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied: " + e.getMessage();
+    }
+    return e.getMessage() == null ? e.toString() : e.getMessage();
+  }
+
+  private static void send(ExecRunner.Sink sink, Frame f) {
+    try {
+      sink.send(f);
+    } catch (IOException e) {
+      LOG.fine("cannot answer on stream " + f.getStreamId() + ": " + e.getMessage());
+    }
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

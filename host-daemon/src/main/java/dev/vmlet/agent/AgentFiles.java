@@ -1,0 +1,144 @@
+package dev.vmlet.agent;
+
+import dev.vmlet.proto.v1.FileDone;
+import dev.vmlet.proto.v1.FileInfo;
+import dev.vmlet.proto.v1.FileWriteStart;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/** Blocking file pushes and pulls over an {@link AgentLink}, each checked with SHA-256 end to end. */
+public final class AgentFiles {
+  public static final int CHUNK = 32 * 1024;
+
+  private AgentFiles() {}
+
+  /**
+   * Pushes all of {@code in} to the guest.
+   *
+   * @param expectedSha256 asked once all data is read: the digest it must have (the source's, from
+   *     whoever read it), or null to use the digest of what was read here
+   * @param timeout for the guest's answer after the last byte was sent
+   * @throws IOException when the link fails, the guest refuses, or the digests differ; the guest
+   *     then has nothing at the destination
+   */
+  public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
+      java.util.function.Supplier<String> expectedSha256, Duration timeout) throws IOException {
+    CompletableFuture<FileDone> result = new CompletableFuture<>();
+    int stream = link.openPush(start, listener(result, null, null));
+    MessageDigest digest = sha256();
+    long size = 0;
+    byte[] buf = new byte[CHUNK];
+    try {
+      int n;
+      while ((n = in.readNBytes(buf, 0, buf.length)) > 0 && !result.isDone()) {
+        digest.update(buf, 0, n);
+        size += n;
+        link.pushData(stream, buf, 0, n);
+      }
+    } catch (IOException e) {
+      link.cancel(stream, "the source failed: " + e.getMessage());
+      throw e;
+    }
+    String sha = HexFormat.of().formatHex(digest.digest());
+    String expected = expectedSha256.get();
+    if (expected != null && !expected.equals(sha)) {
+      link.cancel(stream, "corrupted on the way");
+      throw new IOException("the data changed on its way (sha256 " + sha + ", the source's " + expected + "); nothing was written");
+    }
+    if (!result.isDone()) {
+      link.pushEnd(stream, size, sha);
+    }
+    return await(result, timeout, "push to " + start.getPath());
+  }
+
+  /**
+   * Pulls a guest file into {@code out} and checks the data against the digest the guest sent.
+   *
+   * @param onInfo gets the file's size, mode and mtime before any data
+   */
+  public static FileDone pull(AgentLink link, String path, OutputStream out, Consumer<FileInfo> onInfo, Duration timeout)
+      throws IOException {
+    CompletableFuture<FileDone> result = new CompletableFuture<>();
+    MessageDigest digest = sha256();
+    long[] size = {0};
+    link.pull(path, listener(result, onInfo, data -> {
+      digest.update(data);
+      size[0] += data.length;
+      out.write(data);
+    }));
+    FileDone done = await(result, timeout, "pull of " + path);
+    String sha = HexFormat.of().formatHex(digest.digest());
+    if (done.getSize() != size[0] || !done.getSha256().equals(sha)) {
+      throw new IOException("the data of " + path + " arrived damaged (" + size[0] + " bytes, sha256 " + sha + "; the guest sent "
+          + done.getSize() + " bytes, sha256 " + done.getSha256() + ")");
+    }
+    return done;
+  }
+
+  interface DataSink {
+    void accept(byte[] data) throws IOException;
+  }
+
+  private static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink) {
+    return new TransferListener() {
+      @Override
+      public void info(FileInfo info) {
+        if (onInfo != null) {
+          onInfo.accept(info);
+        }
+      }
+
+      @Override
+      public void data(byte[] data) {
+        if (sink != null && !result.isDone()) {
+          try {
+            sink.accept(data);
+          } catch (IOException e) {
+            result.completeExceptionally(e);
+          }
+        }
+      }
+
+      @Override
+      public void done(FileDone done) {
+        result.complete(done);
+      }
+
+      @Override
+      public void failed(String reason) {
+        result.completeExceptionally(new IOException(reason));
+      }
+    };
+  }
+
+  private static FileDone await(CompletableFuture<FileDone> result, Duration timeout, String what) throws IOException {
+    try {
+      return result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    } catch (TimeoutException e) {
+      throw new IOException("the guest did not finish the " + what + " within " + timeout.toSeconds() + " s");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted during the " + what);
+    }
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

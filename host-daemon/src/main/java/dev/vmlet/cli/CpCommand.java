@@ -1,0 +1,120 @@
+package dev.vmlet.cli;
+
+import dev.vmlet.common.files.FileModes;
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.FileClient;
+import dev.vmlet.proto.v1.FileInfo;
+import dev.vmlet.proto.v1.FileTransferResult;
+import dev.vmlet.proto.v1.PushFileHeader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "cp", mixinStandardHelpOptions = true,
+    description = {"Copy a file into or out of a VM through its agent, checked with SHA-256 end to end.",
+        "One side is NAME:/absolute/path in the guest, the other a local path, or - for stdin/stdout.",
+        "Nothing appears at the destination unless the whole file arrived intact.",
+        "Examples: vmlet cp ./app.tar web1:/tmp/app.tar    vmlet cp web1:/etc/os-release -"})
+final class CpCommand implements Callable<Integer> {
+  @Mixin ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "SRC")
+  String src;
+
+  @Parameters(index = "1", paramLabel = "DST")
+  String dst;
+
+  /** NAME:/path, or null when the argument is local. */
+  record Remote(String vm, String path) {
+    static Remote parse(String arg) {
+      int colon = arg.indexOf(':');
+      if (colon <= 0 || arg.startsWith("/") || arg.startsWith(".")) {
+        return null;
+      }
+      String path = arg.substring(colon + 1);
+      if (!path.startsWith("/")) {
+        throw new CliException(arg + ": the guest path must be absolute (NAME:/path)");
+      }
+      return new Remote(arg.substring(0, colon), path);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Remote from = Remote.parse(src);
+    Remote to = Remote.parse(dst);
+    if ((from == null) == (to == null)) {
+      throw new CliException("exactly one of SRC and DST must be NAME:/path in a VM");
+    }
+    try (DaemonClient c = client.connect()) {
+      FileTransferResult r = to != null ? push(c, src, to) : pull(c, from, dst);
+      System.err.println("copied " + r.getSize() + " bytes, sha256 " + r.getSha256());
+      return 0;
+    }
+  }
+
+  private static FileTransferResult push(DaemonClient c, String local, Remote to) throws Exception {
+    PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(to.vm()).setPath(to.path());
+    if (local.equals("-")) {
+      return FileClient.push(c, h.build(), System.in, null, -1);
+    }
+    Path p = Path.of(local);
+    if (!Files.isRegularFile(p)) {
+      throw new CliException(local + " does not exist or is not a regular file");
+    }
+    try {
+      h.setMode(FileModes.bits(Files.getPosixFilePermissions(p)));
+    } catch (UnsupportedOperationException e) {
+      // no POSIX modes here: the guest uses 0644
+    }
+    h.setMtimeUnixMs(Files.getLastModifiedTime(p).toMillis());
+    try (InputStream in = Files.newInputStream(p)) {
+      return FileClient.push(c, h.build(), in, null, -1);
+    } catch (IOException e) {
+      throw new CliException("reading " + local + " failed: " + e.getMessage() + "; nothing was written in the VM");
+    }
+  }
+
+  /** Into a temporary file next to the target, renamed only when the digest matched. */
+  private static FileTransferResult pull(DaemonClient c, Remote from, String local) throws Exception {
+    if (local.equals("-")) {
+      FileTransferResult r = FileClient.pull(c, from.vm(), from.path(), System.out, i -> { });
+      System.out.flush();
+      return r;
+    }
+    Path target = Path.of(local);
+    if (Files.isDirectory(target)) {
+      target = target.resolve(Path.of(from.path()).getFileName());
+    }
+    Path temp = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".", ".vmlet-part");
+    try {
+      FileInfo[] info = new FileInfo[1];
+      FileTransferResult r;
+      try (OutputStream out = Files.newOutputStream(temp)) {
+        r = FileClient.pull(c, from.vm(), from.path(), out, i -> info[0] = i);
+      } catch (IOException e) {
+        throw new CliException(e.getMessage() + "; nothing was written to " + target);
+      }
+      if (info[0] != null) {
+        try {
+          Files.setPosixFilePermissions(temp, FileModes.permissions(info[0].getMode()));
+        } catch (UnsupportedOperationException ignored) {
+          // no POSIX modes here
+        }
+        Files.setLastModifiedTime(temp, FileTime.fromMillis(info[0].getMtimeUnixMs()));
+      }
+      Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      return r;
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+}

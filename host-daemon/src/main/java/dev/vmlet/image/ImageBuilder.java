@@ -1,0 +1,199 @@
+package dev.vmlet.image;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.function.Consumer;
+
+/**
+ * Builds an image into the image cache by running its {@link Recipe}'s script (shipped in this jar)
+ * and records what it was built from in {@code manifest.properties}. The image is rebuilt when the
+ * agent jar (for recipes that hold the agent) or the build scripts change. A build goes to a fresh
+ * directory that replaces the old image only when complete, so a failed or interrupted build never
+ * leaves half an image.
+ */
+public final class ImageBuilder {
+  static final String MANIFEST = "manifest.properties";
+
+  /**
+   * How to build one image.
+   *
+   * @param name the image's name in the cache and in messages
+   * @param scripts the script to run first, then the scripts it calls (all written next to it)
+   * @param outputs the files a complete image has
+   * @param holdsAgent whether the image contains the agent (rebuilt when the agent jar changes)
+   */
+  public record Recipe(String name, List<String> scripts, List<String> outputs, boolean holdsAgent) {
+    public Recipe {
+      scripts = List.copyOf(scripts);
+      outputs = List.copyOf(outputs);
+    }
+  }
+
+  public static final Recipe MICRO = new Recipe("micro", List.of("build-micro.sh", "build-agent-runtime.sh"),
+      List.of("vmlinuz", "initrd.img"), true);
+  public static final Recipe DEBIAN = new Recipe("debian", List.of("build-debian.sh"),
+      List.of("root.qcow2", "vmlinuz", "initrd.img"), false);
+  public static final Recipe AGENT_BUNDLE = new Recipe("agent-bundle",
+      List.of("build-agent-bundle.sh", "build-agent-runtime.sh"), List.of("agent-bundle.iso"), true);
+
+  private ImageBuilder() {}
+
+  /** The manifest of the image in {@code imageDir}, if it was built completely. */
+  public static Optional<Properties> load(Recipe recipe, Path imageDir) {
+    Path manifest = imageDir.resolve(MANIFEST);
+    if (!Files.isRegularFile(manifest)) {
+      return Optional.empty();
+    }
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(manifest)) {
+      p.load(r);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+    for (String out : recipe.outputs()) {
+      if (!Files.isRegularFile(imageDir.resolve(out))) {
+        return Optional.empty();
+      }
+    }
+    return Optional.of(p);
+  }
+
+  /**
+   * Returns the manifest of the image in {@code imageDir}, building it first when it is missing
+   * or was built from another agent jar or build script.
+   *
+   * @param agentJar the agent, for recipes that hold it; else ignored (may be null)
+   * @param progress receives one line per build step
+   * @throws IOException when the build fails, with the script's last lines
+   */
+  public static synchronized Properties build(Recipe recipe, Path agentJar, Path imageDir, Consumer<String> progress)
+      throws IOException {
+    java.util.Map<String, byte[]> scripts = new java.util.LinkedHashMap<>();
+    java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+    for (String name : recipe.scripts()) {
+      byte[] text = readScript(name);
+      scripts.put(name, text);
+      all.writeBytes(text);
+    }
+    String agentSha = recipe.holdsAgent() ? sha256(Files.readAllBytes(agentJar)) : "";
+    String builderSha = sha256(all.toByteArray());
+    Optional<Properties> current = load(recipe, imageDir);
+    if (current.isPresent() && current.get().getProperty("agent.sha256", "").equals(agentSha)
+        && current.get().getProperty("builder.sha256", "").equals(builderSha)) {
+      progress.accept("up to date" + (agentSha.isEmpty() ? "" : " (agent " + agentSha.substring(0, 12) + ")"));
+      return current.get();
+    }
+    progress.accept(current.isPresent() ? "rebuilding: the agent jar or the builder changed" : "building into " + imageDir);
+    Path parent = imageDir.toAbsolutePath().getParent();
+    Files.createDirectories(parent);
+    Path staging = Files.createTempDirectory(parent, imageDir.getFileName() + ".build-");
+    try {
+      Path scriptDir = Files.createDirectories(staging.resolve("scripts"));
+      for (var s : scripts.entrySet()) {
+        Files.write(scriptDir.resolve(s.getKey()), s.getValue());
+      }
+      Path out = staging.resolve("image");
+      long t0 = System.nanoTime();
+      runScript(recipe, scriptDir.resolve(recipe.scripts().get(0)), agentJar, out, parent.resolve("downloads"), progress);
+      for (String o : recipe.outputs()) {
+        if (!Files.isRegularFile(out.resolve(o))) {
+          throw new IOException("building the " + recipe.name() + " image wrote no " + o);
+        }
+      }
+      Properties p = new Properties();
+      if (Files.exists(out.resolve("kernel-version"))) {
+        p.setProperty("kernel.version", Files.readString(out.resolve("kernel-version")).strip());
+      }
+      p.setProperty("agent.sha256", agentSha);
+      p.setProperty("builder.sha256", builderSha);
+      for (String o : recipe.outputs()) {
+        p.setProperty(o + ".bytes", Long.toString(Files.size(out.resolve(o))));
+      }
+      p.setProperty("built.at", Instant.now().toString());
+      p.setProperty("build.seconds", Long.toString((System.nanoTime() - t0) / 1_000_000_000L));
+      try (Writer w = Files.newBufferedWriter(out.resolve(MANIFEST))) {
+        p.store(w, "vmlet " + recipe.name() + " image");
+      }
+      replace(out, imageDir);
+    } finally {
+      dev.vmlet.vm.VmStore.deleteTree(staging);
+    }
+    return load(recipe, imageDir)
+        .orElseThrow(() -> new IOException("the " + recipe.name() + " image vanished after its build in " + imageDir));
+  }
+
+  /** Moves the finished image into place; the old one stays whole until the new one is there. */
+  private static void replace(Path built, Path imageDir) throws IOException {
+    Path old = null;
+    if (Files.exists(imageDir)) {
+      old = imageDir.resolveSibling(imageDir.getFileName() + ".old-" + System.nanoTime());
+      Files.move(imageDir, old, StandardCopyOption.ATOMIC_MOVE);
+    }
+    Files.move(built, imageDir, StandardCopyOption.ATOMIC_MOVE);
+    if (old != null) {
+      dev.vmlet.vm.VmStore.deleteTree(old);
+    }
+  }
+
+  private static void runScript(Recipe recipe, Path script, Path agentJar, Path out, Path downloads,
+      Consumer<String> progress) throws IOException {
+    String agent = agentJar == null ? "" : agentJar.toAbsolutePath().toString();
+    Process p = new ProcessBuilder("bash", script.toString(), agent, out.toString(), downloads.toString())
+        .redirectErrorStream(true).start();
+    ArrayDeque<String> tail = new ArrayDeque<>();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        progress.accept(line);
+        tail.addLast(line);
+        if (tail.size() > 10) {
+          tail.removeFirst();
+        }
+      }
+    }
+    int code;
+    try {
+      code = p.waitFor();
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while building the " + recipe.name() + " image", e);
+    }
+    if (code != 0) {
+      throw new IOException("building the " + recipe.name() + " image failed (exit " + code + "): " + String.join(" | ", tail));
+    }
+  }
+
+  private static byte[] readScript(String name) throws IOException {
+    try (InputStream in = ImageBuilder.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IOException(name + " is missing from the vmlet jar");
+      }
+      return in.readAllBytes();
+    }
+  }
+
+  static String sha256(byte[] data) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

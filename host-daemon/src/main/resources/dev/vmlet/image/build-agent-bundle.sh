@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the agent bundle: a read-only ISO (label VMLETAGENT) that cloud-init's user-data mounts to
+# install the guest agent into /opt/vmlet-agent with a systemd unit that keeps it running.
+# Usage: build-agent-bundle.sh AGENT_JAR OUT_DIR DOWNLOAD_DIR. Writes OUT_DIR/agent-bundle.iso.
+set -euo pipefail
+
+AGENT_JAR=$1
+OUT=$2
+die() { echo "error: $*" >&2; exit 1; }
+[[ -f $AGENT_JAR ]] || die "agent jar $AGENT_JAR does not exist"
+command -v xorriso >/dev/null || die "xorriso is missing; run: apt-get install -y xorriso"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$OUT"
+bundle=$work/bundle
+bash "$(dirname "$0")/build-agent-runtime.sh" "$AGENT_JAR" "$bundle/agent"
+
+cat > "$bundle/start.sh" <<'START'
+#!/bin/sh
+# The instance id comes from the kernel command line (direct boot) or from the file cloud-init wrote.
+id=$(cat /etc/vmlet/instance-id 2>/dev/null || true)
+if [ -n "$id" ]; then
+  exec /opt/vmlet-agent/agent.sh --instance-id "$id"
+fi
+exec /opt/vmlet-agent/agent.sh
+START
+cat > "$bundle/vmlet-agent.service" <<'UNIT'
+[Unit]
+Description=vmlet guest agent
+# Early: the agent needs only local file systems and its port, and phone-home should not wait for
+# cloud-init's later stages or for the network.
+DefaultDependencies=no
+Conflicts=shutdown.target
+Before=shutdown.target
+
+After=local-fs.target
+
+[Service]
+ExecStart=/opt/vmlet-agent/start.sh
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+cat > "$bundle/install.sh" <<'INSTALL'
+#!/bin/sh
+# Run by cloud-init (bootcmd, once per instance) from the mounted bundle: installs the agent once per instance and
+# starts it. Idempotent: a second run replaces the files and restarts the unit.
+set -eu
+src=$(dirname "$0")
+rm -rf /opt/vmlet-agent.new
+mkdir -p /opt/vmlet-agent.new
+cp -a "$src/agent/." /opt/vmlet-agent.new/
+cp "$src/start.sh" /opt/vmlet-agent.new/start.sh
+chmod +x /opt/vmlet-agent.new/start.sh /opt/vmlet-agent.new/agent.sh
+date -u +%Y-%m-%dT%H:%M:%SZ > /opt/vmlet-agent.new/installed-at
+rm -rf /opt/vmlet-agent
+mv /opt/vmlet-agent.new /opt/vmlet-agent
+cp "$src/vmlet-agent.service" /etc/systemd/system/vmlet-agent.service
+systemctl daemon-reload
+systemctl enable vmlet-agent.service
+# --no-block: this runs inside cloud-init's own unit during boot; waiting for a job there can deadlock.
+systemctl restart --no-block vmlet-agent.service
+echo "vmlet agent installed in /opt/vmlet-agent"
+INSTALL
+chmod +x "$bundle/install.sh" "$bundle/start.sh"
+
+echo "packing the bundle"
+xorriso -as mkisofs -quiet -output "$OUT/agent-bundle.iso" -volid VMLETAGENT -joliet -rock "$bundle" 2>&1 \
+  | grep -v '^xorriso .* : RockRidge' || true
+[[ -s $OUT/agent-bundle.iso ]] || die "xorriso wrote no bundle"
+echo "agent-bundle.iso $(du -h "$OUT/agent-bundle.iso" | cut -f1)"

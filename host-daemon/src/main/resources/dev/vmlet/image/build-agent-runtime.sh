@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Puts the guest agent and a Java runtime trimmed to what it needs into DEST: DEST/runtime (jlink),
+# DEST/vmlet-agent.jar, DEST/agent.jsa (a class-data archive of the agent's start-up classes, when
+# the JDK can make one) and DEST/agent.sh, which starts the agent from DEST with the right flags.
+# Usage: build-agent-runtime.sh AGENT_JAR DEST. Used by the micro image and the agent bundle.
+set -euo pipefail
+
+AGENT_JAR=$1
+DEST=$2
+die() { echo "error: $*" >&2; exit 1; }
+
+if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/jlink ]]; then
+  JDK=$JAVA_HOME
+else
+  JDK=$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v jlink)")")")
+fi
+[[ -x $JDK/bin/jlink ]] || die "no jlink in $JDK; run: apt-get install -y openjdk-17-jdk-headless"
+
+echo "jlink runtime from $JDK"
+mkdir -p "$DEST"
+cds=""
+plugins=$("$JDK/bin/jlink" --list-plugins 2>/dev/null || true)
+if [[ $plugins == *--generate-cds-archive* ]]; then
+  cds="--generate-cds-archive"
+fi
+"$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported --strip-debug --no-man-pages \
+  --no-header-files --compress=2 $cds --output "$DEST/runtime"
+cp "$AGENT_JAR" "$DEST/vmlet-agent.jar"
+# The class path is relative, so the archive made here is valid wherever DEST ends up.
+JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m"
+if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
+      -cp vmlet-agent.jar dev.vmlet.agent.AgentMain --warm-up >/dev/null 2>&1); then
+  echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"
+  CDS_FLAGS="-XX:SharedArchiveFile=agent.jsa"
+else
+  echo "warning: no agent class archive (the agent starts without it)"
+  CDS_FLAGS=""
+fi
+# "$@" passes the agent's own options (e.g. --instance-id) through.
+cat > "$DEST/agent.sh" <<AGENT
+#!/bin/sh
+cd "\$(dirname "\$0")"
+exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.agent.AgentMain "\$@"
+AGENT
+chmod +x "$DEST/agent.sh"

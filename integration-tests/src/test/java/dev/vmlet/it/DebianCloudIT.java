@@ -1,0 +1,139 @@
+package dev.vmlet.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.vmlet.image.ImageBuilder;
+import dev.vmlet.proto.v1.CloudInit;
+import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.StopVmRequest;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.VmState;
+import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import dev.vmlet.config.VmletPaths;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A real Debian 12 cloud image with real cloud-init under TCG: the agent arrives through the NoCloud
+ * seed and the agent bundle, the user's cloud-config is merged (not replaced), SSH works with the
+ * VM's own key, and a reboot brings the agent back without cloud-init installing it again.
+ */
+class DebianCloudIT {
+  @TempDir Path tmp;
+
+  static final String USER_DATA = """
+      #cloud-config
+      write_files:
+        - path: /root/from-user.txt
+          content: "written by the user's cloud-config"
+      runcmd:
+        - echo user-runcmd > /root/user-runcmd.txt
+      """;
+
+  /** Polls `cloud-init status` (each call short: an exec has a 60 s deadline) until it is not running. */
+  static void awaitCloudInit(TestDaemon d, String name) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(400);
+    String status = "";
+    while (System.nanoTime() < deadline) {
+      status = Guests.sh(d.client, name, "cloud-init status").strip();
+      if (!status.contains("running") && !status.contains("not started")) {
+        break;
+      }
+      Thread.sleep(3000);
+    }
+    assertThat(status).isEqualTo("status: done");
+  }
+
+  @Test
+  void debianImage_getsTheAgentThroughCloudInit_keepsTheUsersUserData_andSurvivesAReboot() throws Exception {
+    assumeTrue(new ProcessBuilder("id", "-u").start().inputReader().readLine().equals("0"),
+        "building the Debian image needs root (mmdebstrap)");
+    Path cache = VmletPaths.fromEnvironment().cacheDir();
+    long t0 = System.nanoTime();
+    ImageBuilder.build(ImageBuilder.DEBIAN, null, cache.resolve("images/debian"), l -> System.out.println("[debian] " + l));
+    ImageBuilder.build(ImageBuilder.AGENT_BUNDLE, Path.of(System.getProperty("vmlet.agentJar")),
+        cache.resolve("images/agent-bundle"), l -> System.out.println("[bundle] " + l));
+    System.out.printf("debian image and agent bundle ready in %d s%n", (System.nanoTime() - t0) / 1_000_000_000L);
+    String name = "it-debian";
+    try (TestDaemon d = TestDaemon.start(tmp)) {
+      Vm created = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+          .setSpec(VmSpec.newBuilder().setName(name).setImage("debian").setVcpus(2).setMemoryMib(1024)
+              .setCloudInit(CloudInit.newBuilder().setUserData(USER_DATA)))
+          .setStart(true).build());
+      assertThat(created.getSpec().getDisks(0).getName()).isEqualTo("root");
+      Vm ready = d.client.vms().withDeadlineAfter(500, TimeUnit.SECONDS)
+          .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(480).build());
+      System.out.printf("debian phone-home: %.1f s after QEMU start%n", (ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs()) / 1000.0);
+      assertThat(ready.getGuest().getHostname()).isEqualTo(name);
+
+      // The user's part ran, and so did vmlet's: they were merged, not one replacing the other.
+      assertThat(Guests.sh(d.client, name, "cat /root/from-user.txt")).isEqualTo("written by the user's cloud-config");
+      awaitCloudInit(d, name);
+      assertThat(Guests.sh(d.client, name, "cat /root/user-runcmd.txt")).isEqualTo("user-runcmd\n");
+      assertThat(Guests.sh(d.client, name, "cat /etc/vmlet/instance-id")).isEqualTo(created.getInstanceId() + "\n");
+      // The agent runs as the systemd unit, and cloud-init's own schema check accepts the whole user-data.
+      assertThat(Guests.sh(d.client, name, "systemctl is-active vmlet-agent; systemctl is-enabled vmlet-agent"))
+          .isEqualTo("active\nenabled\n");
+      Guests.Result schema = Guests.exec(d.client, name, "cloud-init", "schema", "--system");
+      assertThat(schema.exitCode()).as(schema.stdout() + schema.stderr()).isZero();
+      Guests.Result status = Guests.exec(d.client, name, "cloud-init", "status", "--long");
+      assertThat(status.stdout()).as(status.stdout()).contains("status: done");
+      assertThat(Guests.exec(d.client, name, "sh", "-c", "echo out; echo err >&2; exit 4"))
+          .isEqualTo(new Guests.Result("out\n", "err\n", 4));
+
+      // A file in and out through the agent, digests checked on both ends.
+      byte[] data = new byte[8 << 20];
+      new java.util.Random(5).nextBytes(data);
+      String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+      assertThat(Guests.push(d.client, name, "/root/pushed.bin", data, sha, false).getSha256()).isEqualTo(sha);
+      assertThat(Guests.sh(d.client, name, "sha256sum /root/pushed.bin | cut -d' ' -f1").strip()).isEqualTo(sha);
+      Guests.Pulled pulled = Guests.pull(d.client, name, "/root/pushed.bin");
+      assertThat(pulled.data()).isEqualTo(data);
+      assertThat(pulled.done().getSha256()).isEqualTo(sha);
+
+      Vm info = d.client.vms().getVm(VmRef.newBuilder().setName(name).build());
+      assertThat(info.getSshUser()).isEqualTo("vmlet");
+      Process ssh = new ProcessBuilder(List.of("ssh", "-i", info.getSshIdentityFile(), "-p", Integer.toString(info.getSshPort()),
+          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
+          "vmlet@" + info.getSshHost(), "true")).redirectErrorStream(true).start();
+      String sshOut = new String(ssh.getInputStream().readAllBytes());
+      assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
+      assertThat(ssh.exitValue()).as("ssh: " + sshOut).isZero();
+      System.out.printf("debian timeline: agent %.1f s, cloud-init done %.1f s, SSH ready %.1f s%n",
+          (info.getAgentReadyAtUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
+          (info.getCloudInitDoneUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
+          (info.getSshReadyUnixMs() - info.getStartedAtUnixMs()) / 1000.0);
+      assertThat(info.getCloudInitDoneUnixMs()).isPositive();
+      assertThat(info.getSshReadyUnixMs()).isPositive();
+
+      // A reboot: systemd starts the installed agent; cloud-init does not install it again.
+      String installed = Guests.sh(d.client, name, "cat /opt/vmlet-agent/installed-at");
+      String bootId = Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id");
+      d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).rebootVm(VmRef.newBuilder().setName(name).build());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(400);
+      String newBoot = bootId;
+      while (newBoot.equals(bootId) && System.nanoTime() < deadline) {
+        Thread.sleep(2000);
+        try {
+          newBoot = Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id");
+        } catch (io.grpc.StatusRuntimeException e) {
+          // the agent is away while the guest reboots
+        }
+      }
+      assertThat(newBoot).as("the agent came back from a new boot").isNotEqualTo(bootId);
+      assertThat(Guests.sh(d.client, name, "cat /opt/vmlet-agent/installed-at")).isEqualTo(installed);
+
+      Vm stopped = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(60).build());
+      assertThat(stopped.getState()).isEqualTo(VmState.STOPPED);
+      d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).build());
+      assertThat(d.paths.vmStateDir(name)).doesNotExist();
+    }
+  }
+}
