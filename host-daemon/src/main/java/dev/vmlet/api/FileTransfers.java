@@ -53,7 +53,8 @@ final class FileTransfers {
             default -> throw new IllegalArgumentException("empty message");
           }
         } catch (IOException | RuntimeException e) {
-          fail(e);
+          // A pipe closed under us means the guest side failed first: report its reason, not ours.
+          fail(result != null && result.isCompletedExceptionally() ? reason(result) : e);
         }
       }
 
@@ -215,6 +216,15 @@ final class FileTransfers {
       if (!call.isCancelled()) {
         call.onError(status(e));
       }
+    }
+  }
+
+  private static Throwable reason(CompletableFuture<?> failed) {
+    try {
+      failed.join();
+      return new IllegalStateException("not failed");
+    } catch (java.util.concurrent.CompletionException e) {
+      return e.getCause() != null ? e.getCause() : e;
     }
   }
 
