@@ -43,7 +43,8 @@ final class VmProtos {
     if (v.sshIdentity() != null) {
       b.setSshUser(dev.vmlet.cloudinit.NoCloudSeed.USER).setSshIdentityFile(v.sshIdentity().toString());
     }
-    b.setCloudInitDoneUnixMs(v.cloudInitDoneAtMs()).setSshReadyUnixMs(v.sshReadyAtMs());
+    b.setCloudInitDoneUnixMs(v.cloudInitDoneAtMs()).setSshReadyUnixMs(v.sshReadyAtMs())
+        .setConsoleFirstOutputUnixMs(v.consoleFirstOutputAtMs());
     if (v.hello() != null) {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
     }

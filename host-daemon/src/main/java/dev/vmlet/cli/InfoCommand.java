@@ -76,6 +76,7 @@ final class InfoCommand implements Callable<Integer> {
     StringBuilder sb = new StringBuilder("QEMU started 0 s");
     java.util.function.BiConsumer<String, Long> step = (what, at) ->
         sb.append(", ").append(what).append(' ').append(at == 0 ? "-" : String.format("%.1f s", (at - t0) / 1000.0));
+    step.accept("kernel console", v.getConsoleFirstOutputUnixMs());
     step.accept("agent ready", v.getAgentReady() ? v.getAgentReadyAtUnixMs() : 0L);
     step.accept("cloud-init done", v.getCloudInitDoneUnixMs());
     step.accept("SSH ready", v.getSshReadyUnixMs());

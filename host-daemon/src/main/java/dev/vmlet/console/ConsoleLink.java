@@ -29,6 +29,7 @@ public final class ConsoleLink implements Closeable {
   private final List<Consumer<byte[]>> attached = new CopyOnWriteArrayList<>();
   private final List<Runnable> onEnd = new CopyOnWriteArrayList<>();
   private volatile boolean ended;
+  private volatile long firstOutputAtMs;
 
   private ConsoleLink(AFUNIXSocket socket, BoundedLog log) throws IOException {
     this.socket = socket;
@@ -56,6 +57,9 @@ public final class ConsoleLink implements Closeable {
     try (InputStream in = socket.getInputStream(); log) {
       int n;
       while ((n = in.read(buf)) > 0) {
+        if (firstOutputAtMs == 0) {
+          firstOutputAtMs = System.currentTimeMillis();
+        }
         log.append(buf, 0, n);
         byte[] chunk = Arrays.copyOf(buf, n);
         for (Consumer<byte[]> a : attached) {
@@ -68,6 +72,11 @@ public final class ConsoleLink implements Closeable {
       ended = true;
       onEnd.forEach(Runnable::run);
     }
+  }
+
+  /** When the guest first wrote to its console since this link connected (0: not yet). */
+  public long firstOutputAtMs() {
+    return firstOutputAtMs;
   }
 
   /**

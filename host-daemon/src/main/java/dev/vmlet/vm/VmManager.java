@@ -573,7 +573,9 @@ public final class VmManager implements AutoCloseable {
     BootTimeline t = vm.timeline;
     Path identity = vm.files.sshDir().resolve("id_ed25519");
     return new VmView(vm.record, vm.hello, vm.agentReadyAtMs, vm.files.consoleLog(), t == null ? 0 : t.cloudInitDoneAtMs,
-        t == null ? 0 : t.sshReadyAtMs, Files.exists(identity) ? identity : null);
+        t == null ? 0 : t.sshReadyAtMs, Files.exists(identity) ? identity : null,
+        // Only for a boot this daemon started: after a re-adoption the first output seen is not the boot's.
+        t != null && vm.console != null ? vm.console.firstOutputAtMs() : 0);
   }
 
   private VmRuntime require(String name) {

@@ -20,10 +20,21 @@ cat > "$bundle/start.sh" <<'START'
 #!/bin/sh
 # The instance id comes from the kernel command line (direct boot) or from the file cloud-init wrote.
 id=$(cat /etc/vmlet/instance-id 2>/dev/null || true)
-if [ -n "$id" ]; then
-  exec /opt/vmlet-agent/agent.sh --instance-id "$id"
+set --
+[ -n "$id" ] && set -- --instance-id "$id"
+# A guest with its own Java 17+ may run the agent on it: JAVA=/path/to/java (or JAVA=java for the
+# one on PATH) in /etc/vmlet/agent.env. Anything older or missing falls back to the bundled runtime.
+JAVA=
+[ -r /etc/vmlet/agent.env ] && . /etc/vmlet/agent.env
+if [ -n "$JAVA" ]; then
+  major=$("$JAVA" -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit }')
+  if [ "${major:-0}" -ge 17 ] 2>/dev/null; then
+    cd /opt/vmlet-agent
+    exec "$JAVA" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -cp vmlet-agent.jar dev.vmlet.agent.AgentMain "$@"
+  fi
+  echo "vmlet-agent: $JAVA is not Java 17 or newer (${major:-unknown}); using the bundled runtime" >&2
 fi
-exec /opt/vmlet-agent/agent.sh
+exec /opt/vmlet-agent/agent.sh "$@"
 START
 cat > "$bundle/vmlet-agent.service" <<'UNIT'
 [Unit]

@@ -106,10 +106,12 @@ class DebianCloudIT {
       String sshOut = new String(ssh.getInputStream().readAllBytes());
       assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
       assertThat(ssh.exitValue()).as("ssh: " + sshOut).isZero();
-      System.out.printf("debian timeline: agent %.1f s, cloud-init done %.1f s, SSH ready %.1f s%n",
+      System.out.printf("debian timeline: kernel console %.1f s, agent %.1f s, cloud-init done %.1f s, SSH ready %.1f s%n",
+          (info.getConsoleFirstOutputUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
           (info.getAgentReadyAtUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
           (info.getCloudInitDoneUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
           (info.getSshReadyUnixMs() - info.getStartedAtUnixMs()) / 1000.0);
+      assertThat(info.getConsoleFirstOutputUnixMs()).isBetween(info.getStartedAtUnixMs(), info.getAgentReadyAtUnixMs());
       assertThat(info.getCloudInitDoneUnixMs()).isPositive();
       assertThat(info.getSshReadyUnixMs()).isPositive();
 

@@ -139,11 +139,10 @@ class MicroVmIT {
     assertThat(exec(name, "echo", "resumed").stdout()).isEqualTo("resumed\n");
 
     // A daemon restart loses nothing: the new daemon re-adopts QEMU, and the agent says Hello again.
-    client.close();
-    daemon.close();
-    assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).isTrue();
-    daemon = Daemon.start(paths, Qemu.BINARY);
-    client = new DaemonClient(paths.socket());
+    testDaemon = testDaemon.restart(
+        () -> assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).isTrue());
+    daemon = testDaemon.daemon;
+    client = testDaemon.client;
     Vm adopted = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
     assertThat(adopted.getState()).isEqualTo(VmState.RUNNING);
     assertThat(adopted.getPid()).isEqualTo(pid);

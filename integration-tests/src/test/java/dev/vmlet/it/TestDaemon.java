@@ -36,9 +36,31 @@ final class TestDaemon implements AutoCloseable {
     return VmletPaths.fromEnvironment().cacheDir().resolve("images/micro");
   }
 
-  @Override
-  public void close() throws Exception {
+  /**
+   * Stops this daemon without touching its VMs and starts a new one on the same directories.
+   *
+   * @param whileStopped runs when no daemon runs
+   */
+  TestDaemon restart(Runnable whileStopped) throws Exception {
     client.close();
     daemon.close();
+    whileStopped.run();
+    Daemon next = Daemon.start(paths, Qemu.BINARY);
+    return new TestDaemon(paths, next, new DaemonClient(paths.socket()));
+  }
+
+  /** Deletes every VM this daemon has (a failed test must not leave a QEMU running), then stops it. */
+  @Override
+  public void close() throws Exception {
+    try {
+      for (var vm : client.vms().withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
+          .listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance()).getVmsList()) {
+        client.vms().withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS).deleteVm(
+            dev.vmlet.proto.v1.DeleteVmRequest.newBuilder().setName(vm.getSpec().getName()).setForce(true).build());
+      }
+    } finally {
+      client.close();
+      daemon.close();
+    }
   }
 }
