@@ -79,10 +79,17 @@ public final class AccelProbe {
       dir = Files.createTempDirectory("vmlet-probe");
       Path disk = dir.resolve("probe.img");
       Files.write(disk, probeSector());
-      p = new ProcessBuilder(List.of(
-              qemuBinary, "-machine", "pc", "-accel", accel, "-nodefaults", "-no-user-config",
-              "-display", "none", "-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-              "-drive", "file=" + disk + ",format=raw,if=ide,index=0", "-boot", "c"))
+      // The CPU model real launches use: a host where KVM runs this boot sector but
+      // rejects '-cpu host' (seen: "failed to set MSR 0x10a") must fall back to TCG here, not
+      // fail every start.
+      List<String> argv = new java.util.ArrayList<>(List.of(
+          qemuBinary, "-machine", "pc", "-accel", accel, "-nodefaults", "-no-user-config",
+          "-display", "none", "-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+          "-drive", "file=" + disk + ",format=raw,if=ide,index=0", "-boot", "c"));
+      if (accel.equals("kvm")) {
+        argv.addAll(List.of("-cpu", "host"));
+      }
+      p = new ProcessBuilder(argv)
           .redirectErrorStream(true)
           .redirectOutput(dir.resolve("probe.log").toFile())
           .start();
@@ -91,7 +98,9 @@ public final class AccelProbe {
       }
       if (p.exitValue() != EXPECTED_EXIT) {
         String log = Files.readString(dir.resolve("probe.log")).strip();
-        return "qemu exited with " + p.exitValue() + (log.isEmpty() ? "" : ": " + log.lines().findFirst().orElse(""));
+        // The error, not a warning printed before it.
+        String line = log.lines().filter(l -> l.contains("error")).findFirst().orElse(log.lines().findFirst().orElse(""));
+        return "qemu exited with " + p.exitValue() + (line.isEmpty() ? "" : ": " + line);
       }
       return null;
     } catch (IOException e) {

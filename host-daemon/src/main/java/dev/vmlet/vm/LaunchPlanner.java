@@ -90,11 +90,13 @@ final class LaunchPlanner {
     } else {
       boot(config, files, VmException.Kind.INVALID_ARGUMENT);
     }
+    disks.checkBases(config.disks());
+    checkDevices(config);
+    // After the checks of the user's input: a bad path is reported as such even on a host that
+    // has not built the bundle yet.
     if (VmConfig.isCloudImage(config.image())) {
       images.agentBundle();
     }
-    disks.checkBases(config.disks());
-    checkDevices(config);
   }
 
   private void checkDevices(VmConfig config) {

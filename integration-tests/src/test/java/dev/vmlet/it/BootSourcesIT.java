@@ -128,6 +128,7 @@ class BootSourcesIT {
     byte[] image = new byte[1024 * 1024];
     System.arraycopy(serialHelloSector("vmlet disk boot ok"), 0, image, 0, 512);
     Files.write(base, image);
+    TestDaemon.agentBundle(); // a disk image is booted as a cloud image: the bundle is attached
     create(VmSpec.newBuilder().setName(name).setImage("disk")
         .addDisks(DiskSpec.newBuilder().setName("root").setBaseImage(base.toString())));
     Path console = paths.vmStateDir(name).resolve("console.log");

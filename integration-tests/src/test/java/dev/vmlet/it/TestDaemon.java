@@ -32,6 +32,12 @@ final class TestDaemon implements AutoCloseable {
     return new TestDaemon(paths, daemon, new DaemonClient(paths.socket()));
   }
 
+  /** Builds the agent bundle that cloud images and user disk images get, when it is stale. */
+  static void agentBundle() throws Exception {
+    dev.vmlet.image.ImageBuilder.build(dev.vmlet.image.ImageBuilder.AGENT_BUNDLE, Path.of(System.getProperty("vmlet.agentJar")),
+        VmletPaths.fromEnvironment().cacheDir().resolve("images/agent-bundle"), line -> System.out.println("[bundle] " + line));
+  }
+
   static Path microImage() {
     return VmletPaths.fromEnvironment().cacheDir().resolve("images/micro");
   }
