@@ -21,12 +21,14 @@ public final class AgentMain {
     String port = DEFAULT_PORT;
     String socket = null;
     String instance = null;
+    Path policy = Agent.DEFAULT_POLICY;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
         case "--port" -> port = value(args, ++i, a);
         case "--unix-socket" -> socket = value(args, ++i, a);
         case "--instance-id" -> instance = value(args, ++i, a);
+        case "--policy" -> policy = Path.of(value(args, ++i, a));
         case "--warm-up" -> {
           warmUp();
           return;
@@ -36,7 +38,7 @@ public final class AgentMain {
           return;
         }
         case "-h", "--help" -> {
-          System.out.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID]");
+          System.out.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
           return;
         }
         default -> usage("unknown option " + a);
@@ -52,14 +54,17 @@ public final class AgentMain {
         .setBootId(GuestFacts.bootId())
         .setAgentVersion(Agent.VERSION)
         .setProtocolVersion(Agent.PROTOCOL_VERSION)
+        .setMinProtocolVersion(Agent.MIN_PROTOCOL_VERSION)
         .setGuest(GuestFacts.read())
         .build();
     Agent[] agent = new Agent[1];
     Transport t = socket != null
         ? new UnixSocketTransport(Path.of(socket))
         : new PortTransport(Path.of(port), () -> agent[0].hostGone());
-    agent[0] = new Agent(t, hello, Duration.ofSeconds(1));
-    LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : port));
+    Policy rules = Policy.load(policy);
+    agent[0] = new Agent(t, hello, Duration.ofSeconds(1), rules);
+    LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : port)
+        + ", policy: " + rules);
     agent[0].run();
   }
 
@@ -87,7 +92,7 @@ public final class AgentMain {
 
   private static String usage(String problem) {
     System.err.println("vmlet-agent: " + problem);
-    System.err.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID]");
+    System.err.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
     System.exit(2);
     return null;
   }

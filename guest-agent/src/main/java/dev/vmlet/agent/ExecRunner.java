@@ -1,7 +1,9 @@
 package dev.vmlet.agent;
 
 import com.google.protobuf.ByteString;
+import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.proto.v1.ExecExit;
+import dev.vmlet.proto.v1.ExecInput;
 import dev.vmlet.proto.v1.ExecOutput;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.proto.v1.Frame;
@@ -9,16 +11,25 @@ import dev.vmlet.proto.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
 /**
- * Runs one ExecStart: output frames as the program produces them, then exactly one ExecExit (after
- * both pipes are drained) or a StreamError when the program cannot start.
+ * Runs one ExecStart: output frames as the program produces them, each within the stream's send
+ * window (a host that stops reading stops the program at a full pipe, not the agent's memory),
+ * then exactly one ExecExit (after both pipes are drained) or a StreamError when the program
+ * cannot start. Stdin arrives through {@link #input}; {@link #cancel} kills the program and
+ * everything it started.
  */
 final class ExecRunner implements Runnable {
   private static final Logger LOG = Logger.getLogger(ExecRunner.class.getName());
   static final int CHUNK = 32 * 1024;
+  private static final ExecInput END = ExecInput.newBuilder().setEof(true).build();
 
   /** Where frames go; the agent's writer to the current host. */
   interface Sink {
@@ -28,11 +39,48 @@ final class ExecRunner implements Runnable {
   private final int stream;
   private final ExecStart start;
   private final Sink sink;
+  private final SendWindow window;
+  private final GuestPlatform platform;
+  private final boolean agentIsRoot;
+  private final IntConsumer stdinConsumed;
+  // Bounded by the stream's receive window: the host cannot send more than it was granted.
+  private final BlockingQueue<ExecInput> stdin = new LinkedBlockingQueue<>();
+  private volatile Process process;
+  private volatile boolean cancelled;
 
-  ExecRunner(int stream, ExecStart start, Sink sink) {
+  ExecRunner(int stream, ExecStart start, Sink sink, SendWindow window, GuestPlatform platform, boolean agentIsRoot,
+      IntConsumer stdinConsumed) {
     this.stream = stream;
     this.start = start;
     this.sink = sink;
+    this.window = window;
+    this.platform = platform;
+    this.agentIsRoot = agentIsRoot;
+    this.stdinConsumed = stdinConsumed;
+  }
+
+  /** For the warm-up and tests: no flow control, no stdin. */
+  ExecRunner(int stream, ExecStart start, Sink sink) {
+    this(stream, start, sink, new SendWindow(Long.MAX_VALUE / 2), GuestPlatform.current(), false, n -> { });
+  }
+
+  /** Bytes for stdin (already counted against the receive window by the caller). */
+  void input(ExecInput in) {
+    stdin.add(in);
+  }
+
+  /** Kills the program and its descendants; ExecExit follows with cancelled set. */
+  void cancel() {
+    cancelled = true;
+    kill();
+  }
+
+  private void kill() {
+    Process p = process;
+    if (p != null) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
   }
 
   @Override
@@ -40,45 +88,133 @@ final class ExecRunner implements Runnable {
     try {
       runOrThrow();
     } catch (IOException e) {
-      LOG.warning("exec on stream " + stream + ": cannot answer the host: " + e.getMessage());
+      LOG.fine("exec on stream " + stream + ": cannot answer the host: " + e.getMessage());
+      kill();
     } catch (InterruptedException e) {
+      kill();
       Thread.currentThread().interrupt();
     }
   }
 
+  private List<String> argv() {
+    List<String> argv = start.getShell().isEmpty() ? start.getArgvList() : platform.shellArgv(start.getShell());
+    if (!start.getUser().isEmpty()) {
+      if (!agentIsRoot) {
+        throw new IllegalStateException("cannot run as user '" + start.getUser() + "': the agent does not run as root");
+      }
+      argv = platform.asUser(start.getUser(), argv);
+    }
+    return argv;
+  }
+
   private void runOrThrow() throws IOException, InterruptedException {
-    if (start.getArgvCount() == 0) {
-      fail("argv is empty");
+    if (start.getArgvCount() == 0 && start.getShell().isEmpty()) {
+      fail(StreamError.Code.INVALID_ARGUMENT, "give argv or a shell command line");
       return;
     }
-    ProcessBuilder pb = new ProcessBuilder(start.getArgvList());
+    if (start.getArgvCount() > 0 && !start.getShell().isEmpty()) {
+      fail(StreamError.Code.INVALID_ARGUMENT, "give argv or a shell command line, not both");
+      return;
+    }
+    List<String> argv;
+    try {
+      argv = argv();
+    } catch (IllegalStateException | UnsupportedOperationException e) {
+      fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
+      return;
+    }
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput());
     pb.environment().putAll(start.getEnvMap());
     if (!start.getWorkingDir().isEmpty()) {
-      pb.directory(new File(start.getWorkingDir()));
+      File dir = new File(start.getWorkingDir());
+      if (!dir.isDirectory()) {
+        fail(StreamError.Code.NOT_FOUND, "working directory " + dir + " does not exist in the guest");
+        return;
+      }
+      pb.directory(dir);
     }
     Process p;
     try {
       p = pb.start();
     } catch (IOException e) {
-      fail("cannot run '" + start.getArgv(0) + "': " + e.getMessage());
+      fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + e.getMessage());
       return;
     }
-    p.getOutputStream().close(); // no stdin in this protocol version
+    process = p;
+    if (cancelled) {
+      kill();
+    }
+    Thread in = start.getStdin() ? feed(p.getOutputStream()) : null;
+    if (in == null) {
+      p.getOutputStream().close();
+    }
     Thread out = pump(p.getInputStream(), ExecOutput.Fd.STDOUT);
-    Thread err = pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
+    Thread err = start.getMergeOutput() ? null : pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
     boolean timedOut = false;
-    if (start.getTimeoutSeconds() > 0) {
-      if (!p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
-        timedOut = true;
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
-        p.destroyForcibly();
-      }
+    if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
+      timedOut = true;
+      kill();
     }
     int code = p.waitFor();
+    if (in != null) {
+      stdin.add(END); // the feeder ends even if the host never closes stdin
+    }
     out.join();
-    err.join();
-    sink.send(Frame.newBuilder().setStreamId(stream)
-        .setExecExit(ExecExit.newBuilder().setExitCode(timedOut ? -1 : code).setTimedOut(timedOut)).build());
+    if (err != null) {
+      err.join();
+    }
+    boolean killed = timedOut || cancelled;
+    sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
+        .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
+        .setSignal(killed ? 9 : 0)).build());
+  }
+
+  /** Writes stdin frames to the program as they come; each written chunk goes back as credit. */
+  private Thread feed(OutputStream to) {
+    Thread t = new Thread(() -> {
+      try (to) {
+        while (true) {
+          ExecInput in = stdin.take();
+          if (!in.getData().isEmpty()) {
+            try {
+              in.getData().writeTo(to);
+              to.flush();
+            } finally {
+              stdinConsumed.accept(in.getData().size());
+            }
+          }
+          if (in.getEof()) {
+            return;
+          }
+        }
+      } catch (IOException e) {
+        // the program closed its stdin or ended: later input is dropped, its credit returned
+        drainStdin();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "exec-" + stream + "-stdin");
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  private void drainStdin() {
+    Process p = process;
+    while (p != null && p.isAlive()) {
+      try {
+        ExecInput in = stdin.poll(200, TimeUnit.MILLISECONDS);
+        if (in != null) {
+          stdinConsumed.accept(in.getData().size());
+          if (in.getEof()) {
+            return;
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   private Thread pump(InputStream in, ExecOutput.Fd fd) {
@@ -87,11 +223,13 @@ final class ExecRunner implements Runnable {
       try (in) {
         int n;
         while ((n = in.read(buf)) > 0) {
+          window.acquire(n);
           sink.send(Frame.newBuilder().setStreamId(stream)
               .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(ByteString.copyFrom(buf, 0, n))).build());
         }
       } catch (IOException e) {
         LOG.fine("exec " + stream + " " + fd + " pump ended: " + e.getMessage());
+        kill(); // nobody will read the rest: the host is gone or the stream was dropped
       }
     }, "exec-" + stream + "-" + fd);
     t.setDaemon(true);
@@ -99,7 +237,7 @@ final class ExecRunner implements Runnable {
     return t;
   }
 
-  private void fail(String message) throws IOException {
-    sink.send(Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setMessage(message)).build());
+  private void fail(StreamError.Code code, String message) throws IOException {
+    sink.send(Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setCode(code).setMessage(message)).build());
   }
 }

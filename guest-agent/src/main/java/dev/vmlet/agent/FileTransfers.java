@@ -28,8 +28,9 @@ import java.util.logging.Logger;
  * File pushes and pulls on the agent's side. A push is written to a temporary file in the
  * destination's directory and renamed into place only after its size and SHA-256 match what the
  * host says it sent; a push that fails, or whose link goes away, leaves nothing at the destination.
- * Pushes are written on the link's reader thread, so a host cannot send faster than the guest's
- * disk takes it (memory stays bounded); pulls run on their own thread.
+ * Pushes are written on the link's reader thread and their credit goes back once written, so a
+ * host cannot send faster than the guest's disk takes it; pulls run on their own thread within
+ * their stream's send window.
  */
 final class FileTransfers {
   private static final Logger LOG = Logger.getLogger(FileTransfers.class.getName());
@@ -74,16 +75,23 @@ final class FileTransfers {
       }
     } catch (IOException | RuntimeException e) {
       abort(stream);
-      send(sink, Frame.newBuilder().setStreamId(stream)
-          .setError(StreamError.newBuilder().setMessage(describe(e))).build());
+      send(sink, error(stream, e));
     }
+  }
+
+  /** Whether a push is still open on the stream (it has not failed or finished). */
+  boolean isOpen(int stream) {
+    return pushes.containsKey(stream);
   }
 
   private void begin(int stream, FileWriteStart start) throws IOException {
     Path target = absolute(start.getPath());
     Path dir = target.getParent();
+    if (dir != null && start.getMkdirs()) {
+      Files.createDirectories(dir);
+    }
     if (dir == null || !Files.isDirectory(dir)) {
-      throw new IOException("the directory of " + target + " does not exist");
+      throw new java.nio.file.NoSuchFileException(target.toString(), null, "its directory does not exist (push with mkdirs to create it)");
     }
     if (Files.isDirectory(target)) {
       throw new IOException(target + " is a directory");
@@ -140,12 +148,18 @@ final class FileTransfers {
     }
   }
 
-  /** Sends a file: FileInfo, its data in chunks, FileDone; or a StreamError. Blocking: run off the reader thread. */
-  static void pull(int stream, FileReadStart req, ExecRunner.Sink sink) {
+  /**
+   * Sends a file: FileInfo, its data in chunks within the stream's send window, FileDone; or a
+   * StreamError. Blocking: run off the reader thread.
+   */
+  static void pull(int stream, FileReadStart req, ExecRunner.Sink sink, dev.vmlet.common.flow.SendWindow window) {
     try {
       Path file = absolute(req.getPath());
+      if (!Files.exists(file)) {
+        throw new java.nio.file.NoSuchFileException(file.toString());
+      }
       if (!Files.isRegularFile(file)) {
-        throw new IOException(file + " does not exist or is not a regular file");
+        throw new IOException(file + " is not a regular file");
       }
       int mode;
       try {
@@ -163,6 +177,7 @@ final class FileTransfers {
         while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
           digest.update(buf, 0, n);
           size += n;
+          window.acquire(n);
           sink.send(Frame.newBuilder().setStreamId(stream)
               .setFileData(FileData.newBuilder().setData(ByteString.copyFrom(buf, 0, n))).build());
         }
@@ -170,21 +185,29 @@ final class FileTransfers {
       sink.send(Frame.newBuilder().setStreamId(stream)
           .setFileDone(FileDone.newBuilder().setSize(size).setSha256(HexFormat.of().formatHex(digest.digest()))).build());
     } catch (IOException | RuntimeException e) {
-      send(sink, Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setMessage(describe(e))).build());
+      send(sink, error(stream, e));
     }
   }
 
-  private static Path absolute(String path) throws IOException {
+  static Frame error(int stream, Exception e) {
+    StreamError.Code code = e instanceof java.nio.file.NoSuchFileException ? StreamError.Code.NOT_FOUND
+        : e instanceof java.nio.file.AccessDeniedException ? StreamError.Code.PERMISSION_DENIED
+        : e instanceof IllegalArgumentException ? StreamError.Code.INVALID_ARGUMENT
+        : StreamError.Code.FAILED_PRECONDITION;
+    return Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setCode(code).setMessage(describe(e))).build();
+  }
+
+  static Path absolute(String path) {
     Path p = Path.of(path);
     if (!p.isAbsolute()) {
-      throw new IOException("the guest path must be absolute, got '" + path + "'");
+      throw new IllegalArgumentException("the guest path must be absolute, got '" + path + "'");
     }
     return p.normalize();
   }
 
   private static String describe(Exception e) {
-    if (e instanceof java.nio.file.NoSuchFileException) {
-      return e.getMessage() + " does not exist";
+    if (e instanceof java.nio.file.NoSuchFileException n) {
+      return n.getFile() + (n.getReason() == null ? " does not exist" : ": " + n.getReason());
     }
     if (e instanceof java.nio.file.AccessDeniedException) {
       return "permission denied: " + e.getMessage();

@@ -53,4 +53,73 @@ final class GuestFacts {
       return Optional.empty();
     }
   }
+
+  /** Whether the agent runs as root (uid 0), from /proc/self/status; false where there is none. */
+  static boolean isRoot() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("Uid:")) {
+          return line.split("\\s+")[1].equals("0");
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return false;
+  }
+
+  /** The guest as it is now: addresses, uptime, load, memory, file systems. */
+  static dev.vmlet.proto.v1.GuestInfoReply info(String agentVersion) {
+    var b = dev.vmlet.proto.v1.GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot());
+    try {
+      for (var nif : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+        for (var a : nif.getInterfaceAddresses()) {
+          String addr = a.getAddress().getHostAddress().replaceAll("%.*$", "");
+          b.addAddresses(dev.vmlet.proto.v1.NetworkAddress.newBuilder().setInterface(nif.getName()).setAddress(addr)
+              .setPrefixLength(Math.max(0, a.getNetworkPrefixLength())));
+        }
+      }
+    } catch (java.net.SocketException e) {
+      // no interfaces to report
+    }
+    firstLine(Path.of("/proc/uptime")).ifPresent(l -> b.setUptimeSeconds(Double.parseDouble(l.split(" ")[0])));
+    firstLine(Path.of("/proc/loadavg")).ifPresent(l -> {
+      String[] f = l.split(" ");
+      for (int i = 0; i < 3 && i < f.length; i++) {
+        b.addLoadAverage(Double.parseDouble(f[i]));
+      }
+    });
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+        String[] f = line.split("\\s+");
+        if (f[0].equals("MemTotal:")) {
+          b.setMemoryTotalBytes(Long.parseLong(f[1]) * 1024);
+        } else if (f[0].equals("MemAvailable:")) {
+          b.setMemoryAvailableBytes(Long.parseLong(f[1]) * 1024);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/mounts"))) {
+        String[] f = line.split(" ");
+        // Block devices only: not proc, sysfs, tmpfs, cgroups and the like.
+        if (f.length < 3 || !f[0].startsWith("/dev/")) {
+          continue;
+        }
+        String mount = f[1].replace("\\040", " ");
+        try {
+          var store = Files.getFileStore(Path.of(mount));
+          b.addDisks(dev.vmlet.proto.v1.GuestDisk.newBuilder().setMountPoint(mount).setFileSystem(f[2])
+              .setTotalBytes(store.getTotalSpace()).setFreeBytes(store.getUsableSpace()));
+        } catch (IOException e) {
+          // unmounted meanwhile
+        }
+      }
+    } catch (IOException e) {
+      // not Linux
+    }
+    return b.build();
+  }
 }

@@ -34,7 +34,7 @@ public final class AgentFiles {
   public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
       java.util.function.Supplier<String> expectedSha256, Duration timeout) throws IOException {
     CompletableFuture<FileDone> result = new CompletableFuture<>();
-    int stream = link.openPush(start, listener(result, null, null));
+    int stream = link.openPush(start, listener(result, null, null, false));
     MessageDigest digest = sha256();
     long size = 0;
     byte[] buf = new byte[CHUNK];
@@ -70,16 +70,42 @@ public final class AgentFiles {
       throws IOException {
     CompletableFuture<FileDone> result = new CompletableFuture<>();
     MessageDigest digest = sha256();
-    long[] size = {0};
-    link.pull(path, listener(result, onInfo, data -> {
-      digest.update(data);
-      size[0] += data.length;
-      out.write(data);
-    }));
-    FileDone done = await(result, timeout, "pull of " + path);
+    long size = 0;
+    // The link's reader only queues (at most a window's worth): writing to `out` may wait for a
+    // slow client, and that must hold back this stream alone, through its credit.
+    java.util.concurrent.BlockingQueue<byte[]> chunks = new java.util.concurrent.LinkedBlockingQueue<>();
+    int stream = link.pull(path, listener(result, onInfo, chunks::add, true));
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      while (!(result.isDone() && chunks.isEmpty())) {
+        byte[] data = chunks.poll(50, TimeUnit.MILLISECONDS);
+        if (data == null) {
+          if (System.nanoTime() > deadline) {
+            link.cancel(stream, "timed out");
+            break;
+          }
+          continue;
+        }
+        deadline = System.nanoTime() + timeout.toNanos();
+        digest.update(data);
+        size += data.length;
+        try {
+          out.write(data);
+        } catch (IOException e) {
+          link.cancel(stream, "the destination failed: " + e.getMessage());
+          throw e;
+        }
+        link.consumed(stream, data.length);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      link.cancel(stream, "interrupted");
+      throw new IOException("interrupted during the pull of " + path);
+    }
+    FileDone done = await(result, Duration.ZERO.plusMillis(1), "pull of " + path);
     String sha = HexFormat.of().formatHex(digest.digest());
-    if (done.getSize() != size[0] || !done.getSha256().equals(sha)) {
-      throw new IOException("the data of " + path + " arrived damaged (" + size[0] + " bytes, sha256 " + sha + "; the guest sent "
+    if (done.getSize() != size || !done.getSha256().equals(sha)) {
+      throw new IOException("the data of " + path + " arrived damaged (" + size + " bytes, sha256 " + sha + "; the guest sent "
           + done.getSize() + " bytes, sha256 " + done.getSha256() + ")");
     }
     return done;
@@ -89,8 +115,14 @@ public final class AgentFiles {
     void accept(byte[] data) throws IOException;
   }
 
-  private static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink) {
+  private static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
+      boolean returnsCredit) {
     return new TransferListener() {
+      @Override
+      public boolean returnsCredit() {
+        return returnsCredit;
+      }
+
       @Override
       public void info(FileInfo info) {
         if (onInfo != null) {
@@ -117,6 +149,11 @@ public final class AgentFiles {
       @Override
       public void failed(String reason) {
         result.completeExceptionally(new IOException(reason));
+      }
+
+      @Override
+      public void failed(dev.vmlet.proto.v1.StreamError error) {
+        result.completeExceptionally(new AgentException(error));
       }
     };
   }

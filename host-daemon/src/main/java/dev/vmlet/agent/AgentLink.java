@@ -1,18 +1,34 @@
 package dev.vmlet.agent;
 
+import com.google.protobuf.ByteString;
+import dev.vmlet.common.flow.ReceiveWindow;
+import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
+import dev.vmlet.proto.v1.ExecCancel;
+import dev.vmlet.proto.v1.ExecInput;
 import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.FileData;
+import dev.vmlet.proto.v1.FileEnd;
+import dev.vmlet.proto.v1.FileReadStart;
+import dev.vmlet.proto.v1.FileWriteStart;
 import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.GuestInfoReply;
+import dev.vmlet.proto.v1.GuestInfoRequest;
+import dev.vmlet.proto.v1.Heartbeat;
 import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.v1.PowerRequest;
+import dev.vmlet.proto.v1.Refused;
 import dev.vmlet.proto.v1.StreamError;
 import dev.vmlet.proto.v1.Welcome;
+import dev.vmlet.proto.v1.WindowUpdate;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -24,46 +40,97 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * The host end of one VM's agent link: a client of the unix socket that QEMU exposes for the
  * virtio-serial port. It only ever sends requests; everything the guest sends is checked and
  * either answers an open request or is dropped. A Hello is accepted only with the VM's own
- * instance id.
+ * instance id and a protocol version both sides speak.
+ *
+ * <p>A session starts with each accepted Hello of a new agent session (first contact, agent
+ * restart, guest reboot, or the agent coming back after it was lost) and ends when the agent
+ * stops answering heartbeats or starts another; requests in flight then fail with the reason, and
+ * never hang. Each stream has credit both ways ({@link SendWindow}, {@link ReceiveWindow}), so
+ * one busy stream cannot starve another and neither side buffers without bound.
  */
 public final class AgentLink implements Closeable {
   private static final Logger LOG = Logger.getLogger(AgentLink.class.getName());
   public static final int PROTOCOL_VERSION = 1;
+  public static final int MIN_PROTOCOL_VERSION = 1;
+  public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(5);
+
+  /** What happens to the link's sessions. Called on the link's threads; must not block. */
+  public interface Events {
+    /** A session began: the agent said Hello and was welcomed. */
+    void ready(Hello hello);
+
+    /** The session ended while the connection stays (no heartbeat answers, or the agent started another). */
+    default void lost(String reason) {}
+
+    /** The agent speaks no protocol version this daemon does. */
+    default void refused(String reason) {}
+
+    /** The connection closed; the link is finished. */
+    void closed();
+  }
+
+  /** One request in flight: who gets its answers, and its credit both ways. */
+  private static final class LinkStream {
+    final StreamListener listener;
+    final SendWindow send = new SendWindow();
+    final ReceiveWindow receive = new ReceiveWindow();
+
+    LinkStream(StreamListener listener) {
+      this.listener = listener;
+    }
+  }
 
   private final String vmName;
   private final String instanceId;
   private final AFUNIXSocket socket;
   private final FrameWriter writer;
   private final FrameReader reader;
-  private final Consumer<Hello> onReady;
-  private final Runnable onClose;
-  private final Map<Integer, StreamListener> streams = new ConcurrentHashMap<>();
+  private final Events events;
+  private final Duration heartbeat;
+  private final Map<Integer, LinkStream> streams = new ConcurrentHashMap<>();
   private final AtomicInteger nextStream = new AtomicInteger(1);
-  private final String sessionId = UUID.randomUUID().toString();
+  private final Object sessionLock = new Object();
   private volatile Hello hello;
+  private volatile String sessionId = "";
+  private volatile long lastFromAgentNanos = System.nanoTime();
+  private volatile boolean livenessSuspended;
   private volatile boolean closed;
   private long dropped;
 
-  private AgentLink(String vmName, String instanceId, AFUNIXSocket socket, Consumer<Hello> onReady, Runnable onClose)
-      throws IOException {
+  private AgentLink(String vmName, String instanceId, AFUNIXSocket socket, Events events, Duration heartbeat) throws IOException {
     this.vmName = vmName;
     this.instanceId = instanceId;
     this.socket = socket;
     this.writer = new FrameWriter(socket.getOutputStream());
     this.reader = new FrameReader(socket.getInputStream(),
         e -> LOG.warning("VM " + vmName + ": bad frame from agent: " + e.getMessage()));
-    this.onReady = onReady;
-    this.onClose = onClose;
+    this.events = events;
+    this.heartbeat = heartbeat;
+  }
+
+  /** {@link #connect(String, String, Path, Duration, Duration, Events)} with callbacks for ready and closed only. */
+  public static AgentLink connect(String vmName, String instanceId, Path socketPath, Duration timeout,
+      Consumer<Hello> onReady, Runnable onClose) throws IOException {
+    return connect(vmName, instanceId, socketPath, timeout, DEFAULT_HEARTBEAT, new Events() {
+      @Override
+      public void ready(Hello h) {
+        onReady.accept(h);
+      }
+
+      @Override
+      public void closed() {
+        onClose.run();
+      }
+    });
   }
 
   /**
-   * Connects to the agent socket and starts reading.
+   * Connects to the agent socket and starts reading and sending heartbeats.
    *
-   * @param onReady called once, on the reader thread, when a Hello with the right instance id came
-   * @param onClose called once when the link closes
+   * @param heartbeat how often to send a heartbeat; three intervals of silence end the session
    */
-  public static AgentLink connect(String vmName, String instanceId, Path socketPath, Duration timeout,
-      Consumer<Hello> onReady, Runnable onClose) throws IOException {
+  public static AgentLink connect(String vmName, String instanceId, Path socketPath, Duration timeout, Duration heartbeat,
+      Events events) throws IOException {
     AFUNIXSocket s = AFUNIXSocket.newInstance();
     try {
       s.connect(AFUNIXSocketAddress.of(socketPath.toFile()), (int) timeout.toMillis());
@@ -71,16 +138,28 @@ public final class AgentLink implements Closeable {
       s.close();
       throw new IOException("cannot connect to the agent socket " + socketPath + ": " + e.getMessage(), e);
     }
-    AgentLink link = new AgentLink(vmName, instanceId, s, onReady, onClose);
+    AgentLink link = new AgentLink(vmName, instanceId, s, events, heartbeat);
     Thread t = new Thread(link::readLoop, "agent-link-" + vmName);
     t.setDaemon(true);
     t.start();
+    Thread hb = new Thread(link::heartbeatLoop, "agent-heartbeat-" + vmName);
+    hb.setDaemon(true);
+    hb.start();
     return link;
   }
 
-  /** The agent's Hello, once it has said one; null before. */
+  /** The agent's Hello in the current session; null when there is none. */
   public Hello hello() {
     return hello;
+  }
+
+  /**
+   * While the guest is paused its agent cannot answer: heartbeats are not checked until this is
+   * called again with false.
+   */
+  public void suspendLiveness(boolean suspended) {
+    livenessSuspended = suspended;
+    lastFromAgentNanos = System.nanoTime();
   }
 
   /**
@@ -92,52 +171,130 @@ public final class AgentLink implements Closeable {
     return open(Frame.newBuilder().setExecStart(start), listener, "exec");
   }
 
+  /** Sends stdin to a program started with {@code stdin} set; blocks while its window is full. */
+  public void execInput(int stream, byte[] data, int off, int len, boolean eof) throws IOException {
+    LinkStream s = require(stream);
+    if (len > 0) {
+      s.send.acquire(len);
+    }
+    writer.write(Frame.newBuilder().setStreamId(stream)
+        .setExecInput(ExecInput.newBuilder().setData(ByteString.copyFrom(data, off, len)).setEof(eof)).build());
+  }
+
+  /** Kills a program and what it started; its ExecExit follows with cancelled set. */
+  public void execCancel(int stream) throws IOException {
+    if (streams.containsKey(stream)) {
+      writer.write(Frame.newBuilder().setStreamId(stream).setExecCancel(ExecCancel.getDefaultInstance()).build());
+    }
+  }
+
   /**
    * Starts writing a file in the guest; send its data with {@link #pushData} and finish with
    * {@link #pushEnd}. The listener gets FileDone once the guest renamed the file into place.
    */
-  public int openPush(dev.vmlet.proto.v1.FileWriteStart start, TransferListener listener) throws IOException {
+  public int openPush(FileWriteStart start, TransferListener listener) throws IOException {
     return open(Frame.newBuilder().setFileWriteStart(start), listener, "a file push");
   }
 
-  /** Sends up to 32 KiB of a push; blocks while the link is full. */
+  /** Sends up to 32 KiB of a push; blocks while the stream's window is full. */
   public void pushData(int stream, byte[] data, int off, int len) throws IOException {
+    require(stream).send.acquire(len);
     writer.write(Frame.newBuilder().setStreamId(stream)
-        .setFileData(dev.vmlet.proto.v1.FileData.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(data, off, len)))
-        .build());
+        .setFileData(FileData.newBuilder().setData(ByteString.copyFrom(data, off, len))).build());
   }
 
   /** Ends a push: the guest checks size and digest against what it received before it renames. */
   public void pushEnd(int stream, long size, String sha256) throws IOException {
-    writer.write(Frame.newBuilder().setStreamId(stream)
-        .setFileEnd(dev.vmlet.proto.v1.FileEnd.newBuilder().setSize(size).setSha256(sha256)).build());
+    writer.write(Frame.newBuilder().setStreamId(stream).setFileEnd(FileEnd.newBuilder().setSize(size).setSha256(sha256)).build());
   }
 
   /** Tells the guest to drop a stream (a push whose source failed); its listener is told too. */
   public void cancel(int stream, String reason) {
-    StreamListener l = streams.remove(stream);
+    LinkStream s = streams.remove(stream);
     try {
-      writer.write(Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setMessage(reason)).build());
+      writer.write(Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder()
+          .setCode(StreamError.Code.CANCELLED).setMessage(reason)).build());
     } catch (IOException e) {
-      // the link is gone: the guest drops unfinished pushes itself
+      // the link is gone: the guest drops the session's streams itself
     }
-    if (l != null) {
-      l.failed(reason);
+    if (s != null) {
+      s.send.close(reason);
+      s.listener.failed(StreamError.newBuilder().setCode(StreamError.Code.CANCELLED).setMessage(reason).build());
     }
   }
 
   /** Reads a file from the guest: info, data, done on the listener. */
   public int pull(String path, TransferListener listener) throws IOException {
-    return open(Frame.newBuilder().setFileReadStart(dev.vmlet.proto.v1.FileReadStart.newBuilder().setPath(path)), listener,
-        "a file pull");
+    return open(Frame.newBuilder().setFileReadStart(FileReadStart.newBuilder().setPath(path)), listener, "a file pull");
+  }
+
+  /** Returns credit for {@code n} bytes a {@link StreamListener#returnsCredit} listener has passed on. */
+  public void consumed(int stream, int n) {
+    LinkStream s = streams.get(stream);
+    if (s == null) {
+      return;
+    }
+    int grant = s.receive.consumed(n);
+    if (grant > 0) {
+      try {
+        writer.write(Frame.newBuilder().setStreamId(stream).setWindowUpdate(WindowUpdate.newBuilder().setBytes(grant)).build());
+      } catch (IOException e) {
+        // the link is gone; the stream fails with it
+      }
+    }
+  }
+
+  /** Asks the guest what it is and how it is doing. */
+  public CompletableFuture<GuestInfoReply> guestInfo() throws IOException {
+    CompletableFuture<GuestInfoReply> result = new CompletableFuture<>();
+    open(Frame.newBuilder().setGuestInfoRequest(GuestInfoRequest.getDefaultInstance()),
+        new ReplyListener(f -> result.complete(f.getGuestInfo()), result::completeExceptionally), "a guest info request");
+    return result;
+  }
+
+  /** Asks the guest to power off or reboot; completes when the agent has said it will. */
+  public CompletableFuture<Void> power(PowerRequest.Action action) throws IOException {
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    open(Frame.newBuilder().setPower(PowerRequest.newBuilder().setAction(action)),
+        new ReplyListener(f -> result.complete(null), result::completeExceptionally), "a power request");
+    return result;
+  }
+
+  /** Gets the one answer frame of a request, or its error. */
+  static final class ReplyListener implements StreamListener {
+    final Consumer<Frame> reply;
+    final Consumer<Throwable> error;
+
+    ReplyListener(Consumer<Frame> reply, Consumer<Throwable> error) {
+      this.reply = reply;
+      this.error = error;
+    }
+
+    @Override
+    public void failed(String reason) {
+      error.accept(new IOException(reason));
+    }
+
+    @Override
+    public void failed(StreamError e) {
+      error.accept(new AgentException(e));
+    }
+  }
+
+  private LinkStream require(int stream) throws IOException {
+    LinkStream s = streams.get(stream);
+    if (s == null) {
+      throw new IOException("stream " + stream + " to the agent of VM " + vmName + " has ended");
+    }
+    return s;
   }
 
   private int open(Frame.Builder request, StreamListener listener, String what) throws IOException {
     if (hello == null) {
-      throw new IOException("the agent of VM " + vmName + " has not connected yet");
+      throw new IOException("the agent of VM " + vmName + " is not connected");
     }
     int id = nextStream.getAndIncrement();
-    streams.put(id, listener);
+    streams.put(id, new LinkStream(listener));
     try {
       writer.write(request.setStreamId(id).build());
     } catch (IOException e) {
@@ -151,6 +308,7 @@ public final class AgentLink implements Closeable {
     try {
       Frame f;
       while ((f = reader.read()) != null) {
+        lastFromAgentNanos = System.nanoTime();
         handle(f);
       }
     } catch (Exception e) {
@@ -159,66 +317,140 @@ public final class AgentLink implements Closeable {
       }
     } finally {
       closed = true;
-      failAll("the agent link of VM " + vmName + " closed (VM stopped or agent gone)");
+      hello = null;
+      failAll(StreamError.Code.UNAVAILABLE, "the agent link of VM " + vmName + " closed (VM stopped, or daemon shutting down)");
       try {
         socket.close();
       } catch (IOException ignored) {
         // already gone
       }
-      onClose.run();
+      events.closed();
     }
   }
 
+  private void heartbeatLoop() {
+    long sequence = 0;
+    while (!closed) {
+      try {
+        Thread.sleep(heartbeat.toMillis());
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (hello == null || closed) {
+        continue;
+      }
+      long silentMs = (System.nanoTime() - lastFromAgentNanos) / 1_000_000;
+      if (!livenessSuspended && silentMs > 3 * heartbeat.toMillis()) {
+        endSession("the agent of VM " + vmName + " has not answered for " + silentMs / 1000 + " s (agent stopped, or guest hung)");
+        continue;
+      }
+      try {
+        writer.write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(++sequence)).build());
+      } catch (IOException e) {
+        // the reader sees the link end
+      }
+    }
+  }
+
+  private void endSession(String reason) {
+    synchronized (sessionLock) {
+      if (hello == null) {
+        return;
+      }
+      hello = null;
+    }
+    LOG.warning("VM " + vmName + ": " + reason);
+    failAll(StreamError.Code.UNAVAILABLE, reason + "; requests in flight failed");
+    events.lost(reason);
+  }
+
   private void handle(Frame f) throws IOException {
+    int id = f.getStreamId();
     switch (f.getBodyCase()) {
       case HELLO -> handleHello(f.getHello());
       case HEARTBEAT -> { }
+      case WINDOW_UPDATE -> {
+        LinkStream s = streams.get(id);
+        if (s != null) {
+          s.send.grant(f.getWindowUpdate().getBytes());
+        }
+      }
       case EXEC_OUTPUT -> {
-        if (!(streams.get(f.getStreamId()) instanceof ExecListener l)) {
+        LinkStream s = streams.get(id);
+        if (s == null || !(s.listener instanceof ExecListener l)) {
           drop(f);
-        } else if (f.getExecOutput().getFd() == dev.vmlet.proto.v1.ExecOutput.Fd.STDERR) {
-          l.stderr(f.getExecOutput().getData().toByteArray());
-        } else {
-          l.stdout(f.getExecOutput().getData().toByteArray());
+        } else if (withinWindow(id, s, f.getExecOutput().getData().size())) {
+          byte[] data = f.getExecOutput().getData().toByteArray();
+          if (f.getExecOutput().getFd() == dev.vmlet.proto.v1.ExecOutput.Fd.STDERR) {
+            l.stderr(data);
+          } else {
+            l.stdout(data);
+          }
+          autoCredit(id, s, data.length);
         }
       }
       case EXEC_EXIT -> {
-        if (streams.get(f.getStreamId()) instanceof ExecListener l) {
-          streams.remove(f.getStreamId());
+        LinkStream s = streams.remove(id);
+        if (s != null && s.listener instanceof ExecListener l) {
+          s.send.close("the program ended");
           l.exit(f.getExecExit());
         } else {
           drop(f);
         }
       }
       case FILE_INFO, FILE_DATA -> {
-        if (streams.get(f.getStreamId()) instanceof TransferListener l) {
-          if (f.hasFileInfo()) {
-            l.info(f.getFileInfo());
-          } else {
-            l.data(f.getFileData().getData().toByteArray());
-          }
-        } else {
+        LinkStream s = streams.get(id);
+        if (s == null || !(s.listener instanceof TransferListener l)) {
           drop(f);
+        } else if (f.hasFileInfo()) {
+          l.info(f.getFileInfo());
+        } else if (withinWindow(id, s, f.getFileData().getData().size())) {
+          byte[] data = f.getFileData().getData().toByteArray();
+          l.data(data);
+          autoCredit(id, s, data.length);
         }
       }
       case FILE_DONE -> {
-        if (streams.get(f.getStreamId()) instanceof TransferListener l) {
-          streams.remove(f.getStreamId());
+        LinkStream s = streams.remove(id);
+        if (s != null && s.listener instanceof TransferListener l) {
+          s.send.close("the transfer ended");
           l.done(f.getFileDone());
         } else {
           drop(f);
         }
       }
+      case GUEST_INFO, POWER_REPLY -> {
+        LinkStream s = streams.remove(id);
+        if (s != null && s.listener instanceof ReplyListener l) {
+          l.reply.accept(f);
+        } else {
+          drop(f);
+        }
+      }
       case ERROR -> {
-        StreamListener l = streams.remove(f.getStreamId());
-        if (l == null) {
+        LinkStream s = streams.remove(id);
+        if (s == null) {
           drop(f);
         } else {
-          StreamError err = f.getError();
-          l.failed(err.getMessage());
+          s.send.close(f.getError().getMessage());
+          s.listener.failed(f.getError());
         }
       }
       default -> drop(f);
+    }
+  }
+
+  private boolean withinWindow(int id, LinkStream s, int n) {
+    if (s.receive.received(n)) {
+      return true;
+    }
+    cancel(id, "the agent sent more than its flow-control window (" + SendWindow.INITIAL + " bytes)");
+    return false;
+  }
+
+  private void autoCredit(int id, LinkStream s, int n) {
+    if (!s.listener.returnsCredit()) {
+      consumed(id, n);
     }
   }
 
@@ -227,26 +459,50 @@ public final class AgentLink implements Closeable {
       LOG.warning("VM " + vmName + ": Hello from instance '" + h.getInstanceId() + "', expected " + instanceId + "; ignored");
       return;
     }
-    writer.write(Frame.newBuilder()
-        .setWelcome(Welcome.newBuilder().setSessionId(sessionId).setProtocolVersion(PROTOCOL_VERSION))
-        .build());
-    Hello previous = hello;
-    if (previous == null || !previous.getBootId().equals(h.getBootId())) {
-      if (previous != null) {
-        // A new boot: whatever ran in the old one is gone.
-        failAll("the guest of VM " + vmName + " rebooted");
-      }
-      hello = h;
-      LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + ")");
-      onReady.accept(h);
+    int agentMax = h.getProtocolVersion();
+    int agentMin = h.getMinProtocolVersion() == 0 ? agentMax : h.getMinProtocolVersion();
+    if (agentMax < MIN_PROTOCOL_VERSION || agentMin > PROTOCOL_VERSION) {
+      String why = "the agent " + h.getAgentVersion() + " in VM " + vmName + " speaks protocol versions " + agentMin + ".." + agentMax
+          + ", this daemon " + MIN_PROTOCOL_VERSION + ".." + PROTOCOL_VERSION + ": "
+          + (agentMin > PROTOCOL_VERSION ? "upgrade the daemon" : "rebuild the agent (vmlet image build agent-bundle) and restart the VM");
+      writer.write(Frame.newBuilder().setRefused(Refused.newBuilder().setMessage(why)
+          .setMinProtocolVersion(MIN_PROTOCOL_VERSION).setMaxProtocolVersion(PROTOCOL_VERSION)).build());
+      events.refused(why);
+      return;
     }
+    Hello previous;
+    boolean repeated;
+    synchronized (sessionLock) {
+      previous = hello;
+      repeated = previous != null && previous.getAgentStartId().equals(h.getAgentStartId())
+          && previous.getSessionNumber() == h.getSessionNumber() && previous.getBootId().equals(h.getBootId());
+      if (!repeated) {
+        sessionId = UUID.randomUUID().toString();
+        hello = h;
+      }
+    }
+    writer.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId(sessionId)
+        .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION)).setHeartbeatIntervalMs((int) heartbeat.toMillis())).build());
+    if (repeated) {
+      return; // sent before our Welcome reached it: the same session
+    }
+    if (previous != null) {
+      String why = !previous.getBootId().equals(h.getBootId()) ? "the guest of VM " + vmName + " rebooted"
+          : !previous.getAgentStartId().equals(h.getAgentStartId()) ? "the agent of VM " + vmName + " restarted"
+          : "the agent of VM " + vmName + " started a new session (it lost the host)";
+      failAll(StreamError.Code.UNAVAILABLE, why + "; requests in flight failed");
+    }
+    LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + "), session " + sessionId);
+    events.ready(h);
   }
 
-  private void failAll(String reason) {
+  private void failAll(StreamError.Code code, String reason) {
+    StreamError error = StreamError.newBuilder().setCode(code).setMessage(reason).build();
     for (Integer id : streams.keySet()) {
-      StreamListener l = streams.remove(id);
-      if (l != null) {
-        l.failed(reason);
+      LinkStream s = streams.remove(id);
+      if (s != null) {
+        s.send.close(reason);
+        s.listener.failed(error);
       }
     }
   }

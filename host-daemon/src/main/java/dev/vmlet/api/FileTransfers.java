@@ -85,7 +85,7 @@ final class FileTransfers {
           }
         };
         FileWriteStart start = FileWriteStart.newBuilder().setPath(h.getPath()).setMode(h.getMode())
-            .setMtimeUnixMs(h.getMtimeUnixMs()).build();
+            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).build();
         result = CompletableFuture.supplyAsync(() -> {
           try {
             return AgentFiles.push(link, start, source, () -> sha256, GUEST_TIMEOUT);
@@ -229,6 +229,9 @@ final class FileTransfers {
   }
 
   private static RuntimeException status(Throwable e) {
+    if (e instanceof dev.vmlet.agent.AgentException a) {
+      return AgentStatus.of(a).asRuntimeException();
+    }
     if (e instanceof IllegalArgumentException) {
       return Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
     }

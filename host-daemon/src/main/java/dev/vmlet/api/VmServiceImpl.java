@@ -110,48 +110,30 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   }
 
   @Override
-  public void exec(ExecRequest req, StreamObserver<ExecResponse> out) {
-    if (req.getArgvCount() == 0) {
-      out.onError(Status.INVALID_ARGUMENT.withDescription("argv must name a program to run").asRuntimeException());
-      return;
-    }
-    GuardedStream<ExecResponse> stream = new GuardedStream<>(out);
-    ExecStart start = ExecStart.newBuilder()
-        .addAllArgv(req.getArgvList())
-        .putAllEnv(req.getEnvMap())
-        .setWorkingDir(req.getWorkingDir())
-        .setTimeoutSeconds(req.getTimeoutSeconds())
-        .build();
-    ExecListener listener = new ExecListener() {
-      @Override
-      public void stdout(byte[] data) {
-        send(ExecResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
-      }
+  public StreamObserver<ExecRequest> exec(StreamObserver<ExecResponse> out) {
+    return ExecCalls.exec(manager, out);
+  }
 
-      @Override
-      public void stderr(byte[] data) {
-        send(ExecResponse.newBuilder().setStderr(ByteString.copyFrom(data)).build());
+  @Override
+  public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GuestInfoReply> out) {
+    unary(out, () -> {
+      try {
+        return manager.agent(req.getName()).guestInfo().get(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof dev.vmlet.agent.AgentException a) {
+          throw AgentStatus.of(a).asRuntimeException();
+        }
+        throw Status.UNAVAILABLE.withDescription(e.getCause().getMessage()).asRuntimeException();
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw Status.DEADLINE_EXCEEDED.withDescription("the agent of VM '" + req.getName() + "' did not answer within 30 s")
+            .asRuntimeException();
+      } catch (java.io.IOException e) {
+        throw Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
       }
-
-      @Override
-      public void exit(ExecExit exit) {
-        stream.finish(ExecResponse.newBuilder().setExit(exit).build());
-      }
-
-      @Override
-      public void failed(String reason) {
-        stream.fail(Status.UNAVAILABLE.withDescription(reason).asRuntimeException());
-      }
-
-      private void send(ExecResponse r) {
-        stream.send(r);
-      }
-    };
-    try {
-      manager.exec(req.getName(), start, listener);
-    } catch (RuntimeException e) {
-      stream.fail(VmProtos.status(e));
-    }
+    });
   }
 
   @Override

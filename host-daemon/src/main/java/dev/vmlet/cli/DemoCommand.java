@@ -3,6 +3,7 @@ package dev.vmlet.cli;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.daemon.Daemon;
 import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.ExecClient;
 import dev.vmlet.image.MicroImage;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
@@ -14,7 +15,6 @@ import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.io.ByteArrayOutputStream;
-import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -79,13 +79,13 @@ final class DemoCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static void run(DaemonClient c, String name, List<String> argv) {
+  private static void run(DaemonClient c, String name, List<String> argv) throws InterruptedException {
     step("vmlet exec " + name + " -- " + dev.vmlet.qemu.QemuCommandBuilder.toShellLine(argv));
-    Iterator<ExecResponse> it = c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
-        .exec(ExecRequest.newBuilder().setName(name).addAllArgv(argv).build());
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    while (it.hasNext()) {
-      ExecResponse r = it.next();
+    ExecClient exec = ExecClient.start(c.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS),
+        ExecRequest.newBuilder().setName(name).addAllArgv(argv).build());
+    ExecResponse r;
+    while ((r = exec.next()) != null) {
       switch (r.getPayloadCase()) {
         case STDOUT -> System.out.print("  | " + r.getStdout().toStringUtf8().replace("\n", "\n  | ").replaceAll("\\s*\\|\\s*$", "\n"));
         case STDERR -> err.writeBytes(r.getStderr().toByteArray());

@@ -1,14 +1,16 @@
 package dev.vmlet.cli;
 
 import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.ExecClient;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import java.io.IOException;
-import java.util.Iterator;
+import java.io.InputStream;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -16,49 +18,125 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "exec", mixinStandardHelpOptions = true,
     description = {"Run a program in a VM through its agent; output streams as it is produced.",
-        "Exits with the program's exit code (255 if it was killed or timed out)."},
+        "Exits with the program's exit code (255 if it was killed, timed out or cancelled with Ctrl-C)."},
     usageHelpWidth = 100)
 final class ExecCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--timeout", defaultValue = "0", paramLabel = "SECONDS", description = "Kill the program after this long (0: never).")
   int timeout;
+
+  @Option(names = {"-i", "--stdin"}, description = "Send this command's standard input to the program (until end of input).")
+  boolean stdin;
+
+  @Option(names = {"-c", "--shell"}, paramLabel = "LINE", description = "Run LINE with the guest's shell (/bin/sh -c; cmd /c on Windows) instead of a program.")
+  String shell;
+
+  @Option(names = {"-u", "--user"}, paramLabel = "USER", description = "Run as this guest user (the agent runs as root).")
+  String user;
+
+  @Option(names = {"-e", "--env"}, paramLabel = "KEY=VALUE", description = "Set an environment variable (repeatable).")
+  Map<String, String> env = Map.of();
+
+  @Option(names = {"-w", "--workdir"}, paramLabel = "DIR", description = "Working directory in the guest.")
+  String workdir;
+
+  @Option(names = "--merge", description = "Send the program's stderr into its stdout, in order.")
+  boolean merge;
 
   @Parameters(index = "0", paramLabel = "NAME", description = "The VM.")
   String name;
 
-  @Parameters(index = "1..*", arity = "1..*", paramLabel = "COMMAND", description = "Program and arguments (put -- before them).")
-  List<String> command;
+  @Parameters(index = "1..*", paramLabel = "COMMAND", description = "Program and arguments (put -- before them).")
+  List<String> command = new ArrayList<>();
 
   @Override
   public Integer call() throws IOException, InterruptedException {
-    try (DaemonClient c = client.connect()) {
-      ExecRequest req = ExecRequest.newBuilder().setName(name).addAllArgv(command).setTimeoutSeconds(timeout).build();
-      long deadline = timeout == 0 ? TimeUnit.DAYS.toSeconds(1) : timeout + 30L;
-      Iterator<ExecResponse> it = c.vms().withDeadlineAfter(deadline, TimeUnit.SECONDS).exec(req);
-      while (it.hasNext()) {
-        ExecResponse r = it.next();
-        switch (r.getPayloadCase()) {
-          case STDOUT -> {
-            System.out.write(r.getStdout().toByteArray());
-            System.out.flush();
-          }
-          case STDERR -> {
-            System.err.write(r.getStderr().toByteArray());
-            System.err.flush();
-          }
-          case EXIT -> {
-            ExecExit e = r.getExit();
-            if (e.getTimedOut()) {
-              System.err.println("vmlet: command timed out after " + timeout + " s and was killed");
-              return 255;
-            }
-            return e.getExitCode() < 0 ? 255 : e.getExitCode();
-          }
-          default -> { }
+    if (command.isEmpty() == (shell == null)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give a program after the VM name (vmlet exec NAME -- ls -l) or a shell line with -c, not both");
+    }
+    ExecRequest.Builder req = ExecRequest.newBuilder().setName(name).addAllArgv(command).setTimeoutSeconds(timeout)
+        .setStdin(stdin).setMergeOutput(merge).putAllEnv(env);
+    if (shell != null) {
+      req.setShell(shell);
+    }
+    if (user != null) {
+      req.setUser(user);
+    }
+    if (workdir != null) {
+      req.setWorkingDir(workdir);
+    }
+    try (DaemonClient c = client.connect(); ExecClient exec = ExecClient.start(c.vmsAsync(), req.build())) {
+      Thread cancelOnInterrupt = new Thread(exec::close, "exec-cancel");
+      Runtime.getRuntime().addShutdownHook(cancelOnInterrupt);
+      if (stdin) {
+        forwardStdin(exec);
+      }
+      try {
+        return printUntilExit(exec);
+      } finally {
+        try {
+          Runtime.getRuntime().removeShutdownHook(cancelOnInterrupt);
+        } catch (IllegalStateException e) {
+          // shutting down already
         }
       }
-      throw new CliException("the daemon ended the exec without an exit status");
     }
+  }
+
+  private int printUntilExit(ExecClient exec) throws InterruptedException, IOException {
+    ExecResponse r;
+    while ((r = exec.next()) != null) {
+      switch (r.getPayloadCase()) {
+        case STDOUT -> {
+          System.out.write(r.getStdout().toByteArray());
+          System.out.flush();
+        }
+        case STDERR -> {
+          System.err.write(r.getStderr().toByteArray());
+          System.err.flush();
+        }
+        case EXIT -> {
+          ExecExit e = r.getExit();
+          if (e.getTimedOut()) {
+            System.err.println("vmlet: command timed out after " + timeout + " s and was killed");
+            return 255;
+          }
+          if (e.getCancelled()) {
+            System.err.println("vmlet: command cancelled");
+            return 255;
+          }
+          return e.getExitCode() < 0 ? 255 : e.getExitCode();
+        }
+        default -> { }
+      }
+    }
+    throw new CliException("the daemon ended the exec without an exit status");
+  }
+
+  private static void forwardStdin(ExecClient exec) {
+    Thread t = new Thread(() -> {
+      byte[] buf = new byte[32 * 1024];
+      try (InputStream in = System.in) {
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          exec.stdin(buf, 0, n);
+        }
+      } catch (IOException | RuntimeException e) {
+        // the program ended, or our stdin failed: either way stdin ends here
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      try {
+        exec.closeStdin();
+      } catch (RuntimeException e) {
+        // the call ended already
+      }
+    }, "exec-stdin");
+    t.setDaemon(true);
+    t.start();
   }
 }

@@ -25,6 +25,8 @@ final class BootTimeline {
   volatile long cloudInitDoneAtMs;
   volatile long sshReadyAtMs;
   volatile String cloudInitStatus = "";
+  private volatile String sshHost;
+  private volatile int sshPort;
 
   private final Clock clock;
 
@@ -74,6 +76,8 @@ final class BootTimeline {
 
   /** Polls host:port once a second until it sends an SSH banner, the VM stops, or time runs out. */
   void watchSsh(String vm, String host, int port, BooleanSupplier running) {
+    sshHost = host;
+    sshPort = port;
     Thread t = new Thread(() -> {
       long deadline = clock.millis() + WATCH_SECONDS * 1000L;
       while (running.getAsBoolean() && clock.millis() < deadline) {
@@ -95,14 +99,20 @@ final class BootTimeline {
 
   /**
    * What the daemon can tell about a boot whose agent never phoned home: whether SSH answered (the
-   * guest is up, so the agent's install or start is the problem) and the console's last lines.
+   * guest is up, so the agent's install or start is the problem), what {@code cloud-init status}
+   * says over SSH when the daemon holds the VM's key, and the console's last lines. It may take
+   * up to 20 s (the SSH probe): never call it holding the VM's lock.
    */
-  static String whyNoAgent(BootTimeline t, long startedAtMs, java.nio.file.Path consoleLog) {
+  static String whyNoAgent(BootTimeline t, long startedAtMs, java.nio.file.Path consoleLog, java.nio.file.Path identity) {
     StringBuilder sb = new StringBuilder();
     if (t != null) {
       sb.append(t.sshReadyAtMs == 0 ? "; SSH has not answered either (the guest may still be booting, or failed to)"
           : String.format("; SSH answered %.1f s after start, so the guest is up: check the agent's install with"
               + " journalctl -u cloud-init -u vmlet-agent (vmlet ssh)", (t.sshReadyAtMs - startedAtMs) / 1000.0));
+      if (t.sshReadyAtMs != 0 && identity != null && java.nio.file.Files.exists(identity)) {
+        sb.append("; cloud-init status over SSH:\n  ")
+            .append(String.join("\n  ", SshProbe.cloudInitStatus(t.sshHost, t.sshPort, identity).lines().toList()));
+      }
     }
     sb.append("; console: ").append(consoleLog);
     try {

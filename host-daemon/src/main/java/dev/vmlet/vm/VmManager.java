@@ -2,6 +2,7 @@ package dev.vmlet.vm;
 
 import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
+import dev.vmlet.proto.v1.Hello;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.disk.Disks;
@@ -41,6 +42,7 @@ import java.util.logging.Logger;
 public final class VmManager implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(VmManager.class.getName());
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  private final Duration agentHeartbeat = AgentLink.DEFAULT_HEARTBEAT;
   private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
 
   private final VmletPaths paths;
@@ -147,6 +149,7 @@ public final class VmManager implements AutoCloseable {
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
         vm.agentReadyAtMs = 0;
+        vm.agentBootId = "";
         vm.guestShutdown = false;
         vm.timeline = VmConfig.isCloudImage(config.image()) ? new BootTimeline(clock) : null;
         vm.record = vm.record.withStarted(vm.process.pid(), accel.name(), accel.reason(), startedAt,
@@ -192,29 +195,58 @@ public final class VmManager implements AutoCloseable {
   private void connect(VmRuntime vm) throws IOException {
     vm.console = ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT);
     vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> onQemuGone(vm));
-    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), vm.files.agentSocket(), CONNECT_TIMEOUT,
-        hello -> {
-          synchronized (vm) {
-            vm.hello = hello;
-            vm.agentReadyAtMs = clock.millis();
-            vm.notifyAll();
-            emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
-          }
-          LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
-          BootTimeline t = vm.timeline;
-          if (t != null && t.cloudInitDoneAtMs == 0 && vm.agent != null) {
-            t.watchCloudInit(vm.name(), vm.agent);
-          }
-        },
-        () -> {
-          synchronized (vm) {
-            if (vm.hello != null) {
-              emit(vm, LifecycleEvent.Kind.AGENT_LOST, "agent link closed");
+    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), vm.files.agentSocket(), CONNECT_TIMEOUT, agentHeartbeat,
+        new AgentLink.Events() {
+          @Override
+          public void ready(Hello hello) {
+            boolean newBoot;
+            synchronized (vm) {
+              newBoot = !hello.getBootId().equals(vm.agentBootId);
+              vm.hello = hello;
+              vm.agentRefusal = null;
+              if (newBoot) {
+                vm.agentBootId = hello.getBootId();
+                vm.agentReadyAtMs = clock.millis();
+              }
+              vm.notifyAll();
+              emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
             }
-            vm.hello = null;
-            vm.notifyAll();
+            if (newBoot) {
+              LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
+            }
+            BootTimeline t = vm.timeline;
+            if (t != null && t.cloudInitDoneAtMs == 0 && vm.agent != null) {
+              t.watchCloudInit(vm.name(), vm.agent);
+            }
+          }
+
+          @Override
+          public void lost(String reason) {
+            agentGone(vm, reason);
+          }
+
+          @Override
+          public void refused(String reason) {
+            synchronized (vm) {
+              vm.agentRefusal = reason;
+            }
+          }
+
+          @Override
+          public void closed() {
+            agentGone(vm, "agent link closed");
           }
         });
+  }
+
+  private void agentGone(VmRuntime vm, String reason) {
+    synchronized (vm) {
+      if (vm.hello != null) {
+        emit(vm, LifecycleEvent.Kind.AGENT_LOST, reason);
+      }
+      vm.hello = null;
+      vm.notifyAll();
+    }
   }
 
   private void onQmpEvent(VmRuntime vm, QmpEvent e) {
@@ -460,7 +492,14 @@ public final class VmManager implements AutoCloseable {
     VmRuntime vm = require(name);
     synchronized (vm) {
       VmTransitions.require(name, vm.record.state(), op);
+      AgentLink agent = vm.agent;
+      if (agent != null && to == VmState.PAUSED) {
+        agent.suspendLiveness(true); // a frozen guest cannot answer heartbeats
+      }
       runQmp(vm, command);
+      if (agent != null && to == VmState.RUNNING) {
+        agent.suspendLiveness(false);
+      }
       transition(vm, to, op.name().toLowerCase());
       store.save(vm.record);
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): " + to);
@@ -496,19 +535,35 @@ public final class VmManager implements AutoCloseable {
   public VmView awaitAgentReady(String name, Duration timeout) throws InterruptedException {
     VmRuntime vm = require(name);
     long deadline = System.nanoTime() + timeout.toNanos();
+    BootTimeline timeline;
+    long startedAt;
     synchronized (vm) {
       while (vm.hello == null) {
         VmState s = vm.record.state();
         VmTransitions.require(name, s, VmTransitions.Operation.WAIT_FOR_AGENT);
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-          throw new VmException(VmException.Kind.DEADLINE_EXCEEDED, "the agent of VM '" + name + "' did not phone home within "
-              + timeout.toSeconds() + " s" + BootTimeline.whyNoAgent(vm.timeline, vm.record.startedAtMs(), vm.files.consoleLog()));
+          break;
         }
         vm.wait(Math.max(1, left / 1_000_000));
       }
-      return view(vm);
+      if (vm.hello != null) {
+        return view(vm);
+      }
+      timeline = vm.timeline;
+      startedAt = vm.record.startedAtMs();
     }
+    // Outside the lock: finding out why may ask the guest over SSH.
+    String refusal = vm.agentRefusal;
+    if (refusal != null) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, refusal);
+    }
+    throw new VmException(VmException.Kind.DEADLINE_EXCEEDED, "the agent of VM '" + name + "' did not phone home within "
+        + timeout.toSeconds() + " s" + BootTimeline.whyNoAgent(timeline, startedAt, vm.files.consoleLog(), identity(vm)));
+  }
+
+  private static Path identity(VmRuntime vm) {
+    return vm.files.sshDir().resolve("id_ed25519");
   }
 
   /**
@@ -571,7 +626,7 @@ public final class VmManager implements AutoCloseable {
 
   private VmView view(VmRuntime vm) {
     BootTimeline t = vm.timeline;
-    Path identity = vm.files.sshDir().resolve("id_ed25519");
+    Path identity = identity(vm);
     return new VmView(vm.record, vm.hello, vm.agentReadyAtMs, vm.files.consoleLog(), t == null ? 0 : t.cloudInitDoneAtMs,
         t == null ? 0 : t.sshReadyAtMs, Files.exists(identity) ? identity : null,
         // Only for a boot this daemon started: after a re-adoption the first output seen is not the boot's.

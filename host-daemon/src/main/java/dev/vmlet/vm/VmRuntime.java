@@ -19,6 +19,8 @@ final class VmRuntime {
   ConsoleLink console;
   Hello hello;
   long agentReadyAtMs;
+  String agentBootId = "";  // the boot whose agent last said Hello: a new session of the same boot keeps agentReadyAtMs
+  String agentRefusal;      // why the last Hello was refused (protocol versions), until a Hello is accepted
   /** Cloud images: cloud-init and SSH readiness of the current boot; replaced at every start. */
   BootTimeline timeline;
   /** Set by the QMP SHUTDOWN event: true when the guest itself powered off. */

@@ -55,13 +55,98 @@ class AgentLinkTest {
   }
 
   private static Frame hello(String instance) {
-    return Frame.newBuilder().setHello(Hello.newBuilder().setInstanceId(instance).setAgentVersion("t")).build();
+    return Frame.newBuilder().setHello(Hello.newBuilder().setInstanceId(instance).setAgentVersion("t").setProtocolVersion(1)
+        .setAgentStartId("start-1")).build();
+  }
+
+  /** The next frame from the host that is not a heartbeat. */
+  private Frame read() throws Exception {
+    Frame f;
+    do {
+      f = fromHost.read();
+    } while (f.hasHeartbeat());
+    return f;
+  }
+
+  @Test
+  void helloWithProtocolVersionsTheHostDoesNotSpeak_isRefusedWithBothRanges() throws Exception {
+    toHost.write(Frame.newBuilder().setHello(Hello.newBuilder().setInstanceId("instance-1").setAgentVersion("9.0")
+        .setProtocolVersion(3).setMinProtocolVersion(2)).build());
+    Frame f = read();
+    assertThat(f.hasRefused()).isTrue();
+    assertThat(f.getRefused().getMessage()).contains("speaks protocol versions 2..3", "this daemon 1..1", "upgrade the daemon");
+    assertThat(f.getRefused().getMaxProtocolVersion()).isEqualTo(1);
+    assertThat(link.hello()).isNull();
+    assertThat(ready.poll(200, TimeUnit.MILLISECONDS)).isNull();
+  }
+
+  @Test
+  void aRepeatedHelloOfTheSameSession_keepsItsStreams_butANewAgentStartFailsThem() throws Exception {
+    toHost.write(hello("instance-1"));
+    read();
+    ready.poll(5, TimeUnit.SECONDS);
+    BlockingQueue<String> events = new LinkedBlockingQueue<>();
+    link.exec(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build(), recorder(events));
+    read();
+    toHost.write(hello("instance-1")); // sent before the Welcome reached the agent
+    assertThat(read().hasWelcome()).isTrue();
+    assertThat(events.poll(300, TimeUnit.MILLISECONDS)).isNull();
+    assertThat(ready).isEmpty();
+    toHost.write(Frame.newBuilder().setHello(hello("instance-1").getHello().toBuilder().setAgentStartId("start-2")).build());
+    assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:").contains("agent of VM vm1 restarted");
+    assertThat(ready.poll(5, TimeUnit.SECONDS).getAgentStartId()).isEqualTo("start-2");
+  }
+
+  @Test
+  void anAgentThatStopsAnsweringHeartbeats_isLost_andItsRequestsFail() throws Exception {
+    BlockingQueue<String> lost = new LinkedBlockingQueue<>();
+    Path sock = dir.resolve("agent2.sock");
+    try (ServerSocketChannel s2 = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(sock));
+         AgentLink l2 = AgentLink.connect("vm2", "instance-1", sock, Duration.ofSeconds(5), Duration.ofMillis(100),
+             new AgentLink.Events() {
+               @Override
+               public void ready(Hello h) {
+               }
+
+               @Override
+               public void lost(String reason) {
+                 lost.add(reason);
+               }
+
+               @Override
+               public void closed() {
+               }
+             });
+         SocketChannel g2 = s2.accept()) {
+      FrameWriter w2 = new FrameWriter(Channels.newOutputStream(g2));
+      FrameReader r2 = new FrameReader(Channels.newInputStream(g2), e -> { });
+      w2.write(hello("instance-1"));
+      assertThat(r2.read().hasWelcome()).isTrue();
+      BlockingQueue<String> events = new LinkedBlockingQueue<>();
+      l2.exec(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build(), recorder(events));
+      // The agent says nothing more: after three 100 ms intervals the session is over.
+      assertThat(lost.poll(5, TimeUnit.SECONDS)).contains("has not answered");
+      assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:").contains("requests in flight failed");
+      assertThat(l2.hello()).isNull();
+      // Heartbeats were sent meanwhile, each with a new sequence number.
+      Frame f;
+      long last = 0;
+      int beats = 0;
+      while (beats < 2 && (f = r2.read()) != null) {
+        if (f.hasHeartbeat()) {
+          assertThat(f.getHeartbeat().getSequence()).isGreaterThan(last);
+          last = f.getHeartbeat().getSequence();
+          beats++;
+        }
+      }
+      assertThat(beats).isEqualTo(2);
+    }
   }
 
   @Test
   void helloWithTheRightInstanceId_isWelcomed_andMarksTheAgentReady() throws Exception {
     toHost.write(hello("instance-1"));
-    assertThat(fromHost.read().hasWelcome()).isTrue();
+    assertThat(read().hasWelcome()).isTrue();
     assertThat(ready.poll(5, TimeUnit.SECONDS)).isNotNull().extracting(Hello::getInstanceId).isEqualTo("instance-1");
     assertThat(link.hello()).isNotNull();
   }
@@ -71,7 +156,7 @@ class AgentLinkTest {
     toHost.write(hello("someone-else"));
     toHost.write(hello("instance-1"));
     // The only Welcome answers the second Hello.
-    assertThat(fromHost.read().hasWelcome()).isTrue();
+    assertThat(read().hasWelcome()).isTrue();
     assertThat(ready.poll(5, TimeUnit.SECONDS).getInstanceId()).isEqualTo("instance-1");
     assertThat(ready).isEmpty();
   }
@@ -79,11 +164,11 @@ class AgentLinkTest {
   @Test
   void exec_routesOutputAndExitOfItsStream_andDropsFramesForUnknownStreams() throws Exception {
     toHost.write(hello("instance-1"));
-    fromHost.read();
+    read();
     ready.poll(5, TimeUnit.SECONDS);
     BlockingQueue<String> events = new LinkedBlockingQueue<>();
     int id = link.exec(ExecStart.newBuilder().addArgv("echo").addArgv("hi").build(), recorder(events));
-    Frame start = fromHost.read();
+    Frame start = read();
     assertThat(start.getStreamId()).isEqualTo(id);
     assertThat(start.getExecStart().getArgvList()).containsExactly("echo", "hi");
 
@@ -99,11 +184,11 @@ class AgentLinkTest {
   @Test
   void guestGoingAway_failsTheOpenExec_andClosesTheLink() throws Exception {
     toHost.write(hello("instance-1"));
-    fromHost.read();
+    read();
     ready.poll(5, TimeUnit.SECONDS);
     BlockingQueue<String> events = new LinkedBlockingQueue<>();
     link.exec(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build(), recorder(events));
-    fromHost.read();
+    read();
     guest.close();
     assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:").contains("closed");
     assertThat(closed.await(5, TimeUnit.SECONDS)).isTrue();

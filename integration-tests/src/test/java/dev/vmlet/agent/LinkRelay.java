@@ -3,14 +3,17 @@ package dev.vmlet.agent;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.util.function.Supplier;
 
 /**
  * Stands in for QEMU's virtio-serial chardev in protocol tests: the agent connects to one unix
- * socket, the daemon's link to another, and bytes are copied both ways. {@link #cut} drops both
- * connections, as a QEMU or guest going away would.
+ * socket, the daemon's link to another, and bytes are copied both ways. As with the port, an agent
+ * that goes away leaves the host's connection open (a new agent joins it), and a host that goes
+ * away is seen by the agent (its connection is closed, so it reconnects). {@link #cut} drops both.
  */
 final class LinkRelay implements AutoCloseable {
   final Path agentSocket;
@@ -19,26 +22,34 @@ final class LinkRelay implements AutoCloseable {
   private final ServerSocketChannel hostServer;
   private volatile SocketChannel agent;
   private volatile SocketChannel host;
+  private volatile boolean agentMuted;
 
   LinkRelay(Path dir) throws IOException {
     agentSocket = dir.resolve("agent.sock");
     hostSocket = dir.resolve("host.sock");
     agentServer = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(agentSocket));
     hostServer = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(hostSocket));
-    Thread t = new Thread(this::acceptLoop, "relay");
+    daemon("relay-agent-accept", () -> acceptLoop(true));
+    daemon("relay-host-accept", () -> acceptLoop(false));
+  }
+
+  private static void daemon(String name, Runnable r) {
+    Thread t = new Thread(r, name);
     t.setDaemon(true);
     t.start();
   }
 
-  private void acceptLoop() {
+  private void acceptLoop(boolean agentSide) {
     try {
       while (true) {
-        SocketChannel a = agentServer.accept();
-        SocketChannel h = hostServer.accept();
-        agent = a;
-        host = h;
-        pump(a, h);
-        pump(h, a);
+        SocketChannel c = (agentSide ? agentServer : hostServer).accept();
+        if (agentSide) {
+          agent = c;
+          daemon("relay-from-agent", () -> pump(c, () -> host, true));
+        } else {
+          host = c;
+          daemon("relay-from-host", () -> pump(c, () -> agent, false));
+        }
       }
     } catch (IOException e) {
       // closed
@@ -47,40 +58,66 @@ final class LinkRelay implements AutoCloseable {
 
   // Channel reads and writes directly: the stream adapters of java.nio.channels.Channels share one
   // lock per channel, so a blocked read would stall the other direction's writes.
-  private static void pump(SocketChannel from, SocketChannel to) {
-    Thread t = new Thread(() -> {
-      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(64 * 1024);
-      try {
-        while (from.read(buf) >= 0) {
-          buf.flip();
-          while (buf.hasRemaining()) {
-            to.write(buf);
+  private void pump(SocketChannel from, Supplier<SocketChannel> to, boolean fromAgent) {
+    ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+    try {
+      while (from.read(buf) >= 0) {
+        buf.flip();
+        SocketChannel target = to.get();
+        if (target != null && !(fromAgent && agentMuted)) {
+          try {
+            write(target, buf);
+          } catch (IOException e) {
+            // nobody on the other side now: the bytes are lost, as on the port
           }
-          buf.clear();
         }
-      } catch (IOException e) {
-        // one side went away
-      } finally {
-        try {
-          from.close();
-          to.close();
-        } catch (IOException ignored) {
-          // closing
-        }
+        buf.clear();
       }
-    }, "relay-pump");
-    t.setDaemon(true);
-    t.start();
+    } catch (IOException e) {
+      // this side went away
+    } finally {
+      close(from);
+      if (!fromAgent) {
+        close(agent); // the agent sees the host go, as the port tells it
+      }
+    }
+  }
+
+  private static void close(SocketChannel c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (IOException ignored) {
+        // closing
+      }
+    }
+  }
+
+  private static void write(SocketChannel to, ByteBuffer buf) throws IOException {
+    while (buf.hasRemaining()) {
+      to.write(buf);
+    }
+  }
+
+  /** While muted, whatever the agent sends is dropped (a hung guest, as the host sees it). */
+  void muteAgent(boolean muted) {
+    agentMuted = muted;
+  }
+
+  /** Writes raw bytes to the agent, as if the host had sent them. Only while no frames flow. */
+  void injectToAgent(byte[] bytes) throws IOException {
+    write(agent, ByteBuffer.wrap(bytes));
+  }
+
+  /** Writes raw bytes to the host, as if the agent had sent them. Only while no frames flow. */
+  void injectToHost(byte[] bytes) throws IOException {
+    write(host, ByteBuffer.wrap(bytes));
   }
 
   /** Drops the current connections on both sides. */
-  void cut() throws IOException {
-    if (agent != null) {
-      agent.close();
-    }
-    if (host != null) {
-      host.close();
-    }
+  void cut() {
+    close(agent);
+    close(host);
   }
 
   @Override

@@ -7,8 +7,6 @@ import dev.vmlet.daemon.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
-import dev.vmlet.proto.v1.ExecRequest;
-import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.ListVmsRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
@@ -144,11 +142,7 @@ class DaemonKillIT {
 
   private String bootId(String vm) throws Exception {
     try (DaemonClient c = new DaemonClient(paths.socket())) {
-      StringBuilder out = new StringBuilder();
-      c.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
-          .exec(ExecRequest.newBuilder().setName(vm).addArgv("cat").addArgv("/proc/sys/kernel/random/boot_id").build())
-          .forEachRemaining((ExecResponse r) -> out.append(r.getStdout().toStringUtf8()));
-      return out.toString().strip();
+      return Guests.exec(c, vm, "cat", "/proc/sys/kernel/random/boot_id").stdout().strip();
     }
   }
 }

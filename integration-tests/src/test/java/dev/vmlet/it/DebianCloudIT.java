@@ -106,6 +106,9 @@ class DebianCloudIT {
       String sshOut = new String(ssh.getInputStream().readAllBytes());
       assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
       assertThat(ssh.exitValue()).as("ssh: " + sshOut).isZero();
+      // What the daemon reports for a VM whose agent never phoned home, asked of this one.
+      assertThat(dev.vmlet.vm.SshProbe.cloudInitStatus(info.getSshHost(), info.getSshPort(), Path.of(info.getSshIdentityFile())))
+          .contains("status: done");
       System.out.printf("debian timeline: kernel console %.1f s, agent %.1f s, cloud-init done %.1f s, SSH ready %.1f s%n",
           (info.getConsoleFirstOutputUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
           (info.getAgentReadyAtUnixMs() - info.getStartedAtUnixMs()) / 1000.0,

@@ -1,6 +1,7 @@
 package dev.vmlet.it;
 
 import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.ExecClient;
 import dev.vmlet.daemon.FileClient;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
@@ -11,7 +12,6 @@ import dev.vmlet.proto.v1.PushFileHeader;
 import java.io.ByteArrayOutputStream;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -22,13 +22,16 @@ final class Guests {
   record Result(String stdout, String stderr, int exitCode) {}
 
   static Result exec(DaemonClient client, String vm, String... argv) {
-    Iterator<ExecResponse> it = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS)
-        .exec(ExecRequest.newBuilder().setName(vm).addAllArgv(List.of(argv)).build());
+    return exec(client, ExecRequest.newBuilder().setName(vm).addAllArgv(List.of(argv)).build());
+  }
+
+  static Result exec(DaemonClient client, ExecRequest request) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int code = Integer.MIN_VALUE;
-    while (it.hasNext()) {
-      ExecResponse r = it.next();
+    ExecClient exec = ExecClient.start(client.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS), request);
+    ExecResponse r;
+    while ((r = next(exec)) != null) {
       switch (r.getPayloadCase()) {
         case STDOUT -> out.writeBytes(r.getStdout().toByteArray());
         case STDERR -> err.writeBytes(r.getStderr().toByteArray());
@@ -37,6 +40,15 @@ final class Guests {
       }
     }
     return new Result(out.toString(), err.toString(), code);
+  }
+
+  private static ExecResponse next(ExecClient exec) {
+    try {
+      return exec.next();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   /** A shell line's standard output. */

@@ -6,6 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.google.protobuf.ByteString;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.ExecRequest;
+import dev.vmlet.proto.v1.ExecResponse;
+import dev.vmlet.proto.v1.GuestInfoReply;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.daemon.ExecClient;
 import dev.vmlet.proto.v1.FileTransferResult;
 import dev.vmlet.proto.v1.PullFileRequest;
 import dev.vmlet.proto.v1.PullFileResponse;
@@ -27,8 +32,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** PushFile and PullFile through the daemon's gRPC API into a real micro VM and back, under TCG. */
-class FileTransferIT {
+/**
+ * The agent through the daemon's gRPC API in a real micro VM under TCG: PushFile and PullFile,
+ * streamed exec with stdin and cancel, guest info.
+ */
+class AgentApiIT {
   @TempDir static Path tmp;
   static TestDaemon d;
   static final String VM = "it-files";
@@ -88,5 +96,72 @@ class FileTransferIT {
     push("/tmp/cancelled.bin", data, null, true);
     Thread.sleep(2000);
     assertThat(Guests.sh(d.client, VM, "ls -a /tmp | grep -c -e wrong -e cancelled -e vmlet-part; true").strip()).isEqualTo("0");
+  }
+
+  @Test
+  void execOutput_reachesTheClientAsItIsProduced_notAtTheEnd() throws Exception {
+    ExecClient exec = ExecClient.start(d.client.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS), ExecRequest.newBuilder()
+        .setName(VM).setShell("for i in 1 2 3; do echo $i; sleep 1; done").build());
+    ExecResponse first = exec.next();
+    long firstAt = System.nanoTime();
+    assertThat(first.getStdout().toStringUtf8()).isEqualTo("1\n");
+    ExecResponse r;
+    ExecResponse last = null;
+    while ((r = exec.next()) != null) {
+      last = r;
+    }
+    long gapMs = (System.nanoTime() - firstAt) / 1_000_000;
+    assertThat(last.getExit().getExitCode()).isZero();
+    // Two more seconds of sleeping happened in the guest after the first line reached us.
+    assertThat(gapMs).as("ms between the first line and the exit").isGreaterThan(1500);
+  }
+
+  @Test
+  void stdinGoesIn_andCancelKillsTheProgram_throughTheApi() throws Exception {
+    byte[] data = new byte[1 << 20];
+    new Random(3).nextBytes(data);
+    ExecClient sum = ExecClient.start(d.client.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS),
+        ExecRequest.newBuilder().setName(VM).addArgv("sha256sum").setStdin(true).build());
+    for (int off = 0; off < data.length; off += 64 * 1024) {
+      sum.stdin(data, off, 64 * 1024);
+    }
+    sum.closeStdin();
+    StringBuilder out = new StringBuilder();
+    ExecResponse r;
+    while ((r = sum.next()) != null) {
+      out.append(r.getStdout().toStringUtf8());
+    }
+    assertThat(out.toString()).startsWith(Guests.sha(data));
+
+    ExecClient sleep = ExecClient.start(d.client.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS),
+        ExecRequest.newBuilder().setName(VM).addArgv("sleep").addArgv("100").setStdin(true).build());
+    Thread.sleep(500);
+    long t0 = System.nanoTime();
+    sleep.cancel();
+    ExecResponse exit = null;
+    while ((r = sleep.next()) != null) {
+      exit = r;
+    }
+    assertThat(exit.getExit().getCancelled()).isTrue();
+    assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
+    assertThat(Guests.sh(d.client, VM, "pgrep -x sleep || true")).isEmpty();
+  }
+
+  @Test
+  void guestInfo_andTheExecRoundTrip() throws Exception {
+    GuestInfoReply info = d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS).getGuestInfo(VmRef.newBuilder().setName(VM).build());
+    assertThat(info.getGuest().getHostname()).isEqualTo(VM);
+    assertThat(info.getAddressesList()).anySatisfy(a -> assertThat(a.getAddress()).isEqualTo("10.0.2.15"));
+    assertThat(info.getMemoryTotalBytes()).isBetween(300L << 20, 512L << 20);
+    assertThat(info.getAgentIsRoot()).isTrue();
+    long[] ms = new long[5];
+    for (int i = 0; i < ms.length; i++) {
+      long t0 = System.nanoTime();
+      assertThat(Guests.exec(d.client, VM, "true").exitCode()).isZero();
+      ms[i] = (System.nanoTime() - t0) / 1_000_000;
+    }
+    java.util.Arrays.sort(ms);
+    System.out.printf("exec round trip of 'true' in a micro VM under TCG: median %d ms (of 5: %s)%n", ms[2],
+        java.util.Arrays.toString(ms));
   }
 }

@@ -1,0 +1,131 @@
+package dev.vmlet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.common.frame.FrameEncoder;
+import dev.vmlet.common.frame.FrameFormat;
+import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.Heartbeat;
+import dev.vmlet.proto.v1.Hello;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The link's session with the real agent and the real daemon link, no VM: resynchronising after
+ * garbage, refusing oversized frames, and coming back after agent restarts and host reconnections,
+ * with requests in flight failing instead of hanging.
+ */
+class SessionProtocolTest {
+  @TempDir Path dir;
+  private ProtocolHarness h;
+
+  @AfterEach
+  void close() throws Exception {
+    if (h != null) {
+      h.close();
+    }
+  }
+
+  private static byte[] garbage(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    // With a magic in it, so the reader has to reject a false header too.
+    ByteBuffer.wrap(b).putInt(n / 2, FrameFormat.MAGIC);
+    return b;
+  }
+
+  @Test
+  void garbageBeforeAndBetweenFrames_isSkipped_bothWays() throws Exception {
+    h = new ProtocolHarness(dir);
+    for (int i = 0; i < 5; i++) {
+      h.relay.injectToAgent(garbage(3000 + i, i));
+      h.relay.injectToHost(garbage(5000 + i, 100 + i));
+      assertThat(h.run("echo", "after garbage " + i).stdout()).isEqualTo("after garbage " + i + "\n");
+    }
+    // A valid frame cut short, then a whole one: the reader resynchronises on the whole one.
+    byte[] hb = FrameEncoder.encode(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(7)).build());
+    h.relay.injectToAgent(java.util.Arrays.copyOf(hb, hb.length - 3));
+    assertThat(h.run("echo", "ok").stdout()).isEqualTo("ok\n");
+  }
+
+  @Test
+  void anOversizedLength_isRefusedBeforeAllocation_andTheLinkGoesOn() throws Exception {
+    h = new ProtocolHarness(dir);
+    ByteBuffer header = ByteBuffer.allocate(FrameFormat.HEADER_SIZE);
+    int huge = 1 << 30;
+    header.putInt(FrameFormat.MAGIC).putInt(huge).putInt(~huge).putInt(0);
+    h.relay.injectToAgent(header.array());
+    h.relay.injectToHost(header.array());
+    long before = Runtime.getRuntime().totalMemory();
+    assertThat(h.run("echo", "fine").stdout()).isEqualTo("fine\n");
+    assertThat(Runtime.getRuntime().totalMemory() - before).isLessThan(256L << 20);
+  }
+
+  @Test
+  void agentRestarts_100Cycles_eachComesBack_andWhatWasInFlightFails() throws Exception {
+    h = new ProtocolHarness(dir);
+    Hello first = h.link.hello();
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 100; i++) {
+      ProtocolHarness.Recorder inFlight = i % 10 == 0 ? h.start(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build()) : null;
+      h.agent.close();
+      h.startAgent();
+      Hello again = h.awaitReady();
+      assertThat(again.getAgentStartId()).isNotEqualTo(first.getAgentStartId());
+      first = again;
+      if (inFlight != null) {
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> inFlight.result.get(10, TimeUnit.SECONDS));
+        assertThat(e.getCause().getMessage()).containsAnyOf("restarted", "closed", "new session");
+      }
+      assertThat(h.run("echo", Integer.toString(i)).stdout()).isEqualTo(i + "\n");
+    }
+    System.out.printf("100 agent restarts, each back and answering: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+  }
+
+  @Test
+  void hostReconnections_100Cycles_theAgentSaysHelloAgainEachTime() throws Exception {
+    h = new ProtocolHarness(dir);
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 100; i++) {
+      ProtocolHarness.Recorder inFlight = i % 10 == 0 ? h.start(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build()) : null;
+      h.link.close();
+      h.relay.cut();
+      if (inFlight != null) {
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> inFlight.result.get(10, TimeUnit.SECONDS));
+        assertThat(e.getCause().getMessage()).contains("closed");
+      }
+      h.connectLink();
+      h.awaitReady();
+      assertThat(h.run("echo", Integer.toString(i)).stdout()).isEqualTo(i + "\n");
+    }
+    System.out.printf("100 host reconnections, each welcomed and answering: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+  }
+
+  @Test
+  void anAgentThatStopsAnswering_isLost_thenWelcomedBackWhenItTalksAgain() throws Exception {
+    h = new ProtocolHarness(dir, Policy.allowAll(), Duration.ofMillis(200));
+    // A silent agent (a hung guest): the relay drops everything it sends.
+    ProtocolHarness.Recorder inFlight = h.start(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build());
+    h.relay.muteAgent(true);
+    String why = h.lost.poll(10, TimeUnit.SECONDS);
+    assertThat(why).contains("has not answered");
+    ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+        () -> inFlight.result.get(10, TimeUnit.SECONDS));
+    assertThat(e.getCause().getMessage()).contains("requests in flight failed");
+    h.relay.muteAgent(false);
+    // The host stopped sending heartbeats when it lost the session, so the agent's watchdog ends
+    // its side too and it says Hello again: a new session starts.
+    h.awaitReady();
+    assertThat(h.run("echo", "back").stdout()).isEqualTo("back\n");
+  }
+}
