@@ -20,6 +20,14 @@ VMLET_DEPS=(
   "xorriso:xorriso"
   "mmdebstrap:mmdebstrap"
   "mkfs.ext4:e2fsprogs"
+  # For the test that boots a disk image through its own bootloader (bootable-disk.sh).
+  "syslinux:syslinux"
+  "file:/usr/lib/syslinux/mbr/mbr.bin:syslinux-common"
+  "mcopy:mtools"
+  "mkfs.vfat:dosfstools"
+  "sfdisk:fdisk"
+  # A pseudo-terminal pair for the agent's serial transport test.
+  "socat:socat"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
 )

@@ -12,14 +12,14 @@ import java.util.logging.Logger;
  */
 public final class AgentMain {
   private static final Logger LOG = Logger.getLogger(AgentMain.class.getName());
-  static final String DEFAULT_PORT = "/dev/virtio-ports/dev.vmlet.agent.0";
 
   private AgentMain() {}
 
   public static void main(String[] args) throws Exception {
     System.setProperty("java.util.logging.SimpleFormatter.format", "vmlet-agent: %4$s %5$s%6$s%n");
-    String port = DEFAULT_PORT;
+    String port = GuestPlatform.current().defaultPort();
     String socket = null;
+    String serial = null;
     String instance = null;
     Path policy = Agent.DEFAULT_POLICY;
     for (int i = 0; i < args.length; i++) {
@@ -27,6 +27,7 @@ public final class AgentMain {
       switch (a) {
         case "--port" -> port = value(args, ++i, a);
         case "--unix-socket" -> socket = value(args, ++i, a);
+        case "--serial" -> serial = value(args, ++i, a);
         case "--instance-id" -> instance = value(args, ++i, a);
         case "--policy" -> policy = Path.of(value(args, ++i, a));
         case "--warm-up" -> {
@@ -38,7 +39,7 @@ public final class AgentMain {
           return;
         }
         case "-h", "--help" -> {
-          System.out.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
+          System.out.println("usage: vmlet-agent [--port PATH | --serial PORT | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
           return;
         }
         default -> usage("unknown option " + a);
@@ -58,12 +59,12 @@ public final class AgentMain {
         .setGuest(GuestFacts.read())
         .build();
     Agent[] agent = new Agent[1];
-    Transport t = socket != null
-        ? new UnixSocketTransport(Path.of(socket))
+    Transport t = socket != null ? new UnixSocketTransport(Path.of(socket))
+        : serial != null ? new SerialTransport(serial)
         : new PortTransport(Path.of(port), () -> agent[0].hostGone());
     Policy rules = Policy.load(policy);
     agent[0] = new Agent(t, hello, Duration.ofSeconds(1), rules);
-    LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : port)
+    LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : serial != null ? "serial:" + serial : port)
         + ", policy: " + rules);
     agent[0].run();
   }
@@ -92,7 +93,7 @@ public final class AgentMain {
 
   private static String usage(String problem) {
     System.err.println("vmlet-agent: " + problem);
-    System.err.println("usage: vmlet-agent [--port PATH | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
+    System.err.println("usage: vmlet-agent [--port PATH | --serial PORT | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
     System.exit(2);
     return null;
   }

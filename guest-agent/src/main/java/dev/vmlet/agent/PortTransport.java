@@ -37,6 +37,9 @@ final class PortTransport implements Transport {
 
       @Override
       public int read(byte[] b, int off, int len) throws IOException {
+        if (len == 0) {
+          return 0; // as InputStream requires; a 0 from the port below means something else
+        }
         while (true) {
           int n = raw.read(b, off, len);
           if (n > 0) {

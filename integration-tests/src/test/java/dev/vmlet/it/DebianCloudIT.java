@@ -141,4 +141,44 @@ class DebianCloudIT {
       assertThat(d.paths.vmStateDir(name)).doesNotExist();
     }
   }
+
+  /**
+   * A cloud image the user brings, booted through its own bootloader by the firmware: here the
+   * Debian image's root file system and kernel repackaged as a partitioned disk with SYSLINUX
+   * (bootable-disk.sh), launched by path. cloud-init in it installs the agent, which phones home.
+   */
+  @Test
+  void aDiskImageWithItsOwnBootloader_launchedByPath_getsTheAgentThroughCloudInit() throws Exception {
+    assumeTrue(new ProcessBuilder("id", "-u").start().inputReader().readLine().equals("0"),
+        "building the Debian image needs root (mmdebstrap)");
+    Path cache = VmletPaths.fromEnvironment().cacheDir();
+    Path debian = cache.resolve("images/debian");
+    ImageBuilder.build(ImageBuilder.DEBIAN, null, debian, l -> System.out.println("[debian] " + l));
+    TestDaemon.agentBundle();
+    Path script = tmp.resolve("bootable-disk.sh");
+    try (var in = DebianCloudIT.class.getResourceAsStream("bootable-disk.sh")) {
+      java.nio.file.Files.copy(in, script);
+    }
+    Path image = tmp.resolve("users-cloud-image.qcow2");
+    Process make = new ProcessBuilder("bash", script.toString(), debian.resolve("root.qcow2").toString(),
+        debian.resolve("vmlinuz").toString(), debian.resolve("initrd.img").toString(), image.toString())
+        .redirectErrorStream(true).start();
+    String makeOut = new String(make.getInputStream().readAllBytes());
+    assertThat(make.waitFor()).as(makeOut).isZero();
+    String name = "it-byo";
+    try (TestDaemon d = TestDaemon.start(tmp.resolve("byo"))) {
+      Vm created = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+          .setSpec(VmSpec.newBuilder().setName(name).setImage(image.toString()).setVcpus(2).setMemoryMib(1024))
+          .setStart(true).build());
+      assertThat(created.getQemuCommand()).doesNotContain("-kernel");
+      Vm ready = d.client.vms().withDeadlineAfter(500, TimeUnit.SECONDS)
+          .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(480).build());
+      System.out.printf("user's disk image (SYSLINUX) phone-home: %.1f s after QEMU start%n",
+          (ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs()) / 1000.0);
+      // Booted by its own bootloader: the command line is SYSLINUX's, not one vmlet passed.
+      assertThat(Guests.sh(d.client, name, "cat /proc/cmdline")).contains("root=LABEL=vmlet-root").doesNotContain("vmlet.instance_id");
+      assertThat(Guests.sh(d.client, name, "systemctl is-active vmlet-agent")).isEqualTo("active\n");
+      d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
+    }
+  }
 }
