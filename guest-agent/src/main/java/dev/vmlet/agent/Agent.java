@@ -223,7 +223,7 @@ final class Agent implements AutoCloseable {
           AgentStream s = open(id);
           ExecRunner r = new ExecRunner(id, f.getExecStart(), sink(id), s.send, platform, root, n -> consumed(id, s, n));
           s.exec = r;
-          workers.execute(() -> {
+          submit(() -> {
             try {
               r.run();
             } finally {
@@ -281,9 +281,23 @@ final class Agent implements AutoCloseable {
           AgentStream s = open(id);
           var req = f.getFileReadStart();
           ExecRunner.Sink sink = sink(id);
-          workers.execute(() -> {
+          submit(() -> {
             try {
               FileTransfers.pull(id, req, sink, s.send);
+            } finally {
+              streams.remove(id, s);
+            }
+          });
+        }
+      }
+      case DIR_LIST -> {
+        if (allowed(id, policy.check(Policy.Operation.FILE_READ, pathOf(f.getDirList().getPath())))) {
+          AgentStream s = open(id);
+          var req = f.getDirList();
+          ExecRunner.Sink sink = sink(id);
+          submit(() -> {
+            try {
+              FileTransfers.list(id, req, sink, s.send);
             } finally {
               streams.remove(id, s);
             }
@@ -303,17 +317,28 @@ final class Agent implements AutoCloseable {
       case GUEST_INFO_REQUEST -> {
         if (allowed(id, policy.check(Policy.Operation.INFO))) {
           ExecRunner.Sink sink = sink(id);
-          workers.execute(() -> send(sink, Frame.newBuilder().setStreamId(id).setGuestInfo(GuestFacts.info(VERSION)).build()));
+          submit(() -> send(sink, Frame.newBuilder().setStreamId(id).setGuestInfo(GuestFacts.info(VERSION)).build()));
         }
       }
       case POWER -> {
         if (allowed(id, policy.check(Policy.Operation.POWER))) {
           boolean reboot = f.getPower().getAction() == dev.vmlet.proto.v1.PowerRequest.Action.REBOOT;
           send(sink(id), Frame.newBuilder().setStreamId(id).setPowerReply(PowerReply.getDefaultInstance()).build());
-          workers.execute(() -> power(reboot));
+          submit(() -> power(reboot));
         }
       }
       default -> LOG.fine("ignoring " + f.getBodyCase() + " from host");
+    }
+  }
+
+  /** Runs a request's work off the reader thread; dropped once the agent is closing. */
+  private void submit(Runnable work) {
+    try {
+      workers.execute(work);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      if (!closed) {
+        throw e;
+      }
     }
   }
 

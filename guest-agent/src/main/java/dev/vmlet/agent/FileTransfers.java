@@ -59,7 +59,13 @@ final class FileTransfers {
     int stream = f.getStreamId();
     try {
       switch (f.getBodyCase()) {
-        case FILE_WRITE_START -> begin(stream, f.getFileWriteStart());
+        case FILE_WRITE_START -> {
+          if (f.getFileWriteStart().getDirectory()) {
+            makeDirectory(stream, f.getFileWriteStart(), sink);
+          } else {
+            begin(stream, f.getFileWriteStart());
+          }
+        }
         case FILE_DATA -> {
           Push p = pushes.get(stream);
           if (p == null) {
@@ -82,6 +88,85 @@ final class FileTransfers {
   /** Whether a push is still open on the stream (it has not failed or finished). */
   boolean isOpen(int stream) {
     return pushes.containsKey(stream);
+  }
+
+  private static void makeDirectory(int stream, FileWriteStart start, ExecRunner.Sink sink) throws IOException {
+    Path dir = absolute(start.getPath());
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IOException(dir + " exists and is not a directory");
+    }
+    Files.createDirectories(dir);
+    if (start.getMode() != 0) {
+      try {
+        Files.setPosixFilePermissions(dir, FileModes.permissions(start.getMode()));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system (Windows)
+      }
+    }
+    send(sink, Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.getDefaultInstance()).build());
+  }
+
+  /**
+   * Lists the tree under a directory, parents before children, in frames of at most 256 entries,
+   * each charged to the stream's window by its encoded size; then DirEnd. Symbolic links are
+   * reported, not followed.
+   */
+  static void list(int stream, dev.vmlet.proto.v1.DirListRequest req, ExecRunner.Sink sink, dev.vmlet.common.flow.SendWindow window) {
+    try {
+      Path root = absolute(req.getPath());
+      if (!Files.isDirectory(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        throw Files.exists(root) ? new IOException(root + " is not a directory") : new java.nio.file.NoSuchFileException(root.toString());
+      }
+      var batch = dev.vmlet.proto.v1.DirEntries.newBuilder();
+      long count = 0;
+      try (var walk = Files.walk(root)) {
+        for (Path p : (Iterable<Path>) walk.skip(1)::iterator) {
+          batch.addEntries(entry(root, p));
+          count++;
+          if (batch.getEntriesCount() == 256) {
+            sendEntries(stream, batch, sink, window);
+          }
+        }
+      } catch (java.io.UncheckedIOException e) {
+        throw e.getCause();
+      }
+      if (batch.getEntriesCount() > 0) {
+        sendEntries(stream, batch, sink, window);
+      }
+      sink.send(Frame.newBuilder().setStreamId(stream).setDirEnd(dev.vmlet.proto.v1.DirEnd.newBuilder().setCount(count)).build());
+    } catch (IOException | RuntimeException e) {
+      send(sink, error(stream, e));
+    }
+  }
+
+  private static void sendEntries(int stream, dev.vmlet.proto.v1.DirEntries.Builder batch, ExecRunner.Sink sink,
+      dev.vmlet.common.flow.SendWindow window) throws IOException {
+    Frame f = Frame.newBuilder().setStreamId(stream).setDirEntries(batch).build();
+    window.acquire(f.getSerializedSize());
+    sink.send(f);
+    batch.clear();
+  }
+
+  private static dev.vmlet.proto.v1.DirEntry entry(Path root, Path p) throws IOException {
+    var attrs = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    var e = dev.vmlet.proto.v1.DirEntry.newBuilder()
+        .setPath(root.relativize(p).toString().replace(java.io.File.separatorChar, '/'))
+        .setMtimeUnixMs(attrs.lastModifiedTime().toMillis());
+    if (attrs.isSymbolicLink()) {
+      e.setType(dev.vmlet.proto.v1.DirEntry.Type.SYMLINK).setLinkTarget(Files.readSymbolicLink(p).toString());
+    } else if (attrs.isDirectory()) {
+      e.setType(dev.vmlet.proto.v1.DirEntry.Type.DIRECTORY);
+    } else if (attrs.isRegularFile()) {
+      e.setType(dev.vmlet.proto.v1.DirEntry.Type.FILE).setSize(attrs.size());
+    } else {
+      e.setType(dev.vmlet.proto.v1.DirEntry.Type.OTHER);
+    }
+    try {
+      e.setMode(FileModes.bits(Files.getPosixFilePermissions(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)));
+    } catch (UnsupportedOperationException ignored) {
+      // not POSIX
+    }
+    return e.build();
   }
 
   private void begin(int stream, FileWriteStart start) throws IOException {

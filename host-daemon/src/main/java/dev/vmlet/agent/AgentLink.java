@@ -260,13 +260,41 @@ public final class AgentLink implements Closeable {
     return result;
   }
 
-  /** Gets the one answer frame of a request, or its error. */
-  static final class ReplyListener implements StreamListener {
-    final Consumer<Frame> reply;
+  /** Most entries a listing may have before it is cancelled. */
+  public static final int MAX_LIST_ENTRIES = 1_000_000;
+
+  /** Lists the tree under a guest directory, parents before children. */
+  public CompletableFuture<java.util.List<dev.vmlet.proto.v1.DirEntry>> listDir(String path) throws IOException {
+    CompletableFuture<java.util.List<dev.vmlet.proto.v1.DirEntry>> result = new CompletableFuture<>();
+    java.util.List<dev.vmlet.proto.v1.DirEntry> entries = new java.util.ArrayList<>();
+    int[] id = {-1};
+    ListListener l = new ListListener(e -> {
+      entries.addAll(e.getEntriesList());
+      if (entries.size() > MAX_LIST_ENTRIES && id[0] >= 0) {
+        cancel(id[0], "more than " + MAX_LIST_ENTRIES + " entries under " + path);
+      }
+    }, () -> result.complete(entries), result::completeExceptionally);
+    id[0] = open(Frame.newBuilder().setDirList(dev.vmlet.proto.v1.DirListRequest.newBuilder().setPath(path)), l, "a directory listing");
+    return result;
+  }
+
+  /** Gets a listing's entries, then its end, or its error. */
+  static final class ListListener extends FailsTo {
+    final Consumer<dev.vmlet.proto.v1.DirEntries> entries;
+    final Runnable end;
+
+    ListListener(Consumer<dev.vmlet.proto.v1.DirEntries> entries, Runnable end, Consumer<Throwable> error) {
+      super(error);
+      this.entries = entries;
+      this.end = end;
+    }
+  }
+
+  /** A listener whose failures go to one consumer: an {@link AgentException} when the agent said why. */
+  abstract static class FailsTo implements StreamListener {
     final Consumer<Throwable> error;
 
-    ReplyListener(Consumer<Frame> reply, Consumer<Throwable> error) {
-      this.reply = reply;
+    FailsTo(Consumer<Throwable> error) {
       this.error = error;
     }
 
@@ -278,6 +306,16 @@ public final class AgentLink implements Closeable {
     @Override
     public void failed(StreamError e) {
       error.accept(new AgentException(e));
+    }
+  }
+
+  /** Gets the one answer frame of a request, or its error. */
+  static final class ReplyListener extends FailsTo {
+    final Consumer<Frame> reply;
+
+    ReplyListener(Consumer<Frame> reply, Consumer<Throwable> error) {
+      super(error);
+      this.reply = reply;
     }
   }
 
@@ -415,6 +453,25 @@ public final class AgentLink implements Closeable {
         if (s != null && s.listener instanceof TransferListener l) {
           s.send.close("the transfer ended");
           l.done(f.getFileDone());
+        } else {
+          drop(f);
+        }
+      }
+      case DIR_ENTRIES -> {
+        LinkStream s = streams.get(id);
+        int n = f.getSerializedSize();
+        if (s == null || !(s.listener instanceof ListListener l)) {
+          drop(f);
+        } else if (withinWindow(id, s, n)) {
+          l.entries.accept(f.getDirEntries());
+          consumed(id, n);
+        }
+      }
+      case DIR_END -> {
+        LinkStream s = streams.remove(id);
+        if (s != null && s.listener instanceof ListListener l) {
+          s.send.close("the listing ended");
+          l.end.run();
         } else {
           drop(f);
         }

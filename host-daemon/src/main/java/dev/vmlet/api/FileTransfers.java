@@ -85,7 +85,7 @@ final class FileTransfers {
           }
         };
         FileWriteStart start = FileWriteStart.newBuilder().setPath(h.getPath()).setMode(h.getMode())
-            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).build();
+            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).setDirectory(h.getDirectory()).build();
         result = CompletableFuture.supplyAsync(() -> {
           try {
             return AgentFiles.push(link, start, source, () -> sha256, GUEST_TIMEOUT);

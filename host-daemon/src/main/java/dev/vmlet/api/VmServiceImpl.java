@@ -115,25 +115,14 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   }
 
   @Override
+  public void listFiles(dev.vmlet.proto.v1.ListFilesRequest req, StreamObserver<dev.vmlet.proto.v1.ListFilesResponse> out) {
+    unary(out, () -> dev.vmlet.proto.v1.ListFilesResponse.newBuilder()
+        .addAllEntries(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).listDir(req.getPath()), 300)).build());
+  }
+
+  @Override
   public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GuestInfoReply> out) {
-    unary(out, () -> {
-      try {
-        return manager.agent(req.getName()).guestInfo().get(30, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (java.util.concurrent.ExecutionException e) {
-        if (e.getCause() instanceof dev.vmlet.agent.AgentException a) {
-          throw AgentStatus.of(a).asRuntimeException();
-        }
-        throw Status.UNAVAILABLE.withDescription(e.getCause().getMessage()).asRuntimeException();
-      } catch (java.util.concurrent.TimeoutException e) {
-        throw Status.DEADLINE_EXCEEDED.withDescription("the agent of VM '" + req.getName() + "' did not answer within 30 s")
-            .asRuntimeException();
-      } catch (java.io.IOException e) {
-        throw Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
-      }
-    });
+    unary(out, () -> AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).guestInfo(), 30));
   }
 
   @Override

@@ -19,12 +19,16 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "cp", mixinStandardHelpOptions = true,
-    description = {"Copy a file into or out of a VM through its agent, checked with SHA-256 end to end.",
+    description = {"Copy a file (or with -r a directory tree) into or out of a VM through its agent, checked with SHA-256 end to end.",
         "One side is NAME:/absolute/path in the guest, the other a local path, or - for stdin/stdout.",
-        "Nothing appears at the destination unless the whole file arrived intact.",
-        "Examples: vmlet cp ./app.tar web1:/tmp/app.tar    vmlet cp web1:/etc/os-release -"})
+        "Nothing appears at a file's destination unless the whole file arrived intact.",
+        "Examples: vmlet cp ./app.tar web1:/tmp/app.tar    vmlet cp web1:/etc/os-release -    vmlet cp -r ./site web1:/srv/site"})
 final class CpCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
+
+  @picocli.CommandLine.Option(names = {"-r", "--recursive"},
+      description = "Copy a directory tree: DST is created (with its parents) and gets SRC's contents, modes and mtimes.")
+  boolean recursive;
 
   @Parameters(index = "0", paramLabel = "SRC")
   String src;
@@ -55,13 +59,18 @@ final class CpCommand implements Callable<Integer> {
       throw new CliException("exactly one of SRC and DST must be NAME:/path in a VM");
     }
     try (DaemonClient c = client.connect()) {
+      if (recursive) {
+        long[] n = to != null ? TreeCopy.push(c, Path.of(src), to.vm(), to.path()) : TreeCopy.pull(c, from.vm(), from.path(), Path.of(dst));
+        System.err.println("copied " + n[0] + " files (" + n[1] + " bytes) and " + n[2] + " directories, each file checked with sha256");
+        return 0;
+      }
       FileTransferResult r = to != null ? push(c, src, to) : pull(c, from, dst);
       System.err.println("copied " + r.getSize() + " bytes, sha256 " + r.getSha256());
       return 0;
     }
   }
 
-  private static FileTransferResult push(DaemonClient c, String local, Remote to) throws Exception {
+  static FileTransferResult push(DaemonClient c, String local, Remote to) throws Exception {
     PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(to.vm()).setPath(to.path());
     if (local.equals("-")) {
       return FileClient.push(c, h.build(), System.in, null, -1);
@@ -84,7 +93,7 @@ final class CpCommand implements Callable<Integer> {
   }
 
   /** Into a temporary file next to the target, renamed only when the digest matched. */
-  private static FileTransferResult pull(DaemonClient c, Remote from, String local) throws Exception {
+  static FileTransferResult pull(DaemonClient c, Remote from, String local) throws Exception {
     if (local.equals("-")) {
       FileTransferResult r = FileClient.pull(c, from.vm(), from.path(), System.out, i -> { });
       System.out.flush();

@@ -13,6 +13,8 @@ import java.util.List;
 public final class QemuCommandBuilder {
   /** The virtio-serial port name the guest agent opens. */
   public static final String AGENT_PORT = "dev.vmlet.agent.0";
+  /** The port qemu-guest-agent opens; its host end is {@link VmFiles#qgaSocket}. */
+  public static final String QGA_PORT = "org.qemu.guest_agent.0";
 
   private QemuCommandBuilder() {}
 
@@ -90,6 +92,9 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
     a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(l.files().agentSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
+    // qemu-guest-agent's channel too, for tools that expect it (and side-by-side comparisons).
+    a.addAll(List.of("-chardev", "socket,id=qga,path=" + opt(l.files().qgaSocket()) + ",server=on,wait=off"));
+    a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=qga,name=" + QGA_PORT));
     for (var gpu : config.gpus()) {
       a.addAll(List.of("-device", "vfio-pci,host=" + gpu.value()));
     }

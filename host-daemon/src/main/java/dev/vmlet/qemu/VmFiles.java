@@ -15,6 +15,11 @@ public record VmFiles(Path runDir, Path stateDir) {
     return runDir.resolve("agent.sock");
   }
 
+  /** The host end of qemu-guest-agent's channel: vmlet does not use it; it is there for QGA clients. */
+  public Path qgaSocket() {
+    return runDir.resolve("qga.sock");
+  }
+
   public Path pidFile() {
     return runDir.resolve("qemu.pid");
   }

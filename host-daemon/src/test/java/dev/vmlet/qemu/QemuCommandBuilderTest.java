@@ -55,6 +55,8 @@ class QemuCommandBuilderTest {
         "-device", "virtio-serial-pci,id=vser0",
         "-chardev", "socket,id=agent,path=/run/vmlet/vms/web1/agent.sock,server=on,wait=off",
         "-device", "virtserialport,bus=vser0.0,chardev=agent,name=dev.vmlet.agent.0",
+        "-chardev", "socket,id=qga,path=/run/vmlet/vms/web1/qga.sock,server=on,wait=off",
+        "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0",
         "-qmp", "unix:/run/vmlet/vms/web1/qmp.sock,server=on,wait=off",
         "-pidfile", "/run/vmlet/vms/web1/qemu.pid",
         "-daemonize");

@@ -205,4 +205,34 @@ class FileTransferProtocolTest {
     });
     assertThat(exit.get(10, TimeUnit.SECONDS)).isZero();
   }
+
+  @Test
+  void aDirectoryTree_isListedParentsFirst_andDirectoriesAreCreatedWithTheirMode() throws Exception {
+    Files.createDirectories(guest.resolve("t/x/y"));
+    Files.writeString(guest.resolve("t/x/y/f.txt"), "12345");
+    Files.createSymbolicLink(guest.resolve("t/l"), Path.of("x"));
+    java.util.List<dev.vmlet.proto.v1.DirEntry> entries = link.listDir(guest.resolve("t").toString()).get(10, TimeUnit.SECONDS);
+    assertThat(entries).extracting(dev.vmlet.proto.v1.DirEntry::getPath).containsExactlyInAnyOrder("x", "x/y", "x/y/f.txt", "l");
+    assertThat(entries.stream().map(dev.vmlet.proto.v1.DirEntry::getPath).toList()).containsSubsequence("x", "x/y", "x/y/f.txt");
+    assertThat(entries).filteredOn(e -> e.getPath().equals("x/y/f.txt")).singleElement()
+        .satisfies(e -> assertThat(e.getSize()).isEqualTo(5));
+    assertThat(entries).filteredOn(e -> e.getPath().equals("l")).singleElement()
+        .satisfies(e -> assertThat(e.getLinkTarget()).isEqualTo("x"));
+    assertThatThrownBy(() -> link.listDir(guest.resolve("nope").toString()).get(10, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(AgentException.class).hasMessageContaining("does not exist");
+
+    Path made = guest.resolve("new/deep/dir");
+    AgentFiles.push(link, FileWriteStart.newBuilder().setPath(made.toString()).setDirectory(true).setMode(0700).build(),
+        InputStream.nullInputStream(), () -> null, T);
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(made))).isEqualTo("rwx------");
+  }
+
+  @Test
+  void aListingOfAThousandsOfEntries_comesInBatches_withinTheWindow() throws Exception {
+    Path big = Files.createDirectories(guest.resolve("big"));
+    for (int i = 0; i < 5000; i++) {
+      Files.createFile(big.resolve("file-with-a-longish-name-" + i));
+    }
+    assertThat(link.listDir(big.toString()).get(30, TimeUnit.SECONDS)).hasSize(5000);
+  }
 }

@@ -164,4 +164,31 @@ class AgentApiIT {
     System.out.printf("exec round trip of 'true' in a micro VM under TCG: median %d ms (of 5: %s)%n", ms[2],
         java.util.Arrays.toString(ms));
   }
+
+  @Test
+  void cpRecursive_copiesATreeInAndOut_withModesAndLinks() throws Exception {
+    Path src = java.nio.file.Files.createDirectories(tmp.resolve("tree/src"));
+    java.nio.file.Files.createDirectories(src.resolve("a/b"));
+    java.nio.file.Files.createDirectories(src.resolve("empty"));
+    java.nio.file.Files.writeString(src.resolve("top.txt"), "top\n");
+    java.nio.file.Files.write(src.resolve("a/b/data.bin"), new byte[300_000]);
+    java.nio.file.Files.writeString(src.resolve("a/run.sh"), "#!/bin/sh\necho hi\n");
+    java.nio.file.Files.setPosixFilePermissions(src.resolve("a/run.sh"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---"));
+    String socket = "--socket=" + d.paths.socket();
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", src.toString(), VM + ":/tmp/tree")).isZero();
+    assertThat(Guests.sh(d.client, VM, "cd /tmp/tree && find . | sort && stat -c %a a/run.sh && cat top.txt"))
+        .isEqualTo(".\n./a\n./a/b\n./a/b/data.bin\n./a/run.sh\n./empty\n./top.txt\n750\ntop\n");
+    Guests.sh(d.client, VM, "ln -s run.sh /tmp/tree/a/link");
+
+    Path back = tmp.resolve("tree/back");
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", VM + ":/tmp/tree", back.toString())).isZero();
+    assertThat(java.nio.file.Files.readAllBytes(back.resolve("a/b/data.bin"))).hasSize(300_000);
+    assertThat(java.nio.file.Files.readString(back.resolve("top.txt"))).isEqualTo("top\n");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(back.resolve("a/run.sh"))))
+        .isEqualTo("rwxr-x---");
+    assertThat(java.nio.file.Files.isDirectory(back.resolve("empty"))).isTrue();
+    assertThat(java.nio.file.Files.readSymbolicLink(back.resolve("a/link")).toString()).isEqualTo("run.sh");
+    // A file is not a tree; a tree that is not there is NOT_FOUND.
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", VM + ":/no/such/dir", back.resolve("x").toString())).isNotZero();
+  }
 }

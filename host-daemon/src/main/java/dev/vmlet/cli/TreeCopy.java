@@ -1,0 +1,111 @@
+package dev.vmlet.cli;
+
+import dev.vmlet.common.files.FileModes;
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.FileClient;
+import dev.vmlet.proto.v1.DirEntry;
+import dev.vmlet.proto.v1.ListFilesRequest;
+import dev.vmlet.proto.v1.PushFileHeader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * {@code vmlet cp -r}: a directory tree file by file, each file checked end to end like a single
+ * copy. Directories keep their modes; symbolic links are recreated on the way out of a guest and
+ * skipped (with a note) on the way in, since the agent does not create links.
+ */
+final class TreeCopy {
+  private TreeCopy() {}
+
+  /** Pushes {@code local} to {@code guestPath}; returns files, bytes, directories. */
+  static long[] push(DaemonClient c, Path local, String vm, String guestPath) throws Exception {
+    if (!Files.isDirectory(local)) {
+      throw new CliException(local + " is not a directory (drop -r to copy a file)");
+    }
+    long[] n = new long[3];
+    List<Path> all;
+    try (Stream<Path> walk = Files.walk(local)) {
+      all = walk.toList(); // parents before children
+    }
+    for (Path p : all) {
+      String rel = local.relativize(p).toString().replace(java.io.File.separatorChar, '/');
+      String target = rel.isEmpty() ? guestPath : guestPath.replaceAll("/+$", "") + "/" + rel;
+      PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(vm).setPath(target);
+      try {
+        h.setMode(FileModes.bits(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS)));
+      } catch (UnsupportedOperationException e) {
+        // no POSIX modes here
+      }
+      if (Files.isSymbolicLink(p)) {
+        System.err.println("skipped symbolic link " + p + " (the agent does not create links)");
+      } else if (Files.isDirectory(p)) {
+        FileClient.push(c, h.setDirectory(true).setMkdirs(true).build(), InputStream.nullInputStream(), null, -1);
+        n[2]++;
+      } else if (Files.isRegularFile(p)) {
+        h.setMtimeUnixMs(Files.getLastModifiedTime(p).toMillis());
+        try (InputStream in = Files.newInputStream(p)) {
+          n[1] += FileClient.push(c, h.build(), in, null, -1).getSize();
+        }
+        n[0]++;
+      }
+    }
+    return n;
+  }
+
+  /** Pulls the tree under {@code guestPath} into {@code local}; returns files, bytes, directories. */
+  static long[] pull(DaemonClient c, String vm, String guestPath, Path local) throws Exception {
+    List<DirEntry> entries = c.vms().withDeadlineAfter(5, TimeUnit.MINUTES)
+        .listFiles(ListFilesRequest.newBuilder().setName(vm).setPath(guestPath).build()).getEntriesList();
+    long[] n = new long[3];
+    Files.createDirectories(local);
+    n[2]++;
+    for (DirEntry e : entries) {
+      Path target = local.resolve(e.getPath()).normalize();
+      if (!target.startsWith(local.normalize())) {
+        throw new CliException("the guest listed '" + e.getPath() + "', which is outside " + local + "; stopped");
+      }
+      switch (e.getType()) {
+        case DIRECTORY -> {
+          Files.createDirectories(target);
+          setMode(target, e.getMode());
+          n[2]++;
+        }
+        case FILE -> {
+          n[1] += CpCommand.pull(c, new CpCommand.Remote(vm, guestPath.replaceAll("/+$", "") + "/" + e.getPath()), target.toString())
+              .getSize();
+          n[0]++;
+        }
+        case SYMLINK -> {
+          Files.deleteIfExists(target);
+          Files.createSymbolicLink(target, Path.of(e.getLinkTarget()));
+        }
+        default -> System.err.println("skipped " + e.getPath() + " (not a file, directory or link)");
+      }
+    }
+    // Directory mtimes last: filling a directory changes its mtime.
+    for (DirEntry e : entries) {
+      if (e.getType() == DirEntry.Type.DIRECTORY) {
+        Files.setLastModifiedTime(local.resolve(e.getPath()), FileTime.fromMillis(e.getMtimeUnixMs()));
+      }
+    }
+    return n;
+  }
+
+  private static void setMode(Path p, int mode) throws IOException {
+    if (mode == 0) {
+      return;
+    }
+    try {
+      Files.setPosixFilePermissions(p, FileModes.permissions(mode));
+    } catch (UnsupportedOperationException e) {
+      // no POSIX modes here
+    }
+  }
+}
