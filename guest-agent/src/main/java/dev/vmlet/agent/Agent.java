@@ -242,6 +242,12 @@ final class Agent implements AutoCloseable {
           }
         }
       }
+      case EXEC_RESIZE -> {
+        AgentStream s = streams.get(id);
+        if (s != null && s.exec != null) {
+          s.exec.resize(f.getExecResize().getRows(), f.getExecResize().getCols());
+        }
+      }
       case EXEC_CANCEL -> {
         AgentStream s = streams.get(id);
         if (s != null && s.exec != null) {

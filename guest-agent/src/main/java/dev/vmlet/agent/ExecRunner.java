@@ -47,6 +47,7 @@ final class ExecRunner implements Runnable {
   private final BlockingQueue<ExecInput> stdin = new LinkedBlockingQueue<>();
   private volatile Process process;
   private volatile boolean cancelled;
+  private volatile Pty pty;
 
   ExecRunner(int stream, ExecStart start, Sink sink, SendWindow window, GuestPlatform platform, boolean agentIsRoot,
       IntConsumer stdinConsumed) {
@@ -67,6 +68,18 @@ final class ExecRunner implements Runnable {
   /** Bytes for stdin (already counted against the receive window by the caller). */
   void input(ExecInput in) {
     stdin.add(in);
+  }
+
+  /** The terminal of a tty exec changed size. */
+  void resize(int rows, int cols) {
+    Pty p = pty;
+    if (p != null) {
+      try {
+        p.resize(rows, cols);
+      } catch (IOException e) {
+        LOG.fine("exec " + stream + ": " + e.getMessage());
+      }
+    }
   }
 
   /** Kills the program and its descendants; ExecExit follows with cancelled set. */
@@ -123,7 +136,28 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
+    if (start.getTty()) {
+      if (platform.isWindows()) {
+        fail(StreamError.Code.FAILED_PRECONDITION, "tty execs need a Linux guest");
+        return;
+      }
+      try {
+        pty = Pty.open(start.getRows(), start.getCols());
+      } catch (IOException e) {
+        fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
+        return;
+      }
+      // setsid -c: a new session whose controlling terminal is stdin, the pty's slave.
+      List<String> withSession = new java.util.ArrayList<>(List.of("setsid", "-c"));
+      withSession.addAll(argv);
+      argv = withSession;
+    }
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput());
+    if (pty != null) {
+      File slave = new File(pty.slavePath());
+      pb.redirectInput(slave).redirectOutput(slave).redirectError(slave);
+      pb.environment().putIfAbsent("TERM", "xterm-256color");
+    }
     pb.environment().putAll(start.getEnvMap());
     if (!start.getWorkingDir().isEmpty()) {
       File dir = new File(start.getWorkingDir());
@@ -137,6 +171,7 @@ final class ExecRunner implements Runnable {
     try {
       p = pb.start();
     } catch (IOException e) {
+      closePty();
       fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + e.getMessage());
       return;
     }
@@ -144,12 +179,12 @@ final class ExecRunner implements Runnable {
     if (cancelled) {
       kill();
     }
-    Thread in = start.getStdin() ? feed(p.getOutputStream()) : null;
-    if (in == null) {
+    Thread in = start.getStdin() ? feed(pty != null ? ptyOut(pty) : p.getOutputStream()) : null;
+    if (in == null && pty == null) {
       p.getOutputStream().close();
     }
-    Thread out = pump(p.getInputStream(), ExecOutput.Fd.STDOUT);
-    Thread err = start.getMergeOutput() ? null : pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
+    Thread out = pump(pty != null ? ptyIn(pty) : p.getInputStream(), ExecOutput.Fd.STDOUT);
+    Thread err = start.getMergeOutput() || pty != null ? null : pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
     boolean timedOut = false;
     if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
       timedOut = true;
@@ -159,7 +194,12 @@ final class ExecRunner implements Runnable {
     if (in != null) {
       stdin.add(END); // the feeder ends even if the host never closes stdin
     }
-    out.join();
+    if (pty != null) {
+      out.join(2000); // a background program may still hold the terminal: do not wait for it
+      closePty();
+    } else {
+      out.join();
+    }
     if (err != null) {
       err.join();
     }
@@ -235,6 +275,52 @@ final class ExecRunner implements Runnable {
     t.setDaemon(true);
     t.start();
     return t;
+  }
+
+  private void closePty() {
+    Pty p = pty;
+    if (p != null) {
+      p.close();
+    }
+  }
+
+  private static InputStream ptyIn(Pty pty) {
+    return new InputStream() {
+      @Override
+      public int read() {
+        byte[] one = new byte[1];
+        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) {
+        byte[] buf = off == 0 && len == b.length ? b : new byte[len];
+        int n = pty.read(buf);
+        if (n > 0 && buf != b) {
+          System.arraycopy(buf, 0, b, off, n);
+        }
+        return n;
+      }
+    };
+  }
+
+  private static OutputStream ptyOut(Pty pty) {
+    return new OutputStream() {
+      @Override
+      public void write(int b) throws IOException {
+        pty.write(new byte[] {(byte) b});
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        pty.write(java.util.Arrays.copyOfRange(b, off, off + len));
+      }
+
+      @Override
+      public void close() {
+        // the terminal stays open until the program ends; end of input on a tty is ^D
+      }
+    };
   }
 
   private void fail(StreamError.Code code, String message) throws IOException {

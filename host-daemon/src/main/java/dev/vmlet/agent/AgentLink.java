@@ -181,6 +181,14 @@ public final class AgentLink implements Closeable {
         .setExecInput(ExecInput.newBuilder().setData(ByteString.copyFrom(data, off, len)).setEof(eof)).build());
   }
 
+  /** The terminal of a tty exec changed size. */
+  public void execResize(int stream, int rows, int cols) throws IOException {
+    if (streams.containsKey(stream)) {
+      writer.write(Frame.newBuilder().setStreamId(stream)
+          .setExecResize(dev.vmlet.proto.v1.ExecResize.newBuilder().setRows(rows).setCols(cols)).build());
+    }
+  }
+
   /** Kills a program and what it started; its ExecExit follows with cancelled set. */
   public void execCancel(int stream) throws IOException {
     if (streams.containsKey(stream)) {

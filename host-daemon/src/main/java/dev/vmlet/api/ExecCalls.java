@@ -57,6 +57,9 @@ final class ExecCalls {
         if (r.getCancel()) {
           link.execCancel(id);
         }
+        if (r.getRows() > 0 && r.getCols() > 0) {
+          link.execResize(id, r.getRows(), r.getCols());
+        }
         if (!r.getStdinData().isEmpty() || r.getStdinEof()) {
           if (stdinClosed) {
             throw Status.INVALID_ARGUMENT.withDescription("stdin was closed already").asRuntimeException();
@@ -94,6 +97,7 @@ final class ExecCalls {
           .setUser(r.getUser())
           .setStdin(r.getStdin())
           .setMergeOutput(r.getMergeOutput())
+          .setTty(r.getTty()).setRows(r.getRows()).setCols(r.getCols())
           .build();
       synchronized (this) {
         link = l;

@@ -46,6 +46,10 @@ final class ExecCommand implements Callable<Integer> {
   @Option(names = "--merge", description = "Send the program's stderr into its stdout, in order.")
   boolean merge;
 
+  @Option(names = {"-t", "--tty"}, description = "Run the program on a pseudo-terminal of this terminal's size (with -i for an"
+      + " interactive session: vmlet exec -it NAME -- bash); this terminal is in raw mode meanwhile. Linux guests.")
+  boolean tty;
+
   @Parameters(index = "0", paramLabel = "NAME", description = "The VM.")
   String name;
 
@@ -53,7 +57,7 @@ final class ExecCommand implements Callable<Integer> {
   List<String> command = new ArrayList<>();
 
   @Override
-  public Integer call() throws IOException, InterruptedException {
+  public Integer call() throws Exception {
     if (command.isEmpty() == (shell == null)) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give a program after the VM name (vmlet exec NAME -- ls -l) or a shell line with -c, not both");
     }
@@ -68,9 +72,22 @@ final class ExecCommand implements Callable<Integer> {
     if (workdir != null) {
       req.setWorkingDir(workdir);
     }
-    try (DaemonClient c = client.connect(); ExecClient exec = ExecClient.start(c.vmsAsync(), req.build())) {
+    boolean interactive = tty && stdin && Terminal.available();
+    if (tty) {
+      int[] size = Terminal.size();
+      req.setTty(true).setRows(size[0]).setCols(size[1]);
+    }
+    try (DaemonClient c = client.connect(); ExecClient exec = ExecClient.start(c.vmsAsync(), req.build());
+         AutoCloseable raw = interactive ? Terminal.raw() : () -> { }) {
       Thread cancelOnInterrupt = new Thread(exec::close, "exec-cancel");
       Runtime.getRuntime().addShutdownHook(cancelOnInterrupt);
+      if (interactive) {
+        // The guest's terminal follows this one's size.
+        sun.misc.Signal.handle(new sun.misc.Signal("WINCH"), sig -> {
+          int[] size = Terminal.size();
+          exec.resize(size[0], size[1]);
+        });
+      }
       if (stdin) {
         forwardStdin(exec);
       }

@@ -102,6 +102,11 @@ public final class ExecClient implements AutoCloseable {
     call.onCompleted();
   }
 
+  /** Tells a tty program its terminal's new size. */
+  public void resize(int rows, int cols) {
+    call.onNext(ExecRequest.newBuilder().setRows(rows).setCols(cols).build());
+  }
+
   /** Kills the program; its exit follows with cancelled set. */
   public void cancel() {
     call.onNext(ExecRequest.newBuilder().setCancel(true).build());

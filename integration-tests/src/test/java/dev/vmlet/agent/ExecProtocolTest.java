@@ -146,6 +146,29 @@ class ExecProtocolTest {
   }
 
   @Test
+  void aTtyExec_runsOnATerminalOfTheGivenSize_andFollowsAResize() throws Exception {
+    ProtocolHarness.Recorder rec = h.start(ExecStart.newBuilder()
+        .setShell("tty; stty size; read line; stty size; echo \"got $line\"; exit 3")
+        .setTty(true).setRows(40).setCols(120).setStdin(true).build());
+    StringBuilder seen = new StringBuilder();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!seen.toString().contains("40 120") && System.nanoTime() < deadline) {
+      byte[] chunk = rec.chunks.poll(100, TimeUnit.MILLISECONDS);
+      if (chunk != null) {
+        seen.append(new String(chunk));
+      }
+    }
+    assertThat(seen.toString()).contains("/dev/pts/").contains("40 120");
+    h.link.execResize(rec.id, 50, 132);
+    byte[] line = "hello\n".getBytes();
+    h.link.execInput(rec.id, line, 0, line.length, false);
+    ProtocolHarness.Result r = rec.await();
+    assertThat(r.stdout()).contains("50 132").contains("got hello");
+    assertThat(r.stderr()).isEmpty(); // a terminal has one output
+    assertThat(r.exit().getExitCode()).isEqualTo(3);
+  }
+
+  @Test
   void whatCannotRun_failsWithTheReason() throws Exception {
     assertThatThrownBy(() -> h.run("/no/such/program")).hasCauseInstanceOf(AgentException.class)
         .hasMessageContaining("cannot run '/no/such/program'");

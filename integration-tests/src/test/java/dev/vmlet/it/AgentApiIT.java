@@ -148,6 +148,23 @@ class AgentApiIT {
   }
 
   @Test
+  void aTtyExec_getsATerminal_inTheGuest() throws Exception {
+    ExecClient exec = ExecClient.start(d.client.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS), ExecRequest.newBuilder()
+        .setName(VM).setShell("tty; stty size; read x; echo \"typed $x\"").setTty(true).setRows(30).setCols(100).setStdin(true).build());
+    byte[] line = "abc\n".getBytes();
+    exec.stdin(line, 0, line.length);
+    StringBuilder out = new StringBuilder();
+    ExecResponse r;
+    ExecResponse last = null;
+    while ((r = exec.next()) != null) {
+      out.append(r.getStdout().toStringUtf8());
+      last = r;
+    }
+    assertThat(out.toString()).contains("/dev/pts/").contains("30 100").contains("typed abc");
+    assertThat(last.getExit().getExitCode()).isZero();
+  }
+
+  @Test
   void guestInfo_andTheExecRoundTrip() throws Exception {
     GuestInfoReply info = d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS).getGuestInfo(VmRef.newBuilder().setName(VM).build());
     assertThat(info.getGuest().getHostname()).isEqualTo(VM);

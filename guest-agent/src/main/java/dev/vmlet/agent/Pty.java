@@ -1,0 +1,114 @@
+package dev.vmlet.agent;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLong;
+import java.io.Closeable;
+import java.io.IOException;
+
+/**
+ * A Linux pseudo-terminal pair, through libc with JNA: the program gets the slave ({@link #slavePath},
+ * opened by the child as its stdin, stdout and stderr, and made its controlling terminal by
+ * {@code setsid -c}); the agent reads and writes the master.
+ */
+final class Pty implements Closeable {
+  private static final int O_RDWR = 2;
+  private static final int O_NOCTTY = 0400;
+  private static final long TIOCSWINSZ = 0x5414;
+
+  interface LibC extends Library {
+    int posix_openpt(int flags);
+
+    int grantpt(int fd);
+
+    int unlockpt(int fd);
+
+    String ptsname(int fd);
+
+    int ioctl(int fd, NativeLong request, short[] winsize);
+
+    NativeLong read(int fd, byte[] buf, NativeLong count);
+
+    NativeLong write(int fd, byte[] buf, NativeLong count);
+
+    int close(int fd);
+  }
+
+  private static volatile LibC libc;
+  private final int master;
+  private final String slavePath;
+  private volatile boolean closed;
+
+  private Pty(int master, String slavePath) {
+    this.master = master;
+    this.slavePath = slavePath;
+  }
+
+  private static LibC libc() {
+    if (libc == null) {
+      libc = Native.load("c", LibC.class);
+    }
+    return libc;
+  }
+
+  /** Opens a pair sized rows x cols. */
+  static Pty open(int rows, int cols) throws IOException {
+    LibC c;
+    try {
+      c = libc();
+    } catch (UnsatisfiedLinkError | RuntimeException e) {
+      throw new IOException("no pseudo-terminals here (libc through JNA: " + e.getMessage() + ")", e);
+    }
+    int fd = c.posix_openpt(O_RDWR | O_NOCTTY);
+    if (fd < 0) {
+      throw new IOException("posix_openpt failed (errno " + Native.getLastError() + ")");
+    }
+    if (c.grantpt(fd) != 0 || c.unlockpt(fd) != 0) {
+      c.close(fd);
+      throw new IOException("grantpt/unlockpt failed (errno " + Native.getLastError() + ")");
+    }
+    Pty p = new Pty(fd, c.ptsname(fd));
+    p.resize(rows, cols);
+    return p;
+  }
+
+  String slavePath() {
+    return slavePath;
+  }
+
+  void resize(int rows, int cols) throws IOException {
+    short[] ws = {(short) (rows == 0 ? 24 : rows), (short) (cols == 0 ? 80 : cols), 0, 0};
+    if (libc().ioctl(master, new NativeLong(TIOCSWINSZ), ws) != 0) {
+      throw new IOException("TIOCSWINSZ failed (errno " + Native.getLastError() + ")");
+    }
+  }
+
+  /** Reads what the program wrote; -1 once every slave is closed (the program ended). */
+  int read(byte[] buf) {
+    if (closed) {
+      return -1;
+    }
+    long n = libc().read(master, buf, new NativeLong(buf.length)).longValue();
+    return n <= 0 ? -1 : (int) n; // EIO when the last slave closed
+  }
+
+  void write(byte[] data) throws IOException {
+    int off = 0;
+    while (off < data.length) {
+      byte[] rest = off == 0 ? data : java.util.Arrays.copyOfRange(data, off, data.length);
+      long n = libc().write(master, rest, new NativeLong(rest.length)).longValue();
+      if (n < 0) {
+        throw new IOException("write to the terminal failed (errno " + Native.getLastError() + ")");
+      }
+      off += (int) n;
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      libc().close(master);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package dev.vmlet.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "shell", mixinStandardHelpOptions = true,
+    description = "An interactive login shell in a VM through its agent, on a pseudo-terminal (bash if the guest has it, else sh).")
+final class ShellCommand implements Callable<Integer> {
+  @Mixin ClientOptions client;
+
+  @Option(names = {"-u", "--user"}, paramLabel = "USER", description = "Log in as this guest user (the agent runs as root).")
+  String user;
+
+  @Parameters(paramLabel = "NAME", description = "The VM.")
+  String name;
+
+  @Override
+  public Integer call() throws Exception {
+    ExecCommand exec = new ExecCommand();
+    exec.client = client;
+    exec.name = name;
+    exec.user = user;
+    exec.tty = true;
+    exec.stdin = true;
+    exec.shell = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
+    return exec.call();
+  }
+}
