@@ -76,6 +76,10 @@ final class ExecCommand implements Callable<Integer> {
     if (tty) {
       int[] size = Terminal.size();
       req.setTty(true).setRows(size[0]).setCols(size[1]);
+      String term = System.getenv("TERM");
+      if (term != null && !env.containsKey("TERM")) {
+        req.putEnv("TERM", term); // the guest's programs draw for this terminal
+      }
     }
     try (DaemonClient c = client.connect(); ExecClient exec = ExecClient.start(c.vmsAsync(), req.build());
          AutoCloseable raw = interactive ? Terminal.raw() : () -> { }) {

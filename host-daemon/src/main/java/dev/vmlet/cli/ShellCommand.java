@@ -25,7 +25,7 @@ final class ShellCommand implements Callable<Integer> {
     exec.user = user;
     exec.tty = true;
     exec.stdin = true;
-    exec.shell = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
+    exec.shell = "cd 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
     return exec.call();
   }
 }
