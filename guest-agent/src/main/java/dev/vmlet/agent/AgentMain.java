@@ -45,6 +45,12 @@ public final class AgentMain {
         default -> usage("unknown option " + a);
       }
     }
+    if (socket == null && serial == null && port.equals(GuestPlatform.current().defaultPort())) {
+      String cmdline = GuestFacts.firstLine(Path.of("/proc/cmdline")).orElse("");
+      if (GuestFacts.kernelParameter(cmdline, "vmlet.agent_port").filter("serial"::equals).isPresent()) {
+        serial = GuestPlatform.current().defaultSerialPort(); // the VM was made with agent_port serial
+      }
+    }
     if (instance == null) {
       instance = GuestFacts.firstLine(Path.of("/proc/cmdline"))
           .flatMap(c -> GuestFacts.kernelParameter(c, "vmlet.instance_id"))

@@ -50,7 +50,16 @@ final class FileTransfers {
       this.target = target;
       this.temp = temp;
       this.start = start;
-      this.out = Files.newOutputStream(temp);
+      // A resumed push continues what is in temp already; its digest covers those bytes too.
+      try (InputStream kept = Files.newInputStream(temp)) {
+        byte[] buf = new byte[CHUNK];
+        int n;
+        while ((n = kept.read(buf)) > 0) {
+          digest.update(buf, 0, n);
+          size += n;
+        }
+      }
+      this.out = Files.newOutputStream(temp, java.nio.file.StandardOpenOption.APPEND);
     }
   }
 
@@ -63,7 +72,7 @@ final class FileTransfers {
           if (f.getFileWriteStart().getDirectory()) {
             makeDirectory(stream, f.getFileWriteStart(), sink);
           } else {
-            begin(stream, f.getFileWriteStart());
+            begin(stream, f.getFileWriteStart(), sink);
           }
         }
         case FILE_DATA -> {
@@ -169,7 +178,7 @@ final class FileTransfers {
     return e.build();
   }
 
-  private void begin(int stream, FileWriteStart start) throws IOException {
+  private void begin(int stream, FileWriteStart start, ExecRunner.Sink sink) throws IOException {
     Path target = absolute(start.getPath());
     Path dir = target.getParent();
     if (dir != null && start.getMkdirs()) {
@@ -182,7 +191,23 @@ final class FileTransfers {
       throw new IOException(target + " is a directory");
     }
     Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".vmlet-part");
-    pushes.put(stream, new Push(target, temp, start));
+    Path kept = resumeFile(target);
+    if (start.getResume() && Files.isRegularFile(kept, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      Files.move(kept, temp, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE); // claimed by this push
+    } else {
+      Files.deleteIfExists(kept); // a new push supersedes what an interrupted one left
+    }
+    Push p = new Push(target, temp, start);
+    pushes.put(stream, p);
+    if (start.getResume()) {
+      send(sink, Frame.newBuilder().setStreamId(stream).setFileOffset(dev.vmlet.proto.v1.FileOffset.newBuilder().setOffset(p.size))
+          .build());
+    }
+  }
+
+  /** Where an interrupted push to {@code target} keeps its data for a resume: hidden, next to it. */
+  static Path resumeFile(Path target) {
+    return target.resolveSibling("." + target.getFileName() + ".vmlet-resume");
   }
 
   private void finish(int stream, FileEnd end, ExecRunner.Sink sink) throws IOException {
@@ -226,10 +251,27 @@ final class FileTransfers {
     }
   }
 
-  /** The link went away: every unfinished push is dropped, leaving nothing behind. */
+  /**
+   * The session went away: nothing appears at any unfinished push's destination; what arrived is
+   * kept hidden next to it ({@link #resumeFile}) for a push with resume to continue.
+   */
   void abortAll() {
     for (Integer stream : pushes.keySet()) {
-      abort(stream);
+      Push p = pushes.remove(stream);
+      if (p == null) {
+        continue;
+      }
+      try {
+        p.out.close();
+        Files.move(p.temp, resumeFile(p.target), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        LOG.warning("cannot keep " + p.temp + " for a resume: " + e.getMessage());
+        try {
+          Files.deleteIfExists(p.temp);
+        } catch (IOException ignored) {
+          // nothing more to do
+        }
+      }
     }
   }
 
@@ -258,6 +300,15 @@ final class FileTransfers {
       long size = 0;
       byte[] buf = new byte[CHUNK];
       try (InputStream in = Files.newInputStream(file)) {
+        // Resuming: the host has the first `offset` bytes; they count in the digest, unsent.
+        while (size < req.getOffset()) {
+          int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, req.getOffset() - size));
+          if (n <= 0) {
+            throw new IllegalArgumentException("offset " + req.getOffset() + " is past the end of " + file + " (" + size + " bytes)");
+          }
+          digest.update(buf, 0, n);
+          size += n;
+        }
         int n;
         while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
           digest.update(buf, 0, n);

@@ -33,12 +33,37 @@ public final class AgentFiles {
    */
   public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
       java.util.function.Supplier<String> expectedSha256, Duration timeout) throws IOException {
+    return push(link, start, in, expectedSha256, timeout, offset -> { });
+  }
+
+  /**
+   * {@link #push}, and with {@code start.resume} the guest's kept bytes are not sent again: that
+   * many bytes of {@code in} are read and digested only ({@code onResumed} gets the count).
+   */
+  public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
+      java.util.function.Supplier<String> expectedSha256, Duration timeout, java.util.function.LongConsumer onResumed)
+      throws IOException {
     CompletableFuture<FileDone> result = new CompletableFuture<>();
-    int stream = link.openPush(start, listener(result, null, null, false));
+    CompletableFuture<Long> kept = new CompletableFuture<>();
+    int stream = link.openPush(start, listener(result, null, null, false, kept::complete));
     MessageDigest digest = sha256();
     long size = 0;
     byte[] buf = new byte[CHUNK];
     try {
+      if (start.getResume()) {
+        long skip = awaitOffset(kept, result, timeout);
+        while (size < skip) {
+          int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, skip - size));
+          if (n <= 0) {
+            link.cancel(stream, "the source is shorter than what the guest kept");
+            throw new IOException("the guest kept " + skip + " bytes of an earlier push, but the source has only " + size
+                + "; push it again without resume");
+          }
+          digest.update(buf, 0, n);
+          size += n;
+        }
+        onResumed.accept(skip);
+      }
       int n;
       while ((n = in.readNBytes(buf, 0, buf.length)) > 0 && !result.isDone()) {
         digest.update(buf, 0, n);
@@ -68,13 +93,22 @@ public final class AgentFiles {
    */
   public static FileDone pull(AgentLink link, String path, OutputStream out, Consumer<FileInfo> onInfo, Duration timeout)
       throws IOException {
+    return pull(link, path, 0, out, onInfo, timeout);
+  }
+
+  /**
+   * Pulls a guest file from {@code offset} on. With an offset the guest's digest covers the whole
+   * file, so only the size is checked here; the caller, who has the first part, checks the digest.
+   */
+  public static FileDone pull(AgentLink link, String path, long offset, OutputStream out, Consumer<FileInfo> onInfo,
+      Duration timeout) throws IOException {
     CompletableFuture<FileDone> result = new CompletableFuture<>();
     MessageDigest digest = sha256();
     long size = 0;
     // The link's reader only queues (at most a window's worth): writing to `out` may wait for a
     // slow client, and that must hold back this stream alone, through its credit.
     java.util.concurrent.BlockingQueue<byte[]> chunks = new java.util.concurrent.LinkedBlockingQueue<>();
-    int stream = link.pull(path, listener(result, onInfo, chunks::add, true));
+    int stream = link.pull(path, offset, listener(result, onInfo, chunks::add, true, n -> { }));
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
       while (!(result.isDone() && chunks.isEmpty())) {
@@ -104,6 +138,9 @@ public final class AgentFiles {
     }
     FileDone done = await(result, Duration.ZERO.plusMillis(1), "pull of " + path);
     String sha = HexFormat.of().formatHex(digest.digest());
+    if (offset > 0 && done.getSize() == offset + size) {
+      return done;
+    }
     if (done.getSize() != size || !done.getSha256().equals(sha)) {
       throw new IOException("the data of " + path + " arrived damaged (" + size + " bytes, sha256 " + sha + "; the guest sent "
           + done.getSize() + " bytes, sha256 " + done.getSha256() + ")");
@@ -111,13 +148,38 @@ public final class AgentFiles {
     return done;
   }
 
+  /** The guest's FileOffset, or its failure if it failed first. */
+  private static long awaitOffset(CompletableFuture<Long> kept, CompletableFuture<FileDone> result, Duration timeout)
+      throws IOException {
+    try {
+      CompletableFuture.anyOf(kept, result).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      // the push failed first: reported below
+    } catch (TimeoutException e) {
+      throw new IOException("the guest did not say where to resume within " + timeout.toSeconds() + " s");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted");
+    }
+    if (kept.isDone()) {
+      return kept.join();
+    }
+    await(result, Duration.ofMillis(1), "push");
+    throw new IOException("the guest ended the push before saying where to resume");
+  }
+
   interface DataSink {
     void accept(byte[] data) throws IOException;
   }
 
   private static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
-      boolean returnsCredit) {
+      boolean returnsCredit, java.util.function.LongConsumer onOffset) {
     return new TransferListener() {
+      @Override
+      public void offset(long offset) {
+        onOffset.accept(offset);
+      }
+
       @Override
       public boolean returnsCredit() {
         return returnsCredit;

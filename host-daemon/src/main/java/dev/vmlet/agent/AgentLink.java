@@ -231,9 +231,10 @@ public final class AgentLink implements Closeable {
     }
   }
 
-  /** Reads a file from the guest: info, data, done on the listener. */
-  public int pull(String path, TransferListener listener) throws IOException {
-    return open(Frame.newBuilder().setFileReadStart(FileReadStart.newBuilder().setPath(path)), listener, "a file pull");
+  /** Reads a file from the guest, from {@code offset} on: info, data, done on the listener. */
+  public int pull(String path, long offset, TransferListener listener) throws IOException {
+    return open(Frame.newBuilder().setFileReadStart(FileReadStart.newBuilder().setPath(path).setOffset(offset)), listener,
+        "a file pull");
   }
 
   /** Returns credit for {@code n} bytes a {@link StreamListener#returnsCredit} listener has passed on. */
@@ -454,6 +455,14 @@ public final class AgentLink implements Closeable {
           byte[] data = f.getFileData().getData().toByteArray();
           l.data(data);
           autoCredit(id, s, data.length);
+        }
+      }
+      case FILE_OFFSET -> {
+        LinkStream s = streams.get(id);
+        if (s != null && s.listener instanceof TransferListener l) {
+          l.offset(f.getFileOffset().getOffset());
+        } else {
+          drop(f);
         }
       }
       case FILE_DONE -> {

@@ -13,5 +13,8 @@ public interface TransferListener extends StreamListener {
 
   default void data(byte[] data) {}
 
+  /** A push with resume: how many bytes the guest kept from an interrupted push. */
+  default void offset(long offset) {}
+
   void done(FileDone done);
 }

@@ -39,6 +39,7 @@ final class FileTransfers {
       private volatile boolean clientFailed;
       private volatile String sha256;
       private CompletableFuture<FileDone> result;
+      private volatile long resumedFrom;
 
       @Override
       public void onNext(PushFileRequest r) {
@@ -85,10 +86,10 @@ final class FileTransfers {
           }
         };
         FileWriteStart start = FileWriteStart.newBuilder().setPath(h.getPath()).setMode(h.getMode())
-            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).setDirectory(h.getDirectory()).build();
+            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).setDirectory(h.getDirectory()).setResume(h.getResume()).build();
         result = CompletableFuture.supplyAsync(() -> {
           try {
-            return AgentFiles.push(link, start, source, () -> sha256, GUEST_TIMEOUT);
+            return AgentFiles.push(link, start, source, () -> sha256, GUEST_TIMEOUT, n -> resumedFrom = n);
           } catch (IOException e) {
             throw new java.util.concurrent.CompletionException(e);
           } finally {
@@ -127,7 +128,8 @@ final class FileTransfers {
           if (e != null) {
             fail(e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e);
           } else {
-            out.onNext(FileTransferResult.newBuilder().setSize(done.getSize()).setSha256(done.getSha256()).build());
+            out.onNext(FileTransferResult.newBuilder().setSize(done.getSize()).setSha256(done.getSha256())
+                .setResumedFrom(resumedFrom).build());
             out.onCompleted();
           }
         });
@@ -207,7 +209,7 @@ final class FileTransfers {
           call.onNext(PullFileResponse.newBuilder().setData(ByteString.copyFrom(b, off, len)).build());
         }
       };
-      FileDone done = AgentFiles.pull(link, req.getPath(), sink,
+      FileDone done = AgentFiles.pull(link, req.getPath(), req.getOffset(), sink,
           info -> call.onNext(PullFileResponse.newBuilder().setInfo(info).build()), GUEST_TIMEOUT);
       call.onNext(PullFileResponse.newBuilder()
           .setDone(FileTransferResult.newBuilder().setSize(done.getSize()).setSha256(done.getSha256())).build());

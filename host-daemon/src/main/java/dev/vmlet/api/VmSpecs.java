@@ -47,7 +47,7 @@ public final class VmSpecs {
         .labels(s.getLabelsMap())
         .disks(disks)
         .tuning(new Tuning(s.getBalloon(), s.getHugepages(), s.getCpuPinningList().stream().map(VmSpecs::unsigned).toList()))
-        .platform(new Platform(s.getMachine(), s.getFirmware()))
+        .platform(new Platform(s.getMachine(), s.getFirmware(), s.getAgentPort()))
         .directBoot(s.hasKernel() ? new DirectBoot(s.getKernel().getPath(), s.getKernel().getInitrd(), s.getKernel().getCmdline()) : null)
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
@@ -74,7 +74,7 @@ public final class VmSpecs {
         .addAllDisks(c.disks().stream().map(d -> DiskSpec.newBuilder().setName(d.name())
             .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList())
         .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning())
-        .setMachine(c.platform().machine()).setFirmware(c.platform().firmware())
+        .setMachine(c.platform().machine()).setFirmware(c.platform().firmware()).setAgentPort(c.platform().agentPort())
         .setTap(c.network().tap())
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList());
     if (!c.cloudInit().isEmpty()) {

@@ -30,6 +30,10 @@ final class CpCommand implements Callable<Integer> {
       description = "Copy a directory tree: DST is created (with its parents) and gets SRC's contents, modes and mtimes.")
   boolean recursive;
 
+  @picocli.CommandLine.Option(names = "--resume",
+      description = "Into a VM: continue a copy to DST that was interrupted (a lost link, a stopped daemon); only the missing bytes are sent.")
+  boolean resume;
+
   @Parameters(index = "0", paramLabel = "SRC")
   String src;
 
@@ -64,14 +68,18 @@ final class CpCommand implements Callable<Integer> {
         System.err.println("copied " + n[0] + " files (" + n[1] + " bytes) and " + n[2] + " directories, each file checked with sha256");
         return 0;
       }
-      FileTransferResult r = to != null ? push(c, src, to) : pull(c, from, dst);
-      System.err.println("copied " + r.getSize() + " bytes, sha256 " + r.getSha256());
+      if (resume && to == null) {
+        throw new CliException("--resume continues copies into a VM only");
+      }
+      FileTransferResult r = to != null ? push(c, src, to, resume) : pull(c, from, dst);
+      System.err.println("copied " + r.getSize() + " bytes, sha256 " + r.getSha256()
+          + (r.getResumedFrom() > 0 ? " (resumed: the VM had the first " + r.getResumedFrom() + " bytes)" : ""));
       return 0;
     }
   }
 
-  static FileTransferResult push(DaemonClient c, String local, Remote to) throws Exception {
-    PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(to.vm()).setPath(to.path());
+  static FileTransferResult push(DaemonClient c, String local, Remote to, boolean resume) throws Exception {
+    PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(to.vm()).setPath(to.path()).setResume(resume);
     if (local.equals("-")) {
       return FileClient.push(c, h.build(), System.in, null, -1);
     }

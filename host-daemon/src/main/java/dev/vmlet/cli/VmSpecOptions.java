@@ -48,6 +48,10 @@ final class VmSpecOptions {
       description = "q35 (default) or microvm (no PCI, virtio-mmio devices; micro or kernel boot only).")
   String machine;
 
+  @Option(names = "--agent-port", defaultValue = "virtio", paramLabel = "virtio|serial",
+      description = "How the agent reaches the daemon: virtio (default) or serial, a legacy serial port (ttyS1) for guests without virtio drivers; q35 only.")
+  String agentPort;
+
   @Option(names = "--tap", paramLabel = "DEVICE",
       description = "Use this pre-created TAP device (on a bridge) instead of user-mode networking; no --forward then.")
   String tap = "";
@@ -134,7 +138,7 @@ final class VmSpecOptions {
       }
       VmConfig config = VmConfig.builder(name).vcpus(cpus).memoryMib(memory).image(image).accel(accel)
           .forwards(parsed).labels(labels).disks(parsedDisks).tuning(new Tuning(balloon, hugepages, cpuPinning))
-          .platform(new Platform(machine, firmware))
+          .platform(new Platform(machine, firmware, agentPort))
           .directBoot(kernel == null ? null : new DirectBoot(absolute(kernel), initrd == null ? "" : absolute(initrd), cmdline))
           .network(new Network(tap))
           .gpus(gpus.stream().map(PciAddress::new).toList())

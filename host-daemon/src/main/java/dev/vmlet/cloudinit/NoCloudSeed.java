@@ -32,6 +32,11 @@ public final class NoCloudSeed {
 
   /** vmlet's own cloud-config part. */
   public static String vmletCloudConfig(String instanceId, List<String> sshKeys) {
+    return vmletCloudConfig(instanceId, sshKeys, false);
+  }
+
+  /** vmlet's cloud-config; with {@code agentOnSerial} it tells the agent to use ttyS1. */
+  public static String vmletCloudConfig(String instanceId, List<String> sshKeys, boolean agentOnSerial) {
     StringBuilder sb = new StringBuilder("#cloud-config\n");
     sb.append("users:\n  - default\n  - name: ").append(USER).append('\n')
         .append("    gecos: vmlet\n    shell: /bin/bash\n    lock_passwd: true\n")
@@ -41,6 +46,9 @@ public final class NoCloudSeed {
     }
     sb.append("write_files:\n  - path: /etc/vmlet/instance-id\n    permissions: \"0644\"\n    content: \"")
         .append(instanceId).append("\\n\"\n");
+    if (agentOnSerial) {
+      sb.append("  - path: /etc/vmlet/agent-port\n    permissions: \"0644\"\n    content: \"serial\\n\"\n");
+    }
     // The agent bundle is a read-only disk; install.sh copies it and starts the unit. bootcmd runs in
     // cloud-init's first stage, a minute before runcmd would under TCG; cloud-init-per makes it once
     // per instance, so a reboot finds the agent installed and started by systemd alone.
@@ -51,9 +59,14 @@ public final class NoCloudSeed {
 
   /** The user-data: vmlet's part, then the user's (when there is one), as multipart MIME. */
   public static String userData(String instanceId, List<String> sshKeys, UserData user) {
+    return userData(instanceId, sshKeys, user, false);
+  }
+
+  /** With {@code agentOnSerial}, the agent is told to use the legacy serial port (ttyS1). */
+  public static String userData(String instanceId, List<String> sshKeys, UserData user, boolean agentOnSerial) {
     String boundary = "==vmlet-" + instanceId + "==";
     List<String[]> parts = new ArrayList<>();
-    parts.add(new String[] {"text/cloud-config", "vmlet.cfg", vmletCloudConfig(instanceId, sshKeys)});
+    parts.add(new String[] {"text/cloud-config", "vmlet.cfg", vmletCloudConfig(instanceId, sshKeys, agentOnSerial)});
     if (user != null) {
       parts.add(new String[] {user.contentType(), user.contentType().endsWith("shellscript") ? "user.sh" : "user.cfg", user.text()});
     }

@@ -77,6 +77,11 @@ public final class QemuCommandBuilder {
     // The daemon holds the console socket: it keeps the bounded log and relays OpenConsole.
     a.addAll(List.of("-chardev", "socket,id=console,path=" + opt(l.files().consoleSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-serial", "chardev:console"));
+    if (config.platform().agentOnSerial()) {
+      // The second ISA serial port, the guest's ttyS1: the agent's link without virtio drivers.
+      a.addAll(List.of("-chardev", "socket,id=agentserial,path=" + opt(l.files().agentSerialSocket()) + ",server=on,wait=off"));
+      a.addAll(List.of("-serial", "chardev:agentserial"));
+    }
     for (int i = 0; i < l.disks().size(); i++) {
       AttachedDisk d = l.disks().get(i);
       a.addAll(List.of("-drive", "file=" + opt(d.file()) + ",format=qcow2,if=none,id=disk-" + d.name() + ",discard=unmap"));
@@ -140,7 +145,8 @@ public final class QemuCommandBuilder {
       case "debian" -> "root=/dev/vda rw console=ttyS0";
       default -> "console=ttyS0 panic=-1";
     };
-    String vmlet = "vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name();
+    String vmlet = "vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name()
+        + (config.platform().agentOnSerial() ? " vmlet.agent_port=serial" : "");
     return base.isBlank() ? vmlet : base.strip() + " " + vmlet;
   }
 

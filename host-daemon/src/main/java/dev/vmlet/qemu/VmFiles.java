@@ -15,6 +15,11 @@ public record VmFiles(Path runDir, Path stateDir) {
     return runDir.resolve("agent.sock");
   }
 
+  /** The host end of the agent's legacy serial port (agent_port serial). */
+  public Path agentSerialSocket() {
+    return runDir.resolve("agent-serial.sock");
+  }
+
   /** The host end of qemu-guest-agent's channel: vmlet does not use it; it is there for QGA clients. */
   public Path qgaSocket() {
     return runDir.resolve("qga.sock");

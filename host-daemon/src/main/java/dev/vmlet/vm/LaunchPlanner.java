@@ -137,7 +137,7 @@ final class LaunchPlanner {
     java.util.Map<String, String> seed = new java.util.LinkedHashMap<>();
     seed.put("meta-data", NoCloudSeed.metaData(instanceId, config.name()));
     seed.put("network-config", NoCloudSeed.networkConfig(QemuCommandBuilder.mac(instanceId)));
-    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user));
+    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user, config.platform().agentOnSerial()));
     SeedIso.write(files.seedIso(), seed);
   }
 

@@ -195,7 +195,8 @@ public final class VmManager implements AutoCloseable {
   private void connect(VmRuntime vm) throws IOException {
     vm.console = ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT);
     vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> onQemuGone(vm));
-    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), vm.files.agentSocket(), CONNECT_TIMEOUT, agentHeartbeat,
+    Path agentSocket = vm.record.config().platform().agentOnSerial() ? vm.files.agentSerialSocket() : vm.files.agentSocket();
+    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), agentSocket, CONNECT_TIMEOUT, agentHeartbeat,
         new AgentLink.Events() {
           @Override
           public void ready(Hello hello) {

@@ -22,6 +22,8 @@ cat > "$bundle/start.sh" <<'START'
 id=$(cat /etc/vmlet/instance-id 2>/dev/null || true)
 set --
 [ -n "$id" ] && set -- --instance-id "$id"
+# agent_port serial: the legacy serial port instead of the virtio-serial one.
+[ "$(cat /etc/vmlet/agent-port 2>/dev/null)" = serial ] && set -- "$@" --serial /dev/ttyS1
 # A guest with its own Java 17+ may run the agent on it: JAVA=/path/to/java (or JAVA=java for the
 # one on PATH) in /etc/vmlet/agent.env. Anything older or missing falls back to the bundled runtime.
 JAVA=

@@ -15,7 +15,7 @@ class VmSpecsTest {
   void aFullSpec_survivesTheRoundTrip() {
     VmSpec spec = VmSpec.newBuilder().setName("web").setVcpus(2).setMemoryMib(1024).setImage("kernel").setAccel("tcg")
         .putLabels("role", "web").addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(10).setEphemeral(true))
-        .setBalloon(true).setHugepages(true).addCpuPinning(0).addCpuPinning(1).setMachine("microvm").setFirmware("bios")
+        .setBalloon(true).setHugepages(true).addCpuPinning(0).addCpuPinning(1).setMachine("microvm").setFirmware("bios").setAgentPort("virtio")
         .setKernel(KernelBoot.newBuilder().setPath("/boot/vmlinuz").setInitrd("/boot/initrd").setCmdline("console=ttyS0"))
         .setTap("tap0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);
@@ -32,7 +32,7 @@ class VmSpecsTest {
   @Test
   void forwardsAndGpus_roundTrip() {
     VmSpec spec = VmSpec.newBuilder().setName("a").setImage("micro").setAccel("auto").setVcpus(1).setMemoryMib(512)
-        .setMachine("q35").setFirmware("bios")
+        .setMachine("q35").setFirmware("bios").setAgentPort("serial")
         .addForwards(PortForward.newBuilder().setProtocol("udp").setHostAddress("0.0.0.0").setHostPort(0).setGuestPort(53))
         .addGpus("0000:01:00.0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);

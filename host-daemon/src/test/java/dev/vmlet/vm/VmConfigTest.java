@@ -182,4 +182,14 @@ class VmConfigTest {
   void unknownAccel_isRefused() {
     assertThatThrownBy(() -> new VmConfig("a", 1, 512, "micro", "hvf")).hasMessageContaining("accel must be auto, kvm or tcg");
   }
+
+  @Test
+  void agentPort_isVirtioOrSerial_andSerialNeedsQ35() {
+    assertThat(new Platform("q35", "bios").agentPort()).isEqualTo("virtio");
+    assertThat(new Platform("q35", "bios", "serial").agentOnSerial()).isTrue();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Platform("q35", "bios", "usb"))
+        .hasMessageContaining("agent_port must be virtio or serial, got 'usb'");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Platform("microvm", "bios", "serial"))
+        .hasMessageContaining("agent_port serial needs machine q35");
+  }
 }

@@ -158,17 +158,14 @@ class FileTransferProtocolTest {
       }
     };
     assertThatThrownBy(() -> AgentFiles.push(link, to(target), endless, () -> null, T)).isInstanceOf(IOException.class);
+    Path kept = guest.resolve(".cut.bin.vmlet-resume");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (System.nanoTime() < deadline) {
-      try (var s = Files.list(guest)) {
-        if (s.findAny().isEmpty()) {
-          break;
-        }
-      }
+    while (!Files.exists(kept) && System.nanoTime() < deadline) {
       Thread.sleep(50);
     }
     assertThat(target).doesNotExist();
     assertNoPartialFiles();
+    assertThat(kept).as("what arrived is kept, hidden, for a resume").exists();
   }
 
   @Test
@@ -234,5 +231,70 @@ class FileTransferProtocolTest {
       Files.createFile(big.resolve("file-with-a-longish-name-" + i));
     }
     assertThat(link.listDir(big.toString()).get(30, TimeUnit.SECONDS)).hasSize(5000);
+  }
+
+  @Test
+  void aPushCutByTheLink_resumesFromWhatTheGuestKept_andTheWholeFileChecksOut() throws Exception {
+    byte[] data = new byte[16 << 20];
+    new Random(21).nextBytes(data);
+    String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    Path target = guest.resolve("resumed.bin");
+    InputStream cutHalfway = new ByteArrayInputStream(data) {
+      @Override
+      public synchronized int read(byte[] b, int off, int len) {
+        if (pos > data.length / 2) {
+          try {
+            relay.cut();
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }
+        return super.read(b, off, len);
+      }
+    };
+    assertThatThrownBy(() -> AgentFiles.push(link, to(target), cutHalfway, () -> sha, T)).isInstanceOf(IOException.class);
+    Path kept = guest.resolve(".resumed.bin.vmlet-resume");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (!Files.exists(kept) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(target).doesNotExist();
+    long have = Files.size(kept);
+    assertThat(have).isPositive().isLessThan(data.length);
+
+    // A new link (the daemon reconnects), and the same push with resume.
+    h.connectLink();
+    h.awaitReady();
+    link = h.link;
+    long[] resumedFrom = {-1};
+    FileDone done = AgentFiles.push(link, to(target).toBuilder().setResume(true).build(), new ByteArrayInputStream(data), () -> sha, T,
+        n -> resumedFrom[0] = n);
+    assertThat(resumedFrom[0]).isEqualTo(have);
+    assertThat(done.getSha256()).isEqualTo(sha);
+    assertThat(done.getSize()).isEqualTo(data.length);
+    assertThat(sha256(target)).isEqualTo(sha);
+    assertThat(kept).doesNotExist();
+    assertNoPartialFiles();
+
+    // Pulling from an offset: only the rest comes, and done describes the whole file.
+    java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
+    FileDone pulled = AgentFiles.pull(link, target.toString(), 1_000_000, tail, i -> { }, T);
+    assertThat(tail.toByteArray()).isEqualTo(java.util.Arrays.copyOfRange(data, 1_000_000, data.length));
+    assertThat(pulled.getSize()).isEqualTo(data.length);
+    assertThat(pulled.getSha256()).isEqualTo(sha);
+  }
+
+  @Test
+  void aPushWithResume_andNothingKept_startsAtZero_andAPlainPushDropsWhatWasKept() throws Exception {
+    Path target = guest.resolve("fresh.txt");
+    long[] from = {-1};
+    AgentFiles.push(link, to(target).toBuilder().setResume(true).build(), new ByteArrayInputStream("abc".getBytes()), () -> null, T,
+        n -> from[0] = n);
+    assertThat(from[0]).isZero();
+    Path stale = guest.resolve(".fresh.txt.vmlet-resume");
+    Files.writeString(stale, "old");
+    AgentFiles.push(link, to(target), new ByteArrayInputStream("new".getBytes()), () -> null, T);
+    assertThat(stale).doesNotExist();
+    assertThat(Files.readString(target)).isEqualTo("new");
   }
 }

@@ -208,4 +208,23 @@ class AgentApiIT {
     // A file is not a tree; a tree that is not there is NOT_FOUND.
     assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", VM + ":/no/such/dir", back.resolve("x").toString())).isNotZero();
   }
+
+  @Test
+  void cpResume_sendsOnlyWhatTheGuestLacks_andTheDigestCoversTheWholeFile() throws Exception {
+    byte[] data = new byte[3 << 20];
+    new Random(17).nextBytes(data);
+    Path local = tmp.resolve("resume.bin");
+    java.nio.file.Files.write(local, data);
+    java.nio.file.Files.write(tmp.resolve("prefix.bin"), java.util.Arrays.copyOf(data, 1 << 20));
+    String socket = "--socket=" + d.paths.socket();
+    // What an interrupted push leaves in the guest: the first MiB, hidden next to the destination.
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, tmp.resolve("prefix.bin").toString(), VM + ":/tmp/.res.bin.vmlet-resume")).isZero();
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/res.bin")).isZero();
+    assertThat(Guests.sh(d.client, VM, "sha256sum /tmp/res.bin | cut -d' ' -f1; ls -a /tmp | grep -c vmlet-resume").strip())
+        .isEqualTo(Guests.sha(data) + "\n0");
+    // A kept part that is not the source's beginning fails the whole-file digest: nothing is written.
+    Guests.sh(d.client, VM, "head -c 1048576 /dev/zero > /tmp/.bad.bin.vmlet-resume");
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/bad.bin")).isNotZero();
+    assertThat(Guests.sh(d.client, VM, "ls /tmp/bad.bin 2>&1 || true")).contains("No such file");
+  }
 }

@@ -82,6 +82,24 @@ class BootSourcesIT {
   }
 
   @Test
+  void theAgentOnTheLegacySerialPort_phonesHome_runsCommands_andMovesFiles() throws Exception {
+    String name = "it-serial";
+    Vm vm = create(VmSpec.newBuilder().setName(name).setAgentPort("serial"));
+    assertThat(vm.getQemuCommand()).contains("agent-serial.sock");
+    Guests.waitReady(client, name);
+    // The agent chose ttyS1 because the kernel command line said so; the virtio port is not used.
+    assertThat(Guests.sh(client, name, "cat /proc/cmdline")).contains("vmlet.agent_port=serial");
+    assertThat(Guests.sh(client, name, "ls -l /proc/$(pidof java)/fd 2>/dev/null | grep -c ttyS1")).isEqualTo("1\n");
+    byte[] data = new byte[256 * 1024];
+    new java.util.Random(2).nextBytes(data);
+    long t0 = System.nanoTime();
+    assertThat(Guests.push(client, name, "/tmp/s.bin", data, null, false).getSha256()).isEqualTo(Guests.sha(data));
+    System.out.printf("256 KiB over the legacy serial port under TCG: %.0f KB/s%n", 262.144 / ((System.nanoTime() - t0) / 1e9));
+    assertThat(Guests.pull(client, name, "/tmp/s.bin").data()).isEqualTo(data);
+    delete(name);
+  }
+
+  @Test
   void theUsersOwnKernel_bootsWithTheirCommandLinePlusVmletsParameters() {
     String name = "it-kernel";
     Vm vm = create(VmSpec.newBuilder().setName(name).setKernel(KernelBoot.newBuilder()
