@@ -71,6 +71,9 @@ public final class AgentFiles {
         link.pushData(stream, buf, 0, n);
       }
     } catch (IOException e) {
+      if (result.isCompletedExceptionally()) {
+        await(result, Duration.ofMillis(1), "push to " + start.getPath()); // the guest's reason, not "stream ended"
+      }
       link.cancel(stream, "the source failed: " + e.getMessage());
       throw e;
     }
