@@ -112,7 +112,35 @@ final class FileTransfers {
         // not a POSIX file system (Windows)
       }
     }
+    setOwner(dir, start);
     send(sink, Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.getDefaultInstance()).build());
+  }
+
+  /** The owner the host asked for; changing it needs root, and a refusal says so. */
+  private static void setOwner(Path p, FileWriteStart start) throws IOException {
+    try {
+      if (start.hasUid()) {
+        Files.setAttribute(p, "unix:uid", start.getUid(), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      }
+      if (start.hasGid()) {
+        Files.setAttribute(p, "unix:gid", start.getGid(), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      }
+    } catch (java.nio.file.FileSystemException e) {
+      throw new java.nio.file.AccessDeniedException(p.toString(), null, "cannot set its owner to " + start.getUid() + ":" + start.getGid()
+          + " (the agent must run as root)");
+    } catch (UnsupportedOperationException e) {
+      // no unix owners here (Windows)
+    }
+  }
+
+  /** uid and gid of a file, 0 where the file system has none. */
+  static int[] owner(Path p) {
+    try {
+      return new int[] {(Integer) Files.getAttribute(p, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS),
+          (Integer) Files.getAttribute(p, "unix:gid", java.nio.file.LinkOption.NOFOLLOW_LINKS)};
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return new int[] {0, 0};
+    }
   }
 
   /**
@@ -170,6 +198,8 @@ final class FileTransfers {
     } else {
       e.setType(dev.vmlet.proto.v1.DirEntry.Type.OTHER);
     }
+    int[] owner = owner(p);
+    e.setUid(owner[0]).setGid(owner[1]);
     try {
       e.setMode(FileModes.bits(Files.getPosixFilePermissions(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)));
     } catch (UnsupportedOperationException ignored) {
@@ -228,6 +258,7 @@ final class FileTransfers {
       } catch (UnsupportedOperationException e) {
         // not a POSIX file system (Windows): the mode does not apply
       }
+      setOwner(p.temp, p.start);
       if (p.start.getMtimeUnixMs() != 0) {
         Files.setLastModifiedTime(p.temp, FileTime.fromMillis(p.start.getMtimeUnixMs()));
       }
@@ -294,8 +325,9 @@ final class FileTransfers {
       } catch (UnsupportedOperationException e) {
         mode = 0644;
       }
+      int[] owner = owner(file);
       sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(Files.size(file))
-          .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis())).build());
+          .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis()).setUid(owner[0]).setGid(owner[1])).build());
       MessageDigest digest = sha256();
       long size = 0;
       byte[] buf = new byte[CHUNK];

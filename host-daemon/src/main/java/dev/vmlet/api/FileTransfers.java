@@ -85,8 +85,15 @@ final class FileTransfers {
             return n;
           }
         };
-        FileWriteStart start = FileWriteStart.newBuilder().setPath(h.getPath()).setMode(h.getMode())
-            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).setDirectory(h.getDirectory()).setResume(h.getResume()).build();
+        FileWriteStart.Builder sb = FileWriteStart.newBuilder().setPath(h.getPath()).setMode(h.getMode())
+            .setMtimeUnixMs(h.getMtimeUnixMs()).setMkdirs(h.getMkdirs()).setDirectory(h.getDirectory()).setResume(h.getResume());
+        if (h.hasUid()) {
+          sb.setUid(h.getUid());
+        }
+        if (h.hasGid()) {
+          sb.setGid(h.getGid());
+        }
+        FileWriteStart start = sb.build();
         result = CompletableFuture.supplyAsync(() -> {
           try {
             return AgentFiles.push(link, start, source, () -> sha256, GUEST_TIMEOUT, n -> resumedFrom = n);

@@ -30,6 +30,10 @@ final class CpCommand implements Callable<Integer> {
       description = "Copy a directory tree: DST is created (with its parents) and gets SRC's contents, modes and mtimes.")
   boolean recursive;
 
+  @picocli.CommandLine.Option(names = {"-p", "--preserve-owner"},
+      description = "Keep files' numeric owner and group (uid:gid): set in the guest (its agent runs as root) or here (as root).")
+  boolean preserveOwner;
+
   @picocli.CommandLine.Option(names = "--resume",
       description = "Into a VM: continue a copy to DST that was interrupted (a lost link, a stopped daemon); only the missing bytes are sent.")
   boolean resume;
@@ -64,21 +68,22 @@ final class CpCommand implements Callable<Integer> {
     }
     try (DaemonClient c = client.connect()) {
       if (recursive) {
-        long[] n = to != null ? TreeCopy.push(c, Path.of(src), to.vm(), to.path()) : TreeCopy.pull(c, from.vm(), from.path(), Path.of(dst));
+        long[] n = to != null ? TreeCopy.push(c, Path.of(src), to.vm(), to.path(), preserveOwner)
+            : TreeCopy.pull(c, from.vm(), from.path(), Path.of(dst), preserveOwner);
         System.err.println("copied " + n[0] + " files (" + n[1] + " bytes) and " + n[2] + " directories, each file checked with sha256");
         return 0;
       }
       if (resume && to == null) {
         throw new CliException("--resume continues copies into a VM only");
       }
-      FileTransferResult r = to != null ? push(c, src, to, resume) : pull(c, from, dst);
+      FileTransferResult r = to != null ? push(c, src, to, resume, preserveOwner) : pull(c, from, dst, preserveOwner);
       System.err.println("copied " + r.getSize() + " bytes, sha256 " + r.getSha256()
           + (r.getResumedFrom() > 0 ? " (resumed: the VM had the first " + r.getResumedFrom() + " bytes)" : ""));
       return 0;
     }
   }
 
-  static FileTransferResult push(DaemonClient c, String local, Remote to, boolean resume) throws Exception {
+  static FileTransferResult push(DaemonClient c, String local, Remote to, boolean resume, boolean preserveOwner) throws Exception {
     PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(to.vm()).setPath(to.path()).setResume(resume);
     if (local.equals("-")) {
       return FileClient.push(c, h.build(), System.in, null, -1);
@@ -93,6 +98,9 @@ final class CpCommand implements Callable<Integer> {
       // no POSIX modes here: the guest uses 0644
     }
     h.setMtimeUnixMs(Files.getLastModifiedTime(p).toMillis());
+    if (preserveOwner) {
+      Owners.copyTo(h, p);
+    }
     try (InputStream in = Files.newInputStream(p)) {
       return FileClient.push(c, h.build(), in, null, -1);
     } catch (IOException e) {
@@ -101,7 +109,7 @@ final class CpCommand implements Callable<Integer> {
   }
 
   /** Into a temporary file next to the target, renamed only when the digest matched. */
-  static FileTransferResult pull(DaemonClient c, Remote from, String local) throws Exception {
+  static FileTransferResult pull(DaemonClient c, Remote from, String local, boolean preserveOwner) throws Exception {
     if (local.equals("-")) {
       FileTransferResult r = FileClient.pull(c, from.vm(), from.path(), System.out, i -> { });
       System.out.flush();
@@ -127,6 +135,9 @@ final class CpCommand implements Callable<Integer> {
           // no POSIX modes here
         }
         Files.setLastModifiedTime(temp, FileTime.fromMillis(info[0].getMtimeUnixMs()));
+        if (preserveOwner) {
+          Owners.set(temp, info[0].getUid(), info[0].getGid());
+        }
       }
       Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       return r;

@@ -25,7 +25,7 @@ final class TreeCopy {
   private TreeCopy() {}
 
   /** Pushes {@code local} to {@code guestPath}; returns files, bytes, directories. */
-  static long[] push(DaemonClient c, Path local, String vm, String guestPath) throws Exception {
+  static long[] push(DaemonClient c, Path local, String vm, String guestPath, boolean preserveOwner) throws Exception {
     if (!Files.isDirectory(local)) {
       throw new CliException(local + " is not a directory (drop -r to copy a file)");
     }
@@ -42,6 +42,9 @@ final class TreeCopy {
         h.setMode(FileModes.bits(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS)));
       } catch (UnsupportedOperationException e) {
         // no POSIX modes here
+      }
+      if (preserveOwner) {
+        Owners.copyTo(h, p);
       }
       if (Files.isSymbolicLink(p)) {
         System.err.println("skipped symbolic link " + p + " (the agent does not create links)");
@@ -60,7 +63,7 @@ final class TreeCopy {
   }
 
   /** Pulls the tree under {@code guestPath} into {@code local}; returns files, bytes, directories. */
-  static long[] pull(DaemonClient c, String vm, String guestPath, Path local) throws Exception {
+  static long[] pull(DaemonClient c, String vm, String guestPath, Path local, boolean preserveOwner) throws Exception {
     List<DirEntry> entries = c.vms().withDeadlineAfter(5, TimeUnit.MINUTES)
         .listFiles(ListFilesRequest.newBuilder().setName(vm).setPath(guestPath).build()).getEntriesList();
     long[] n = new long[3];
@@ -75,11 +78,14 @@ final class TreeCopy {
         case DIRECTORY -> {
           Files.createDirectories(target);
           setMode(target, e.getMode());
+          if (preserveOwner) {
+            Owners.set(target, e.getUid(), e.getGid());
+          }
           n[2]++;
         }
         case FILE -> {
-          n[1] += CpCommand.pull(c, new CpCommand.Remote(vm, guestPath.replaceAll("/+$", "") + "/" + e.getPath()), target.toString())
-              .getSize();
+          n[1] += CpCommand.pull(c, new CpCommand.Remote(vm, guestPath.replaceAll("/+$", "") + "/" + e.getPath()), target.toString(),
+              preserveOwner).getSize();
           n[0]++;
         }
         case SYMLINK -> {

@@ -293,9 +293,22 @@ public final class VmManager implements AutoCloseable {
     t.start();
   }
 
+  private static boolean askAgentToPowerOff(VmRuntime vm) {
+    AgentLink agent = vm.agent;
+    if (agent == null || vm.hello == null) {
+      return false;
+    }
+    try {
+      agent.power(dev.vmlet.proto.v1.PowerRequest.Action.POWEROFF);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /**
-   * Stops a VM: ACPI powerdown, then QMP quit, then SIGTERM, then SIGKILL, each bounded. With
-   * force the powerdown is skipped.
+   * Stops a VM: the agent's poweroff and ACPI powerdown, then QMP quit, then SIGTERM, then SIGKILL,
+   * each bounded. With force the graceful step is skipped.
    */
   public VmRecord stop(String name, boolean force, Duration graceful) {
     VmRuntime vm = require(name);
@@ -315,8 +328,12 @@ public final class VmManager implements AutoCloseable {
       String who = "VM " + name + " (" + vm.record.instanceId() + "): ";
       // A paused guest cannot react to the power button: go straight to quit.
       if (!gone && !force && s != VmState.PAUSED && vm.qmp != null) {
-        LOG.info(who + "stop: ACPI powerdown, waiting up to " + graceful.toSeconds() + " s");
-        gone = askQmp(vm, "system_powerdown") && QemuProcess.awaitExit(p, graceful);
+        // The agent's power request too: it reaches guests that ignore the ACPI button. Not
+        // waited for (its answer comes on the link's thread); the guest going away is what counts.
+        boolean viaAgent = askAgentToPowerOff(vm);
+        LOG.info(who + "stop: " + (viaAgent ? "agent poweroff and " : "") + "ACPI powerdown, waiting up to " + graceful.toSeconds() + " s");
+        boolean asked = askQmp(vm, "system_powerdown") || viaAgent;
+        gone = asked && QemuProcess.awaitExit(p, graceful);
       }
       if (!gone && vm.qmp != null) {
         LOG.info(who + "stop: QMP quit");

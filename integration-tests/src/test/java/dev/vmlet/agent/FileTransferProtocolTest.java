@@ -297,4 +297,19 @@ class FileTransferProtocolTest {
     assertThat(stale).doesNotExist();
     assertThat(Files.readString(target)).isEqualTo("new");
   }
+
+  @Test
+  void anOwnerCanBeSet_whenTheAgentIsRoot_andPullsReportIt() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(GuestFacts.isRoot(), "needs root");
+    Path target = guest.resolve("owned.txt");
+    AgentFiles.push(link, to(target).toBuilder().setUid(65534).setGid(65534).build(), new ByteArrayInputStream("x".getBytes()),
+        () -> null, T);
+    assertThat(Files.getAttribute(target, "unix:uid")).isEqualTo(65534);
+    assertThat(Files.getAttribute(target, "unix:gid")).isEqualTo(65534);
+    dev.vmlet.proto.v1.FileInfo[] info = new dev.vmlet.proto.v1.FileInfo[1];
+    AgentFiles.pull(link, target.toString(), OutputStream.nullOutputStream(), i -> info[0] = i, T);
+    assertThat(info[0].getUid()).isEqualTo(65534);
+    assertThat(link.listDir(guest.toString()).get(10, TimeUnit.SECONDS)).filteredOn(e -> e.getPath().equals("owned.txt"))
+        .singleElement().satisfies(e -> assertThat(e.getGid()).isEqualTo(65534));
+  }
 }

@@ -195,10 +195,11 @@ class AgentApiIT {
     assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", src.toString(), VM + ":/tmp/tree")).isZero();
     assertThat(Guests.sh(d.client, VM, "cd /tmp/tree && find . | sort && stat -c %a a/run.sh && cat top.txt"))
         .isEqualTo(".\n./a\n./a/b\n./a/b/data.bin\n./a/run.sh\n./empty\n./top.txt\n750\ntop\n");
-    Guests.sh(d.client, VM, "ln -s run.sh /tmp/tree/a/link");
+    Guests.sh(d.client, VM, "ln -s run.sh /tmp/tree/a/link; chown 65534:65534 /tmp/tree/top.txt");
 
     Path back = tmp.resolve("tree/back");
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", VM + ":/tmp/tree", back.toString())).isZero();
+    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", "-p", VM + ":/tmp/tree", back.toString())).isZero();
+    assertThat(java.nio.file.Files.getAttribute(back.resolve("top.txt"), "unix:uid")).isEqualTo(65534);
     assertThat(java.nio.file.Files.readAllBytes(back.resolve("a/b/data.bin"))).hasSize(300_000);
     assertThat(java.nio.file.Files.readString(back.resolve("top.txt"))).isEqualTo("top\n");
     assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(back.resolve("a/run.sh"))))

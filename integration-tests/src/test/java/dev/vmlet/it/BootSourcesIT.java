@@ -100,6 +100,22 @@ class BootSourcesIT {
   }
 
   @Test
+  void aGuestThatIgnoresTheAcpiButton_isStillStoppedGracefully_byItsAgent() throws Exception {
+    String name = "it-noacpi";
+    create(VmSpec.newBuilder().setName(name));
+    Guests.waitReady(client, name);
+    Guests.sh(client, name, "kill -STOP $(pidof acpid)"); // the power button now does nothing
+    long t0 = System.nanoTime();
+    Vm stopped = client.vms().withDeadlineAfter(90, TimeUnit.SECONDS)
+        .stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(30).build());
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    System.out.printf("stop of a guest that ignores ACPI, through its agent: %d ms%n", ms);
+    assertThat(stopped.getState()).isEqualTo(VmState.STOPPED);
+    assertThat(ms).as("the guest powered itself off, not the 30 s timeout then quit").isLessThan(25_000);
+    delete(name);
+  }
+
+  @Test
   void theUsersOwnKernel_bootsWithTheirCommandLinePlusVmletsParameters() {
     String name = "it-kernel";
     Vm vm = create(VmSpec.newBuilder().setName(name).setKernel(KernelBoot.newBuilder()
