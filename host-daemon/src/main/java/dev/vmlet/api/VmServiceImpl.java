@@ -115,6 +115,12 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   }
 
   @Override
+  public void runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest req,
+      StreamObserver<dev.vmlet.proto.v1.RunCommandLineResponse> out) {
+    CommandLines.run(manager, req, out);
+  }
+
+  @Override
   public void listFiles(dev.vmlet.proto.v1.ListFilesRequest req, StreamObserver<dev.vmlet.proto.v1.ListFilesResponse> out) {
     unary(out, () -> dev.vmlet.proto.v1.ListFilesResponse.newBuilder()
         .addAllEntries(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).listDir(req.getPath()), 300)).build());

@@ -228,4 +228,41 @@ class AgentApiIT {
     assertThat(dev.vmlet.cli.Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/bad.bin")).isNotZero();
     assertThat(Guests.sh(d.client, VM, "ls /tmp/bad.bin 2>&1 || true")).contains("No such file");
   }
+
+  @Test
+  void aPipeBetweenTwoMicroVms_throughRunCommandLine() throws Exception {
+    String other = "it-files-2";
+    d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(other)).setStart(true).build());
+    try {
+      Guests.waitReady(d.client, other);
+      StringBuilder out = new StringBuilder();
+      dev.vmlet.proto.v1.RunResult result = null;
+      var it = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest
+          .newBuilder().setLine("@" + VM + " sh -c 'seq 1 5000; hostname >&2' | @" + other + " sh -c 'tail -n 1; hostname'")
+          .setPipefail(true).build());
+      String stderr = "";
+      while (it.hasNext()) {
+        var r = it.next();
+        out.append(r.getStdout().toStringUtf8());
+        if (r.hasStderr()) {
+          stderr += r.getStderr().getVm() + ":" + r.getStderr().getData().toStringUtf8();
+        }
+        if (r.hasResult()) {
+          result = r.getResult();
+        }
+      }
+      assertThat(out.toString()).isEqualTo("5000\n" + other + "\n");
+      assertThat(stderr).isEqualTo(VM + ":" + VM + "\n");
+      assertThat(result.getExitCode()).isZero();
+      assertThatThrownBy(() -> d.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+          .setLine("@" + VM + " ls |").build()).hasNext())
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getDescription()).contains("column"));
+      assertThatThrownBy(() -> d.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+          .setLine("@" + VM + " ls | @no-such-vm wc").build()).hasNext())
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getDescription()).contains("column 16"));
+    } finally {
+      d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(other).setForce(true).build());
+    }
+  }
 }

@@ -1,0 +1,107 @@
+package dev.vmlet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.at.PipelineRunner;
+import dev.vmlet.common.at.AtParser;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** @target pipelines across two real agents (unix sockets, no VM). */
+class PipelineProtocolTest {
+  @TempDir Path dir;
+  private ProtocolHarness a;
+  private ProtocolHarness b;
+  private PipelineRunner.Agents agents;
+
+  @BeforeEach
+  void start() throws Exception {
+    a = new ProtocolHarness(Files.createDirectories(dir.resolve("a")));
+    b = new ProtocolHarness(Files.createDirectories(dir.resolve("b")));
+    Map<String, AgentLink> links = Map.of("va", a.link, "vb", b.link);
+    agents = vm -> {
+      AgentLink l = links.get(vm);
+      if (l == null) {
+        throw new IllegalArgumentException("no VM named '" + vm + "'");
+      }
+      return l;
+    };
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    a.close();
+    b.close();
+  }
+
+  private record Ran(PipelineRunner.Result result, String stdout, String stderr) {}
+
+  private Ran run(String line, boolean pipefail) throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PipelineRunner.Result r = PipelineRunner.run(AtParser.parse(line), agents, new PipelineRunner.Output() {
+      @Override
+      public synchronized void stdout(byte[] data) {
+        out.writeBytes(data);
+      }
+
+      @Override
+      public synchronized void stderr(int stage, String vm, byte[] data) {
+        err.writeBytes(data);
+      }
+    }, pipefail, 120);
+    return new Ran(r, out.toString(), err.toString());
+  }
+
+  @Test
+  void aPipeAcrossTwoAgents() throws Exception {
+    Ran r = run("@va printf 'x\\ny\\nz\\n' | @vb sort -r", false);
+    assertThat(r.stdout()).isEqualTo("z\ny\nx\n");
+    assertThat(r.result().exitCode()).isZero();
+  }
+
+  @Test
+  void threeStages_andStderrFromEachStage() throws Exception {
+    Ran r = run("@va sh -c 'seq 1 1000; echo warn >&2' | @vb grep 7 | @va wc -l", false);
+    assertThat(r.stdout().strip()).isEqualTo("271");
+    assertThat(r.stderr()).isEqualTo("warn\n");
+  }
+
+  @Test
+  void theExitStatus_isTheLastStages_orWithPipefailTheLastFailingStageNamed() throws Exception {
+    assertThat(run("@va sh -c 'echo hi; exit 3' | @vb cat", false).result().exitCode()).isZero();
+    Ran failed = run("@va sh -c 'echo hi; exit 3' | @vb cat", true);
+    assertThat(failed.result().exitCode()).isEqualTo(3);
+    assertThat(failed.result().failure()).contains("stage 1 (@va sh -c 'echo hi; exit 3') exited with 3");
+    assertThat(run("@va echo hi | @vb false", false).result().exitCode()).isEqualTo(1);
+  }
+
+  @Test
+  void a256MiBStreamThroughAPipe_arrivesWhole() throws Exception {
+    long t0 = System.nanoTime();
+    Ran r = run("@va head -c 268435456 /dev/zero | @vb wc -c", true);
+    double s = (System.nanoTime() - t0) / 1e9;
+    assertThat(r.stdout().strip()).isEqualTo("268435456");
+    System.out.printf("256 MiB from one agent to another through the daemon's pipe: %.1f s (%.0f MB/s)%n", s, 268.435456 / s);
+  }
+
+  @Test
+  void aStageThatStopsReading_endsThePipeline() throws Exception {
+    Ran r = run("@va seq 1 100000000 | @vb head -n 2", false);
+    assertThat(r.stdout()).isEqualTo("1\n2\n");
+  }
+
+  @Test
+  void whatCannotRunYet_orDoesNotExist_isRefusedBeforeAnythingRuns() {
+    assertThatThrownBy(() -> run("@va ls | @nope cat", false)).hasMessageContaining("no VM named 'nope'");
+    assertThatThrownBy(() -> run("@va ls > @vb /tmp/x", false)).hasMessageContaining("column 8").hasMessageContaining("not run yet");
+    assertThatThrownBy(() -> run("@role=web uptime", false)).hasMessageContaining("column 1");
+  }
+}
