@@ -220,6 +220,9 @@ final class FileTransfers {
     if (Files.isDirectory(target)) {
       throw new IOException(target + " is a directory");
     }
+    if (start.getAppend() && start.getResume()) {
+      throw new IllegalArgumentException("a push cannot both append and resume");
+    }
     Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".vmlet-part");
     Path kept = resumeFile(target);
     if (start.getResume() && Files.isRegularFile(kept, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -252,6 +255,11 @@ final class FileTransfers {
         throw new IOException("the data that arrived (" + p.size + " bytes, sha256 " + sha + ") is not what was sent ("
             + end.getSize() + " bytes, sha256 " + end.getSha256() + "); nothing was written to " + p.target);
       }
+      if (p.start.getAppend() && Files.exists(p.target)) {
+        appendTo(p.temp, p.target);
+        send(sink, Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
+        return;
+      }
       int mode = p.start.getMode() == 0 ? 0644 : p.start.getMode();
       try {
         Files.setPosixFilePermissions(p.temp, FileModes.permissions(mode));
@@ -266,6 +274,19 @@ final class FileTransfers {
       send(sink, Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
     } finally {
       Files.deleteIfExists(p.temp);
+    }
+  }
+
+  /** An append: the checked data goes onto the end of the existing file in one go. */
+  private static void appendTo(Path data, Path target) throws IOException {
+    try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(data);
+        java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(target,
+            java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.APPEND)) {
+      long size = in.size();
+      long done = 0;
+      while (done < size) {
+        done += in.transferTo(done, size - done, out);
+      }
     }
   }
 

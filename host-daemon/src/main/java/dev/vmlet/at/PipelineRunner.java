@@ -5,6 +5,7 @@ import dev.vmlet.agent.ExecListener;
 import dev.vmlet.common.at.Pipeline;
 import dev.vmlet.common.at.Redirect;
 import dev.vmlet.common.at.Stage;
+import dev.vmlet.common.at.Target;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecStart;
 import java.io.IOException;
@@ -21,8 +22,10 @@ import java.util.concurrent.TimeUnit;
  * the agent link's credit: a stage's output is granted back only once the next stage's agent took
  * it, so the daemon holds at most one window (256 KiB) per pipe whatever the stages do.
  *
- * <p>Not yet: redirects to files, label selectors, {@code @host} and other nodes (refused with the
- * column), control flags.
+ * <p>Redirects: {@code >}, {@code >>} and {@code 2>} push the stream into a file on a VM (which
+ * changes only once all of it arrived), {@code <} feeds the first stage from a VM's file,
+ * {@code 2>&1} merges. Not yet (refused with the column): label selectors, {@code @host}, other
+ * nodes, control flags.
  */
 public final class PipelineRunner {
   /** Where the stages run: the agent link of a VM by name. */
@@ -58,10 +61,21 @@ public final class PipelineRunner {
         throw new IllegalArgumentException("column " + s.target().column() + ": " + s.target()
             + ": label selectors and other nodes are not run yet; name a VM on this node");
       }
+      int outs = 0;
+      int errs = 0;
       for (Redirect r : s.redirects()) {
-        if (r.kind() != Redirect.Kind.ERR_TO_OUT) {
-          throw new IllegalArgumentException("column " + r.column() + ": file redirects are not run yet");
+        if (r.kind() == Redirect.Kind.IN && s != p.stages().get(0)) {
+          throw new IllegalArgumentException("column " + r.column() + ": '<' only on the first stage (the others read the pipe)");
         }
+        outs += r.kind() == Redirect.Kind.OUT || r.kind() == Redirect.Kind.APPEND ? 1 : 0;
+        errs += r.kind() == Redirect.Kind.ERR ? 1 : 0;
+        Target t = r.target();
+        if (t != null && ("host".equals(t.name()) || t.isSelector() || t.node() != null)) {
+          throw new IllegalArgumentException("column " + t.column() + ": " + t + " cannot hold files yet; name a VM on this node");
+        }
+      }
+      if (outs > 1 || errs > 1) {
+        throw new IllegalArgumentException("column " + s.target().column() + ": one '>' and one '2>' per stage");
       }
     }
   }
@@ -84,66 +98,88 @@ public final class PipelineRunner {
       }
     }
     List<CompletableFuture<ExecExit>> exits = new ArrayList<>();
+    List<CompletableFuture<?>> files = new ArrayList<>();
     int[] ids = new int[n];
-    List<Forwarder> forwarders = new ArrayList<>();
-    // From the last stage back: a stage's forwarder needs the next stage's stream id.
+    // From the last stage back: a stage's pipe needs the next stage's stream id.
     for (int i = n - 1; i >= 0; i--) {
       Stage s = p.stages().get(i);
-      boolean merge = s.redirects().stream().anyMatch(r -> r.kind() == Redirect.Kind.ERR_TO_OUT);
-      ExecStart start = ExecStart.newBuilder().addAllArgv(s.argv()).setStdin(i > 0).setMergeOutput(merge).build();
-      CompletableFuture<ExecExit> exit = new CompletableFuture<>();
       int index = i;
-      Forwarder fwd = i == n - 1 ? null : new Forwarder(links.get(i + 1), ids[i + 1]);
       int[] self = {-1};
+      AgentLink link = links.get(i);
+      Redirect outFile = find(s, Redirect.Kind.OUT) != null ? find(s, Redirect.Kind.OUT) : find(s, Redirect.Kind.APPEND);
+      Redirect errFile = find(s, Redirect.Kind.ERR);
+      Redirect inFile = find(s, Redirect.Kind.IN);
+      QueuedSink outSink = outFile != null ? fileSink(s, outFile, link, agents, timeoutSeconds, files)
+          : i < n - 1 ? new Forwarder(links.get(i + 1), ids[i + 1]) : null;
+      QueuedSink errSink = errFile != null ? fileSink(s, errFile, link, agents, timeoutSeconds, files) : null;
+      boolean queued = outSink != null || errSink != null;
+      ExecStart start = ExecStart.newBuilder().addAllArgv(s.argv()).setStdin(i > 0 || inFile != null)
+          .setMergeOutput(find(s, Redirect.Kind.ERR_TO_OUT) != null).build();
+      CompletableFuture<ExecExit> exit = new CompletableFuture<>();
       ExecListener l = new ExecListener() {
         @Override
         public boolean returnsCredit() {
-          return fwd != null;
+          return queued;
         }
 
         @Override
         public void stdout(byte[] data) {
-          if (fwd == null) {
-            out.stdout(data);
-          } else {
-            fwd.queue.add(new Chunk(data, false, links.get(index), self));
-          }
+          deliver(outSink, data, () -> out.stdout(data));
         }
 
         @Override
         public void stderr(byte[] data) {
-          out.stderr(index, s.target().name(), data);
-          if (fwd != null) {
+          deliver(errSink, data, () -> out.stderr(index, s.target().name(), data));
+        }
+
+        private void deliver(QueuedSink sink, byte[] data, Runnable direct) {
+          if (sink != null) {
+            sink.queue.add(new Chunk(data, false, link, self));
+            return;
+          }
+          direct.run();
+          if (queued) {
             waitForId(self);
-            links.get(index).consumed(self[0], data.length);
+            link.consumed(self[0], data.length);
+          }
+        }
+
+        private void end() {
+          for (QueuedSink sink : new QueuedSink[] {outSink, errSink}) {
+            if (sink != null) {
+              sink.queue.add(new Chunk(new byte[0], true, link, self));
+            }
           }
         }
 
         @Override
         public void exit(ExecExit e) {
-          if (fwd != null) {
-            fwd.queue.add(new Chunk(new byte[0], true, links.get(index), self));
-          }
+          end();
           exit.complete(e);
         }
 
         @Override
         public void failed(String reason) {
-          if (fwd != null) {
-            fwd.queue.add(new Chunk(new byte[0], true, links.get(index), self));
-          }
+          end();
           exit.completeExceptionally(new IOException("stage " + (index + 1) + " (" + s.target() + " " + s.raw() + "): " + reason));
         }
       };
-      ids[i] = links.get(i).exec(start, l);
+      ids[i] = link.exec(start, l);
       synchronized (self) {
         self[0] = ids[i];
         self.notifyAll();
       }
-      if (fwd != null) {
-        fwd.start();
+      for (QueuedSink sink : new QueuedSink[] {outSink, errSink}) {
+        if (sink != null) {
+          sink.start();
+        }
       }
-      forwarders.add(0, fwd);
+      if (outFile != null && i < n - 1) {
+        links.get(i + 1).execInput(ids[i + 1], new byte[0], 0, 0, true); // its output went to a file: the next stage reads nothing
+      }
+      if (inFile != null) {
+        feedFromFile(s, inFile, link, ids[i], agents, timeoutSeconds, files);
+      }
       exits.add(0, exit);
     }
     List<Integer> codes = new ArrayList<>();
@@ -170,7 +206,91 @@ public final class PipelineRunner {
         code = c;
       }
     }
+    for (CompletableFuture<?> f : files) {
+      try {
+        f.get(timeoutSeconds, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException ex) {
+        throw ex.getCause() instanceof IOException io ? io : new IOException(ex.getCause());
+      } catch (java.util.concurrent.TimeoutException ex) {
+        throw new IOException("a redirect did not finish within " + timeoutSeconds + " s");
+      }
+    }
     return new Result(code, codes, code == 0 ? null : failure);
+  }
+
+  private static Redirect find(Stage s, Redirect.Kind kind) {
+    return s.redirects().stream().filter(r -> r.kind() == kind).findFirst().orElse(null);
+  }
+
+  private static AgentLink fileLink(Stage s, Redirect r, AgentLink own, Agents agents) {
+    return r.target() == null ? own : agents.agent(r.target().name());
+  }
+
+  private static String where(Stage s, Redirect r) {
+    return (r.target() == null ? s.target() : r.target()) + " " + r.path();
+  }
+
+  /** '>', '>>' or '2>': a push of the stream into the file, which changes only once all of it arrived. */
+  private static QueuedSink fileSink(Stage s, Redirect r, AgentLink own, Agents agents, long timeoutSeconds,
+      List<CompletableFuture<?>> files) throws IOException {
+    AgentLink to = fileLink(s, r, own, agents);
+    java.io.PipedInputStream in = new java.io.PipedInputStream(1 << 20);
+    java.io.PipedOutputStream pipe = new java.io.PipedOutputStream(in);
+    dev.vmlet.proto.v1.FileWriteStart start = dev.vmlet.proto.v1.FileWriteStart.newBuilder().setPath(r.path())
+        .setAppend(r.kind() == Redirect.Kind.APPEND).build();
+    files.add(CompletableFuture.runAsync(() -> {
+      try {
+        dev.vmlet.agent.AgentFiles.push(to, start, in, () -> null, java.time.Duration.ofSeconds(timeoutSeconds));
+      } catch (IOException e) {
+        throw new java.util.concurrent.CompletionException(new IOException("writing " + where(s, r) + ": " + e.getMessage(), e));
+      } finally {
+        try {
+          in.close();
+        } catch (IOException ignored) {
+          // closing
+        }
+      }
+    }));
+    return new QueuedSink("redirect-" + r.path()) {
+      @Override
+      void write(byte[] data) throws IOException {
+        pipe.write(data);
+      }
+
+      @Override
+      void end() throws IOException {
+        pipe.close();
+      }
+    };
+  }
+
+  /** '<': the file's content becomes the stage's stdin, then end of input. */
+  private static void feedFromFile(Stage s, Redirect r, AgentLink own, int stageId, Agents agents, long timeoutSeconds,
+      List<CompletableFuture<?>> files) {
+    AgentLink from = fileLink(s, r, own, agents);
+    files.add(CompletableFuture.runAsync(() -> {
+      try {
+        dev.vmlet.agent.AgentFiles.pull(from, r.path(), new java.io.OutputStream() {
+          @Override
+          public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+          }
+
+          @Override
+          public void write(byte[] b, int off, int len) throws IOException {
+            own.execInput(stageId, b, off, len, false);
+          }
+        }, info -> { }, java.time.Duration.ofSeconds(timeoutSeconds));
+        own.execInput(stageId, new byte[0], 0, 0, true);
+      } catch (IOException e) {
+        try {
+          own.execCancel(stageId);
+        } catch (IOException ignored) {
+          // gone
+        }
+        throw new java.util.concurrent.CompletionException(new IOException("reading " + where(s, r) + ": " + e.getMessage(), e));
+      }
+    }));
   }
 
   private static void cancelAll(List<AgentLink> links, int[] ids) {
@@ -199,44 +319,71 @@ public final class PipelineRunner {
   private record Chunk(byte[] data, boolean eof, AgentLink from, int[] fromId) {}
 
   /**
-   * Moves one pipe's data from a stage's output into the next stage's stdin, off the link threads
-   * (stdin waits for the next agent's credit), and only then returns the credit to the producer.
+   * Takes one stream's chunks off the link threads, hands each on (it may wait: the next agent's
+   * credit, a file's push), and only then returns its credit to the producing agent.
    */
-  private static final class Forwarder extends Thread {
+  private abstract static class QueuedSink extends Thread {
     // Bounded by the producer's window: it cannot send more than it was granted.
     final BlockingQueue<Chunk> queue = new ArrayBlockingQueue<>(1024);
-    private final AgentLink to;
-    private final int toId;
 
-    Forwarder(AgentLink to, int toId) {
-      super("pipe-to-" + toId);
+    QueuedSink(String name) {
+      super(name);
       setDaemon(true);
-      this.to = to;
-      this.toId = toId;
     }
+
+    abstract void write(byte[] data) throws IOException;
+
+    abstract void end() throws IOException;
 
     @Override
     public void run() {
+      boolean broken = false;
       try {
         while (true) {
           Chunk c = queue.take();
           if (c.eof()) {
-            to.execInput(toId, new byte[0], 0, 0, true);
+            if (!broken) {
+              end();
+            }
             return;
           }
-          try {
-            to.execInput(toId, c.data(), 0, c.data().length, false);
-          } catch (IOException e) {
-            // the next stage ended (head -1): the rest is dropped, its credit still returned
+          if (!broken) {
+            try {
+              write(c.data());
+            } catch (IOException e) {
+              broken = true; // the reader ended (head -1): the rest is dropped, its credit still returned
+            }
           }
           waitForId(c.fromId());
           c.from().consumed(c.fromId()[0], c.data().length);
         }
       } catch (IOException e) {
-        // the next stage is gone
+        // the reader is gone
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  /** A pipe: a stage's output into the next stage's stdin. */
+  private static final class Forwarder extends QueuedSink {
+    private final AgentLink to;
+    private final int toId;
+
+    Forwarder(AgentLink to, int toId) {
+      super("pipe-to-" + toId);
+      this.to = to;
+      this.toId = toId;
+    }
+
+    @Override
+    void write(byte[] data) throws IOException {
+      to.execInput(toId, data, 0, data.length, false);
+    }
+
+    @Override
+    void end() throws IOException {
+      to.execInput(toId, new byte[0], 0, 0, true);
     }
   }
 }

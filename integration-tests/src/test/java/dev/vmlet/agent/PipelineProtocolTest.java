@@ -19,13 +19,15 @@ class PipelineProtocolTest {
   @TempDir Path dir;
   private ProtocolHarness a;
   private ProtocolHarness b;
+  private ProtocolHarness c;
   private PipelineRunner.Agents agents;
 
   @BeforeEach
   void start() throws Exception {
     a = new ProtocolHarness(Files.createDirectories(dir.resolve("a")));
     b = new ProtocolHarness(Files.createDirectories(dir.resolve("b")));
-    Map<String, AgentLink> links = Map.of("va", a.link, "vb", b.link);
+    c = new ProtocolHarness(Files.createDirectories(dir.resolve("c")));
+    Map<String, AgentLink> links = Map.of("va", a.link, "vb", b.link, "vc", c.link);
     agents = vm -> {
       AgentLink l = links.get(vm);
       if (l == null) {
@@ -39,6 +41,7 @@ class PipelineProtocolTest {
   void stop() throws Exception {
     a.close();
     b.close();
+    c.close();
   }
 
   private record Ran(PipelineRunner.Result result, String stdout, String stderr) {}
@@ -101,7 +104,45 @@ class PipelineProtocolTest {
   @Test
   void whatCannotRunYet_orDoesNotExist_isRefusedBeforeAnythingRuns() {
     assertThatThrownBy(() -> run("@va ls | @nope cat", false)).hasMessageContaining("no VM named 'nope'");
-    assertThatThrownBy(() -> run("@va ls > @vb /tmp/x", false)).hasMessageContaining("column 8").hasMessageContaining("not run yet");
+    assertThatThrownBy(() -> run("@va ls > a > b", false)).hasMessageContaining("column 1").hasMessageContaining("one '>'");
+    assertThatThrownBy(() -> run("@va ls | @vb cat < f", false)).hasMessageContaining("column 18").hasMessageContaining("first stage");
+    assertThatThrownBy(() -> run("@va ls > @host /tmp/x", false)).hasMessageContaining("column 10");
     assertThatThrownBy(() -> run("@role=web uptime", false)).hasMessageContaining("column 1");
+  }
+
+  @Test
+  void redirects_writeFilesOnATarget_andFeedTheFirstStage() throws Exception {
+    Path out = dir.resolve("out.txt");
+    Path err = dir.resolve("err.txt");
+    Ran r = run("@va sh -c 'seq 1 3; echo e >&2' > @vb " + out + " 2> " + err, true);
+    assertThat(r.stdout()).isEmpty();
+    assertThat(Files.readString(out)).isEqualTo("1\n2\n3\n");
+    assertThat(Files.readString(err)).isEqualTo("e\n");
+    assertThat(run("@vb wc -l < @va " + out, true).stdout().strip()).isEqualTo("3");
+    // Output sent to a file leaves the next stage nothing to read.
+    Ran piped = run("@va seq 1 5 > " + dir.resolve("five.txt") + " | @vb wc -l", true);
+    assertThat(piped.stdout().strip()).isEqualTo("0");
+    assertThat(Files.readAllLines(dir.resolve("five.txt"))).hasSize(5);
+    // A file that cannot be read names itself; nothing is left half-written on a failed write.
+    assertThatThrownBy(() -> run("@va cat < /no/such/file", true)).hasMessageContaining("reading @va /no/such/file");
+    assertThatThrownBy(() -> run("@va echo x > /no/such/dir/f", true)).hasMessageContaining("writing @va /no/such/dir/f");
+  }
+
+  @Test
+  void aPipeAcrossTwoAgents_redirectedToAFileOnAThird_andAppended() throws Exception {
+    Path log = dir.resolve("log.txt");
+    Ran first = run("@va printf 'b\\na\\n' | @vb sort > @vc " + log, true);
+    assertThat(first.result().exitCode()).isZero();
+    assertThat(Files.readString(log)).isEqualTo("a\nb\n");
+    Files.setPosixFilePermissions(log, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+    run("@va echo c >> @vc " + log, true);
+    assertThat(Files.readString(log)).isEqualTo("a\nb\nc\n");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(log))).isEqualTo("rw-r-----");
+    // '>>' to a file that does not exist makes it; '>' replaces.
+    Path fresh = dir.resolve("fresh.txt");
+    run("@vb echo one >> @vc " + fresh, true);
+    assertThat(Files.readString(fresh)).isEqualTo("one\n");
+    run("@vb echo two > @vc " + fresh, true);
+    assertThat(Files.readString(fresh)).isEqualTo("two\n");
   }
 }
