@@ -46,6 +46,7 @@ final class ExecRunner implements Runnable {
   // Bounded by the stream's receive window: the host cannot send more than it was granted.
   private final BlockingQueue<ExecInput> stdin = new LinkedBlockingQueue<>();
   private volatile Process process;
+  private boolean ownGroup;
   private volatile boolean cancelled;
   private volatile Pty pty;
 
@@ -91,6 +92,9 @@ final class ExecRunner implements Runnable {
   private void kill() {
     Process p = process;
     if (p != null) {
+      if (ownGroup) {
+        Pty.killGroup(p.pid()); // the whole group at once; then whatever left it
+      }
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
     }
@@ -107,6 +111,22 @@ final class ExecRunner implements Runnable {
       kill();
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** Why {@code program} cannot be started, as the exec call would say; null when it can. */
+  private String missingProgram(String program) {
+    if (program.contains("/")) {
+      java.nio.file.Path p = java.nio.file.Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program);
+      return java.nio.file.Files.isExecutable(p) && !java.nio.file.Files.isDirectory(p) ? null : "no such executable file";
+    }
+    String path = start.getEnvMap().getOrDefault("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    for (String dir : path.split(":")) {
+      java.nio.file.Path p = java.nio.file.Path.of(dir.isEmpty() ? "." : dir, program);
+      if (java.nio.file.Files.isExecutable(p) && !java.nio.file.Files.isDirectory(p)) {
+        return null;
+      }
+    }
+    return "no such program in PATH (" + path + ")";
   }
 
   private List<String> argv() {
@@ -151,6 +171,18 @@ final class ExecRunner implements Runnable {
       List<String> withSession = new java.util.ArrayList<>(List.of("setsid", "-c"));
       withSession.addAll(argv);
       argv = withSession;
+      ownGroup = true;
+    } else if (platform.setsid() != null) {
+      String missing = missingProgram(argv.get(0));
+      if (missing != null) {
+        fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + missing);
+        return;
+      }
+      // Its own session and process group (setsid execs in place: the pid is the group's id).
+      List<String> withSession = new java.util.ArrayList<>(List.of(platform.setsid()));
+      withSession.addAll(argv);
+      argv = withSession;
+      ownGroup = true;
     }
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput());
     if (pty != null) {

@@ -69,6 +69,11 @@ final class GuestPlatform {
     return List.of(reboot ? "reboot" : "poweroff");
   }
 
+  /** setsid (a program in a process group of its own, so cancel can kill the whole group); null where there is none. */
+  String setsid() {
+    return windows ? null : find("setsid");
+  }
+
   private static String find(String program) {
     for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) {
       Path p = Path.of(dir, program);

@@ -32,6 +32,8 @@ final class Pty implements Closeable {
     NativeLong write(int fd, byte[] buf, NativeLong count);
 
     int close(int fd);
+
+    int kill(int pid, int sig);
   }
 
   private static volatile LibC libc;
@@ -49,6 +51,20 @@ final class Pty implements Closeable {
       libc = Native.load("c", LibC.class);
     }
     return libc;
+  }
+
+  /**
+   * Sends SIGKILL to every process in a process group at once (a fork during the kill cannot
+   * escape it, unlike killing a tree one process at a time).
+   *
+   * @return false when it could not be sent (no libc, or the group is gone)
+   */
+  static boolean killGroup(long pgid) {
+    try {
+      return libc().kill((int) -pgid, 9) == 0;
+    } catch (UnsatisfiedLinkError | RuntimeException e) {
+      return false;
+    }
   }
 
   /** Opens a pair sized rows x cols. */
