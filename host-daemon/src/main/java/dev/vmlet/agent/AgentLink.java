@@ -138,6 +138,12 @@ public final class AgentLink implements Closeable {
       s.close();
       throw new IOException("cannot connect to the agent socket " + socketPath + ": " + e.getMessage(), e);
     }
+    return over(vmName, instanceId, s, heartbeat, events);
+  }
+
+  /** A link over a socket that is connected already (an agent that connected to the daemon). */
+  public static AgentLink over(String vmName, String instanceId, AFUNIXSocket s, Duration heartbeat, Events events)
+      throws IOException {
     AgentLink link = new AgentLink(vmName, instanceId, s, events, heartbeat);
     Thread t = new Thread(link::readLoop, "agent-link-" + vmName);
     t.setDaemon(true);

@@ -19,7 +19,7 @@ import java.io.IOException;
 final class CommandLines {
   private CommandLines() {}
 
-  static void run(VmManager manager, RunCommandLineRequest req, StreamObserver<RunCommandLineResponse> out) {
+  static void run(VmManager manager, dev.vmlet.host.HostAccess host, RunCommandLineRequest req, StreamObserver<RunCommandLineResponse> out) {
     Pipeline p;
     try {
       p = AtParser.parse(req.getLine());
@@ -31,7 +31,7 @@ final class CommandLines {
     // Its own thread: the run blocks until every stage ended.
     Thread t = new Thread(() -> {
       try {
-        PipelineRunner.Result r = PipelineRunner.run(p, manager::agent, new PipelineRunner.Output() {
+        PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host), new PipelineRunner.Output() {
           @Override
           public void stdout(byte[] data) {
             stream.send(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
@@ -48,6 +48,8 @@ final class CommandLines {
           result.setFailure(r.failure());
         }
         stream.finish(RunCommandLineResponse.newBuilder().setResult(result).build());
+      } catch (SecurityException e) {
+        stream.fail(Status.PERMISSION_DENIED.withDescription(e.getMessage()).asRuntimeException());
       } catch (IllegalArgumentException e) {
         stream.fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
       } catch (VmException e) {
@@ -60,6 +62,69 @@ final class CommandLines {
       }
     }, "run-line");
     t.setDaemon(true);
+    // A client that goes away (Ctrl-C) cancels every stage.
+    stream.call().setOnCancelHandler(t::interrupt);
     t.start();
+  }
+
+  /** The daemon's VMs as the targets of a line. */
+  private record VmTargets(VmManager manager, dev.vmlet.host.HostAccess host) implements dev.vmlet.at.Targets {
+    @Override
+    public dev.vmlet.agent.AgentLink agent(String vm) {
+      return host.isHost(vm) ? host.link(vm) : manager.agent(vm);
+    }
+
+    @Override
+    public java.util.List<String> select(String key, String value) {
+      return manager.list().stream().filter(v -> value.equals(v.record().config().labels().get(key)))
+          .map(v -> v.record().config().name()).sorted().toList();
+    }
+
+    @Override
+    public String control(String vm, dev.vmlet.common.at.Control c) {
+      if (host.isHost(vm)) {
+        throw new IllegalArgumentException("@" + vm + " is the daemon's host, not a VM: --" + c.action() + " acts on VMs only");
+      }
+      switch (c.action()) {
+        case "pause" -> manager.pause(vm);
+        case "resume" -> manager.resume(vm);
+        case "start" -> manager.start(vm);
+        case "stop" -> manager.stop(vm, false, VmServiceImpl.DEFAULT_STOP_TIMEOUT);
+        case "info" -> {
+          return json(VmProtos.vm(manager.get(vm)));
+        }
+        case "snapshot" -> {
+          return snapshot(vm, c);
+        }
+        default -> throw new IllegalArgumentException("unknown control --" + c.action());
+      }
+      return "";
+    }
+
+    private String snapshot(String vm, dev.vmlet.common.at.Control c) {
+      switch (c.snapshotAction()) {
+        case "save" -> manager.createSnapshot(vm, c.snapshotName());
+        case "restore" -> manager.restoreSnapshot(vm, c.snapshotName());
+        case "delete" -> manager.deleteSnapshot(vm, c.snapshotName());
+        case "list" -> {
+          StringBuilder b = new StringBuilder();
+          for (dev.vmlet.vm.SnapshotInfo si : manager.listSnapshots(vm)) {
+            b.append(si.name()).append('\t').append(java.time.Instant.ofEpochMilli(si.createdAtMs()))
+                .append('\t').append(si.vmStateBytes()).append('\n');
+          }
+          return b.toString();
+        }
+        default -> throw new IllegalArgumentException("unknown --snapshot " + c.snapshotAction());
+      }
+      return "";
+    }
+
+    private static String json(com.google.protobuf.MessageOrBuilder m) {
+      try {
+        return com.google.protobuf.util.JsonFormat.printer().print(m) + "\n";
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new IllegalStateException(e);
+      }
+    }
   }
 }

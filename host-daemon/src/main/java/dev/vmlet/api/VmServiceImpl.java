@@ -39,8 +39,14 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   static final Duration DEFAULT_AGENT_WAIT = Duration.ofSeconds(120);
 
   private final VmManager manager;
+  private final dev.vmlet.host.HostAccess host;
 
   public VmServiceImpl(VmManager manager) {
+    this(manager, dev.vmlet.host.HostAccess.disabled());
+  }
+
+  public VmServiceImpl(VmManager manager, dev.vmlet.host.HostAccess host) {
+    this.host = host;
     this.manager = manager;
   }
 
@@ -117,7 +123,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest req,
       StreamObserver<dev.vmlet.proto.v1.RunCommandLineResponse> out) {
-    CommandLines.run(manager, req, out);
+    CommandLines.run(manager, host, req, out);
   }
 
   @Override

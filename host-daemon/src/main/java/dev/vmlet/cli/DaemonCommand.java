@@ -26,11 +26,21 @@ final class DaemonCommand implements Callable<Integer> {
   @Option(names = "--qemu", paramLabel = "BINARY", defaultValue = Daemon.DEFAULT_QEMU, description = "QEMU binary (default: ${DEFAULT-VALUE}).")
   String qemu;
 
+  @Option(names = "--allow-host-exec", description = {"Let @target lines run commands and use files on this host (@host),",
+      "through an agent the daemon starts here. Off by default."})
+  boolean allowHostExec;
+
+  @Option(names = "--host-alias", paramLabel = "NAME", description = "Another name for @host in @target lines (repeatable), e.g. spirit.")
+  java.util.List<String> hostAliases = new java.util.ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     Logging.daemonMode();
     VmletPaths paths = resolve(VmletPaths.fromEnvironment());
-    Daemon daemon = Daemon.start(paths, qemu);
+    for (String alias : hostAliases) {
+      dev.vmlet.vm.VmConfig.validateName(alias);
+    }
+    Daemon daemon = Daemon.start(paths, qemu, new Daemon.HostOptions(allowHostExec ? AgentJar.locate() : null, hostAliases));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();
@@ -38,7 +48,8 @@ final class DaemonCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }, "vmlet-shutdown"));
-    System.out.println("vmlet daemon listening on unix:" + paths.socket() + " (state " + paths.stateDir() + ")");
+    System.out.println("vmlet daemon listening on unix:" + paths.socket() + " (state " + paths.stateDir() + ")"
+        + (allowHostExec ? "; @host enabled" : ""));
     daemon.awaitTermination();
     return 0;
   }

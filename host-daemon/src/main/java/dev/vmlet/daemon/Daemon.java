@@ -1,6 +1,8 @@
 package dev.vmlet.daemon;
 
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.host.HostAccess;
+import dev.vmlet.host.HostAgent;
 import dev.vmlet.image.MicroImageResolver;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.vm.VmManager;
@@ -17,13 +19,29 @@ public final class Daemon implements AutoCloseable {
   private final VmManager manager;
   private final DaemonServer server;
 
-  private Daemon(VmManager manager, DaemonServer server) {
+  private final HostAccess host;
+
+  private Daemon(VmManager manager, DaemonServer server, HostAccess host) {
     this.manager = manager;
     this.server = server;
+    this.host = host;
   }
 
   /** Recovers persisted VMs, then starts serving on {@code paths.socket()}. */
   public static Daemon start(VmletPaths paths, String qemuBinary) throws IOException {
+    return start(paths, qemuBinary, HostOptions.OFF);
+  }
+
+  /**
+   * How @target lines reach this host: {@code agentJar} null leaves host execution off; {@code
+   * aliases} name the host besides {@code host}.
+   */
+  public record HostOptions(java.nio.file.Path agentJar, java.util.List<String> aliases) {
+    public static final HostOptions OFF = new HostOptions(null, java.util.List.of());
+  }
+
+  /** Recovers persisted VMs, starts the host's agent when enabled, then serves on {@code paths.socket()}. */
+  public static Daemon start(VmletPaths paths, String qemuBinary, HostOptions hostOptions) throws IOException {
     requireWritable(paths.stateDir(), "state directory", "--state-dir");
     requireWritable(paths.runDir(), "run directory", "--run-dir");
     if (DaemonClient.isListening(paths.socket())) {
@@ -33,14 +51,20 @@ public final class Daemon implements AutoCloseable {
     AccelProbe probe = new AccelProbe(qemuBinary, Path.of("/dev/kvm"), Duration.ofSeconds(3));
     VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC());
     manager.recover();
-    DaemonServer server = new DaemonServer(paths.socket(), manager);
+    HostAccess host = null;
     try {
+      host = new HostAccess(hostOptions.aliases(),
+          hostOptions.agentJar() == null ? null : HostAgent.start(hostOptions.agentJar(), paths.runDir()));
+      DaemonServer server = new DaemonServer(paths.socket(), manager, host);
       server.start();
-    } catch (IOException e) {
+      return new Daemon(manager, server, host);
+    } catch (IOException | RuntimeException e) {
+      if (host != null) {
+        host.close();
+      }
       manager.close();
       throw e;
     }
-    return new Daemon(manager, server);
   }
 
   /**
@@ -66,6 +90,7 @@ public final class Daemon implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     server.close();
+    host.close();
     manager.close();
   }
 }

@@ -32,9 +32,16 @@ public final class DaemonServer implements AutoCloseable {
   private EventLoopGroup workers;
   private Server server;
 
+  private final dev.vmlet.host.HostAccess host;
+
   public DaemonServer(Path socket, VmManager manager) {
+    this(socket, manager, dev.vmlet.host.HostAccess.disabled());
+  }
+
+  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host) {
     this.socket = socket;
     this.manager = manager;
+    this.host = host;
   }
 
   public void start() throws IOException {
@@ -51,7 +58,7 @@ public final class DaemonServer implements AutoCloseable {
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
-        .addService(new VmServiceImpl(manager))
+        .addService(new VmServiceImpl(manager, host))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build()

@@ -20,7 +20,9 @@ class PipelineProtocolTest {
   private ProtocolHarness a;
   private ProtocolHarness b;
   private ProtocolHarness c;
-  private PipelineRunner.Agents agents;
+  private dev.vmlet.at.Targets agents;
+  private final java.util.List<String> controls = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final java.util.Set<String> windows = new java.util.HashSet<>();
 
   @BeforeEach
   void start() throws Exception {
@@ -28,12 +30,36 @@ class PipelineProtocolTest {
     b = new ProtocolHarness(Files.createDirectories(dir.resolve("b")));
     c = new ProtocolHarness(Files.createDirectories(dir.resolve("c")));
     Map<String, AgentLink> links = Map.of("va", a.link, "vb", b.link, "vc", c.link);
-    agents = vm -> {
-      AgentLink l = links.get(vm);
-      if (l == null) {
-        throw new IllegalArgumentException("no VM named '" + vm + "'");
+    Map<String, String> roles = Map.of("va", "web", "vb", "web", "vc", "db");
+    agents = new dev.vmlet.at.Targets() {
+      @Override
+      public AgentLink agent(String vm) {
+        AgentLink l = links.get(vm);
+        if (l == null) {
+          throw new IllegalArgumentException("no VM named '" + vm + "'");
+        }
+        return l;
       }
-      return l;
+
+      @Override
+      public java.util.List<String> select(String key, String value) {
+        return roles.entrySet().stream().filter(e -> key.equals("role") && e.getValue().equals(value)).map(Map.Entry::getKey)
+            .sorted().toList();
+      }
+
+      @Override
+      public String control(String vm, dev.vmlet.common.at.Control c) {
+        if (vm.equals("vb") && c.action().equals("resume")) {
+          throw new IllegalStateException("VM 'vb' is RUNNING, not PAUSED");
+        }
+        controls.add(vm + " " + c.action() + (c.snapshotAction() == null ? "" : " " + c.snapshotAction() + " " + c.snapshotName()));
+        return c.action().equals("info") ? "{\"name\": \"" + vm + "\"}\n" : "";
+      }
+
+      @Override
+      public boolean isWindows(AgentLink agent) {
+        return windows.stream().anyMatch(vm -> links.get(vm) == agent);
+      }
     };
   }
 
@@ -92,7 +118,10 @@ class PipelineProtocolTest {
     Ran r = run("@va head -c 268435456 /dev/zero | @vb wc -c", true);
     double s = (System.nanoTime() - t0) / 1e9;
     assertThat(r.stdout().strip()).isEqualTo("268435456");
-    System.out.printf("256 MiB from one agent to another through the daemon's pipe: %.1f s (%.0f MB/s)%n", s, 268.435456 / s);
+    // The daemon holds what one producer's window allows, not the stream.
+    assertThat(r.result().peakHeldBytes()).isPositive().isLessThanOrEqualTo(dev.vmlet.common.flow.SendWindow.INITIAL);
+    System.out.printf("256 MiB from one agent to another through the daemon's pipe: %.1f s (%.0f MB/s), at most %d KiB held%n",
+        s, 268.435456 / s, r.result().peakHeldBytes() / 1024);
   }
 
   @Test
@@ -107,7 +136,9 @@ class PipelineProtocolTest {
     assertThatThrownBy(() -> run("@va ls > a > b", false)).hasMessageContaining("column 1").hasMessageContaining("one '>'");
     assertThatThrownBy(() -> run("@va ls | @vb cat < f", false)).hasMessageContaining("column 18").hasMessageContaining("first stage");
     assertThatThrownBy(() -> run("@va ls > @host /tmp/x", false)).hasMessageContaining("column 10");
-    assertThatThrownBy(() -> run("@role=web uptime", false)).hasMessageContaining("column 1");
+    assertThatThrownBy(() -> run("@va ls | @role=web cat", false)).hasMessageContaining("column 10").hasMessageContaining("only start");
+    assertThatThrownBy(() -> run("@role=nope uptime", false)).hasMessageContaining("column 1").hasMessageContaining("no VM has the label");
+    assertThatThrownBy(() -> run("@n2/va uptime", false)).hasMessageContaining("column 1").hasMessageContaining("other nodes");
   }
 
   @Test
@@ -144,5 +175,81 @@ class PipelineProtocolTest {
     assertThat(Files.readString(fresh)).isEqualTo("one\n");
     run("@vb echo two > @vc " + fresh, true);
     assertThat(Files.readString(fresh)).isEqualTo("two\n");
+  }
+
+  @Test
+  void aSelector_runsOnEveryMatch_linesPrefixedWithTheVm_intoAPipeOrAFile() throws Exception {
+    Ran r = run("@role=web sh -c 'echo one; printf two'", true);
+    assertThat(r.stdout().lines().sorted().toList()).containsExactly("va: one", "va: two", "vb: one", "vb: two");
+    assertThat(run("@role=web seq 1 1000 | @vc wc -l", true).stdout().strip()).isEqualTo("2000");
+    Path shared = dir.resolve("shared.txt");
+    run("@role=web echo up > @vc " + shared, true);
+    assertThat(Files.readAllLines(shared)).containsExactlyInAnyOrder("va: up", "vb: up");
+    Ran failed = run("@role=web sh -c 'test $(hostname) = x'", true);
+    assertThat(failed.result().exitCode()).isEqualTo(1);
+    assertThat(failed.result().failure()).contains("stage 1 (@role=web sh -c 'test $(hostname) = x') on va exited with 1");
+  }
+
+  @Test
+  void cancelling_midPipe_killsEveryStage_andLeavesTheRedirectedFileAlone() throws Exception {
+    Path file = dir.resolve("cancelled.txt");
+    Files.writeString(file, "before\n");
+    java.util.concurrent.CompletableFuture<Throwable> ended = new java.util.concurrent.CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        run("@va sh -c 'seq 1 1000; sleep 4243' | @vb sh -c 'cat; sleep 4244' >> @vc " + file, true);
+        ended.complete(null);
+      } catch (Throwable e) {
+        ended.complete(e);
+      }
+    });
+    t.start();
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!running("sleep 4243") && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(running("sleep 4243")).isTrue();
+    Thread.sleep(200);
+    // Stage 2's cat still reads; once killed, its shell must not get to start 'sleep 4244'.
+    long t0 = System.nanoTime();
+    t.interrupt();
+    assertThat(ended.get(10, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+    while ((running("sleep 4243") || running("sleep 4244")) && System.nanoTime() - t0 < 5_000_000_000L) {
+      Thread.sleep(50);
+    }
+    assertThat(running("sleep 4243")).as("stage 1 killed").isFalse();
+    assertThat(running("sleep 4244")).as("stage 2 killed").isFalse();
+    Thread.sleep(300);
+    assertThat(Files.readString(file)).isEqualTo("before\n");
+    System.out.printf("cancel mid-pipe: every stage gone %.0f ms after the interrupt%n", (System.nanoTime() - t0) / 1e6);
+  }
+
+  private static boolean running(String cmdline) throws Exception {
+    Process p = new ProcessBuilder("pgrep", "-f", "^" + cmdline + "$").start();
+    return p.waitFor() == 0;
+  }
+
+  @Test
+  void controlFlags_actOnTheVm_orEveryMatch_andPrintInfoIntoAFile() throws Exception {
+    assertThat(run("@va --pause", true).result().exitCode()).isZero();
+    run("@role=web --snapshot save s1", true);
+    assertThat(controls).containsExactly("va pause", "va snapshot save s1", "vb snapshot save s1");
+    Path info = dir.resolve("info.json");
+    run("@va --info > @vc " + info, true);
+    assertThat(Files.readString(info)).isEqualTo("{\"name\": \"va\"}\n");
+    assertThat(run("@role=web --info", true).stdout()).isEqualTo("va: {\"name\": \"va\"}\nvb: {\"name\": \"vb\"}\n");
+    Ran partly = run("@role=web --resume", true);
+    assertThat(partly.result().exitCode()).isEqualTo(1);
+    assertThat(partly.result().failure()).contains("on vb").contains("RUNNING, not PAUSED");
+    assertThat(partly.stderr()).isEqualTo("vb: VM 'vb' is RUNNING, not PAUSED\n");
+    assertThatThrownBy(() -> run("@vb --resume", true)).hasMessageContaining("RUNNING, not PAUSED");
+  }
+
+  @Test
+  void aWindowsTarget_getsTheCommandUnsplit_forItsShell() throws Exception {
+    windows.add("vb");
+    // The same words: split into argv for va (no shell sees $HOME), one line for vb's shell (here sh).
+    assertThat(run("@va echo $HOME", true).stdout()).isEqualTo("$HOME\n");
+    assertThat(run("@vb echo $HOME", true).stdout()).isEqualTo(System.getenv("HOME") + "\n");
   }
 }

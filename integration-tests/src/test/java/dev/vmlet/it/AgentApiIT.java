@@ -19,6 +19,7 @@ import dev.vmlet.proto.v1.PushFileRequest;
 import dev.vmlet.proto.v1.VmSpec;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
@@ -43,7 +44,7 @@ class AgentApiIT {
 
   @BeforeAll
   static void start() throws Exception {
-    d = TestDaemon.start(tmp);
+    d = TestDaemon.withHostExec(tmp);
     d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(VM).setMemoryMib(512)).setStart(true).build());
     Guests.waitReady(d.client, VM);
@@ -264,5 +265,44 @@ class AgentApiIT {
     } finally {
       d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(other).setForce(true).build());
     }
+  }
+
+  /** Runs a line through the daemon; stdout, then "vm:" + stderr per chunk, then the result. */
+  private static String[] line(String line) {
+    StringBuilder out = new StringBuilder();
+    StringBuilder err = new StringBuilder();
+    dev.vmlet.proto.v1.RunResult result = null;
+    var it = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
+        .runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder().setLine(line).setPipefail(true).build());
+    while (it.hasNext()) {
+      var r = it.next();
+      out.append(r.getStdout().toStringUtf8());
+      if (r.hasStderr()) {
+        err.append(r.getStderr().getVm()).append(':').append(r.getStderr().getData().toStringUtf8());
+      }
+      if (r.hasResult()) {
+        result = r.getResult();
+      }
+    }
+    return new String[] {out.toString(), err.toString(), String.valueOf(result.getExitCode())};
+  }
+
+  @Test
+  void theHost_andControlFlags_inLines() throws Exception {
+    Path file = tmp.resolve("from-the-vm.txt");
+    String[] r = line("@" + VM + " hostname | @host tr a-z A-Z > @spirit " + file);
+    assertThat(r[2]).as("exit code; stderr: %s", r[1]).isEqualTo("0");
+    assertThat(Files.readString(file)).isEqualTo(VM.toUpperCase() + "\n");
+    // The host's file into the VM's stdin, and --info of the VM into a file on the host.
+    assertThat(line("@" + VM + " wc -c < @host " + file)[0].strip()).isEqualTo(String.valueOf(VM.length() + 1));
+    Path info = tmp.resolve("info.json");
+    line("@" + VM + " --info > @host " + info);
+    assertThat(Files.readString(info)).contains("\"name\": \"" + VM + "\"");
+    assertThat(line("@" + VM + " --pause")[2]).isEqualTo("0");
+    assertThat(d.client.vms().getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName(VM).build()).getState())
+        .isEqualTo(dev.vmlet.proto.v1.VmState.PAUSED);
+    line("@" + VM + " --resume");
+    assertThat(line("@" + VM + " echo back")[0]).isEqualTo("back\n");
+    assertThatThrownBy(() -> line("@host --pause")).hasMessageContaining("not a VM");
   }
 }

@@ -57,6 +57,12 @@ class HugepagesIT {
       assertThat(freeBefore - read(FREE)).isEqualTo(128);
       assertThat(Guests.sh(d.client, "it-huge", "echo ok")).isEqualTo("ok\n");
       d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("it-huge").setForce(true).build());
+      // The kernel frees a dead process's hugepages as it tears its memory down, which may end a
+      // moment after QEMU was reaped.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (read(FREE) != freeBefore && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
       assertThat(read(FREE)).isEqualTo(freeBefore);
     } finally {
       if (mount != null) {

@@ -326,6 +326,16 @@ class MicroVmIT {
   }
 
   @Test
+  void theHost_isRefusedInLines_unlessTheDaemonAllowsIt() {
+    assertThatThrownBy(() -> client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+        .setLine("@host true").build()).hasNext())
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED);
+          assertThat(e.getStatus().getDescription()).contains("column 1").contains("--allow-host-exec");
+        });
+  }
+
+  @Test
   void execOnAVmThatDoesNotExist_isNotFound() {
     assertThatThrownBy(() -> exec("no-such-vm", "true"))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {

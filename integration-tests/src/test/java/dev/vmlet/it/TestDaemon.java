@@ -23,12 +23,21 @@ final class TestDaemon implements AutoCloseable {
 
   /** Skips the test class when QEMU is missing; builds the micro image when it is stale. */
   static TestDaemon start(Path dir) throws Exception {
+    return start(dir, Daemon.HostOptions.OFF);
+  }
+
+  /** A daemon with @host enabled through the agent jar, and the alias {@code spirit}. */
+  static TestDaemon withHostExec(Path dir) throws Exception {
+    return start(dir, new Daemon.HostOptions(Path.of(System.getProperty("vmlet.agentJar")), java.util.List.of("spirit")));
+  }
+
+  private static TestDaemon start(Path dir, Daemon.HostOptions host) throws Exception {
     Qemu.assumeInstalled();
     Path cache = VmletPaths.fromEnvironment().cacheDir();
     MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), microImage(),
         line -> System.out.println("[image] " + line));
     VmletPaths paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), cache, dir.resolve("run/vmlet.sock"));
-    Daemon daemon = Daemon.start(paths, Qemu.BINARY);
+    Daemon daemon = Daemon.start(paths, Qemu.BINARY, host);
     return new TestDaemon(paths, daemon, new DaemonClient(paths.socket()));
   }
 

@@ -1,0 +1,397 @@
+package dev.vmlet.at;
+
+import dev.vmlet.agent.AgentFiles;
+import dev.vmlet.agent.AgentLink;
+import dev.vmlet.agent.ExecListener;
+import dev.vmlet.at.PipelineRunner.Member;
+import dev.vmlet.at.PipelineRunner.Output;
+import dev.vmlet.at.PipelineRunner.Result;
+import dev.vmlet.at.QueuedSink.Chunk;
+import dev.vmlet.at.QueuedSink.Held;
+import dev.vmlet.at.QueuedSink.Producer;
+import dev.vmlet.common.at.Pipeline;
+import dev.vmlet.common.at.Redirect;
+import dev.vmlet.common.at.Stage;
+import dev.vmlet.proto.v1.ExecExit;
+import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.FileWriteStart;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/** One run of a line of command stages: starts every exec, wires pipes and files, waits. */
+final class LineRun {
+  /** File work blocks on pipes and links: each gets its own thread, never a shared pool's. */
+  private static final java.util.concurrent.Executor OWN_THREAD = r -> {
+    Thread t = new Thread(r, "line-file");
+    t.setDaemon(true);
+    t.start();
+  };
+  private final Pipeline p;
+  private final List<List<Member>> members;
+  private final Map<Redirect, AgentLink> fileLinks;
+  private final Targets targets;
+  private final Output out;
+  private final long timeoutSeconds;
+  private final Held held = new Held();
+  private final List<Producer> started = new ArrayList<>();
+  private final List<FileSink> fileSinks = new ArrayList<>();
+  private final List<CompletableFuture<?>> fileWork = new ArrayList<>();
+
+  LineRun(Pipeline p, List<List<Member>> members, Map<Redirect, AgentLink> fileLinks, Targets targets, Output out,
+      long timeoutSeconds) {
+    this.p = p;
+    this.members = members;
+    this.fileLinks = fileLinks;
+    this.targets = targets;
+    this.out = out;
+    this.timeoutSeconds = timeoutSeconds;
+  }
+
+  Result run(boolean pipefail) throws IOException, InterruptedException {
+    List<List<CompletableFuture<ExecExit>>> exits;
+    try {
+      exits = startAll();
+    } catch (IOException | RuntimeException e) {
+      cancel();
+      throw e;
+    }
+    return await(exits, pipefail);
+  }
+
+  private List<List<CompletableFuture<ExecExit>>> startAll() throws IOException {
+    int n = p.stages().size();
+    List<List<CompletableFuture<ExecExit>>> exits = new ArrayList<>();
+    AgentLink next = null;
+    int nextId = -1;
+    // From the last stage back: a stage's pipe needs the next stage's stream id.
+    for (int i = n - 1; i >= 0; i--) {
+      Stage s = p.stages().get(i);
+      List<Member> ms = members.get(i);
+      AgentLink nextLink = next;
+      int nextStageId = nextId;
+      Redirect outR = PipelineRunner.find(s, Redirect.Kind.OUT, Redirect.Kind.APPEND);
+      Redirect errR = PipelineRunner.find(s, Redirect.Kind.ERR);
+      Redirect inR = PipelineRunner.find(s, Redirect.Kind.IN);
+      QueuedSink sharedOut = outR != null && outR.target() != null ? fileSink(s, outR, fileLinks.get(outR), null, ms.size())
+          : outR == null && i < n - 1 ? new QueuedSink.Forwarder(nextLink, nextStageId, ms.size(), held) : null;
+      QueuedSink sharedErr = errR != null && errR.target() != null ? fileSink(s, errR, fileLinks.get(errR), null, ms.size()) : null;
+      start(sharedOut);
+      start(sharedErr);
+      List<CompletableFuture<ExecExit>> stageExits = new ArrayList<>();
+      for (Member m : ms) {
+        QueuedSink o = sharedOut != null ? sharedOut : outR != null ? fileSink(s, outR, m.link(), m.vm(), 1) : null;
+        QueuedSink e = sharedErr != null ? sharedErr : errR != null ? fileSink(s, errR, m.link(), m.vm(), 1) : null;
+        if (o != sharedOut) {
+          start(o);
+        }
+        if (e != sharedErr) {
+          start(e);
+        }
+        boolean fan = s.target().isSelector();
+        // A VM's own file gets its output as is; a shared destination gets lines with the VM's name.
+        Listener l = new Listener(i, s, m, o, fan && (o == null || o == sharedOut), e, fan && (e == null || e == sharedErr));
+        ExecStart.Builder start = ExecStart.newBuilder().setStdin(i > 0 || inR != null)
+            .setMergeOutput(PipelineRunner.find(s, Redirect.Kind.ERR_TO_OUT) != null);
+        if (targets.isWindows(m.link())) {
+          start.setShell(s.raw());
+        } else {
+          start.addAllArgv(s.argv());
+        }
+        int id = m.link().exec(start.build(), l);
+        l.producer.started(id);
+        synchronized (started) {
+          started.add(l.producer);
+        }
+        stageExits.add(l.exit);
+        if (inR != null) {
+          feedFromFile(inR, m.vm(), inR.target() != null ? fileLinks.get(inR) : m.link(), m.link(), id);
+        }
+        next = m.link();
+        nextId = id;
+      }
+      if (outR != null && i < n - 1) {
+        // Its output went to a file: the next stage reads nothing (one member: selectors only start lines).
+        nextLink.execInput(nextStageId, new byte[0], 0, 0, true);
+      }
+      exits.add(0, stageExits);
+    }
+    return exits;
+  }
+
+  private void start(QueuedSink sink) {
+    if (sink != null) {
+      sink.start();
+    }
+  }
+
+  private Result await(List<List<CompletableFuture<ExecExit>>> exits, boolean pipefail) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+    List<Integer> codes = new ArrayList<>();
+    String failure = null;
+    int code = 0;
+    try {
+      for (int i = 0; i < exits.size(); i++) {
+        Stage s = p.stages().get(i);
+        int stageCode = 0;
+        String failedVm = null;
+        for (int j = 0; j < exits.get(i).size(); j++) {
+          ExecExit e = exits.get(i).get(j).get(remaining(deadline), TimeUnit.NANOSECONDS);
+          int c = e.getExitCode() < 0 ? 128 + Math.max(e.getSignal(), 1) : e.getExitCode();
+          if (c != 0 && stageCode == 0) {
+            stageCode = c;
+            failedVm = members.get(i).get(j).vm();
+          }
+        }
+        codes.add(stageCode);
+        if (stageCode != 0 && (pipefail || i == exits.size() - 1)) {
+          code = stageCode;
+          failure = PipelineRunner.describe(i, s, failedVm) + " exited with " + stageCode;
+        } else if (i == exits.size() - 1 && !pipefail) {
+          code = stageCode;
+        }
+      }
+      for (CompletableFuture<?> f : fileWork) {
+        f.get(remaining(deadline), TimeUnit.NANOSECONDS);
+      }
+    } catch (ExecutionException ex) {
+      cancel();
+      Throwable cause = ex.getCause() instanceof CompletionException ce ? ce.getCause() : ex.getCause();
+      throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+    } catch (TimeoutException ex) {
+      cancel();
+      throw new IOException("the line did not finish within " + timeoutSeconds + " s; every stage was cancelled");
+    } catch (InterruptedException ex) {
+      cancel();
+      throw ex;
+    }
+    return new Result(code, codes, code == 0 ? null : failure, held.peak());
+  }
+
+  private static long remaining(long deadline) {
+    return Math.max(0, deadline - System.nanoTime());
+  }
+
+  /** Stops everything: redirected files are left as they were, then every stage is killed. */
+  private void cancel() {
+    synchronized (fileSinks) {
+      fileSinks.forEach(FileSink::abort);
+    }
+    synchronized (started) {
+      for (Producer pr : started) {
+        try {
+          pr.link.execCancel(pr.id());
+        } catch (IOException e) {
+          // gone already
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  /** A redirect's file for errors: {@code @vm /path}; {@code own} is the stage's VM when the redirect names none. */
+  private static String where(Redirect r, String own) {
+    return "@" + (r.target() == null ? own : r.target().name()) + " " + r.path();
+  }
+
+  /** '>', '>>' or '2>': a push of the stream into the file, which changes only once all of it arrived. */
+  private FileSink fileSink(Stage s, Redirect r, AgentLink to, String own, int producers) throws IOException {
+    FileSink sink = new FileSink(r.path(), producers, held);
+    FileWriteStart start = FileWriteStart.newBuilder().setPath(r.path()).setAppend(r.kind() == Redirect.Kind.APPEND).build();
+    fileWork.add(CompletableFuture.runAsync(() -> {
+      try {
+        AgentFiles.push(to, start, sink.in, () -> null, Duration.ofSeconds(timeoutSeconds));
+      } catch (IOException e) {
+        throw new CompletionException(new IOException("writing " + where(r, own) + ": " + e.getMessage(), e));
+      } finally {
+        sink.closeReader();
+      }
+    }, OWN_THREAD));
+    synchronized (fileSinks) {
+      fileSinks.add(sink);
+    }
+    return sink;
+  }
+
+  /** '<': the file's content becomes the stage's stdin, then end of input. */
+  private void feedFromFile(Redirect r, String own, AgentLink from, AgentLink stage, int stageId) {
+    fileWork.add(CompletableFuture.runAsync(() -> {
+      try {
+        AgentFiles.pull(from, r.path(), new OutputStream() {
+          @Override
+          public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+          }
+
+          @Override
+          public void write(byte[] b, int off, int len) throws IOException {
+            stage.execInput(stageId, b, off, len, false);
+          }
+        }, info -> { }, Duration.ofSeconds(timeoutSeconds));
+        stage.execInput(stageId, new byte[0], 0, 0, true);
+      } catch (IOException e) {
+        try {
+          stage.execCancel(stageId);
+        } catch (IOException ignored) {
+          // gone
+        }
+        throw new CompletionException(new IOException("reading " + where(r, own) + ": " + e.getMessage(), e));
+      }
+    }, OWN_THREAD));
+  }
+
+  /** Where one exec's output goes: sinks (with credit returned by them) or straight to the caller. */
+  private final class Listener implements ExecListener {
+    final Producer producer;
+    final CompletableFuture<ExecExit> exit = new CompletableFuture<>();
+    private final int index;
+    private final Stage stage;
+    private final Member member;
+    private final QueuedSink outSink;
+    private final QueuedSink errSink;
+    private final LinePrefixer outPrefix;
+    private final LinePrefixer errPrefix;
+
+    Listener(int index, Stage stage, Member member, QueuedSink outSink, boolean prefixOut, QueuedSink errSink, boolean prefixErr) {
+      this.index = index;
+      this.stage = stage;
+      this.member = member;
+      this.producer = new Producer(member.link());
+      this.outSink = outSink;
+      this.errSink = errSink;
+      this.outPrefix = prefixOut ? new LinePrefixer(member.vm()) : null;
+      this.errPrefix = prefixErr ? new LinePrefixer(member.vm()) : null;
+    }
+
+    @Override
+    public boolean returnsCredit() {
+      return outSink != null || errSink != null;
+    }
+
+    @Override
+    public void stdout(byte[] data) {
+      deliver(outSink, outPrefix, data, out::stdout);
+    }
+
+    @Override
+    public void stderr(byte[] data) {
+      deliver(errSink, errPrefix, data, d -> out.stderr(index, member.vm(), d));
+    }
+
+    private void deliver(QueuedSink sink, LinePrefixer prefix, byte[] data, Consumer<byte[]> direct) {
+      byte[] shown = prefix == null ? data : prefix.add(data);
+      if (sink != null) {
+        sink.add(new Chunk(shown, data.length, false, producer));
+        return;
+      }
+      if (shown.length > 0) {
+        direct.accept(shown);
+      }
+      if (returnsCredit()) {
+        producer.consumed(data.length);
+      }
+    }
+
+    private void end(boolean failed) {
+      finish(outSink, outPrefix, out::stdout, failed);
+      finish(errSink, errPrefix, d -> out.stderr(index, member.vm(), d), failed);
+    }
+
+    private void finish(QueuedSink sink, LinePrefixer prefix, Consumer<byte[]> direct, boolean failed) {
+      byte[] rest = prefix == null ? new byte[0] : prefix.flush();
+      if (sink == null) {
+        if (rest.length > 0) {
+          direct.accept(rest);
+        }
+        return;
+      }
+      if (failed && sink instanceof FileSink f) {
+        f.abort(); // before its end: the file must not take what arrived
+      }
+      if (rest.length > 0) {
+        sink.add(new Chunk(rest, 0, false, producer));
+      }
+      sink.add(new Chunk(new byte[0], 0, true, producer));
+    }
+
+    @Override
+    public void exit(ExecExit e) {
+      end(false);
+      exit.complete(e);
+    }
+
+    @Override
+    public void failed(String reason) {
+      end(true);
+      exit.completeExceptionally(new IOException(PipelineRunner.describe(index, stage, member.vm()) + ": " + reason));
+    }
+  }
+
+  /** A redirect's stream on its way into a push; aborted, the push fails and the file is left alone. */
+  private static final class FileSink extends QueuedSink {
+    final AbortablePipe in = new AbortablePipe();
+    private final PipedOutputStream pipe;
+
+    FileSink(String path, int producers, Held held) throws IOException {
+      super("redirect-" + path, producers, held);
+      this.pipe = new PipedOutputStream(in);
+    }
+
+    @Override
+    void write(byte[] data) throws IOException {
+      pipe.write(data);
+    }
+
+    @Override
+    void end() throws IOException {
+      pipe.close();
+    }
+
+    void abort() {
+      in.aborted = true;
+      try {
+        pipe.close();
+      } catch (IOException ignored) {
+        // closing
+      }
+    }
+
+    void closeReader() {
+      try {
+        in.close();
+      } catch (IOException ignored) {
+        // closing
+      }
+    }
+  }
+
+  /** A pipe whose reader fails, instead of seeing the end, once the line was cancelled. */
+  private static final class AbortablePipe extends PipedInputStream {
+    volatile boolean aborted;
+
+    AbortablePipe() {
+      super(256 * 1024);
+    }
+
+    @Override
+    public synchronized int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (aborted) {
+        throw new IOException("the line was cancelled; the file was left as it was");
+      }
+      return n;
+    }
+  }
+}

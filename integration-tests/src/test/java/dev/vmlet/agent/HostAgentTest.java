@@ -1,0 +1,74 @@
+package dev.vmlet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.host.HostAgent;
+import dev.vmlet.proto.v1.ExecStart;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The @host agent: the real agent as a child process of the "daemon" (this JVM), over a unix socket. */
+class HostAgentTest {
+  @TempDir Path dir;
+
+  private static List<String> agentCommand() {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    return List.of(java, "-cp", System.getProperty("java.class.path"), AgentMain.class.getName());
+  }
+
+  private static String run(AgentLink link, String... argv) throws Exception {
+    ProtocolHarness.Recorder r = new ProtocolHarness.Recorder();
+    r.id = link.exec(ExecStart.newBuilder().addAllArgv(List.of(argv)).build(), r);
+    return r.await().stdout();
+  }
+
+  @Test
+  void runsCommandsOnTheHost_comesBackWhenKilled_andGoesWithTheDaemon() throws Exception {
+    HostAgent host = HostAgent.start(agentCommand(), dir.resolve("host-agent.sock"), Duration.ofMillis(500));
+    ProcessHandle first;
+    try {
+      AgentLink link = host.link(Duration.ofSeconds(20));
+      assertThat(run(link, "sh", "-c", "echo $PPID")).isNotBlank();
+      assertThat(run(link, "cat", "/proc/sys/kernel/hostname")).isEqualTo(java.nio.file.Files.readString(Path.of("/proc/sys/kernel/hostname")));
+      first = processOf(host);
+      first.destroyForcibly();
+      first.onExit().get(10, TimeUnit.SECONDS);
+      long t0 = System.nanoTime();
+      AgentLink again = awaitNewLink(host, link);
+      System.out.printf("host agent back %.0f ms after it was killed%n", (System.nanoTime() - t0) / 1e6);
+      assertThat(run(again, "echo", "again")).isEqualTo("again\n");
+    } finally {
+      host.close();
+    }
+    ProcessHandle last = processOf(host);
+    last.onExit().get(10, TimeUnit.SECONDS);
+    assertThat(last.isAlive()).isFalse();
+    assertThat(dir.resolve("host-agent.sock")).doesNotExist();
+  }
+
+  private static ProcessHandle processOf(HostAgent host) throws Exception {
+    var m = HostAgent.class.getDeclaredMethod("process");
+    m.setAccessible(true);
+    return ((Process) m.invoke(host)).toHandle();
+  }
+
+  private static AgentLink awaitNewLink(HostAgent host, AgentLink old) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < deadline) {
+      try {
+        AgentLink l = host.link(Duration.ofSeconds(1));
+        if (l != old) {
+          return l;
+        }
+      } catch (IllegalStateException notYet) {
+        // restarting
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("the host agent did not come back within 20 s");
+  }
+}
