@@ -19,27 +19,38 @@ import java.io.IOException;
 final class CommandLines {
   private CommandLines() {}
 
-  static void run(VmManager manager, dev.vmlet.host.HostAccess host, RunCommandLineRequest req, StreamObserver<RunCommandLineResponse> out) {
+  static void run(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.daemon.Nodes nodes, RunCommandLineRequest req,
+      StreamObserver<RunCommandLineResponse> out) {
     Pipeline p;
+    dev.vmlet.at.NodeLines.Remote remote;
+    java.nio.file.Path nodeSocket = null;
     try {
       p = AtParser.parse(req.getLine());
-    } catch (AtSyntaxException e) {
+      remote = dev.vmlet.at.NodeLines.remote(p, req.getLine());
+      if (remote != null) {
+        nodeSocket = nodes.socket(remote.node());
+      }
+    } catch (IllegalArgumentException e) { // AtSyntaxException too
       out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
       return;
     }
-    GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out);
+    if (remote != null) {
+      forward(remote, nodeSocket, req, out);
+      return;
+    }
+    GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out).paced();
     // Its own thread: the run blocks until every stage ended.
     Thread t = new Thread(() -> {
       try {
         PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host), new PipelineRunner.Output() {
           @Override
           public void stdout(byte[] data) {
-            stream.send(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
+            stream.sendPaced(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
           }
 
           @Override
           public void stderr(int stage, String vm, byte[] data) {
-            stream.send(RunCommandLineResponse.newBuilder()
+            stream.sendPaced(RunCommandLineResponse.newBuilder()
                 .setStderr(StageStderr.newBuilder().setStage(stage + 1).setVm(vm).setData(ByteString.copyFrom(data))).build());
           }
         }, req.getPipefail(), req.getTimeoutSeconds() == 0 ? 3600 : req.getTimeoutSeconds());
@@ -65,6 +76,58 @@ final class CommandLines {
     // A client that goes away (Ctrl-C) cancels every stage.
     stream.call().setOnCancelHandler(t::interrupt);
     t.start();
+  }
+
+  /**
+   * A line for another node: that node's daemon runs it (without the node prefixes) and its
+   * answers are passed on as they come; a caller that goes away cancels it there too.
+   */
+  private static void forward(dev.vmlet.at.NodeLines.Remote remote, java.nio.file.Path socket, RunCommandLineRequest req,
+      StreamObserver<RunCommandLineResponse> out) {
+    if (!dev.vmlet.daemon.DaemonClient.isListening(socket)) {
+      out.onError(Status.UNAVAILABLE.withDescription("node " + remote.node() + " (unix:" + socket + ") does not answer; is its daemon running?")
+          .asRuntimeException());
+      return;
+    }
+    GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out);
+    dev.vmlet.daemon.DaemonClient client = new dev.vmlet.daemon.DaemonClient(socket);
+    client.vmsAsync().runCommandLine(req.toBuilder().setLine(remote.line()).build(),
+        new io.grpc.stub.ClientResponseObserver<RunCommandLineRequest, RunCommandLineResponse>() {
+          @Override
+          public void beforeStart(io.grpc.stub.ClientCallStreamObserver<RunCommandLineRequest> call) {
+            stream.call().setOnCancelHandler(() -> call.cancel("the caller went away", null));
+          }
+
+          @Override
+          public void onNext(RunCommandLineResponse r) {
+            stream.send(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            Status s = Status.fromThrowable(t);
+            stream.fail(s.withDescription("node " + remote.node() + ": " + s.getDescription()).asRuntimeException());
+            closeQuietly(client);
+          }
+
+          @Override
+          public void onCompleted() {
+            stream.complete();
+            closeQuietly(client);
+          }
+        });
+  }
+
+  private static void closeQuietly(dev.vmlet.daemon.DaemonClient client) {
+    Thread t = new Thread(() -> {
+      try {
+        client.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "node-client-close");
+    t.setDaemon(true);
+    t.start(); // not on the channel's own thread, which close waits for
   }
 
   /** The daemon's VMs as the targets of a line. */

@@ -20,6 +20,39 @@ final class GuardedStream<T> {
     return call;
   }
 
+  private final Object readiness = new Object();
+
+  /**
+   * Lets {@link #sendPaced} wait for the client. Only during the service method's own call, as
+   * gRPC requires of an on-ready handler.
+   */
+  GuardedStream<T> paced() {
+    call.setOnReadyHandler(() -> {
+      synchronized (readiness) {
+        readiness.notifyAll();
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Sends once the client can take it (gRPC's outbound buffer is below its limit), so a slow
+   * client slows the sender instead of growing the daemon's memory. Needs {@link #paced}.
+   */
+  void sendPaced(T message) {
+    synchronized (readiness) {
+      while (!call.isReady() && !call.isCancelled()) {
+        try {
+          readiness.wait(100);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+    send(message);
+  }
+
   synchronized void send(T message) {
     if (!ended && !call.isCancelled()) {
       call.onNext(message);

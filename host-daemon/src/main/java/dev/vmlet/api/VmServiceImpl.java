@@ -40,13 +40,15 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   private final VmManager manager;
   private final dev.vmlet.host.HostAccess host;
+  private final dev.vmlet.daemon.Nodes nodes;
 
   public VmServiceImpl(VmManager manager) {
-    this(manager, dev.vmlet.host.HostAccess.disabled());
+    this(manager, dev.vmlet.host.HostAccess.disabled(), dev.vmlet.daemon.Nodes.NONE);
   }
 
-  public VmServiceImpl(VmManager manager, dev.vmlet.host.HostAccess host) {
+  public VmServiceImpl(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.daemon.Nodes nodes) {
     this.host = host;
+    this.nodes = nodes;
     this.manager = manager;
   }
 
@@ -123,7 +125,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest req,
       StreamObserver<dev.vmlet.proto.v1.RunCommandLineResponse> out) {
-    CommandLines.run(manager, host, req, out);
+    CommandLines.run(manager, host, nodes, req, out);
   }
 
   @Override

@@ -47,6 +47,7 @@ final class LineRun {
   private final Held held = new Held();
   private final List<Producer> started = new ArrayList<>();
   private final List<FileSink> fileSinks = new ArrayList<>();
+  private final List<QueuedSink> sinks = new ArrayList<>();
   private final List<CompletableFuture<?>> fileWork = new ArrayList<>();
 
   LineRun(Pipeline p, List<List<Member>> members, Map<Redirect, AgentLink> fileLinks, Targets targets, Output out,
@@ -85,14 +86,17 @@ final class LineRun {
       Redirect errR = PipelineRunner.find(s, Redirect.Kind.ERR);
       Redirect inR = PipelineRunner.find(s, Redirect.Kind.IN);
       QueuedSink sharedOut = outR != null && outR.target() != null ? fileSink(s, outR, fileLinks.get(outR), null, ms.size())
-          : outR == null && i < n - 1 ? new QueuedSink.Forwarder(nextLink, nextStageId, ms.size(), held) : null;
+          : outR == null && i < n - 1 ? new QueuedSink.Forwarder(nextLink, nextStageId, ms.size(), held)
+          : outR == null ? new CallerSink("stdout", ms.size(), held, out::stdout) : null;
       QueuedSink sharedErr = errR != null && errR.target() != null ? fileSink(s, errR, fileLinks.get(errR), null, ms.size()) : null;
       start(sharedOut);
       start(sharedErr);
       List<CompletableFuture<ExecExit>> stageExits = new ArrayList<>();
       for (Member m : ms) {
         QueuedSink o = sharedOut != null ? sharedOut : outR != null ? fileSink(s, outR, m.link(), m.vm(), 1) : null;
-        QueuedSink e = sharedErr != null ? sharedErr : errR != null ? fileSink(s, errR, m.link(), m.vm(), 1) : null;
+        int index = i;
+        QueuedSink e = sharedErr != null ? sharedErr : errR != null ? fileSink(s, errR, m.link(), m.vm(), 1)
+            : new CallerSink("stderr-" + m.vm(), 1, held, d -> out.stderr(index, m.vm(), d));
         if (o != sharedOut) {
           start(o);
         }
@@ -101,7 +105,7 @@ final class LineRun {
         }
         boolean fan = s.target().isSelector();
         // A VM's own file gets its output as is; a shared destination gets lines with the VM's name.
-        Listener l = new Listener(i, s, m, o, fan && (o == null || o == sharedOut), e, fan && (e == null || e == sharedErr));
+        Listener l = new Listener(i, s, m, o, fan && o == sharedOut, e, fan && !(e instanceof FileSink && e != sharedErr));
         ExecStart.Builder start = ExecStart.newBuilder().setStdin(i > 0 || inR != null)
             .setMergeOutput(PipelineRunner.find(s, Redirect.Kind.ERR_TO_OUT) != null);
         if (targets.isWindows(m.link())) {
@@ -132,6 +136,7 @@ final class LineRun {
 
   private void start(QueuedSink sink) {
     if (sink != null) {
+      sinks.add(sink);
       sink.start();
     }
   }
@@ -164,6 +169,13 @@ final class LineRun {
       }
       for (CompletableFuture<?> f : fileWork) {
         f.get(remaining(deadline), TimeUnit.NANOSECONDS);
+      }
+      for (QueuedSink sink : sinks) {
+        // The last output reaches the caller before the result does.
+        TimeUnit.NANOSECONDS.timedJoin(sink, Math.max(1, remaining(deadline)));
+        if (sink.isAlive()) {
+          throw new TimeoutException();
+        }
       }
     } catch (ExecutionException ex) {
       cancel();
@@ -252,7 +264,27 @@ final class LineRun {
     }, OWN_THREAD));
   }
 
-  /** Where one exec's output goes: sinks (with credit returned by them) or straight to the caller. */
+  /** Output for the caller (the last stage's stdout, every stage's stderr), at the pace the caller takes it. */
+  private static final class CallerSink extends QueuedSink {
+    private final Consumer<byte[]> to;
+
+    CallerSink(String name, int producers, Held held, Consumer<byte[]> to) {
+      super(name, producers, held);
+      this.to = to;
+    }
+
+    @Override
+    void write(byte[] data) {
+      to.accept(data);
+    }
+
+    @Override
+    void end() {
+      // the caller's stream ends with the result
+    }
+  }
+
+  /** Where one exec's output goes: into sinks, which return its credit once they passed it on. */
   private final class Listener implements ExecListener {
     final Producer producer;
     final CompletableFuture<ExecExit> exit = new CompletableFuture<>();
@@ -277,46 +309,30 @@ final class LineRun {
 
     @Override
     public boolean returnsCredit() {
-      return outSink != null || errSink != null;
+      return true;
     }
 
     @Override
     public void stdout(byte[] data) {
-      deliver(outSink, outPrefix, data, out::stdout);
+      deliver(outSink, outPrefix, data);
     }
 
     @Override
     public void stderr(byte[] data) {
-      deliver(errSink, errPrefix, data, d -> out.stderr(index, member.vm(), d));
+      deliver(errSink, errPrefix, data);
     }
 
-    private void deliver(QueuedSink sink, LinePrefixer prefix, byte[] data, Consumer<byte[]> direct) {
-      byte[] shown = prefix == null ? data : prefix.add(data);
-      if (sink != null) {
-        sink.add(new Chunk(shown, data.length, false, producer));
-        return;
-      }
-      if (shown.length > 0) {
-        direct.accept(shown);
-      }
-      if (returnsCredit()) {
-        producer.consumed(data.length);
-      }
+    private void deliver(QueuedSink sink, LinePrefixer prefix, byte[] data) {
+      sink.add(new Chunk(prefix == null ? data : prefix.add(data), data.length, false, producer));
     }
 
     private void end(boolean failed) {
-      finish(outSink, outPrefix, out::stdout, failed);
-      finish(errSink, errPrefix, d -> out.stderr(index, member.vm(), d), failed);
+      finish(outSink, outPrefix, failed);
+      finish(errSink, errPrefix, failed);
     }
 
-    private void finish(QueuedSink sink, LinePrefixer prefix, Consumer<byte[]> direct, boolean failed) {
+    private void finish(QueuedSink sink, LinePrefixer prefix, boolean failed) {
       byte[] rest = prefix == null ? new byte[0] : prefix.flush();
-      if (sink == null) {
-        if (rest.length > 0) {
-          direct.accept(rest);
-        }
-        return;
-      }
       if (failed && sink instanceof FileSink f) {
         f.abort(); // before its end: the file must not take what arrived
       }

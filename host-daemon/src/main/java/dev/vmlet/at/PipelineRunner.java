@@ -22,10 +22,14 @@ import java.util.Map;
  * changes only once all of it arrived), {@code <} feeds the first stage from a VM's file, {@code
  * 2>&1} merges. A label selector ({@code @role=web}) starts the line on every matching VM, each line
  * of their output prefixed with the VM's name. A control flag ({@code @web1 --pause}) acts on the VM.
- * Not yet (refused with the column): other nodes.
+ * Lines for other nodes are sent there before this runner sees them ({@link NodeLines}).
  */
 public final class PipelineRunner {
-  /** The last stage's output and every stage's stderr, as they come. Called from link threads. */
+  /**
+   * The last stage's output and every stage's stderr, as they come, from the line's own threads
+   * (one per stream): a call may block until the caller takes more, which holds back the agent
+   * that produced it instead of buffering in the daemon.
+   */
   public interface Output {
     void stdout(byte[] data);
 
@@ -49,7 +53,7 @@ public final class PipelineRunner {
       Stage s = p.stages().get(i);
       if (s.target().node() != null) {
         throw new IllegalArgumentException("column " + s.target().column() + ": " + s.target()
-            + ": VMs on other nodes are not reachable from a line yet; run the line on that node's daemon (vmlet --socket ...)");
+            + " is on another node: RunCommandLine sends such lines to that node's daemon (NodeLines), not to this runner");
       }
       if (s.target().isSelector() && i > 0) {
         throw new IllegalArgumentException("column " + s.target().column() + ": a label selector (" + s.target()

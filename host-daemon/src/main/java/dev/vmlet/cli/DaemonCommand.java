@@ -33,6 +33,10 @@ final class DaemonCommand implements Callable<Integer> {
   @Option(names = "--host-alias", paramLabel = "NAME", description = "Another name for @host in @target lines (repeatable), e.g. spirit.")
   java.util.List<String> hostAliases = new java.util.ArrayList<>();
 
+  @Option(names = "--nodes", paramLabel = "FILE", description = {"Other nodes for @node/vm targets: lines 'NAME unix:/path/to/vmlet.sock'",
+      "(default /etc/vmlet/nodes when it exists)."})
+  Path nodesFile;
+
   @Override
   public Integer call() throws Exception {
     Logging.daemonMode();
@@ -40,7 +44,16 @@ final class DaemonCommand implements Callable<Integer> {
     for (String alias : hostAliases) {
       dev.vmlet.vm.VmConfig.validateName(alias);
     }
-    Daemon daemon = Daemon.start(paths, qemu, new Daemon.HostOptions(allowHostExec ? AgentJar.locate() : null, hostAliases));
+    if (nodesFile != null && !java.nio.file.Files.isRegularFile(nodesFile)) {
+      throw new CliException("the nodes file " + nodesFile + " does not exist");
+    }
+    dev.vmlet.daemon.Nodes nodes;
+    try {
+      nodes = dev.vmlet.daemon.Nodes.load(nodesFile != null ? nodesFile : dev.vmlet.daemon.Nodes.DEFAULT_FILE);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage());
+    }
+    Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();

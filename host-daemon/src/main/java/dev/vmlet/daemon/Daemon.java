@@ -29,19 +29,20 @@ public final class Daemon implements AutoCloseable {
 
   /** Recovers persisted VMs, then starts serving on {@code paths.socket()}. */
   public static Daemon start(VmletPaths paths, String qemuBinary) throws IOException {
-    return start(paths, qemuBinary, HostOptions.OFF);
+    return start(paths, qemuBinary, Options.DEFAULT);
   }
 
   /**
-   * How @target lines reach this host: {@code agentJar} null leaves host execution off; {@code
-   * aliases} name the host besides {@code host}.
+   * How @target lines reach beyond this daemon's VMs: {@code hostAgentJar} null leaves host
+   * execution off; {@code hostAliases} name the host besides {@code host}; {@code nodes} are the
+   * other daemons for {@code @node/vm}.
    */
-  public record HostOptions(java.nio.file.Path agentJar, java.util.List<String> aliases) {
-    public static final HostOptions OFF = new HostOptions(null, java.util.List.of());
+  public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
+    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE);
   }
 
   /** Recovers persisted VMs, starts the host's agent when enabled, then serves on {@code paths.socket()}. */
-  public static Daemon start(VmletPaths paths, String qemuBinary, HostOptions hostOptions) throws IOException {
+  public static Daemon start(VmletPaths paths, String qemuBinary, Options options) throws IOException {
     requireWritable(paths.stateDir(), "state directory", "--state-dir");
     requireWritable(paths.runDir(), "run directory", "--run-dir");
     if (DaemonClient.isListening(paths.socket())) {
@@ -53,9 +54,9 @@ public final class Daemon implements AutoCloseable {
     manager.recover();
     HostAccess host = null;
     try {
-      host = new HostAccess(hostOptions.aliases(),
-          hostOptions.agentJar() == null ? null : HostAgent.start(hostOptions.agentJar(), paths.runDir()));
-      DaemonServer server = new DaemonServer(paths.socket(), manager, host);
+      host = new HostAccess(options.hostAliases(),
+          options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
+      DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes());
       server.start();
       return new Daemon(manager, server, host);
     } catch (IOException | RuntimeException e) {

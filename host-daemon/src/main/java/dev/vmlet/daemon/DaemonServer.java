@@ -33,15 +33,17 @@ public final class DaemonServer implements AutoCloseable {
   private Server server;
 
   private final dev.vmlet.host.HostAccess host;
+  private final Nodes nodes;
 
   public DaemonServer(Path socket, VmManager manager) {
-    this(socket, manager, dev.vmlet.host.HostAccess.disabled());
+    this(socket, manager, dev.vmlet.host.HostAccess.disabled(), Nodes.NONE);
   }
 
-  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host) {
+  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes) {
     this.socket = socket;
     this.manager = manager;
     this.host = host;
+    this.nodes = nodes;
   }
 
   public void start() throws IOException {
@@ -58,7 +60,7 @@ public final class DaemonServer implements AutoCloseable {
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
-        .addService(new VmServiceImpl(manager, host))
+        .addService(new VmServiceImpl(manager, host, nodes))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build()

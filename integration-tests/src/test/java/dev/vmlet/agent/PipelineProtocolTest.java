@@ -138,7 +138,7 @@ class PipelineProtocolTest {
     assertThatThrownBy(() -> run("@va ls > @host /tmp/x", false)).hasMessageContaining("column 10");
     assertThatThrownBy(() -> run("@va ls | @role=web cat", false)).hasMessageContaining("column 10").hasMessageContaining("only start");
     assertThatThrownBy(() -> run("@role=nope uptime", false)).hasMessageContaining("column 1").hasMessageContaining("no VM has the label");
-    assertThatThrownBy(() -> run("@n2/va uptime", false)).hasMessageContaining("column 1").hasMessageContaining("other nodes");
+    assertThatThrownBy(() -> run("@n2/va uptime", false)).hasMessageContaining("column 1").hasMessageContaining("another node");
   }
 
   @Test
@@ -251,5 +251,30 @@ class PipelineProtocolTest {
     // The same words: split into argv for va (no shell sees $HOME), one line for vb's shell (here sh).
     assertThat(run("@va echo $HOME", true).stdout()).isEqualTo("$HOME\n");
     assertThat(run("@vb echo $HOME", true).stdout()).isEqualTo(System.getenv("HOME") + "\n");
+  }
+
+  @Test
+  void aSlowCaller_holdsTheStageBack_insteadOfFillingTheDaemon() throws Exception {
+    long[] got = {0};
+    long t0 = System.nanoTime();
+    PipelineRunner.Result r = PipelineRunner.run(AtParser.parse("@va head -c 33554432 /dev/zero"), agents, new PipelineRunner.Output() {
+      @Override
+      public void stdout(byte[] data) {
+        got[0] += data.length;
+        try {
+          Thread.sleep(1); // a caller on a slow network
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void stderr(int stage, String vm, byte[] data) {
+      }
+    }, true, 120);
+    assertThat(got[0]).isEqualTo(33554432);
+    assertThat(r.peakHeldBytes()).isLessThanOrEqualTo(dev.vmlet.common.flow.SendWindow.INITIAL);
+    System.out.printf("32 MiB to a caller taking 1 chunk a ms: %.1f s, at most %d KiB held%n", (System.nanoTime() - t0) / 1e9,
+        r.peakHeldBytes() / 1024);
   }
 }

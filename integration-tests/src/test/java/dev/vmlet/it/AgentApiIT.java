@@ -305,4 +305,42 @@ class AgentApiIT {
     assertThat(line("@" + VM + " echo back")[0]).isEqualTo("back\n");
     assertThatThrownBy(() -> line("@host --pause")).hasMessageContaining("not a VM");
   }
+
+  @Test
+  void thePrompt_runsEachLine_andShowsErrorsWithACaret() throws Exception {
+    String input = "@" + VM + " echo hi | @" + VM + " tr a-z A-Z\n@" + VM + " ls |\n@no-such-vm true\n@" + VM + " sh -c 'exit 3'\nexit\n";
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    int code = dev.vmlet.cli.PromptAccess.run(d.client, new java.io.ByteArrayInputStream(input.getBytes()), out);
+    String shown = out.toString();
+    assertThat(shown).contains("HI\n");
+    assertThat(shown).contains("  @" + VM + " ls |\n  " + " ".repeat(VM.length() + 5) + "^\n").contains("empty stage after '|'");
+    assertThat(shown).contains("no VM named 'no-such-vm'");
+    assertThat(shown).contains("vmlet [3]> ");
+    assertThat(code).isEqualTo(3);
+    assertThat(shown).startsWith("vmlet> ");
+  }
+
+  @Test
+  void aLineForAnotherNode_isRunByThatNodesDaemon() throws Exception {
+    dev.vmlet.daemon.Nodes nodes = new dev.vmlet.daemon.Nodes(java.util.Map.of("n1", d.paths.socket()));
+    try (TestDaemon other = TestDaemon.withNodes(tmp.resolve("other"), nodes)) {
+      StringBuilder out = new StringBuilder();
+      var it = other.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest
+          .newBuilder().setLine("@n1/" + VM + " hostname | @n1/" + VM + " tr a-z A-Z").build());
+      int code = -1;
+      while (it.hasNext()) {
+        var r = it.next();
+        out.append(r.getStdout().toStringUtf8());
+        code = r.hasResult() ? r.getResult().getExitCode() : code;
+      }
+      assertThat(out.toString()).isEqualTo(VM.toUpperCase() + "\n");
+      assertThat(code).isZero();
+      assertThatThrownBy(() -> other.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+          .setLine("@n9/x true").build()).hasNext()).hasMessageContaining("no node named 'n9'");
+      assertThatThrownBy(() -> other.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+          .setLine("@n1/" + VM + " ls | @here cat").build()).hasNext()).hasMessageContaining("one node");
+      assertThatThrownBy(() -> other.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+          .setLine("@n1/no-such-vm true").build()).hasNext()).hasMessageContaining("node n1: column 1");
+    }
+  }
 }

@@ -23,15 +23,21 @@ final class TestDaemon implements AutoCloseable {
 
   /** Skips the test class when QEMU is missing; builds the micro image when it is stale. */
   static TestDaemon start(Path dir) throws Exception {
-    return start(dir, Daemon.HostOptions.OFF);
+    return start(dir, Daemon.Options.DEFAULT);
   }
 
   /** A daemon with @host enabled through the agent jar, and the alias {@code spirit}. */
   static TestDaemon withHostExec(Path dir) throws Exception {
-    return start(dir, new Daemon.HostOptions(Path.of(System.getProperty("vmlet.agentJar")), java.util.List.of("spirit")));
+    return start(dir, new Daemon.Options(Path.of(System.getProperty("vmlet.agentJar")), java.util.List.of("spirit"),
+        dev.vmlet.daemon.Nodes.NONE));
   }
 
-  private static TestDaemon start(Path dir, Daemon.HostOptions host) throws Exception {
+  /** A daemon (meant to have no VMs) that reaches others as nodes. */
+  static TestDaemon withNodes(Path dir, dev.vmlet.daemon.Nodes nodes) throws Exception {
+    return start(dir, new Daemon.Options(null, java.util.List.of(), nodes));
+  }
+
+  private static TestDaemon start(Path dir, Daemon.Options host) throws Exception {
     Qemu.assumeInstalled();
     Path cache = VmletPaths.fromEnvironment().cacheDir();
     MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), microImage(),
