@@ -37,10 +37,20 @@ final class DaemonCommand implements Callable<Integer> {
       "(default /etc/vmlet/nodes when it exists)."})
   Path nodesFile;
 
+  @Option(names = "--sysfs-root", paramLabel = "DIR", defaultValue = "/sys", description = "Where PCI devices are read and bound (default: ${DEFAULT-VALUE}).")
+  Path sysfsRoot;
+
+  @Option(names = "--gpu-hook", paramLabel = "SCRIPT", description = {"Run 'SCRIPT before VM ADDRESS...' before a GPU passthrough and 'SCRIPT after ...'",
+      "after it is given back (e.g. to stop and start a display manager on a single-GPU host)."})
+  Path gpuHook;
+
   @Override
   public Integer call() throws Exception {
     Logging.daemonMode();
     VmletPaths paths = resolve(VmletPaths.fromEnvironment());
+    if (gpuHook != null && !java.nio.file.Files.isExecutable(gpuHook)) {
+      throw new CliException("the GPU hook " + gpuHook + " is not an executable file (chmod +x it)");
+    }
     for (String alias : hostAliases) {
       dev.vmlet.vm.VmConfig.validateName(alias);
     }
@@ -53,7 +63,8 @@ final class DaemonCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage());
     }
-    Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes));
+    Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
+        sysfsRoot, gpuHook));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();

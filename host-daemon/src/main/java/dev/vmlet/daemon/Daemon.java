@@ -35,10 +35,15 @@ public final class Daemon implements AutoCloseable {
   /**
    * How @target lines reach beyond this daemon's VMs: {@code hostAgentJar} null leaves host
    * execution off; {@code hostAliases} name the host besides {@code host}; {@code nodes} are the
-   * other daemons for {@code @node/vm}.
+   * other daemons for {@code @node/vm}; {@code sysfs} is where PCI devices are read and bound
+   * ({@code /sys}, or a fake tree); {@code gpuHook} runs before a GPU passthrough and after its give-back.
    */
-  public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
-    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE);
+  public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook) {
+    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE, Path.of("/sys"), null);
+
+    public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
+      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null);
+    }
   }
 
   /** Recovers persisted VMs, starts the host's agent when enabled, then serves on {@code paths.socket()}. */
@@ -50,7 +55,8 @@ public final class Daemon implements AutoCloseable {
       throw new IOException("a vmlet daemon already listens on " + paths.socket() + " (stop it, or use --socket)");
     }
     AccelProbe probe = new AccelProbe(qemuBinary, Path.of("/dev/kvm"), Duration.ofSeconds(3));
-    VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC());
+    VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC(),
+        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()));
     manager.recover();
     HostAccess host = null;
     try {

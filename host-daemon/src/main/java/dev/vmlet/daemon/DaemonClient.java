@@ -50,6 +50,10 @@ public final class DaemonClient implements AutoCloseable {
     return VmServiceGrpc.newBlockingStub(channel);
   }
 
+  public dev.vmlet.proto.v1.NodeServiceGrpc.NodeServiceBlockingStub node() {
+    return dev.vmlet.proto.v1.NodeServiceGrpc.newBlockingStub(channel);
+  }
+
   public VmServiceGrpc.VmServiceStub vmsAsync() {
     return VmServiceGrpc.newStub(channel);
   }

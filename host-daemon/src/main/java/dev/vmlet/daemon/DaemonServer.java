@@ -61,6 +61,8 @@ public final class DaemonServer implements AutoCloseable {
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .addService(new VmServiceImpl(manager, host, nodes))
+        .addService(new dev.vmlet.api.NodeServiceImpl(manager, new dev.vmlet.node.HostCapabilities(Path.of("/"), manager.gpus().bus(),
+            manager.qemuBinary(), manager::autoAccel)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build()

@@ -100,12 +100,35 @@ public final class QemuCommandBuilder {
     // qemu-guest-agent's channel too, for tools that expect it (and side-by-side comparisons).
     a.addAll(List.of("-chardev", "socket,id=qga,path=" + opt(l.files().qgaSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=qga,name=" + QGA_PORT));
-    for (var gpu : config.gpus()) {
-      a.addAll(List.of("-device", "vfio-pci,host=" + gpu.value()));
-    }
+    a.addAll(vfio(l.vfio()));
     a.addAll(List.of("-qmp", "unix:" + opt(l.files().qmpSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-pidfile", l.files().pidFile().toString()));
     a.add("-daemonize");
+    return a;
+  }
+
+  /**
+   * Passed-through functions, one PCIe root port per host slot: a card's functions (the GPU and
+   * its HDMI audio) keep their function numbers on one guest slot, function 0 multifunction.
+   */
+  static List<String> vfio(List<dev.vmlet.vm.PciAddress> functions) {
+    java.util.Map<String, List<String>> slots = new java.util.LinkedHashMap<>();
+    for (var f : functions) {
+      String v = f.value();
+      slots.computeIfAbsent(v.substring(0, v.lastIndexOf('.')), k -> new ArrayList<>()).add(v);
+    }
+    List<String> a = new ArrayList<>();
+    int port = 0;
+    for (List<String> slot : slots.values()) {
+      String bus = "vfio" + port;
+      a.addAll(List.of("-device", "pcie-root-port,id=" + bus + ",chassis=" + (port + 1)));
+      for (String f : slot) {
+        String fn = f.substring(f.lastIndexOf('.') + 1);
+        String multi = slot.size() > 1 && fn.equals("0") ? ",multifunction=on" : "";
+        a.addAll(List.of("-device", "vfio-pci,host=" + f + ",bus=" + bus + ",addr=0x0." + fn + multi));
+      }
+      port++;
+    }
     return a;
   }
 

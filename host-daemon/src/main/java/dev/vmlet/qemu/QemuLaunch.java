@@ -22,10 +22,19 @@ import java.util.List;
  */
 public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
     VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
-    long hostTscKhz, List<Path> readOnlyDisks) {
+    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio) {
   public QemuLaunch {
+    vfio = List.copyOf(vfio);
     readOnlyDisks = List.copyOf(readOnlyDisks);
     forwards = List.copyOf(forwards);
     disks = List.copyOf(disks);
+  }
+
+  /** Passing through exactly the config's GPUs (no companions found on the host). */
+  public QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot, VmFiles files,
+      List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
+      List<Path> readOnlyDisks) {
+    this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
+        config.gpus());
   }
 }

@@ -15,7 +15,6 @@ import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qemu.QemuLaunch;
 import dev.vmlet.qemu.HostTsc;
 import dev.vmlet.net.TapDevices;
-import dev.vmlet.vfio.VfioDevices;
 import java.nio.file.Files;
 import dev.vmlet.qemu.VmFiles;
 import java.io.IOException;
@@ -37,15 +36,15 @@ final class LaunchPlanner {
   private final Hugepages hugepages;
   private final String qemuBinary;
   private final TapDevices taps;
-  private final VfioDevices vfio;
+  private final dev.vmlet.vfio.Gpus gpus;
 
-  LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Path sysRoot, String qemuBinary) {
+  LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Path sysRoot, dev.vmlet.vfio.Gpus gpus, String qemuBinary) {
     this.images = images;
     this.probe = probe;
     this.disks = disks;
     this.hugepages = new Hugepages(sysRoot);
     this.taps = new TapDevices(sysRoot);
-    this.vfio = new VfioDevices(sysRoot);
+    this.gpus = gpus;
     this.qemuBinary = qemuBinary;
   }
 
@@ -103,7 +102,29 @@ final class LaunchPlanner {
     if (config.network().isTap()) {
       taps.require(config.network().tap());
     }
-    vfio.require(config.gpus());
+    if (!config.gpus().isEmpty()) {
+      try {
+        gpus.check(addresses(config));
+      } catch (IOException e) {
+        throw new VmException(VmException.Kind.FAILED_PRECONDITION, "gpus: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  static List<String> addresses(VmConfig config) {
+    return config.gpus().stream().map(PciAddress::value).toList();
+  }
+
+  /** The functions passed through for the config's GPUs: each and its companions on the host. */
+  private List<PciAddress> vfioFunctions(VmConfig config) {
+    if (config.gpus().isEmpty()) {
+      return List.of();
+    }
+    try {
+      return gpus.expand(addresses(config)).stream().map(d -> new PciAddress(d.address())).toList();
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "gpus: " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -197,7 +218,7 @@ final class LaunchPlanner {
       readOnly = List.of(files.seedIso(), bundle);
     }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
-        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly));
+        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly, vfioFunctions(config)));
     return new Plan(argv, accel, forwards);
   }
 }

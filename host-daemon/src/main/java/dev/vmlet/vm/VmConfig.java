@@ -140,6 +140,9 @@ public record VmConfig(
         throw VmException.invalid("gpus need machine q35 (microvm has no PCI bus)");
       }
     }
+    if (!gpus.isEmpty() && !platform.firmware().equals("uefi")) {
+      throw VmException.invalid("gpus need firmware uefi (a GPU's option ROM and large BARs need OVMF): add --firmware uefi");
+    }
   }
 
   /** Whether the image boots with cloud-init: a NoCloud seed and the agent bundle are attached. */

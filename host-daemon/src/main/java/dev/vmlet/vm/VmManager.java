@@ -7,6 +7,10 @@ import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.disk.QemuImg;
+import dev.vmlet.vfio.GpuLedger;
+import dev.vmlet.vfio.Gpus;
+import dev.vmlet.vfio.PciBus;
+import dev.vmlet.vfio.SysfsWriter;
 import dev.vmlet.qemu.CpuPinning;
 import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.console.ConsoleLink;
@@ -53,11 +57,30 @@ public final class VmManager implements AutoCloseable {
   private final QemuImg qemuImg;
   private final VmSnapshots snapshots;
   private final LaunchPlanner planner;
+  private final Gpus gpus;
+  private final AccelProbe probe;
+  private final String qemuBinary;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
   private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
+    this(paths, images, probe, qemuBinary, clock, defaultGpus(paths, Path.of("/sys"), null));
+  }
+
+  /** The host's GPUs under {@code sysfs}, their ledger in the state directory. */
+  public static Gpus defaultGpus(VmletPaths paths, Path sysfs, Path hook) {
+    try {
+      return new Gpus(new PciBus(sysfs, SysfsWriter.KERNEL), new GpuLedger(paths.stateDir().resolve("gpus.json")), hook);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read the GPU ledger " + paths.stateDir().resolve("gpus.json") + ": " + e.getMessage(), e);
+    }
+  }
+
+  public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock, Gpus gpus) {
+    this.gpus = gpus;
+    this.probe = probe;
+    this.qemuBinary = qemuBinary;
     this.paths = paths;
     this.store = new VmStore(paths.stateDir());
     this.images = images;
@@ -66,7 +89,7 @@ public final class VmManager implements AutoCloseable {
     this.qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
-    this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), qemuBinary);
+    this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), gpus, qemuBinary);
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -96,6 +119,27 @@ public final class VmManager implements AutoCloseable {
         }
       }
     }
+    // GPUs a VM still holds that no longer runs (it crashed while no daemon watched) go back now.
+    gpus.recover(vms.values().stream().filter(v -> v.process != null).map(VmRuntime::name).collect(java.util.stream.Collectors.toSet()));
+  }
+
+  public Gpus gpus() {
+    return gpus;
+  }
+
+  public String qemuBinary() {
+    return qemuBinary;
+  }
+
+  /** What VMs with accel auto get (probed once per daemon). */
+  public dev.vmlet.qemu.Accel autoAccel() {
+    return probe.resolve("auto");
+  }
+
+  /** Whether a VM of this name runs (holds its QEMU process). */
+  public boolean isRunning(String name) {
+    VmRuntime vm = vms.get(name);
+    return vm != null && vm.process != null && vm.process.isAlive();
   }
 
   public VmRecord create(VmConfig config, boolean start) {
@@ -145,6 +189,13 @@ public final class VmManager implements AutoCloseable {
         LaunchPlanner.Plan plan = planner.plan(config, vm.record.instanceId(), vm.files, true);
         List<String> cmd = plan.argv();
         Accel accel = plan.accel();
+        if (!config.gpus().isEmpty()) {
+          try {
+            gpus.take(name, LaunchPlanner.addresses(config));
+          } catch (IOException e) {
+            throw new VmException(VmException.Kind.FAILED_PRECONDITION, "gpus: " + e.getMessage(), e);
+          }
+        }
         long startedAt = clock.millis();
         vm.process = QemuProcess.launch(cmd, vm.files, Duration.ofSeconds(30));
         vm.hello = null;
@@ -181,7 +232,7 @@ public final class VmManager implements AutoCloseable {
         transition(vm, VmState.STOPPED, "mark stopped");
         vm.record = vm.record.withError(msg).withPid(0);
         store.save(vm.record);
-        cleanRunDir(vm);
+        release(vm);
         LOG.warning("VM " + name + ": start failed: " + msg);
         if (e instanceof VmException ve) {
           throw ve;
@@ -285,7 +336,7 @@ public final class VmManager implements AutoCloseable {
         }
         vm.record = vm.record.withPid(0);
         store.save(vm.record);
-        cleanRunDir(vm);
+        release(vm);
         vm.notifyAll();
       }
     }, "vm-exit-" + vm.name());
@@ -356,7 +407,7 @@ public final class VmManager implements AutoCloseable {
       transition(vm, VmState.STOPPED, "stop");
       vm.record = vm.record.withPid(0);
       store.save(vm.record);
-      cleanRunDir(vm);
+      release(vm);
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): stopped");
       return vm.record;
     }
@@ -461,6 +512,10 @@ public final class VmManager implements AutoCloseable {
     VmRuntime vm = require(name);
     synchronized (vm) {
       VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
+      if (!vm.record.config().gpus().isEmpty()) {
+        throw new VmException(VmException.Kind.FAILED_PRECONDITION, "VM '" + name + "' has passed-through GPUs: QEMU cannot save "
+            + "the state of a VFIO device, so it cannot be snapshotted");
+      }
       SnapshotInfo s = snapshots.create(vm, snapshot);
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " taken");
       return s;
@@ -707,12 +762,14 @@ public final class VmManager implements AutoCloseable {
     vm.process = null;
   }
 
-  private void cleanRunDir(VmRuntime vm) {
+  /** QEMU is gone: its sockets and pidfile go, and its GPUs go back to the host. */
+  private void release(VmRuntime vm) {
     try {
       VmStore.deleteTree(vm.files.runDir());
     } catch (RuntimeException e) {
       LOG.warning("VM " + vm.name() + ": cannot clean " + vm.files.runDir() + ": " + e.getMessage());
     }
+    gpus.giveBack(vm.name());
   }
 
   private static String consoleTail(VmRuntime vm) {

@@ -32,7 +32,7 @@ class VmSpecsTest {
   @Test
   void forwardsAndGpus_roundTrip() {
     VmSpec spec = VmSpec.newBuilder().setName("a").setImage("micro").setAccel("auto").setVcpus(1).setMemoryMib(512)
-        .setMachine("q35").setFirmware("bios").setAgentPort("serial")
+        .setMachine("q35").setFirmware("uefi").setAgentPort("serial")
         .addForwards(PortForward.newBuilder().setProtocol("udp").setHostAddress("0.0.0.0").setHostPort(0).setGuestPort(53))
         .addGpus("0000:01:00.0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);

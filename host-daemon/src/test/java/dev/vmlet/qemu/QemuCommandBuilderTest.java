@@ -141,10 +141,16 @@ class QemuCommandBuilderTest {
   }
 
   @Test
-  void build_withGpus_passesEachThroughWithVfio() {
-    VmConfig gpu = VmConfig.builder("web1").gpus(List.of(new PciAddress("01:00.0"), new PciAddress("0000:01:00.1"))).build();
-    assertThat(line(gpu, MICRO, List.of()))
-        .contains("-device vfio-pci,host=0000:01:00.0 -device vfio-pci,host=0000:01:00.1 ");
+  void build_withGpus_putsEachCardOnItsOwnRootPort_withItsFunctionsTogether() {
+    VmConfig gpu = VmConfig.builder("web1").platform(new Platform("q35", "uefi")).gpus(List.of(new PciAddress("01:00.0"))).build();
+    List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", gpu, "id", "kvm", MICRO, files, List.of(), List.of(), null,
+        new Firmware(Path.of("/ovmf/code.fd"), Path.of("/ovmf/vars.fd")), 0, List.of(), List.of(new PciAddress("01:00.0"), new PciAddress("01:00.1"), new PciAddress("0000:02:00.0"))));
+    assertThat(String.join(" ", args)).contains(
+        "-device pcie-root-port,id=vfio0,chassis=1"
+            + " -device vfio-pci,host=0000:01:00.0,bus=vfio0,addr=0x0.0,multifunction=on"
+            + " -device vfio-pci,host=0000:01:00.1,bus=vfio0,addr=0x0.1"
+            + " -device pcie-root-port,id=vfio1,chassis=2"
+            + " -device vfio-pci,host=0000:02:00.0,bus=vfio1,addr=0x0.0 ");
   }
 
   @Test

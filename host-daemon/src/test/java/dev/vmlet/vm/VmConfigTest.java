@@ -176,6 +176,8 @@ class VmConfigTest {
     assertThatThrownBy(() -> new PciAddress("../../etc")).hasMessageContaining("is not a PCI address");
     assertThatThrownBy(() -> VmConfig.builder("a").gpus(List.of(new PciAddress("01:00.0"), new PciAddress("0000:01:00.0"))).build())
         .hasMessage("gpus: a device is given twice");
+    assertThatThrownBy(() -> VmConfig.builder("a").gpus(List.of(new PciAddress("01:00.0"))).build())
+        .hasMessageContaining("gpus need firmware uefi");
   }
 
   @Test

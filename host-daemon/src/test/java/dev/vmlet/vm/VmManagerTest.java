@@ -82,7 +82,8 @@ class VmManagerTest {
 
   @Test
   void create_withAGpuThatDoesNotExist_isFailedPrecondition_andWritesNothing() {
-    VmConfig c = VmConfig.builder("a").gpus(java.util.List.of(new PciAddress("0000:ff:1f.7"))).build();
+    VmConfig c = VmConfig.builder("a").platform(new Platform("q35", "uefi"))
+        .gpus(java.util.List.of(new PciAddress("0000:ff:1f.7"))).build();
     assertThatThrownBy(() -> manager.create(c, false)).hasMessageContaining("there is no PCI device 0000:ff:1f.7");
     assertThat(paths.stateDir()).doesNotExist();
   }
@@ -151,5 +152,47 @@ class VmManagerTest {
     VmView v = manager.get("gone");
     assertThat(v.record().state()).isEqualTo(VmState.CRASHED);
     assertThat(v.record().lastError()).contains("exited while the daemon was down");
+  }
+
+  private dev.vmlet.vfio.FakeKernel gpuHost() throws Exception {
+    return new dev.vmlet.vfio.FakeKernel(dir.resolve("fake")).driver("vfio-pci")
+        .device("0000:01:00.0", "0x030000", "0x10de", "nvidia", "1")
+        .device("0000:01:00.1", "0x040300", "0x10de", "snd_hda_intel", "1");
+  }
+
+  /** A manager whose GPUs are on a fake kernel; QEMU is the real one, which cannot open a fake device. */
+  private VmManager withGpus(dev.vmlet.vfio.FakeKernel k) throws Exception {
+    dev.vmlet.vfio.Gpus gpus = new dev.vmlet.vfio.Gpus(new dev.vmlet.vfio.PciBus(k.sys, k),
+        new dev.vmlet.vfio.GpuLedger(paths.stateDir().resolve("gpus.json")), null);
+    return new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
+        new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "qemu-system-x86_64", Clock.systemUTC(), gpus);
+  }
+
+  @Test
+  void aStartThatFails_givesTheGpuBack() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/usr/share/OVMF")) && Files.exists(Path.of("/usr/bin/qemu-system-x86_64")),
+        "needs QEMU and OVMF (scripts/test installs them)");
+    dev.vmlet.vfio.FakeKernel k = gpuHost();
+    VmManager m = withGpus(k);
+    VmConfig c = VmConfig.builder("g").accel("tcg").platform(new Platform("q35", "uefi"))
+        .gpus(java.util.List.of(new PciAddress("01:00.0"))).build();
+    assertThatThrownBy(() -> m.create(c, true)).satisfies(e -> System.out.println("start failed as it must: " + e.getMessage()));
+    // It was given to vfio-pci for the start, and back when the start failed.
+    assertThat(k.writes).contains("bus/pci/drivers/vfio-pci/bind <- 0000:01:00.0", "bus/pci/drivers/nvidia/bind <- 0000:01:00.0",
+        "bus/pci/drivers/snd_hda_intel/bind <- 0000:01:00.1");
+    assertThat(k.driverOf("0000:01:00.0")).isEqualTo("nvidia");
+    assertThat(k.driverOf("0000:01:00.1")).isEqualTo("snd_hda_intel");
+    assertThat(m.gpus().holder("0000:01:00.0")).isNull();
+  }
+
+  @Test
+  void aDaemonStart_givesBackTheGpuOfAVmThatNoLongerRuns() throws Exception {
+    dev.vmlet.vfio.FakeKernel k = gpuHost();
+    withGpus(k).gpus().take("gone", java.util.List.of("0000:01:00.0")); // as a daemon that died with VM 'gone' running
+    assertThat(k.driverOf("0000:01:00.0")).isEqualTo("vfio-pci");
+    VmManager next = withGpus(k);
+    next.recover();
+    assertThat(k.driverOf("0000:01:00.0")).isEqualTo("nvidia");
+    assertThat(next.gpus().holder("0000:01:00.0")).isNull();
   }
 }
