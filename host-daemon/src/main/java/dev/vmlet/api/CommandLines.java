@@ -39,10 +39,11 @@ final class CommandLines {
       return;
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out).paced();
+    dev.vmlet.security.Access.Caller caller = dev.vmlet.security.Access.CALLER.get(); // null when called without the interceptor
     // Its own thread: the run blocks until every stage ended.
     Thread t = new Thread(() -> {
       try {
-        PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host), new PipelineRunner.Output() {
+        PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host, caller), new PipelineRunner.Output() {
           @Override
           public void stdout(byte[] data) {
             stream.sendPaced(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
@@ -131,10 +132,18 @@ final class CommandLines {
   }
 
   /** The daemon's VMs as the targets of a line. */
-  private record VmTargets(VmManager manager, dev.vmlet.host.HostAccess host) implements dev.vmlet.at.Targets {
+  private record VmTargets(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.security.Access.Caller caller)
+      implements dev.vmlet.at.Targets {
     @Override
     public dev.vmlet.agent.AgentLink agent(String vm) {
-      return host.isHost(vm) ? host.link(vm) : manager.agent(vm);
+      if (!host.isHost(vm)) {
+        return manager.agent(vm);
+      }
+      if (caller != null && !caller.role().allows(dev.vmlet.security.Role.ADMIN)) {
+        throw new SecurityException("@" + vm + " (the daemon's host) needs the admin role; " + caller.name() + " is "
+            + caller.role().label());
+      }
+      return host.link(vm);
     }
 
     @Override

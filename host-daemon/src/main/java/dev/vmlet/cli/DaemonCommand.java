@@ -44,6 +44,10 @@ final class DaemonCommand implements Callable<Integer> {
       "after it is given back (e.g. to stop and start a display manager on a single-GPU host)."})
   Path gpuHook;
 
+  @Option(names = "--listen", paramLabel = "tcp://HOST:PORT", description = {"Also serve over TCP, with mutual TLS only (client",
+      "certificates from vmlet certs issue; the node's certificates from vmlet certs init)."})
+  String listen;
+
   @Override
   public Integer call() throws Exception {
     Logging.daemonMode();
@@ -64,7 +68,7 @@ final class DaemonCommand implements Callable<Integer> {
       throw new CliException(e.getMessage());
     }
     Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
-        sysfsRoot, gpuHook));
+        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen)));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();
@@ -72,8 +76,8 @@ final class DaemonCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }, "vmlet-shutdown"));
-    System.out.println("vmlet daemon listening on unix:" + paths.socket() + " (state " + paths.stateDir() + ")"
-        + (allowHostExec ? "; @host enabled" : ""));
+    System.out.println("vmlet daemon listening on unix:" + paths.socket() + (listen == null ? "" : " and " + listen + " (mutual TLS)")
+        + " (state " + paths.stateDir() + ")" + (allowHostExec ? "; @host enabled" : ""));
     daemon.awaitTermination();
     return 0;
   }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The vmlet launcher: {@code vmlet daemon} serves; every other subcommand is a client. */
 @Command(name = "vmlet", mixinStandardHelpOptions = true, version = "vmlet 0.1.0",
     description = "Run QEMU/KVM virtual machines and the commands inside them.",
-    subcommands = {DaemonCommand.class, NodeCommand.class, GpuCommand.class, LaunchCommand.class, ListCommand.class, InfoCommand.class, GuestInfoCommand.class, ShellCommand.class, RunCommand.class,
+    subcommands = {DaemonCommand.class, NodeCommand.class, GpuCommand.class, CertsCommand.class, LaunchCommand.class, ListCommand.class, InfoCommand.class, GuestInfoCommand.class, ShellCommand.class, RunCommand.class,
         ExecCommand.class, CpCommand.class, SshCommand.class, VmActionCommands.Start.class, StopCommand.class, VmActionCommands.Restart.class,
         VmActionCommands.Pause.class, VmActionCommands.Resume.class, DeleteCommand.class, DryRunCommand.class,
         EventsCommand.class, ConsoleCommand.class, SnapshotCommand.class, DiskCommand.class, ImageCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})

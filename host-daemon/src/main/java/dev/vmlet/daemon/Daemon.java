@@ -38,12 +38,18 @@ public final class Daemon implements AutoCloseable {
    * other daemons for {@code @node/vm}; {@code sysfs} is where PCI devices are read and bound
    * ({@code /sys}, or a fake tree); {@code gpuHook} runs before a GPU passthrough and after its give-back.
    */
-  public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook) {
-    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE, Path.of("/sys"), null);
+  public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
+      java.net.InetSocketAddress listen) {
+    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE, Path.of("/sys"), null, null);
 
     public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
-      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null);
+      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null, null);
     }
+  }
+
+  /** The node CA's directory: {@code pki} in the state directory. */
+  public static dev.vmlet.security.NodePki pki(VmletPaths paths) {
+    return new dev.vmlet.security.NodePki(paths.stateDir().resolve("pki"));
   }
 
   /** Recovers persisted VMs, starts the host's agent when enabled, then serves on {@code paths.socket()}. */
@@ -62,7 +68,9 @@ public final class Daemon implements AutoCloseable {
     try {
       host = new HostAccess(options.hostAliases(),
           options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
-      DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes());
+      DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(),
+          new dev.vmlet.security.AuditLog(paths.stateDir().resolve("audit.log")),
+          options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)));
       server.start();
       return new Daemon(manager, server, host);
     } catch (IOException | RuntimeException e) {

@@ -42,6 +42,26 @@ public final class DaemonClient implements AutoCloseable {
         .build();
   }
 
+  /**
+   * A client of a daemon's TCP listener with mutual TLS: this client's certificate and key, and
+   * the node CA that the daemon's certificate must come from.
+   */
+  public DaemonClient(java.net.InetSocketAddress node, Path cert, Path key, Path ca) throws IOException {
+    this.socket = null;
+    try {
+      var ssl = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+          .trustManager(dev.vmlet.security.NodePki.readCert(ca))
+          .keyManager(dev.vmlet.security.NodePki.readKey(key), dev.vmlet.security.NodePki.readCert(cert))
+          .build();
+      this.channel = NettyChannelBuilder.forAddress(node).eventLoopGroup(group)
+          .channelType(io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel.class)
+          .sslContext(ssl).maxInboundMessageSize(16 << 20).build();
+    } catch (java.security.GeneralSecurityException e) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw new IOException("cannot read the client certificate, key or CA: " + e.getMessage(), e);
+    }
+  }
+
   public Path socket() {
     return socket;
   }

@@ -40,10 +40,63 @@ public final class DaemonServer implements AutoCloseable {
   }
 
   public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes) {
+    this(socket, manager, host, nodes, null, null);
+  }
+
+  /**
+   * @param audit where mutating calls are recorded; null: next to the socket's state (tests)
+   * @param tcp a TCP address to serve on with mutual TLS too, or null
+   */
+  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
+      dev.vmlet.security.AuditLog audit, Tls tcp) {
     this.socket = socket;
     this.manager = manager;
     this.host = host;
     this.nodes = nodes;
+    this.access = new dev.vmlet.security.Access(audit != null ? audit
+        : new dev.vmlet.security.AuditLog(socket.resolveSibling("audit.log")));
+    this.tcp = tcp;
+  }
+
+  /** Where and with which node CA the TLS listener serves. */
+  public record Tls(java.net.InetSocketAddress address, dev.vmlet.security.NodePki pki) {}
+
+  private final dev.vmlet.security.Access access;
+  private final Tls tcp;
+  private Server tlsServer;
+
+  private <B extends io.grpc.ServerBuilder<B>> B services(B b) {
+    return b.intercept(access)
+        .addService(new VmServiceImpl(manager, host, nodes))
+        .addService(new dev.vmlet.api.NodeServiceImpl(manager, new dev.vmlet.node.HostCapabilities(Path.of("/"), manager.gpus().bus(),
+            manager.qemuBinary(), manager::autoAccel)))
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance());
+  }
+
+  private void startTls() throws IOException {
+    dev.vmlet.security.NodePki pki = tcp.pki();
+    if (!pki.initialised()) {
+      throw new IOException("--listen needs the node's certificates; make them with: vmlet certs init");
+    }
+    try {
+      java.security.cert.X509Certificate ca = dev.vmlet.security.NodePki.readCert(pki.caCert());
+      var ssl = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.configure(
+              io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder.forServer(
+                  dev.vmlet.security.NodePki.readKey(pki.serverKey()), dev.vmlet.security.NodePki.readCert(pki.serverCert()), ca))
+          .trustManager(new dev.vmlet.security.ClientTrust(ca, pki.crl()))
+          .clientAuth(io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth.REQUIRE)
+          .build();
+      tlsServer = services(NettyServerBuilder.forAddress(tcp.address()).sslContext(ssl)).build().start();
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IOException("cannot read the node's certificates in " + pki.dir() + ": " + e.getMessage(), e);
+    }
+    LOG.info("vmlet daemon serving on tcp://" + tcp.address().getHostString() + ":" + tlsServer.getPort() + " (mutual TLS)");
+  }
+
+  /** The TLS listener's port (useful with port 0); -1 without one. */
+  public int tlsPort() {
+    return tlsServer == null ? -1 : tlsServer.getPort();
   }
 
   public void start() throws IOException {
@@ -56,17 +109,20 @@ public final class DaemonServer implements AutoCloseable {
     }
     boss = new EpollEventLoopGroup(1);
     workers = new EpollEventLoopGroup(2);
-    server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+    server = services(NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
-        .workerEventLoopGroup(workers)
-        .addService(new VmServiceImpl(manager, host, nodes))
-        .addService(new dev.vmlet.api.NodeServiceImpl(manager, new dev.vmlet.node.HostCapabilities(Path.of("/"), manager.gpus().bus(),
-            manager.qemuBinary(), manager::autoAccel)))
-        .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance())
+        .workerEventLoopGroup(workers))
         .build()
         .start();
+    if (tcp != null) {
+      try {
+        startTls();
+      } catch (IOException e) {
+        server.shutdownNow();
+        throw e;
+      }
+    }
     Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     health.setStatus("", ServingStatus.SERVING);
     LOG.info("vmlet daemon serving on unix:" + socket);
@@ -79,6 +135,9 @@ public final class DaemonServer implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     health.enterTerminalState();
+    if (tlsServer != null) {
+      tlsServer.shutdownNow();
+    }
     if (server != null) {
       server.shutdown();
       if (!server.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -1,0 +1,142 @@
+package dev.vmlet.security;
+
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.Map;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * One interceptor for every call: who the caller is (a client certificate's CN and role over TLS;
+ * the daemon's own user on the unix socket, which is 0600 and so admin), whether the role may call
+ * the method ({@link #REQUIRED}; a method missing from the table is denied), and an audit line for
+ * every mutating call with its outcome.
+ */
+public final class Access implements ServerInterceptor {
+  /** The caller of the current call. */
+  public record Caller(String name, Role role) {}
+
+  public static final Context.Key<Caller> CALLER = Context.key("vmlet-caller");
+
+  private static final String VM = "vmlet.v1.VmService/";
+  private static final String NODE = "vmlet.v1.NodeService/";
+
+  /** method -> the least role that may call it. */
+  static final Map<String, Role> REQUIRED = Map.ofEntries(
+      Map.entry(VM + "GetVm", Role.VIEWER), Map.entry(VM + "ListVms", Role.VIEWER), Map.entry(VM + "WatchVms", Role.VIEWER),
+      Map.entry(VM + "ListSnapshots", Role.VIEWER), Map.entry(VM + "DryRun", Role.VIEWER), Map.entry(VM + "GetGuestInfo", Role.VIEWER),
+      Map.entry(VM + "WaitAgentReady", Role.VIEWER),
+      Map.entry(VM + "CreateVm", Role.OPERATOR), Map.entry(VM + "StartVm", Role.OPERATOR), Map.entry(VM + "StopVm", Role.OPERATOR),
+      Map.entry(VM + "RebootVm", Role.OPERATOR), Map.entry(VM + "PauseVm", Role.OPERATOR), Map.entry(VM + "ResumeVm", Role.OPERATOR),
+      Map.entry(VM + "DeleteVm", Role.OPERATOR), Map.entry(VM + "ResizeDisk", Role.OPERATOR),
+      Map.entry(VM + "CreateSnapshot", Role.OPERATOR), Map.entry(VM + "RestoreSnapshot", Role.OPERATOR),
+      Map.entry(VM + "DeleteSnapshot", Role.OPERATOR), Map.entry(VM + "Exec", Role.OPERATOR), Map.entry(VM + "PushFile", Role.OPERATOR),
+      Map.entry(VM + "PullFile", Role.OPERATOR), Map.entry(VM + "ListFiles", Role.OPERATOR),
+      Map.entry(VM + "OpenConsole", Role.OPERATOR), Map.entry(VM + "RunCommandLine", Role.OPERATOR),
+      Map.entry(NODE + "GetCapabilities", Role.VIEWER), Map.entry(NODE + "ListGpus", Role.VIEWER),
+      Map.entry(NODE + "PassthroughGpu", Role.ADMIN), Map.entry(NODE + "ReclaimGpu", Role.ADMIN),
+      Map.entry("grpc.health.v1.Health/Check", Role.VIEWER), Map.entry("grpc.health.v1.Health/Watch", Role.VIEWER),
+      Map.entry("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Role.VIEWER));
+
+  /** Calls that change something: audited. */
+  static boolean mutating(String method) {
+    Role r = REQUIRED.get(method);
+    return r != null && r != Role.VIEWER && !method.endsWith("/PullFile") && !method.endsWith("/ListFiles")
+        && !method.endsWith("/OpenConsole");
+  }
+
+  private final AuditLog audit;
+
+  public Access(AuditLog audit) {
+    this.audit = audit;
+  }
+
+  /** Who is calling: from the TLS session's client certificate, else the local socket's owner. */
+  static Caller caller(ServerCall<?, ?> call) throws SSLPeerUnverifiedException {
+    SSLSession tls = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    if (tls == null) {
+      return new Caller("local", Role.ADMIN); // the unix socket is 0600: only the daemon's user (or root) gets here
+    }
+    Certificate[] peer = tls.getPeerCertificates();
+    String[] nr = NodePki.nameAndRole((X509Certificate) peer[0]);
+    return new Caller(nr[0], Role.parse(nr[1]));
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    Caller who;
+    try {
+      who = caller(call);
+    } catch (SSLPeerUnverifiedException | RuntimeException e) {
+      call.close(Status.UNAUTHENTICATED.withDescription("no usable client certificate: " + e.getMessage()), new Metadata());
+      return new ServerCall.Listener<>() { };
+    }
+    Role needed = REQUIRED.get(method);
+    boolean audited = mutating(method) || (needed == null) || !who.role().allows(needed);
+    AuditLog.Entry entry = audited ? audit.begin(who, method) : null;
+    if (needed == null || !who.role().allows(needed)) {
+      Status denied = Status.PERMISSION_DENIED.withDescription(needed == null ? method + " is not open to any role"
+          : method.substring(method.indexOf('/') + 1) + " needs the " + needed.label() + " role; " + who.name() + " is "
+              + who.role().label());
+      // Read the request first, so that the audit line names the VM the caller reached for.
+      call.request(1);
+      return new ServerCall.Listener<>() {
+        private boolean closed;
+
+        private void deny() {
+          if (!closed) {
+            closed = true;
+            audit.end(entry, denied);
+            call.close(denied, new Metadata());
+          }
+        }
+
+        @Override
+        public void onMessage(Q message) {
+          entry.vm(AuditLog.vmOf(message));
+          deny();
+        }
+
+        @Override
+        public void onHalfClose() {
+          deny();
+        }
+
+        @Override
+        public void onCancel() {
+          deny();
+        }
+      };
+    }
+    ServerCall<Q, A> watched = entry == null ? call : new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+      @Override
+      public void close(Status status, Metadata trailers) {
+        audit.end(entry, status);
+        super.close(status, trailers);
+      }
+    };
+    Context ctx = Context.current().withValue(CALLER, who);
+    ServerCall.Listener<Q> inner = Contexts.interceptCall(ctx, watched, headers, next);
+    if (entry == null) {
+      return inner;
+    }
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(inner) {
+      @Override
+      public void onMessage(Q message) {
+        entry.vm(AuditLog.vmOf(message));
+        super.onMessage(message);
+      }
+    };
+  }
+}

@@ -1,0 +1,163 @@
+package dev.vmlet.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.daemon.DaemonServer;
+import dev.vmlet.daemon.Nodes;
+import dev.vmlet.host.HostAccess;
+import dev.vmlet.host.HostAgent;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.RunCommandLineRequest;
+import dev.vmlet.proto.v1.StopVmRequest;
+import dev.vmlet.proto.v1.VmServiceGrpc;
+import dev.vmlet.qemu.AccelProbe;
+import dev.vmlet.vm.BootImage;
+import dev.vmlet.vm.VmManager;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The TCP listener with mutual TLS and roles: a real daemon server, real certificates, no VM. */
+class TlsAccessTest {
+  @TempDir static Path dir;
+  static NodePki pki;
+  static DaemonServer server;
+  static HostAccess host;
+  static InetSocketAddress address;
+  static Path audit;
+
+  @BeforeAll
+  static void start() throws Exception {
+    pki = new NodePki(dir.resolve("pki"));
+    pki.init(List.of());
+    for (Role r : Role.values()) {
+      pki.issueClient(r.label(), r, Duration.ofDays(1));
+    }
+    pki.issueClient("old", Role.ADMIN, Instant.now().minusSeconds(7200), Instant.now().minusSeconds(3600));
+    VmletPaths paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
+    VmManager manager = new VmManager(paths, name -> new BootImage(dir.resolve("vmlinuz"), dir.resolve("initrd.img")),
+        new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC());
+    String java = ProcessHandle.current().info().command().orElse("java");
+    host = new HostAccess(List.of(), HostAgent.start(List.of(java, "-cp", System.getProperty("java.class.path"),
+        dev.vmlet.agent.AgentMain.class.getName()), dir.resolve("run/host-agent.sock"), Duration.ofSeconds(1)));
+    audit = dir.resolve("state/audit.log");
+    server = new DaemonServer(paths.socket(), manager, host, Nodes.NONE, new AuditLog(audit),
+        new DaemonServer.Tls(new InetSocketAddress("127.0.0.1", 0), pki));
+    server.start();
+    address = new InetSocketAddress("127.0.0.1", server.tlsPort());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    server.close();
+    host.close();
+  }
+
+  static DaemonClient as(String name) throws Exception {
+    return as(pki, name);
+  }
+
+  static DaemonClient as(NodePki from, String name) throws Exception {
+    return new DaemonClient(address, from.clientCert(name), from.clientKey(name), pki.caCert());
+  }
+
+  static String run(DaemonClient c, String line) {
+    StringBuilder out = new StringBuilder();
+    c.vms().withDeadlineAfter(30, TimeUnit.SECONDS).runCommandLine(RunCommandLineRequest.newBuilder().setLine(line).build())
+        .forEachRemaining(r -> out.append(r.getStdout().toStringUtf8()));
+    return out.toString();
+  }
+
+  static Status.Code code(Runnable call) {
+    try {
+      call.run();
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    }
+  }
+
+  @Test
+  void rolesDecide_whatEachCallerMayDo() throws Exception {
+    try (DaemonClient viewer = as("viewer"); DaemonClient operator = as("operator"); DaemonClient admin = as("admin")) {
+      assertThat(viewer.vms().listVms(ListVmsRequest.getDefaultInstance()).getVmsList()).isEmpty();
+      assertThatThrownBy(() -> viewer.vms().stopVm(StopVmRequest.newBuilder().setName("web1").build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(e.getStatus().getDescription()).isEqualTo("StopVm needs the operator role; viewer is viewer");
+          });
+      // Past the role check: the VM does not exist.
+      assertThat(code(() -> operator.vms().stopVm(StopVmRequest.newBuilder().setName("web1").build()))).isEqualTo(Status.Code.NOT_FOUND);
+      assertThatThrownBy(() -> run(operator, "@host echo hi")).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(e.getStatus().getDescription()).contains("needs the admin role; operator is operator");
+      });
+      assertThat(run(admin, "@host echo hi")).isEqualTo("hi\n");
+      assertThat(code(() -> viewer.node().passthroughGpu(dev.vmlet.proto.v1.GpuRequest.newBuilder().setAddress("01:00.0").build())))
+          .isEqualTo(Status.Code.PERMISSION_DENIED);
+    }
+    List<String> lines = Files.readAllLines(audit);
+    assertThat(lines).anyMatch(l -> l.contains("caller=viewer role=viewer method=vmlet.v1.VmService/StopVm vm=web1 outcome=PERMISSION_DENIED"));
+    assertThat(lines).anyMatch(l -> l.contains("caller=operator role=operator method=vmlet.v1.VmService/StopVm vm=web1 outcome=NOT_FOUND"));
+    assertThat(lines).anyMatch(l -> l.contains("caller=admin role=admin method=vmlet.v1.VmService/RunCommandLine vm=- outcome=OK"));
+    assertThat(lines).noneMatch(l -> l.contains("ListVms")); // reading is not audited
+  }
+
+  @Test
+  void withoutACertificate_fromAnotherCa_expired_orRevoked_theHandshakeIsRefused() throws Exception {
+    ManagedChannel bare = NettyChannelBuilder.forAddress(address)
+        .sslContext(GrpcSslContexts.forClient().trustManager(NodePki.readCert(pki.caCert())).build()).build();
+    try {
+      assertThat(code(() -> VmServiceGrpc.newBlockingStub(bare).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .listVms(ListVmsRequest.getDefaultInstance()))).isEqualTo(Status.Code.UNAVAILABLE);
+    } finally {
+      bare.shutdownNow();
+    }
+    NodePki other = new NodePki(dir.resolve("other-pki"));
+    other.init(List.of());
+    other.issueClient("intruder", Role.ADMIN, Duration.ofDays(1));
+    for (DaemonClient refused : List.of(as(other, "intruder"), as("old"))) {
+      try (refused) {
+        assertThat(code(() -> refused.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance())))
+            .isEqualTo(Status.Code.UNAVAILABLE);
+      }
+    }
+    pki.issueClient("leaver", Role.OPERATOR, Duration.ofDays(1));
+    try (DaemonClient before = as("leaver")) {
+      assertThat(code(() -> before.vms().listVms(ListVmsRequest.getDefaultInstance()))).isEqualTo(Status.Code.OK);
+    }
+    Thread.sleep(1100); // the revocation list's file time must change for the daemon to see a new one
+    pki.revoke("leaver");
+    try (DaemonClient after = as("leaver")) {
+      assertThat(code(() -> after.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance())))
+          .isEqualTo(Status.Code.UNAVAILABLE);
+    }
+  }
+
+  @Test
+  void keysAreWrittenForTheOwnerOnly() throws Exception {
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.clientKey("admin"))))
+        .isEqualTo("rw-------");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.dir().resolve("ca.key"))))
+        .isEqualTo("rw-------");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.serverKey())))
+        .isEqualTo("rw-------");
+  }
+}
