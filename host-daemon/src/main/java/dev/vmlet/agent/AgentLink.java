@@ -95,7 +95,10 @@ public final class AgentLink implements Closeable {
   private volatile long lastFromAgentNanos = System.nanoTime();
   private volatile boolean livenessSuspended;
   private volatile boolean closed;
-  private long dropped;
+  private volatile long dropped;
+  private long floodWindowStart = System.nanoTime();
+  private int floodCount;
+  private volatile String endReason;
 
   private AgentLink(String vmName, String instanceId, AFUNIXSocket socket, Events events, Duration heartbeat) throws IOException {
     this.vmName = vmName;
@@ -371,7 +374,8 @@ public final class AgentLink implements Closeable {
     } finally {
       closed = true;
       hello = null;
-      failAll(StreamError.Code.UNAVAILABLE, "the agent link of VM " + vmName + " closed (VM stopped, or daemon shutting down)");
+      failAll(StreamError.Code.UNAVAILABLE, endReason != null ? endReason
+          : "the agent link of VM " + vmName + " closed (VM stopped, or daemon shutting down)");
       try {
         socket.close();
       } catch (IOException ignored) {
@@ -587,10 +591,35 @@ public final class AgentLink implements Closeable {
     }
   }
 
+  /** More unsolicited frames than this within {@link #FLOOD_WINDOW} and the link is cut. */
+  static final int FLOOD_FRAMES = 1000;
+  static final Duration FLOOD_WINDOW = Duration.ofSeconds(10);
+
+  /** Called on the reader thread only: a frame that answers nothing is counted and dropped. */
   private void drop(Frame f) {
     dropped++;
     LOG.fine("VM " + vmName + ": dropped unexpected " + f.getBodyCase() + " on stream " + f.getStreamId()
         + " (" + dropped + " so far)");
+    long now = System.nanoTime();
+    if (now - floodWindowStart > FLOOD_WINDOW.toNanos()) {
+      floodWindowStart = now;
+      floodCount = 0;
+    }
+    if (++floodCount > FLOOD_FRAMES && endReason == null) {
+      endReason = "the agent sent more than " + FLOOD_FRAMES + " frames that answer nothing within " + FLOOD_WINDOW.toSeconds()
+          + " s; the link was cut";
+      LOG.warning("VM " + vmName + ": " + endReason + " (" + dropped + " dropped in all)");
+      try {
+        socket.close(); // the read loop ends, every request fails with the reason
+      } catch (IOException ignored) {
+        // closing
+      }
+    }
+  }
+
+  /** Frames from the agent that answered no open request, since the link was made. */
+  public long dropped() {
+    return dropped;
   }
 
   @Override

@@ -52,6 +52,9 @@ public final class QemuCommandBuilder {
       a.addAll(List.of("-device", "virtio-balloon" + virtio + ",id=balloon0"));
     }
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
+    if (!l.sandbox().isEmpty()) {
+      a.addAll(List.of("-sandbox", l.sandbox()));
+    }
     if (config.platform().firmware().equals("uefi")) {
       if (l.firmware() == null) {
         throw new IllegalArgumentException("UEFI requested but no firmware given");

@@ -22,8 +22,9 @@ import java.util.List;
  */
 public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
     VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
-    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio) {
+    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio, String sandbox) {
   public QemuLaunch {
+    sandbox = sandbox == null ? "" : sandbox;
     vfio = List.copyOf(vfio);
     readOnlyDisks = List.copyOf(readOnlyDisks);
     forwards = List.copyOf(forwards);
@@ -35,6 +36,14 @@ public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, 
       List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
       List<Path> readOnlyDisks) {
     this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
-        config.gpus());
+        config.gpus(), "");
+  }
+
+  /** With these passed-through functions and no sandbox. */
+  public QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot, VmFiles files,
+      List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
+      List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio) {
+    this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
+        vfio, "");
   }
 }

@@ -218,7 +218,8 @@ final class LaunchPlanner {
       readOnly = List.of(files.seedIso(), bundle);
     }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
-        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly, vfioFunctions(config)));
+        files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly, vfioFunctions(config),
+        dev.vmlet.qemu.QemuSandbox.options(qemuBinary)));
     return new Plan(argv, accel, forwards);
   }
 }

@@ -141,6 +141,13 @@ class QemuCommandBuilderTest {
   }
 
   @Test
+  void build_withASandbox_addsIt() {
+    List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", config, "id", "tcg", MICRO, files, List.of(), List.of(), null, null,
+        0, List.of(), List.of(), QemuSandbox.OPTIONS));
+    assertThat(String.join(" ", args)).contains("-display none -sandbox on,obsolete=deny,resourcecontrol=deny ");
+  }
+
+  @Test
   void build_withGpus_putsEachCardOnItsOwnRootPort_withItsFunctionsTogether() {
     VmConfig gpu = VmConfig.builder("web1").platform(new Platform("q35", "uefi")).gpus(List.of(new PciAddress("01:00.0"))).build();
     List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", gpu, "id", "kvm", MICRO, files, List.of(), List.of(), null,

@@ -96,6 +96,11 @@ class MicroVmIT {
         .setStart(true).build());
     assertThat(vm.getState()).isEqualTo(VmState.RUNNING);
     long pid = vm.getPid();
+    // QEMU runs under its seccomp filter (mode 2) where the build has one.
+    if (!dev.vmlet.qemu.QemuSandbox.options(Qemu.BINARY).isEmpty()) {
+      assertThat(java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status"))).contains("Seccomp:\t2");
+      assertThat(vm.getQemuCommand()).contains("-sandbox " + dev.vmlet.qemu.QemuSandbox.OPTIONS);
+    }
     assertThat(ProcessHandle.of(pid)).hasValueSatisfying(h -> assertThat(h.isAlive()).isTrue());
 
     Vm ready = waitReady(name);

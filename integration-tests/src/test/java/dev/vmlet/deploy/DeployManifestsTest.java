@@ -1,0 +1,76 @@
+package dev.vmlet.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.yaml.snakeyaml.Yaml;
+
+/**
+ * The deploy/ manifests have the properties the design asks of a node deployment: no Docker engine
+ * or Kubernetes runs here, so their structure is what is checked.
+ */
+class DeployManifestsTest {
+  static final Path DEPLOY = Path.of("..", "deploy");
+
+  @SuppressWarnings("unchecked")
+  static <T> T at(Object yaml, String... path) {
+    Object o = yaml;
+    for (String p : path) {
+      o = o instanceof List<?> l ? l.get(Integer.parseInt(p)) : ((Map<String, Object>) o).get(p);
+    }
+    return (T) o;
+  }
+
+  @Test
+  void theSwarmStack_runsAGlobalUnprivilegedServiceOnVmCapableNodes() throws Exception {
+    Object stack = new Yaml().load(Files.readString(DEPLOY.resolve("swarm-stack.yml")));
+    Object svc = at(stack, "services", "vmlet");
+    assertThat((String) at(svc, "deploy", "mode")).isEqualTo("global");
+    assertThat((List<String>) at(svc, "deploy", "placement", "constraints")).containsExactly("node.labels.vm-capable == true");
+    assertThat((List<String>) at(svc, "devices")).containsExactly("/dev/kvm:/dev/kvm");
+    assertThat((List<String>) at(svc, "cap_drop")).containsExactly("ALL");
+    assertThat((List<String>) at(svc, "security_opt")).contains("no-new-privileges:true");
+    assertThat((Boolean) at(svc, "read_only")).isTrue();
+    assertThat((Object) at(svc, "privileged")).isNull();
+    assertThat((Map<String, Object>) at(svc, "deploy", "resources", "reservations")).containsKeys("cpus", "memory");
+    assertThat((List<String>) at(svc, "volumes")).anyMatch(v -> v.endsWith(":/var/lib/vmlet")).anyMatch(v -> v.endsWith(":/var/cache/vmlet"));
+  }
+
+  @Test
+  void theDaemonSet_runsAsNonRoot_withoutPrivileges_onVmCapableNodes() throws Exception {
+    Object ds = new Yaml().load(Files.readString(DEPLOY.resolve("k8s-daemonset.yaml")));
+    assertThat((String) at(ds, "kind")).isEqualTo("DaemonSet");
+    Object pod = at(ds, "spec", "template", "spec");
+    assertThat((Map<String, String>) at(pod, "nodeSelector")).containsEntry("vm-capable", "true");
+    assertThat((Boolean) at(pod, "securityContext", "runAsNonRoot")).isTrue();
+    Object c = at(pod, "containers", "0");
+    assertThat((Boolean) at(c, "securityContext", "privileged")).isFalse();
+    assertThat((Boolean) at(c, "securityContext", "allowPrivilegeEscalation")).isFalse();
+    assertThat((Boolean) at(c, "securityContext", "readOnlyRootFilesystem")).isTrue();
+    assertThat((List<String>) at(c, "securityContext", "capabilities", "drop")).containsExactly("ALL");
+    assertThat((Map<String, Object>) at(c, "resources", "requests")).containsKeys("cpu", "memory", "devices.kubevirt.io/kvm");
+    assertThat((List<Map<String, Object>>) at(c, "volumeMounts")).extracting(m -> m.get("mountPath"))
+        .contains("/var/lib/vmlet", "/var/cache/vmlet");
+  }
+
+  @Test
+  void theSystemdUnit_keepsVmsOnRestart_andHasNoPrivileges() throws Exception {
+    List<String> unit = Files.readAllLines(DEPLOY.resolve("vmlet.service"));
+    assertThat(unit).contains("User=vmlet", "SupplementaryGroups=kvm", "KillMode=process", "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=", "DeviceAllow=/dev/kvm rw", "RuntimeDirectoryPreserve=yes");
+    assertThat(unit).anyMatch(l -> l.startsWith("ExecStart=") && l.contains(" daemon "));
+  }
+
+  @Test
+  void theImage_runsAsANonRootUser() throws Exception {
+    List<String> docker = Files.readAllLines(DEPLOY.resolve("Dockerfile"));
+    assertThat(docker).anyMatch(l -> l.startsWith("FROM debian:12"));
+    assertThat(docker).contains("USER 10001:10001");
+    assertThat(docker).anyMatch(l -> l.contains("qemu-system-x86") && l.contains("qemu-utils"));
+    assertThat(docker).anyMatch(l -> l.startsWith("ENTRYPOINT") && l.contains("\"daemon\""));
+  }
+}
