@@ -49,12 +49,18 @@ public final class DaemonServer implements AutoCloseable {
    */
   public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
       dev.vmlet.security.AuditLog audit, Tls tcp) {
+    this(socket, manager, host, nodes, audit, tcp, dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER);
+  }
+
+  /** @param streamsPerCaller how many exec, transfer, console and watch streams one caller may hold open */
+  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
+      dev.vmlet.security.AuditLog audit, Tls tcp, int streamsPerCaller) {
     this.socket = socket;
     this.manager = manager;
     this.host = host;
     this.nodes = nodes;
     this.access = new dev.vmlet.security.Access(audit != null ? audit
-        : new dev.vmlet.security.AuditLog(socket.resolveSibling("audit.log")));
+        : new dev.vmlet.security.AuditLog(socket.resolveSibling("audit.log")), streamsPerCaller);
     this.tcp = tcp;
   }
 

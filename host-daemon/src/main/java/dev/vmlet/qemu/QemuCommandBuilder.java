@@ -52,8 +52,12 @@ public final class QemuCommandBuilder {
       a.addAll(List.of("-device", "virtio-balloon" + virtio + ",id=balloon0"));
     }
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
-    if (!l.sandbox().isEmpty()) {
-      a.addAll(List.of("-sandbox", l.sandbox()));
+    if (!l.confinement().sandbox().isEmpty()) {
+      a.addAll(List.of("-sandbox", l.confinement().sandbox()));
+    }
+    if (!l.confinement().runAs().isEmpty()) {
+      // QEMU opens its disks, sockets and devices as the daemon, then drops to this user.
+      a.addAll(List.of("-runas", l.confinement().runAs()));
     }
     if (config.platform().firmware().equals("uefi")) {
       if (l.firmware() == null) {

@@ -22,9 +22,9 @@ import java.util.List;
  */
 public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
     VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
-    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio, String sandbox) {
+    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio, QemuSandbox.Confinement confinement) {
   public QemuLaunch {
-    sandbox = sandbox == null ? "" : sandbox;
+    confinement = confinement == null ? QemuSandbox.Confinement.NONE : confinement;
     vfio = List.copyOf(vfio);
     readOnlyDisks = List.copyOf(readOnlyDisks);
     forwards = List.copyOf(forwards);
@@ -36,7 +36,7 @@ public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, 
       List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
       List<Path> readOnlyDisks) {
     this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
-        config.gpus(), "");
+        config.gpus(), QemuSandbox.Confinement.NONE);
   }
 
   /** With these passed-through functions and no sandbox. */
@@ -44,6 +44,6 @@ public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, 
       List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
       List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio) {
     this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
-        vfio, "");
+        vfio, QemuSandbox.Confinement.NONE);
   }
 }

@@ -18,7 +18,54 @@ public final class QemuSandbox {
   public static final String OPTIONS = "on,obsolete=deny,resourcecontrol=deny";
   private static final Map<String, String> KNOWN = new ConcurrentHashMap<>();
 
+  /** The user QEMU drops to when the daemon runs as root. */
+  public static final String USER = "vmlet-qemu";
+
+  /**
+   * How a QEMU is confined: its seccomp options ("" for none) and the user it drops to after
+   * opening its files ("" to stay the daemon's user).
+   */
+  public record Confinement(String sandbox, String runAs) {
+    public static final Confinement NONE = new Confinement("", "");
+  }
+
+  private static volatile String runAs;
+
   private QemuSandbox() {}
+
+  /** The sandbox for this QEMU, and when the daemon is root, {@link #USER} (made once if missing). */
+  public static Confinement confinement(String qemuBinary) {
+    return new Confinement(options(qemuBinary), runAs());
+  }
+
+  private static String runAs() {
+    String u = runAs;
+    if (u == null) {
+      u = "";
+      if ("root".equals(System.getProperty("user.name"))) {
+        if (run("id", "-u", USER) != 0 && run("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+            "/usr/sbin/nologin", USER) != 0) {
+          LOG.warning("cannot create user " + USER + " for QEMU; VMs run as root");
+        } else {
+          u = USER;
+        }
+      }
+      runAs = u;
+    }
+    return u;
+  }
+
+  private static int run(String... argv) {
+    try {
+      Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
+    } catch (IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
+  }
 
   /** The -sandbox value for this QEMU, or "" when it was built without seccomp. Asked once per binary. */
   public static String options(String qemuBinary) {

@@ -55,10 +55,28 @@ public final class Access implements ServerInterceptor {
         && !method.endsWith("/OpenConsole");
   }
 
+  /** Long-lived streams a caller may hold open at once (each holds a program, a transfer or a console). */
+  public static final int DEFAULT_STREAMS_PER_CALLER = 64;
+  private static final java.util.Set<String> STREAMS = java.util.Set.of(VM + "Exec", VM + "RunCommandLine", VM + "OpenConsole",
+      VM + "PushFile", VM + "PullFile", VM + "WatchVms");
+
+  /** The largest request message per method; 64 KiB for the others. */
+  static final Map<String, Integer> MAX_MESSAGE = Map.of(VM + "PushFile", 4 << 20, VM + "Exec", 1 << 20, VM + "OpenConsole", 1 << 20,
+      VM + "CreateVm", 1 << 20, VM + "DryRun", 1 << 20);
+  static final int DEFAULT_MAX_MESSAGE = 64 << 10;
+
   private final AuditLog audit;
+  private final int streamsPerCaller;
+  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> open =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   public Access(AuditLog audit) {
+    this(audit, DEFAULT_STREAMS_PER_CALLER);
+  }
+
+  public Access(AuditLog audit, int streamsPerCaller) {
     this.audit = audit;
+    this.streamsPerCaller = streamsPerCaller;
   }
 
   /** Who is calling: from the TLS session's client certificate, else the local socket's owner. */
@@ -119,23 +137,64 @@ public final class Access implements ServerInterceptor {
         }
       };
     }
-    ServerCall<Q, A> watched = entry == null ? call : new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+    java.util.concurrent.atomic.AtomicInteger streams = STREAMS.contains(method)
+        ? open.computeIfAbsent(who.name(), k -> new java.util.concurrent.atomic.AtomicInteger()) : null;
+    if (streams != null && streams.incrementAndGet() > streamsPerCaller) {
+      streams.decrementAndGet();
+      Status busy = Status.RESOURCE_EXHAUSTED.withDescription(who.name() + " has " + streamsPerCaller
+          + " exec, transfer, console or watch streams open already; close some first");
+      audit.end(entry, busy);
+      call.close(busy, new Metadata());
+      return new ServerCall.Listener<>() { };
+    }
+    java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable release = () -> {
+      if (streams != null && released.compareAndSet(false, true)) {
+        streams.decrementAndGet();
+      }
+    };
+    ServerCall<Q, A> watched = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
       @Override
       public void close(Status status, Metadata trailers) {
+        release.run();
         audit.end(entry, status);
         super.close(status, trailers);
       }
     };
     Context ctx = Context.current().withValue(CALLER, who);
     ServerCall.Listener<Q> inner = Contexts.interceptCall(ctx, watched, headers, next);
-    if (entry == null) {
-      return inner;
-    }
+    int maxMessage = MAX_MESSAGE.getOrDefault(method, DEFAULT_MAX_MESSAGE);
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(inner) {
+      private boolean refused;
+
       @Override
       public void onMessage(Q message) {
-        entry.vm(AuditLog.vmOf(message));
+        if (refused) {
+          return;
+        }
+        if (message instanceof com.google.protobuf.MessageLite m && m.getSerializedSize() > maxMessage) {
+          refused = true;
+          watched.close(Status.RESOURCE_EXHAUSTED.withDescription("a " + method.substring(method.indexOf('/') + 1) + " message of "
+              + m.getSerializedSize() + " bytes is over this method's limit of " + maxMessage + " bytes"), new Metadata());
+          return;
+        }
+        if (entry != null) {
+          entry.vm(AuditLog.vmOf(message));
+        }
         super.onMessage(message);
+      }
+
+      @Override
+      public void onHalfClose() {
+        if (!refused) {
+          super.onHalfClose();
+        }
+      }
+
+      @Override
+      public void onCancel() {
+        release.run();
+        super.onCancel();
       }
     };
   }

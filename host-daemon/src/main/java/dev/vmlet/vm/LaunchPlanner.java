@@ -219,7 +219,7 @@ final class LaunchPlanner {
     }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
         files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly, vfioFunctions(config),
-        dev.vmlet.qemu.QemuSandbox.options(qemuBinary)));
+        dev.vmlet.qemu.QemuSandbox.confinement(qemuBinary)));
     return new Plan(argv, accel, forwards);
   }
 }

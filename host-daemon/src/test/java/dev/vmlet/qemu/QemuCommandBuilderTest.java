@@ -143,8 +143,8 @@ class QemuCommandBuilderTest {
   @Test
   void build_withASandbox_addsIt() {
     List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", config, "id", "tcg", MICRO, files, List.of(), List.of(), null, null,
-        0, List.of(), List.of(), QemuSandbox.OPTIONS));
-    assertThat(String.join(" ", args)).contains("-display none -sandbox on,obsolete=deny,resourcecontrol=deny ");
+        0, List.of(), List.of(), new QemuSandbox.Confinement(QemuSandbox.OPTIONS, "vmlet-qemu")));
+    assertThat(String.join(" ", args)).contains("-display none -sandbox on,obsolete=deny,resourcecontrol=deny -runas vmlet-qemu ");
   }
 
   @Test

@@ -101,6 +101,13 @@ class MicroVmIT {
       assertThat(java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status"))).contains("Seccomp:\t2");
       assertThat(vm.getQemuCommand()).contains("-sandbox " + dev.vmlet.qemu.QemuSandbox.OPTIONS);
     }
+    // A root daemon's QEMU drops to its own user once its files are open.
+    if ("root".equals(System.getProperty("user.name"))) {
+      String uid = java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Uid:"))
+          .findFirst().orElseThrow().split("\\s+")[1];
+      assertThat(uid).isNotEqualTo("0");
+      assertThat(vm.getQemuCommand()).contains("-runas " + dev.vmlet.qemu.QemuSandbox.USER);
+    }
     assertThat(ProcessHandle.of(pid)).hasValueSatisfying(h -> assertThat(h.isAlive()).isTrue());
 
     Vm ready = waitReady(name);

@@ -59,7 +59,7 @@ class TlsAccessTest {
         dev.vmlet.agent.AgentMain.class.getName()), dir.resolve("run/host-agent.sock"), Duration.ofSeconds(1)));
     audit = dir.resolve("state/audit.log");
     server = new DaemonServer(paths.socket(), manager, host, Nodes.NONE, new AuditLog(audit),
-        new DaemonServer.Tls(new InetSocketAddress("127.0.0.1", 0), pki));
+        new DaemonServer.Tls(new InetSocketAddress("127.0.0.1", 0), pki), 3);
     server.start();
     address = new InetSocketAddress("127.0.0.1", server.tlsPort());
   }
@@ -159,5 +159,55 @@ class TlsAccessTest {
         .isEqualTo("rw-------");
     assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.serverKey())))
         .isEqualTo("rw-------");
+  }
+
+  @Test
+  void aCallerMayHoldOnlySoManyStreams_andMessagesHaveALimit() throws Exception {
+    try (DaemonClient admin = as("admin")) {
+      List<io.grpc.Context.CancellableContext> held = new java.util.ArrayList<>();
+      List<java.util.concurrent.CompletableFuture<Status>> ends = new java.util.ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+        held.add(ctx);
+        java.util.concurrent.CompletableFuture<Status> end = new java.util.concurrent.CompletableFuture<>();
+        ends.add(end);
+        ctx.run(() -> admin.vmsAsync().runCommandLine(RunCommandLineRequest.newBuilder().setLine("@host sleep 30").build(),
+            new io.grpc.stub.StreamObserver<>() {
+              @Override
+              public void onNext(dev.vmlet.proto.v1.RunCommandLineResponse r) {
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                end.complete(Status.fromThrowable(t));
+              }
+
+              @Override
+              public void onCompleted() {
+                end.complete(Status.OK);
+              }
+            }));
+      }
+      Thread.sleep(1000); // the three are running
+      assertThatThrownBy(() -> run(admin, "@host echo one more")).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(e.getStatus().getDescription()).contains("admin has 3 exec, transfer, console or watch streams open");
+      });
+      held.get(0).cancel(null);
+      assertThat(ends.get(0).get(10, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.CANCELLED);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      String out = null;
+      while (out == null && System.nanoTime() < deadline) {
+        try {
+          out = run(admin, "@host echo freed");
+        } catch (StatusRuntimeException e) {
+          Thread.sleep(100); // the server sees the cancel a moment later
+        }
+      }
+      assertThat(out).isEqualTo("freed\n");
+      held.forEach(c -> c.cancel(null));
+      assertThatThrownBy(() -> run(admin, "@host echo " + "x".repeat(70_000))).isInstanceOfSatisfying(StatusRuntimeException.class,
+          e -> assertThat(e.getStatus().getDescription()).contains("over this method's limit of 65536 bytes"));
+    }
   }
 }
