@@ -72,6 +72,34 @@ final class Agent implements AutoCloseable {
     this(transport, hello, helloInterval, Policy.load(DEFAULT_POLICY));
   }
 
+  /** Where QEMU's fw_cfg puts the VM's token in the guest (root only). */
+  static final java.nio.file.Path FW_CFG_TOKEN = java.nio.file.Path.of("/sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw");
+  private volatile java.nio.file.Path tokenFile = FW_CFG_TOKEN;
+
+  /** Reads the VM token from {@code file} instead of fw_cfg (tests, and guests without fw_cfg). */
+  void tokenFile(java.nio.file.Path file) {
+    this.tokenFile = file;
+  }
+
+  /** HMAC-SHA256 of the challenge and session id with the VM's token; empty when there is no token to read. */
+  private byte[] proof(dev.vmlet.proto.v1.Welcome welcome) {
+    byte[] token;
+    try {
+      token = java.nio.file.Files.readAllBytes(tokenFile);
+    } catch (IOException e) {
+      LOG.severe("the host asks for the VM token, which cannot be read at " + tokenFile + " (" + e.getMessage() + ")");
+      return new byte[0];
+    }
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(token, "HmacSHA256"));
+      mac.update(welcome.getChallenge().toByteArray());
+      return mac.doFinal(welcome.getSessionId().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   Agent(Transport transport, Hello hello, Duration helloInterval, Policy policy) {
     this.transport = transport;
     Hello.Builder h = hello.toBuilder();
@@ -189,6 +217,10 @@ final class Agent implements AutoCloseable {
     int id = f.getStreamId();
     switch (f.getBodyCase()) {
       case WELCOME -> {
+        if (!f.getWelcome().getChallenge().isEmpty()) {
+          w.write(Frame.newBuilder().setProof(dev.vmlet.proto.v1.AgentProof.newBuilder()
+              .setHmac(com.google.protobuf.ByteString.copyFrom(proof(f.getWelcome())))).build());
+        }
         synchronized (lock) {
           if (!welcomed) {
             LOG.info("welcomed by host, session " + f.getWelcome().getSessionId() + ", protocol " + f.getWelcome().getProtocolVersion());
@@ -204,6 +236,7 @@ final class Agent implements AutoCloseable {
             LOG.severe("the host refused this agent: " + f.getRefused().getMessage());
           }
           refused = true;
+          welcomed = false; // keep saying Hello (slowly): a fixed token or an upgraded daemon may welcome it
         }
       }
       case HEARTBEAT -> {

@@ -22,6 +22,7 @@ public final class AgentMain {
     String serial = null;
     String instance = null;
     Path policy = Agent.DEFAULT_POLICY;
+    Path tokenFile = null;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -30,6 +31,7 @@ public final class AgentMain {
         case "--serial" -> serial = value(args, ++i, a);
         case "--instance-id" -> instance = value(args, ++i, a);
         case "--policy" -> policy = Path.of(value(args, ++i, a));
+        case "--token-file" -> tokenFile = Path.of(value(args, ++i, a));
         case "--warm-up" -> {
           warmUp();
           return;
@@ -39,7 +41,7 @@ public final class AgentMain {
           return;
         }
         case "-h", "--help" -> {
-          System.out.println("usage: vmlet-agent [--port PATH | --serial PORT | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
+          System.out.println("usage: vmlet-agent [--port PATH | --serial PORT | --unix-socket PATH] [--instance-id ID] [--policy FILE] [--token-file FILE]");
           return;
         }
         default -> usage("unknown option " + a);
@@ -70,6 +72,9 @@ public final class AgentMain {
         : new PortTransport(Path.of(port), () -> agent[0].hostGone());
     Policy rules = Policy.load(policy);
     agent[0] = new Agent(t, hello, Duration.ofSeconds(1), rules);
+    if (tokenFile != null) {
+      agent[0].tokenFile(tokenFile);
+    }
     LOG.info("agent " + Agent.VERSION + " starting, instance " + instance + ", " + (socket != null ? "unix:" + socket : serial != null ? "serial:" + serial : port)
         + ", policy: " + rules);
     agent[0].run();
@@ -99,7 +104,7 @@ public final class AgentMain {
 
   private static String usage(String problem) {
     System.err.println("vmlet-agent: " + problem);
-    System.err.println("usage: vmlet-agent [--port PATH | --serial PORT | --unix-socket PATH] [--instance-id ID] [--policy FILE]");
+    System.err.println("usage: vmlet-agent [--port PATH | --serial PORT | --unix-socket PATH] [--instance-id ID] [--policy FILE] [--token-file FILE]");
     System.exit(2);
     return null;
   }

@@ -95,6 +95,9 @@ public final class AgentLink implements Closeable {
   private volatile long lastFromAgentNanos = System.nanoTime();
   private volatile boolean livenessSuspended;
   private volatile boolean closed;
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+  private volatile byte[] token;
+  private Pending pending;
   private volatile long dropped;
   private long floodWindowStart = System.nanoTime();
   private int floodCount;
@@ -134,6 +137,15 @@ public final class AgentLink implements Closeable {
    */
   public static AgentLink connect(String vmName, String instanceId, Path socketPath, Duration timeout, Duration heartbeat,
       Events events) throws IOException {
+    return connect(vmName, instanceId, socketPath, timeout, heartbeat, events, null);
+  }
+
+  /**
+   * As above; with a {@code token}, a session begins only once the agent proves it holds it (an
+   * HMAC of a fresh challenge), which only an agent inside the VM the daemon made can.
+   */
+  public static AgentLink connect(String vmName, String instanceId, Path socketPath, Duration timeout, Duration heartbeat,
+      Events events, byte[] token) throws IOException {
     AFUNIXSocket s = AFUNIXSocket.newInstance();
     try {
       s.connect(AFUNIXSocketAddress.of(socketPath.toFile()), (int) timeout.toMillis());
@@ -141,13 +153,19 @@ public final class AgentLink implements Closeable {
       s.close();
       throw new IOException("cannot connect to the agent socket " + socketPath + ": " + e.getMessage(), e);
     }
-    return over(vmName, instanceId, s, heartbeat, events);
+    AgentLink link = new AgentLink(vmName, instanceId, s, events, heartbeat);
+    link.token = token == null ? null : token.clone();
+    return link.startThreads();
   }
 
   /** A link over a socket that is connected already (an agent that connected to the daemon). */
   public static AgentLink over(String vmName, String instanceId, AFUNIXSocket s, Duration heartbeat, Events events)
       throws IOException {
-    AgentLink link = new AgentLink(vmName, instanceId, s, events, heartbeat);
+    return new AgentLink(vmName, instanceId, s, events, heartbeat).startThreads();
+  }
+
+  private AgentLink startThreads() {
+    AgentLink link = this;
     Thread t = new Thread(link::readLoop, "agent-link-" + vmName);
     t.setDaemon(true);
     t.start();
@@ -425,6 +443,7 @@ public final class AgentLink implements Closeable {
     int id = f.getStreamId();
     switch (f.getBodyCase()) {
       case HELLO -> handleHello(f.getHello());
+      case PROOF -> handleProof(f);
       case HEARTBEAT -> { }
       case WINDOW_UPDATE -> {
         LinkStream s = streams.get(id);
@@ -554,6 +573,10 @@ public final class AgentLink implements Closeable {
       events.refused(why);
       return;
     }
+    if (token != null) {
+      challenge(h, agentMax);
+      return;
+    }
     Hello previous;
     boolean repeated;
     synchronized (sessionLock) {
@@ -578,6 +601,78 @@ public final class AgentLink implements Closeable {
     }
     LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + "), session " + sessionId);
     events.ready(h);
+  }
+
+  /** A session that waits for the agent's proof of the VM's token. */
+  private record Pending(Hello hello, String session, byte[] challenge, int protocol) {}
+
+  private static boolean sameAgent(Hello a, Hello b) {
+    return a != null && a.getAgentStartId().equals(b.getAgentStartId()) && a.getSessionNumber() == b.getSessionNumber()
+        && a.getBootId().equals(b.getBootId());
+  }
+
+  /** With a token: Welcome carries a challenge; the session begins at a right proof. */
+  private void challenge(Hello h, int agentMax) throws IOException {
+    Welcome.Builder w = Welcome.newBuilder().setHeartbeatIntervalMs((int) heartbeat.toMillis())
+        .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION));
+    synchronized (sessionLock) {
+      if (sameAgent(hello, h)) {
+        w.setSessionId(sessionId); // proven already: a Hello sent before our Welcome arrived
+      } else {
+        if (pending == null || !sameAgent(pending.hello(), h)) {
+          byte[] c = new byte[32];
+          RANDOM.nextBytes(c);
+          pending = new Pending(h, UUID.randomUUID().toString(), c, w.getProtocolVersion());
+        }
+        w.setSessionId(pending.session()).setChallenge(com.google.protobuf.ByteString.copyFrom(pending.challenge()));
+      }
+    }
+    writer.write(Frame.newBuilder().setWelcome(w).build());
+  }
+
+  private void handleProof(Frame f) throws IOException {
+    Pending p;
+    synchronized (sessionLock) {
+      p = pending;
+      pending = null;
+    }
+    if (p == null || token == null) {
+      drop(f);
+      return;
+    }
+    byte[] expected = proof(token, p.challenge(), p.session());
+    if (!java.security.MessageDigest.isEqual(expected, f.getProof().getHmac().toByteArray())) {
+      String why = "the agent in VM " + vmName + " could not prove it runs in the VM this daemon made (wrong or missing VM token);"
+          + " its session was refused";
+      LOG.warning(why);
+      writer.write(Frame.newBuilder().setRefused(Refused.newBuilder().setMessage(why)
+          .setMinProtocolVersion(MIN_PROTOCOL_VERSION).setMaxProtocolVersion(PROTOCOL_VERSION)).build());
+      events.refused(why);
+      return;
+    }
+    Hello previous;
+    synchronized (sessionLock) {
+      previous = hello;
+      sessionId = p.session();
+      hello = p.hello();
+    }
+    if (previous != null) {
+      failAll(StreamError.Code.UNAVAILABLE, "the agent of VM " + vmName + " started a new session; requests in flight failed");
+    }
+    LOG.info("VM " + vmName + ": agent " + p.hello().getAgentVersion() + " ready, token proven, session " + sessionId);
+    events.ready(p.hello());
+  }
+
+  /** HMAC-SHA256 keyed with the token over the challenge and the session id (what the agent sends). */
+  public static byte[] proof(byte[] token, byte[] challenge, String session) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(token, "HmacSHA256"));
+      mac.update(challenge);
+      return mac.doFinal(session.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private void failAll(StreamError.Code code, String reason) {

@@ -11,6 +11,9 @@ import java.util.List;
  * give the same list, and nothing is read from or written to the machine.
  */
 public final class QemuCommandBuilder {
+  /** The fw_cfg entry with the VM's agent token; the guest reads /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw. */
+  public static final String TOKEN_FW_CFG = "opt/dev.vmlet/token";
+
   /** The virtio-serial port name the guest agent opens. */
   public static final String AGENT_PORT = "dev.vmlet.agent.0";
   /** The port qemu-guest-agent opens; its host end is {@link VmFiles#qgaSocket}. */
@@ -108,6 +111,8 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-chardev", "socket,id=qga,path=" + opt(l.files().qgaSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=qga,name=" + QGA_PORT));
     a.addAll(vfio(l.vfio()));
+    // The agent's token: only root in the guest can read fw_cfg entries.
+    a.addAll(List.of("-fw_cfg", "name=" + TOKEN_FW_CFG + ",file=" + opt(l.files().agentToken())));
     a.addAll(List.of("-qmp", "unix:" + opt(l.files().qmpSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-pidfile", l.files().pidFile().toString()));
     a.add("-daemonize");

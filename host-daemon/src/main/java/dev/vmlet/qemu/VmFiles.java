@@ -7,6 +7,11 @@ import java.nio.file.Path;
  * paths: unix sockets allow 107 bytes), logs in the state directory.
  */
 public record VmFiles(Path runDir, Path stateDir) {
+  /** The VM's secret agent token (32 random bytes, 0600), handed to the guest through fw_cfg. */
+  public Path agentToken() {
+    return stateDir.resolve("agent-token");
+  }
+
   public Path qmpSocket() {
     return runDir.resolve("qmp.sock");
   }

@@ -209,6 +209,9 @@ final class LaunchPlanner {
     } else {
       attached = disks.planned(config.disks(), files);
     }
+    if (create) {
+      AgentToken.ensure(files.agentToken());
+    }
     List<Path> readOnly = List.of();
     if (VmConfig.isCloudImage(config.image())) {
       Path bundle = images.agentBundle();

@@ -247,6 +247,10 @@ public final class VmManager implements AutoCloseable {
     vm.console = ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT);
     vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> onQemuGone(vm));
     Path agentSocket = vm.record.config().platform().agentOnSerial() ? vm.files.agentSerialSocket() : vm.files.agentSocket();
+    // A QEMU started with the token in fw_cfg: its agent must prove it holds it. (One re-adopted from
+    // before tokens existed has none to prove.)
+    byte[] token = vm.record.qemuCommand().contains(QemuCommandBuilder.TOKEN_FW_CFG) && Files.exists(vm.files.agentToken())
+        ? Files.readAllBytes(vm.files.agentToken()) : null;
     vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), agentSocket, CONNECT_TIMEOUT, agentHeartbeat,
         new AgentLink.Events() {
           @Override
@@ -288,7 +292,7 @@ public final class VmManager implements AutoCloseable {
           public void closed() {
             agentGone(vm, "agent link closed");
           }
-        });
+        }, token);
   }
 
   private void agentGone(VmRuntime vm, String reason) {

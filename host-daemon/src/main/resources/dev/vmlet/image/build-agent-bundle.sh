@@ -22,6 +22,9 @@ cat > "$bundle/start.sh" <<'START'
 id=$(cat /etc/vmlet/instance-id 2>/dev/null || true)
 set --
 [ -n "$id" ] && set -- --instance-id "$id"
+# The VM's token comes through QEMU's fw_cfg (root-only in sysfs); udev loads the driver on most
+# guests, this makes sure.
+modprobe qemu_fw_cfg 2>/dev/null || true
 # agent_port serial: the legacy serial port instead of the virtio-serial one.
 [ "$(cat /etc/vmlet/agent-port 2>/dev/null)" = serial ] && set -- "$@" --serial /dev/ttyS1
 # A guest with its own Java 17+ may run the agent on it: JAVA=/path/to/java (or JAVA=java for the

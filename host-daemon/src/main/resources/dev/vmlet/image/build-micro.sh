@@ -11,7 +11,7 @@ OUT=$2
 DOWNLOADS=$3
 KERNEL_META=linux-image-cloud-amd64
 # Load order matters: each module after the ones it depends on (modinfo -F depends).
-MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover net_failover virtio_net button evdev"
+MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover net_failover virtio_net button evdev qemu_fw_cfg"
 
 die() { echo "error: $*" >&2; exit 1; }
 step() { echo "$*"; }

@@ -57,6 +57,7 @@ class QemuCommandBuilderTest {
         "-device", "virtserialport,bus=vser0.0,chardev=agent,name=dev.vmlet.agent.0",
         "-chardev", "socket,id=qga,path=/run/vmlet/vms/web1/qga.sock,server=on,wait=off",
         "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0",
+        "-fw_cfg", "name=opt/dev.vmlet/token,file=/var/lib/vmlet/vms/web1/agent-token",
         "-qmp", "unix:/run/vmlet/vms/web1/qmp.sock,server=on,wait=off",
         "-pidfile", "/run/vmlet/vms/web1/qemu.pid",
         "-daemonize");

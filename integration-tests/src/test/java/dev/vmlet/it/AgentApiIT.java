@@ -343,4 +343,10 @@ class AgentApiIT {
           .setLine("@n1/no-such-vm true").build()).hasNext()).hasMessageContaining("node n1: column 1");
     }
   }
+
+  @Test
+  void theVmToken_isInTheGuest_forRootOnly() throws Exception {
+    String f = "/sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw";
+    assertThat(Guests.sh(d.client, VM, "wc -c < " + f + "; stat -c '%a %U' " + f)).isEqualTo("32\n400 root\n");
+  }
 }
