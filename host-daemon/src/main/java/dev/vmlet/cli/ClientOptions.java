@@ -59,6 +59,10 @@ final class ClientOptions {
       }
     }
     Path s = socketPath();
+    if (java.nio.file.Files.exists(s) && !java.nio.file.Files.isWritable(s)) {
+      throw new CliException("no permission to use the daemon's socket " + s + ": add your user to group vmlet (operator), or run"
+          + " as root or the daemon's user (admin)");
+    }
     if (!DaemonClient.isListening(s)) {
       throw new CliException("no vmlet daemon is listening on " + s + "; start one with: vmlet daemon &");
     }

@@ -115,7 +115,8 @@ public final class DaemonServer implements AutoCloseable {
     }
     boss = new EpollEventLoopGroup(1);
     workers = new EpollEventLoopGroup(2);
-    server = services(NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+    server = services(NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()),
+            dev.vmlet.security.PeerCredentials.serverCredentials())
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers))
@@ -129,7 +130,19 @@ public final class DaemonServer implements AutoCloseable {
         throw e;
       }
     }
-    Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+    // Group vmlet may connect (as operators) where the host has the group; else only this user and root.
+    java.nio.file.attribute.GroupPrincipal group = null;
+    try {
+      group = socket.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(dev.vmlet.security.Access.LOCAL_GROUP);
+    } catch (IOException noGroup) {
+      // no group vmlet on this host
+    }
+    if (group != null) {
+      Files.getFileAttributeView(socket, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(group);
+      Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+    } else {
+      Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+    }
     health.setStatus("", ServingStatus.SERVING);
     LOG.info("vmlet daemon serving on unix:" + socket);
   }

@@ -11,8 +11,8 @@ import java.util.Set;
  * ({@code host} and any configured aliases, which take precedence over VMs of the same name) and
  * its agent, which exists only when the daemon was started with {@code --allow-host-exec}.
  *
- * <p>Only admin callers may use it. Today every caller is one: the daemon serves only its unix
- * socket, mode 0600, so only its own user (or root) can connect.
+ * <p>Only admin callers may use it: root or the daemon's user on the unix socket, an admin
+ * certificate over TLS (checked where lines run).
  */
 public final class HostAccess implements AutoCloseable {
   private final Set<String> aliases;

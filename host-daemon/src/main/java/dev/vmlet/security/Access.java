@@ -28,6 +28,9 @@ public final class Access implements ServerInterceptor {
 
   public static final Context.Key<Caller> CALLER = Context.key("vmlet-caller");
 
+  /** Members of this group may use the local socket as operators. */
+  public static final String LOCAL_GROUP = LocalUsers.GROUP;
+
   private static final String VM = "vmlet.v1.VmService/";
   private static final String NODE = "vmlet.v1.NodeService/";
 
@@ -79,11 +82,19 @@ public final class Access implements ServerInterceptor {
     this.streamsPerCaller = streamsPerCaller;
   }
 
-  /** Who is calling: from the TLS session's client certificate, else the local socket's owner. */
+  /**
+   * Who is calling: from the TLS session's client certificate; on the unix socket from the
+   * kernel's peer credentials: root and the daemon's own user are admin, members of group
+   * {@link LocalUsers#GROUP} operator, anyone else is refused.
+   */
   static Caller caller(ServerCall<?, ?> call) throws SSLPeerUnverifiedException {
     SSLSession tls = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
     if (tls == null) {
-      return new Caller("local", Role.ADMIN); // the unix socket is 0600: only the daemon's user (or root) gets here
+      int[] peer = call.getAttributes().get(PeerCredentials.UID_GID);
+      if (peer == null) {
+        return new Caller("local", Role.ADMIN); // in-process: no socket at all
+      }
+      return LocalUsers.caller(peer[0], peer[1]);
     }
     Certificate[] peer = tls.getPeerCertificates();
     String[] nr = NodePki.nameAndRole((X509Certificate) peer[0]);
@@ -98,6 +109,12 @@ public final class Access implements ServerInterceptor {
       who = caller(call);
     } catch (SSLPeerUnverifiedException | RuntimeException e) {
       call.close(Status.UNAUTHENTICATED.withDescription("no usable client certificate: " + e.getMessage()), new Metadata());
+      return new ServerCall.Listener<>() { };
+    }
+    if (who.role() == null) {
+      Status refused = Status.PERMISSION_DENIED.withDescription(who.name() + " may not use this daemon: add the user to group "
+          + LocalUsers.GROUP + " (operator), or connect as root or as the daemon's user (admin)");
+      call.close(refused, new Metadata());
       return new ServerCall.Listener<>() { };
     }
     Role needed = REQUIRED.get(method);

@@ -65,9 +65,14 @@ class NonRootDaemonIT {
           .orElse(daemon.toHandle()).pid())).isNotEqualTo("0");
       try (DaemonClient c = new DaemonClient(socket)) {
         var vm = c.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-            .setSpec(VmSpec.newBuilder().setName("unpriv").setMemoryMib(256)).setStart(true).build());
+            .setSpec(VmSpec.newBuilder().setName("unpriv").setMemoryMib(512)).setStart(true).build());
         assertThat(uidOf(vm.getPid())).isNotEqualTo("0"); // QEMU runs as that user too
-        Guests.waitReady(c, "unpriv");
+        try {
+          Guests.waitReady(c, "unpriv");
+        } catch (RuntimeException e) {
+          throw new AssertionError("the VM did not come up: " + c.vms().getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName("unpriv")
+              .build()).getLastError() + "\ndaemon log:\n" + Files.readString(tmp.resolve("daemon.log")), e);
+        }
         assertThat(Guests.sh(c, "unpriv", "echo up")).isEqualTo("up\n");
         System.out.println("micro VM under a non-root daemon (uid " + uidOf(vm.getPid()) + "): agent ready");
         c.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("unpriv").setForce(true).build());
