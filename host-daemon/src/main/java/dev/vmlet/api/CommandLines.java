@@ -23,19 +23,19 @@ final class CommandLines {
       StreamObserver<RunCommandLineResponse> out) {
     Pipeline p;
     dev.vmlet.at.NodeLines.Remote remote;
-    java.nio.file.Path nodeSocket = null;
+    dev.vmlet.daemon.Nodes.Endpoint node = null;
     try {
       p = AtParser.parse(req.getLine());
       remote = dev.vmlet.at.NodeLines.remote(p, req.getLine());
       if (remote != null) {
-        nodeSocket = nodes.socket(remote.node());
+        node = nodes.endpoint(remote.node());
       }
     } catch (IllegalArgumentException e) { // AtSyntaxException too
       out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
       return;
     }
     if (remote != null) {
-      forward(remote, nodeSocket, req, out);
+      forward(remote, node, req, out);
       return;
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out).paced();
@@ -83,15 +83,16 @@ final class CommandLines {
    * A line for another node: that node's daemon runs it (without the node prefixes) and its
    * answers are passed on as they come; a caller that goes away cancels it there too.
    */
-  private static void forward(dev.vmlet.at.NodeLines.Remote remote, java.nio.file.Path socket, RunCommandLineRequest req,
+  private static void forward(dev.vmlet.at.NodeLines.Remote remote, dev.vmlet.daemon.Nodes.Endpoint node, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
-    if (!dev.vmlet.daemon.DaemonClient.isListening(socket)) {
-      out.onError(Status.UNAVAILABLE.withDescription("node " + remote.node() + " (unix:" + socket + ") does not answer; is its daemon running?")
-          .asRuntimeException());
+    dev.vmlet.daemon.DaemonClient client;
+    try {
+      client = node.connect(remote.node());
+    } catch (IOException e) {
+      out.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
       return;
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out);
-    dev.vmlet.daemon.DaemonClient client = new dev.vmlet.daemon.DaemonClient(socket);
     client.vmsAsync().runCommandLine(req.toBuilder().setLine(remote.line()).build(),
         new io.grpc.stub.ClientResponseObserver<RunCommandLineRequest, RunCommandLineResponse>() {
           @Override

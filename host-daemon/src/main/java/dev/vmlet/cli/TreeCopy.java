@@ -70,10 +70,7 @@ final class TreeCopy {
     Files.createDirectories(local);
     n[2]++;
     for (DirEntry e : entries) {
-      Path target = local.resolve(e.getPath()).normalize();
-      if (!target.startsWith(local.normalize())) {
-        throw new CliException("the guest listed '" + e.getPath() + "', which is outside " + local + "; stopped");
-      }
+      Path target = inside(local, e.getPath());
       switch (e.getType()) {
         case DIRECTORY -> {
           Files.createDirectories(target);
@@ -102,6 +99,28 @@ final class TreeCopy {
       }
     }
     return n;
+  }
+
+  /**
+   * Where a guest's entry goes under {@code local}: never outside it, neither by '..' nor through a
+   * symbolic link the guest listed earlier (a link "a" to /etc, then a file "a/passwd"). The guest
+   * chooses names, never places on the host.
+   */
+  static Path inside(Path local, String guestRelative) throws IOException {
+    Path root = local.toRealPath();
+    Path target = local.resolve(guestRelative).normalize();
+    if (!target.startsWith(local.normalize()) || target.equals(local.normalize())) {
+      throw new CliException("the guest listed '" + guestRelative + "', which is outside " + local + "; stopped");
+    }
+    Path existing = target.getParent();
+    while (existing != null && !Files.exists(existing, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      existing = existing.getParent();
+    }
+    if (existing == null || !existing.toRealPath().startsWith(root)) {
+      throw new CliException("the guest listed '" + guestRelative + "', which goes through a symbolic link out of " + local
+          + "; stopped");
+    }
+    return target;
   }
 
   private static void setMode(Path p, int mode) throws IOException {

@@ -322,7 +322,7 @@ class AgentApiIT {
 
   @Test
   void aLineForAnotherNode_isRunByThatNodesDaemon() throws Exception {
-    dev.vmlet.daemon.Nodes nodes = new dev.vmlet.daemon.Nodes(java.util.Map.of("n1", d.paths.socket()));
+    dev.vmlet.daemon.Nodes nodes = dev.vmlet.daemon.Nodes.ofSockets(java.util.Map.of("n1", d.paths.socket()));
     try (TestDaemon other = TestDaemon.withNodes(tmp.resolve("other"), nodes)) {
       StringBuilder out = new StringBuilder();
       var it = other.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest

@@ -210,4 +210,30 @@ class TlsAccessTest {
           e -> assertThat(e.getStatus().getDescription()).contains("over this method's limit of 65536 bytes"));
     }
   }
+
+  @Test
+  void aLineForATcpNode_goesThereOverMutualTls_asTheNodesClient() throws Exception {
+    for (String role : List.of("operator", "admin")) {
+      Nodes nodes = Nodes.parse("test", List.of("n1 tcp://127.0.0.1:" + address.getPort() + " cert=" + pki.clientCert(role) + " key="
+          + pki.clientKey(role) + " ca=" + pki.caCert()));
+      VmletPaths paths = new VmletPaths(dir.resolve("front-" + role + "/state"), dir.resolve("front-" + role + "/run"), dir.resolve("cache"),
+          dir.resolve("front-" + role + "/run/vmlet.sock"));
+      VmManager manager = new VmManager(paths, name -> new BootImage(dir.resolve("vmlinuz"), dir.resolve("initrd.img")),
+          new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC());
+      DaemonServer front = new DaemonServer(paths.socket(), manager, HostAccess.disabled(), nodes, new AuditLog(dir.resolve("front.log")),
+          null);
+      front.start();
+      try (DaemonClient local = new DaemonClient(paths.socket())) {
+        if (role.equals("admin")) {
+          assertThat(run(local, "@n1/host echo over tls")).isEqualTo("over tls\n");
+        } else {
+          // The node decides with the role of the certificate this daemon presents there.
+          assertThatThrownBy(() -> run(local, "@n1/host echo over tls")).hasMessageContaining("node n1: ")
+              .hasMessageContaining("needs the admin role; operator is operator");
+        }
+      } finally {
+        front.close();
+      }
+    }
+  }
 }
