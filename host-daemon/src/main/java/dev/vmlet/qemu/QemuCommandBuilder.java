@@ -115,7 +115,6 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-fw_cfg", "name=" + TOKEN_FW_CFG + ",file=" + opt(l.files().agentToken())));
     a.addAll(List.of("-qmp", "unix:" + opt(l.files().qmpSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-pidfile", l.files().pidFile().toString()));
-    a.add("-daemonize");
     return a;
   }
 

@@ -10,40 +10,58 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts QEMU as a daemon (detached from vmlet, so a daemon restart does not take VMs down) and
- * finds it again by its pidfile.
+ * Starts QEMU in a session of its own (so a daemon that stops or dies does not take VMs down: its
+ * output goes to a file, its stdin is /dev/null, and no signal of the daemon's reaches it) and finds
+ * it again by its pidfile. Not {@code -daemonize}: QEMU then forks after its seccomp filter is in,
+ * which rules out {@code -sandbox spawn=deny}.
  */
 public final class QemuProcess {
   private QemuProcess() {}
 
+  private static final Path SETSID = Path.of("/usr/bin/setsid");
+
   /**
-   * Runs the {@code -daemonize} command line and waits until QEMU has set itself up.
+   * Starts QEMU and waits until it has set itself up: its pidfile names it and its QMP socket is
+   * there, or it exited.
    *
    * @return the QEMU process, alive
    * @throws IOException with QEMU's own error output when it refused to start
    */
   public static ProcessHandle launch(List<String> command, VmFiles files, Duration timeout) throws IOException {
     Files.deleteIfExists(files.pidFile());
-    Process p = new ProcessBuilder(command)
+    Files.deleteIfExists(files.qmpSocket());
+    List<String> argv = new java.util.ArrayList<>();
+    if (Files.isExecutable(SETSID)) {
+      argv.add(SETSID.toString()); // execs in place: the pid is QEMU's
+    }
+    argv.addAll(command);
+    Process p = new ProcessBuilder(argv)
         .redirectErrorStream(true)
         .redirectOutput(files.qemuLog().toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .start();
+    long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        p.destroyForcibly();
-        throw new IOException("QEMU did not finish starting within " + timeout.toSeconds() + " s");
+      while (true) {
+        if (!p.isAlive()) {
+          String log = Files.exists(files.qemuLog()) ? Files.readString(files.qemuLog(), StandardCharsets.UTF_8).strip() : "";
+          throw new IOException("QEMU failed to start (exit " + p.exitValue() + "): " + (log.isEmpty() ? "no output" : log));
+        }
+        Optional<ProcessHandle> h = find(files.pidFile()).filter(x -> x.pid() == p.pid());
+        if (h.isPresent() && Files.exists(files.qmpSocket())) {
+          return h.get();
+        }
+        if (System.nanoTime() > deadline) {
+          p.destroyForcibly();
+          throw new IOException("QEMU did not finish starting within " + timeout.toSeconds() + " s");
+        }
+        Thread.sleep(10);
       }
     } catch (InterruptedException e) {
       p.destroyForcibly();
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while starting QEMU", e);
     }
-    if (p.exitValue() != 0) {
-      String log = Files.exists(files.qemuLog()) ? Files.readString(files.qemuLog(), StandardCharsets.UTF_8).strip() : "";
-      throw new IOException("QEMU failed to start (exit " + p.exitValue() + "): " + (log.isEmpty() ? "no output" : log));
-    }
-    return find(files.pidFile())
-        .orElseThrow(() -> new IOException("QEMU started but its pidfile " + files.pidFile() + " names no live process"));
   }
 
   /** The live QEMU process named by a pidfile, if there is one. */
@@ -78,9 +96,8 @@ public final class QemuProcess {
   }
 
   /**
-   * Waits until the process has exited; true if it did within the bound. Polls: QEMU runs
-   * daemonized, not as our child, and the JDK's exit watch for non-children backs off to
-   * second-long sleeps.
+   * Waits until the process has exited; true if it did within the bound. Polls: a re-adopted QEMU
+   * is not our child, and the JDK's exit watch for non-children backs off to second-long sleeps.
    */
   public static boolean awaitExit(ProcessHandle h, Duration bound) {
     long deadline = System.nanoTime() + bound.toNanos();
@@ -99,8 +116,8 @@ public final class QemuProcess {
   }
 
   /**
-   * Alive and not a zombie. A daemonized QEMU is reaped by whoever adopted it (init, or a
-   * subreaper that may take its time); until then it only looks alive.
+   * Alive and not a zombie. A QEMU whose daemon went away is reaped by whoever adopted it (init,
+   * or a subreaper that may take its time); until then it only looks alive.
    */
   public static boolean isRunning(ProcessHandle h) {
     if (!h.isAlive()) {

@@ -7,15 +7,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * QEMU's seccomp sandbox for every VM, where the QEMU build has it. With {@code -daemonize} (which
- * vmlet needs for VMs that outlive the daemon) QEMU forks and calls setsid after the filter is in,
- * so {@code spawn=deny} and {@code elevateprivileges=deny} would kill it (measured with QEMU 7.2:
- * SIGSYS and exit 1); what is denied is obsolete system calls and resource control
- * (scheduler and priority changes).
+ * QEMU's seccomp sandbox for every VM, where the QEMU build has it: obsolete system calls, spawning
+ * processes and resource control (scheduler and priority changes) are denied. Not {@code
+ * elevateprivileges=deny}: QEMU 7.2 puts the filter in before it drops to the {@code -runas} user,
+ * so the two together kill it (measured: SIGSYS); vmlet keeps the drop to an unprivileged user.
  */
 public final class QemuSandbox {
   private static final Logger LOG = Logger.getLogger(QemuSandbox.class.getName());
-  public static final String OPTIONS = "on,obsolete=deny,resourcecontrol=deny";
+  public static final String OPTIONS = "on,obsolete=deny,spawn=deny,resourcecontrol=deny";
   private static final Map<String, String> KNOWN = new ConcurrentHashMap<>();
 
   /** The user QEMU drops to when the daemon runs as root. */

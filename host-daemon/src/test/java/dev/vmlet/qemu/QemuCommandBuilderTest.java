@@ -59,8 +59,7 @@ class QemuCommandBuilderTest {
         "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0",
         "-fw_cfg", "name=opt/dev.vmlet/token,file=/var/lib/vmlet/vms/web1/agent-token",
         "-qmp", "unix:/run/vmlet/vms/web1/qmp.sock,server=on,wait=off",
-        "-pidfile", "/run/vmlet/vms/web1/qemu.pid",
-        "-daemonize");
+        "-pidfile", "/run/vmlet/vms/web1/qemu.pid");
   }
 
   @Test
@@ -145,7 +144,7 @@ class QemuCommandBuilderTest {
   void build_withASandbox_addsIt() {
     List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", config, "id", "tcg", MICRO, files, List.of(), List.of(), null, null,
         0, List.of(), List.of(), new QemuSandbox.Confinement(QemuSandbox.OPTIONS, "vmlet-qemu")));
-    assertThat(String.join(" ", args)).contains("-display none -sandbox on,obsolete=deny,resourcecontrol=deny -runas vmlet-qemu ");
+    assertThat(String.join(" ", args)).contains("-display none -sandbox on,obsolete=deny,spawn=deny,resourcecontrol=deny -runas vmlet-qemu ");
   }
 
   @Test
