@@ -101,6 +101,18 @@ class MicroVmIT {
       assertThat(java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status"))).contains("Seccomp:\t2");
       assertThat(vm.getQemuCommand()).contains("-sandbox " + dev.vmlet.qemu.QemuSandbox.OPTIONS);
     }
+    // QEMU holds only its own files: none of the daemon's (its jars, its API socket), no pipe to it.
+    try (var fds = java.nio.file.Files.list(Path.of("/proc/" + pid + "/fd"))) {
+      List<String> targets = fds.map(f -> {
+        try {
+          return java.nio.file.Files.readSymbolicLink(f).toString();
+        } catch (java.io.IOException e) {
+          return "";
+        }
+      }).toList();
+      assertThat(targets).noneMatch(t -> t.endsWith(".jar") || t.endsWith("vmlet.sock") || t.startsWith("pipe:"));
+      assertThat(targets).anyMatch(t -> t.endsWith("qemu.log"));
+    }
     // A root daemon's QEMU drops to its own user once its files are open.
     if ("root".equals(System.getProperty("user.name"))) {
       String uid = java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Uid:"))
