@@ -90,14 +90,7 @@ final class Agent implements AutoCloseable {
       LOG.severe("the host asks for the VM token, which cannot be read at " + tokenFile + " (" + e.getMessage() + ")");
       return new byte[0];
     }
-    try {
-      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-      mac.init(new javax.crypto.spec.SecretKeySpec(token, "HmacSHA256"));
-      mac.update(welcome.getChallenge().toByteArray());
-      return mac.doFinal(welcome.getSessionId().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    } catch (java.security.GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
+    return dev.vmlet.common.session.TokenProof.hmac(token, welcome.getChallenge().toByteArray(), welcome.getSessionId());
   }
 
   Agent(Transport transport, Hello hello, Duration helloInterval, Policy policy) {

@@ -665,14 +665,7 @@ public final class AgentLink implements Closeable {
 
   /** HMAC-SHA256 keyed with the token over the challenge and the session id (what the agent sends). */
   public static byte[] proof(byte[] token, byte[] challenge, String session) {
-    try {
-      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-      mac.init(new javax.crypto.spec.SecretKeySpec(token, "HmacSHA256"));
-      mac.update(challenge);
-      return mac.doFinal(session.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    } catch (java.security.GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
+    return dev.vmlet.common.session.TokenProof.hmac(token, challenge, session);
   }
 
   private void failAll(StreamError.Code code, String reason) {
