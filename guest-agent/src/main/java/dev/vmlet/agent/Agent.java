@@ -145,6 +145,9 @@ final class Agent implements AutoCloseable {
     while (!closed) {
       try (Transport.Connection c = transport.open()) {
         connection = c;
+        if (closed) {
+          break; // closed while connecting: close() did not see this connection
+        }
         backoff = 100;
         serve(c);
       } catch (IOException e) {
@@ -460,6 +463,9 @@ final class Agent implements AutoCloseable {
           while (welcomed && !closed) {
             lock.wait();
           }
+          if (closed) {
+            return; // a Hello from an agent that is going away would start a session nobody serves
+          }
           slow = refused;
           session = generation;
         }
@@ -475,9 +481,11 @@ final class Agent implements AutoCloseable {
 
   @Override
   public void close() {
-    closed = true;
-    hostGone();
-    workers.shutdownNow();
+    synchronized (lock) {
+      closed = true;
+      lock.notifyAll();
+    }
+    // The connection goes first: nothing this agent writes after close can reach the host.
     Transport.Connection c = connection;
     if (c != null) {
       try {
@@ -486,5 +494,7 @@ final class Agent implements AutoCloseable {
         // closing
       }
     }
+    hostGone();
+    workers.shutdownNow();
   }
 }
