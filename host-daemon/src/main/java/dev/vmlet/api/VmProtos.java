@@ -90,6 +90,7 @@ final class VmProtos {
         case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
         case UNAVAILABLE -> Status.UNAVAILABLE;
         case DEADLINE_EXCEEDED -> Status.DEADLINE_EXCEEDED;
+        case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
         case INTERNAL -> Status.INTERNAL;
       };
       return s.withDescription(ve.getMessage()).asRuntimeException();

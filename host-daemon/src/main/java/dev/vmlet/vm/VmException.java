@@ -13,6 +13,7 @@ public class VmException extends RuntimeException {
     FAILED_PRECONDITION,
     UNAVAILABLE,
     DEADLINE_EXCEEDED,
+    RESOURCE_EXHAUSTED,
     INTERNAL
   }
 

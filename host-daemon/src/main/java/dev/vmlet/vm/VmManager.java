@@ -180,6 +180,7 @@ public final class VmManager implements AutoCloseable {
     synchronized (vm) {
       // Outside the try: a refused start changes nothing.
       VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.START);
+      store.save(vm.record); // a state directory that cannot take the new state refuses the start here
       transition(vm, VmState.STARTING, "start");
       try {
         VmConfig config = vm.record.config();
@@ -231,7 +232,7 @@ public final class VmManager implements AutoCloseable {
         String msg = e.getMessage();
         transition(vm, VmState.STOPPED, "mark stopped");
         vm.record = vm.record.withError(msg).withPid(0);
-        store.save(vm.record);
+        saveOrWarn(vm);
         release(vm);
         LOG.warning("VM " + name + ": start failed: " + msg);
         if (e instanceof VmException ve) {
@@ -339,7 +340,7 @@ public final class VmManager implements AutoCloseable {
           LOG.warning("VM " + vm.name() + " (" + vm.record.instanceId() + "): crashed");
         }
         vm.record = vm.record.withPid(0);
-        store.save(vm.record);
+        saveOrWarn(vm);
         release(vm);
         vm.notifyAll();
       }
@@ -370,6 +371,9 @@ public final class VmManager implements AutoCloseable {
     synchronized (vm) {
       VmState s = vm.record.state();
       VmTransitions.require(name, s, VmTransitions.Operation.STOP);
+      if (!force) {
+        store.save(vm.record); // refused before anything is done when the state cannot be saved
+      }
       if (s == VmState.STOPPED || s == VmState.CRASHED) {
         if (s == VmState.CRASHED) {
           transition(vm, VmState.STOPPED, "stop");
@@ -410,7 +414,7 @@ public final class VmManager implements AutoCloseable {
       closeLinks(vm);
       transition(vm, VmState.STOPPED, "stop");
       vm.record = vm.record.withPid(0);
-      store.save(vm.record);
+      saveOrWarn(vm); // QEMU is gone: its ports and cards are released even when the state cannot be written
       release(vm);
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): stopped");
       return vm.record;
@@ -435,6 +439,10 @@ public final class VmManager implements AutoCloseable {
       boolean live = s == VmState.RUNNING || s == VmState.PAUSED || s == VmState.STARTING || s == VmState.STOPPING;
       if (!force) {
         VmTransitions.require(name, s, VmTransitions.Operation.DELETE);
+      }
+      if (!Files.isWritable(store.dirOf(name).getParent())) {
+        throw new VmException(VmException.Kind.FAILED_PRECONDITION, "cannot delete VM '" + name + "': its state directory "
+            + store.dirOf(name) + " is not writable (read-only file system?); nothing was changed; make it writable and retry");
       }
       if (live) {
         stop(name, true, Duration.ZERO);
@@ -569,6 +577,7 @@ public final class VmManager implements AutoCloseable {
     VmRuntime vm = require(name);
     synchronized (vm) {
       VmTransitions.require(name, vm.record.state(), op);
+      store.save(vm.record); // refused before QEMU is touched when the state cannot be saved
       AgentLink agent = vm.agent;
       if (agent != null && to == VmState.PAUSED) {
         agent.suspendLiveness(true); // a frozen guest cannot answer heartbeats
@@ -717,6 +726,20 @@ public final class VmManager implements AutoCloseable {
       throw VmException.notFound(name);
     }
     return vm;
+  }
+
+  /**
+   * Saves the record on a path that must go on when the state directory fails (QEMU is already
+   * gone, its resources must still be released): the failure is logged and kept as the VM's error;
+   * the next change that saves writes the whole record.
+   */
+  private void saveOrWarn(VmRuntime vm) {
+    try {
+      store.save(vm.record);
+    } catch (VmException e) {
+      LOG.warning("VM " + vm.name() + ": " + e.getMessage());
+      vm.record = vm.record.withError(vm.record.lastError() + (vm.record.lastError().isEmpty() ? "" : "; ") + e.getMessage());
+    }
   }
 
   private void transition(VmRuntime vm, VmState to, String action) {

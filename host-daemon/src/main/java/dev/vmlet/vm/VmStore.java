@@ -48,8 +48,23 @@ public final class VmStore {
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot save state of VM " + record.config().name() + " to " + target, e);
+      try {
+        Files.deleteIfExists(tmp); // no half-written record left behind
+      } catch (IOException ignored) {
+        // the directory itself is unusable; the error below says so
+      }
+      throw unsaved(record.config().name(), dir, e);
     }
+  }
+
+  /** A state write that failed, as the caller should read it: what, where, why, and what to do. */
+  static VmException unsaved(String name, Path dir, IOException e) {
+    String reason = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
+        : String.valueOf(e.getMessage());
+    boolean full = reason.contains("No space left") || reason.contains("Disk quota exceeded");
+    return new VmException(full ? VmException.Kind.RESOURCE_EXHAUSTED : VmException.Kind.FAILED_PRECONDITION,
+        "cannot save the state of VM '" + name + "' in " + dir + ": " + reason + "; nothing was changed; "
+            + (full ? "free space on the state directory's file system" : "make the state directory writable") + " and retry", e);
   }
 
   /** Every record that can be read; unreadable ones are logged and skipped. */

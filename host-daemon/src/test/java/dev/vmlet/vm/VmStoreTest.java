@@ -42,4 +42,27 @@ class VmStoreTest {
     store.delete("a");
     assertThat(dir.resolve("vms/a")).doesNotExist();
   }
+
+  @Test
+  void aSaveThatCannotBeWritten_saysWhyAndWhatToDo_andLeavesNoTemporaryFile() throws Exception {
+    VmStore store = new VmStore(dir);
+    Files.createDirectories(dir.resolve("vms/a/vm.json.tmp")); // a directory where the temporary file goes: the write fails
+    Files.writeString(dir.resolve("vms/a/vm.json.tmp/x"), "x");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> store.save(record("a", VmState.RUNNING)))
+        .isInstanceOfSatisfying(VmException.class, e -> {
+          assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION);
+          assertThat(e.getMessage()).contains("cannot save the state of VM 'a'", "nothing was changed", "and retry");
+        });
+    assertThat(dir.resolve("vms/a/vm.json")).doesNotExist();
+  }
+
+  @Test
+  void aFullFileSystem_isResourceExhausted_andSaysToFreeSpace() {
+    VmException e = VmStore.unsaved("a", dir, new java.nio.file.FileSystemException("/x/vm.json.tmp", null, "No space left on device"));
+    assertThat(e.kind()).isEqualTo(VmException.Kind.RESOURCE_EXHAUSTED);
+    assertThat(e.getMessage()).contains("No space left on device", "free space on the state directory's file system");
+    VmException ro = VmStore.unsaved("a", dir, new java.nio.file.FileSystemException("/x/vm.json.tmp", null, "Read-only file system"));
+    assertThat(ro.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION);
+    assertThat(ro.getMessage()).contains("Read-only file system", "make the state directory writable");
+  }
 }
