@@ -23,6 +23,7 @@ final class LinkRelay implements AutoCloseable {
   private volatile SocketChannel agent;
   private volatile SocketChannel host;
   private volatile boolean agentMuted;
+  private volatile boolean agentStalled;
 
   LinkRelay(Path dir) throws IOException {
     agentSocket = dir.resolve("agent.sock");
@@ -61,7 +62,13 @@ final class LinkRelay implements AutoCloseable {
   private void pump(SocketChannel from, Supplier<SocketChannel> to, boolean fromAgent) {
     ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
     try {
-      while (from.read(buf) >= 0) {
+      while (true) {
+        while (fromAgent && agentStalled) {
+          Thread.sleep(10); // nobody reads: the agent's writes back up into the socket, then into the agent
+        }
+        if (from.read(buf) < 0) {
+          break;
+        }
         buf.flip();
         SocketChannel target = to.get();
         if (target != null && !(fromAgent && agentMuted)) {
@@ -73,7 +80,7 @@ final class LinkRelay implements AutoCloseable {
         }
         buf.clear();
       }
-    } catch (IOException e) {
+    } catch (IOException | InterruptedException e) {
       // this side went away
     } finally {
       close(from);
@@ -102,6 +109,11 @@ final class LinkRelay implements AutoCloseable {
   /** While muted, whatever the agent sends is dropped (a hung guest, as the host sees it). */
   void muteAgent(boolean muted) {
     agentMuted = muted;
+  }
+
+  /** While stalled, nothing the agent sends is read (a host that stops reading the port). */
+  void stallAgent(boolean stalled) {
+    agentStalled = stalled;
   }
 
   /** Writes raw bytes to the agent, as if the host had sent them. Only while no frames flow. */

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.daemon.DaemonClient;
-import dev.vmlet.image.MicroImageBuilder;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ListVmsRequest;
@@ -14,12 +13,10 @@ import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import dev.vmlet.qemu.QemuProcess;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,52 +29,28 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DaemonKillIT {
   @TempDir Path tmp;
+  private DaemonProcess daemon;
   private VmletPaths paths;
-  private Process daemon;
   private final List<Long> qemuPids = new ArrayList<>();
 
   @BeforeEach
   void setUp() throws Exception {
-    Qemu.assumeInstalled();
-    Path cache = VmletPaths.fromEnvironment().cacheDir();
-    MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), cache.resolve("images/micro"), l -> { });
-    paths = new VmletPaths(tmp.resolve("state"), tmp.resolve("run"), cache, tmp.resolve("run/vmlet.sock"));
+    daemon = new DaemonProcess(tmp);
+    paths = daemon.paths;
   }
 
   @AfterEach
   void tearDown() throws Exception {
-    if (daemon != null) {
-      daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
+    daemon.destroy();
     for (long pid : qemuPids) {
       ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     }
   }
 
-  private void startDaemon() throws Exception {
-    Path jar = Path.of(System.getProperty("vmlet.agentJar")).getParent().getParent().getParent()
-        .resolve("host-daemon/target/vmlet.jar");
-    ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
-        "daemon", "--state-dir", paths.stateDir().toString(), "--run-dir", paths.runDir().toString(),
-        "--cache-dir", paths.cacheDir().toString())
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(tmp.resolve("daemon.log").toString())));
-    Map<String, String> env = pb.environment();
-    env.remove("VMLET_SOCKET");
-    daemon = pb.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!DaemonClient.isListening(paths.socket())) {
-      if (!daemon.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("daemon did not start: " + Files.readString(tmp.resolve("daemon.log")));
-      }
-      Thread.sleep(100);
-    }
-  }
-
   @Test
   void daemonKilledWithTwoVmsRunning_newDaemonReadoptsBoth_andTheirAgentsReconnect() throws Exception {
-    startDaemon();
-    try (DaemonClient c = new DaemonClient(paths.socket())) {
+    daemon.start();
+    try (DaemonClient c = daemon.client()) {
       int lastCpu = Runtime.getRuntime().availableProcessors() - 1;
       for (String name : List.of("k1", "k2")) {
         VmSpec.Builder spec = VmSpec.newBuilder().setName(name).setMemoryMib(384);
@@ -97,14 +70,13 @@ class DaemonKillIT {
     }
     String bootBefore = bootId("k1");
 
-    daemon.destroyForcibly(); // SIGKILL: no shutdown hook, no socket clean-up
-    assertThat(daemon.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    daemon.kill(); // SIGKILL: no shutdown hook, no socket clean-up
     for (long pid : qemuPids) {
       assertThat(ProcessHandle.of(pid).map(QemuProcess::isRunning).orElse(false)).as("QEMU " + pid).isTrue();
     }
 
     long restartAt = System.nanoTime();
-    startDaemon(); // the dead daemon's socket file is still there; the new one must take over
+    daemon.start(); // the dead daemon's socket file is still there; the new one must take over
     try (DaemonClient c = new DaemonClient(paths.socket())) {
       List<Vm> vms = c.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance()).getVmsList();
       assertThat(vms).extracting(Vm::getState).containsExactly(VmState.RUNNING, VmState.RUNNING);
