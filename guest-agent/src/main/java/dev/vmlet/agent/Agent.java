@@ -236,7 +236,16 @@ final class Agent implements AutoCloseable {
         }
       }
       case HEARTBEAT -> {
-        if (!f.getHeartbeat().getReply()) {
+        if (f.getHeartbeat().getNoSession()) {
+          boolean had;
+          synchronized (lock) {
+            had = welcomed;
+          }
+          if (had) {
+            LOG.info("a new host link without our session (the old one ended unseen); saying Hello again");
+            hostGone();
+          }
+        } else if (!f.getHeartbeat().getReply()) {
           w.write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(f.getHeartbeat().getSequence()).setReply(true))
               .build());
         }

@@ -166,6 +166,13 @@ public final class AgentLink implements Closeable {
 
   private AgentLink startThreads() {
     AgentLink link = this;
+    try {
+      // A new link has no session: an agent that missed the old link's end must not wait for its
+      // heartbeat limit to say Hello (see Heartbeat.no_session).
+      writer.write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setNoSession(true)).build());
+    } catch (IOException e) {
+      // the reader sees the link end
+    }
     Thread t = new Thread(link::readLoop, "agent-link-" + vmName);
     t.setDaemon(true);
     t.start();

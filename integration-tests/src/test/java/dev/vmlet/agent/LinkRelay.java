@@ -24,6 +24,7 @@ final class LinkRelay implements AutoCloseable {
   private volatile SocketChannel host;
   private volatile boolean agentMuted;
   private volatile boolean agentStalled;
+  private volatile boolean agentMissesHostLoss;
 
   LinkRelay(Path dir) throws IOException {
     agentSocket = dir.resolve("agent.sock");
@@ -84,7 +85,7 @@ final class LinkRelay implements AutoCloseable {
       // this side went away
     } finally {
       close(from);
-      if (!fromAgent) {
+      if (!fromAgent && !agentMissesHostLoss) {
         close(agent); // the agent sees the host go, as the port tells it
       }
     }
@@ -109,6 +110,11 @@ final class LinkRelay implements AutoCloseable {
   /** While muted, whatever the agent sends is dropped (a hung guest, as the host sees it). */
   void muteAgent(boolean muted) {
     agentMuted = muted;
+  }
+
+  /** When set, a host that goes away leaves the agent's connection open: the agent does not learn of it. */
+  void agentMissesHostLoss(boolean misses) {
+    agentMissesHostLoss = misses;
   }
 
   /** While stalled, nothing the agent sends is read (a host that stops reading the port). */

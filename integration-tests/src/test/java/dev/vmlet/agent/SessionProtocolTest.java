@@ -112,6 +112,27 @@ class SessionProtocolTest {
   }
 
   @Test
+  void anAgentThatMissedTheOldHostsEnd_saysHelloToTheNewOneAtOnce() throws Exception {
+    h = new ProtocolHarness(dir);
+    Hello first = h.link.hello();
+    // As when the agent's reader was held in a blocked write while the daemon died and a new one
+    // connected: the port's "host gone" never reached it, and it still thinks it has a session.
+    h.relay.agentMissesHostLoss(true);
+    h.link.close();
+    Thread.sleep(200);
+    long t0 = System.nanoTime();
+    h.connectLink();
+    // Well under the agent's own limit (three 5 s heartbeat intervals), which it would wait for
+    // without the new link's no-session heartbeat.
+    Hello again = h.ready.poll(5, TimeUnit.SECONDS);
+    assertThat(again).as("a new session within 5 s").isNotNull();
+    System.out.printf("an agent that missed the host's end: new session %d ms after the new link%n", (System.nanoTime() - t0) / 1_000_000);
+    assertThat(again.getAgentStartId()).isEqualTo(first.getAgentStartId());
+    assertThat(again.getSessionNumber()).isGreaterThan(first.getSessionNumber());
+    assertThat(h.run("echo", "back").stdout()).isEqualTo("back\n");
+  }
+
+  @Test
   void anAgentThatStopsAnswering_isLost_thenWelcomedBackWhenItTalksAgain() throws Exception {
     h = new ProtocolHarness(dir, Policy.allowAll(), Duration.ofMillis(200));
     // A silent agent (a hung guest): the relay drops everything it sends.
