@@ -27,7 +27,7 @@ fi
   --no-header-files --compress=2 $cds --output "$DEST/runtime"
 cp "$AGENT_JAR" "$DEST/vmlet-agent.jar"
 # The class path is relative, so the archive made here is valid wherever DEST ends up.
-JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m"
+JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m -Djdk.lang.Process.launchMechanism=VFORK"
 if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
       -cp vmlet-agent.jar dev.vmlet.agent.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"
