@@ -30,6 +30,9 @@ VMLET_DEPS=(
   "socat:socat"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
+  # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
+  "fc-list:fontconfig"
+  "file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
 )
 
 vmlet_missing_packages() {

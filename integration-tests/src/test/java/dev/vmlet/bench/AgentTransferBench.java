@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -22,36 +23,38 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * Not part of the test run: {@code ./scripts/bench agent}. In one Debian guest under this host's
- * accelerator, prints medians for: the exec round trip of {@code true}; push and pull of a 256 MiB
- * random file through vmlet's agent; the same data through qemu-guest-agent's guest-file-write
- * (base64 JSON); and the raw virtio-serial port both ways ({@code dd} to and from the port), the
- * ceiling for any agent on it.
+ * accelerator, all in the same run: the exec round trip of {@code true} and of 1 MiB of output
+ * through vmlet's agent, qemu-guest-agent, SSH with a new connection each time and SSH over a
+ * reused one; push and pull of a 256 MiB random file through vmlet's agent and scp; the first 64
+ * MiB of it through qemu-guest-agent's guest-file-write and guest-file-read (base64 JSON); and the
+ * raw virtio-serial port both ways ({@code dd} to and from the port), the ceiling for any agent
+ * on it. Charts go to docs/benchmarks/.
  */
 class AgentTransferBench {
   static final int MIB = 1 << 20;
   @TempDir Path tmp;
 
   @Test
-  void agentVersusQemuGuestAgentVersusTheRawPort() throws Exception {
-    int runs = Integer.getInteger("bench.runs", 5);
+  void agentVersusQemuGuestAgentVersusSshVersusTheRawPort() throws Exception {
+    int runs = Bench.runs();
     int sizeMib = Integer.getInteger("bench.mib", 256);
     int qgaMib = Integer.getInteger("bench.qga.mib", 64);
-    List<String> parts = List.of(System.getProperty("bench.parts", "exec,vmlet,qga,raw").split(","));
+    List<String> parts = List.of(System.getProperty("bench.parts", "exec,vmlet,qga,scp,raw").split(","));
     byte[] data = new byte[sizeMib * MIB];
     new Random(11).nextBytes(data);
     try (BenchSupport.DebianVm vm = BenchSupport.debianVm(tmp, "bench-agent")) {
-      List<Double> rtt = new ArrayList<>();
-      for (int i = 0; i < runs && parts.contains("exec"); i++) {
-        long t0 = System.nanoTime();
-        assertThat(vm.exec("true")).isZero();
-        rtt.add((System.nanoTime() - t0) / 1e6);
+      vm.awaitBootTimeline(); // cloud-init still works for about 20 s after the agent is ready: measure an idle guest
+      String sha = BenchSupport.sha(data);
+      Ssh ssh = new Ssh(vm.info(), tmp.resolve("ssh-control"));
+      if (parts.contains("exec")) {
+        execRoundTrips(vm, ssh, runs);
       }
-      report("exec round trip of 'true' (ms)", rtt);
       vm.push("/root/bench.bin", data);
+      Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + vm.info().getAccel()
+          + " (MB/s, medians)", "MB/s");
 
       List<Double> push = new ArrayList<>();
       List<Double> pull = new ArrayList<>();
-      String sha = BenchSupport.sha(data);
       for (int i = 0; i < runs && parts.contains("vmlet"); i++) {
         long t0 = System.nanoTime();
         assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
@@ -60,16 +63,31 @@ class AgentTransferBench {
         assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
         pull.add(mbps(data.length, System.nanoTime() - t1));
       }
-      report("vmlet agent push " + sizeMib + " MiB (MB/s)", push);
-      report("vmlet agent pull " + sizeMib + " MiB (MB/s)", pull);
+      transfer(chart, "vmlet agent", sizeMib, push, pull);
 
-      List<Double> qga = new ArrayList<>();
-      for (int i = 0; i < Math.min(runs, 3) && parts.contains("qga"); i++) {
-        qga.add(qgaWrite(vm.qgaSocket(), "/root/qga.bin", data, qgaMib * MIB));
+      List<Double> scpPush = new ArrayList<>();
+      List<Double> scpPull = new ArrayList<>();
+      Path local = tmp.resolve("bench.bin");
+      Files.write(local, data);
+      for (int i = 0; i < runs && parts.contains("scp"); i++) {
+        long t0 = System.nanoTime();
+        ssh.scp(local.toString(), ssh.remote("/tmp/scp.bin"));
+        scpPush.add(mbps(data.length, System.nanoTime() - t0));
+        Files.deleteIfExists(tmp.resolve("back.bin"));
+        long t1 = System.nanoTime();
+        ssh.scp(ssh.remote("/tmp/scp.bin"), tmp.resolve("back.bin").toString());
+        scpPull.add(mbps(data.length, System.nanoTime() - t1));
+        assertThat(BenchSupport.sha(Files.readAllBytes(tmp.resolve("back.bin")))).isEqualTo(sha);
       }
-      assertThat(qga.isEmpty() ? "" : vm.sh("head -c " + qgaMib * MIB + " /root/bench.bin | sha256sum | cut -d' ' -f1").strip())
-          .isEqualTo(qga.isEmpty() ? "" : vm.sh("sha256sum /root/qga.bin | cut -d' ' -f1").strip());
-      report("qemu-guest-agent guest-file-write " + qgaMib + " MiB (MB/s)", qga);
+      transfer(chart, "scp (reused connection)", sizeMib, scpPush, scpPull);
+
+      List<Double> qgaIn = new ArrayList<>();
+      List<Double> qgaOut = new ArrayList<>();
+      for (int i = 0; i < Math.min(runs, 3) && parts.contains("qga"); i++) {
+        qgaIn.add(qgaWrite(vm.qgaSocket(), "/root/qga.bin", data, qgaMib * MIB));
+        qgaOut.add(qgaRead(vm.qgaSocket(), "/root/qga.bin", java.util.Arrays.copyOf(data, qgaMib * MIB)));
+      }
+      transfer(chart, "qemu-guest-agent (" + qgaMib + " MiB)", qgaMib, qgaIn, qgaOut);
 
       // The raw port: qemu-guest-agent stopped, dd at the guest end, this process at the host end.
       vm.sh("systemctl stop qemu-guest-agent; sleep 1");
@@ -79,8 +97,162 @@ class AgentTransferBench {
         rawOut.add(rawGuestToHost(vm, sizeMib));
         rawIn.add(rawHostToGuest(vm, sizeMib));
       }
-      report("raw virtio-serial guest to host, dd " + sizeMib + " MiB (MB/s)", rawOut);
-      report("raw virtio-serial host to guest, dd " + sizeMib + " MiB (MB/s)", rawIn);
+      transfer(chart, "raw virtio-serial port (dd)", sizeMib, rawIn, rawOut);
+      chart.write();
+    }
+  }
+
+  private static void transfer(Bench.Chart chart, String how, int mib, List<Double> in, List<Double> out) {
+    if (in.isEmpty()) {
+      return;
+    }
+    Bench.report(how + ", " + mib + " MiB host to guest (MB/s)", Bench.stats(in, "%.1f"));
+    Bench.report(how + ", " + mib + " MiB guest to host (MB/s)", Bench.stats(out, "%.1f"));
+    chart.bar(how, "host to guest", Bench.median(in)).bar(how, "guest to host", Bench.median(out));
+  }
+
+  /** One way of running a command in the guest; returns its standard output's length. */
+  private interface Runner {
+    int run(String command) throws Exception;
+  }
+
+  /**
+   * The round trip of `true` and of a command printing 1 MiB, through vmlet, qemu-guest-agent
+   * (guest-exec, then guest-exec-status every 10 ms), SSH with a new connection each time, and SSH
+   * over one reused connection: p50 and p90 of each run, medians over runs.
+   */
+  private void execRoundTrips(BenchSupport.DebianVm vm, Ssh ssh, int runs) throws Exception {
+    String mib = "head -c 1048576 /dev/zero";
+    java.util.Map<String, Runner> ways = new java.util.LinkedHashMap<>();
+    ways.put("vmlet agent", c -> vm.sh(c).length());
+    ways.put("qemu-guest-agent", c -> qgaExec(vm.qgaSocket(), c));
+    ways.put("ssh, new connection", c -> ssh.run(false, c));
+    ways.put("ssh, reused connection", c -> ssh.run(true, c));
+    Bench.Chart chart = new Bench.Chart("exec-round-trip.png", "Exec round trip, one Debian guest under " + vm.info().getAccel()
+        + " (ms, median p50)", "ms");
+    for (var way : ways.entrySet()) {
+      for (String command : List.of("true", mib)) {
+        int calls = way.getKey().contains("new") ? 5 : 10;
+        List<Double> p50 = new ArrayList<>();
+        List<Double> p90 = new ArrayList<>();
+        way.getValue().run(command); // warm
+        for (int r = 0; r < runs; r++) {
+          List<Double> ms = new ArrayList<>();
+          for (int i = 0; i < calls; i++) {
+            long t0 = System.nanoTime();
+            int n = way.getValue().run(command);
+            ms.add((System.nanoTime() - t0) / 1e6);
+            assertThat(n).as(way.getKey() + " output of " + command).isEqualTo(command.equals("true") ? 0 : MIB);
+          }
+          p50.add(Bench.percentile(ms, 50));
+          p90.add(Bench.percentile(ms, 90));
+        }
+        String label = command.equals("true") ? "true" : "1 MiB of output";
+        Bench.report("exec round trip, " + label + ", " + way.getKey() + ": p50 / p90 (ms)",
+            Bench.stats(p50, "%.0f") + " / " + Bench.stats(p90, "%.0f"));
+        chart.bar(way.getKey(), label, Bench.median(p50));
+      }
+    }
+    chart.write();
+  }
+
+  /** SSH to the guest with the VM's key, optionally over one master connection. */
+  static final class Ssh {
+    private final dev.vmlet.proto.v1.Vm vm;
+    private final Path control;
+
+    Ssh(dev.vmlet.proto.v1.Vm vm, Path control) {
+      this.vm = vm;
+      this.control = control;
+    }
+
+    String remote(String path) {
+      return vm.getSshUser() + "@" + vm.getSshHost() + ":" + path;
+    }
+
+    private List<String> options(boolean reuse) {
+      List<String> o = new ArrayList<>(List.of("-i", vm.getSshIdentityFile(), "-o", "StrictHostKeyChecking=no", "-o",
+          "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"));
+      if (reuse) {
+        o.addAll(List.of("-o", "ControlMaster=auto", "-o", "ControlPath=" + control, "-o", "ControlPersist=600"));
+      }
+      return o;
+    }
+
+    int run(boolean reuse, String command) throws Exception {
+      List<String> cmd = new ArrayList<>(List.of("ssh", "-p", Integer.toString(vm.getSshPort())));
+      cmd.addAll(options(reuse));
+      cmd.add(vm.getSshUser() + "@" + vm.getSshHost());
+      cmd.add(command);
+      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      int n = p.getInputStream().readAllBytes().length;
+      assertThat(p.waitFor()).as("ssh " + command).isZero();
+      return n;
+    }
+
+    void scp(String from, String to) throws Exception {
+      List<String> cmd = new ArrayList<>(List.of("scp", "-q", "-P", Integer.toString(vm.getSshPort())));
+      cmd.addAll(options(true));
+      cmd.add(from);
+      cmd.add(to);
+      Process p = new ProcessBuilder(cmd).inheritIO().start();
+      assertThat(p.waitFor()).as(String.join(" ", cmd)).isZero();
+    }
+  }
+
+  /** guest-exec with captured output, then guest-exec-status every 10 ms until it exited; the output's length. */
+  static int qgaExec(Path socket, String command) throws Exception {
+    try (AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket.toFile()))) {
+      OutputStream out = s.getOutputStream();
+      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+      sync(out, in);
+      JsonObject started = call(out, in, "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\",\"arg\":[\"-c\",\""
+          + command + "\"],\"capture-output\":true}}");
+      assertThat(started.has("return")).as(started.toString()).isTrue();
+      int pid = started.getAsJsonObject("return").get("pid").getAsInt();
+      while (true) {
+        JsonObject st = call(out, in, "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":" + pid + "}}")
+            .getAsJsonObject("return");
+        if (st.get("exited").getAsBoolean()) {
+          assertThat(st.get("exitcode").getAsInt()).isZero();
+          return st.has("out-data") ? Base64.getDecoder().decode(st.get("out-data").getAsString()).length : 0;
+        }
+        Thread.sleep(10);
+      }
+    }
+  }
+
+  /** guest-sync until it echoes our id: answers left over from an earlier client are skipped. */
+  private static void sync(OutputStream out, BufferedReader in) throws Exception {
+    JsonObject sync = call(out, in, "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":4242}}\n");
+    for (int i = 0; i < 5 && !(sync.has("return") && sync.get("return").getAsInt() == 4242); i++) {
+      sync = call(out, in, "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":4242}}\n");
+    }
+    assertThat(sync.toString()).contains("4242");
+  }
+
+  /** guest-file-open, guest-file-read in 1 MiB base64 chunks until EOF, checked against {@code expected}; MB/s. */
+  static double qgaRead(Path socket, String path, byte[] expected) throws Exception {
+    try (AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket.toFile()))) {
+      OutputStream out = s.getOutputStream();
+      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+      sync(out, in);
+      long t0 = System.nanoTime();
+      JsonObject opened = call(out, in, "{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":\"" + path + "\",\"mode\":\"r\"}}");
+      int handle = opened.get("return").getAsInt();
+      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      while (true) {
+        JsonObject r = call(out, in, "{\"execute\":\"guest-file-read\",\"arguments\":{\"handle\":" + handle + ",\"count\":" + MIB + "}}")
+            .getAsJsonObject("return");
+        got.writeBytes(Base64.getDecoder().decode(r.get("buf-b64").getAsString()));
+        if (r.get("eof").getAsBoolean()) {
+          break;
+        }
+      }
+      call(out, in, "{\"execute\":\"guest-file-close\",\"arguments\":{\"handle\":" + handle + "}}");
+      double rate = mbps(got.size(), System.nanoTime() - t0);
+      assertThat(got.toByteArray()).isEqualTo(expected);
+      return rate;
     }
   }
 
@@ -89,13 +261,7 @@ class AgentTransferBench {
     try (AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket.toFile()))) {
       OutputStream out = s.getOutputStream();
       BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
-      // guest-sync until it echoes our id: answers left over from an earlier client are skipped.
-      JsonObject sync = call(out, in, "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":4242}}\n");
-      for (int i = 0; i < 5 && !(sync.has("return") && sync.get("return").getAsInt() == 4242); i++) {
-        System.out.println("qemu-guest-agent said " + sync + "; syncing again");
-        sync = call(out, in, "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":4242}}\n");
-      }
-      assertThat(sync.toString()).contains("4242");
+      sync(out, in);
       long t0 = System.nanoTime();
       JsonObject opened = call(out, in, "{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":\"" + path + "\",\"mode\":\"w\"}}");
       assertThat(opened.has("return")).as(opened.toString()).isTrue();
@@ -168,13 +334,4 @@ class AgentTransferBench {
     return bytes / 1e6 / (nanos / 1e9);
   }
 
-  static void report(String what, List<Double> values) {
-    if (values.isEmpty()) {
-      return;
-    }
-    List<Double> sorted = new ArrayList<>(values);
-    sorted.sort(null);
-    System.out.printf("BENCH %-55s median %8.1f   runs %s%n", what, sorted.get(sorted.size() / 2),
-        values.stream().map(v -> String.format("%.1f", v)).toList());
-  }
 }

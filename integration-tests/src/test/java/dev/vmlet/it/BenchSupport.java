@@ -41,6 +41,26 @@ public final class BenchSupport {
       return Guests.pull(d.client, name, path).data();
     }
 
+    /** The VM as GetVm reports it (SSH host, port, user and key among it). */
+    public dev.vmlet.proto.v1.Vm info() {
+      return d.client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName(name).build());
+    }
+
+    /** Waits up to 300 s for the boot timeline (console, SSH, cloud-init done) and returns the VM then. */
+    public dev.vmlet.proto.v1.Vm awaitBootTimeline() throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+      while (true) {
+        dev.vmlet.proto.v1.Vm vm = info();
+        if (vm.getCloudInitDoneUnixMs() != 0 && vm.getSshReadyUnixMs() != 0 && vm.getConsoleFirstOutputUnixMs() != 0) {
+          return vm;
+        }
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError("no complete boot timeline within 300 s: " + vm);
+        }
+        Thread.sleep(500);
+      }
+    }
+
     public Path qgaSocket() {
       return d.paths.vmRunDir(name).resolve("qga.sock");
     }
@@ -62,6 +82,65 @@ public final class BenchSupport {
     d.client.vms().withDeadlineAfter(500, TimeUnit.SECONDS)
         .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(480).build());
     return new DebianVm(d, name);
+  }
+
+  /** A daemon process (its memory is its own) with micro VMs; VMs and daemon go on close. */
+  public static final class MicroNode implements AutoCloseable {
+    private final DaemonProcess daemon;
+    public final dev.vmlet.daemon.DaemonClient client;
+
+    private MicroNode(DaemonProcess daemon) {
+      this.daemon = daemon;
+      this.client = daemon.client();
+    }
+
+    public long daemonPid() {
+      return daemon.pid();
+    }
+
+    /** Creates and starts a micro VM and waits for its agent; returns the VM then. */
+    public dev.vmlet.proto.v1.Vm start(String name, int memoryMib) {
+      client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+          .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(memoryMib)).setStart(true).build());
+      return Guests.waitReady(client, name);
+    }
+
+    public String sh(String vm, String line) {
+      return Guests.sh(client, vm, line);
+    }
+
+    /** Runs a program (no shell); its exit code. */
+    public int exec(String vm, String... argv) {
+      return Guests.exec(client, vm, argv).exitCode();
+    }
+
+    public FileTransferResult push(String vm, String path, byte[] data) throws Exception {
+      return Guests.push(client, vm, path, data, null, false);
+    }
+
+    public byte[] pull(String vm, String path) throws Exception {
+      return Guests.pull(client, vm, path).data();
+    }
+
+    @Override
+    public void close() throws Exception {
+      try {
+        for (var vm : client.vms().withDeadlineAfter(30, TimeUnit.SECONDS)
+            .listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance()).getVmsList()) {
+          client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(vm.getSpec().getName())
+              .setForce(true).build());
+        }
+      } finally {
+        client.close();
+        daemon.destroy();
+      }
+    }
+  }
+
+  public static MicroNode microNode(Path dir) throws Exception {
+    DaemonProcess d = new DaemonProcess(dir);
+    d.start();
+    return new MicroNode(d);
   }
 
   public static String sha(byte[] data) throws Exception {

@@ -54,6 +54,11 @@ final class DaemonProcess {
     }
   }
 
+  /** The running daemon's pid. */
+  long pid() {
+    return process.pid();
+  }
+
   DaemonClient client() {
     return new DaemonClient(paths.socket());
   }

@@ -1,0 +1,155 @@
+package dev.vmlet.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.it.BenchSupport;
+import dev.vmlet.proto.v1.StopVmRequest;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Not part of the test run: {@code ./scripts/bench micro}. Micro VMs under this host's accelerator:
+ * boot to agent ready and the kernel's share of it; the agent's JVM start with and without its
+ * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
+ * processes and threads per VM, the agent's memory in the guest.
+ */
+class MicroVmBench {
+  private static final Pattern RUN_INIT = Pattern.compile("\\[\\s*(\\d+\\.\\d+)\\] Run /init");
+  @TempDir Path tmp;
+
+  @Test
+  void bootJvmStartAndDensity() throws Exception {
+    int runs = Bench.runs();
+    int density = Integer.getInteger("bench.density.vms", 4);
+    try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
+      // Boot: one VM started and stopped again, `runs` times.
+      List<Double> ready = new ArrayList<>();
+      List<Double> kernel = new ArrayList<>();
+      String accel = "";
+      for (int i = 0; i < runs; i++) {
+        Vm vm = i == 0 ? node.start("boot", 384) : startAgain(node, "boot");
+        accel = vm.getAccel();
+        ready.add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
+        Matcher m = RUN_INIT.matcher(Files.readString(Path.of(vm.getConsoleLog())));
+        assertThat(m.find()).as("'Run /init' in the console log").isTrue();
+        kernel.add(Double.parseDouble(m.group(1)));
+        node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName("boot").setForce(true).build());
+      }
+      Bench.report("micro VM (" + accel + "): QEMU start to agent ready (s)", Bench.stats(ready, "%.2f"));
+      Bench.report("micro VM (" + accel + "): kernel start to /init, the kernel's own clock (s)", Bench.stats(kernel, "%.2f"));
+
+      // The agent's JVM start (its --warm-up: frames, protobuf, one exec) with and without the CDS archive.
+      node.start("jvm", 384);
+      // agent.sh as the image has it (its JVM flags and archive), once as is, once with sharing off.
+      String withArchive = "cd /opt/vmlet && ./agent.sh --warm-up";
+      String withoutArchive = "cd /opt/vmlet && eval \"$(sed -n 's/^exec //p' agent.sh | sed 's/-Xshare:auto/-Xshare:off/;"
+          + " s/-XX:SharedArchiveFile=[^ ]*//; s/\"\\$@\"/--warm-up/')\"";
+      List<Double> withCds = new ArrayList<>();
+      List<Double> withoutCds = new ArrayList<>();
+      List<Double> plain = new ArrayList<>();
+      for (int i = 0; i < runs; i++) {
+        plain.add(execMs(node, "jvm", "true"));
+        withCds.add(execMs(node, "jvm", withArchive));
+        withoutCds.add(execMs(node, "jvm", withoutArchive));
+      }
+      Bench.report("agent JVM start in the micro VM, with the CDS archive (exec round trip, ms)", Bench.stats(withCds, "%.0f"));
+      Bench.report("agent JVM start in the micro VM, without it (-Xshare:off) (ms)", Bench.stats(withoutCds, "%.0f"));
+      Bench.report("exec round trip of 'true' in the same VM, for scale (ms)", Bench.stats(plain, "%.0f"));
+      new Bench.Chart("micro-boot.png", "Micro VM under " + accel + ": where the time to agent ready goes (s, medians)", "s")
+          .bar("seconds", "QEMU start to agent ready", Bench.median(ready))
+          .bar("seconds", "kernel to /init", Bench.median(kernel))
+          .bar("seconds", "agent JVM start, CDS", Bench.median(withCds) / 1000)
+          .bar("seconds", "agent JVM start, no CDS", Bench.median(withoutCds) / 1000)
+          .write();
+
+      // Density: the daemon's resident memory with 1 VM (jvm) and with `density` VMs running.
+      double daemonWithOne = rssMib(node.daemonPid());
+      List<Vm> vms = new ArrayList<>();
+      for (int i = 1; i < density; i++) {
+        vms.add(node.start("d" + i, 384));
+      }
+      vms.add(node.client.vms().getVm(VmRef.newBuilder().setName("jvm").build()));
+      Thread.sleep(2000);
+      double daemonWithAll = rssMib(node.daemonPid());
+      List<Double> qemuRss = new ArrayList<>();
+      List<Double> qemuThreads = new ArrayList<>();
+      List<Double> agentRss = new ArrayList<>();
+      for (Vm vm : vms) {
+        qemuRss.add(rssMib(vm.getPid()));
+        qemuThreads.add((double) Long.parseLong(status(vm.getPid(), "Threads:")));
+        String kb = node.sh(vm.getSpec().getName(), "grep VmRSS /proc/$PPID/status").replaceAll("[^0-9]", "");
+        agentRss.add(Long.parseLong(kb) / 1024.0);
+      }
+      Bench.report("daemon resident memory, 1 VM running / " + density + " VMs running (MiB)",
+          String.format("%.0f / %.0f: %.1f MiB per further VM", daemonWithOne, daemonWithAll, (daemonWithAll - daemonWithOne) / (density - 1)));
+      Bench.report("QEMU per micro VM (384 MiB guest): resident memory (MiB)", Bench.stats(qemuRss, "%.0f"));
+      Bench.report("QEMU per micro VM: processes / threads", "1 / " + Bench.stats(qemuThreads, "%.0f"));
+      Bench.report("agent resident memory in the guest (MiB)", Bench.stats(agentRss, "%.1f"));
+
+      // Exec and transfer through the agent of a micro VM (its root file system is in RAM).
+      List<Double> execP50 = new ArrayList<>();
+      List<Double> push = new ArrayList<>();
+      List<Double> pull = new ArrayList<>();
+      byte[] data = new byte[64 << 20];
+      new java.util.Random(5).nextBytes(data);
+      String sha = BenchSupport.sha(data);
+      for (int i = 0; i < runs; i++) {
+        List<Double> ms = new ArrayList<>();
+        for (int k = 0; k < 20; k++) {
+          long t0 = System.nanoTime();
+          assertThat(node.exec("jvm", "true")).isZero();
+          ms.add((System.nanoTime() - t0) / 1e6);
+        }
+        execP50.add(Bench.percentile(ms, 50));
+        if (i < 3) {
+          long t0 = System.nanoTime();
+          assertThat(node.push("jvm", "/tmp/bench.bin", data).getSha256()).isEqualTo(sha);
+          push.add(data.length / 1e6 / ((System.nanoTime() - t0) / 1e9));
+          long t1 = System.nanoTime();
+          assertThat(BenchSupport.sha(node.pull("jvm", "/tmp/bench.bin"))).isEqualTo(sha);
+          pull.add(data.length / 1e6 / ((System.nanoTime() - t1) / 1e9));
+        }
+      }
+      Bench.report("micro VM: exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(execP50, "%.0f"));
+      Bench.report("micro VM: push / pull of 64 MiB (MB/s)", Bench.stats(push, "%.1f") + " / " + Bench.stats(pull, "%.1f"));
+      node.sh("jvm", "rm -f /tmp/bench.bin");
+
+    }
+  }
+
+  private static Vm startAgain(BenchSupport.MicroNode node, String name) {
+    node.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build());
+    return node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS).waitAgentReady(
+        dev.vmlet.proto.v1.WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+  }
+
+  private static double execMs(BenchSupport.MicroNode node, String vm, String line) {
+    long t0 = System.nanoTime();
+    String out = node.sh(vm, line + " >/dev/null 2>&1 && echo ok");
+    double ms = (System.nanoTime() - t0) / 1e6;
+    assertThat(out).as(line).isEqualTo("ok\n");
+    return ms;
+  }
+
+  private static String status(long pid, String field) throws Exception {
+    for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+      if (l.startsWith(field)) {
+        return l.substring(field.length()).replaceAll("[^0-9]", "");
+      }
+    }
+    throw new AssertionError(field + " not in /proc/" + pid + "/status");
+  }
+
+  private static double rssMib(long pid) throws Exception {
+    return Long.parseLong(status(pid, "VmRSS:")) / 1024.0;
+  }
+}
