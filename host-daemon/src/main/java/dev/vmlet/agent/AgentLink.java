@@ -647,7 +647,7 @@ public final class AgentLink implements Closeable {
       drop(f);
       return;
     }
-    byte[] expected = proof(token, p.challenge(), p.session());
+    byte[] expected = dev.vmlet.common.session.TokenProof.hmac(token, p.challenge(), p.session());
     if (!java.security.MessageDigest.isEqual(expected, f.getProof().getHmac().toByteArray())) {
       String why = "the agent in VM " + vmName + " could not prove it runs in the VM this daemon made (wrong or missing VM token);"
           + " its session was refused";
@@ -668,11 +668,6 @@ public final class AgentLink implements Closeable {
     }
     LOG.info("VM " + vmName + ": agent " + p.hello().getAgentVersion() + " ready, token proven, session " + sessionId);
     events.ready(p.hello());
-  }
-
-  /** HMAC-SHA256 keyed with the token over the challenge and the session id (what the agent sends). */
-  public static byte[] proof(byte[] token, byte[] challenge, String session) {
-    return dev.vmlet.common.session.TokenProof.hmac(token, challenge, session);
   }
 
   private void failAll(StreamError.Code code, String reason) {

@@ -57,11 +57,29 @@ public final class VmStore {
     }
   }
 
+  /** Below this many usable bytes the state directory's file system counts as full. */
+  static final long FULL_BELOW = 64 * 1024;
+
+  /** Usable bytes on the file system of {@code dir} or its nearest existing parent; MAX_VALUE when unknown. */
+  static long usableBytes(Path dir) {
+    for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {
+      if (Files.exists(p)) {
+        try {
+          return Files.getFileStore(p).getUsableSpace();
+        } catch (IOException e) {
+          return Long.MAX_VALUE;
+        }
+      }
+    }
+    return Long.MAX_VALUE;
+  }
+
   /** A state write that failed, as the caller should read it: what, where, why, and what to do. */
   static VmException unsaved(String name, Path dir, IOException e) {
     String reason = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
         : String.valueOf(e.getMessage());
-    boolean full = reason.contains("No space left") || reason.contains("Disk quota exceeded");
+    // The reason is strerror's text, in the daemon's locale: a full file system is told by its space.
+    boolean full = reason.contains("No space left") || reason.contains("Disk quota exceeded") || usableBytes(dir) < FULL_BELOW;
     return new VmException(full ? VmException.Kind.RESOURCE_EXHAUSTED : VmException.Kind.FAILED_PRECONDITION,
         "cannot save the state of VM '" + name + "' in " + dir + ": " + reason + "; nothing was changed; "
             + (full ? "free space on the state directory's file system" : "make the state directory writable") + " and retry", e);

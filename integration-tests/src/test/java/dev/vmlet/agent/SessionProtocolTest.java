@@ -74,6 +74,8 @@ class SessionProtocolTest {
     h = new ProtocolHarness(dir);
     Hello first = h.link.hello();
     long t0 = System.nanoTime();
+    int back = 0;
+    int inFlightFailed = 0;
     for (int i = 0; i < 100; i++) {
       ProtocolHarness.Recorder inFlight = i % 10 == 0 ? h.start(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build()) : null;
       h.agent.close();
@@ -85,19 +87,23 @@ class SessionProtocolTest {
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
             () -> inFlight.result.get(10, TimeUnit.SECONDS));
         assertThat(e.getCause().getMessage()).containsAnyOf("restarted", "closed", "new session");
+        inFlightFailed++;
       }
       assertThat(h.run("echo", Integer.toString(i)).stdout()).isEqualTo(i + "\n");
+      back++;
     }
     System.out.printf("100 agent restarts, each back and answering: %.1f s%n", (System.nanoTime() - t0) / 1e9);
     dev.vmlet.faults.Faults.report("agent restarted (protocol level, no VM)", String.format(
-        "100 agent restarts: back and answering 100/100 in %.1f s in all; requests in flight failed with the reason 10/10",
-        (System.nanoTime() - t0) / 1e9));
+        "100 agent restarts: back and answering %d/100 in %.1f s in all; requests in flight failed with the reason %d/10",
+        back, (System.nanoTime() - t0) / 1e9, inFlightFailed));
   }
 
   @Test
   void hostReconnections_100Cycles_theAgentSaysHelloAgainEachTime() throws Exception {
     h = new ProtocolHarness(dir);
     long t0 = System.nanoTime();
+    int back = 0;
+    int inFlightFailed = 0;
     for (int i = 0; i < 100; i++) {
       ProtocolHarness.Recorder inFlight = i % 10 == 0 ? h.start(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build()) : null;
       h.link.close();
@@ -106,15 +112,17 @@ class SessionProtocolTest {
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
             () -> inFlight.result.get(10, TimeUnit.SECONDS));
         assertThat(e.getCause().getMessage()).contains("closed");
+        inFlightFailed++;
       }
       h.connectLink();
       h.awaitReady();
       assertThat(h.run("echo", Integer.toString(i)).stdout()).isEqualTo(i + "\n");
+      back++;
     }
     System.out.printf("100 host reconnections, each welcomed and answering: %.1f s%n", (System.nanoTime() - t0) / 1e9);
     dev.vmlet.faults.Faults.report("host link cut (protocol level, no VM)", String.format(
-        "100 reconnections: welcomed and answering 100/100 in %.1f s in all; requests in flight failed with the reason 10/10",
-        (System.nanoTime() - t0) / 1e9));
+        "100 reconnections: welcomed and answering %d/100 in %.1f s in all; requests in flight failed with the reason %d/10",
+        back, (System.nanoTime() - t0) / 1e9, inFlightFailed));
   }
 
   @Test

@@ -1,10 +1,8 @@
 package dev.vmlet.bench;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,14 +43,15 @@ final class Bench {
   }
 
   static void report(String what, String figure) {
-    String line = "BENCH " + what + ": " + figure;
-    System.out.println(line);
-    try {
-      Files.write(Path.of("target", "bench.txt"), List.of(line), StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-          StandardOpenOption.APPEND);
-    } catch (IOException e) {
-      System.out.println("(not kept in target/bench.txt: " + e.getMessage() + ")");
-    }
+    dev.vmlet.faults.Faults.keep("bench.txt", "BENCH " + what + ": " + figure);
+  }
+
+  private static final java.util.regex.Pattern RUN_INIT = java.util.regex.Pattern.compile("\\[\\s*(\\d+\\.\\d+)\\] Run /init");
+
+  /** The kernel's own time from its start to running /init, from a console log; null when not there. */
+  static Double kernelToInit(String consoleLog) throws IOException {
+    java.util.regex.Matcher m = RUN_INIT.matcher(Files.readString(Path.of(consoleLog)));
+    return m.find() ? Double.parseDouble(m.group(1)) : null;
   }
 
   /** One comparison's chart: bars of the given medians, one series per group of bars. */

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.it.BenchSupport;
 import dev.vmlet.proto.v1.Vm;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
  * (its unit started to "welcomed by host", from the guest's journal).
  */
 class DebianBootBench {
-  private static final Pattern RUN_INIT = Pattern.compile("\\[\\s*(\\d+\\.\\d+)\\] Run /init");
   private static final Pattern MONO = Pattern.compile("^\\[\\s*(\\d+\\.\\d+)\\]");
   @TempDir Path tmp;
 
@@ -37,9 +35,9 @@ class DebianBootBench {
         accel = v.getAccel();
         long t0 = v.getStartedAtUnixMs();
         add(figures, "QEMU start to the kernel's first console line", (v.getConsoleFirstOutputUnixMs() - t0) / 1000.0);
-        Matcher m = RUN_INIT.matcher(Files.readString(Path.of(v.getConsoleLog())));
-        if (m.find()) {
-          add(figures, "the kernel, its start to /init (its own clock)", Double.parseDouble(m.group(1)));
+        Double toInit = Bench.kernelToInit(v.getConsoleLog());
+        if (toInit != null) {
+          add(figures, "the kernel, its start to /init (its own clock)", toInit);
         }
         add(figures, "QEMU start to agent ready", (v.getAgentReadyAtUnixMs() - t0) / 1000.0);
         add(figures, "QEMU start to SSH answering", (v.getSshReadyUnixMs() - t0) / 1000.0);

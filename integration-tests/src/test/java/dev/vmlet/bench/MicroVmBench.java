@@ -11,8 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
  * processes and threads per VM, the agent's memory in the guest.
  */
 class MicroVmBench {
-  private static final Pattern RUN_INIT = Pattern.compile("\\[\\s*(\\d+\\.\\d+)\\] Run /init");
   @TempDir Path tmp;
 
   @Test
@@ -39,9 +36,9 @@ class MicroVmBench {
         Vm vm = i == 0 ? node.start("boot", 384) : startAgain(node, "boot");
         accel = vm.getAccel();
         ready.add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
-        Matcher m = RUN_INIT.matcher(Files.readString(Path.of(vm.getConsoleLog())));
-        assertThat(m.find()).as("'Run /init' in the console log").isTrue();
-        kernel.add(Double.parseDouble(m.group(1)));
+        Double toInit = Bench.kernelToInit(vm.getConsoleLog());
+        assertThat(toInit).as("'Run /init' in the console log").isNotNull();
+        kernel.add(toInit);
         node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName("boot").setForce(true).build());
       }
       Bench.report("micro VM (" + accel + "): QEMU start to agent ready (s)", Bench.stats(ready, "%.2f"));

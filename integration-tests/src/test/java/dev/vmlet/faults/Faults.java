@@ -30,13 +30,17 @@ public final class Faults {
    * {@code ./scripts/faults} shows at the end.
    */
   public static void report(String fault, String figure) {
-    String line = "FAULT " + fault + " (" + (longForm() ? "long" : "short") + " form): " + figure;
+    keep("faults.txt", "FAULT " + fault + " (" + (longForm() ? "long" : "short") + " form): " + figure);
+  }
+
+  /** Prints a figure line and appends it to {@code target/<file>} (the fault suite's and the benchmarks' record). */
+  public static void keep(String file, String line) {
     System.out.println(line);
     try {
-      Files.write(Path.of("target", "faults.txt"), List.of(line), StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      Files.write(Path.of("target", file), List.of(line), StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
     } catch (IOException e) {
-      System.out.println("(not kept in target/faults.txt: " + e.getMessage() + ")");
+      System.out.println("(not kept in target/" + file + ": " + e.getMessage() + ")");
     }
   }
 
