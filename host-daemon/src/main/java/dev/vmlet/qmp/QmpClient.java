@@ -101,7 +101,7 @@ public final class QmpClient implements Closeable {
     } catch (IOException e) {
       throw new QmpException("QMP " + command + " failed to send: " + e.getMessage(), e);
     } catch (TimeoutException e) {
-      throw new QmpException("", "QMP " + command + " got no answer within " + timeout.toMillis() + " ms");
+      throw new QmpException(QmpException.NO_ANSWER, "QMP " + command + " got no answer within " + timeout.toMillis() + " ms");
     } catch (ExecutionException e) {
       if (e.getCause() instanceof QmpException q) {
         throw q;

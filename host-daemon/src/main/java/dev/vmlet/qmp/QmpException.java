@@ -16,7 +16,10 @@ public final class QmpException extends IOException {
     this.errorClass = "";
   }
 
-  /** QEMU's error class (e.g. "GenericError"), or empty when the failure was not QEMU's answer. */
+  /** No answer came in time: QEMU is hung, stopped, or too busy. */
+  public static final String NO_ANSWER = "NoAnswer";
+
+  /** QEMU's error class (e.g. "GenericError"), {@link #NO_ANSWER}, or empty when the link failed. */
   public String errorClass() {
     return errorClass;
   }

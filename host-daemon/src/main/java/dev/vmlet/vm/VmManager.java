@@ -582,7 +582,16 @@ public final class VmManager implements AutoCloseable {
       if (agent != null && to == VmState.PAUSED) {
         agent.suspendLiveness(true); // a frozen guest cannot answer heartbeats
       }
-      runQmp(vm, command);
+      try {
+        runQmp(vm, command);
+      } catch (RuntimeException e) {
+        if (agent != null && to == VmState.PAUSED) {
+          // Not paused after all (a QEMU that does not answer, say): heartbeats count again, or
+          // a hung guest's requests would wait forever.
+          agent.suspendLiveness(false);
+        }
+        throw e;
+      }
       if (agent != null && to == VmState.RUNNING) {
         agent.suspendLiveness(false);
       }
@@ -599,6 +608,12 @@ public final class VmManager implements AutoCloseable {
     }
     try {
       vm.qmp.execute(command, null, QMP_TIMEOUT);
+    } catch (dev.vmlet.qmp.QmpException e) {
+      if (e.errorClass().equals(dev.vmlet.qmp.QmpException.NO_ANSWER)) {
+        throw new VmException(VmException.Kind.UNAVAILABLE, "QEMU of VM '" + vm.name() + "' did not answer QMP " + command + " within "
+            + QMP_TIMEOUT.toSeconds() + " s (hung or stopped); a stop still ends it (vmlet stop --force " + vm.name() + ")", e);
+      }
+      throw new VmException(VmException.Kind.INTERNAL, "QMP " + command + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
     } catch (IOException e) {
       throw new VmException(VmException.Kind.INTERNAL, "QMP " + command + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
     }
