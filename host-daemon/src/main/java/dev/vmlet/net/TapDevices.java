@@ -30,4 +30,34 @@ public final class TapDevices {
           "network.tap: '" + tap + "' exists but is not a TAP device (it has no tun_flags)");
     }
   }
+
+  /**
+   * Checks that QEMU's user may attach to the TAP device: the kernel lets a process without
+   * CAP_NET_ADMIN in only when the device's owner (if it has one) is that user and its group (if it
+   * has one) is one of the user's.
+   *
+   * @throws VmException FAILED_PRECONDITION naming the owner and the command that makes a usable TAP
+   */
+  public void requireUsableBy(String tap, dev.vmlet.qemu.QemuUser user) {
+    Path dev = sysRoot.resolve("sys/class/net").resolve(tap);
+    long owner = id(dev.resolve("owner"));
+    long group = id(dev.resolve("group"));
+    boolean ownerOk = owner == -1 || owner == user.uid();
+    boolean groupOk = group == -1 || group == user.gid() || user.groups().contains((int) group);
+    if (!ownerOk || !groupOk) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "network.tap: QEMU runs as user " + user.name() + " (uid "
+          + user.uid() + "), which may not attach to '" + tap + "' (owner uid " + owner + ", group gid " + group
+          + "); make it that user's: ip tuntap del dev " + tap + " mode tap && ip tuntap add dev " + tap + " mode tap user "
+          + user.name() + " (then put it on its bridge again)");
+    }
+  }
+
+  /** A TAP's owner or group as sysfs shows it; -1 for none. */
+  private static long id(Path file) {
+    try {
+      return Long.parseLong(Files.readString(file).strip());
+    } catch (java.io.IOException | NumberFormatException e) {
+      return -1;
+    }
+  }
 }

@@ -32,6 +32,11 @@ public final class AccelProbe {
     this.timeout = timeout;
   }
 
+  /** The KVM device this probe opens. */
+  public Path kvmDevice() {
+    return kvmDevice;
+  }
+
   /** Resolves a requested accelerator ("auto", "kvm", "tcg") to the one to use. */
   public Accel resolve(String requested) {
     if (requested.equals("tcg")) {

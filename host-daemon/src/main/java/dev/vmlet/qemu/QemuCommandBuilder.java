@@ -7,8 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Builds the exact {@code qemu-system-x86_64} argument list for a VM. Pure: the same inputs always
- * give the same list, and nothing is read from or written to the machine.
+ * Builds the exact {@code qemu-system-x86_64} argument list for a VM, behind {@code setpriv} when
+ * QEMU runs as another user ({@link QemuUser#prefix}). Pure: the same inputs always give the same
+ * list, and nothing is read from or written to the machine.
  */
 public final class QemuCommandBuilder {
   /** The fw_cfg entry with the VM's agent token; the guest reads /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw. */
@@ -31,6 +32,11 @@ public final class QemuCommandBuilder {
     // microvm has no PCI bus: its virtio devices sit on virtio-mmio transports ("-device").
     String virtio = microvm ? "-device" : "-pci";
     List<String> a = new ArrayList<>();
+    QemuUser user = l.confinement().user();
+    if (user != null) {
+      // VFIO pins all guest memory; the limit is raised before the drop, like libvirt's RAM + 1 GiB.
+      a.addAll(user.prefix(l.vfio().isEmpty() ? 0 : (config.memoryMib() + 1024) * 1024 * 1024));
+    }
     a.add(l.qemuBinary());
     // debug-threads: vCPU threads are named "CPU n/KVM" (or TCG), which operators and tests can see.
     a.addAll(List.of("-name", config.name() + ",process=vmlet-" + config.name() + ",debug-threads=on"));
@@ -57,10 +63,6 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none"));
     if (!l.confinement().sandbox().isEmpty()) {
       a.addAll(List.of("-sandbox", l.confinement().sandbox()));
-    }
-    if (!l.confinement().runAs().isEmpty()) {
-      // QEMU opens its disks, sockets and devices as the daemon, then drops to this user.
-      a.addAll(List.of("-runas", l.confinement().runAs()));
     }
     if (config.platform().firmware().equals("uefi")) {
       if (l.firmware() == null) {

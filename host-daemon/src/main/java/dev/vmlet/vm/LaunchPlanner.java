@@ -13,6 +13,8 @@ import dev.vmlet.qemu.Firmware;
 import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qemu.QemuLaunch;
+import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.qemu.QemuUser;
 import dev.vmlet.qemu.HostTsc;
 import dev.vmlet.net.TapDevices;
 import java.nio.file.Files;
@@ -170,6 +172,75 @@ final class LaunchPlanner {
     return p;
   }
 
+  /**
+   * KVM as the daemon probed it, if QEMU's user can open /dev/kvm too; otherwise TCG for "auto" and
+   * an error for "kvm", saying how to let the user in.
+   */
+  private Accel kvmFor(QemuUser user, String requested, Accel kvm) {
+    String denied = user.denied(probe.kvmDevice(), true, "the KVM device");
+    if (denied == null) {
+      return kvm;
+    }
+    String why = denied + " (Debian's qemu-system packages make /dev/kvm 0660 group kvm)";
+    if (requested.equals("kvm")) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "KVM requested but not usable: " + why);
+    }
+    return new Accel("tcg", why + "; using TCG");
+  }
+
+  /**
+   * Gives QEMU's user what QEMU writes or creates: the run directory (sockets, pidfile), the VM's
+   * disks and UEFI variables, and the agent token it reads (0600). Never vm.json or the SSH keys.
+   */
+  private static void handOver(QemuUser user, VmFiles files, List<AttachedDisk> disks, Firmware firmware) throws IOException {
+    user.handOver(files.runDir());
+    for (AttachedDisk d : disks) {
+      user.handOver(d.file());
+    }
+    if (firmware != null) {
+      user.handOver(files.uefiVars());
+    }
+    user.handOver(files.agentToken());
+  }
+
+  /**
+   * Every file QEMU opens, checked as QEMU's user before it starts, so that a directory it cannot
+   * get through is named with the fix instead of QEMU's bare "Permission denied".
+   */
+  private static void checkReach(QemuUser user, VmConfig config, BootImage boot, VmFiles files, List<AttachedDisk> disks,
+      Firmware firmware, List<Path> readOnly) {
+    List<String> denied = new java.util.ArrayList<>();
+    if (boot != null) {
+      denied.add(user.denied(boot.kernel(), false, "the kernel"));
+      if (boot.initrd() != null) {
+        denied.add(user.denied(boot.initrd(), false, "the initrd"));
+      }
+    }
+    denied.add(user.denied(files.runDir(), true, "the VM's run directory"));
+    for (AttachedDisk d : disks) {
+      denied.add(user.denied(d.file(), true, "disk " + d.name()));
+    }
+    for (DiskConfig d : config.disks()) {
+      if (!d.baseImage().isEmpty()) {
+        denied.add(user.denied(Path.of(d.baseImage()), false, "the base image of disk " + d.name()));
+      }
+    }
+    if (firmware != null) {
+      denied.add(user.denied(firmware.code(), false, "the UEFI firmware"));
+      denied.add(user.denied(files.uefiVars(), true, "the UEFI variables"));
+    }
+    for (Path p : readOnly) {
+      denied.add(user.denied(p, false, "the read-only disk"));
+    }
+    denied.add(user.denied(files.agentToken(), false, "the agent token"));
+    denied.stream().filter(java.util.Objects::nonNull).findFirst().ifPresent(why -> {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, why);
+    });
+  }
+
+  /** QEMU opens a TAP through this device; the kernel then checks the TAP's owner and group. */
+  static final Path TUN = Path.of("/dev/net/tun");
+
   /** The user's forwards plus guest port 22 on a free loopback port, unless the user forwards 22. */
   static List<PortForward> withSsh(List<PortForward> forwards) {
     boolean has22 = forwards.stream().anyMatch(f -> f.guestPort() == SSH_PORT && f.protocol().equals("tcp"));
@@ -190,14 +261,35 @@ final class LaunchPlanner {
   Plan plan(VmConfig config, String instanceId, VmFiles files, boolean create) throws IOException {
     BootImage boot = boot(config, files, VmException.Kind.FAILED_PRECONDITION);
     checkDevices(config);
+    QemuSandbox.Confinement confinement;
     Accel accel;
     try {
+      confinement = QemuSandbox.confinement(qemuBinary);
       accel = probe.resolve(config.accel());
     } catch (IllegalStateException e) {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
     }
+    QemuUser user = confinement.user();
+    if (user != null && config.network().isTap()) {
+      taps.requireUsableBy(config.network().tap(), user);
+      String denied = user.denied(TUN, true, "the TUN device");
+      if (denied != null) {
+        throw new VmException(VmException.Kind.FAILED_PRECONDITION, "network.tap: " + denied
+            + " (udev's default for /dev/net/tun is 0666: chmod 0666 /dev/net/tun)");
+      }
+    }
+    if (user != null && accel.name().equals("kvm")) {
+      accel = kvmFor(user, config.accel(), accel);
+    }
     CpuPinning.check(config.tuning().cpuPinning());
     Path hugepagesMount = config.tuning().hugepages() ? hugepages.require(config.memoryMib()) : null;
+    if (hugepagesMount != null && user != null) {
+      hugepagesMount = hugepagesMount.resolve(QemuSandbox.USER); // a directory of its own that it may create files in
+      if (create) {
+        Files.createDirectories(hugepagesMount);
+        user.handOver(hugepagesMount);
+      }
+    }
     Firmware firmware = config.platform().firmware().equals("uefi") ? Firmware.find() : null;
     List<PortForward> forwards = config.network().isTap() ? List.of() : HostPorts.resolve(withSsh(config.forwards()));
     List<AttachedDisk> attached;
@@ -220,9 +312,15 @@ final class LaunchPlanner {
       }
       readOnly = List.of(files.seedIso(), bundle);
     }
+    if (user != null) {
+      if (create) {
+        handOver(user, files, attached, firmware);
+      }
+      checkReach(user, config, boot, files, attached, firmware, readOnly);
+    }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
         files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly, vfioFunctions(config),
-        dev.vmlet.qemu.QemuSandbox.confinement(qemuBinary)));
+        confinement));
     return new Plan(argv, accel, forwards);
   }
 }

@@ -141,10 +141,27 @@ class QemuCommandBuilderTest {
   }
 
   @Test
-  void build_withASandbox_addsIt() {
+  void build_withASandboxAndAUser_startsQemuAsThatUser_withTheWholeFilter() {
+    QemuUser user = new QemuUser("vmlet-qemu", 999, 995, List.of(108));
     List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", config, "id", "tcg", MICRO, files, List.of(), List.of(), null, null,
-        0, List.of(), List.of(), new QemuSandbox.Confinement(QemuSandbox.OPTIONS, "vmlet-qemu")));
-    assertThat(String.join(" ", args)).contains("-display none -sandbox on,obsolete=deny,spawn=deny,resourcecontrol=deny -runas vmlet-qemu ");
+        0, List.of(), List.of(), new QemuSandbox.Confinement(QemuSandbox.OPTIONS, user)));
+    assertThat(String.join(" ", args))
+        .startsWith("/usr/bin/setpriv --reuid=999 --regid=995 --groups=108 --inh-caps=-all --bounding-set=-all --no-new-privs -- q ")
+        .contains("-display none -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny ")
+        .doesNotContain("-runas", "prlimit");
+  }
+
+  @Test
+  void build_withAUserAndAGpu_raisesTheLockedMemoryLimitBeforeTheDrop() {
+    VmConfig gpu = VmConfig.builder("web1").memoryMib(2048).platform(new Platform("q35", "uefi"))
+        .gpus(List.of(new PciAddress("01:00.0"))).build();
+    QemuUser user = new QemuUser("vmlet-qemu", 999, 995, List.of());
+    List<String> args = QemuCommandBuilder.build(new QemuLaunch("q", gpu, "id", "kvm", MICRO, files, List.of(), List.of(), null,
+        new Firmware(Path.of("/ovmf/code.fd"), Path.of("/ovmf/vars.fd")), 0, List.of(), List.of(new PciAddress("01:00.0")),
+        new QemuSandbox.Confinement("", user)));
+    long bytes = (2048L + 1024) * 1024 * 1024;
+    assertThat(String.join(" ", args)).startsWith("/usr/bin/prlimit --memlock=" + bytes + ":" + bytes
+        + " /usr/bin/setpriv --reuid=999 --regid=995 --clear-groups ");
   }
 
   @Test

@@ -23,6 +23,10 @@ class VmManagerTest {
   void setUp() throws Exception {
     paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
     Files.createDirectories(dir.resolve("img"));
+    Files.writeString(dir.resolve("img/vmlinuz"), "not a kernel");
+    Files.writeString(dir.resolve("img/initrd.img"), "not an initrd");
+    // A root daemon's QEMU runs as vmlet-qemu, which must get through JUnit's 0700 directory.
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
     ImageResolver images = name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img"));
     AccelProbe probe = new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1));
     manager = new VmManager(paths, images, probe, "/nonexistent/qemu", Clock.systemUTC());
@@ -92,6 +96,21 @@ class VmManagerTest {
   void create_withMoreMemoryThanTheHost_isRefused() {
     assertThatThrownBy(() -> manager.create(new VmConfig("a", 1, VmConfig.MAX_MEMORY_MIB, "micro", "tcg"), false))
         .hasMessageContaining("more than this host has");
+  }
+
+  @Test
+  void start_whenQemusUserCannotReachTheKernel_isRefusedNamingTheDirectory_andStartsNothing() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    Files.setPosixFilePermissions(dir.resolve("img"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
+    Path img = dir.resolve("img").toRealPath();
+    assertThatThrownBy(() -> manager.start("a"))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+        .hasMessageStartingWith("QEMU runs as user vmlet-qemu (uid ")
+        .hasMessageContaining("which cannot read the kernel " + img.resolve("vmlinuz") + ": " + img + " (mode 0700, owner uid 0")
+        .hasMessageContaining("fix it with: chmod o+x " + img);
+    assertThat(manager.get("a").record().state()).isEqualTo(VmState.STOPPED);
+    assertThat(manager.get("a").record().pid()).isZero();
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.vmlet.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmlet.config.VmletPaths;
@@ -192,13 +193,33 @@ class BootSourcesIT {
     String name = "it-tap";
     ip("link", "del", tap);
     ip("link", "del", bridge);
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> tunMode = null;
     try {
       requireIp("link", "add", bridge, "type", "bridge");
       requireIp("addr", "add", "10.213.77.1/24", "dev", bridge);
       requireIp("link", "set", bridge, "up");
-      requireIp("tuntap", "add", "dev", tap, "mode", "tap");
+      // A TAP that belongs to root: QEMU, which runs as vmlet-qemu, may not attach; the error says
+      // how to make one it may use, and that command is what the test then runs.
+      requireIp("tuntap", "add", "dev", tap, "mode", "tap", "user", "0");
       requireIp("link", "set", tap, "master", bridge, "up");
-      Vm vm = create(VmSpec.newBuilder().setName(name).setTap(tap));
+      assertThatThrownBy(() -> create(VmSpec.newBuilder().setName(name).setTap(tap)))
+          .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION);
+            assertThat(e.getStatus().getDescription()).contains("which may not attach to '" + tap + "' (owner uid 0, group gid -1)")
+                .contains("ip tuntap add dev " + tap + " mode tap user " + dev.vmlet.qemu.QemuSandbox.USER);
+          });
+      requireIp("tuntap", "del", "dev", tap, "mode", "tap");
+      requireIp("tuntap", "add", "dev", tap, "mode", "tap", "user", dev.vmlet.qemu.QemuSandbox.USER);
+      requireIp("link", "set", tap, "master", bridge, "up");
+      // QEMU's user opens /dev/net/tun; udev makes it 0666, this machine's container 0600.
+      tunMode = Files.getPosixFilePermissions(TUN);
+      if (!tunMode.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+        Files.setPosixFilePermissions(TUN, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertThatThrownBy(() -> client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build()))
+            .hasMessageContaining("which cannot write the TUN device /dev/net/tun").hasMessageContaining("chmod 0666 /dev/net/tun");
+        Files.setPosixFilePermissions(TUN, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+      }
+      Vm vm = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build());
       assertThat(vm.getSshPort()).as("no SSH forward without user-mode networking").isZero();
       Guests.waitReady(client, name);
       assertThat(Guests.sh(client, name, "cat /sys/class/net/eth0/address")).isEqualTo(vm.getMac() + "\n");
@@ -207,10 +228,15 @@ class BootSourcesIT {
       assertThat(ping.exitCode()).as(ping.stdout() + ping.stderr()).isZero();
       delete(name);
     } finally {
+      if (tunMode != null) {
+        Files.setPosixFilePermissions(TUN, tunMode);
+      }
       ip("link", "del", tap);
       ip("link", "del", bridge);
     }
   }
+
+  static final Path TUN = Path.of("/dev/net/tun");
 
   static int ip(String... args) throws Exception {
     List<String> cmd = new java.util.ArrayList<>(List.of("ip"));

@@ -20,6 +20,7 @@ final class DaemonProcess {
   /** Builds the micro image when it is stale; state and sockets go under {@code dir}. */
   DaemonProcess(Path dir) throws Exception {
     Qemu.assumeInstalled();
+    Qemu.reachable(dir);
     Path cache = VmletPaths.fromEnvironment().cacheDir();
     MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), cache.resolve("images/micro"), l -> { });
     paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), cache, dir.resolve("run/vmlet.sock"));

@@ -113,12 +113,24 @@ class MicroVmIT {
       assertThat(targets).noneMatch(t -> t.endsWith(".jar") || t.endsWith("vmlet.sock") || t.startsWith("pipe:"));
       assertThat(targets).anyMatch(t -> t.endsWith("qemu.log"));
     }
-    // A root daemon's QEMU drops to its own user once its files are open.
+    // A root daemon's QEMU runs as its own user from the start: no capabilities, no_new_privs, and
+    // the files it writes are that user's; the VM's record stays the daemon's.
     if ("root".equals(System.getProperty("user.name"))) {
-      String uid = java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Uid:"))
-          .findFirst().orElseThrow().split("\\s+")[1];
-      assertThat(uid).isNotEqualTo("0");
-      assertThat(vm.getQemuCommand()).contains("-runas " + dev.vmlet.qemu.QemuSandbox.USER);
+      List<String> status = java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status"));
+      int uid = (Integer) Files.getAttribute(Path.of("/proc/" + pid), "unix:uid");
+      var user = dev.vmlet.qemu.QemuSandbox.user().orElseThrow();
+      assertThat(uid).isEqualTo(user.uid()).isNotZero();
+      assertThat(status).contains("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid, "NoNewPrivs:\t1", "CapEff:\t0000000000000000",
+          "CapPrm:\t0000000000000000");
+      assertThat(vm.getQemuCommand()).startsWith("/usr/bin/setpriv --reuid=" + uid + " ").doesNotContain("-runas")
+          .contains("elevateprivileges=deny");
+      Path state = paths.vmStateDir(name);
+      assertThat(Files.getAttribute(state.resolve("agent-token"), "unix:uid")).isEqualTo(uid);
+      assertThat(Files.getAttribute(paths.vmRunDir(name).resolve("qmp.sock"), "unix:uid")).isEqualTo(uid);
+      try (var disks = Files.list(state.resolve("disks"))) {
+        assertThat(disks.toList()).isNotEmpty().allSatisfy(d -> assertThat(Files.getAttribute(d, "unix:uid")).isEqualTo(uid));
+      }
+      assertThat(Files.getAttribute(state.resolve("vm.json"), "unix:uid")).isEqualTo(0);
     }
     assertThat(ProcessHandle.of(pid)).hasValueSatisfying(h -> assertThat(h.isAlive()).isTrue());
 

@@ -24,4 +24,21 @@ final class Qemu {
     }
     assumeTrue(ok, BINARY + " is not installed (apt-get install qemu-system-x86); ./scripts/test installs it");
   }
+
+  /**
+   * Lets QEMU's unprivileged user (a root daemon's QEMU runs as vmlet-qemu) through the directories
+   * above a test's directory: JUnit makes its temporary directories 0700. Adds only o+x, no listing.
+   *
+   * @return dir
+   */
+  static java.nio.file.Path reachable(java.nio.file.Path dir) throws IOException {
+    java.nio.file.Files.createDirectories(dir);
+    for (java.nio.file.Path p = dir.toRealPath(); p != null; p = p.getParent()) {
+      var perms = java.nio.file.Files.getPosixFilePermissions(p);
+      if (perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+        java.nio.file.Files.setPosixFilePermissions(p, perms);
+      }
+    }
+    return dir;
+  }
 }

@@ -39,6 +39,7 @@ final class TestDaemon implements AutoCloseable {
 
   private static TestDaemon start(Path dir, Daemon.Options host) throws Exception {
     Qemu.assumeInstalled();
+    Qemu.reachable(dir);
     Path cache = VmletPaths.fromEnvironment().cacheDir();
     MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), microImage(),
         line -> System.out.println("[image] " + line));
