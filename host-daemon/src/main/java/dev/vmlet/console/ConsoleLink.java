@@ -44,6 +44,7 @@ public final class ConsoleLink implements Closeable {
       ConsoleLink link = new ConsoleLink(s, new BoundedLog(logFile, LOG_LIMIT));
       Thread t = new Thread(() -> link.readLoop(vmName), "console-" + vmName);
       t.setDaemon(true);
+      link.reader = t;
       t.start();
       return link;
     } catch (IOException e) {
@@ -103,8 +104,24 @@ public final class ConsoleLink implements Closeable {
     }
   }
 
+  /**
+   * Closes the socket and waits (up to {@link #CLOSE_WAIT}) for the reader to close the log: once
+   * a stop returns, the daemon holds no file of the VM's open (a read-only remount of the state
+   * directory would otherwise fail as busy).
+   */
   @Override
   public void close() throws IOException {
     socket.close();
+    Thread t = reader;
+    if (t != null && t != Thread.currentThread()) {
+      try {
+        t.join(CLOSE_WAIT.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
+
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+  private volatile Thread reader;
 }
