@@ -100,6 +100,24 @@ public final class Gpus {
     return devices;
   }
 
+  /**
+   * The IOMMU group devices QEMU opens for these functions (taken, so bound to vfio-pci), one per group.
+   *
+   * @throws VfioException when a group's device is missing although its functions are on vfio-pci
+   */
+  public List<Path> groupDevices(List<PciDevice> devices) throws VfioException {
+    List<Path> out = new java.util.ArrayList<>();
+    for (String g : devices.stream().map(PciDevice::iommuGroup).filter(g -> !g.isEmpty()).distinct().toList()) {
+      Path dev = bus.vfioGroupDevice(g);
+      if (!java.nio.file.Files.exists(dev)) {
+        throw new VfioException(dev + " does not exist although IOMMU group " + g + " is bound to vfio-pci; is the vfio module loaded?"
+            + " (modprobe vfio-pci)");
+      }
+      out.add(dev);
+    }
+    return out;
+  }
+
   /** Gives back everything {@code holder} has; what cannot be given back stays in the ledger. */
   public synchronized void giveBack(String holder) {
     List<String> mine = ledger.entries().entrySet().stream().filter(e -> e.getValue().holder().equals(holder))

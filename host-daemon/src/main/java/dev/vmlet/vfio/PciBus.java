@@ -22,6 +22,16 @@ public final class PciBus {
     this.writer = writer;
   }
 
+  /**
+   * The character device of an IOMMU group, which QEMU opens to pass its functions through: the
+   * kernel makes it (root's, 0600) when the group's first function binds to vfio-pci. It lives in
+   * the devtmpfs beside this sysfs: /dev/vfio/N for /sys.
+   */
+  public Path vfioGroupDevice(String group) {
+    Path parent = sys.toAbsolutePath().getParent();
+    return (parent == null ? sys.getRoot() : parent).resolve("dev/vfio").resolve(group);
+  }
+
   public Path root() {
     return sys;
   }

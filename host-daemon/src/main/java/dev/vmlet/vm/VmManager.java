@@ -192,7 +192,13 @@ public final class VmManager implements AutoCloseable {
         Accel accel = plan.accel();
         if (!config.gpus().isEmpty()) {
           try {
-            gpus.take(name, LaunchPlanner.addresses(config));
+            var taken = gpus.take(name, LaunchPlanner.addresses(config));
+            var user = dev.vmlet.qemu.QemuSandbox.user();
+            if (user.isPresent()) {
+              for (Path group : gpus.groupDevices(taken)) {
+                user.get().handOver(group); // QEMU opens it as its user; the kernel removes it when the group leaves vfio-pci
+              }
+            }
           } catch (IOException e) {
             throw new VmException(VmException.Kind.FAILED_PRECONDITION, "gpus: " + e.getMessage(), e);
           }

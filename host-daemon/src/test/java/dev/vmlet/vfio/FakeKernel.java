@@ -115,6 +115,16 @@ public final class FakeKernel implements SysfsWriter {
       throw new IOException("No such device (" + driver + " probe failed)");
     }
     Files.createSymbolicLink(dev.resolve("driver"), sys.resolve("bus/pci/drivers").resolve(driver));
+    Path group = dev.resolve("iommu_group");
+    if (driver.equals("vfio-pci") && Files.isSymbolicLink(group)) {
+      // The group's character device, root's and 0600 as the kernel makes it (a plain file here; never removed).
+      Path node = sys.getParent().resolve("dev/vfio").resolve(Files.readSymbolicLink(group).getFileName().toString());
+      if (!Files.exists(node)) {
+        Files.createDirectories(node.getParent());
+        Files.createFile(node, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+      }
+    }
   }
 
   private void unbind(String address, String driver) throws IOException {

@@ -184,4 +184,16 @@ class GpusTest {
     assertThatThrownBy(() -> g.take("vm-bad", List.of(GPU))).hasMessageContaining("hook").hasMessageContaining("nothing was passed through");
     assertThat(k.driverOf(GPU)).isEqualTo("nvidia");
   }
+
+  @Test
+  void takenFunctions_nameTheirGroupsDevice_once_andAMissingOneIsAnError() throws Exception {
+    Gpus g = gpus();
+    java.util.List<PciDevice> taken = g.take("vm1", java.util.List.of(GPU));
+    assertThat(taken).hasSize(2); // the GPU and its audio function, one group
+    Path node = tmp.toAbsolutePath().resolve("dev/vfio/1");
+    assertThat(g.groupDevices(taken)).containsExactly(node);
+    java.nio.file.Files.delete(node);
+    assertThatThrownBy(() -> g.groupDevices(taken))
+        .hasMessageContaining(node + " does not exist although IOMMU group 1 is bound to vfio-pci");
+  }
 }

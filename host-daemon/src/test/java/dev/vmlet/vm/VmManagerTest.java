@@ -202,6 +202,12 @@ class VmManagerTest {
     assertThat(k.driverOf("0000:01:00.0")).isEqualTo("nvidia");
     assertThat(k.driverOf("0000:01:00.1")).isEqualTo("snd_hda_intel");
     assertThat(m.gpus().holder("0000:01:00.0")).isNull();
+    // Under root, QEMU's user was given the group's device before QEMU ran.
+    Path group = dir.resolve("fake/dev/vfio/1");
+    assertThat(group).exists();
+    if (System.getProperty("user.name").equals("root")) {
+      assertThat(Files.getAttribute(group, "unix:uid")).isEqualTo(dev.vmlet.qemu.QemuSandbox.user().orElseThrow().uid());
+    }
   }
 
   @Test
