@@ -52,6 +52,23 @@ public final class Disks {
     }
   }
 
+  /**
+   * Every file QEMU reads for a base image: the image and its backing chain.
+   *
+   * @throws VmException FAILED_PRECONDITION when the chain cannot be read (a backing file gone)
+   */
+  public List<Path> baseChain(DiskConfig d) {
+    Path base = Path.of(d.baseImage());
+    List<Path> chain = new ArrayList<>(List.of(base));
+    try {
+      chain.addAll(qemuImg.backingFiles(base));
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION,
+          "disks[" + d.name() + "].base_image " + base + ": cannot read its backing chain: " + e.getMessage());
+    }
+    return chain;
+  }
+
   /** Makes the VM's own UEFI variable store from the firmware's template, once; later starts keep it. */
   public void ensureUefiVars(Path template, Path vars) throws IOException {
     if (Files.exists(vars)) {

@@ -53,6 +53,26 @@ public final class QemuImg {
     }
   }
 
+  /**
+   * The files under an image that QEMU opens too: its backing file, that file's backing file, and
+   * so on, as absolute paths (empty for an image without one).
+   */
+  public List<Path> backingFiles(Path image) throws IOException {
+    String out = run(List.of(binary, "info", "--backing-chain", "--output=json", "-U", image.toString()));
+    List<Path> files = new ArrayList<>();
+    try {
+      for (var e : JsonParser.parseString(out).getAsJsonArray()) {
+        var o = e.getAsJsonObject();
+        if (o.has("full-backing-filename")) {
+          files.add(Path.of(o.get("full-backing-filename").getAsString()));
+        }
+      }
+    } catch (RuntimeException e) {
+      throw new IOException("qemu-img info --backing-chain " + image + " gave no chain: " + out.strip());
+    }
+    return files;
+  }
+
   /** Grows an image that no VM uses. */
   public void resize(Path image, long sizeMib) throws IOException {
     run(List.of(binary, "resize", "-q", image.toString(), sizeMib + "M"));

@@ -207,7 +207,7 @@ final class LaunchPlanner {
    * Every file QEMU opens, checked as QEMU's user before it starts, so that a directory it cannot
    * get through is named with the fix instead of QEMU's bare "Permission denied".
    */
-  private static void checkReach(QemuUser user, VmConfig config, BootImage boot, VmFiles files, List<AttachedDisk> disks,
+  private void checkReach(QemuUser user, VmConfig config, BootImage boot, VmFiles files, List<AttachedDisk> disks,
       Firmware firmware, List<Path> readOnly) {
     List<String> denied = new java.util.ArrayList<>();
     if (boot != null) {
@@ -222,7 +222,11 @@ final class LaunchPlanner {
     }
     for (DiskConfig d : config.disks()) {
       if (!d.baseImage().isEmpty()) {
-        denied.add(user.denied(Path.of(d.baseImage()), false, "the base image of disk " + d.name()));
+        List<Path> chain = this.disks.baseChain(d);
+        denied.add(user.denied(chain.get(0), false, "the base image of disk " + d.name()));
+        for (Path backing : chain.subList(1, chain.size())) {
+          denied.add(user.denied(backing, false, "a backing file of disk " + d.name() + "'s base image"));
+        }
       }
     }
     if (firmware != null) {

@@ -114,6 +114,30 @@ class VmManagerTest {
   }
 
   @Test
+  void start_whenQemusUserCannotReachABackingFileOfABaseImage_isRefusedNamingIt() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/usr/bin/qemu-img")), "needs qemu-img (scripts/test installs it)");
+    // pub/overlay.qcow2 is readable by anyone, but its backing file sits in a directory only root enters.
+    Path hidden = Files.createDirectories(dir.resolve("hidden"));
+    Path pub = Files.createDirectories(dir.resolve("pub"));
+    Path backing = hidden.resolve("base.qcow2");
+    Path overlay = pub.resolve("overlay.qcow2");
+    dev.vmlet.disk.QemuImg img = new dev.vmlet.disk.QemuImg("/usr/bin/qemu-img");
+    img.create(backing, null, null, 8);
+    img.create(overlay, backing, "qcow2", 0);
+    assertThat(img.backingFiles(overlay)).containsExactly(backing);
+    Files.setPosixFilePermissions(hidden, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    VmManager m = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
+        new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/usr/bin/qemu-system-x86_64", Clock.systemUTC());
+    m.create(VmConfig.builder("a").accel("tcg").disks(java.util.List.of(new DiskConfig("data", overlay.toString(), 0, false))).build(), false);
+    assertThatThrownBy(() -> m.start("a"))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+        .hasMessageContaining("which cannot read a backing file of disk data's base image " + backing + ": " + hidden + " (mode 0700")
+        .hasMessageContaining("fix it with: chmod o+x " + hidden);
+    assertThat(m.get("a").record().pid()).isZero();
+  }
+
+  @Test
   void start_whenQemuCannotRun_leavesTheVmStoppedWithTheReason_andNoRunFiles() {
     manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
     assertThatThrownBy(() -> manager.start("a"))
