@@ -1,8 +1,6 @@
 package dev.vmlet.vm;
 
-import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
-import dev.vmlet.proto.v1.Hello;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.disk.Disks;
@@ -20,8 +18,6 @@ import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.qemu.VmFiles;
-import dev.vmlet.qmp.QmpClient;
-import dev.vmlet.qmp.QmpEvent;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +30,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 
@@ -45,9 +40,7 @@ import java.util.logging.Logger;
  */
 public final class VmManager implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(VmManager.class.getName());
-  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-  private final Duration agentHeartbeat = AgentLink.DEFAULT_HEARTBEAT;
-  private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
 
   private final VmletPaths paths;
   private final VmStore store;
@@ -62,7 +55,8 @@ public final class VmManager implements AutoCloseable {
   private final String qemuBinary;
   private final Map<String, VmRuntime> vms = new ConcurrentHashMap<>();
   private volatile boolean closing;
-  private final List<Consumer<LifecycleEvent>> watchers = new CopyOnWriteArrayList<>();
+  private final VmEvents events;
+  private final VmLinks links;
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
     this(paths, images, probe, qemuBinary, clock, defaultGpus(paths, Path.of("/sys"), null));
@@ -90,6 +84,8 @@ public final class VmManager implements AutoCloseable {
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
     this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), gpus, qemuBinary);
+    this.events = new VmEvents(clock);
+    this.links = new VmLinks(clock, events, this::onQemuGone);
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -104,7 +100,7 @@ public final class VmManager implements AutoCloseable {
           if (p.isPresent() && p.get().pid() == r.pid()) {
             vm.process = p.get();
             try {
-              connect(vm);
+              links.connect(vm);
               LOG.info("VM " + vm.name() + " (" + r.instanceId() + "): re-adopted QEMU pid " + r.pid());
             } catch (IOException e) {
               LOG.warning("VM " + vm.name() + ": QEMU pid " + r.pid() + " runs but cannot be reached: " + e.getMessage());
@@ -112,7 +108,7 @@ public final class VmManager implements AutoCloseable {
             }
           } else {
             VmState to = s == VmState.STOPPING ? VmState.STOPPED : VmState.CRASHED;
-            transition(vm, to, "recover");
+            events.transition(vm, to, "recover");
             vm.record = vm.record.withError("QEMU (pid " + r.pid() + ") exited while the daemon was down");
             store.save(vm.record);
           }
@@ -181,7 +177,7 @@ public final class VmManager implements AutoCloseable {
       // Outside the try: a refused start changes nothing.
       VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.START);
       store.save(vm.record); // a state directory that cannot take the new state refuses the start here
-      transition(vm, VmState.STARTING, "start");
+      events.transition(vm, VmState.STARTING, "start");
       try {
         VmConfig config = vm.record.config();
         Files.createDirectories(vm.files.runDir());
@@ -213,7 +209,7 @@ public final class VmManager implements AutoCloseable {
         vm.record = vm.record.withStarted(vm.process.pid(), accel.name(), accel.reason(), startedAt,
             QemuCommandBuilder.toShellLine(cmd), plan.forwards());
         try {
-          connect(vm);
+          links.connect(vm);
           CpuPinning.apply(vm.qmp, config.tuning().cpuPinning(), QMP_TIMEOUT);
           BootTimeline timeline = vm.timeline;
           ProcessHandle qemu = vm.process;
@@ -226,17 +222,17 @@ public final class VmManager implements AutoCloseable {
           // Never leave a QEMU behind for a start that failed.
           vm.process.destroyForcibly();
           QemuProcess.awaitExit(vm.process, Duration.ofSeconds(5));
-          closeLinks(vm);
+          VmLinks.drop(vm);
           throw e;
         }
-        transition(vm, VmState.RUNNING, "start");
+        events.transition(vm, VmState.RUNNING, "start");
         store.save(vm.record);
         LOG.info("VM " + name + " (" + vm.record.instanceId() + "): running, QEMU pid " + vm.process.pid()
             + ", " + accel.name() + " (" + accel.reason() + ")");
         return vm.record;
       } catch (IOException | RuntimeException e) {
         String msg = e.getMessage();
-        transition(vm, VmState.STOPPED, "mark stopped");
+        events.transition(vm, VmState.STOPPED, "mark stopped");
         vm.record = vm.record.withError(msg).withPid(0);
         saveOrWarn(vm);
         release(vm);
@@ -246,79 +242,6 @@ public final class VmManager implements AutoCloseable {
         }
         throw new VmException(VmException.Kind.INTERNAL, "cannot start VM '" + name + "': " + msg, e);
       }
-    }
-  }
-
-  /** Connects QMP and the agent link of a VM whose QEMU runs. Caller holds the VM's monitor. */
-  private void connect(VmRuntime vm) throws IOException {
-    vm.console = ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT);
-    vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> onQemuGone(vm));
-    Path agentSocket = vm.record.config().platform().agentOnSerial() ? vm.files.agentSerialSocket() : vm.files.agentSocket();
-    // A QEMU started with the token in fw_cfg: its agent must prove it holds it. (One re-adopted from
-    // before tokens existed has none to prove.)
-    byte[] token = vm.record.qemuCommand().contains(QemuCommandBuilder.TOKEN_FW_CFG) && Files.exists(vm.files.agentToken())
-        ? Files.readAllBytes(vm.files.agentToken()) : null;
-    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), agentSocket, CONNECT_TIMEOUT, agentHeartbeat,
-        new AgentLink.Events() {
-          @Override
-          public void ready(Hello hello) {
-            boolean newBoot;
-            synchronized (vm) {
-              newBoot = !hello.getBootId().equals(vm.agentBootId);
-              vm.hello = hello;
-              vm.agentRefusal = null;
-              if (newBoot) {
-                vm.agentBootId = hello.getBootId();
-                vm.agentReadyAtMs = clock.millis();
-              }
-              vm.notifyAll();
-              emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
-            }
-            if (newBoot) {
-              LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
-            }
-            BootTimeline t = vm.timeline;
-            if (t != null && t.cloudInitDoneAtMs == 0 && vm.agent != null) {
-              t.watchCloudInit(vm.name(), vm.agent);
-            }
-          }
-
-          @Override
-          public void lost(String reason) {
-            agentGone(vm, reason);
-          }
-
-          @Override
-          public void refused(String reason) {
-            synchronized (vm) {
-              vm.agentRefusal = reason;
-            }
-          }
-
-          @Override
-          public void closed() {
-            agentGone(vm, "agent link closed");
-          }
-        }, token);
-  }
-
-  private void agentGone(VmRuntime vm, String reason) {
-    synchronized (vm) {
-      if (vm.hello != null) {
-        emit(vm, LifecycleEvent.Kind.AGENT_LOST, reason);
-      }
-      vm.hello = null;
-      vm.notifyAll();
-    }
-  }
-
-  private void onQmpEvent(VmRuntime vm, QmpEvent e) {
-    LOG.fine("VM " + vm.name() + ": QMP event " + e.name() + " " + e.data());
-    if (e.name().equals("SHUTDOWN")) {
-      // No VM monitor here: this runs on the QMP reader thread, and a stop that holds the monitor
-      // waits for that thread to read QEMU's answers (taking the lock stalled 'quit' by 5 s).
-      JsonElement guest = e.data().get("guest");
-      vm.guestShutdown = guest != null && guest.getAsBoolean();
     }
   }
 
@@ -337,11 +260,11 @@ public final class VmManager implements AutoCloseable {
         if (s == VmState.STOPPED || s == VmState.CRASHED || s == VmState.CREATED) {
           return; // a stop already accounted for it
         }
-        closeLinks(vm);
+        VmLinks.drop(vm);
         if (s == VmState.STOPPING || vm.guestShutdown) {
-          transition(vm, VmState.STOPPED, "mark stopped");
+          events.transition(vm, VmState.STOPPED, "mark stopped");
         } else {
-          transition(vm, VmState.CRASHED, "mark crashed");
+          events.transition(vm, VmState.CRASHED, "mark crashed");
           vm.record = vm.record.withError("QEMU exited unexpectedly; console tail: " + consoleTail(vm));
           LOG.warning("VM " + vm.name() + " (" + vm.record.instanceId() + "): crashed");
         }
@@ -353,19 +276,6 @@ public final class VmManager implements AutoCloseable {
     }, "vm-exit-" + vm.name());
     t.setDaemon(true);
     t.start();
-  }
-
-  private static boolean askAgentToPowerOff(VmRuntime vm) {
-    AgentLink agent = vm.agent;
-    if (agent == null || vm.hello == null) {
-      return false;
-    }
-    try {
-      agent.power(dev.vmlet.proto.v1.PowerRequest.Action.POWEROFF);
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
   }
 
   /**
@@ -382,43 +292,15 @@ public final class VmManager implements AutoCloseable {
       }
       if (s == VmState.STOPPED || s == VmState.CRASHED) {
         if (s == VmState.CRASHED) {
-          transition(vm, VmState.STOPPED, "stop");
+          events.transition(vm, VmState.STOPPED, "stop");
           store.save(vm.record);
         }
         return vm.record;
       }
-      transition(vm, VmState.STOPPING, "stop");
-      ProcessHandle p = vm.process;
-      boolean gone = p == null || !QemuProcess.isRunning(p);
-      String who = "VM " + name + " (" + vm.record.instanceId() + "): ";
-      // A paused guest cannot react to the power button: go straight to quit.
-      if (!gone && !force && s != VmState.PAUSED && vm.qmp != null) {
-        // The agent's power request too: it reaches guests that ignore the ACPI button. Not
-        // waited for (its answer comes on the link's thread); the guest going away is what counts.
-        boolean viaAgent = askAgentToPowerOff(vm);
-        LOG.info(who + "stop: " + (viaAgent ? "agent poweroff and " : "") + "ACPI powerdown, waiting up to " + graceful.toSeconds() + " s");
-        boolean asked = askQmp(vm, "system_powerdown") || viaAgent;
-        gone = asked && QemuProcess.awaitExit(p, graceful);
-      }
-      if (!gone && vm.qmp != null) {
-        LOG.info(who + "stop: QMP quit");
-        gone = askQmp(vm, "quit") && QemuProcess.awaitExit(p, Duration.ofSeconds(3));
-      }
-      if (!gone) {
-        LOG.warning(who + "stop: SIGTERM to QEMU pid " + p.pid());
-        p.destroy();
-        gone = QemuProcess.awaitExit(p, Duration.ofSeconds(3));
-      }
-      if (!gone) {
-        LOG.warning(who + "stop: SIGKILL to QEMU pid " + p.pid());
-        p.destroyForcibly();
-        gone = QemuProcess.awaitExit(p, Duration.ofSeconds(5));
-      }
-      if (!gone) {
-        throw new VmException(VmException.Kind.INTERNAL, "QEMU pid " + p.pid() + " of VM '" + name + "' survived SIGKILL");
-      }
-      closeLinks(vm);
-      transition(vm, VmState.STOPPED, "stop");
+      events.transition(vm, VmState.STOPPING, "stop");
+      StopLadder.run(vm, s, force, graceful);
+      VmLinks.drop(vm);
+      events.transition(vm, VmState.STOPPED, "stop");
       vm.record = vm.record.withPid(0);
       saveOrWarn(vm); // QEMU is gone: its ports and cards are released even when the state cannot be written
       release(vm);
@@ -426,17 +308,6 @@ public final class VmManager implements AutoCloseable {
       return vm.record;
     }
   }
-
-  private boolean askQmp(VmRuntime vm, String command) {
-    try {
-      // QEMU can exit before its answer to quit is read; the exit wait that follows decides.
-      vm.qmp.execute(command, null, QMP_TIMEOUT);
-      return true;
-    } catch (IOException e) {
-      return command.equals("quit");
-    }
-  }
-
 
   public void delete(String name, boolean force) {
     VmRuntime vm = require(name);
@@ -456,7 +327,7 @@ public final class VmManager implements AutoCloseable {
       store.delete(name);
       VmStore.deleteTree(vm.files.runDir());
       vms.remove(name);
-      emit(vm, LifecycleEvent.Kind.DELETED, "deleted");
+      events.emit(vm, LifecycleEvent.Kind.DELETED, "deleted");
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): deleted");
     }
   }
@@ -601,7 +472,7 @@ public final class VmManager implements AutoCloseable {
       if (agent != null && to == VmState.RUNNING) {
         agent.suspendLiveness(false);
       }
-      transition(vm, to, op.name().toLowerCase());
+      events.transition(vm, to, op.name().toLowerCase());
       store.save(vm.record);
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): " + to);
       return vm.record;
@@ -763,51 +634,16 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
-  private void transition(VmRuntime vm, VmState to, String action) {
-    VmTransitions.check(vm.name(), vm.record.state(), to, action);
-    vm.record = vm.record.withState(to);
-    emit(vm, to == VmState.CRASHED ? LifecycleEvent.Kind.CRASHED : LifecycleEvent.Kind.STATE_CHANGED, action);
-  }
-
   /**
    * Calls the watcher with every lifecycle event from now on, on the thread that caused it; it must
    * not block. Close the returned handle to stop.
    */
   public AutoCloseable watch(Consumer<LifecycleEvent> watcher) {
-    watchers.add(watcher);
-    return () -> watchers.remove(watcher);
-  }
-
-  private void emit(VmRuntime vm, LifecycleEvent.Kind kind, String message) {
-    LifecycleEvent e = new LifecycleEvent(clock.millis(), vm.name(), kind, vm.record.state(), message);
-    for (Consumer<LifecycleEvent> w : watchers) {
-      try {
-        w.accept(e);
-      } catch (RuntimeException ex) {
-        LOG.warning("a VM event watcher failed: " + ex);
-      }
-    }
+    return events.watch(watcher);
   }
 
   private VmFiles filesOf(String name) {
     return new VmFiles(paths.vmRunDir(name), paths.vmStateDir(name));
-  }
-
-  private void closeLinks(VmRuntime vm) {
-    for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp, vm.console}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // closing a link to a QEMU that is gone
-      }
-    }
-    vm.console = null;
-    vm.agent = null;
-    vm.qmp = null;
-    vm.hello = null;
-    vm.process = null;
   }
 
   /** QEMU is gone: its sockets and pidfile go, and its GPUs go back to the host. */
@@ -835,15 +671,7 @@ public final class VmManager implements AutoCloseable {
     closing = true;
     for (VmRuntime vm : vms.values()) {
       synchronized (vm) {
-        for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp, vm.console}) {
-          try {
-            if (c != null) {
-              c.close();
-            }
-          } catch (Exception ignored) {
-            // shutting down
-          }
-        }
+        VmLinks.closeAll(vm);
       }
     }
   }

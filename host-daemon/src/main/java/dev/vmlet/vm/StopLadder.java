@@ -1,0 +1,77 @@
+package dev.vmlet.vm;
+
+import dev.vmlet.agent.AgentLink;
+import dev.vmlet.qemu.QemuProcess;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.logging.Logger;
+
+/**
+ * Ends a VM's QEMU one bounded step after another: the agent's poweroff and ACPI powerdown, then
+ * QMP quit, then SIGTERM, then SIGKILL. With force the graceful step is skipped.
+ */
+final class StopLadder {
+  private static final Logger LOG = Logger.getLogger(StopLadder.class.getName());
+
+  private StopLadder() {}
+
+  /**
+   * Returns once QEMU is gone. Caller holds the VM's monitor.
+   *
+   * @param from the state the VM was in before the stop (a paused guest cannot react to the power button)
+   * @throws VmException INTERNAL when QEMU survives SIGKILL
+   */
+  static void run(VmRuntime vm, VmState from, boolean force, Duration graceful) {
+    ProcessHandle p = vm.process;
+    boolean gone = p == null || !QemuProcess.isRunning(p);
+    String who = "VM " + vm.name() + " (" + vm.record.instanceId() + "): ";
+    if (!gone && !force && from != VmState.PAUSED && vm.qmp != null) {
+      // The agent's power request too: it reaches guests that ignore the ACPI button. Not
+      // waited for (its answer comes on the link's thread); the guest going away is what counts.
+      boolean viaAgent = askAgentToPowerOff(vm);
+      LOG.info(who + "stop: " + (viaAgent ? "agent poweroff and " : "") + "ACPI powerdown, waiting up to " + graceful.toSeconds() + " s");
+      boolean asked = askQmp(vm, "system_powerdown") || viaAgent;
+      gone = asked && QemuProcess.awaitExit(p, graceful);
+    }
+    if (!gone && vm.qmp != null) {
+      LOG.info(who + "stop: QMP quit");
+      gone = askQmp(vm, "quit") && QemuProcess.awaitExit(p, Duration.ofSeconds(3));
+    }
+    if (!gone) {
+      LOG.warning(who + "stop: SIGTERM to QEMU pid " + p.pid());
+      p.destroy();
+      gone = QemuProcess.awaitExit(p, Duration.ofSeconds(3));
+    }
+    if (!gone) {
+      LOG.warning(who + "stop: SIGKILL to QEMU pid " + p.pid());
+      p.destroyForcibly();
+      gone = QemuProcess.awaitExit(p, Duration.ofSeconds(5));
+    }
+    if (!gone) {
+      throw new VmException(VmException.Kind.INTERNAL, "QEMU pid " + p.pid() + " of VM '" + vm.name() + "' survived SIGKILL");
+    }
+  }
+
+  private static boolean askAgentToPowerOff(VmRuntime vm) {
+    AgentLink agent = vm.agent;
+    if (agent == null || vm.hello == null) {
+      return false;
+    }
+    try {
+      agent.power(dev.vmlet.proto.v1.PowerRequest.Action.POWEROFF);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static boolean askQmp(VmRuntime vm, String command) {
+    try {
+      // QEMU can exit before its answer to quit is read; the exit wait that follows decides.
+      vm.qmp.execute(command, null, VmManager.QMP_TIMEOUT);
+      return true;
+    } catch (IOException e) {
+      return command.equals("quit");
+    }
+  }
+}
