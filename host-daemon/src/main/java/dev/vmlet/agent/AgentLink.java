@@ -18,16 +18,13 @@ import dev.vmlet.proto.v1.GuestInfoRequest;
 import dev.vmlet.proto.v1.Heartbeat;
 import dev.vmlet.proto.v1.Hello;
 import dev.vmlet.proto.v1.PowerRequest;
-import dev.vmlet.proto.v1.Refused;
 import dev.vmlet.proto.v1.StreamError;
-import dev.vmlet.proto.v1.Welcome;
 import dev.vmlet.proto.v1.WindowUpdate;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,7 +37,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * The host end of one VM's agent link: a client of the unix socket that QEMU exposes for the
  * virtio-serial port. It only ever sends requests; everything the guest sends is checked and
  * either answers an open request or is dropped. A Hello is accepted only with the VM's own
- * instance id and a protocol version both sides speak.
+ * instance id and a protocol version both sides speak ({@link AgentSessions}).
  *
  * <p>A session starts with each accepted Hello of a new agent session (first contact, agent
  * restart, guest reboot, or the agent coming back after it was lost) and ends when the agent
@@ -89,21 +86,17 @@ public final class AgentLink implements Closeable {
   private final Duration heartbeat;
   private final Map<Integer, LinkStream> streams = new ConcurrentHashMap<>();
   private final AtomicInteger nextStream = new AtomicInteger(1);
-  private final Object sessionLock = new Object();
-  private volatile Hello hello;
-  private volatile String sessionId = "";
+  private final AgentSessions sessions;
   private volatile long lastFromAgentNanos = System.nanoTime();
   private volatile boolean livenessSuspended;
   private volatile boolean closed;
-  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
-  private volatile byte[] token;
-  private Pending pending;
   private volatile long dropped;
   private long floodWindowStart = System.nanoTime();
   private int floodCount;
   private volatile String endReason;
 
-  private AgentLink(String vmName, String instanceId, AFUNIXSocket socket, Events events, Duration heartbeat) throws IOException {
+  private AgentLink(String vmName, String instanceId, AFUNIXSocket socket, Events events, Duration heartbeat, byte[] token)
+      throws IOException {
     this.vmName = vmName;
     this.instanceId = instanceId;
     this.socket = socket;
@@ -112,6 +105,17 @@ public final class AgentLink implements Closeable {
         e -> LOG.warning("VM " + vmName + ": bad frame from agent: " + e.getMessage()));
     this.events = events;
     this.heartbeat = heartbeat;
+    this.sessions = new AgentSessions(vmName, instanceId, heartbeat, token, events, new AgentSessions.Link() {
+      @Override
+      public void send(Frame f) throws IOException {
+        writer.write(f);
+      }
+
+      @Override
+      public void failAll(String reason) {
+        AgentLink.this.failAll(StreamError.Code.UNAVAILABLE, reason);
+      }
+    });
   }
 
   /** {@link #connect(String, String, Path, Duration, Duration, Events)} with callbacks for ready and closed only. */
@@ -153,15 +157,13 @@ public final class AgentLink implements Closeable {
       s.close();
       throw new IOException("cannot connect to the agent socket " + socketPath + ": " + e.getMessage(), e);
     }
-    AgentLink link = new AgentLink(vmName, instanceId, s, events, heartbeat);
-    link.token = token == null ? null : token.clone();
-    return link.startThreads();
+    return new AgentLink(vmName, instanceId, s, events, heartbeat, token).startThreads();
   }
 
   /** A link over a socket that is connected already (an agent that connected to the daemon). */
   public static AgentLink over(String vmName, String instanceId, AFUNIXSocket s, Duration heartbeat, Events events)
       throws IOException {
-    return new AgentLink(vmName, instanceId, s, events, heartbeat).startThreads();
+    return new AgentLink(vmName, instanceId, s, events, heartbeat, null).startThreads();
   }
 
   private AgentLink startThreads() {
@@ -184,7 +186,7 @@ public final class AgentLink implements Closeable {
 
   /** The agent's Hello in the current session; null when there is none. */
   public Hello hello() {
-    return hello;
+    return sessions.hello();
   }
 
   /**
@@ -371,7 +373,7 @@ public final class AgentLink implements Closeable {
   }
 
   private int open(Frame.Builder request, StreamListener listener, String what) throws IOException {
-    if (hello == null) {
+    if (sessions.hello() == null) {
       throw new IOException("the agent of VM " + vmName + " is not connected");
     }
     int id = nextStream.getAndIncrement();
@@ -398,7 +400,7 @@ public final class AgentLink implements Closeable {
       }
     } finally {
       closed = true;
-      hello = null;
+      sessions.end();
       failAll(StreamError.Code.UNAVAILABLE, endReason != null ? endReason
           : "the agent link of VM " + vmName + " closed (VM stopped, or daemon shutting down)");
       try {
@@ -418,7 +420,7 @@ public final class AgentLink implements Closeable {
       } catch (InterruptedException e) {
         return;
       }
-      if (hello == null || closed) {
+      if (sessions.hello() == null || closed) {
         continue;
       }
       long silentMs = (System.nanoTime() - lastFromAgentNanos) / 1_000_000;
@@ -435,11 +437,8 @@ public final class AgentLink implements Closeable {
   }
 
   private void endSession(String reason) {
-    synchronized (sessionLock) {
-      if (hello == null) {
-        return;
-      }
-      hello = null;
+    if (!sessions.end()) {
+      return;
     }
     LOG.warning("VM " + vmName + ": " + reason);
     failAll(StreamError.Code.UNAVAILABLE, reason + "; requests in flight failed");
@@ -449,8 +448,12 @@ public final class AgentLink implements Closeable {
   private void handle(Frame f) throws IOException {
     int id = f.getStreamId();
     switch (f.getBodyCase()) {
-      case HELLO -> handleHello(f.getHello());
-      case PROOF -> handleProof(f);
+      case HELLO -> sessions.onHello(f.getHello());
+      case PROOF -> {
+        if (!sessions.onProof(f)) {
+          drop(f);
+        }
+      }
       case HEARTBEAT -> { }
       case WINDOW_UPDATE -> {
         LinkStream s = streams.get(id);
@@ -562,112 +565,6 @@ public final class AgentLink implements Closeable {
     if (!s.listener.returnsCredit()) {
       consumed(id, n);
     }
-  }
-
-  private void handleHello(Hello h) throws IOException {
-    if (!h.getInstanceId().equals(instanceId)) {
-      LOG.warning("VM " + vmName + ": Hello from instance '" + h.getInstanceId() + "', expected " + instanceId + "; ignored");
-      return;
-    }
-    int agentMax = h.getProtocolVersion();
-    int agentMin = h.getMinProtocolVersion() == 0 ? agentMax : h.getMinProtocolVersion();
-    if (agentMax < MIN_PROTOCOL_VERSION || agentMin > PROTOCOL_VERSION) {
-      String why = "the agent " + h.getAgentVersion() + " in VM " + vmName + " speaks protocol versions " + agentMin + ".." + agentMax
-          + ", this daemon " + MIN_PROTOCOL_VERSION + ".." + PROTOCOL_VERSION + ": "
-          + (agentMin > PROTOCOL_VERSION ? "upgrade the daemon" : "rebuild the agent (vmlet image build agent-bundle) and restart the VM");
-      writer.write(Frame.newBuilder().setRefused(Refused.newBuilder().setMessage(why)
-          .setMinProtocolVersion(MIN_PROTOCOL_VERSION).setMaxProtocolVersion(PROTOCOL_VERSION)).build());
-      events.refused(why);
-      return;
-    }
-    if (token != null) {
-      challenge(h, agentMax);
-      return;
-    }
-    Hello previous;
-    boolean repeated;
-    synchronized (sessionLock) {
-      previous = hello;
-      repeated = previous != null && previous.getAgentStartId().equals(h.getAgentStartId())
-          && previous.getSessionNumber() == h.getSessionNumber() && previous.getBootId().equals(h.getBootId());
-      if (!repeated) {
-        sessionId = UUID.randomUUID().toString();
-        hello = h;
-      }
-    }
-    writer.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId(sessionId)
-        .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION)).setHeartbeatIntervalMs((int) heartbeat.toMillis())).build());
-    if (repeated) {
-      return; // sent before our Welcome reached it: the same session
-    }
-    if (previous != null) {
-      String why = !previous.getBootId().equals(h.getBootId()) ? "the guest of VM " + vmName + " rebooted"
-          : !previous.getAgentStartId().equals(h.getAgentStartId()) ? "the agent of VM " + vmName + " restarted"
-          : "the agent of VM " + vmName + " started a new session (it lost the host)";
-      failAll(StreamError.Code.UNAVAILABLE, why + "; requests in flight failed");
-    }
-    LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + "), session " + sessionId);
-    events.ready(h);
-  }
-
-  /** A session that waits for the agent's proof of the VM's token. */
-  private record Pending(Hello hello, String session, byte[] challenge, int protocol) {}
-
-  private static boolean sameAgent(Hello a, Hello b) {
-    return a != null && a.getAgentStartId().equals(b.getAgentStartId()) && a.getSessionNumber() == b.getSessionNumber()
-        && a.getBootId().equals(b.getBootId());
-  }
-
-  /** With a token: Welcome carries a challenge; the session begins at a right proof. */
-  private void challenge(Hello h, int agentMax) throws IOException {
-    Welcome.Builder w = Welcome.newBuilder().setHeartbeatIntervalMs((int) heartbeat.toMillis())
-        .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION));
-    synchronized (sessionLock) {
-      if (sameAgent(hello, h)) {
-        w.setSessionId(sessionId); // proven already: a Hello sent before our Welcome arrived
-      } else {
-        if (pending == null || !sameAgent(pending.hello(), h)) {
-          byte[] c = new byte[32];
-          RANDOM.nextBytes(c);
-          pending = new Pending(h, UUID.randomUUID().toString(), c, w.getProtocolVersion());
-        }
-        w.setSessionId(pending.session()).setChallenge(com.google.protobuf.ByteString.copyFrom(pending.challenge()));
-      }
-    }
-    writer.write(Frame.newBuilder().setWelcome(w).build());
-  }
-
-  private void handleProof(Frame f) throws IOException {
-    Pending p;
-    synchronized (sessionLock) {
-      p = pending;
-      pending = null;
-    }
-    if (p == null || token == null) {
-      drop(f);
-      return;
-    }
-    byte[] expected = dev.vmlet.common.session.TokenProof.hmac(token, p.challenge(), p.session());
-    if (!java.security.MessageDigest.isEqual(expected, f.getProof().getHmac().toByteArray())) {
-      String why = "the agent in VM " + vmName + " could not prove it runs in the VM this daemon made (wrong or missing VM token);"
-          + " its session was refused";
-      LOG.warning(why);
-      writer.write(Frame.newBuilder().setRefused(Refused.newBuilder().setMessage(why)
-          .setMinProtocolVersion(MIN_PROTOCOL_VERSION).setMaxProtocolVersion(PROTOCOL_VERSION)).build());
-      events.refused(why);
-      return;
-    }
-    Hello previous;
-    synchronized (sessionLock) {
-      previous = hello;
-      sessionId = p.session();
-      hello = p.hello();
-    }
-    if (previous != null) {
-      failAll(StreamError.Code.UNAVAILABLE, "the agent of VM " + vmName + " started a new session; requests in flight failed");
-    }
-    LOG.info("VM " + vmName + ": agent " + p.hello().getAgentVersion() + " ready, token proven, session " + sessionId);
-    events.ready(p.hello());
   }
 
   private void failAll(StreamError.Code code, String reason) {
