@@ -54,6 +54,7 @@ class HostileAgentTest {
               closed.complete(null);
             }
           });
+      relay.awaitBothSides(Duration.ofSeconds(5)); // a Hello sent before that would be lost
       send(guest, Frame.newBuilder().setHello(Hello.newBuilder().setInstanceId("i-1").setBootId("b").setAgentVersion("evil")
           .setProtocolVersion(Agent.PROTOCOL_VERSION).setMinProtocolVersion(Agent.MIN_PROTOCOL_VERSION).setAgentStartId("s")
           .setSessionNumber(1)).build());

@@ -107,6 +107,20 @@ final class LinkRelay implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits until both sides are connected through the relay. Bytes the agent sends before the host's
+   * side is accepted are lost, as on the port, so a test that sends one Hello by hand waits first.
+   */
+  void awaitBothSides(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (agent == null || host == null) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the relay did not get both sides within " + timeout);
+      }
+      Thread.sleep(5);
+    }
+  }
+
   /** While muted, whatever the agent sends is dropped (a hung guest, as the host sees it). */
   void muteAgent(boolean muted) {
     agentMuted = muted;
