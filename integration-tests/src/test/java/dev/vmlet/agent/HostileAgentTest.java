@@ -70,8 +70,12 @@ class HostileAgentTest {
       assertThat(closed).isNotDone(); // a few stray frames do not end the link
       ProtocolHarness.Recorder pending = new ProtocolHarness.Recorder();
       link.exec(ExecStart.newBuilder().addArgv("sleep").addArgv("9").build(), pending); // never answered by this guest
-      for (int i = 0; i < AgentLink.FLOOD_FRAMES + 50; i++) {
-        send(guest, unsolicited(i));
+      try {
+        for (int i = 0; i < AgentLink.FLOOD_FRAMES + 50; i++) {
+          send(guest, unsolicited(i));
+        }
+      } catch (java.io.IOException e) {
+        // the cut reached this guest before it stopped sending: the relay closes a port the host left
       }
       closed.get(10, TimeUnit.SECONDS);
       assertThat(link.dropped()).isGreaterThan(AgentLink.FLOOD_FRAMES);
