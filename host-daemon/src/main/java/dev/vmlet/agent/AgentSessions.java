@@ -32,7 +32,7 @@ final class AgentSessions {
   }
 
   /** A session that waits for the agent's proof of the VM's token. */
-  private record Pending(Hello hello, String session, byte[] challenge, int protocol) {}
+  private record Pending(Hello hello, String session, byte[] challenge) {}
 
   private final String vmName;
   private final String instanceId;
@@ -129,7 +129,7 @@ final class AgentSessions {
         if (pending == null || !sameAgent(pending.hello(), h)) {
           byte[] c = new byte[32];
           RANDOM.nextBytes(c);
-          pending = new Pending(h, UUID.randomUUID().toString(), c, w.getProtocolVersion());
+          pending = new Pending(h, UUID.randomUUID().toString(), c);
         }
         w.setSessionId(pending.session()).setChallenge(com.google.protobuf.ByteString.copyFrom(pending.challenge()));
       }

@@ -39,8 +39,7 @@ public final class Disks {
       }
       long size;
       try {
-        qemuImg.format(base);
-        size = qemuImg.virtualSize(base);
+        size = qemuImg.info(base).virtualSize();
       } catch (IOException e) {
         throw VmException.invalid("disks[" + d.name() + "].base_image " + base + " is not an image qemu-img can read: " + e.getMessage());
       }
@@ -61,7 +60,7 @@ public final class Disks {
     Path base = Path.of(d.baseImage());
     List<Path> chain = new ArrayList<>(List.of(base));
     try {
-      chain.addAll(qemuImg.backingFiles(base));
+      chain.addAll(qemuImg.info(base).backingFiles());
     } catch (IOException e) {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION,
           "disks[" + d.name() + "].base_image " + base + ": cannot read its backing chain: " + e.getMessage());

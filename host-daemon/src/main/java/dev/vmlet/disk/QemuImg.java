@@ -16,14 +16,35 @@ public final class QemuImg {
     this.binary = binary;
   }
 
-  /** The format of an image ("qcow2", "raw", ...), read by qemu-img even while a VM uses it. */
-  public String format(Path image) throws IOException {
-    String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
+  /** What qemu-img reads of an image: its format, virtual size, and the files of its backing chain. */
+  public record ImageInfo(String format, long virtualSize, List<Path> backingFiles) {}
+
+  /**
+   * One qemu-img run, readable even while a VM uses the image. The backing files are those QEMU
+   * opens too: the image's backing file, that file's backing file, and so on, as absolute paths
+   * (none for an image without one). A chain with a file missing is an error.
+   */
+  public ImageInfo info(Path image) throws IOException {
+    String out = run(List.of(binary, "info", "--backing-chain", "--output=json", "-U", image.toString()));
     try {
-      return JsonParser.parseString(out).getAsJsonObject().get("format").getAsString();
+      var chain = JsonParser.parseString(out).getAsJsonArray();
+      var top = chain.get(0).getAsJsonObject();
+      List<Path> backing = new ArrayList<>();
+      for (var e : chain) {
+        var o = e.getAsJsonObject();
+        if (o.has("full-backing-filename")) {
+          backing.add(Path.of(o.get("full-backing-filename").getAsString()));
+        }
+      }
+      return new ImageInfo(top.get("format").getAsString(), top.get("virtual-size").getAsLong(), backing);
     } catch (RuntimeException e) {
-      throw new IOException("qemu-img info " + image + " gave no format: " + out.strip());
+      throw new IOException("qemu-img info " + image + " gave no format and size: " + out.strip());
     }
+  }
+
+  /** The format of an image ("qcow2", "raw", ...). */
+  public String format(Path image) throws IOException {
+    return info(image).format();
   }
 
   /**
@@ -43,34 +64,9 @@ public final class QemuImg {
     run(cmd);
   }
 
-  /** The virtual size of an image in bytes (readable while a VM uses it). */
+  /** The virtual size of an image in bytes. */
   public long virtualSize(Path image) throws IOException {
-    String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
-    try {
-      return JsonParser.parseString(out).getAsJsonObject().get("virtual-size").getAsLong();
-    } catch (RuntimeException e) {
-      throw new IOException("qemu-img info " + image + " gave no size: " + out.strip());
-    }
-  }
-
-  /**
-   * The files under an image that QEMU opens too: its backing file, that file's backing file, and
-   * so on, as absolute paths (empty for an image without one).
-   */
-  public List<Path> backingFiles(Path image) throws IOException {
-    String out = run(List.of(binary, "info", "--backing-chain", "--output=json", "-U", image.toString()));
-    List<Path> files = new ArrayList<>();
-    try {
-      for (var e : JsonParser.parseString(out).getAsJsonArray()) {
-        var o = e.getAsJsonObject();
-        if (o.has("full-backing-filename")) {
-          files.add(Path.of(o.get("full-backing-filename").getAsString()));
-        }
-      }
-    } catch (RuntimeException e) {
-      throw new IOException("qemu-img info --backing-chain " + image + " gave no chain: " + out.strip());
-    }
-    return files;
+    return info(image).virtualSize();
   }
 
   /** Grows an image that no VM uses. */

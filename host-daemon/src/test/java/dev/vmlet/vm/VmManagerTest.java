@@ -125,7 +125,7 @@ class VmManagerTest {
     dev.vmlet.disk.QemuImg img = new dev.vmlet.disk.QemuImg("/usr/bin/qemu-img");
     img.create(backing, null, null, 8);
     img.create(overlay, backing, "qcow2", 0);
-    assertThat(img.backingFiles(overlay)).containsExactly(backing);
+    assertThat(img.info(overlay).backingFiles()).containsExactly(backing);
     Files.setPosixFilePermissions(hidden, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     VmManager m = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
         new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/usr/bin/qemu-system-x86_64", Clock.systemUTC());
@@ -135,6 +135,25 @@ class VmManagerTest {
         .hasMessageContaining("which cannot read a backing file of disk data's base image " + backing + ": " + hidden + " (mode 0700")
         .hasMessageContaining("fix it with: chmod o+x " + hidden);
     assertThat(m.get("a").record().pid()).isZero();
+  }
+
+  @Test
+  void create_withABaseImageWhoseBackingFileIsGone_isRefusedAndWritesNothing() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/usr/bin/qemu-img")), "needs qemu-img (scripts/test installs it)");
+    dev.vmlet.disk.QemuImg img = new dev.vmlet.disk.QemuImg("/usr/bin/qemu-img");
+    Path backing = dir.resolve("gone.qcow2");
+    Path overlay = dir.resolve("overlay.qcow2");
+    img.create(backing, null, null, 8);
+    img.create(overlay, backing, "qcow2", 0);
+    Files.delete(backing);
+    VmManager m = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
+        new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/usr/bin/qemu-system-x86_64", Clock.systemUTC());
+    assertThatThrownBy(() -> m.create(VmConfig.builder("a").accel("tcg")
+        .disks(java.util.List.of(new DiskConfig("data", overlay.toString(), 0, false))).build(), false))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT))
+        .hasMessageContaining("disks[data].base_image " + overlay + " is not an image qemu-img can read")
+        .hasMessageContaining(backing.toString());
+    assertThat(paths.vmStateDir("a")).doesNotExist();
   }
 
   @Test

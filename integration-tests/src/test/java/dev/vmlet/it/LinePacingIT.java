@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,18 +23,15 @@ class LinePacingIT {
   static final long BYTES = 64L * 1024 * 1024;
 
   @TempDir Path tmp;
-  private TestDaemon d;
-
-  @AfterEach
-  void close() throws Exception {
-    if (d != null) {
-      d.close();
-    }
-  }
 
   @Test
   void aClientThatStopsReading_holdsTheProgramBack_andGetsEveryByteOnceItReadsAgain() throws Exception {
-    d = TestDaemon.withHostExec(tmp);
+    try (TestDaemon d = TestDaemon.withHostExec(tmp)) {
+      holdsBackAndDeliversAll(d);
+    }
+  }
+
+  private void holdsBackAndDeliversAll(TestDaemon d) throws Exception {
     Path done = tmp.resolve("producer-done");
     AtomicLong received = new AtomicLong();
     CompletableFuture<Integer> exit = new CompletableFuture<>();
