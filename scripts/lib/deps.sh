@@ -28,6 +28,8 @@ VMLET_DEPS=(
   "sfdisk:fdisk"
   # A pseudo-terminal pair for the agent's serial transport test.
   "socat:socat"
+  # fuser: StateDirFaultIT names what holds a mount that will not turn read-only.
+  "fuser:psmisc"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).

@@ -116,20 +116,16 @@ public final class QemuProcess {
   }
 
   /**
-   * Alive and not a zombie. A QEMU whose daemon went away is reaped by whoever adopted it (init,
-   * or a subreaper that may take its time); until then it only looks alive.
+   * Alive, and not a zombie that has let go of everything. A QEMU whose daemon went away is reaped by
+   * whoever adopted it (init, or a subreaper that may take its time); until then it only looks
+   * alive. A QEMU whose main thread has exited looks like a zombie while its other threads (vCPUs,
+   * I/O workers) are still ending, with its disks, log and pidfile still open: it counts as running
+   * until the last of them is gone, so that a stop that returns means the VM's files are closed.
    */
   public static boolean isRunning(ProcessHandle h) {
     if (!h.isAlive()) {
       return false;
     }
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
-      // The state is the first field after the parenthesised command name.
-      int close = stat.lastIndexOf(')');
-      return close < 0 || close + 2 >= stat.length() || stat.charAt(close + 2) != 'Z';
-    } catch (IOException e) {
-      return h.isAlive();
-    }
+    return ProcStatus.read(ProcStatus.PROC, h.pid()).map(ProcStatus::running).orElseGet(h::isAlive);
   }
 }

@@ -62,6 +62,18 @@ class StateDirFaultIT {
     }
   }
 
+  /** Remounts the state directory read-only; when Linux says it is busy, says who holds it (fuser). */
+  private void remountReadOnly() throws Exception {
+    try {
+      run("mount", "-o", "remount,ro", mount.toString());
+    } catch (IOException busy) {
+      Process p = new ProcessBuilder("fuser", "-vm", mount.toString()).redirectErrorStream(true).start();
+      String holders = new String(p.getInputStream().readAllBytes());
+      p.waitFor(10, TimeUnit.SECONDS);
+      throw new IOException(busy.getMessage() + "; holding the mount (fuser -vm):\n" + holders, busy);
+    }
+  }
+
   /** Fills the file system under {@code dir} until it refuses another byte. */
   private static void fill(Path dir) throws IOException {
     byte[] block = new byte[1 << 16];
@@ -144,7 +156,8 @@ class StateDirFaultIT {
     // program writes in it, and QEMU keeps its log in the VM's state directory: keep is stopped first.
     Files.delete(mount.resolve("filler"));
     d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName("keep").build());
-    run("mount", "-o", "remount,ro", mount.toString());
+    // STOPPED means nothing of the VM runs or holds its files: the remount must work at once.
+    remountReadOnly();
     refused(Status.Code.FAILED_PRECONDITION, "CreateVm on a read-only state directory", () -> d.client.vms()
         .withDeadlineAfter(60, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
             .setSpec(VmSpec.newBuilder().setName("new2").setMemoryMib(256)).build()), refusals);
