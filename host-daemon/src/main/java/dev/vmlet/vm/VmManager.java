@@ -13,6 +13,7 @@ import dev.vmlet.qemu.CpuPinning;
 import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.v1.Hello;
 import dev.vmlet.qemu.Accel;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.qemu.QemuCommandBuilder;
@@ -135,7 +136,8 @@ public final class VmManager implements AutoCloseable {
   /** Whether a VM of this name runs (holds its QEMU process). */
   public boolean isRunning(String name) {
     VmRuntime vm = vms.get(name);
-    return vm != null && vm.process != null && vm.process.isAlive();
+    ProcessHandle p = vm == null ? null : vm.process;
+    return p != null && p.isAlive();
   }
 
   public VmRecord create(VmConfig config, boolean start) {
@@ -332,19 +334,16 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
+  /** The VM as it is now; never waits for a change in progress (see {@link VmRuntime}). */
   public VmView get(String name) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      return view(vm);
-    }
+    return view(require(name));
   }
 
+  /** Every VM as it is now, by name; never waits for a change in progress. */
   public List<VmView> list() {
     List<VmView> out = new ArrayList<>();
     for (VmRuntime vm : vms.values()) {
-      synchronized (vm) {
-        out.add(view(vm));
-      }
+      out.add(view(vm));
     }
     out.sort(Comparator.comparing(v -> v.record().config().name()));
     return out;
@@ -550,13 +549,13 @@ public final class VmManager implements AutoCloseable {
    */
   public ConsoleSession openConsole(String name, Consumer<byte[]> out, Runnable ended) {
     VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.CONSOLE);
-      if (vm.console == null) {
-        throw new VmException(VmException.Kind.UNAVAILABLE, "the console of VM '" + name + "' is not connected");
-      }
-      return new ConsoleSession(vm.console, vm.console.attach(out, ended));
+    // No lock: attaching to a console that is closing runs ended at once.
+    VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.CONSOLE);
+    ConsoleLink console = vm.console;
+    if (console == null) {
+      throw new VmException(VmException.Kind.UNAVAILABLE, "the console of VM '" + name + "' is not connected");
     }
+    return new ConsoleSession(console, console.attach(out, ended));
   }
 
   /** An attached console: type with {@code link().write}, detach with {@code detach().close()}. */
@@ -564,16 +563,7 @@ public final class VmManager implements AutoCloseable {
 
   /** Starts a program in the guest; results go to the listener. */
   public void exec(String name, ExecStart start, ExecListener listener) {
-    VmRuntime vm = require(name);
-    AgentLink link;
-    synchronized (vm) {
-      VmState s = vm.record.state();
-      VmTransitions.require(name, s, VmTransitions.Operation.EXEC);
-      if (vm.hello == null || vm.agent == null) {
-        throw new VmException(VmException.Kind.UNAVAILABLE, "the agent of VM '" + name + "' is not connected yet; try again shortly");
-      }
-      link = vm.agent;
-    }
+    AgentLink link = agent(name);
     try {
       link.exec(start, listener);
     } catch (IOException e) {
@@ -588,13 +578,13 @@ public final class VmManager implements AutoCloseable {
    */
   public AgentLink agent(String name) {
     VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.EXEC);
-      if (vm.hello == null || vm.agent == null) {
-        throw new VmException(VmException.Kind.UNAVAILABLE, "the agent of VM '" + name + "' is not connected yet; try again shortly");
-      }
-      return vm.agent;
+    // No lock: an exec must not wait for another VM operation (a stop waiting out its guest, say).
+    VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.EXEC);
+    AgentLink link = vm.agent;
+    if (vm.hello == null || link == null) {
+      throw new VmException(VmException.Kind.UNAVAILABLE, "the agent of VM '" + name + "' is not connected yet; try again shortly");
     }
+    return link;
   }
 
   private static long hostMemoryMib() {
@@ -602,13 +592,17 @@ public final class VmManager implements AutoCloseable {
     return os.getTotalMemorySize() / (1024 * 1024);
   }
 
+  /** Reads without a lock; the record first (see {@link VmRuntime}). */
   private VmView view(VmRuntime vm) {
+    VmRecord record = vm.record;
+    Hello hello = vm.hello;
     BootTimeline t = vm.timeline;
+    ConsoleLink console = vm.console;
     Path identity = identity(vm);
-    return new VmView(vm.record, vm.hello, vm.agentReadyAtMs, vm.files.consoleLog(), t == null ? 0 : t.cloudInitDoneAtMs,
+    return new VmView(record, hello, vm.agentReadyAtMs, vm.files.consoleLog(), t == null ? 0 : t.cloudInitDoneAtMs,
         t == null ? 0 : t.sshReadyAtMs, Files.exists(identity) ? identity : null,
         // Only for a boot this daemon started: after a re-adoption the first output seen is not the boot's.
-        t != null && vm.console != null ? vm.console.firstOutputAtMs() : 0);
+        t != null && console != null ? console.firstOutputAtMs() : 0);
   }
 
   private VmRuntime require(String name) {

@@ -7,22 +7,26 @@ import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.qmp.QmpClient;
 
 /**
- * One VM as the manager holds it: the persisted record plus the live connections. Guarded by its
- * own monitor; {@link VmManager} is the only writer.
+ * One VM as the manager holds it: the persisted record plus the live connections. Writers hold its
+ * monitor, so changes to one VM happen one at a time ({@link VmManager} and {@link VmLinks} are the
+ * only writers). Readers take no lock: every field is volatile and holds an immutable value or a
+ * thread-safe link, so a {@code vmlet list} never waits for a stop that is waiting out a guest.
+ * Writers that take a VM down drop its links before they write the new record, so a reader that
+ * reads {@link #record} first never pairs a stopped record with a live link.
  */
 final class VmRuntime {
-  VmRecord record;
+  volatile VmRecord record;
   final VmFiles files;
-  ProcessHandle process;
-  QmpClient qmp;
-  AgentLink agent;
-  ConsoleLink console;
-  Hello hello;
-  long agentReadyAtMs;
-  String agentBootId = "";  // the boot whose agent last said Hello: a new session of the same boot keeps agentReadyAtMs
-  String agentRefusal;      // why the last Hello was refused (protocol versions), until a Hello is accepted
+  volatile ProcessHandle process;
+  volatile QmpClient qmp;
+  volatile AgentLink agent;
+  volatile ConsoleLink console;
+  volatile Hello hello;
+  volatile long agentReadyAtMs;
+  volatile String agentBootId = "";  // the boot whose agent last said Hello: a new session of the same boot keeps agentReadyAtMs
+  volatile String agentRefusal;      // why the last Hello was refused (protocol versions), until a Hello is accepted
   /** Cloud images: cloud-init and SSH readiness of the current boot; replaced at every start. */
-  BootTimeline timeline;
+  volatile BootTimeline timeline;
   /** Set by the QMP SHUTDOWN event: true when the guest itself powered off. */
   volatile boolean guestShutdown;
 
