@@ -2,6 +2,7 @@ package dev.vmlet.api;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.at.PipelineRunner;
+import dev.vmlet.at.VmTargets;
 import dev.vmlet.common.at.AtParser;
 import dev.vmlet.common.at.AtSyntaxException;
 import dev.vmlet.common.at.Pipeline;
@@ -17,6 +18,10 @@ import java.io.IOException;
 
 /** RunCommandLine: parses a line of the @target language and runs it through the VMs' agents. */
 final class CommandLines {
+  static final long DEFAULT_LINE_TIMEOUT_SECONDS = 3600;
+  /** How much longer than the line's own timeout a line forwarded to another node may take. */
+  static final long FORWARD_SLACK_SECONDS = 30;
+
   private CommandLines() {}
 
   static void run(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.daemon.Nodes nodes, RunCommandLineRequest req,
@@ -40,10 +45,14 @@ final class CommandLines {
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out).paced();
     dev.vmlet.security.Access.Caller caller = dev.vmlet.security.Access.CALLER.get(); // null when called without the interceptor
+    // Fails closed: a call that reached the service without a known caller may not use @host.
+    VmTargets.HostPolicy hostPolicy = caller == null ? VmTargets.HostPolicy.refuse("an unidentified caller")
+        : caller.role().allows(dev.vmlet.security.Role.ADMIN) ? VmTargets.HostPolicy.ALLOW
+        : VmTargets.HostPolicy.refuse(caller.name() + " is " + caller.role().label());
     // Its own thread: the run blocks until every stage ended.
     Thread t = new Thread(() -> {
       try {
-        PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host, caller), new PipelineRunner.Output() {
+        PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host, hostPolicy, VmServiceImpl.DEFAULT_STOP_TIMEOUT, CommandLines::json), new PipelineRunner.Output() {
           @Override
           public void stdout(byte[] data) {
             stream.sendPaced(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
@@ -54,7 +63,7 @@ final class CommandLines {
             stream.sendPaced(RunCommandLineResponse.newBuilder()
                 .setStderr(StageStderr.newBuilder().setStage(stage + 1).setVm(vm).setData(ByteString.copyFrom(data))).build());
           }
-        }, req.getPipefail(), req.getTimeoutSeconds() == 0 ? 3600 : req.getTimeoutSeconds());
+        }, req.getPipefail(), req.getTimeoutSeconds() == 0 ? DEFAULT_LINE_TIMEOUT_SECONDS : req.getTimeoutSeconds());
         RunResult.Builder result = RunResult.newBuilder().setExitCode(r.exitCode()).addAllStageExitCodes(r.stageExits());
         if (r.failure() != null) {
           result.setFailure(r.failure());
@@ -93,7 +102,11 @@ final class CommandLines {
       return;
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out);
-    client.vmsAsync().runCommandLine(req.toBuilder().setLine(remote.line()).build(),
+    // Bounded like the line itself (its timeout, one hour by default), with room for the other
+    // node to say why it ended; the caller's own deadline, when shorter, still applies (gRPC
+    // carries it over from this call's context).
+    long lineSeconds = req.getTimeoutSeconds() == 0 ? DEFAULT_LINE_TIMEOUT_SECONDS : req.getTimeoutSeconds();
+    client.vmsAsync().withDeadlineAfter(lineSeconds + FORWARD_SLACK_SECONDS, java.util.concurrent.TimeUnit.SECONDS).runCommandLine(req.toBuilder().setLine(remote.line()).build(),
         new io.grpc.stub.ClientResponseObserver<RunCommandLineRequest, RunCommandLineResponse>() {
           @Override
           public void beforeStart(io.grpc.stub.ClientCallStreamObserver<RunCommandLineRequest> call) {
@@ -132,72 +145,12 @@ final class CommandLines {
     t.start(); // not on the channel's own thread, which close waits for
   }
 
-  /** The daemon's VMs as the targets of a line. */
-  private record VmTargets(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.security.Access.Caller caller)
-      implements dev.vmlet.at.Targets {
-    @Override
-    public dev.vmlet.agent.AgentLink agent(String vm) {
-      if (!host.isHost(vm)) {
-        return manager.agent(vm);
-      }
-      if (caller != null && !caller.role().allows(dev.vmlet.security.Role.ADMIN)) {
-        throw new SecurityException("@" + vm + " (the daemon's host) needs the admin role; " + caller.name() + " is "
-            + caller.role().label());
-      }
-      return host.link(vm);
-    }
-
-    @Override
-    public java.util.List<String> select(String key, String value) {
-      return manager.list().stream().filter(v -> value.equals(v.record().config().labels().get(key)))
-          .map(v -> v.record().config().name()).sorted().toList();
-    }
-
-    @Override
-    public String control(String vm, dev.vmlet.common.at.Control c) {
-      if (host.isHost(vm)) {
-        throw new IllegalArgumentException("@" + vm + " is the daemon's host, not a VM: --" + c.action() + " acts on VMs only");
-      }
-      switch (c.action()) {
-        case "pause" -> manager.pause(vm);
-        case "resume" -> manager.resume(vm);
-        case "start" -> manager.start(vm);
-        case "stop" -> manager.stop(vm, false, VmServiceImpl.DEFAULT_STOP_TIMEOUT);
-        case "info" -> {
-          return json(VmProtos.vm(manager.get(vm)));
-        }
-        case "snapshot" -> {
-          return snapshot(vm, c);
-        }
-        default -> throw new IllegalArgumentException("unknown control --" + c.action());
-      }
-      return "";
-    }
-
-    private String snapshot(String vm, dev.vmlet.common.at.Control c) {
-      switch (c.snapshotAction()) {
-        case "save" -> manager.createSnapshot(vm, c.snapshotName());
-        case "restore" -> manager.restoreSnapshot(vm, c.snapshotName());
-        case "delete" -> manager.deleteSnapshot(vm, c.snapshotName());
-        case "list" -> {
-          StringBuilder b = new StringBuilder();
-          for (dev.vmlet.vm.SnapshotInfo si : manager.listSnapshots(vm)) {
-            b.append(si.name()).append('\t').append(java.time.Instant.ofEpochMilli(si.createdAtMs()))
-                .append('\t').append(si.vmStateBytes()).append('\n');
-          }
-          return b.toString();
-        }
-        default -> throw new IllegalArgumentException("unknown --snapshot " + c.snapshotAction());
-      }
-      return "";
-    }
-
-    private static String json(com.google.protobuf.MessageOrBuilder m) {
-      try {
-        return com.google.protobuf.util.JsonFormat.printer().print(m) + "\n";
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-        throw new IllegalStateException(e);
-      }
+  /** {@code --info}: the VM as the API's JSON. */
+  private static String json(dev.vmlet.vm.VmView v) {
+    try {
+      return com.google.protobuf.util.JsonFormat.printer().print(VmProtos.vm(v)) + "\n";
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
     }
   }
 }
