@@ -579,7 +579,7 @@ public final class AgentLink implements Closeable {
   }
 
   /** More unsolicited frames than this within {@link #FLOOD_WINDOW} and the link is cut. */
-  static final int FLOOD_FRAMES = 1000;
+  public static final int FLOOD_FRAMES = 1000;
   static final Duration FLOOD_WINDOW = Duration.ofSeconds(10);
 
   /** Called on the reader thread only: a frame that answers nothing is counted and dropped. */

@@ -35,7 +35,7 @@ if [ -n "$JAVA" ]; then
   major=$("$JAVA" -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit }')
   if [ "${major:-0}" -ge 17 ] 2>/dev/null; then
     cd /opt/vmlet-agent
-    exec "$JAVA" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -cp vmlet-agent.jar dev.vmlet.agent.AgentMain "$@"
+    exec "$JAVA" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -cp vmlet-agent.jar dev.vmlet.guest.AgentMain "$@"
   fi
   echo "vmlet-agent: $JAVA is not Java 17 or newer (${major:-unknown}); using the bundled runtime" >&2
 fi

@@ -29,7 +29,7 @@ cp "$AGENT_JAR" "$DEST/vmlet-agent.jar"
 # The class path is relative, so the archive made here is valid wherever DEST ends up.
 JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m -Djdk.lang.Process.launchMechanism=VFORK"
 if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
-      -cp vmlet-agent.jar dev.vmlet.agent.AgentMain --warm-up >/dev/null 2>&1); then
+      -cp vmlet-agent.jar dev.vmlet.guest.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"
   CDS_FLAGS="-XX:SharedArchiveFile=agent.jsa"
 else
@@ -40,6 +40,6 @@ fi
 cat > "$DEST/agent.sh" <<AGENT
 #!/bin/sh
 cd "\$(dirname "\$0")"
-exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.agent.AgentMain "\$@"
+exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.guest.AgentMain "\$@"
 AGENT
 chmod +x "$DEST/agent.sh"

@@ -56,7 +56,7 @@ class TlsAccessTest {
         new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC());
     String java = ProcessHandle.current().info().command().orElse("java");
     host = new HostAccess(List.of(), HostAgent.start(List.of(java, "-cp", System.getProperty("java.class.path"),
-        dev.vmlet.agent.AgentMain.class.getName()), dir.resolve("run/host-agent.sock"), Duration.ofSeconds(1)));
+        dev.vmlet.guest.AgentMain.class.getName()), dir.resolve("run/host-agent.sock"), Duration.ofSeconds(1)));
     audit = dir.resolve("state/audit.log");
     server = new DaemonServer(paths.socket(), manager, host, Nodes.NONE, new AuditLog(audit),
         new DaemonServer.Tls(new InetSocketAddress("127.0.0.1", 0), pki), 3);

@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.common.flow.SendWindow;

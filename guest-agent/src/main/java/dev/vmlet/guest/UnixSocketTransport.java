@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import java.io.IOException;
 import java.io.InputStream;

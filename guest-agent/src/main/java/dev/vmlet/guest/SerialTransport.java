@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import com.fazecast.jSerialComm.SerialPort;
 import java.io.IOException;

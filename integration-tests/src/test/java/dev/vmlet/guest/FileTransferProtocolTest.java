@@ -1,5 +1,9 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
+import dev.vmlet.agent.AgentException;
+import dev.vmlet.agent.AgentFiles;
+import dev.vmlet.agent.AgentLink;
+import dev.vmlet.agent.ExecListener;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

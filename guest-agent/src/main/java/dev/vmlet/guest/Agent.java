@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import dev.vmlet.common.flow.ReceiveWindow;
 import dev.vmlet.common.flow.SendWindow;

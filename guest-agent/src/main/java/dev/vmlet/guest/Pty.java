@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;

@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import dev.vmlet.proto.v1.GuestInfo;
 import java.io.IOException;

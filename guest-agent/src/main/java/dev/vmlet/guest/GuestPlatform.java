@@ -1,4 +1,4 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

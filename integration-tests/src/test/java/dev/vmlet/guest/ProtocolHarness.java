@@ -1,5 +1,8 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
+import dev.vmlet.agent.AgentException;
+import dev.vmlet.agent.AgentLink;
+import dev.vmlet.agent.ExecListener;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.proto.v1.Hello;

@@ -1,5 +1,6 @@
-package dev.vmlet.agent;
+package dev.vmlet.guest;
 
+import dev.vmlet.agent.AgentLink;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
