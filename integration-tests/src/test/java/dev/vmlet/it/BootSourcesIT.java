@@ -202,7 +202,7 @@ class BootSourcesIT {
     assertThat(seen).as("a reader sees the stop under way, not only its end").isEqualTo(VmState.STOPPING);
     List<Long> micros = new java.util.ArrayList<>();
     int during = 0;
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < 100; i++) {
       long t0 = System.nanoTime();
       VmState listed = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance())
           .getVmsList().stream().filter(v -> v.getSpec().getName().equals(name)).findFirst().orElseThrow().getState();
