@@ -10,7 +10,7 @@ import dev.vmlet.proto.v1.RunCommandLineRequest;
 import dev.vmlet.proto.v1.RunCommandLineResponse;
 import dev.vmlet.proto.v1.RunResult;
 import dev.vmlet.proto.v1.StageStderr;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 import dev.vmlet.vm.VmManager;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -24,11 +24,11 @@ final class CommandLines {
 
   private CommandLines() {}
 
-  static void run(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.daemon.Nodes nodes, RunCommandLineRequest req,
+  static void run(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.client.Nodes nodes, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
     Pipeline p;
     dev.vmlet.at.NodeLines.Remote remote;
-    dev.vmlet.daemon.Nodes.Endpoint node = null;
+    dev.vmlet.client.Nodes.Endpoint node = null;
     try {
       p = AtParser.parse(req.getLine());
       remote = dev.vmlet.at.NodeLines.remote(p, req.getLine());
@@ -92,9 +92,9 @@ final class CommandLines {
    * A line for another node: that node's daemon runs it (without the node prefixes) and its
    * answers are passed on as they come; a caller that goes away cancels it there too.
    */
-  private static void forward(dev.vmlet.at.NodeLines.Remote remote, dev.vmlet.daemon.Nodes.Endpoint node, RunCommandLineRequest req,
+  private static void forward(dev.vmlet.at.NodeLines.Remote remote, dev.vmlet.client.Nodes.Endpoint node, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
-    dev.vmlet.daemon.DaemonClient client;
+    dev.vmlet.client.DaemonClient client;
     try {
       client = node.connect(remote.node());
     } catch (IOException e) {
@@ -133,7 +133,7 @@ final class CommandLines {
         });
   }
 
-  private static void closeQuietly(dev.vmlet.daemon.DaemonClient client) {
+  private static void closeQuietly(dev.vmlet.client.DaemonClient client) {
     Thread t = new Thread(() -> {
       try {
         client.close();

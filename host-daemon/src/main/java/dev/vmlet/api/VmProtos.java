@@ -8,12 +8,12 @@ import dev.vmlet.proto.v1.VmEvent;
 import dev.vmlet.vm.LifecycleEvent;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
-import dev.vmlet.vm.VmConfig;
+import dev.vmlet.spec.VmConfig;
 import dev.vmlet.vm.VmRecord;
 import dev.vmlet.vm.VmView;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 
 /** Conversions between the domain and vmlet.v1 messages, and domain errors to gRPC statuses. */
 final class VmProtos {
@@ -64,12 +64,12 @@ final class VmProtos {
     return true;
   }
 
-  static dev.vmlet.proto.v1.Snapshot snapshot(dev.vmlet.vm.SnapshotInfo s) {
+  static dev.vmlet.proto.v1.Snapshot snapshot(dev.vmlet.spec.SnapshotInfo s) {
     return dev.vmlet.proto.v1.Snapshot.newBuilder().setName(s.name()).setCreatedUnixMs(s.createdAtMs())
         .setVmStateBytes(s.vmStateBytes()).build();
   }
 
-  static dev.vmlet.proto.v1.ListSnapshotsResponse snapshots(List<dev.vmlet.vm.SnapshotInfo> list) {
+  static dev.vmlet.proto.v1.ListSnapshotsResponse snapshots(List<dev.vmlet.spec.SnapshotInfo> list) {
     return dev.vmlet.proto.v1.ListSnapshotsResponse.newBuilder()
         .addAllSnapshots(list.stream().map(VmProtos::snapshot).toList()).build();
   }

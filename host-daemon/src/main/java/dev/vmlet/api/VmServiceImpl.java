@@ -40,13 +40,13 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   private final VmManager manager;
   private final dev.vmlet.host.HostAccess host;
-  private final dev.vmlet.daemon.Nodes nodes;
+  private final dev.vmlet.client.Nodes nodes;
 
   public VmServiceImpl(VmManager manager) {
-    this(manager, dev.vmlet.host.HostAccess.disabled(), dev.vmlet.daemon.Nodes.NONE);
+    this(manager, dev.vmlet.host.HostAccess.disabled(), dev.vmlet.client.Nodes.NONE);
   }
 
-  public VmServiceImpl(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.daemon.Nodes nodes) {
+  public VmServiceImpl(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.client.Nodes nodes) {
     this.host = host;
     this.nodes = nodes;
     this.manager = manager;

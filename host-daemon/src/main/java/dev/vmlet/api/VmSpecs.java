@@ -3,16 +3,16 @@ package dev.vmlet.api;
 import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.KernelBoot;
 import dev.vmlet.proto.v1.VmSpec;
-import dev.vmlet.vm.CloudInitConfig;
-import dev.vmlet.vm.DirectBoot;
-import dev.vmlet.vm.DiskConfig;
-import dev.vmlet.vm.Network;
-import dev.vmlet.vm.PciAddress;
-import dev.vmlet.vm.Platform;
-import dev.vmlet.vm.PortForward;
-import dev.vmlet.vm.Tuning;
-import dev.vmlet.vm.VmConfig;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.CloudInitConfig;
+import dev.vmlet.spec.DirectBoot;
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.Network;
+import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.Platform;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.Tuning;
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
 import java.util.List;
 
 /**
@@ -23,7 +23,7 @@ public final class VmSpecs {
   private VmSpecs() {}
 
   /**
-   * @throws dev.vmlet.vm.VmException INVALID_ARGUMENT naming the first bad field, or the number of a
+   * @throws dev.vmlet.spec.VmException INVALID_ARGUMENT naming the first bad field, or the number of a
    *     field this daemon does not know (a newer client's option must not be silently dropped)
    */
   public static VmConfig config(VmSpec s) {

@@ -5,7 +5,7 @@ import dev.vmlet.common.at.Pipeline;
 import dev.vmlet.common.at.Redirect;
 import dev.vmlet.common.at.Stage;
 import dev.vmlet.common.at.Target;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;

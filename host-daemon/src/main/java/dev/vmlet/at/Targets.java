@@ -10,7 +10,7 @@ public interface Targets {
   /**
    * The agent of a VM (or of an alias such as {@code host}).
    *
-   * @throws IllegalArgumentException or {@link dev.vmlet.vm.VmException} naming the VM when it does not
+   * @throws IllegalArgumentException or {@link dev.vmlet.spec.VmException} naming the VM when it does not
    *     exist, is not running, or has no agent; {@link SecurityException} when the caller may not use it
    */
   AgentLink agent(String vm);

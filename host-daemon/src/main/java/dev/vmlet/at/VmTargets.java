@@ -3,7 +3,7 @@ package dev.vmlet.at;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.common.at.Control;
 import dev.vmlet.host.HostAccess;
-import dev.vmlet.vm.SnapshotInfo;
+import dev.vmlet.spec.SnapshotInfo;
 import dev.vmlet.vm.VmManager;
 import dev.vmlet.vm.VmView;
 import java.time.Duration;

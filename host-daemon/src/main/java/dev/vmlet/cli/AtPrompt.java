@@ -2,7 +2,7 @@ package dev.vmlet.cli;
 
 import dev.vmlet.common.at.AtParser;
 import dev.vmlet.common.at.AtSyntaxException;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.ListVmsRequest;
 import dev.vmlet.proto.v1.RunCommandLineRequest;
 import dev.vmlet.proto.v1.RunCommandLineResponse;

@@ -1,7 +1,7 @@
 package dev.vmlet.cli;
 
 import dev.vmlet.config.VmletPaths;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

@@ -1,7 +1,7 @@
 package dev.vmlet.cli;
 
 import com.google.protobuf.ByteString;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.ConsoleInput;
 import dev.vmlet.proto.v1.ConsoleOutput;
 import io.grpc.StatusRuntimeException;

@@ -1,8 +1,8 @@
 package dev.vmlet.cli;
 
 import dev.vmlet.common.files.FileModes;
-import dev.vmlet.daemon.DaemonClient;
-import dev.vmlet.daemon.FileClient;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.FileClient;
 import dev.vmlet.proto.v1.FileInfo;
 import dev.vmlet.proto.v1.FileTransferResult;
 import dev.vmlet.proto.v1.PushFileHeader;

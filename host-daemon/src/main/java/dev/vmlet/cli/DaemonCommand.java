@@ -56,14 +56,14 @@ final class DaemonCommand implements Callable<Integer> {
       throw new CliException("the GPU hook " + gpuHook + " is not an executable file (chmod +x it)");
     }
     for (String alias : hostAliases) {
-      dev.vmlet.vm.VmConfig.validateName(alias);
+      dev.vmlet.spec.VmConfig.validateName(alias);
     }
     if (nodesFile != null && !java.nio.file.Files.isRegularFile(nodesFile)) {
       throw new CliException("the nodes file " + nodesFile + " does not exist");
     }
-    dev.vmlet.daemon.Nodes nodes;
+    dev.vmlet.client.Nodes nodes;
     try {
-      nodes = dev.vmlet.daemon.Nodes.load(nodesFile != null ? nodesFile : dev.vmlet.daemon.Nodes.DEFAULT_FILE);
+      nodes = dev.vmlet.client.Nodes.load(nodesFile != null ? nodesFile : dev.vmlet.client.Nodes.DEFAULT_FILE);
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage());
     }

@@ -2,8 +2,8 @@ package dev.vmlet.cli;
 
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.daemon.Daemon;
-import dev.vmlet.daemon.DaemonClient;
-import dev.vmlet.daemon.ExecClient;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.ExecClient;
 import dev.vmlet.image.MicroImage;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;

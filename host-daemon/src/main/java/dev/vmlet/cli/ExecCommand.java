@@ -1,7 +1,7 @@
 package dev.vmlet.cli;
 
-import dev.vmlet.daemon.DaemonClient;
-import dev.vmlet.daemon.ExecClient;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.ExecClient;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;

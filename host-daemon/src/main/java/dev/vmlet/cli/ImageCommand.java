@@ -109,7 +109,7 @@ final class ImageCommand implements Runnable {
       if (!Files.exists(dir)) {
         throw new CliException("there is no " + recipe.name() + " image in " + dir);
       }
-      dev.vmlet.vm.VmStore.deleteTree(dir);
+      dev.vmlet.fs.FileTrees.deleteTree(dir);
       System.out.println("Removed the " + recipe.name() + " image from " + dir);
       return 0;
     }

@@ -1,6 +1,6 @@
 package dev.vmlet.cli;
 
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
 import java.time.Instant;

@@ -1,6 +1,6 @@
 package dev.vmlet.cli;
 
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -24,7 +24,7 @@ final class ShellCommand implements Callable<Integer> {
       if (user != null) {
         throw new CliException("--user needs a VM name (vmlet shell NAME --user USER)");
       }
-      try (dev.vmlet.daemon.DaemonClient c = client.connect()) {
+      try (dev.vmlet.client.DaemonClient c = client.connect()) {
         return AtPrompt.run(c);
       }
     }

@@ -2,20 +2,20 @@ package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.api.VmSpecs;
-import dev.vmlet.vm.CloudInitConfig;
-import dev.vmlet.vm.DirectBoot;
-import dev.vmlet.vm.DiskConfig;
-import dev.vmlet.vm.Network;
-import dev.vmlet.vm.PciAddress;
-import dev.vmlet.vm.Platform;
-import dev.vmlet.vm.PortForward;
-import dev.vmlet.vm.Tuning;
-import dev.vmlet.vm.VmConfig;
+import dev.vmlet.spec.CloudInitConfig;
+import dev.vmlet.spec.DirectBoot;
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.Network;
+import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.Platform;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.Tuning;
+import dev.vmlet.spec.VmConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 import picocli.CommandLine.Option;
 
 /** The options that describe a VM, shared by launch and dry-run. */

@@ -1,5 +1,6 @@
 package dev.vmlet.cloudinit;
 
+import dev.vmlet.spec.UserData;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -37,7 +37,7 @@ public final class SeedIso {
       throw new IOException("interrupted while writing the cloud-init seed", e);
     } finally {
       Files.deleteIfExists(tmp);
-      dev.vmlet.vm.VmStore.deleteTree(dir);
+      dev.vmlet.fs.FileTrees.deleteTree(dir);
     }
   }
 }

@@ -17,8 +17,7 @@ import org.bouncycastle.crypto.util.OpenSSHPublicKeyUtil;
 /** A VM's own ed25519 SSH key pair, made with Bouncy Castle and written in OpenSSH's formats. */
 public final class SshKeys {
   /** What an authorized_keys line may look like: type, base64 key, optional comment; one line. */
-  public static final Pattern PUBLIC_KEY =
-      Pattern.compile("(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com) [A-Za-z0-9+/]+=*( [^\\n]*)?");
+  public static final Pattern PUBLIC_KEY = dev.vmlet.spec.CloudInitConfig.PUBLIC_KEY;
 
   private SshKeys() {}
 

@@ -1,5 +1,7 @@
 package dev.vmlet.daemon;
 
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.Nodes;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.host.HostAccess;
 import dev.vmlet.host.HostAgent;

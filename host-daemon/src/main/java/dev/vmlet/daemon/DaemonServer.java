@@ -1,5 +1,7 @@
 package dev.vmlet.daemon;
 
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.Nodes;
 import dev.vmlet.api.VmServiceImpl;
 import dev.vmlet.vm.VmManager;
 import io.grpc.Server;

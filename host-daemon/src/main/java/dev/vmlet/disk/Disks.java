@@ -2,8 +2,8 @@ package dev.vmlet.disk;
 
 import dev.vmlet.qemu.AttachedDisk;
 import dev.vmlet.qemu.VmFiles;
-import dev.vmlet.vm.DiskConfig;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.VmException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -80,15 +80,15 @@ public final class QemuImg {
   }
 
   /** The internal snapshots of a qcow2 file (readable while a VM uses it). */
-  public List<dev.vmlet.vm.SnapshotInfo> snapshots(Path image) throws IOException {
+  public List<dev.vmlet.spec.SnapshotInfo> snapshots(Path image) throws IOException {
     String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
-    List<dev.vmlet.vm.SnapshotInfo> list = new ArrayList<>();
+    List<dev.vmlet.spec.SnapshotInfo> list = new ArrayList<>();
     try {
       var info = JsonParser.parseString(out).getAsJsonObject();
       if (info.has("snapshots")) {
         for (var e : info.getAsJsonArray("snapshots")) {
           var o = e.getAsJsonObject();
-          list.add(new dev.vmlet.vm.SnapshotInfo(o.get("name").getAsString(),
+          list.add(new dev.vmlet.spec.SnapshotInfo(o.get("name").getAsString(),
               o.get("date-sec").getAsLong() * 1000 + o.get("date-nsec").getAsLong() / 1_000_000,
               o.get("vm-state-size").getAsLong()));
         }

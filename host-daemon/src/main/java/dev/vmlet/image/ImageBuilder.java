@@ -132,7 +132,7 @@ public final class ImageBuilder {
       }
       replace(out, imageDir);
     } finally {
-      dev.vmlet.vm.VmStore.deleteTree(staging);
+      dev.vmlet.fs.FileTrees.deleteTree(staging);
     }
     return load(recipe, imageDir)
         .orElseThrow(() -> new IOException("the " + recipe.name() + " image vanished after its build in " + imageDir));
@@ -147,7 +147,7 @@ public final class ImageBuilder {
     }
     Files.move(built, imageDir, StandardCopyOption.ATOMIC_MOVE);
     if (old != null) {
-      dev.vmlet.vm.VmStore.deleteTree(old);
+      dev.vmlet.fs.FileTrees.deleteTree(old);
     }
   }
 

@@ -1,9 +1,9 @@
 package dev.vmlet.image;
 
 import dev.vmlet.config.VmletPaths;
-import dev.vmlet.vm.BootImage;
-import dev.vmlet.vm.ImageResolver;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.BootImage;
+import dev.vmlet.spec.ImageResolver;
+import dev.vmlet.spec.VmException;
 
 /** Finds the images built into the cache: micro, debian and the agent bundle. */
 public final class MicroImageResolver implements ImageResolver {

@@ -1,7 +1,7 @@
 package dev.vmlet.net;
 
-import dev.vmlet.vm.PortForward;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.VmException;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.DatagramSocket;

@@ -123,7 +123,7 @@ public final class AccelProbe {
         }
       }
       if (dir != null) {
-        dev.vmlet.vm.VmStore.deleteTree(dir);
+        dev.vmlet.fs.FileTrees.deleteTree(dir);
       }
     }
   }

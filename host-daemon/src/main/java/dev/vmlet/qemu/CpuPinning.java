@@ -3,7 +3,7 @@ package dev.vmlet.qemu;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.vmlet.qmp.QmpClient;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.vmlet.qemu;
 
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

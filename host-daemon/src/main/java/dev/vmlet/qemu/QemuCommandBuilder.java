@@ -1,7 +1,7 @@
 package dev.vmlet.qemu;
 
-import dev.vmlet.vm.PortForward;
-import dev.vmlet.vm.VmConfig;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -124,7 +124,7 @@ public final class QemuCommandBuilder {
    * Passed-through functions, one PCIe root port per host slot: a card's functions (the GPU and
    * its HDMI audio) keep their function numbers on one guest slot, function 0 multifunction.
    */
-  static List<String> vfio(List<dev.vmlet.vm.PciAddress> functions) {
+  static List<String> vfio(List<dev.vmlet.spec.PciAddress> functions) {
     java.util.Map<String, List<String>> slots = new java.util.LinkedHashMap<>();
     for (var f : functions) {
       String v = f.value();

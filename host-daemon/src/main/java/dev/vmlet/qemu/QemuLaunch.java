@@ -1,8 +1,8 @@
 package dev.vmlet.qemu;
 
-import dev.vmlet.vm.BootImage;
-import dev.vmlet.vm.PortForward;
-import dev.vmlet.vm.VmConfig;
+import dev.vmlet.spec.BootImage;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -22,7 +22,7 @@ import java.util.List;
  */
 public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
     VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
-    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio, QemuSandbox.Confinement confinement) {
+    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.spec.PciAddress> vfio, QemuSandbox.Confinement confinement) {
   public QemuLaunch {
     confinement = confinement == null ? QemuSandbox.Confinement.NONE : confinement;
     vfio = List.copyOf(vfio);
@@ -42,7 +42,7 @@ public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, 
   /** With these passed-through functions and no sandbox. */
   public QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot, VmFiles files,
       List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
-      List<Path> readOnlyDisks, List<dev.vmlet.vm.PciAddress> vfio) {
+      List<Path> readOnlyDisks, List<dev.vmlet.spec.PciAddress> vfio) {
     this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
         vfio, QemuSandbox.Confinement.NONE);
   }

@@ -1,7 +1,7 @@
 package dev.vmlet.vfio;
 
-import dev.vmlet.vm.PciAddress;
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.VmException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,8 +1,16 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.BootImage;
+import dev.vmlet.spec.DirectBoot;
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.ImageResolver;
+import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
 import dev.vmlet.cloudinit.NoCloudSeed;
 import dev.vmlet.cloudinit.SeedIso;
-import dev.vmlet.cloudinit.UserData;
+import dev.vmlet.spec.UserData;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.net.HostPorts;
 import dev.vmlet.qemu.Accel;

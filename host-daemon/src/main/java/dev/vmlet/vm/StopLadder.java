@@ -1,5 +1,6 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.VmException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.qemu.QemuProcess;
 import java.io.IOException;

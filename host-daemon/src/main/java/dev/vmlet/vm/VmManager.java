@@ -1,5 +1,10 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.ImageResolver;
+import dev.vmlet.spec.SnapshotInfo;
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;

@@ -1,5 +1,7 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.VmConfig;
 import java.util.List;
 
 /**

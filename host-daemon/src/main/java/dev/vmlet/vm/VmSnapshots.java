@@ -1,9 +1,13 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.SnapshotInfo;
+import dev.vmlet.spec.VmException;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.vmlet.disk.QemuImg;
-import dev.vmlet.vm.VmException.Kind;
+import dev.vmlet.spec.VmException.Kind;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

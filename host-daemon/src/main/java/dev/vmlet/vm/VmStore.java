@@ -1,5 +1,7 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
@@ -122,15 +124,6 @@ public final class VmStore {
 
   /** Removes a directory tree; missing is fine. */
   public static void deleteTree(Path dir) {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot delete " + dir, e);
-    }
+    dev.vmlet.fs.FileTrees.deleteTree(dir);
   }
 }

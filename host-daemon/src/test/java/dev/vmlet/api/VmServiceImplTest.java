@@ -14,7 +14,7 @@ import dev.vmlet.proto.v1.VmServiceGrpc;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
 import dev.vmlet.qemu.AccelProbe;
-import dev.vmlet.vm.BootImage;
+import dev.vmlet.spec.BootImage;
 import dev.vmlet.vm.VmManager;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;

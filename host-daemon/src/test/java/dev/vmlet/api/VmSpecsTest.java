@@ -7,7 +7,7 @@ import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.KernelBoot;
 import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.VmSpec;
-import dev.vmlet.vm.VmConfig;
+import dev.vmlet.spec.VmConfig;
 import org.junit.jupiter.api.Test;
 
 class VmSpecsTest {

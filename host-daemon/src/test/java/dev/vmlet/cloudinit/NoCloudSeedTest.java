@@ -1,5 +1,6 @@
 package dev.vmlet.cloudinit;
 
+import dev.vmlet.spec.UserData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

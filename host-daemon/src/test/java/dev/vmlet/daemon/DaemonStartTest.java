@@ -1,5 +1,6 @@
 package dev.vmlet.daemon;
 
+import dev.vmlet.client.DaemonClient;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

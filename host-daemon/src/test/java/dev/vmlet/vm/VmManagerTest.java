@@ -1,5 +1,14 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.BootImage;
+import dev.vmlet.spec.DirectBoot;
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.ImageResolver;
+import dev.vmlet.spec.Network;
+import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.Platform;
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,7 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.VmException;
 import static dev.vmlet.vm.VmState.*;
 import static dev.vmlet.vm.VmTransitions.Operation.*;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -10,7 +10,7 @@ import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.GuestInfoReply;
 import dev.vmlet.proto.v1.VmRef;
-import dev.vmlet.daemon.ExecClient;
+import dev.vmlet.client.ExecClient;
 import dev.vmlet.proto.v1.FileTransferResult;
 import dev.vmlet.proto.v1.PullFileRequest;
 import dev.vmlet.proto.v1.PullFileResponse;
@@ -322,7 +322,7 @@ class AgentApiIT {
 
   @Test
   void aLineForAnotherNode_isRunByThatNodesDaemon() throws Exception {
-    dev.vmlet.daemon.Nodes nodes = dev.vmlet.daemon.Nodes.ofSockets(java.util.Map.of("n1", d.paths.socket()));
+    dev.vmlet.client.Nodes nodes = dev.vmlet.client.Nodes.ofSockets(java.util.Map.of("n1", d.paths.socket()));
     try (TestDaemon other = TestDaemon.withNodes(tmp.resolve("other"), nodes)) {
       StringBuilder out = new StringBuilder();
       var it = other.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest

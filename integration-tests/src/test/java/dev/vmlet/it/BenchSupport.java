@@ -87,7 +87,7 @@ public final class BenchSupport {
   /** A daemon process (its memory is its own) with micro VMs; VMs and daemon go on close. */
   public static final class MicroNode implements AutoCloseable {
     private final DaemonProcess daemon;
-    public final dev.vmlet.daemon.DaemonClient client;
+    public final dev.vmlet.client.DaemonClient client;
 
     private MicroNode(DaemonProcess daemon) {
       this.daemon = daemon;

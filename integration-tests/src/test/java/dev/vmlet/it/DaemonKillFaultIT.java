@@ -2,9 +2,9 @@ package dev.vmlet.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.vmlet.daemon.DaemonClient;
-import dev.vmlet.daemon.ExecClient;
-import dev.vmlet.daemon.FileClient;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.ExecClient;
+import dev.vmlet.client.FileClient;
 import dev.vmlet.faults.Faults;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;

@@ -3,7 +3,7 @@ package dev.vmlet.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.config.VmletPaths;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ListVmsRequest;

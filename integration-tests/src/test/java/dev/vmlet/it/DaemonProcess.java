@@ -1,7 +1,7 @@
 package dev.vmlet.it;
 
 import dev.vmlet.config.VmletPaths;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import java.io.File;
 import java.nio.file.Files;

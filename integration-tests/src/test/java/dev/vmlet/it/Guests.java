@@ -1,8 +1,8 @@
 package dev.vmlet.it;
 
-import dev.vmlet.daemon.DaemonClient;
-import dev.vmlet.daemon.ExecClient;
-import dev.vmlet.daemon.FileClient;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.ExecClient;
+import dev.vmlet.client.FileClient;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
 import dev.vmlet.proto.v1.Vm;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.daemon.Daemon;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import dev.vmlet.qemu.QemuProcess;
 import com.google.protobuf.ByteString;

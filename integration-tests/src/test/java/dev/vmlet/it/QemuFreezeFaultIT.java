@@ -3,7 +3,7 @@ package dev.vmlet.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.vmlet.daemon.ExecClient;
+import dev.vmlet.client.ExecClient;
 import dev.vmlet.faults.Faults;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;

@@ -2,7 +2,7 @@ package dev.vmlet.it;
 
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.daemon.Daemon;
-import dev.vmlet.daemon.DaemonClient;
+import dev.vmlet.client.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import java.nio.file.Path;
 
@@ -29,11 +29,11 @@ final class TestDaemon implements AutoCloseable {
   /** A daemon with @host enabled through the agent jar, and the alias {@code spirit}. */
   static TestDaemon withHostExec(Path dir) throws Exception {
     return start(dir, new Daemon.Options(Path.of(System.getProperty("vmlet.agentJar")), java.util.List.of("spirit"),
-        dev.vmlet.daemon.Nodes.NONE));
+        dev.vmlet.client.Nodes.NONE));
   }
 
   /** A daemon (meant to have no VMs) that reaches others as nodes. */
-  static TestDaemon withNodes(Path dir, dev.vmlet.daemon.Nodes nodes) throws Exception {
+  static TestDaemon withNodes(Path dir, dev.vmlet.client.Nodes nodes) throws Exception {
     return start(dir, new Daemon.Options(null, java.util.List.of(), nodes));
   }
 

@@ -1,4 +1,4 @@
-package dev.vmlet.daemon;
+package dev.vmlet.client;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;

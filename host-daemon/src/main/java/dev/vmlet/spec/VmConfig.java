@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 import java.util.HashSet;
 import java.util.List;

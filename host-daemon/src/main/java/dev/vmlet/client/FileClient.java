@@ -1,4 +1,4 @@
-package dev.vmlet.daemon;
+package dev.vmlet.client;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.proto.v1.FileInfo;

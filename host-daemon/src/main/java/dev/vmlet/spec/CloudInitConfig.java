@@ -1,7 +1,6 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
-import dev.vmlet.cloudinit.SshKeys;
-import dev.vmlet.cloudinit.UserData;
+import dev.vmlet.spec.UserData;
 
 /**
  * The user's cloud-init input for a cloud image, validated on construction.
@@ -10,6 +9,10 @@ import dev.vmlet.cloudinit.UserData;
  * @param sshAuthorizedKey "" or one authorized_keys line
  */
 public record CloudInitConfig(String userData, String sshAuthorizedKey) {
+  /** One authorized_keys line: key type, base64 key, optional comment. */
+  public static final java.util.regex.Pattern PUBLIC_KEY = java.util.regex.Pattern.compile(
+      "(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com) [A-Za-z0-9+/]+=*( [^\\n]*)?");
+
   public static final CloudInitConfig NONE = new CloudInitConfig("", "");
 
   public CloudInitConfig {
@@ -18,7 +21,7 @@ public record CloudInitConfig(String userData, String sshAuthorizedKey) {
     if (!userData.isEmpty()) {
       UserData.parse(userData);
     }
-    if (!sshAuthorizedKey.isEmpty() && !SshKeys.PUBLIC_KEY.matcher(sshAuthorizedKey).matches()) {
+    if (!sshAuthorizedKey.isEmpty() && !PUBLIC_KEY.matcher(sshAuthorizedKey).matches()) {
       throw VmException.invalid("cloud_init.ssh_authorized_key is not one authorized_keys line like 'ssh-ed25519 AAAA... me@host'");
     }
   }

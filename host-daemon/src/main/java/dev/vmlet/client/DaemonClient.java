@@ -1,4 +1,4 @@
-package dev.vmlet.daemon;
+package dev.vmlet.client;
 
 import dev.vmlet.proto.v1.VmServiceGrpc;
 import io.grpc.ManagedChannel;

@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 /**
  * The virtual hardware platform.

@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

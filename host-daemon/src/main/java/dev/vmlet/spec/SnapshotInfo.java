@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 /** One internal snapshot as qemu-img reports it. */
 public record SnapshotInfo(String name, long createdAtMs, long vmStateBytes) {}

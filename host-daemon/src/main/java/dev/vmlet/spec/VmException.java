@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 /**
  * The one error type of the VM domain. {@link Kind} says how a caller should treat it; the API

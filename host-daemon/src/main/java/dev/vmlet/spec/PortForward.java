@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;

@@ -1,4 +1,4 @@
-package dev.vmlet.daemon;
+package dev.vmlet.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,6 +1,6 @@
-package dev.vmlet.cloudinit;
+package dev.vmlet.spec;
 
-import dev.vmlet.vm.VmException;
+import dev.vmlet.spec.VmException;
 import java.util.Map;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;

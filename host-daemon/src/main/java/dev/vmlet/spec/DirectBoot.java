@@ -1,4 +1,4 @@
-package dev.vmlet.vm;
+package dev.vmlet.spec;
 
 /**
  * A kernel the user brings, booted directly by QEMU (no boot loader), validated on construction.
