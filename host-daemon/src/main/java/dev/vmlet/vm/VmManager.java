@@ -1,6 +1,5 @@
 package dev.vmlet.vm;
 
-import dev.vmlet.spec.DiskConfig;
 import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.SnapshotInfo;
 import dev.vmlet.spec.VmConfig;
@@ -15,7 +14,6 @@ import dev.vmlet.vfio.Gpus;
 import dev.vmlet.vfio.PciBus;
 import dev.vmlet.vfio.SysfsWriter;
 import dev.vmlet.qemu.CpuPinning;
-import dev.vmlet.qemu.Hugepages;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.proto.v1.Hello;
@@ -63,6 +61,7 @@ public final class VmManager implements AutoCloseable {
   private volatile boolean closing;
   private final VmEvents events;
   private final VmLinks links;
+  private final VmControls controls;
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
     this(paths, images, probe, qemuBinary, clock, defaultGpus(paths, Path.of("/sys"), null));
@@ -92,6 +91,7 @@ public final class VmManager implements AutoCloseable {
     this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), gpus, qemuBinary);
     this.events = new VmEvents(clock);
     this.links = new VmLinks(clock, events, this::onQemuGone);
+    this.controls = new VmControls(store, events, qemuImg, snapshots);
   }
 
   /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
@@ -359,145 +359,39 @@ public final class VmManager implements AutoCloseable {
    * size is kept in the VM's config.
    */
   public VmRecord resizeDisk(String name, String disk, long sizeMib) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      DiskConfig d = vm.record.config().disks().stream().filter(x -> x.name().equals(disk)).findFirst()
-          .orElseThrow(() -> new VmException(VmException.Kind.NOT_FOUND, "VM '" + name + "' has no disk '" + disk + "'"));
-      DiskConfig grown = new DiskConfig(d.name(), d.baseImage(), sizeMib, d.ephemeral());
-      Path file = vm.files.disk(disk);
-      VmState s = vm.record.state();
-      try {
-        if (Files.exists(file)) {
-          long current = qemuImg.virtualSize(file) >> 20;
-          if (sizeMib <= current) {
-            throw VmException.invalid("size_mib " + sizeMib + " is not larger than disk '" + disk + "' (" + current
-                + " MiB); disks only grow");
-          }
-          if ((s == VmState.RUNNING || s == VmState.PAUSED) && vm.qmp != null) {
-            com.google.gson.JsonObject args = new com.google.gson.JsonObject();
-            args.addProperty("device", "disk-" + disk);
-            args.addProperty("size", sizeMib << 20);
-            vm.qmp.execute("block_resize", args, QMP_TIMEOUT);
-          } else {
-            qemuImg.resize(file, sizeMib);
-          }
-        }
-      } catch (IOException e) {
-        throw new VmException(VmException.Kind.INTERNAL, "cannot resize disk '" + disk + "' of VM '" + name + "': "
-            + e.getMessage(), e);
-      }
-      vm.record = vm.record.withConfig(vm.record.config().withDisk(grown));
-      store.save(vm.record);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): disk " + disk + " is now " + sizeMib + " MiB");
-      return vm.record;
-    }
+    return controls.resizeDisk(require(name), disk, sizeMib);
   }
 
   public List<SnapshotInfo> listSnapshots(String name) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      return snapshots.list(vm);
-    }
+    return controls.listSnapshots(require(name));
   }
 
   /** Takes a snapshot: with memory when the VM runs or is paused, disk-only when it is stopped. */
   public SnapshotInfo createSnapshot(String name, String snapshot) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
-      if (!vm.record.config().gpus().isEmpty()) {
-        throw new VmException(VmException.Kind.FAILED_PRECONDITION, "VM '" + name + "' has passed-through GPUs: QEMU cannot save "
-            + "the state of a VFIO device, so it cannot be snapshotted");
-      }
-      SnapshotInfo s = snapshots.create(vm, snapshot);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " taken");
-      return s;
-    }
+    return controls.createSnapshot(require(name), snapshot);
   }
 
   public void restoreSnapshot(String name, String snapshot) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
-      snapshots.restore(vm, snapshot);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " restored");
-    }
+    controls.restoreSnapshot(require(name), snapshot);
   }
 
   public void deleteSnapshot(String name, String snapshot) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
-      snapshots.delete(vm, snapshot);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " deleted");
-    }
+    controls.deleteSnapshot(require(name), snapshot);
   }
 
   /** Freezes the vCPUs of a running VM. */
   public VmRecord pause(String name) {
-    return qmpStep(name, VmTransitions.Operation.PAUSE, VmState.PAUSED, "stop");
+    return controls.qmpStep(require(name), VmTransitions.Operation.PAUSE, VmState.PAUSED, "stop");
   }
 
   /** Lets a paused VM run again. */
   public VmRecord resume(String name) {
-    return qmpStep(name, VmTransitions.Operation.RESUME, VmState.RUNNING, "cont");
+    return controls.qmpStep(require(name), VmTransitions.Operation.RESUME, VmState.RUNNING, "cont");
   }
 
   /** Hardware reset; the VM stays RUNNING and its agent phones home again from the new boot. */
   public VmRecord reboot(String name) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.REBOOT);
-      runQmp(vm, "system_reset");
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): reset");
-      return vm.record;
-    }
-  }
-
-  private VmRecord qmpStep(String name, VmTransitions.Operation op, VmState to, String command) {
-    VmRuntime vm = require(name);
-    synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), op);
-      store.save(vm.record); // refused before QEMU is touched when the state cannot be saved
-      AgentLink agent = vm.agent;
-      if (agent != null && to == VmState.PAUSED) {
-        agent.suspendLiveness(true); // a frozen guest cannot answer heartbeats
-      }
-      try {
-        runQmp(vm, command);
-      } catch (RuntimeException e) {
-        if (agent != null && to == VmState.PAUSED) {
-          // Not paused after all (a QEMU that does not answer, say): heartbeats count again, or
-          // a hung guest's requests would wait forever.
-          agent.suspendLiveness(false);
-        }
-        throw e;
-      }
-      if (agent != null && to == VmState.RUNNING) {
-        agent.suspendLiveness(false);
-      }
-      events.transition(vm, to, op.name().toLowerCase());
-      store.save(vm.record);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): " + to);
-      return vm.record;
-    }
-  }
-
-  private void runQmp(VmRuntime vm, String command) {
-    if (vm.qmp == null) {
-      throw new VmException(VmException.Kind.UNAVAILABLE, "VM '" + vm.name() + "' has no QMP connection");
-    }
-    try {
-      vm.qmp.execute(command, null, QMP_TIMEOUT);
-    } catch (dev.vmlet.qmp.QmpException e) {
-      if (e.errorClass().equals(dev.vmlet.qmp.QmpException.NO_ANSWER)) {
-        throw new VmException(VmException.Kind.UNAVAILABLE, "QEMU of VM '" + vm.name() + "' did not answer QMP " + command + " within "
-            + QMP_TIMEOUT.toSeconds() + " s (hung or stopped); a stop still ends it (vmlet stop --force " + vm.name() + ")", e);
-      }
-      throw new VmException(VmException.Kind.INTERNAL, "QMP " + command + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
-    } catch (IOException e) {
-      throw new VmException(VmException.Kind.INTERNAL, "QMP " + command + " on VM '" + vm.name() + "' failed: " + e.getMessage(), e);
-    }
+    return controls.reboot(require(name));
   }
 
   /** The command line a VM with this config would run, without creating or starting anything. */
