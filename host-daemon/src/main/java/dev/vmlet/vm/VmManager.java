@@ -79,8 +79,7 @@ public final class VmManager implements AutoCloseable {
     this.store = new VmStore(paths.stateDir());
     this.images = images;
     this.clock = clock;
-    Path qemuDir = Path.of(qemuBinary).getParent();
-    this.qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
+    this.qemuImg = new QemuImg(QemuImg.beside(qemuBinary));
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
     this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), gpus, qemuBinary);
