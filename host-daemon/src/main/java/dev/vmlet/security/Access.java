@@ -23,8 +23,21 @@ import javax.net.ssl.SSLSession;
  * every mutating call with its outcome.
  */
 public final class Access implements ServerInterceptor {
-  /** The caller of the current call. */
-  public record Caller(String name, Role role) {}
+  /**
+   * The caller of the current call.
+   *
+   * @param role null for a local user who may not use the daemon
+   * @param local the process's uid and gid on a unix socket (or in-process); null for a remote
+   *     caller over TLS, which has no account on this host
+   */
+  public record Caller(String name, Role role, Local local) {
+    public boolean isAdmin() {
+      return role == Role.ADMIN;
+    }
+  }
+
+  /** A process on this host as the kernel reported it (SO_PEERCRED). */
+  public record Local(int uid, int gid) {}
 
   public static final Context.Key<Caller> CALLER = Context.key("vmlet-caller");
 
@@ -92,13 +105,13 @@ public final class Access implements ServerInterceptor {
     if (tls == null) {
       int[] peer = call.getAttributes().get(PeerCredentials.UID_GID);
       if (peer == null) {
-        return new Caller("local", Role.ADMIN); // in-process: no socket at all
+        return new Caller("local", Role.ADMIN, LocalUsers.self()); // in-process: no socket at all
       }
       return LocalUsers.caller(peer[0], peer[1]);
     }
     Certificate[] peer = tls.getPeerCertificates();
     String[] nr = NodePki.nameAndRole((X509Certificate) peer[0]);
-    return new Caller(nr[0], Role.parse(nr[1]));
+    return new Caller(nr[0], Role.parse(nr[1]), null);
   }
 
   @Override
