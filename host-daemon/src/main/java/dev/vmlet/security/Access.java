@@ -19,8 +19,10 @@ import javax.net.ssl.SSLSession;
 /**
  * One interceptor for every call: who the caller is (a client certificate's CN and role over TLS;
  * the daemon's own user on the unix socket, which is 0600 and so admin), whether the role may call
- * the method ({@link #REQUIRED}; a method missing from the table is denied), and an audit line for
- * every mutating call with its outcome.
+ * the method ({@link #REQUIRED}; a method missing from the table is denied), whether it may name
+ * the host paths and devices its request names ({@link HostPaths}: the service then gets the request
+ * with those paths resolved), and an audit line for every mutating call, and every call that named
+ * a host path, with its outcome.
  */
 public final class Access implements ServerInterceptor {
   /**
@@ -64,6 +66,16 @@ public final class Access implements ServerInterceptor {
       Map.entry("grpc.health.v1.Health/Check", Role.VIEWER), Map.entry("grpc.health.v1.Health/Watch", Role.VIEWER),
       Map.entry("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Role.VIEWER));
 
+  /** The one place a refused host path becomes a gRPC status. */
+  static Status status(HostPathException e) {
+    Status s = switch (e.kind()) {
+      case DENIED -> Status.PERMISSION_DENIED;
+      case INVALID -> Status.INVALID_ARGUMENT;
+      case UNCLASSIFIED -> Status.INTERNAL;
+    };
+    return s.withDescription(e.getMessage());
+  }
+
   /** Calls that change something: audited. */
   static boolean mutating(String method) {
     Role r = REQUIRED.get(method);
@@ -83,16 +95,19 @@ public final class Access implements ServerInterceptor {
 
   private final AuditLog audit;
   private final int streamsPerCaller;
+  private final HostPaths hostPaths;
   private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> open =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   public Access(AuditLog audit) {
-    this(audit, DEFAULT_STREAMS_PER_CALLER);
+    this(audit, DEFAULT_STREAMS_PER_CALLER, HostPaths.strict());
   }
 
-  public Access(AuditLog audit, int streamsPerCaller) {
+  /** @param hostPaths decides every request's host paths before the service sees it */
+  public Access(AuditLog audit, int streamsPerCaller, HostPaths hostPaths) {
     this.audit = audit;
     this.streamsPerCaller = streamsPerCaller;
+    this.hostPaths = hostPaths;
   }
 
   /**
@@ -132,7 +147,7 @@ public final class Access implements ServerInterceptor {
     }
     Role needed = REQUIRED.get(method);
     boolean audited = mutating(method) || (needed == null) || !who.role().allows(needed);
-    AuditLog.Entry entry = audited ? audit.begin(who, method) : null;
+    AuditLog.Entry entry = audit.begin(who, method, audited);
     if (needed == null || !who.role().allows(needed)) {
       Status denied = Status.PERMISSION_DENIED.withDescription(needed == null ? method + " is not open to any role"
           : method.substring(method.indexOf('/') + 1) + " needs the " + needed.label() + " role; " + who.name() + " is "
@@ -153,6 +168,9 @@ public final class Access implements ServerInterceptor {
         @Override
         public void onMessage(Q message) {
           entry.vm(AuditLog.vmOf(message));
+          if (message instanceof com.google.protobuf.Message m) {
+            entry.paths(HostPathFields.named(m), "not-reached");
+          }
           deny();
         }
 
@@ -208,10 +226,21 @@ public final class Access implements ServerInterceptor {
               + m.getSerializedSize() + " bytes is over this method's limit of " + maxMessage + " bytes"), new Metadata());
           return;
         }
-        if (entry != null) {
-          entry.vm(AuditLog.vmOf(message));
+        entry.vm(AuditLog.vmOf(message));
+        Q approved;
+        try {
+          HostPaths.Decision d = hostPaths.decide(who, message);
+          entry.paths(d.named(), "allowed");
+          @SuppressWarnings("unchecked")
+          Q same = (Q) d.request(); // the same type, with each host path resolved
+          approved = same;
+        } catch (HostPathException e) {
+          refused = true;
+          entry.paths(e.named(), "denied");
+          watched.close(status(e), new Metadata());
+          return;
         }
-        super.onMessage(message);
+        super.onMessage(approved);
       }
 
       @Override
