@@ -66,8 +66,10 @@ public final class Daemon implements AutoCloseable {
       throw new IOException("a vmlet daemon already listens on " + paths.socket() + " (stop it, or use --socket)");
     }
     AccelProbe probe = new AccelProbe(qemuBinary, Path.of("/dev/kvm"), Duration.ofSeconds(3));
+    dev.vmlet.security.HostPaths hostPaths = dev.vmlet.security.HostPaths.forHost(options.allowPaths(),
+        dev.vmlet.disk.QemuImg.beside(qemuBinary));
     VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC(),
-        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()));
+        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()), new dev.vmlet.api.OwnerChecks(hostPaths));
     manager.recover();
     HostAccess host = null;
     try {
@@ -76,8 +78,7 @@ public final class Daemon implements AutoCloseable {
       DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(),
           new dev.vmlet.security.AuditLog(paths.stateDir().resolve("audit.log")),
           options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)),
-          dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER,
-          dev.vmlet.security.HostPaths.forHost(options.allowPaths(), dev.vmlet.disk.QemuImg.beside(qemuBinary)));
+          dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
       server.start();
       return new Daemon(manager, server, host);
     } catch (IOException | RuntimeException e) {

@@ -121,6 +121,15 @@ public final class HostPaths {
     return new Decision(approved, decided);
   }
 
+  /**
+   * Decides a request again for a caller who is not on the line: a VM's owner before each start.
+   *
+   * @throws HostPathException as {@link #decide}
+   */
+  public void check(Access.Caller caller, Object request) {
+    decide(caller, request);
+  }
+
   private String decide(Access.Caller caller, String where, Rule rule, String value) throws Refused {
     if (rule == null) {
       throw new Refused(HostPathException.Kind.UNCLASSIFIED, where + ": this daemon does not know whether the field names a"
