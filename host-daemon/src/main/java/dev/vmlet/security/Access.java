@@ -239,6 +239,10 @@ public final class Access implements ServerInterceptor {
           entry.paths(e.named(), "denied");
           watched.close(status(e), new Metadata());
           return;
+        } catch (RuntimeException e) {
+          refused = true; // a bug in deciding fails closed
+          watched.close(Status.INTERNAL.withDescription("cannot decide the host paths of this request: " + e), new Metadata());
+          return;
         }
         super.onMessage(approved);
       }

@@ -153,8 +153,8 @@ public final class HostPaths {
 
   /** A host file the caller names; a disk image's backing chain too. Returns its real path. */
   private String file(Access.Caller caller, String where, String value, boolean image) throws Refused {
-    Path p = Path.of(value);
-    if (!p.isAbsolute()) {
+    Path p = pathOf(value);
+    if (p == null || !p.isAbsolute()) {
       throw new Refused(HostPathException.Kind.INVALID, where + " must be an absolute path, got '" + value + "'");
     }
     String subject = where + " " + value;
@@ -168,12 +168,11 @@ public final class HostPaths {
     Path real;
     if (caller.local() != null) {
       // As the caller first: the daemon's own look (toRealPath) would tell whether a file it cannot read exists.
-      String why = files.cannotRead(caller.local(), p);
-      if (why != null) {
-        throw denied(subject + ": " + caller.name() + " " + why + "; use a file you can read, or an image by name"
-            + " (vmlet image list), or ask the node's admin");
-      }
+      readable(caller, subject, p);
       real = realPath(subject, p);
+      if (!real.equals(p)) {
+        readable(caller, subject, real); // a link swapped between the two looks must not lead elsewhere
+      }
     } else {
       real = allowedReal(caller, subject, p);
     }
@@ -181,6 +180,14 @@ public final class HostPaths {
       chain(caller, subject, real);
     }
     return real.toString();
+  }
+
+  private void readable(Access.Caller caller, String subject, Path p) throws Refused {
+    String why = files.cannotRead(caller.local(), p);
+    if (why != null) {
+      throw denied(subject + ": " + caller.name() + " " + why + "; use a file you can read, or an image by name"
+          + " (vmlet image list), or ask the node's admin");
+    }
   }
 
   /** A remote caller's file: under an allowed directory as given, before anything is looked at, and once resolved. */
@@ -248,7 +255,19 @@ public final class HostPaths {
         throw denied(which + ": its backing file '" + next + "' is not a plain file, which images from non-admin callers"
             + " may not have");
       }
-      file = next == null ? null : Path.of(next);
+      file = next == null ? null : pathOf(next);
+      if (next != null && file == null) {
+        throw denied(which + ": its backing file '" + next + "' is not a usable path");
+      }
+    }
+  }
+
+  /** Null for a value no file can have (a NUL byte). */
+  private static Path pathOf(String value) {
+    try {
+      return Path.of(value);
+    } catch (java.nio.file.InvalidPathException e) {
+      return null;
     }
   }
 

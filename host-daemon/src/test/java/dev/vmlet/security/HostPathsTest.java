@@ -89,11 +89,22 @@ class HostPathsTest {
     Path own = file(outside, "own.img");
     Path link = Files.createSymbolicLink(dir.resolve("link.img"), own);
     files.readable.add(link);
+    files.readable.add(own);
     files.raw(own);
     HostPaths.Decision d = paths.decide(ALICE, base(link.toString()));
     assertThat(((CreateVmRequest) d.request()).getSpec().getDisks(0).getBaseImage()).isEqualTo(own.toString());
     assertThat(d.named()).containsExactly(new HostPathFields.Named("spec.disks[0].base_image", link.toString(), own.toString()));
-    assertThat(files.looked).containsExactly("read " + link + " as 1001", "layer " + own + " as 1001");
+    assertThat(files.looked).containsExactly("read " + link + " as 1001", "read " + own + " as 1001", "layer " + own + " as 1001");
+  }
+
+  @Test
+  void aLinkThatLeadsElsewhere_onceResolved_isHeldToTheRuleThere() throws Exception {
+    Path secret = file(outside, "secret");
+    Path link = Files.createSymbolicLink(dir.resolve("kernel"), secret);
+    files.readable.add(link); // as if the link pointed at her own file when she was asked about it
+    assertThat(refusal(() -> paths.decide(ALICE, kernel(link.toString()))).getMessage())
+        .isEqualTo("spec.kernel.path " + link + ": uid 1001 (alice) cannot read it; use a file you can read, or an image by name"
+            + " (vmlet image list), or ask the node's admin");
   }
 
   @Test
@@ -183,6 +194,7 @@ class HostPathsTest {
     HostPathException e = refusal(() -> paths.decide(BOSS, base("etc/shadow")));
     assertThat(e.kind()).isEqualTo(HostPathException.Kind.INVALID);
     assertThat(e.getMessage()).isEqualTo("spec.disks[0].base_image must be an absolute path, got 'etc/shadow'");
+    assertThat(refusal(() -> paths.decide(ALICE, kernel("/boot/\0vmlinuz"))).kind()).isEqualTo(HostPathException.Kind.INVALID);
   }
 
   @Test
