@@ -55,7 +55,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void createVm(CreateVmRequest req, StreamObserver<Vm> out) {
     unary(out, () -> {
-      manager.create(VmSpecs.config(req.getSpec()), req.getStart());
+      manager.create(VmSpecs.config(req.getSpec()), req.getStart(), OwnerChecks.owner(dev.vmlet.security.Access.CALLER.get()));
       return VmProtos.vm(manager.get(req.getSpec().getName()));
     });
   }

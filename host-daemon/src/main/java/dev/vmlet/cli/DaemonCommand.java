@@ -48,6 +48,11 @@ final class DaemonCommand implements Callable<Integer> {
       "certificates from vmlet certs issue; the node's certificates from vmlet certs init)."})
   String listen;
 
+  @Option(names = "--allow-path", paramLabel = "DIR", description = {"Let remote operators and viewers (TCP) name host files under DIR",
+      "(repeatable): disk images, kernels, initramfs. Without it they may use images by name only;",
+      "local users may use the files they can read themselves, admins any."})
+  java.util.List<Path> allowPaths = new java.util.ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     Logging.daemonMode();
@@ -67,8 +72,13 @@ final class DaemonCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage());
     }
+    try {
+      dev.vmlet.security.HostPaths.realDirs(allowPaths);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage());
+    }
     Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
-        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen)));
+        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();
@@ -77,7 +87,8 @@ final class DaemonCommand implements Callable<Integer> {
       }
     }, "vmlet-shutdown"));
     System.out.println("vmlet daemon listening on unix:" + paths.socket() + (listen == null ? "" : " and " + listen + " (mutual TLS)")
-        + " (state " + paths.stateDir() + ")" + (allowHostExec ? "; @host enabled" : ""));
+        + " (state " + paths.stateDir() + ")" + (allowHostExec ? "; @host enabled" : "")
+        + (allowPaths.isEmpty() ? "" : "; remote callers may name files under " + allowPaths));
     daemon.awaitTermination();
     return 0;
   }

@@ -38,14 +38,19 @@ public final class Daemon implements AutoCloseable {
    * How @target lines reach beyond this daemon's VMs: {@code hostAgentJar} null leaves host
    * execution off; {@code hostAliases} name the host besides {@code host}; {@code nodes} are the
    * other daemons for {@code @node/vm}; {@code sysfs} is where PCI devices are read and bound
-   * ({@code /sys}, or a fake tree); {@code gpuHook} runs before a GPU passthrough and after its give-back.
+   * ({@code /sys}, or a fake tree); {@code gpuHook} runs before a GPU passthrough and after its give-back;
+   * {@code allowPaths} are the directories under which remote operators and viewers may name host files.
    */
   public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
-      java.net.InetSocketAddress listen) {
-    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE, Path.of("/sys"), null, null);
+      java.net.InetSocketAddress listen, java.util.List<Path> allowPaths) {
+    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE);
+
+    public Options {
+      allowPaths = allowPaths == null ? java.util.List.of() : java.util.List.copyOf(allowPaths);
+    }
 
     public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
-      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null, null);
+      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null, null, java.util.List.of());
     }
   }
 
@@ -63,8 +68,10 @@ public final class Daemon implements AutoCloseable {
       throw new IOException("a vmlet daemon already listens on " + paths.socket() + " (stop it, or use --socket)");
     }
     AccelProbe probe = new AccelProbe(qemuBinary, Path.of("/dev/kvm"), Duration.ofSeconds(3));
+    dev.vmlet.security.HostPaths hostPaths = dev.vmlet.security.HostPaths.forHost(options.allowPaths(),
+        dev.vmlet.disk.QemuImg.beside(qemuBinary));
     VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC(),
-        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()));
+        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()), new dev.vmlet.api.OwnerChecks(hostPaths));
     manager.recover();
     HostAccess host = null;
     try {
@@ -72,7 +79,8 @@ public final class Daemon implements AutoCloseable {
           options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
       DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(),
           new dev.vmlet.security.AuditLog(paths.stateDir().resolve("audit.log")),
-          options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)));
+          options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)),
+          dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
       server.start();
       return new Daemon(manager, server, host);
     } catch (IOException | RuntimeException e) {

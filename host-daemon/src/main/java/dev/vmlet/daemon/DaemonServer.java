@@ -57,12 +57,19 @@ public final class DaemonServer implements AutoCloseable {
   /** @param streamsPerCaller how many exec, transfer, console and watch streams one caller may hold open */
   public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
       dev.vmlet.security.AuditLog audit, Tls tcp, int streamsPerCaller) {
+    this(socket, manager, host, nodes, audit, tcp, streamsPerCaller, dev.vmlet.security.HostPaths.forHost(java.util.List.of(),
+        dev.vmlet.disk.QemuImg.beside(manager.qemuBinary())));
+  }
+
+  /** @param hostPaths decides which host paths each caller may name (with the directories remote callers may use) */
+  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
+      dev.vmlet.security.AuditLog audit, Tls tcp, int streamsPerCaller, dev.vmlet.security.HostPaths hostPaths) {
     this.socket = socket;
     this.manager = manager;
     this.host = host;
     this.nodes = nodes;
     this.access = new dev.vmlet.security.Access(audit != null ? audit
-        : new dev.vmlet.security.AuditLog(socket.resolveSibling("audit.log")), streamsPerCaller);
+        : new dev.vmlet.security.AuditLog(socket.resolveSibling("audit.log")), streamsPerCaller, hostPaths);
     this.tcp = tcp;
   }
 

@@ -11,8 +11,21 @@ import java.util.concurrent.TimeUnit;
 /** Runs {@code qemu-img}: format detection and qcow2 overlays. Every call is bounded. */
 public final class QemuImg {
   private final String binary;
+  private final List<String> prefix;
 
   public QemuImg(String binary) {
+    this(List.of(), binary);
+  }
+
+  /** The qemu-img that comes with a QEMU binary: in its directory, or from PATH when it has none. */
+  public static String beside(String qemuBinary) {
+    Path dir = Path.of(qemuBinary).getParent();
+    return dir == null ? "qemu-img" : dir.resolve("qemu-img").toString();
+  }
+
+  /** @param prefix programs in front of qemu-img, e.g. {@code setpriv} to run it as another user */
+  public QemuImg(List<String> prefix, String binary) {
+    this.prefix = List.copyOf(prefix);
     this.binary = binary;
   }
 
@@ -40,6 +53,36 @@ public final class QemuImg {
     } catch (RuntimeException e) {
       throw new IOException("qemu-img info " + image + " gave no format and size: " + out.strip());
     }
+  }
+
+  /**
+   * One file of an image, read without opening its backing file: its format, and the files it
+   * makes QEMU open besides itself (absolute, or as written when not a plain path such as
+   * {@code json:{...}}), or null.
+   */
+  public record Layer(String format, String backingFile, String dataFile) {}
+
+  /** @see Layer */
+  public Layer layer(Path image) throws IOException {
+    String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
+    try {
+      var o = JsonParser.parseString(out).getAsJsonObject();
+      String backing = o.has("full-backing-filename") ? o.get("full-backing-filename").getAsString() : null;
+      var specific = o.has("format-specific") ? o.getAsJsonObject("format-specific").getAsJsonObject("data") : null;
+      String data = specific != null && specific.has("data-file") ? specific.get("data-file").getAsString() : null;
+      return new Layer(o.get("format").getAsString(), besides(image, backing), besides(image, data));
+    } catch (RuntimeException e) {
+      throw new IOException("qemu-img info " + image + " gave no format: " + out.strip());
+    }
+  }
+
+  /** A file named inside an image, relative to the image's directory as QEMU reads it. */
+  private static String besides(Path image, String named) {
+    if (named == null || named.startsWith("/") || named.contains(":")) {
+      return named;
+    }
+    Path dir = image.toAbsolutePath().getParent();
+    return (dir == null ? Path.of(named) : dir.resolve(named)).toString();
   }
 
   /** The format of an image ("qcow2", "raw", ...). */
@@ -107,7 +150,9 @@ public final class QemuImg {
     run(List.of(binary, "snapshot", op, name, image.toString()));
   }
 
-  private static String run(List<String> cmd) throws IOException {
+  private String run(List<String> args) throws IOException {
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.addAll(args);
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try {
       if (!p.waitFor(60, TimeUnit.SECONDS)) {
@@ -121,7 +166,7 @@ public final class QemuImg {
     }
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (p.exitValue() != 0) {
-      throw new IOException(out.strip().isEmpty() ? cmd.get(0) + " " + cmd.get(1) + " failed (exit " + p.exitValue() + ")" : out.strip());
+      throw new IOException(out.strip().isEmpty() ? args.get(0) + " " + args.get(1) + " failed (exit " + p.exitValue() + ")" : out.strip());
     }
     return out;
   }

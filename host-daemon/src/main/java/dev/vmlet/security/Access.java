@@ -19,12 +19,27 @@ import javax.net.ssl.SSLSession;
 /**
  * One interceptor for every call: who the caller is (a client certificate's CN and role over TLS;
  * the daemon's own user on the unix socket, which is 0600 and so admin), whether the role may call
- * the method ({@link #REQUIRED}; a method missing from the table is denied), and an audit line for
- * every mutating call with its outcome.
+ * the method ({@link #REQUIRED}; a method missing from the table is denied), whether it may name
+ * the host paths and devices its request names ({@link HostPaths}: the service then gets the request
+ * with those paths resolved), and an audit line for every mutating call, and every call that named
+ * a host path, with its outcome.
  */
 public final class Access implements ServerInterceptor {
-  /** The caller of the current call. */
-  public record Caller(String name, Role role) {}
+  /**
+   * The caller of the current call.
+   *
+   * @param role null for a local user who may not use the daemon
+   * @param local the process's uid and gid on a unix socket (or in-process); null for a remote
+   *     caller over TLS, which has no account on this host
+   */
+  public record Caller(String name, Role role, Local local) {
+    public boolean isAdmin() {
+      return role == Role.ADMIN;
+    }
+  }
+
+  /** A process on this host as the kernel reported it (SO_PEERCRED). */
+  public record Local(int uid, int gid) {}
 
   public static final Context.Key<Caller> CALLER = Context.key("vmlet-caller");
 
@@ -51,6 +66,16 @@ public final class Access implements ServerInterceptor {
       Map.entry("grpc.health.v1.Health/Check", Role.VIEWER), Map.entry("grpc.health.v1.Health/Watch", Role.VIEWER),
       Map.entry("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Role.VIEWER));
 
+  /** The one place a refused host path becomes a gRPC status. */
+  static Status status(HostPathException e) {
+    Status s = switch (e.kind()) {
+      case DENIED -> Status.PERMISSION_DENIED;
+      case INVALID -> Status.INVALID_ARGUMENT;
+      case UNCLASSIFIED -> Status.INTERNAL;
+    };
+    return s.withDescription(e.getMessage());
+  }
+
   /** Calls that change something: audited. */
   static boolean mutating(String method) {
     Role r = REQUIRED.get(method);
@@ -70,16 +95,19 @@ public final class Access implements ServerInterceptor {
 
   private final AuditLog audit;
   private final int streamsPerCaller;
+  private final HostPaths hostPaths;
   private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> open =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   public Access(AuditLog audit) {
-    this(audit, DEFAULT_STREAMS_PER_CALLER);
+    this(audit, DEFAULT_STREAMS_PER_CALLER, HostPaths.strict());
   }
 
-  public Access(AuditLog audit, int streamsPerCaller) {
+  /** @param hostPaths decides every request's host paths before the service sees it */
+  public Access(AuditLog audit, int streamsPerCaller, HostPaths hostPaths) {
     this.audit = audit;
     this.streamsPerCaller = streamsPerCaller;
+    this.hostPaths = hostPaths;
   }
 
   /**
@@ -92,13 +120,13 @@ public final class Access implements ServerInterceptor {
     if (tls == null) {
       int[] peer = call.getAttributes().get(PeerCredentials.UID_GID);
       if (peer == null) {
-        return new Caller("local", Role.ADMIN); // in-process: no socket at all
+        return new Caller("local", Role.ADMIN, LocalUsers.self()); // in-process: no socket at all
       }
       return LocalUsers.caller(peer[0], peer[1]);
     }
     Certificate[] peer = tls.getPeerCertificates();
     String[] nr = NodePki.nameAndRole((X509Certificate) peer[0]);
-    return new Caller(nr[0], Role.parse(nr[1]));
+    return new Caller(nr[0], Role.parse(nr[1]), null);
   }
 
   @Override
@@ -119,7 +147,7 @@ public final class Access implements ServerInterceptor {
     }
     Role needed = REQUIRED.get(method);
     boolean audited = mutating(method) || (needed == null) || !who.role().allows(needed);
-    AuditLog.Entry entry = audited ? audit.begin(who, method) : null;
+    AuditLog.Entry entry = audit.begin(who, method, audited);
     if (needed == null || !who.role().allows(needed)) {
       Status denied = Status.PERMISSION_DENIED.withDescription(needed == null ? method + " is not open to any role"
           : method.substring(method.indexOf('/') + 1) + " needs the " + needed.label() + " role; " + who.name() + " is "
@@ -140,6 +168,9 @@ public final class Access implements ServerInterceptor {
         @Override
         public void onMessage(Q message) {
           entry.vm(AuditLog.vmOf(message));
+          if (message instanceof com.google.protobuf.Message m) {
+            entry.paths(HostPathFields.named(m), "not-reached");
+          }
           deny();
         }
 
@@ -195,10 +226,25 @@ public final class Access implements ServerInterceptor {
               + m.getSerializedSize() + " bytes is over this method's limit of " + maxMessage + " bytes"), new Metadata());
           return;
         }
-        if (entry != null) {
-          entry.vm(AuditLog.vmOf(message));
+        entry.vm(AuditLog.vmOf(message));
+        Q approved;
+        try {
+          HostPaths.Decision d = hostPaths.decide(who, message);
+          entry.paths(d.named(), "allowed");
+          @SuppressWarnings("unchecked")
+          Q same = (Q) d.request(); // the same type, with each host path resolved
+          approved = same;
+        } catch (HostPathException e) {
+          refused = true;
+          entry.paths(e.named(), "denied");
+          watched.close(status(e), new Metadata());
+          return;
+        } catch (RuntimeException e) {
+          refused = true; // a bug in deciding fails closed
+          watched.close(Status.INTERNAL.withDescription("cannot decide the host paths of this request: " + e), new Metadata());
+          return;
         }
-        super.onMessage(message);
+        super.onMessage(approved);
       }
 
       @Override

@@ -9,11 +9,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.util.List;
 import java.util.logging.Logger;
 
 /**
- * The append-only record of who changed what: one line per mutating (or refused) call, written
- * when it ends: time, caller and role, method, VM, outcome.
+ * The append-only record of who changed what: one line per mutating (or refused) call, and per call
+ * that named something on the host, written when it ends: time, caller and role, method, VM,
+ * outcome, and then the host paths the request named with the decision on them ({@code paths=...
+ * paths_decision=allowed|denied|not-reached}). Values are escaped, so a path cannot forge a line.
  */
 public final class AuditLog {
   private static final Logger LOG = Logger.getLogger(AuditLog.class.getName());
@@ -24,11 +27,23 @@ public final class AuditLog {
     final Instant at = Instant.now();
     final Access.Caller caller;
     final String method;
+    final boolean always;
     volatile String vm = "";
+    volatile List<HostPathFields.Named> paths = List.of();
+    volatile String pathsDecision = "";
 
-    Entry(Access.Caller caller, String method) {
+    Entry(Access.Caller caller, String method, boolean always) {
       this.caller = caller;
       this.method = method;
+      this.always = always;
+    }
+
+    /** What the request named on the host, and what became of it: a call that names any is audited. */
+    void paths(List<HostPathFields.Named> named, String decision) {
+      if (!named.isEmpty()) {
+        paths = List.copyOf(named);
+        pathsDecision = decision;
+      }
     }
 
     void vm(String name) {
@@ -46,16 +61,20 @@ public final class AuditLog {
     return file;
   }
 
-  Entry begin(Access.Caller caller, String method) {
-    return new Entry(caller, method);
+  /** @param always written whatever happens; otherwise only when the request names something on the host */
+  Entry begin(Access.Caller caller, String method, boolean always) {
+    return new Entry(caller, method, always);
   }
 
   void end(Entry e, Status status) {
-    if (e == null) {
+    if (e == null || (!e.always && e.paths.isEmpty())) {
       return;
     }
     String line = e.at + " caller=" + e.caller.name() + " role=" + e.caller.role().label() + " method=" + e.method + " vm="
-        + (e.vm.isEmpty() ? "-" : e.vm) + " outcome=" + status.getCode() + "\n";
+        + (e.vm.isEmpty() ? "-" : e.vm) + " outcome=" + status.getCode()
+        + (e.paths.isEmpty() ? "" : " paths=" + String.join(",", e.paths.stream().map(AuditLog::field).toList())
+            + " paths_decision=" + e.pathsDecision)
+        + "\n";
     synchronized (this) {
       try {
         Files.createDirectories(file.getParent());
@@ -65,6 +84,25 @@ public final class AuditLog {
         LOG.severe("cannot write the audit log " + file + ": " + ex.getMessage() + "; lost: " + line.strip());
       }
     }
+  }
+
+  /** One named path: {@code where=value}, and {@code ->resolved} when resolving changed it. */
+  private static String field(HostPathFields.Named n) {
+    return n.where() + "=" + escape(n.value()) + (n.resolved().equals(n.value()) ? "" : "->" + escape(n.resolved()));
+  }
+
+  /** Whitespace, control characters, ',' and backslashes as \xHH: one call stays one line of space-separated fields. */
+  static String escape(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c <= ' ' || c == 0x7f || c == '\\' || c == ',' || Character.isWhitespace(c) || Character.isISOControl(c)) {
+        b.append(String.format("\\x%02x", (int) c));
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
   }
 
   /** The VM a request is about: its {@code name} field (or the first message's of a stream), when it has one. */

@@ -4,22 +4,31 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
 /** Local callers by uid: names from /etc/passwd, the {@code vmlet} group from /etc/group. */
 final class LocalUsers {
   static final String GROUP = "vmlet";
-  private static final long SELF = selfUid();
+  private static final Access.Local SELF = selfIds();
 
   private LocalUsers() {}
 
   /** root and the daemon's user: admin; members of group vmlet: operator; others: a caller with no role. */
   static Access.Caller caller(int uid, int gid) {
     String name = "uid " + uid + nameOf(uid).map(n -> " (" + n + ")").orElse("");
-    if (uid == 0 || uid == SELF) {
-      return new Access.Caller(name, Role.ADMIN);
+    Access.Local local = new Access.Local(uid, gid);
+    if (uid == 0 || uid == SELF.uid()) {
+      return new Access.Caller(name, Role.ADMIN, local);
     }
-    return new Access.Caller(name, inGroup(uid, gid) ? Role.OPERATOR : null);
+    return new Access.Caller(name, inGroup(uid, gid) ? Role.OPERATOR : null, local);
+  }
+
+  /** The daemon's own uid and gid. */
+  static Access.Local self() {
+    return SELF;
   }
 
   /** The group's gid, or -1 when the host has no such group. */
@@ -30,6 +39,18 @@ final class LocalUsers {
       }
     }
     return -1;
+  }
+
+  /** The gid and the groups /etc/group lists the user in: what a login of that user would hold. */
+  static Set<Integer> groupsOf(int uid, int gid) {
+    Set<Integer> out = new LinkedHashSet<>(List.of(gid));
+    String user = nameOf(uid).orElse(null);
+    for (String[] g : lines(Path.of("/etc/group"))) {
+      if (user != null && g.length >= 4 && Arrays.asList(g[3].split(",")).contains(user)) {
+        out.add(Integer.parseInt(g[2]));
+      }
+    }
+    return out;
   }
 
   private static boolean inGroup(int uid, int gid) {
@@ -45,13 +66,13 @@ final class LocalUsers {
     return false;
   }
 
-  private static java.util.Optional<String> nameOf(int uid) {
+  static Optional<String> nameOf(int uid) {
     for (String[] p : lines(Path.of("/etc/passwd"))) {
       if (p.length >= 3 && p[2].equals(Integer.toString(uid))) {
-        return java.util.Optional.of(p[0]);
+        return Optional.of(p[0]);
       }
     }
-    return java.util.Optional.empty();
+    return Optional.empty();
   }
 
   private static List<String[]> lines(Path file) {
@@ -62,11 +83,12 @@ final class LocalUsers {
     }
   }
 
-  private static long selfUid() {
+  private static Access.Local selfIds() {
     try {
-      return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+      return new Access.Local(((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).intValue(),
+          ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:gid")).intValue());
     } catch (IOException | UnsupportedOperationException e) {
-      return 0;
+      return new Access.Local(0, 0);
     }
   }
 }

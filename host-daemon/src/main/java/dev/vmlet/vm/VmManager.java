@@ -62,6 +62,7 @@ public final class VmManager implements AutoCloseable {
   private final VmEvents events;
   private final VmLinks links;
   private final VmControls controls;
+  private final StartCheck startCheck;
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
     this(paths, images, probe, qemuBinary, clock, defaultGpus(paths, Path.of("/sys"), null));
@@ -77,6 +78,27 @@ public final class VmManager implements AutoCloseable {
   }
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock, Gpus gpus) {
+    this(paths, images, probe, qemuBinary, clock, gpus, StartCheck.NONE);
+  }
+
+  /**
+   * What must hold before every start, beyond the VM's state: the host files and devices its spec
+   * names must still be its owner's to use (see api.OwnerChecks).
+   */
+  public interface StartCheck {
+    StartCheck NONE = (record, daemonOwned) -> { };
+
+    /**
+     * @param daemonOwned the VM's directory of files the daemon put there itself (a cloud image's root disk)
+     * @throws VmException when the VM must not start, saying why
+     */
+    void check(VmRecord record, Path daemonOwned);
+  }
+
+  /** @param startCheck asked before every start, after the state allowed it and before anything changes */
+  public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock, Gpus gpus,
+      StartCheck startCheck) {
+    this.startCheck = startCheck;
     this.gpus = gpus;
     this.probe = probe;
     this.qemuBinary = qemuBinary;
@@ -84,8 +106,7 @@ public final class VmManager implements AutoCloseable {
     this.store = new VmStore(paths.stateDir());
     this.images = images;
     this.clock = clock;
-    Path qemuDir = Path.of(qemuBinary).getParent();
-    this.qemuImg = new QemuImg(qemuDir == null ? "qemu-img" : qemuDir.resolve("qemu-img").toString());
+    this.qemuImg = new QemuImg(QemuImg.beside(qemuBinary));
     this.disks = new Disks(qemuImg);
     this.snapshots = new VmSnapshots(qemuImg);
     this.planner = new LaunchPlanner(images, probe, disks, Path.of("/"), gpus, qemuBinary);
@@ -146,6 +167,11 @@ public final class VmManager implements AutoCloseable {
   }
 
   public VmRecord create(VmConfig config, boolean start) {
+    return create(config, start, null);
+  }
+
+  /** @param owner who creates it, kept for the checks before each start; null: none kept */
+  public VmRecord create(VmConfig config, boolean start, VmOwner owner) {
     long hostMib = hostMemoryMib();
     if (config.memoryMib() > hostMib) {
       throw VmException.invalid("memory_mib " + config.memoryMib() + " is more than this host has (" + hostMib + " MiB)");
@@ -162,7 +188,7 @@ public final class VmManager implements AutoCloseable {
       planner.checkHost(config, files);
       try {
         VmConfig prepared = planner.prepareCloudImage(config, files);
-        r = new VmRecord(prepared, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of());
+        r = new VmRecord(prepared, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of(), owner);
         vm.record = r;
         store.save(r);
       } catch (IOException | RuntimeException e) {
@@ -183,6 +209,7 @@ public final class VmManager implements AutoCloseable {
     synchronized (vm) {
       // Outside the try: a refused start changes nothing.
       VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.START);
+      startCheck.check(vm.record, vm.files.baseDir());
       store.save(vm.record); // a state directory that cannot take the new state refuses the start here
       events.transition(vm, VmState.STARTING, "start");
       try {

@@ -18,30 +18,37 @@ public record VmRecord(
     long startedAtMs,
     String lastError,
     String qemuCommand,
-    List<PortForward> activeForwards) {
+    List<PortForward> activeForwards,
+    VmOwner owner) {
 
   public VmRecord {
     activeForwards = activeForwards == null ? List.of() : List.copyOf(activeForwards);
   }
 
+  /** A record with no owner kept (one made before owners were, or by an in-process caller). */
+  public VmRecord(VmConfig config, String instanceId, VmState state, long pid, String accel, String accelReason, long startedAtMs,
+      String lastError, String qemuCommand, List<PortForward> activeForwards) {
+    this(config, instanceId, state, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards, null);
+  }
+
   public VmRecord withConfig(VmConfig c) {
-    return new VmRecord(c, instanceId, state, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
+    return new VmRecord(c, instanceId, state, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards, owner);
   }
 
   public VmRecord withState(VmState s) {
-    return new VmRecord(config, instanceId, s, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
+    return new VmRecord(config, instanceId, s, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards, owner);
   }
 
   public VmRecord withStarted(long newPid, String newAccel, String reason, long atMs, String command,
       List<PortForward> forwards) {
-    return new VmRecord(config, instanceId, state, newPid, newAccel, reason, atMs, "", command, forwards);
+    return new VmRecord(config, instanceId, state, newPid, newAccel, reason, atMs, "", command, forwards, owner);
   }
 
   public VmRecord withError(String error) {
-    return new VmRecord(config, instanceId, state, pid, accel, accelReason, startedAtMs, error, qemuCommand, activeForwards);
+    return new VmRecord(config, instanceId, state, pid, accel, accelReason, startedAtMs, error, qemuCommand, activeForwards, owner);
   }
 
   public VmRecord withPid(long newPid) {
-    return new VmRecord(config, instanceId, state, newPid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards);
+    return new VmRecord(config, instanceId, state, newPid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards, owner);
   }
 }

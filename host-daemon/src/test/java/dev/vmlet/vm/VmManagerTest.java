@@ -50,6 +50,26 @@ class VmManagerTest {
   }
 
   @Test
+  void start_refusedByTheStartCheck_changesNothing_andTheCheckSeesTheOwner() {
+    java.util.List<VmOwner> asked = new java.util.ArrayList<>();
+    VmManager checked = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
+        new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC(),
+        VmManager.defaultGpus(paths, dir.resolve("sys"), null), (record, daemonOwned) -> {
+          asked.add(record.owner());
+          throw new VmException(VmException.Kind.FAILED_PRECONDITION, "not yours any more");
+        });
+    VmOwner alice = new VmOwner("uid 1001 (alice)", "operator", 1001, 1001);
+    checked.create(new VmConfig("a", 1, 256, "micro", "tcg"), false, alice);
+    assertThatThrownBy(() -> checked.start("a")).hasMessage("not yours any more");
+    assertThat(asked).containsExactly(alice);
+    assertThat(checked.get("a").record().state()).isEqualTo(VmState.CREATED);
+    assertThat(new VmStore(paths.stateDir()).loadAll()).singleElement().satisfies(r -> {
+      assertThat(r.owner()).isEqualTo(alice); // kept across daemon restarts
+      assertThat(r.state()).isEqualTo(VmState.CREATED);
+    });
+  }
+
+  @Test
   void create_twice_isAlreadyExists() {
     manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
     assertThatThrownBy(() -> manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false))

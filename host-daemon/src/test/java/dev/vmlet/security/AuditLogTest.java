@@ -1,0 +1,41 @@
+package dev.vmlet.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AuditLogTest {
+  @TempDir Path dir;
+
+  /** Ends one call, named paths and all, in a log of its own; returns the log's lines. */
+  private List<String> logged(Access.Caller caller, String method, boolean always, List<HostPathFields.Named> named, String decision,
+      Status outcome) throws Exception {
+    AuditLog log = new AuditLog(dir.resolve(method.replace('/', '-') + ".log"));
+    AuditLog.Entry e = log.begin(caller, method, always);
+    e.paths(named, decision);
+    log.end(e, outcome);
+    return Files.exists(log.file()) ? Files.readAllLines(log.file()) : List.of();
+  }
+
+  @Test
+  void aCallThatNamedHostPaths_isAudited_withThePathsAndTheDecision_evenWhenItChangesNothing() throws Exception {
+    assertThat(logged(HostPathsTest.CI, "vmlet.v1.VmService/DryRun", false,
+        List.of(new HostPathFields.Named("spec.disks[0].base_image", "/tmp/worldread.img", "/tmp/worldread.img")), "denied",
+        Status.PERMISSION_DENIED)).singleElement().asString().endsWith(" caller=ci role=operator method=vmlet.v1.VmService/DryRun"
+            + " vm=- outcome=PERMISSION_DENIED paths=spec.disks[0].base_image=/tmp/worldread.img paths_decision=denied");
+    assertThat(logged(HostPathsTest.CI, "vmlet.v1.VmService/GetVm", false, List.of(), "allowed", Status.OK)).isEmpty();
+  }
+
+  @Test
+  void aPathCannotForgeALine_orAnotherField() throws Exception {
+    assertThat(logged(HostPathsTest.ALICE, "vmlet.v1.VmService/CreateVm", true,
+        List.of(new HostPathFields.Named("spec.kernel.path", "/a b\n2024 caller=root,x", "/real\\k")), "allowed", Status.OK))
+        .singleElement().asString()
+        .endsWith(" paths=spec.kernel.path=/a\\x20b\\x0a2024\\x20caller=root\\x2cx->/real\\x5ck paths_decision=allowed");
+  }
+}
