@@ -1,0 +1,94 @@
+package dev.vmlet.proc;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The {@link ProcessRunner} that starts real processes. Each run uses up to three pooled threads:
+ * one per output stream and one writing stdin. It returns at the latest {@link #GRACE} twice after
+ * the request's time-out: once for the killed command to die, once for its pipes to close.
+ */
+final class SystemProcessRunner implements ProcessRunner {
+  static final SystemProcessRunner INSTANCE = new SystemProcessRunner();
+
+  /** How long to wait for a killed command to die, and for its output to end once it has. */
+  static final Duration GRACE = Duration.ofSeconds(5);
+
+  private static final File DEV_NULL = new File("/dev/null");
+  private static final AtomicInteger THREADS = new AtomicInteger();
+  // Daemon threads: a reader left blocked on a pipe that an escaped descendant holds open must not keep the JVM up.
+  private static final ExecutorService IO = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "process-io-" + THREADS.incrementAndGet());
+    t.setDaemon(true);
+    return t;
+  });
+
+  private SystemProcessRunner() {}
+
+  @Override
+  public ProcessResult run(ProcessRequest r) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(r.command()).redirectErrorStream(r.mergeStderr());
+    if (r.stdin() == null) {
+      pb.redirectInput(ProcessBuilder.Redirect.from(DEV_NULL));
+    }
+    long deadline = System.nanoTime() + r.timeout().toNanos();
+    Process p = pb.start();
+    OutputCapture out = OutputCapture.start(IO, p.getInputStream(), r.outputLimit(), r.lines());
+    OutputCapture err = r.mergeStderr() ? null : OutputCapture.start(IO, p.getErrorStream(), r.outputLimit(), null);
+    if (r.stdin() != null) {
+      feed(p.getOutputStream(), r.stdin());
+    }
+    try {
+      boolean exited = p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      if (!exited) {
+        killTree(p);
+      }
+      // Its output may outlast the command (a descendant holding the pipes): waited for until the same deadline.
+      long outputDeadline = exited ? deadline : System.nanoTime() + GRACE.toNanos();
+      out.await(outputDeadline);
+      if (err != null) {
+        err.await(outputDeadline);
+      }
+      return new ProcessResult(r, exited ? p.exitValue() : -1, !exited, out.text(), err == null ? "" : err.text(),
+          out.cut() || (err != null && err.cut()));
+    } catch (InterruptedException e) {
+      killTree(p);
+      Thread.currentThread().interrupt();
+      InterruptedIOException x = new InterruptedIOException("interrupted while running " + r.commandLine());
+      x.initCause(e);
+      throw x;
+    }
+  }
+
+  private static void feed(OutputStream stdin, byte[] bytes) {
+    // On a thread of its own: a command that does not read would otherwise block the caller once the pipe is full.
+    IO.execute(() -> {
+      try (stdin) {
+        stdin.write(bytes);
+      } catch (IOException e) {
+        // The command ended or closed its stdin before reading it all: its exit code tells the caller.
+      }
+    });
+  }
+
+  /**
+   * Kills the command and its descendants, and waits a bounded time for the command to die. The
+   * descendants go first: once the command is dead they are re-parented and out of reach.
+   */
+  static void killTree(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+    try {
+      p.waitFor(GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
