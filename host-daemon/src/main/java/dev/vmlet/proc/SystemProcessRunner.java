@@ -12,14 +12,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link ProcessRunner} that starts real processes. Each run uses up to three pooled threads:
- * one per output stream and one writing stdin. It returns at the latest {@link #GRACE} twice after
- * the request's time-out: once for the killed command to die, once for its pipes to close.
+ * one per output stream and one writing stdin. It returns at the latest {@link #GRACE} after the
+ * request's time-out, the time the killed command has to die and its pipes to close.
  */
 final class SystemProcessRunner implements ProcessRunner {
   static final SystemProcessRunner INSTANCE = new SystemProcessRunner();
 
-  /** How long to wait for a killed command to die, and for its output to end once it has. */
-  static final Duration GRACE = Duration.ofSeconds(5);
+  /** How long a killed command has to die and its output to end; a QEMU stuck in the kernel may take a while. */
+  static final Duration GRACE = Duration.ofSeconds(3);
 
   private static final File DEV_NULL = new File("/dev/null");
   private static final AtomicInteger THREADS = new AtomicInteger();
@@ -48,18 +48,18 @@ final class SystemProcessRunner implements ProcessRunner {
     try {
       boolean exited = p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       if (!exited) {
-        killTree(p);
+        deadline = System.nanoTime() + GRACE.toNanos();
+        killTree(p, deadline);
       }
-      // Its output may outlast the command (a descendant holding the pipes): waited for until the same deadline.
-      long outputDeadline = exited ? deadline : System.nanoTime() + GRACE.toNanos();
-      out.await(outputDeadline);
+      // Output may outlast the command (a descendant holding the pipes open): waited for until the same deadline.
+      out.await(deadline);
       if (err != null) {
-        err.await(outputDeadline);
+        err.await(deadline);
       }
       return new ProcessResult(r, exited ? p.exitValue() : -1, !exited, out.text(), err == null ? "" : err.text(),
           out.cut() || (err != null && err.cut()));
     } catch (InterruptedException e) {
-      killTree(p);
+      killTree(p, System.nanoTime() + GRACE.toNanos());
       Thread.currentThread().interrupt();
       InterruptedIOException x = new InterruptedIOException("interrupted while running " + r.commandLine());
       x.initCause(e);
@@ -79,14 +79,14 @@ final class SystemProcessRunner implements ProcessRunner {
   }
 
   /**
-   * Kills the command and its descendants, and waits a bounded time for the command to die. The
-   * descendants go first: once the command is dead they are re-parented and out of reach.
+   * Kills the command and its descendants, and waits until the deadline at most for the command to
+   * die. The descendants go first: once the command is dead they are re-parented and out of reach.
    */
-  static void killTree(Process p) {
+  private static void killTree(Process p, long deadline) {
     p.descendants().forEach(ProcessHandle::destroyForcibly);
     p.destroyForcibly();
     try {
-      p.waitFor(GRACE.toMillis(), TimeUnit.MILLISECONDS);
+      p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
