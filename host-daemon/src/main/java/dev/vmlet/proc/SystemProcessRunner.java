@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -34,16 +35,17 @@ final class SystemProcessRunner implements ProcessRunner {
 
   @Override
   public ProcessResult run(ProcessRequest r) throws IOException {
+    byte[] stdin = r.stdin();
     ProcessBuilder pb = new ProcessBuilder(r.command()).redirectErrorStream(r.mergeStderr());
-    if (r.stdin() == null) {
+    if (stdin == null) {
       pb.redirectInput(ProcessBuilder.Redirect.from(DEV_NULL));
     }
     long deadline = System.nanoTime() + r.timeout().toNanos();
     Process p = pb.start();
     OutputCapture out = OutputCapture.start(IO, p.getInputStream(), r.outputLimit(), r.lines());
     OutputCapture err = r.mergeStderr() ? null : OutputCapture.start(IO, p.getErrorStream(), r.outputLimit(), null);
-    if (r.stdin() != null) {
-      feed(p.getOutputStream(), r.stdin());
+    if (stdin != null) {
+      feed(p.getOutputStream(), stdin);
     }
     try {
       boolean exited = p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
@@ -80,11 +82,13 @@ final class SystemProcessRunner implements ProcessRunner {
 
   /**
    * Kills the command and its descendants, and waits until the deadline at most for the command to
-   * die. The descendants go first: once the command is dead they are re-parented and out of reach.
+   * die. The descendants are listed before the command dies (then they are re-parented and no longer
+   * its descendants) but killed after it, so that a shell does not live to report its child "Killed".
    */
   private static void killTree(Process p, long deadline) {
-    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    List<ProcessHandle> descendants = p.descendants().toList();
     p.destroyForcibly();
+    descendants.forEach(ProcessHandle::destroyForcibly);
     try {
       p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
