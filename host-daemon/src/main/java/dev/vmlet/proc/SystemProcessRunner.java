@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The {@link ProcessRunner} that starts real processes. Each run uses up to three pooled threads:
  * one per output stream and one writing stdin. It returns at the latest {@link #GRACE} after the
- * request's time-out, the time the killed command has to die and its pipes to close.
+ * command ended or was killed at its time-out: the time a killed command has to die, and the time
+ * its output has to end (a descendant that outlives it with the pipes open gets its output cut).
  */
 final class SystemProcessRunner implements ProcessRunner {
   static final SystemProcessRunner INSTANCE = new SystemProcessRunner();
@@ -49,14 +50,13 @@ final class SystemProcessRunner implements ProcessRunner {
     }
     try {
       boolean exited = p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      long graceEnd = System.nanoTime() + GRACE.toNanos();
       if (!exited) {
-        deadline = System.nanoTime() + GRACE.toNanos();
-        killTree(p, deadline);
+        killTree(p, graceEnd);
       }
-      // Output may outlast the command (a descendant holding the pipes open): waited for until the same deadline.
-      out.await(deadline);
+      out.await(graceEnd);
       if (err != null) {
-        err.await(deadline);
+        err.await(graceEnd);
       }
       return new ProcessResult(r, exited ? p.exitValue() : -1, !exited, out.text(), err == null ? "" : err.text(),
           out.cut() || (err != null && err.cut()));

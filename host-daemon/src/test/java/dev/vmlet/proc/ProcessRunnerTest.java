@@ -55,6 +55,17 @@ class ProcessRunnerTest {
   }
 
   @Test
+  void aDescendantThatOutlivesTheCommandWithItsPipesOpen_costsTheCallerAtMostTheGrace() throws Exception {
+    long t0 = System.nanoTime();
+    ProcessResult r = runner.run(sh(BOUND, "sleep 30 & echo $!"));
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    ProcessHandle.of(Long.parseLong(r.stdout().strip())).ifPresent(ProcessHandle::destroyForcibly);
+    assertThat(r.succeeded()).isTrue();
+    assertThat(r.cut()).as("the output had not ended").isTrue();
+    assertThat(ms).isLessThan(BOUND.toMillis() / 2);
+  }
+
+  @Test
   void outputOverTheLimit_isKeptUpToIt_saysItWasCut_andNeverBlocksTheCommand() throws Exception {
     // Both streams far over a pipe's 64 KiB: a runner reading them one after the other would deadlock.
     ProcessResult r = runner.run(sh(BOUND, "head -c 1000000 /dev/zero >&2; head -c 1000000 /dev/zero; exit 4")
