@@ -1,20 +1,31 @@
 package dev.vmlet.disk;
 
 import com.google.gson.JsonParser;
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
-/** Runs {@code qemu-img}: format detection and qcow2 overlays. Every call is bounded. */
+/**
+ * Runs {@code qemu-img}: format detection and qcow2 overlays. Every call is bounded by
+ * {@link #TIMEOUT}; a failed one is an IOException naming the command and what qemu-img said.
+ */
 public final class QemuImg {
+  static final Duration TIMEOUT = Duration.ofSeconds(60);
+
   private final String binary;
   private final List<String> prefix;
+  private final ProcessRunner runner;
 
   public QemuImg(String binary) {
-    this(List.of(), binary);
+    this(List.of(), binary, ProcessRunner.system());
+  }
+
+  public QemuImg(String binary, ProcessRunner runner) {
+    this(List.of(), binary, runner);
   }
 
   /** The qemu-img that comes with a QEMU binary: in its directory, or from PATH when it has none. */
@@ -25,8 +36,13 @@ public final class QemuImg {
 
   /** @param prefix programs in front of qemu-img, e.g. {@code setpriv} to run it as another user */
   public QemuImg(List<String> prefix, String binary) {
+    this(prefix, binary, ProcessRunner.system());
+  }
+
+  public QemuImg(List<String> prefix, String binary, ProcessRunner runner) {
     this.prefix = List.copyOf(prefix);
     this.binary = binary;
+    this.runner = runner;
   }
 
   /** What qemu-img reads of an image: its format, virtual size, and the files of its backing chain. */
@@ -150,24 +166,10 @@ public final class QemuImg {
     run(List.of(binary, "snapshot", op, name, image.toString()));
   }
 
+  /** What it printed on stdout; stderr (warnings) stays out of the JSON that callers parse. */
   private String run(List<String> args) throws IOException {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.addAll(args);
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    try {
-      if (!p.waitFor(60, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IOException(String.join(" ", cmd) + " did not finish within 60 s");
-      }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted: " + String.join(" ", cmd), e);
-    }
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (p.exitValue() != 0) {
-      throw new IOException(out.strip().isEmpty() ? args.get(0) + " " + args.get(1) + " failed (exit " + p.exitValue() + ")" : out.strip());
-    }
-    return out;
+    return runner.run(ProcessRequest.of(TIMEOUT, cmd)).requireSuccess().stdout();
   }
 }

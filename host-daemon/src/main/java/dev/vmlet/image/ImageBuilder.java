@@ -1,17 +1,19 @@
 package dev.vmlet.image;
 
-import java.io.BufferedReader;
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessResult;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
+import java.io.InterruptedIOException;
 import java.io.Reader;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
@@ -29,6 +31,10 @@ import java.util.function.Consumer;
  */
 public final class ImageBuilder {
   static final String MANIFEST = "manifest.properties";
+  /** A Debian build from a slow mirror takes many minutes; one still running after this has hung. */
+  static final Duration BUILD_TIMEOUT = Duration.ofHours(2);
+  /** How many of the script's last lines a failed build quotes. */
+  private static final int TAIL_LINES = 10;
 
   /**
    * How to build one image.
@@ -82,8 +88,13 @@ public final class ImageBuilder {
    * @param progress receives one line per build step
    * @throws IOException when the build fails, with the script's last lines
    */
-  public static synchronized Properties build(Recipe recipe, Path agentJar, Path imageDir, Consumer<String> progress)
-      throws IOException {
+  public static Properties build(Recipe recipe, Path agentJar, Path imageDir, Consumer<String> progress) throws IOException {
+    return build(recipe, agentJar, imageDir, progress, ProcessRunner.system());
+  }
+
+  /** As {@link #build(Recipe, Path, Path, Consumer)}, with the build script run by {@code runner}. */
+  public static synchronized Properties build(Recipe recipe, Path agentJar, Path imageDir, Consumer<String> progress,
+      ProcessRunner runner) throws IOException {
     java.util.Map<String, byte[]> scripts = new java.util.LinkedHashMap<>();
     java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
     for (String name : recipe.scripts()) {
@@ -110,7 +121,7 @@ public final class ImageBuilder {
       }
       Path out = staging.resolve("image");
       long t0 = System.nanoTime();
-      runScript(recipe, scriptDir.resolve(recipe.scripts().get(0)), agentJar, out, parent.resolve("downloads"), progress);
+      runScript(runner, recipe, scriptDir.resolve(recipe.scripts().get(0)), agentJar, out, parent.resolve("downloads"), progress);
       for (String o : recipe.outputs()) {
         if (!Files.isRegularFile(out.resolve(o))) {
           throw new IOException("building the " + recipe.name() + " image wrote no " + o);
@@ -151,32 +162,38 @@ public final class ImageBuilder {
     }
   }
 
-  private static void runScript(Recipe recipe, Path script, Path agentJar, Path out, Path downloads,
+  private static void runScript(ProcessRunner runner, Recipe recipe, Path script, Path agentJar, Path out, Path downloads,
       Consumer<String> progress) throws IOException {
     String agent = agentJar == null ? "" : agentJar.toAbsolutePath().toString();
-    Process p = new ProcessBuilder("bash", script.toString(), agent, out.toString(), downloads.toString())
-        .redirectErrorStream(true).start();
     ArrayDeque<String> tail = new ArrayDeque<>();
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = r.readLine()) != null) {
-        progress.accept(line);
+    Consumer<String> lines = line -> {
+      progress.accept(line);
+      synchronized (tail) {
         tail.addLast(line);
-        if (tail.size() > 10) {
+        if (tail.size() > TAIL_LINES) {
           tail.removeFirst();
         }
       }
-    }
-    int code;
+    };
+    ProcessResult r;
     try {
-      code = p.waitFor();
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while building the " + recipe.name() + " image", e);
+      // The lines go to progress and tail as they come; none need keeping in the result.
+      r = runner.run(ProcessRequest.of(BUILD_TIMEOUT, "bash", script.toString(), agent, out.toString(), downloads.toString())
+          .withStderrMerged().withLines(lines).withOutputLimit(0));
+    } catch (InterruptedIOException e) {
+      InterruptedIOException x = new InterruptedIOException("interrupted while building the " + recipe.name() + " image");
+      x.initCause(e);
+      throw x;
     }
-    if (code != 0) {
-      throw new IOException("building the " + recipe.name() + " image failed (exit " + code + "): " + String.join(" | ", tail));
+    String last;
+    synchronized (tail) {
+      last = String.join(" | ", tail);
+    }
+    if (r.timedOut()) {
+      throw new IOException("building the " + recipe.name() + " image did not finish within " + BUILD_TIMEOUT.toHours() + " h: " + last);
+    }
+    if (r.exitCode() != 0) {
+      throw new IOException("building the " + recipe.name() + " image failed (exit " + r.exitCode() + "): " + last);
     }
   }
 

@@ -1,5 +1,8 @@
 package dev.vmlet.node;
 
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessResult;
+import dev.vmlet.proc.ProcessRunner;
 import dev.vmlet.proto.v1.Capabilities;
 import dev.vmlet.proto.v1.Missing;
 import dev.vmlet.proto.v1.Tool;
@@ -9,14 +12,15 @@ import dev.vmlet.vfio.PciDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
  * What this host can do for VMs, read under injectable roots (a fake tree in tests): {@code root}
  * for /dev, /proc, /etc, /usr and the tools, {@code bus} for sysfs. Each missing item comes with the
- * command that fixes it on this distribution.
+ * command that fixes it on this distribution. The QEMU found there is asked its version through
+ * {@code runner}.
  */
 public final class HostCapabilities {
   static final List<String> PATH = List.of("usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin", "bin");
@@ -24,17 +28,24 @@ public final class HostCapabilities {
       "usr/share/edk2/ovmf/OVMF_CODE.fd", "usr/share/edk2/x64/OVMF_CODE.fd");
   static final String PASSTHROUGH_UNTESTED = "GPU passthrough (bind, unbind, give back) is tested against a fake sysfs only;"
       + " it has not run on real hardware with vmlet yet";
+  static final Duration VERSION_TIMEOUT = Duration.ofSeconds(10);
 
   private final Path root;
   private final PciBus bus;
   private final String qemuBinary;
   private final Supplier<Accel> accel;
+  private final ProcessRunner runner;
 
   public HostCapabilities(Path root, PciBus bus, String qemuBinary, Supplier<Accel> accel) {
+    this(root, bus, qemuBinary, accel, ProcessRunner.system());
+  }
+
+  public HostCapabilities(Path root, PciBus bus, String qemuBinary, Supplier<Accel> accel, ProcessRunner runner) {
     this.root = root;
     this.bus = bus;
     this.qemuBinary = qemuBinary;
     this.accel = accel;
+    this.runner = runner;
   }
 
   public Capabilities report() throws IOException {
@@ -43,8 +54,8 @@ public final class HostCapabilities {
         Files.isRegularFile(root.resolve("etc/os-release")) ? Distro.field(Files.readString(root.resolve("etc/os-release")), "ID") : "");
     String qemu = tool(c, distro, Path.of(qemuBinary).getFileName().toString(), "qemu-system-x86_64", "runs the VMs");
     c.setQemuBinary(qemu);
-    if (!qemu.isEmpty() && root.equals(Path.of("/"))) {
-      c.setQemuVersion(version(qemu));
+    if (!qemu.isEmpty()) {
+      c.setQemuVersion(version(root.resolve(qemu.substring(1)).toString()));
     }
     tool(c, distro, "qemu-img", "qemu-img", "makes qcow2 disks and snapshots");
     tool(c, distro, "xorriso", "xorriso", "makes the cloud-init seed ISO");
@@ -159,16 +170,12 @@ public final class HostCapabilities {
     return Missing.newBuilder().setItem(item).setWhy(why).setFix(fix).build();
   }
 
-  private static String version(String qemu) {
+  /** The first line {@code qemu --version} prints, or "" when it does not answer in time or fails. */
+  private String version(String qemu) {
     try {
-      Process p = new ProcessBuilder(qemu, "--version").redirectErrorStream(true).start();
-      String first = new String(p.getInputStream().readAllBytes()).lines().findFirst().orElse("");
-      p.waitFor(10, TimeUnit.SECONDS);
-      return first.strip();
+      ProcessResult r = runner.run(ProcessRequest.of(VERSION_TIMEOUT, qemu, "--version").withStderrMerged());
+      return r.succeeded() ? r.stdout().lines().findFirst().orElse("").strip() : "";
     } catch (IOException e) {
-      return "";
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
       return "";
     }
   }

@@ -1,11 +1,14 @@
 package dev.vmlet.qemu;
 
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessResult;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -20,16 +23,24 @@ public final class AccelProbe {
   private static final int EXIT_VALUE = 0x21;
 
   static final int EXPECTED_EXIT = (EXIT_VALUE << 1) | 1;
+  /** The probe QEMU prints a line or two; more is not read into memory. */
+  private static final int OUTPUT_LIMIT = 64 * 1024;
 
   private final String qemuBinary;
   private final Path kvmDevice;
   private final Duration timeout;
+  private final ProcessRunner runner;
   private volatile Accel cached;
 
   public AccelProbe(String qemuBinary, Path kvmDevice, Duration timeout) {
+    this(qemuBinary, kvmDevice, timeout, ProcessRunner.system());
+  }
+
+  public AccelProbe(String qemuBinary, Path kvmDevice, Duration timeout, ProcessRunner runner) {
     this.qemuBinary = qemuBinary;
     this.kvmDevice = kvmDevice;
     this.timeout = timeout;
+    this.runner = runner;
   }
 
   /** The KVM device this probe opens. */
@@ -79,7 +90,6 @@ public final class AccelProbe {
    */
   public String bootSector(String accel) {
     Path dir = null;
-    Process p = null;
     try {
       dir = Files.createTempDirectory("vmlet-probe");
       Path disk = dir.resolve("probe.img");
@@ -94,34 +104,22 @@ public final class AccelProbe {
       if (accel.equals("kvm")) {
         argv.addAll(List.of("-cpu", "host"));
       }
-      p = new ProcessBuilder(argv)
-          .redirectErrorStream(true)
-          .redirectOutput(dir.resolve("probe.log").toFile())
-          .start();
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      ProcessResult r = runner.run(ProcessRequest.of(timeout, argv).withStderrMerged().withOutputLimit(OUTPUT_LIMIT));
+      if (r.timedOut()) {
         return "guest did not run within " + timeout.toMillis() + " ms";
       }
-      if (p.exitValue() != EXPECTED_EXIT) {
-        String log = Files.readString(dir.resolve("probe.log")).strip();
+      if (r.exitCode() != EXPECTED_EXIT) {
+        String log = r.stdout().strip();
         // The error, not a warning printed before it.
         String line = log.lines().filter(l -> l.contains("error")).findFirst().orElse(log.lines().findFirst().orElse(""));
-        return "qemu exited with " + p.exitValue() + (line.isEmpty() ? "" : ": " + line);
+        return "qemu exited with " + r.exitCode() + (line.isEmpty() ? "" : ": " + line);
       }
       return null;
+    } catch (InterruptedIOException e) {
+      return "interrupted";
     } catch (IOException e) {
       return "cannot run " + qemuBinary + ": " + e.getMessage();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "interrupted";
     } finally {
-      if (p != null && p.isAlive()) {
-        p.destroyForcibly();
-        try {
-          p.waitFor(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
       if (dir != null) {
         dev.vmlet.fs.FileTrees.deleteTree(dir);
       }

@@ -2,18 +2,21 @@ package dev.vmlet.qemu;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessRunner;
 import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.spec.VmException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Pins vCPU threads to host CPUs. QEMU has no option for it: the daemon asks QMP for each vCPU's
  * thread id and sets that thread's affinity with taskset.
  */
 public final class CpuPinning {
+  static final Duration TASKSET_TIMEOUT = Duration.ofSeconds(10);
+
   private CpuPinning() {}
 
   /** Refuses host CPUs this host does not have, before anything starts. */
@@ -29,6 +32,11 @@ public final class CpuPinning {
 
   /** Pins vCPU i to host CPU pinning[i]; nothing when the list is empty. */
   public static void apply(QmpClient qmp, List<Integer> pinning, Duration timeout) throws IOException {
+    apply(qmp, pinning, timeout, ProcessRunner.system());
+  }
+
+  /** As {@link #apply(QmpClient, List, Duration)}, with taskset run by {@code runner}. */
+  public static void apply(QmpClient qmp, List<Integer> pinning, Duration timeout, ProcessRunner runner) throws IOException {
     if (pinning.isEmpty()) {
       return;
     }
@@ -37,22 +45,9 @@ public final class CpuPinning {
       int index = cpu.get("cpu-index").getAsInt();
       long thread = cpu.get("thread-id").getAsLong();
       if (index < pinning.size()) {
-        taskset(pinning.get(index), thread);
+        runner.run(ProcessRequest.of(TASKSET_TIMEOUT, "taskset", "-pc", Integer.toString(pinning.get(index)), Long.toString(thread))
+            .withStderrMerged()).requireSuccess();
       }
-    }
-  }
-
-  private static void taskset(int cpu, long thread) throws IOException {
-    Process p = new ProcessBuilder("taskset", "-pc", Integer.toString(cpu), Long.toString(thread))
-        .redirectErrorStream(true).start();
-    try {
-      if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
-        p.destroyForcibly();
-        throw new IOException("taskset -pc " + cpu + " " + thread + " failed: " + new String(p.getInputStream().readAllBytes()).strip());
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while pinning vCPU threads", e);
     }
   }
 }

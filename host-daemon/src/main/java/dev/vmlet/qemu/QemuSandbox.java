@@ -1,15 +1,17 @@
 package dev.vmlet.qemu;
 
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessResult;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -24,6 +26,8 @@ public final class QemuSandbox {
   private static final Logger LOG = Logger.getLogger(QemuSandbox.class.getName());
   public static final String OPTIONS = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
   private static final Map<String, String> KNOWN = new ConcurrentHashMap<>();
+  private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration USER_TIMEOUT = Duration.ofSeconds(30);
 
   /** The user QEMU runs as when the daemon runs as root. */
   public static final String USER = "vmlet-qemu";
@@ -49,26 +53,28 @@ public final class QemuSandbox {
   public static Optional<QemuUser> user() {
     Optional<QemuUser> u = user;
     if (u == null) {
-      u = Optional.empty();
-      if ("root".equals(System.getProperty("user.name"))) {
-        if (run("id", "-u", USER) != 0 && run("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-            "/usr/sbin/nologin", USER) != 0) {
-          throw new IllegalStateException("cannot create the user " + USER + " that QEMU runs as; create it with: useradd --system "
-              + "--no-create-home --shell /usr/sbin/nologin " + USER);
-        }
-        if (!Files.isExecutable(Path.of(QemuUser.SETPRIV))) {
-          throw new IllegalStateException(QemuUser.SETPRIV + " is missing; it starts QEMU as " + USER + "; install util-linux");
-        }
-        u = Optional.of(lookup());
-      }
+      u = "root".equals(System.getProperty("user.name")) ? Optional.of(ensureUser(ProcessRunner.system())) : Optional.empty();
       user = u;
     }
     return u;
   }
 
-  private static QemuUser lookup() {
+  /** {@link #USER}, made if missing; a root daemon cannot start QEMU without it. */
+  static QemuUser ensureUser(ProcessRunner runner) {
+    if (run(runner, "id", "-u", USER) != 0 && run(runner, "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+        "--shell", "/usr/sbin/nologin", USER) != 0) {
+      throw new IllegalStateException("cannot create the user " + USER + " that QEMU runs as; create it with: useradd --system "
+          + "--no-create-home --shell /usr/sbin/nologin " + USER);
+    }
+    if (!Files.isExecutable(Path.of(QemuUser.SETPRIV))) {
+      throw new IllegalStateException(QemuUser.SETPRIV + " is missing; it starts QEMU as " + USER + "; install util-linux");
+    }
+    return lookup(runner);
+  }
+
+  static QemuUser lookup(ProcessRunner runner) {
     try {
-      String[] f = passwd(USER);
+      String[] f = passwd(runner, USER);
       List<Integer> groups = new ArrayList<>();
       Path kvm = Path.of("/dev/kvm");
       if (Files.exists(kvm)) {
@@ -84,9 +90,8 @@ public final class QemuSandbox {
   }
 
   /** The passwd entry of a user, as getent prints it (name:x:uid:gid:...). */
-  private static String[] passwd(String name) throws IOException {
-    Process p = new ProcessBuilder("getent", "passwd", name).redirectErrorStream(true).start();
-    String line = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+  private static String[] passwd(ProcessRunner runner, String name) throws IOException {
+    String line = runner.run(ProcessRequest.of(USER_TIMEOUT, "getent", "passwd", name)).stdout().strip();
     String[] f = line.split(":");
     if (f.length < 4) {
       throw new IOException("getent passwd " + name + " printed '" + line + "'");
@@ -94,36 +99,29 @@ public final class QemuSandbox {
     return f;
   }
 
-  private static int run(String... argv) {
+  /** The command's exit code; -1 when it cannot run or does not finish in time. */
+  private static int run(ProcessRunner runner, String... argv) {
     try {
-      Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
+      return runner.run(ProcessRequest.of(USER_TIMEOUT, argv)).exitCode();
     } catch (IOException e) {
-      return -1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
       return -1;
     }
   }
 
   /** The -sandbox value for this QEMU, or "" when it was built without seccomp. Asked once per binary. */
   public static String options(String qemuBinary) {
-    return KNOWN.computeIfAbsent(qemuBinary, QemuSandbox::probe);
+    return KNOWN.computeIfAbsent(qemuBinary, q -> probe(q, ProcessRunner.system()));
   }
 
-  private static String probe(String qemuBinary) {
+  static String probe(String qemuBinary, ProcessRunner runner) {
+    ProcessResult r;
     try {
-      Process p = new ProcessBuilder(qemuBinary, "-sandbox", OPTIONS, "-version").redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0) {
-        return OPTIONS;
-      }
-      p.destroyForcibly();
+      r = runner.run(ProcessRequest.of(PROBE_TIMEOUT, qemuBinary, "-sandbox", OPTIONS, "-version").withStderrMerged());
     } catch (IOException e) {
-      return ""; // no QEMU: the launch reports that
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "";
+      return ""; // no QEMU (the launch reports that), or interrupted
+    }
+    if (r.succeeded()) {
+      return OPTIONS;
     }
     LOG.warning(qemuBinary + " has no -sandbox (built without seccomp): VMs run without a system call filter");
     return "";

@@ -1,13 +1,16 @@
 package dev.vmlet.vfio;
 
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -20,6 +23,7 @@ import java.util.logging.Logger;
 public final class Gpus {
   private static final Logger LOG = Logger.getLogger(Gpus.class.getName());
   public static final String MANUAL = "manual";
+  static final Duration HOOK_TIMEOUT = Duration.ofSeconds(60);
 
   /** A GPU or one of its companions, with who holds it (empty: the host). */
   public record Gpu(PciDevice device, boolean companion, String holder) {}
@@ -28,12 +32,19 @@ public final class Gpus {
   private final GpuLedger ledger;
   private final VfioBinder binder;
   private final Path hook;
+  private final ProcessRunner runner;
 
   public Gpus(PciBus bus, GpuLedger ledger, Path hook) {
+    this(bus, ledger, hook, ProcessRunner.system());
+  }
+
+  /** With the hook run by {@code runner}. */
+  public Gpus(PciBus bus, GpuLedger ledger, Path hook, ProcessRunner runner) {
     this.bus = bus;
     this.ledger = ledger;
     this.binder = new VfioBinder(bus, ledger);
     this.hook = hook;
+    this.runner = runner;
   }
 
   public PciBus bus() {
@@ -169,23 +180,15 @@ public final class Gpus {
     List<String> argv = new ArrayList<>(List.of(hook.toString(), when, holder));
     argv.addAll(addresses);
     try {
-      Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (!p.waitFor(60, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IOException("did not finish within 60 s");
-      }
-      if (p.exitValue() != 0) {
-        throw new IOException("exited with " + p.exitValue());
-      }
+      runner.run(ProcessRequest.of(HOOK_TIMEOUT, argv).withStderrMerged()).requireSuccess();
+    } catch (InterruptedIOException e) {
+      throw new VfioException("interrupted while running the GPU hook", e);
     } catch (IOException e) {
-      String msg = "the GPU hook " + hook + " " + when + " " + holder + ": " + e.getMessage();
+      String msg = "the GPU hook (" + when + " " + holder + ") failed: " + e.getMessage();
       if (mustSucceed) {
-        throw new VfioException(msg + "; nothing was passed through");
+        throw new VfioException(msg + "; nothing was passed through", e);
       }
       LOG.warning(msg);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new VfioException("interrupted while running the GPU hook");
     }
   }
 }

@@ -1,11 +1,13 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessResult;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.io.InterruptedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Runs one command in a guest over SSH with the VM's own key, for what the daemon wants to know
@@ -14,64 +16,51 @@ import java.util.concurrent.TimeUnit;
 public final class SshProbe {
   /** The user vmlet's cloud-init part creates and gives the VM's key. */
   public static final String USER = "vmlet";
-  private static final int MAX_OUTPUT = 4096;
+  static final int MAX_OUTPUT = 4096;
+  static final Duration CLOUD_INIT_TIMEOUT = Duration.ofSeconds(20);
 
   private SshProbe() {}
 
   /** What the command printed (stdout and stderr) and its exit code; -1 when it timed out. */
   public record Result(int exitCode, String output) {}
 
+  /** As {@link #run(ProcessRunner, String, int, Path, Duration, List)} with the host's ssh. */
+  public static Result run(String host, int port, Path identity, Duration timeout, List<String> command) throws IOException {
+    return run(ProcessRunner.system(), host, port, identity, timeout, command);
+  }
+
   /**
    * Runs {@code command} as {@link #USER} on host:port with {@code identity}.
    *
    * @throws IOException if ssh cannot be run at all
    */
-  public static Result run(String host, int port, Path identity, Duration timeout, List<String> command)
-      throws IOException, InterruptedException {
+  public static Result run(ProcessRunner runner, String host, int port, Path identity, Duration timeout, List<String> command)
+      throws IOException {
     List<String> argv = new java.util.ArrayList<>(List.of("ssh", "-i", identity.toString(), "-p", Integer.toString(port),
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
         "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
         "-o", "ConnectTimeout=" + Math.max(1, timeout.toSeconds()), USER + "@" + host));
     argv.addAll(command);
-    Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-        .start();
-    byte[] out;
-    try (var in = p.getInputStream()) {
-      // A reader thread: readNBytes alone would block past the timeout on a hung session.
-      var reader = new java.util.concurrent.CompletableFuture<byte[]>();
-      Thread t = new Thread(() -> {
-        try {
-          reader.complete(in.readNBytes(MAX_OUTPUT));
-        } catch (IOException e) {
-          reader.complete(new byte[0]);
-        }
-      }, "ssh-probe");
-      t.setDaemon(true);
-      t.start();
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        p.destroyForcibly();
-        p.waitFor(5, TimeUnit.SECONDS);
-        return new Result(-1, "ssh did not finish within " + timeout.toSeconds() + " s");
-      }
-      try {
-        out = reader.get(5, TimeUnit.SECONDS);
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-        out = new byte[0];
-      }
+    ProcessResult r = runner.run(ProcessRequest.of(timeout, argv).withStderrMerged().withOutputLimit(MAX_OUTPUT));
+    if (r.timedOut()) {
+      return new Result(-1, "ssh did not finish within " + timeout.toSeconds() + " s");
     }
-    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8).strip());
+    return new Result(r.exitCode(), r.stdout().strip());
   }
 
   /** {@code cloud-init status --long} in the guest, or why it could not be asked. */
   public static String cloudInitStatus(String host, int port, Path identity) {
+    return cloudInitStatus(ProcessRunner.system(), host, port, identity);
+  }
+
+  static String cloudInitStatus(ProcessRunner runner, String host, int port, Path identity) {
     try {
-      Result r = run(host, port, identity, Duration.ofSeconds(20), List.of("cloud-init", "status", "--long"));
+      Result r = run(runner, host, port, identity, CLOUD_INIT_TIMEOUT, List.of("cloud-init", "status", "--long"));
       return r.output().isEmpty() ? "(no output, exit " + r.exitCode() + ")" : r.output();
+    } catch (InterruptedIOException e) {
+      return "interrupted";
     } catch (IOException e) {
       return "cannot run ssh: " + e.getMessage();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "interrupted";
     }
   }
 }

@@ -2,6 +2,8 @@ package dev.vmlet.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vmlet.proc.FakeProcessRunner;
+import dev.vmlet.proc.ProcessRequest;
 import dev.vmlet.proto.v1.Capabilities;
 import dev.vmlet.proto.v1.Missing;
 import dev.vmlet.qemu.Accel;
@@ -15,6 +17,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** The capability report against fake /etc, /proc, /dev, /usr and sysfs trees. */
 class HostCapabilitiesTest {
   @TempDir Path root;
+  private final FakeProcessRunner runner = new FakeProcessRunner();
+
+  private Capabilities report(FakeKernel k, Accel accel) throws Exception {
+    return new HostCapabilities(root, new PciBus(k.sys, k), "qemu-system-x86_64", () -> accel, runner).report();
+  }
 
   private void file(String path, String text) throws Exception {
     Path p = root.resolve(path);
@@ -38,8 +45,7 @@ class HostCapabilitiesTest {
     file("proc/meminfo", "MemTotal:       8388608 kB\n");
     tool("qemu-img");
     FakeKernel k = new FakeKernel(root); // sysfs with no PCI devices, no groups, no vfio-pci
-    Capabilities c = new HostCapabilities(root, new PciBus(k.sys, k), "qemu-system-x86_64",
-        () -> new Accel("tcg", "/dev/kvm does not exist")).report();
+    Capabilities c = report(k, new Accel("tcg", "/dev/kvm does not exist"));
     assertThat(c.getDistribution()).isEqualTo("fedora");
     assertThat(c.getHostCpus()).isEqualTo(2);
     assertThat(c.getHostMemoryMib()).isEqualTo(8192);
@@ -69,8 +75,7 @@ class HostCapabilitiesTest {
     FakeKernel k = new FakeKernel(root).driver(PciBus.VFIO).device("0000:01:00.0", "0x030000", "0x10de", "nvidia", "1");
     file("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "512\n");
     file("sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "500\n");
-    Capabilities c = new HostCapabilities(root, new PciBus(k.sys, k), "qemu-system-x86_64",
-        () -> new Accel("kvm", "KVM probe guest ran in 40 ms")).report();
+    Capabilities c = report(k, new Accel("kvm", "KVM probe guest ran in 40 ms"));
     assertThat(c.getMissingList()).isEmpty();
     assertThat(c.getKvmPresent()).isTrue();
     assertThat(c.getKvmWorks()).isTrue();
@@ -85,13 +90,32 @@ class HostCapabilitiesTest {
   void aKvmThatDoesNotRun_isMissingWithTheProbesReason() throws Exception {
     file("dev/kvm", "");
     FakeKernel k = new FakeKernel(root);
-    Capabilities c = new HostCapabilities(root, new PciBus(k.sys, k), "qemu-system-x86_64",
-        () -> new Accel("tcg", "KVM probe failed (guest did not run within 3000 ms); using TCG")).report();
+    Capabilities c = report(k, new Accel("tcg", "KVM probe failed (guest did not run within 3000 ms); using TCG"));
     assertThat(c.getMissingList()).anySatisfy(m -> {
       assertThat(m.getItem()).isEqualTo("working KVM");
       assertThat(m.getWhy()).contains("did not run within 3000 ms");
       assertThat(m.getFix()).contains("nested virtualisation");
     });
     assertThat(fix(c, "qemu-img")).contains("apt-get install -y qemu-utils | dnf install -y qemu-img");
+  }
+
+  @Test
+  void theQemuFoundUnderTheRoot_isAskedItsVersion_withinABound() throws Exception {
+    tool("qemu-system-x86_64");
+    String qemu = root.resolve("usr/bin/qemu-system-x86_64").toString();
+    runner.when(qemu, "--version").thenPrint("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7)\nCopyright (c) 2003-2022\n");
+    Capabilities c = report(new FakeKernel(root), new Accel("tcg", "TCG requested"));
+    assertThat(c.getQemuBinary()).isEqualTo("/usr/bin/qemu-system-x86_64");
+    assertThat(c.getQemuVersion()).isEqualTo("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7)");
+    assertThat(runner.calls()).singleElement().extracting(ProcessRequest::timeout).isEqualTo(HostCapabilities.VERSION_TIMEOUT);
+  }
+
+  @Test
+  void aQemuThatDoesNotTellItsVersionInTime_leavesTheVersionEmpty_andTheReportComes() throws Exception {
+    tool("qemu-system-x86_64");
+    runner.when(root.resolve("usr/bin/qemu-system-x86_64").toString()).thenTimeOut();
+    Capabilities c = report(new FakeKernel(root), new Accel("tcg", "TCG requested"));
+    assertThat(c.getQemuBinary()).isEqualTo("/usr/bin/qemu-system-x86_64");
+    assertThat(c.getQemuVersion()).isEmpty();
   }
 }

@@ -186,6 +186,22 @@ class GpusTest {
   }
 
   @Test
+  void aHookThatHangs_failsThePassthroughAfterItsBound_andAFailingAfterHookIsOnlyLogged() throws Exception {
+    dev.vmlet.proc.FakeProcessRunner runner = new dev.vmlet.proc.FakeProcessRunner();
+    runner.when("/hook", "before", "vm-slow").thenTimeOut().when("/hook").thenFail(3, "display manager did not start\n");
+    Gpus g = new Gpus(new PciBus(k.sys, k), new GpuLedger(ledgerFile), Path.of("/hook"), runner);
+    assertThatThrownBy(() -> g.take("vm-slow", List.of(GPU)))
+        .hasMessage("the GPU hook (before vm-slow) failed: /hook before vm-slow " + GPU + " " + AUDIO
+            + " did not finish within 60 s; nothing was passed through");
+    assertThat(k.driverOf(GPU)).isEqualTo("nvidia");
+    runner.when("/hook", "before").thenPrint("");
+    g.take("vm1", List.of(GPU));
+    g.giveBack("vm1");
+    assertThat(k.driverOf(GPU)).isEqualTo("nvidia");
+    assertThat(runner.commandLines()).endsWith("/hook after vm1 " + GPU + " " + AUDIO);
+  }
+
+  @Test
   void takenFunctions_nameTheirGroupsDevice_once_andAMissingOneIsAnError() throws Exception {
     Gpus g = gpus();
     java.util.List<PciDevice> taken = g.take("vm1", java.util.List.of(GPU));
