@@ -324,7 +324,7 @@ final class Agent implements AutoCloseable {
         if (allowed(id, policy.check(Policy.Operation.FILE_READ, pathOf(f.getFileReadStart().getPath())))) {
           AgentStream s = open(id);
           var req = f.getFileReadStart();
-          ExecRunner.Sink sink = sink(id);
+          FrameSink sink = sink(id);
           submit(() -> {
             try {
               FileTransfers.pull(id, req, sink, s.send);
@@ -338,7 +338,7 @@ final class Agent implements AutoCloseable {
         if (allowed(id, policy.check(Policy.Operation.FILE_READ, pathOf(f.getDirList().getPath())))) {
           AgentStream s = open(id);
           var req = f.getDirList();
-          ExecRunner.Sink sink = sink(id);
+          FrameSink sink = sink(id);
           submit(() -> {
             try {
               FileTransfers.list(id, req, sink, s.send);
@@ -360,7 +360,7 @@ final class Agent implements AutoCloseable {
       }
       case GUEST_INFO_REQUEST -> {
         if (allowed(id, policy.check(Policy.Operation.INFO))) {
-          ExecRunner.Sink sink = sink(id);
+          FrameSink sink = sink(id);
           submit(() -> send(sink, Frame.newBuilder().setStreamId(id).setGuestInfo(GuestFacts.info(VERSION)).build()));
         }
       }
@@ -443,7 +443,7 @@ final class Agent implements AutoCloseable {
   }
 
   /** Writes for one stream of the current session; fails once that session has ended. */
-  private ExecRunner.Sink sink(int id) {
+  private FrameSink sink(int id) {
     int gen = generation;
     return frame -> {
       FrameWriter w = writer;
@@ -454,7 +454,7 @@ final class Agent implements AutoCloseable {
     };
   }
 
-  private static void send(ExecRunner.Sink sink, Frame f) {
+  private static void send(FrameSink sink, Frame f) {
     try {
       sink.send(f);
     } catch (IOException e) {

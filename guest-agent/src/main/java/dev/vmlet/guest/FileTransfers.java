@@ -64,7 +64,7 @@ final class FileTransfers {
   }
 
   /** Handles a push frame; answers on {@code sink} when the push ends or fails. */
-  void onPushFrame(Frame f, ExecRunner.Sink sink) {
+  void onPushFrame(Frame f, FrameSink sink) {
     int stream = f.getStreamId();
     try {
       switch (f.getBodyCase()) {
@@ -99,7 +99,7 @@ final class FileTransfers {
     return pushes.containsKey(stream);
   }
 
-  private static void makeDirectory(int stream, FileWriteStart start, ExecRunner.Sink sink) throws IOException {
+  private static void makeDirectory(int stream, FileWriteStart start, FrameSink sink) throws IOException {
     Path dir = absolute(start.getPath());
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
       throw new IOException(dir + " exists and is not a directory");
@@ -148,7 +148,7 @@ final class FileTransfers {
    * each charged to the stream's window by its encoded size; then DirEnd. Symbolic links are
    * reported, not followed.
    */
-  static void list(int stream, dev.vmlet.proto.v1.DirListRequest req, ExecRunner.Sink sink, dev.vmlet.common.flow.SendWindow window) {
+  static void list(int stream, dev.vmlet.proto.v1.DirListRequest req, FrameSink sink, dev.vmlet.common.flow.SendWindow window) {
     try {
       Path root = absolute(req.getPath());
       if (!Files.isDirectory(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -176,7 +176,7 @@ final class FileTransfers {
     }
   }
 
-  private static void sendEntries(int stream, dev.vmlet.proto.v1.DirEntries.Builder batch, ExecRunner.Sink sink,
+  private static void sendEntries(int stream, dev.vmlet.proto.v1.DirEntries.Builder batch, FrameSink sink,
       dev.vmlet.common.flow.SendWindow window) throws IOException {
     Frame f = Frame.newBuilder().setStreamId(stream).setDirEntries(batch).build();
     window.acquire(f.getSerializedSize());
@@ -208,7 +208,7 @@ final class FileTransfers {
     return e.build();
   }
 
-  private void begin(int stream, FileWriteStart start, ExecRunner.Sink sink) throws IOException {
+  private void begin(int stream, FileWriteStart start, FrameSink sink) throws IOException {
     Path target = absolute(start.getPath());
     Path dir = target.getParent();
     if (dir != null && start.getMkdirs()) {
@@ -243,7 +243,7 @@ final class FileTransfers {
     return target.resolveSibling("." + target.getFileName() + ".vmlet-resume");
   }
 
-  private void finish(int stream, FileEnd end, ExecRunner.Sink sink) throws IOException {
+  private void finish(int stream, FileEnd end, FrameSink sink) throws IOException {
     Push p = pushes.remove(stream);
     if (p == null) {
       return;
@@ -331,7 +331,7 @@ final class FileTransfers {
    * Sends a file: FileInfo, its data in chunks within the stream's send window, FileDone; or a
    * StreamError. Blocking: run off the reader thread.
    */
-  static void pull(int stream, FileReadStart req, ExecRunner.Sink sink, dev.vmlet.common.flow.SendWindow window) {
+  static void pull(int stream, FileReadStart req, FrameSink sink, dev.vmlet.common.flow.SendWindow window) {
     try {
       Path file = absolute(req.getPath());
       if (!Files.exists(file)) {
@@ -404,7 +404,7 @@ final class FileTransfers {
     return e.getMessage() == null ? e.toString() : e.getMessage();
   }
 
-  private static void send(ExecRunner.Sink sink, Frame f) {
+  private static void send(FrameSink sink, Frame f) {
     try {
       sink.send(f);
     } catch (IOException e) {
