@@ -56,7 +56,7 @@ final class Agent implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
-  private final FileTransfers files = new FileTransfers();
+  private final FilePushes files = new FilePushes();
   private final Map<Integer, AgentStream> streams = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private boolean welcomed;
@@ -295,7 +295,7 @@ final class Agent implements AutoCloseable {
       case FILE_WRITE_START -> {
         if (allowed(id, policy.check(Policy.Operation.FILE_WRITE, pathOf(f.getFileWriteStart().getPath())))) {
           open(id);
-          files.onPushFrame(f, sink(id));
+          files.start(id, f.getFileWriteStart(), sink(id));
           if (!files.isOpen(id)) {
             streams.remove(id);
           }
@@ -309,7 +309,7 @@ final class Agent implements AutoCloseable {
             overrun(id, s);
             return;
           }
-          files.onPushFrame(f, sink(id));
+          files.data(id, f.getFileData().getData(), sink(id));
           consumed(id, s, n);
           if (!files.isOpen(id)) {
             streams.remove(id);
@@ -317,7 +317,7 @@ final class Agent implements AutoCloseable {
         }
       }
       case FILE_END -> {
-        files.onPushFrame(f, sink(id));
+        files.end(id, f.getFileEnd(), sink(id));
         streams.remove(id);
       }
       case FILE_READ_START -> {
@@ -327,7 +327,7 @@ final class Agent implements AutoCloseable {
           FrameSink sink = sink(id);
           submit(() -> {
             try {
-              FileTransfers.pull(id, req, sink, s.send);
+              FilePulls.pull(id, req, sink, s.send);
             } finally {
               streams.remove(id, s);
             }
@@ -341,7 +341,7 @@ final class Agent implements AutoCloseable {
           FrameSink sink = sink(id);
           submit(() -> {
             try {
-              FileTransfers.list(id, req, sink, s.send);
+              DirListings.list(id, req, sink, s.send);
             } finally {
               streams.remove(id, s);
             }
@@ -400,7 +400,7 @@ final class Agent implements AutoCloseable {
 
   private static Path pathOf(String path) {
     try {
-      return FileTransfers.absolute(path);
+      return GuestFiles.absolute(path);
     } catch (IllegalArgumentException e) {
       return Path.of("/").resolve(path).normalize(); // refused later with the transfer's own message
     }
