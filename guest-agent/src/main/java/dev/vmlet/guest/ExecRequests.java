@@ -27,13 +27,7 @@ final class ExecRequests {
     Streams.AgentStream s = streams.open(id);
     ExecRunner r = new ExecRunner(id, f.getExecStart(), streams.sink(id), s.send, platform, agentIsRoot, n -> streams.consumed(id, s, n));
     s.exec = r;
-    streams.submit(() -> {
-      try {
-        r.run();
-      } finally {
-        streams.remove(id, s);
-      }
-    });
+    streams.runThenEnd(id, s, r);
   }
 
   void input(Frame f) {

@@ -1,5 +1,8 @@
 package dev.vmlet.guest;
 
+import dev.vmlet.common.flow.SendWindow;
+import dev.vmlet.proto.v1.DirListRequest;
+import dev.vmlet.proto.v1.FileReadStart;
 import dev.vmlet.proto.v1.Frame;
 import java.nio.file.Path;
 
@@ -54,34 +57,26 @@ final class FileRequests {
   }
 
   void readStart(Frame f) {
-    int id = f.getStreamId();
-    if (streams.allowed(id, Policy.Operation.FILE_READ, pathOf(f.getFileReadStart().getPath()))) {
-      Streams.AgentStream s = streams.open(id);
-      var req = f.getFileReadStart();
-      FrameSink sink = streams.sink(id);
-      streams.submit(() -> {
-        try {
-          FilePulls.pull(id, req, sink, s.send);
-        } finally {
-          streams.remove(id, s);
-        }
-      });
-    }
+    FileReadStart req = f.getFileReadStart();
+    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window));
   }
 
   void list(Frame f) {
-    int id = f.getStreamId();
-    if (streams.allowed(id, Policy.Operation.FILE_READ, pathOf(f.getDirList().getPath()))) {
+    DirListRequest req = f.getDirList();
+    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> DirListings.list(f.getStreamId(), req, sink, window));
+  }
+
+  /** A pull or a listing: it sends on its own, limited by the stream's send window. */
+  private interface Reader {
+    void send(FrameSink sink, SendWindow window);
+  }
+
+  /** Runs {@code reader} on a worker once the policy lets the host read {@code path}; the stream ends with it. */
+  private void readOnWorker(int id, String path, Reader reader) {
+    if (streams.allowed(id, Policy.Operation.FILE_READ, pathOf(path))) {
       Streams.AgentStream s = streams.open(id);
-      var req = f.getDirList();
       FrameSink sink = streams.sink(id);
-      streams.submit(() -> {
-        try {
-          DirListings.list(id, req, sink, s.send);
-        } finally {
-          streams.remove(id, s);
-        }
-      });
+      streams.runThenEnd(id, s, () -> reader.send(sink, s.send));
     }
   }
 

@@ -93,10 +93,6 @@ final class Streams {
     open.remove(id);
   }
 
-  /** Removes the stream only while it is still {@code s}: a new session may have opened the id since. */
-  void remove(int id, AgentStream s) {
-    open.remove(id, s);
-  }
 
   /** Returns credit for consumed bytes, batched. */
   void consumed(int id, AgentStream s, int n) {
@@ -149,6 +145,20 @@ final class Streams {
     if (s.exec != null) {
       s.exec.cancel();
     }
+  }
+
+  /**
+   * Runs a stream's work on a worker; the stream ends with the work (unless a new session has
+   * opened the id since).
+   */
+  void runThenEnd(int id, AgentStream s, Runnable work) {
+    submit(() -> {
+      try {
+        work.run();
+      } finally {
+        open.remove(id, s);
+      }
+    });
   }
 
   /** Runs a request's work off the reader thread; dropped once the agent is closing. */
