@@ -25,7 +25,7 @@ final class ExecRequests {
       return;
     }
     Streams.AgentStream s = streams.open(id);
-    ExecRunner r = new ExecRunner(id, f.getExecStart(), streams.sink(id), s.send, platform, agentIsRoot, n -> streams.consumed(id, s, n));
+    ExecRunner r = new ExecRunner(id, f.getExecStart(), s.sink, s.send, platform, agentIsRoot, n -> streams.consumed(id, s, n));
     s.exec = r;
     streams.runThenEnd(id, s, r);
   }

@@ -75,8 +75,7 @@ final class FileRequests {
   private void readOnWorker(int id, String path, Reader reader) {
     if (streams.allowed(id, Policy.Operation.FILE_READ, pathOf(path))) {
       Streams.AgentStream s = streams.open(id);
-      FrameSink sink = streams.sink(id);
-      streams.runThenEnd(id, s, () -> reader.send(sink, s.send));
+      streams.runThenEnd(id, s, () -> reader.send(s.sink, s.send));
     }
   }
 

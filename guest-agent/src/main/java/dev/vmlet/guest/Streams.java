@@ -26,11 +26,18 @@ import java.util.logging.Logger;
 final class Streams {
   private static final Logger LOG = Logger.getLogger(Streams.class.getName());
 
-  /** One request in flight: its credit both ways and how to stop it. */
+  /** One request in flight: where its answers go, its credit both ways and how to stop it. */
   static final class AgentStream {
+    // The sink of the session the stream was opened in, never the current one: a grant for stdin
+    // an exec's feeder consumed after its session ended must not reach the next session.
+    final FrameSink sink;
     final SendWindow send = new SendWindow();
     final ReceiveWindow receive = new ReceiveWindow();
     volatile ExecRunner exec;
+
+    AgentStream(FrameSink sink) {
+      this.sink = sink;
+    }
   }
 
   private final Map<Integer, AgentStream> open = new ConcurrentHashMap<>();
@@ -79,7 +86,7 @@ final class Streams {
   }
 
   AgentStream open(int id) {
-    AgentStream s = new AgentStream();
+    AgentStream s = new AgentStream(sink(id));
     open.put(id, s);
     return s;
   }
@@ -98,7 +105,7 @@ final class Streams {
   void consumed(int id, AgentStream s, int n) {
     int grant = s.receive.consumed(n);
     if (grant > 0) {
-      sink(id).sendOrLog(Frame.newBuilder().setStreamId(id).setWindowUpdate(WindowUpdate.newBuilder().setBytes(grant)).build());
+      s.sink.sendOrLog(Frame.newBuilder().setStreamId(id).setWindowUpdate(WindowUpdate.newBuilder().setBytes(grant)).build());
     }
   }
 
@@ -107,7 +114,7 @@ final class Streams {
     open.remove(id);
     stop(s, "flow control violated");
     pushes.abort(id);
-    sink(id).sendOrLog(Frame.newBuilder().setStreamId(id).setError(StreamError.newBuilder().setCode(StreamError.Code.RESOURCE_EXHAUSTED)
+    s.sink.sendOrLog(Frame.newBuilder().setStreamId(id).setError(StreamError.newBuilder().setCode(StreamError.Code.RESOURCE_EXHAUSTED)
         .setMessage("the host sent more than its flow-control window (" + SendWindow.INITIAL + " bytes)")).build());
   }
 
