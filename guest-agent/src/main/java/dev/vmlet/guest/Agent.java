@@ -1,30 +1,27 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.common.flow.ReceiveWindow;
-import dev.vmlet.common.flow.SendWindow;
+import com.google.protobuf.ByteString;
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
+import dev.vmlet.common.frame.TruncatedFrameException;
+import dev.vmlet.proto.v1.AgentProof;
 import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.Frame.BodyCase;
 import dev.vmlet.proto.v1.Heartbeat;
 import dev.vmlet.proto.v1.Hello;
-import dev.vmlet.proto.v1.PowerReply;
-import dev.vmlet.proto.v1.StreamError;
-import dev.vmlet.proto.v1.WindowUpdate;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 
 /**
  * The agent's session with the host: Hello until welcomed (bytes written before the host end is
  * connected may be lost), then answer requests. It only answers; nothing it receives but a
- * request is acted on, and each request is checked against the {@link Policy} first.
+ * request is acted on, and each request is checked against the {@link Policy} first. This class
+ * keeps the session (Hello, Welcome or Refused, the token proof, heartbeats, reconnecting); each
+ * kind of frame goes to the handler registered for it in {@link #handlers}, and the requests in
+ * flight live in {@link Streams}.
  *
  * <p>A session ends when the connection ends, when the port reports the host gone, or when the
  * host has sent nothing for three heartbeat intervals. Every stream of the ended session is then
@@ -38,26 +35,12 @@ final class Agent implements AutoCloseable {
   static final int MIN_PROTOCOL_VERSION = 1;
   static final Path DEFAULT_POLICY = Path.of("/etc/vmlet/agent.conf");
 
-  /** One request in flight: its credit both ways and how to stop it. */
-  private static final class AgentStream {
-    final SendWindow send = new SendWindow();
-    final ReceiveWindow receive = new ReceiveWindow();
-    volatile ExecRunner exec;
-  }
-
   private final Transport transport;
+  private final VmToken token = new VmToken();
   private final Hello hello;
   private final Duration helloInterval;
-  private final Policy policy;
-  private final GuestPlatform platform = GuestPlatform.current();
-  private final boolean root = GuestFacts.isRoot();
-  private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "agent-worker");
-    t.setDaemon(true);
-    return t;
-  });
-  private final FileTransfers files = new FileTransfers();
-  private final Map<Integer, AgentStream> streams = new ConcurrentHashMap<>();
+  private final Streams streams;
+  private final FrameHandlers handlers;
   private final Object lock = new Object();
   private boolean welcomed;
   private boolean refused;
@@ -72,25 +55,9 @@ final class Agent implements AutoCloseable {
     this(transport, hello, helloInterval, Policy.load(DEFAULT_POLICY));
   }
 
-  /** Where QEMU's fw_cfg puts the VM's token in the guest (root only). */
-  static final java.nio.file.Path FW_CFG_TOKEN = java.nio.file.Path.of("/sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw");
-  private volatile java.nio.file.Path tokenFile = FW_CFG_TOKEN;
-
   /** Reads the VM token from {@code file} instead of fw_cfg (tests, and guests without fw_cfg). */
-  void tokenFile(java.nio.file.Path file) {
-    this.tokenFile = file;
-  }
-
-  /** HMAC-SHA256 of the challenge and session id with the VM's token; empty when there is no token to read. */
-  private byte[] proof(dev.vmlet.proto.v1.Welcome welcome) {
-    byte[] token;
-    try {
-      token = java.nio.file.Files.readAllBytes(tokenFile);
-    } catch (IOException e) {
-      LOG.severe("the host asks for the VM token, which cannot be read at " + tokenFile + " (" + e.getMessage() + ")");
-      return new byte[0];
-    }
-    return dev.vmlet.common.session.TokenProof.hmac(token, welcome.getChallenge().toByteArray(), welcome.getSessionId());
+  void tokenFile(Path file) {
+    token.file(file);
   }
 
   Agent(Transport transport, Hello hello, Duration helloInterval, Policy policy) {
@@ -104,7 +71,37 @@ final class Agent implements AutoCloseable {
     }
     this.hello = h.build();
     this.helloInterval = helloInterval;
-    this.policy = policy;
+    FilePushes pushes = new FilePushes();
+    this.streams = new Streams(policy, this::sink, pushes);
+    GuestPlatform platform = GuestPlatform.current();
+    this.handlers = handlers(new ExecRequests(streams, platform, GuestFacts.isRoot()), new FileRequests(streams, pushes),
+        new GuestRequests(streams, platform));
+  }
+
+  /** Every kind of frame the host sends, with its handler: the one place a kind is registered. */
+  private FrameHandlers handlers(ExecRequests exec, FileRequests files, GuestRequests guest) {
+    return new FrameHandlers()
+        .on(BodyCase.WELCOME, this::onWelcome)
+        .on(BodyCase.REFUSED, this::onRefused)
+        .on(BodyCase.HEARTBEAT, this::onHeartbeat)
+        .on(BodyCase.WINDOW_UPDATE, streams::onWindowUpdate)
+        .on(BodyCase.ERROR, streams::onHostDrop)
+        .on(BodyCase.EXEC_START, exec::start)
+        .on(BodyCase.EXEC_INPUT, exec::input)
+        .on(BodyCase.EXEC_RESIZE, exec::resize)
+        .on(BodyCase.EXEC_CANCEL, exec::cancel)
+        .on(BodyCase.FILE_WRITE_START, files::writeStart)
+        .on(BodyCase.FILE_DATA, files::data)
+        .on(BodyCase.FILE_END, files::end)
+        .on(BodyCase.FILE_READ_START, files::readStart)
+        .on(BodyCase.DIR_LIST, files::list)
+        .on(BodyCase.GUEST_INFO_REQUEST, guest::info)
+        .on(BodyCase.POWER, guest::power);
+  }
+
+  /** The handlers of frames from the host (for tests). */
+  FrameHandlers handlers() {
+    return handlers;
   }
 
   /**
@@ -120,20 +117,7 @@ final class Agent implements AutoCloseable {
       generation++;
       lock.notifyAll();
     }
-    dropStreams("the session with the host ended");
-  }
-
-  private void dropStreams(String reason) {
-    for (Integer id : streams.keySet()) {
-      AgentStream s = streams.remove(id);
-      if (s != null) {
-        s.send.close(reason);
-        if (s.exec != null) {
-          s.exec.cancel();
-        }
-      }
-    }
-    files.abortAll();
+    streams.dropAll("the session with the host ended");
   }
 
   /** Runs until closed: connects, serves, reconnects with a short backoff. */
@@ -200,250 +184,66 @@ final class Agent implements AutoCloseable {
       Frame f;
       while ((f = reader.read()) != null) {
         lastFromHostNanos = System.nanoTime();
-        handle(f, w);
+        handlers.handle(f);
       }
-    } catch (dev.vmlet.common.frame.TruncatedFrameException e) {
+    } catch (TruncatedFrameException e) {
       LOG.fine("host closed mid-frame");
     } finally {
       greeter.interrupt();
     }
   }
 
-  private void handle(Frame f, FrameWriter w) throws IOException {
-    int id = f.getStreamId();
-    switch (f.getBodyCase()) {
-      case WELCOME -> {
-        if (!f.getWelcome().getChallenge().isEmpty()) {
-          w.write(Frame.newBuilder().setProof(dev.vmlet.proto.v1.AgentProof.newBuilder()
-              .setHmac(com.google.protobuf.ByteString.copyFrom(proof(f.getWelcome())))).build());
-        }
-        synchronized (lock) {
-          if (!welcomed) {
-            LOG.info("welcomed by host, session " + f.getWelcome().getSessionId() + ", protocol " + f.getWelcome().getProtocolVersion());
-          }
-          welcomed = true;
-          refused = false;
-          heartbeatMs = f.getWelcome().getHeartbeatIntervalMs() == 0 ? 5000 : f.getWelcome().getHeartbeatIntervalMs();
-        }
+  private void onWelcome(Frame f) throws IOException {
+    if (!f.getWelcome().getChallenge().isEmpty()) {
+      write(Frame.newBuilder().setProof(AgentProof.newBuilder()
+          .setHmac(ByteString.copyFrom(token.proof(f.getWelcome())))).build());
+    }
+    synchronized (lock) {
+      if (!welcomed) {
+        LOG.info("welcomed by host, session " + f.getWelcome().getSessionId() + ", protocol " + f.getWelcome().getProtocolVersion());
       }
-      case REFUSED -> {
-        synchronized (lock) {
-          if (!refused) {
-            LOG.severe("the host refused this agent: " + f.getRefused().getMessage());
-          }
-          refused = true;
-          welcomed = false; // keep saying Hello (slowly): a fixed token or an upgraded daemon may welcome it
-        }
-      }
-      case HEARTBEAT -> {
-        if (f.getHeartbeat().getNoSession()) {
-          boolean had;
-          synchronized (lock) {
-            had = welcomed;
-          }
-          if (had) {
-            LOG.info("a new host link without our session (the old one ended unseen); saying Hello again");
-            hostGone();
-          }
-        } else if (!f.getHeartbeat().getReply()) {
-          w.write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(f.getHeartbeat().getSequence()).setReply(true))
-              .build());
-        }
-      }
-      case WINDOW_UPDATE -> {
-        AgentStream s = streams.get(id);
-        if (s != null) {
-          s.send.grant(f.getWindowUpdate().getBytes());
-        }
-      }
-      case EXEC_START -> {
-        if (allowed(id, policy.check(Policy.Operation.EXEC))) {
-          AgentStream s = open(id);
-          ExecRunner r = new ExecRunner(id, f.getExecStart(), sink(id), s.send, platform, root, n -> consumed(id, s, n));
-          s.exec = r;
-          submit(() -> {
-            try {
-              r.run();
-            } finally {
-              streams.remove(id, s);
-            }
-          });
-        }
-      }
-      case EXEC_INPUT -> {
-        AgentStream s = streams.get(id);
-        if (s != null && s.exec != null) {
-          if (!s.receive.received(f.getExecInput().getData().size())) {
-            overrun(id, s);
-          } else {
-            s.exec.input(f.getExecInput());
-          }
-        }
-      }
-      case EXEC_RESIZE -> {
-        AgentStream s = streams.get(id);
-        if (s != null && s.exec != null) {
-          s.exec.resize(f.getExecResize().getRows(), f.getExecResize().getCols());
-        }
-      }
-      case EXEC_CANCEL -> {
-        AgentStream s = streams.get(id);
-        if (s != null && s.exec != null) {
-          s.exec.cancel();
-        }
-      }
-      case FILE_WRITE_START -> {
-        if (allowed(id, policy.check(Policy.Operation.FILE_WRITE, pathOf(f.getFileWriteStart().getPath())))) {
-          open(id);
-          files.onPushFrame(f, sink(id));
-          if (!files.isOpen(id)) {
-            streams.remove(id);
-          }
-        }
-      }
-      case FILE_DATA -> {
-        AgentStream s = streams.get(id);
-        if (s != null) {
-          int n = f.getFileData().getData().size();
-          if (!s.receive.received(n)) {
-            overrun(id, s);
-            return;
-          }
-          files.onPushFrame(f, sink(id));
-          consumed(id, s, n);
-          if (!files.isOpen(id)) {
-            streams.remove(id);
-          }
-        }
-      }
-      case FILE_END -> {
-        files.onPushFrame(f, sink(id));
-        streams.remove(id);
-      }
-      case FILE_READ_START -> {
-        if (allowed(id, policy.check(Policy.Operation.FILE_READ, pathOf(f.getFileReadStart().getPath())))) {
-          AgentStream s = open(id);
-          var req = f.getFileReadStart();
-          ExecRunner.Sink sink = sink(id);
-          submit(() -> {
-            try {
-              FileTransfers.pull(id, req, sink, s.send);
-            } finally {
-              streams.remove(id, s);
-            }
-          });
-        }
-      }
-      case DIR_LIST -> {
-        if (allowed(id, policy.check(Policy.Operation.FILE_READ, pathOf(f.getDirList().getPath())))) {
-          AgentStream s = open(id);
-          var req = f.getDirList();
-          ExecRunner.Sink sink = sink(id);
-          submit(() -> {
-            try {
-              FileTransfers.list(id, req, sink, s.send);
-            } finally {
-              streams.remove(id, s);
-            }
-          });
-        }
-      }
-      case ERROR -> { // the host drops a stream
-        AgentStream s = streams.remove(id);
-        if (s != null) {
-          s.send.close("the host dropped the stream: " + f.getError().getMessage());
-          if (s.exec != null) {
-            s.exec.cancel();
-          }
-        }
-        files.abort(id);
-      }
-      case GUEST_INFO_REQUEST -> {
-        if (allowed(id, policy.check(Policy.Operation.INFO))) {
-          ExecRunner.Sink sink = sink(id);
-          submit(() -> send(sink, Frame.newBuilder().setStreamId(id).setGuestInfo(GuestFacts.info(VERSION)).build()));
-        }
-      }
-      case POWER -> {
-        if (allowed(id, policy.check(Policy.Operation.POWER))) {
-          boolean reboot = f.getPower().getAction() == dev.vmlet.proto.v1.PowerRequest.Action.REBOOT;
-          send(sink(id), Frame.newBuilder().setStreamId(id).setPowerReply(PowerReply.getDefaultInstance()).build());
-          submit(() -> power(reboot));
-        }
-      }
-      default -> LOG.fine("ignoring " + f.getBodyCase() + " from host");
+      welcomed = true;
+      refused = false;
+      heartbeatMs = f.getWelcome().getHeartbeatIntervalMs() == 0 ? 5000 : f.getWelcome().getHeartbeatIntervalMs();
     }
   }
 
-  /** Runs a request's work off the reader thread; dropped once the agent is closing. */
-  private void submit(Runnable work) {
-    try {
-      workers.execute(work);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      if (!closed) {
-        throw e;
+  private void onRefused(Frame f) {
+    synchronized (lock) {
+      if (!refused) {
+        LOG.severe("the host refused this agent: " + f.getRefused().getMessage());
       }
+      refused = true;
+      welcomed = false; // keep saying Hello (slowly): a fixed token or an upgraded daemon may welcome it
     }
   }
 
-  private void power(boolean reboot) {
-    try {
-      Thread.sleep(200); // the reply goes out first
-      LOG.info((reboot ? "rebooting" : "powering off") + " the guest, as the host asked");
-      new ProcessBuilder(platform.powerArgv(reboot)).inheritIO().start();
-    } catch (IOException e) {
-      LOG.severe("cannot " + (reboot ? "reboot" : "power off") + ": " + e.getMessage());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+  private void onHeartbeat(Frame f) throws IOException {
+    if (f.getHeartbeat().getNoSession()) {
+      boolean had;
+      synchronized (lock) {
+        had = welcomed;
+      }
+      if (had) {
+        LOG.info("a new host link without our session (the old one ended unseen); saying Hello again");
+        hostGone();
+      }
+    } else if (!f.getHeartbeat().getReply()) {
+      write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(f.getHeartbeat().getSequence()).setReply(true)).build());
     }
   }
 
-  private static Path pathOf(String path) {
-    try {
-      return FileTransfers.absolute(path);
-    } catch (IllegalArgumentException e) {
-      return Path.of("/").resolve(path).normalize(); // refused later with the transfer's own message
+  /** Writes a session frame (stream 0) on the link being served. */
+  private void write(Frame f) throws IOException {
+    FrameWriter w = writer;
+    if (w == null) {
+      throw new IOException("no link to the host");
     }
-  }
-
-  private AgentStream open(int id) {
-    AgentStream s = new AgentStream();
-    streams.put(id, s);
-    return s;
-  }
-
-  private boolean allowed(int id, Optional<String> denied) {
-    if (denied.isEmpty()) {
-      return true;
-    }
-    LOG.warning("denied on stream " + id + ": " + denied.get());
-    send(sink(id), Frame.newBuilder().setStreamId(id)
-        .setError(StreamError.newBuilder().setCode(StreamError.Code.PERMISSION_DENIED).setMessage("denied: " + denied.get())).build());
-    return false;
-  }
-
-  /** Returns credit for consumed bytes, batched. */
-  private void consumed(int id, AgentStream s, int n) {
-    int grant = s.receive.consumed(n);
-    if (grant > 0) {
-      send(sink(id), Frame.newBuilder().setStreamId(id).setWindowUpdate(WindowUpdate.newBuilder().setBytes(grant)).build());
-    }
-  }
-
-  /** The host sent more than its window: a broken or hostile host; the stream fails. */
-  private void overrun(int id, AgentStream s) {
-    streams.remove(id);
-    s.send.close("flow control violated");
-    if (s.exec != null) {
-      s.exec.cancel();
-    }
-    files.abort(id);
-    send(sink(id), Frame.newBuilder().setStreamId(id).setError(StreamError.newBuilder().setCode(StreamError.Code.RESOURCE_EXHAUSTED)
-        .setMessage("the host sent more than its flow-control window (" + SendWindow.INITIAL + " bytes)")).build());
+    w.write(f);
   }
 
   /** Writes for one stream of the current session; fails once that session has ended. */
-  private ExecRunner.Sink sink(int id) {
+  private FrameSink sink(int id) {
     int gen = generation;
     return frame -> {
       FrameWriter w = writer;
@@ -452,14 +252,6 @@ final class Agent implements AutoCloseable {
       }
       w.write(frame);
     };
-  }
-
-  private static void send(ExecRunner.Sink sink, Frame f) {
-    try {
-      sink.send(f);
-    } catch (IOException e) {
-      LOG.fine("cannot answer on stream " + f.getStreamId() + ": " + e.getMessage());
-    }
   }
 
   /** Sends Hello now and every interval while not welcomed; slowly while refused. */
@@ -504,6 +296,6 @@ final class Agent implements AutoCloseable {
       }
     }
     hostGone();
-    workers.shutdownNow();
+    streams.shutdown();
   }
 }

@@ -1,6 +1,5 @@
 package dev.vmlet.guest;
 
-import com.google.protobuf.ByteString;
 import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecInput;
@@ -10,11 +9,7 @@ import dev.vmlet.proto.v1.Frame;
 import dev.vmlet.proto.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
@@ -24,51 +19,41 @@ import java.util.logging.Logger;
  * window (a host that stops reading stops the program at a full pipe, not the agent's memory),
  * then exactly one ExecExit (after both pipes are drained) or a StreamError when the program
  * cannot start. Stdin arrives through {@link #input}; {@link #cancel} kills the program and
- * everything it started.
+ * everything it started. This class starts the program and waits for it; {@link ExecPipes} moves
+ * its bytes.
  */
 final class ExecRunner implements Runnable {
   private static final Logger LOG = Logger.getLogger(ExecRunner.class.getName());
-  static final int CHUNK = 32 * 1024;
-  private static final ExecInput END = ExecInput.newBuilder().setEof(true).build();
-
-  /** Where frames go; the agent's writer to the current host. */
-  interface Sink {
-    void send(Frame frame) throws IOException;
-  }
 
   private final int stream;
   private final ExecStart start;
-  private final Sink sink;
-  private final SendWindow window;
+  private final FrameSink sink;
   private final GuestPlatform platform;
   private final boolean agentIsRoot;
-  private final IntConsumer stdinConsumed;
-  // Bounded by the stream's receive window: the host cannot send more than it was granted.
-  private final BlockingQueue<ExecInput> stdin = new LinkedBlockingQueue<>();
+  private final ExecPipes pipes;
   private volatile Process process;
   private boolean ownGroup;
   private volatile boolean cancelled;
   private volatile Pty pty;
 
-  ExecRunner(int stream, ExecStart start, Sink sink, SendWindow window, GuestPlatform platform, boolean agentIsRoot,
+  ExecRunner(int stream, ExecStart start, FrameSink sink, SendWindow window, GuestPlatform platform, boolean agentIsRoot,
       IntConsumer stdinConsumed) {
     this.stream = stream;
     this.start = start;
     this.sink = sink;
-    this.window = window;
     this.platform = platform;
     this.agentIsRoot = agentIsRoot;
-    this.stdinConsumed = stdinConsumed;
+    this.pipes = new ExecPipes(stream, sink, window, stdinConsumed, this::kill);
   }
 
   /** For the warm-up and tests: no flow control, no stdin. */
-  ExecRunner(int stream, ExecStart start, Sink sink) {
+  ExecRunner(int stream, ExecStart start, FrameSink sink) {
     this(stream, start, sink, new SendWindow(Long.MAX_VALUE / 2), GuestPlatform.current(), false, n -> { });
   }
 
   /** Bytes for stdin (already counted against the receive window by the caller). */
   void input(ExecInput in) {
-    stdin.add(in);
+    pipes.input(in);
   }
 
   /** The terminal of a tty exec changed size. */
@@ -211,12 +196,12 @@ final class ExecRunner implements Runnable {
     if (cancelled) {
       kill();
     }
-    Thread in = start.getStdin() ? feed(pty != null ? ptyOut(pty) : p.getOutputStream()) : null;
+    Thread in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.getOutputStream(), p) : null;
     if (in == null && pty == null) {
       p.getOutputStream().close();
     }
-    Thread out = pump(pty != null ? ptyIn(pty) : p.getInputStream(), ExecOutput.Fd.STDOUT);
-    Thread err = start.getMergeOutput() || pty != null ? null : pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
+    Thread out = pipes.pump(pty != null ? pty.masterIn() : p.getInputStream(), ExecOutput.Fd.STDOUT);
+    Thread err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
     boolean timedOut = false;
     if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
       timedOut = true;
@@ -224,7 +209,7 @@ final class ExecRunner implements Runnable {
     }
     int code = p.waitFor();
     if (in != null) {
-      stdin.add(END); // the feeder ends even if the host never closes stdin
+      pipes.endInput();
     }
     if (pty != null) {
       out.join(2000); // a background program may still hold the terminal: do not wait for it
@@ -241,118 +226,11 @@ final class ExecRunner implements Runnable {
         .setSignal(killed ? 9 : 0)).build());
   }
 
-  /** Writes stdin frames to the program as they come; each written chunk goes back as credit. */
-  private Thread feed(OutputStream to) {
-    Thread t = new Thread(() -> {
-      try (to) {
-        while (true) {
-          ExecInput in = stdin.take();
-          if (!in.getData().isEmpty()) {
-            try {
-              in.getData().writeTo(to);
-              to.flush();
-            } finally {
-              stdinConsumed.accept(in.getData().size());
-            }
-          }
-          if (in.getEof()) {
-            return;
-          }
-        }
-      } catch (IOException e) {
-        // the program closed its stdin or ended: later input is dropped, its credit returned
-        drainStdin();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "exec-" + stream + "-stdin");
-    t.setDaemon(true);
-    t.start();
-    return t;
-  }
-
-  private void drainStdin() {
-    Process p = process;
-    while (p != null && p.isAlive()) {
-      try {
-        ExecInput in = stdin.poll(200, TimeUnit.MILLISECONDS);
-        if (in != null) {
-          stdinConsumed.accept(in.getData().size());
-          if (in.getEof()) {
-            return;
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
-  }
-
-  private Thread pump(InputStream in, ExecOutput.Fd fd) {
-    Thread t = new Thread(() -> {
-      byte[] buf = new byte[CHUNK];
-      try (in) {
-        int n;
-        while ((n = in.read(buf)) > 0) {
-          window.acquire(n);
-          sink.send(Frame.newBuilder().setStreamId(stream)
-              .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(ByteString.copyFrom(buf, 0, n))).build());
-        }
-      } catch (IOException e) {
-        LOG.fine("exec " + stream + " " + fd + " pump ended: " + e.getMessage());
-        kill(); // nobody will read the rest: the host is gone or the stream was dropped
-      }
-    }, "exec-" + stream + "-" + fd);
-    t.setDaemon(true);
-    t.start();
-    return t;
-  }
-
   private void closePty() {
     Pty p = pty;
     if (p != null) {
       p.close();
     }
-  }
-
-  private static InputStream ptyIn(Pty pty) {
-    return new InputStream() {
-      @Override
-      public int read() {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-      }
-
-      @Override
-      public int read(byte[] b, int off, int len) {
-        byte[] buf = off == 0 && len == b.length ? b : new byte[len];
-        int n = pty.read(buf);
-        if (n > 0 && buf != b) {
-          System.arraycopy(buf, 0, b, off, n);
-        }
-        return n;
-      }
-    };
-  }
-
-  private static OutputStream ptyOut(Pty pty) {
-    return new OutputStream() {
-      @Override
-      public void write(int b) throws IOException {
-        pty.write(new byte[] {(byte) b});
-      }
-
-      @Override
-      public void write(byte[] b, int off, int len) throws IOException {
-        pty.write(java.util.Arrays.copyOfRange(b, off, off + len));
-      }
-
-      @Override
-      public void close() {
-        // the terminal stays open until the program ends; end of input on a tty is ^D
-      }
-    };
   }
 
   private void fail(StreamError.Code code, String message) throws IOException {

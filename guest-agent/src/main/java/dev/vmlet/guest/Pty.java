@@ -5,6 +5,8 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 
 /**
  * A Linux pseudo-terminal pair, through libc with JNA: the program gets the slave ({@link #slavePath},
@@ -118,6 +120,41 @@ final class Pty implements Closeable {
       }
       off += (int) n;
     }
+  }
+
+  /** The master as a stream of what the program writes; ends once the program has let go of the terminal. */
+  InputStream masterIn() {
+    return new Transport.BulkInputStream() {
+      @Override
+      public int read(byte[] b, int off, int len) {
+        byte[] buf = off == 0 && len == b.length ? b : new byte[len];
+        int n = Pty.this.read(buf);
+        if (n > 0 && buf != b) {
+          System.arraycopy(buf, 0, b, off, n);
+        }
+        return n;
+      }
+    };
+  }
+
+  /** The master as a stream to the program's terminal; closing it leaves the terminal open. */
+  OutputStream masterOut() {
+    return new OutputStream() {
+      @Override
+      public void write(int b) throws IOException {
+        Pty.this.write(new byte[] {(byte) b});
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        Pty.this.write(java.util.Arrays.copyOfRange(b, off, off + len));
+      }
+
+      @Override
+      public void close() {
+        // the terminal stays open until the program ends; end of input on a tty is ^D
+      }
+    };
   }
 
   @Override

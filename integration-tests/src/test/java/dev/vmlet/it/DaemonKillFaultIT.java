@@ -163,7 +163,7 @@ class DaemonKillFaultIT {
         programsLeft += waitForGuestPrograms(next, names, "sleep 600", 0);
         for (String name : names) {
           // The destination must not exist, nor any temporary file; what arrived may be kept, hidden,
-          // for a push with resume (FileTransfers.resumeFile).
+          // for a push with resume (FilePushes.resumeFile).
           for (String f : Guests.sh(next, name, "ls -A /tmp/inflight").strip().split("\n")) {
             if (f.equals(".big.bin.vmlet-resume")) {
               keptForResume++;

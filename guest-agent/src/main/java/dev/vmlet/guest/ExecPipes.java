@@ -1,0 +1,121 @@
+package dev.vmlet.guest;
+
+import com.google.protobuf.ByteString;
+import dev.vmlet.common.flow.SendWindow;
+import dev.vmlet.proto.v1.ExecInput;
+import dev.vmlet.proto.v1.ExecOutput;
+import dev.vmlet.proto.v1.Frame;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
+import java.util.logging.Logger;
+
+/**
+ * The bytes of one exec, each way on its own thread: ExecInput frames into the program's stdin
+ * (each written chunk goes back to the host as credit), and the program's output out as
+ * ExecOutput frames within the stream's send window, so a host that stops reading stops the
+ * program at a full pipe. A pump that cannot send kills the program: nobody will read the rest.
+ */
+final class ExecPipes {
+  private static final Logger LOG = Logger.getLogger(ExecPipes.class.getName());
+  private static final int CHUNK = 32 * 1024;
+  private static final ExecInput END = ExecInput.newBuilder().setEof(true).build();
+
+  private final int stream;
+  private final FrameSink sink;
+  private final SendWindow window;
+  private final IntConsumer stdinConsumed;
+  private final Runnable kill;
+  // Bounded by the stream's receive window: the host cannot send more than it was granted.
+  private final BlockingQueue<ExecInput> stdin = new LinkedBlockingQueue<>();
+
+  ExecPipes(int stream, FrameSink sink, SendWindow window, IntConsumer stdinConsumed, Runnable kill) {
+    this.stream = stream;
+    this.sink = sink;
+    this.window = window;
+    this.stdinConsumed = stdinConsumed;
+    this.kill = kill;
+  }
+
+  /** Bytes for stdin (already counted against the receive window by the caller). */
+  void input(ExecInput in) {
+    stdin.add(in);
+  }
+
+  /** Ends the feeder even if the host never closes stdin. */
+  void endInput() {
+    stdin.add(END);
+  }
+
+  /** Writes stdin frames to {@code process} through {@code to} as they come. */
+  Thread feed(OutputStream to, Process process) {
+    Thread t = new Thread(() -> {
+      try (to) {
+        while (true) {
+          ExecInput in = stdin.take();
+          if (!in.getData().isEmpty()) {
+            try {
+              in.getData().writeTo(to);
+              to.flush();
+            } finally {
+              stdinConsumed.accept(in.getData().size());
+            }
+          }
+          if (in.getEof()) {
+            return;
+          }
+        }
+      } catch (IOException e) {
+        // the program closed its stdin or ended: later input is dropped, its credit returned
+        drainStdin(process);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "exec-" + stream + "-stdin");
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  private void drainStdin(Process p) {
+    while (p != null && p.isAlive()) {
+      try {
+        ExecInput in = stdin.poll(200, TimeUnit.MILLISECONDS);
+        if (in != null) {
+          stdinConsumed.accept(in.getData().size());
+          if (in.getEof()) {
+            return;
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** Sends what the program writes to {@code in} as ExecOutput on {@code fd}, until it ends. */
+  Thread pump(InputStream in, ExecOutput.Fd fd) {
+    Thread t = new Thread(() -> {
+      byte[] buf = new byte[CHUNK];
+      try (in) {
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          window.acquire(n);
+          sink.send(Frame.newBuilder().setStreamId(stream)
+              .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(ByteString.copyFrom(buf, 0, n))).build());
+        }
+      } catch (IOException e) {
+        LOG.fine("exec " + stream + " " + fd + " pump ended: " + e.getMessage());
+        kill.run(); // nobody will read the rest: the host is gone or the stream was dropped
+      }
+    }, "exec-" + stream + "-" + fd);
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+}

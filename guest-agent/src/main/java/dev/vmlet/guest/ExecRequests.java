@@ -1,0 +1,58 @@
+package dev.vmlet.guest;
+
+import dev.vmlet.proto.v1.Frame;
+
+/**
+ * The exec frames from the host: ExecStart runs a program on a worker (its stream ends when the
+ * program's ExecExit or StreamError has gone out); ExecInput, ExecResize and ExecCancel reach the
+ * program of an open exec stream and are dropped otherwise. Stdin counts against the stream's
+ * receive window; a host that overruns it fails the stream.
+ */
+final class ExecRequests {
+  private final Streams streams;
+  private final GuestPlatform platform;
+  private final boolean agentIsRoot;
+
+  ExecRequests(Streams streams, GuestPlatform platform, boolean agentIsRoot) {
+    this.streams = streams;
+    this.platform = platform;
+    this.agentIsRoot = agentIsRoot;
+  }
+
+  void start(Frame f) {
+    int id = f.getStreamId();
+    if (!streams.allowed(id, Policy.Operation.EXEC)) {
+      return;
+    }
+    Streams.AgentStream s = streams.open(id);
+    ExecRunner r = new ExecRunner(id, f.getExecStart(), s.sink, s.send, platform, agentIsRoot, n -> streams.consumed(id, s, n));
+    s.exec = r;
+    streams.runThenEnd(id, s, r);
+  }
+
+  void input(Frame f) {
+    int id = f.getStreamId();
+    Streams.AgentStream s = streams.get(id);
+    if (s != null && s.exec != null) {
+      if (!s.receive.received(f.getExecInput().getData().size())) {
+        streams.overrun(id, s);
+      } else {
+        s.exec.input(f.getExecInput());
+      }
+    }
+  }
+
+  void resize(Frame f) {
+    Streams.AgentStream s = streams.get(f.getStreamId());
+    if (s != null && s.exec != null) {
+      s.exec.resize(f.getExecResize().getRows(), f.getExecResize().getCols());
+    }
+  }
+
+  void cancel(Frame f) {
+    Streams.AgentStream s = streams.get(f.getStreamId());
+    if (s != null && s.exec != null) {
+      s.exec.cancel();
+    }
+  }
+}

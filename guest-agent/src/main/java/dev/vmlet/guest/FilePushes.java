@@ -1,0 +1,266 @@
+package dev.vmlet.guest;
+
+import com.google.protobuf.ByteString;
+import dev.vmlet.common.files.FileModes;
+import dev.vmlet.proto.v1.FileDone;
+import dev.vmlet.proto.v1.FileEnd;
+import dev.vmlet.proto.v1.FileOffset;
+import dev.vmlet.proto.v1.FileWriteStart;
+import dev.vmlet.proto.v1.Frame;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * File pushes (and mkdir) on the agent's side. A push is written to a temporary file in the
+ * destination's directory and renamed into place only after its size and SHA-256 match what the
+ * host says it sent; a push that fails, or whose link goes away, leaves nothing at the destination.
+ * Pushes are written on the link's reader thread and their credit goes back once written, so a
+ * host cannot send faster than the guest's disk takes it. Each failure is answered with one
+ * StreamError and ends the push.
+ */
+final class FilePushes {
+  private static final Logger LOG = Logger.getLogger(FilePushes.class.getName());
+
+  private final Map<Integer, Push> pushes = new ConcurrentHashMap<>();
+
+  private static final class Push {
+    final Path target;
+    final Path temp;
+    final OutputStream out;
+    final MessageDigest digest = GuestFiles.sha256();
+    final FileWriteStart start;
+    long size;
+
+    Push(Path target, Path temp, FileWriteStart start) throws IOException {
+      this.target = target;
+      this.temp = temp;
+      this.start = start;
+      // A resumed push continues what is in temp already; its digest covers those bytes too.
+      try (InputStream kept = Files.newInputStream(temp)) {
+        byte[] buf = new byte[GuestFiles.CHUNK];
+        int n;
+        while ((n = kept.read(buf)) > 0) {
+          digest.update(buf, 0, n);
+          size += n;
+        }
+      }
+      this.out = Files.newOutputStream(temp, StandardOpenOption.APPEND);
+    }
+  }
+
+  /** A step of a push that may fail; a failure ends the push. */
+  private interface Step {
+    void run() throws IOException;
+  }
+
+  /** FileWriteStart: opens a push (answering FileOffset when it resumes), or makes a directory. */
+  void start(int stream, FileWriteStart start, FrameSink sink) {
+    guarded(stream, sink, () -> {
+      if (start.getDirectory()) {
+        makeDirectory(stream, start, sink);
+      } else {
+        begin(stream, start, sink);
+      }
+    });
+  }
+
+  /** FileData: appends to the push's temporary file; data for a push that already failed is dropped. */
+  void data(int stream, ByteString data, FrameSink sink) {
+    guarded(stream, sink, () -> {
+      Push p = pushes.get(stream);
+      if (p == null) {
+        return; // a push that already failed; its error was sent
+      }
+      byte[] bytes = data.toByteArray();
+      p.out.write(bytes);
+      p.digest.update(bytes);
+      p.size += bytes.length;
+    });
+  }
+
+  /** FileEnd: checks size and digest, then puts the file in place and answers FileDone. */
+  void end(int stream, FileEnd end, FrameSink sink) {
+    guarded(stream, sink, () -> finish(stream, end, sink));
+  }
+
+  private void guarded(int stream, FrameSink sink, Step step) {
+    try {
+      step.run();
+    } catch (IOException | RuntimeException e) {
+      abort(stream);
+      sink.sendOrLog(GuestFiles.error(stream, e));
+    }
+  }
+
+  /** Whether a push is still open on the stream (it has not failed or finished). */
+  boolean isOpen(int stream) {
+    return pushes.containsKey(stream);
+  }
+
+  private static void makeDirectory(int stream, FileWriteStart start, FrameSink sink) throws IOException {
+    Path dir = GuestFiles.absolute(start.getPath());
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IOException(dir + " exists and is not a directory");
+    }
+    Files.createDirectories(dir);
+    if (start.getMode() != 0) {
+      try {
+        Files.setPosixFilePermissions(dir, FileModes.permissions(start.getMode()));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system (Windows)
+      }
+    }
+    setOwner(dir, start);
+    sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.getDefaultInstance()).build());
+  }
+
+  /** The owner the host asked for; changing it needs root, and a refusal says so. */
+  private static void setOwner(Path p, FileWriteStart start) throws IOException {
+    try {
+      if (start.hasUid()) {
+        Files.setAttribute(p, "unix:uid", start.getUid(), LinkOption.NOFOLLOW_LINKS);
+      }
+      if (start.hasGid()) {
+        Files.setAttribute(p, "unix:gid", start.getGid(), LinkOption.NOFOLLOW_LINKS);
+      }
+    } catch (FileSystemException e) {
+      throw new AccessDeniedException(p.toString(), null, "cannot set its owner to " + start.getUid() + ":" + start.getGid()
+          + " (the agent must run as root)");
+    } catch (UnsupportedOperationException e) {
+      // no unix owners here (Windows)
+    }
+  }
+
+  private void begin(int stream, FileWriteStart start, FrameSink sink) throws IOException {
+    Path target = GuestFiles.absolute(start.getPath());
+    Path dir = target.getParent();
+    if (dir != null && start.getMkdirs()) {
+      Files.createDirectories(dir);
+    }
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new NoSuchFileException(target.toString(), null, "its directory does not exist (push with mkdirs to create it)");
+    }
+    if (Files.isDirectory(target)) {
+      throw new IOException(target + " is a directory");
+    }
+    if (start.getAppend() && start.getResume()) {
+      throw new IllegalArgumentException("a push cannot both append and resume");
+    }
+    Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".vmlet-part");
+    Path kept = resumeFile(target);
+    if (start.getResume() && Files.isRegularFile(kept, LinkOption.NOFOLLOW_LINKS)) {
+      Files.move(kept, temp, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE); // claimed by this push
+    } else {
+      Files.deleteIfExists(kept); // a new push supersedes what an interrupted one left
+    }
+    Push p = new Push(target, temp, start);
+    pushes.put(stream, p);
+    if (start.getResume()) {
+      sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileOffset(FileOffset.newBuilder().setOffset(p.size)).build());
+    }
+  }
+
+  /** Where an interrupted push to {@code target} keeps its data for a resume: hidden, next to it. */
+  static Path resumeFile(Path target) {
+    return target.resolveSibling("." + target.getFileName() + ".vmlet-resume");
+  }
+
+  private void finish(int stream, FileEnd end, FrameSink sink) throws IOException {
+    Push p = pushes.remove(stream);
+    if (p == null) {
+      return;
+    }
+    try {
+      p.out.close();
+      String sha = HexFormat.of().formatHex(p.digest.digest());
+      if (p.size != end.getSize() || !sha.equals(end.getSha256())) {
+        throw new IOException("the data that arrived (" + p.size + " bytes, sha256 " + sha + ") is not what was sent ("
+            + end.getSize() + " bytes, sha256 " + end.getSha256() + "); nothing was written to " + p.target);
+      }
+      if (p.start.getAppend() && Files.exists(p.target)) {
+        appendTo(p.temp, p.target);
+        sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
+        return;
+      }
+      int mode = p.start.getMode() == 0 ? 0644 : p.start.getMode();
+      try {
+        Files.setPosixFilePermissions(p.temp, FileModes.permissions(mode));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system (Windows): the mode does not apply
+      }
+      setOwner(p.temp, p.start);
+      if (p.start.getMtimeUnixMs() != 0) {
+        Files.setLastModifiedTime(p.temp, FileTime.fromMillis(p.start.getMtimeUnixMs()));
+      }
+      Files.move(p.temp, p.target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
+    } finally {
+      Files.deleteIfExists(p.temp);
+    }
+  }
+
+  /** An append: the checked data goes onto the end of the existing file in one go. */
+  private static void appendTo(Path data, Path target) throws IOException {
+    try (FileChannel in = FileChannel.open(data);
+        FileChannel out = FileChannel.open(target, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+      long size = in.size();
+      long done = 0;
+      while (done < size) {
+        done += in.transferTo(done, size - done, out);
+      }
+    }
+  }
+
+  /** Drops an unfinished push, deleting its temporary file. */
+  void abort(int stream) {
+    Push p = pushes.remove(stream);
+    if (p != null) {
+      try {
+        p.out.close();
+        Files.deleteIfExists(p.temp);
+      } catch (IOException e) {
+        LOG.warning("cannot remove " + p.temp + ": " + e.getMessage());
+      }
+    }
+  }
+
+  /**
+   * The session went away: nothing appears at any unfinished push's destination; what arrived is
+   * kept hidden next to it ({@link #resumeFile}) for a push with resume to continue.
+   */
+  void abortAll() {
+    for (Integer stream : pushes.keySet()) {
+      Push p = pushes.remove(stream);
+      if (p == null) {
+        continue;
+      }
+      try {
+        p.out.close();
+        Files.move(p.temp, resumeFile(p.target), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        LOG.warning("cannot keep " + p.temp + " for a resume: " + e.getMessage());
+        try {
+          Files.deleteIfExists(p.temp);
+        } catch (IOException ignored) {
+          // nothing more to do
+        }
+      }
+    }
+  }
+}

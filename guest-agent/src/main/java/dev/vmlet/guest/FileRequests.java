@@ -1,0 +1,89 @@
+package dev.vmlet.guest;
+
+import dev.vmlet.common.flow.SendWindow;
+import dev.vmlet.proto.v1.DirListRequest;
+import dev.vmlet.proto.v1.FileReadStart;
+import dev.vmlet.proto.v1.Frame;
+import java.nio.file.Path;
+
+/**
+ * The file frames from the host, each checked against the policy's paths first: a push
+ * (FileWriteStart, FileData, FileEnd) is written on the reader thread, its data counted against
+ * the stream's receive window and granted back once on disk; a pull (FileReadStart) and a listing
+ * (DirListRequest) run on a worker within the stream's send window.
+ */
+final class FileRequests {
+  private final Streams streams;
+  private final FilePushes pushes;
+
+  FileRequests(Streams streams, FilePushes pushes) {
+    this.streams = streams;
+    this.pushes = pushes;
+  }
+
+  void writeStart(Frame f) {
+    int id = f.getStreamId();
+    if (streams.allowed(id, Policy.Operation.FILE_WRITE, pathOf(f.getFileWriteStart().getPath()))) {
+      streams.open(id);
+      pushes.start(id, f.getFileWriteStart(), streams.sink(id));
+      if (!pushes.isOpen(id)) {
+        streams.remove(id);
+      }
+    }
+  }
+
+  void data(Frame f) {
+    int id = f.getStreamId();
+    Streams.AgentStream s = streams.get(id);
+    if (s == null) {
+      return;
+    }
+    int n = f.getFileData().getData().size();
+    if (!s.receive.received(n)) {
+      streams.overrun(id, s);
+      return;
+    }
+    pushes.data(id, f.getFileData().getData(), streams.sink(id));
+    streams.consumed(id, s, n);
+    if (!pushes.isOpen(id)) {
+      streams.remove(id);
+    }
+  }
+
+  void end(Frame f) {
+    int id = f.getStreamId();
+    pushes.end(id, f.getFileEnd(), streams.sink(id));
+    streams.remove(id);
+  }
+
+  void readStart(Frame f) {
+    FileReadStart req = f.getFileReadStart();
+    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window));
+  }
+
+  void list(Frame f) {
+    DirListRequest req = f.getDirList();
+    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> DirListings.list(f.getStreamId(), req, sink, window));
+  }
+
+  /** A pull or a listing: it sends on its own, limited by the stream's send window. */
+  private interface Reader {
+    void send(FrameSink sink, SendWindow window);
+  }
+
+  /** Runs {@code reader} on a worker once the policy lets the host read {@code path}; the stream ends with it. */
+  private void readOnWorker(int id, String path, Reader reader) {
+    if (streams.allowed(id, Policy.Operation.FILE_READ, pathOf(path))) {
+      Streams.AgentStream s = streams.open(id);
+      streams.runThenEnd(id, s, () -> reader.send(s.sink, s.send));
+    }
+  }
+
+  private static Path pathOf(String path) {
+    try {
+      return GuestFiles.absolute(path);
+    } catch (IllegalArgumentException e) {
+      return Path.of("/").resolve(path).normalize(); // refused later with the transfer's own message
+    }
+  }
+}

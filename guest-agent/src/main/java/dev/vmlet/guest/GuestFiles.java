@@ -1,0 +1,69 @@
+package dev.vmlet.guest;
+
+import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.StreamError;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+
+/**
+ * What pushes, pulls and listings share: guest paths (absolute only), owners, digests, and a
+ * failure as the StreamError whose code the host maps to a status.
+ */
+final class GuestFiles {
+  /** The most file data in one frame. */
+  static final int CHUNK = 32 * 1024;
+
+  private GuestFiles() {}
+
+  /** The normalized path; a relative one is refused, since the agent's working directory means nothing to the host. */
+  static Path absolute(String path) {
+    Path p = Path.of(path);
+    if (!p.isAbsolute()) {
+      throw new IllegalArgumentException("the guest path must be absolute, got '" + path + "'");
+    }
+    return p.normalize();
+  }
+
+  /** uid and gid of a file, 0 where the file system has none. */
+  static int[] owner(Path p) {
+    try {
+      return new int[] {(Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS),
+          (Integer) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS)};
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return new int[] {0, 0};
+    }
+  }
+
+  /** The StreamError that ends a transfer that failed with {@code e}. */
+  static Frame error(int stream, Exception e) {
+    StreamError.Code code = e instanceof NoSuchFileException ? StreamError.Code.NOT_FOUND
+        : e instanceof AccessDeniedException ? StreamError.Code.PERMISSION_DENIED
+        : e instanceof IllegalArgumentException ? StreamError.Code.INVALID_ARGUMENT
+        : StreamError.Code.FAILED_PRECONDITION;
+    return Frame.newBuilder().setStreamId(stream).setError(StreamError.newBuilder().setCode(code).setMessage(describe(e))).build();
+  }
+
+  private static String describe(Exception e) {
+    if (e instanceof NoSuchFileException n) {
+      return n.getFile() + (n.getReason() == null ? " does not exist" : ": " + n.getReason());
+    }
+    if (e instanceof AccessDeniedException) {
+      return "permission denied: " + e.getMessage();
+    }
+    return e.getMessage() == null ? e.toString() : e.getMessage();
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
