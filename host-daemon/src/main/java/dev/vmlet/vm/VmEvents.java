@@ -24,8 +24,17 @@ final class VmEvents {
 
   /** Moves the VM to {@code to} if {@link VmTransitions} allows it, and tells the watchers. Caller holds the VM's monitor. */
   void transition(VmRuntime vm, VmState to, String action) {
+    transition(vm, to, action, r -> r);
+  }
+
+  /**
+   * As {@link #transition(VmRuntime, VmState, String)}, with {@code also} applied to the record in
+   * the same write: readers take no lock, so they see the new state with its error and pid, never
+   * one without the other.
+   */
+  void transition(VmRuntime vm, VmState to, String action, java.util.function.UnaryOperator<VmRecord> also) {
     VmTransitions.check(vm.name(), vm.record.state(), to, action);
-    vm.record = vm.record.withState(to);
+    vm.record = also.apply(vm.record.withState(to));
     emit(vm, to == VmState.CRASHED ? LifecycleEvent.Kind.CRASHED : LifecycleEvent.Kind.STATE_CHANGED, action);
   }
 

@@ -266,10 +266,8 @@ public final class VmManager implements AutoCloseable {
         return vm.record;
       } catch (IOException | RuntimeException e) {
         String msg = e.getMessage();
-        events.transition(vm, VmState.STOPPED, "mark stopped");
-        vm.record = vm.record.withError(msg).withPid(0);
-        saveOrWarn(vm);
-        release(vm);
+        release(vm); // before the state says so: a reader that sees STOPPED finds nothing of the VM's left
+        settle(vm, VmState.STOPPED, "mark stopped", r -> r.withError(msg).withPid(0));
         LOG.warning("VM " + name + ": start failed: " + msg);
         if (e instanceof VmException ve) {
           throw ve;
@@ -295,16 +293,14 @@ public final class VmManager implements AutoCloseable {
           return; // a stop already accounted for it
         }
         VmLinks.drop(vm);
+        release(vm); // before the state says so: a reader that sees CRASHED finds nothing of the VM's left
         if (s == VmState.STOPPING || vm.guestShutdown) {
-          events.transition(vm, VmState.STOPPED, "mark stopped");
+          settle(vm, VmState.STOPPED, "mark stopped", r -> r.withPid(0));
         } else {
-          events.transition(vm, VmState.CRASHED, "mark crashed");
-          vm.record = vm.record.withError("QEMU exited unexpectedly; console tail: " + consoleTail(vm));
+          String why = "QEMU exited unexpectedly; console tail: " + consoleTail(vm);
+          settle(vm, VmState.CRASHED, "mark crashed", r -> r.withError(why).withPid(0));
           LOG.warning("VM " + vm.name() + " (" + vm.record.instanceId() + "): crashed");
         }
-        vm.record = vm.record.withPid(0);
-        saveOrWarn(vm);
-        release(vm);
         vm.notifyAll();
       }
     }, "vm-exit-" + vm.name());
@@ -334,10 +330,10 @@ public final class VmManager implements AutoCloseable {
       events.transition(vm, VmState.STOPPING, "stop");
       StopLadder.run(vm, s, force, graceful);
       VmLinks.drop(vm);
-      events.transition(vm, VmState.STOPPED, "stop");
-      vm.record = vm.record.withPid(0);
-      saveOrWarn(vm); // QEMU is gone: its ports and cards are released even when the state cannot be written
+      // QEMU is gone: its ports and cards are released even when the state cannot be written, and
+      // before the state says STOPPED, so that a reader who sees it finds nothing of the VM's left.
       release(vm);
+      settle(vm, VmState.STOPPED, "stop", r -> r.withPid(0));
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): stopped");
       return vm.record;
     }
@@ -541,17 +537,23 @@ public final class VmManager implements AutoCloseable {
   }
 
   /**
-   * Saves the record on a path that must go on when the state directory fails (QEMU is already
-   * gone, its resources must still be released): the failure is logged and kept as the VM's error;
-   * the next change that saves writes the whole record.
+   * QEMU is gone and its resources are released: the VM settles in {@code to}, saved first, so that
+   * a reader who sees the new state (readers take no lock) also finds it on disk. This path must go
+   * on when the state directory fails (QEMU is already gone): a save that fails is logged and kept
+   * as the VM's error, and the next change that saves writes the whole record. Caller holds the
+   * VM's monitor.
    */
-  private void saveOrWarn(VmRuntime vm) {
+  private void settle(VmRuntime vm, VmState to, String action, java.util.function.UnaryOperator<VmRecord> also) {
+    VmTransitions.check(vm.name(), vm.record.state(), to, action);
+    VmRecord next = also.apply(vm.record.withState(to));
     try {
-      store.save(vm.record);
+      store.save(next);
     } catch (VmException e) {
       LOG.warning("VM " + vm.name() + ": " + e.getMessage());
-      vm.record = vm.record.withError(vm.record.lastError() + (vm.record.lastError().isEmpty() ? "" : "; ") + e.getMessage());
+      next = next.withError(next.lastError() + (next.lastError().isEmpty() ? "" : "; ") + e.getMessage());
     }
+    VmRecord settled = next;
+    events.transition(vm, to, action, r -> settled);
   }
 
   /**
