@@ -156,16 +156,25 @@ class BootSourcesIT {
     return sector;
   }
 
-  @Test
-  void aDiskImage_isBootedByTheFirmware_andNeverWritten() throws Exception {
-    String name = "it-disk";
-    Path base = tmp.resolve("hello.raw");
+  /**
+   * Starts a VM that firmware boots from a 1 MiB raw disk image at {@code base} whose boot sector
+   * prints {@code message} and halts (no OS: it ignores ACPI and has no agent); returns the image.
+   */
+  static byte[] startDiskVm(String name, Path base, String message) throws Exception {
     byte[] image = new byte[1024 * 1024];
-    System.arraycopy(serialHelloSector("vmlet disk boot ok"), 0, image, 0, 512);
+    System.arraycopy(serialHelloSector(message), 0, image, 0, 512);
     Files.write(base, image);
     TestDaemon.agentBundle(); // a disk image is booted as a cloud image: the bundle is attached
     create(VmSpec.newBuilder().setName(name).setImage("disk")
         .addDisks(DiskSpec.newBuilder().setName("root").setBaseImage(base.toString())));
+    return image;
+  }
+
+  @Test
+  void aDiskImage_isBootedByTheFirmware_andNeverWritten() throws Exception {
+    String name = "it-disk";
+    Path base = tmp.resolve("hello.raw");
+    byte[] image = startDiskVm(name, base, "vmlet disk boot ok");
     Path console = paths.vmStateDir(name).resolve("console.log");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!consoleHas(console, "vmlet disk boot ok") && System.nanoTime() < deadline) {
@@ -186,13 +195,7 @@ class BootSourcesIT {
   @Test
   void listAndGet_whileAStopWaitsOutAGuestThatIgnoresAcpi_answerAtOnce() throws Exception {
     String name = "it-deaf";
-    Path base = tmp.resolve("deaf.raw");
-    byte[] image = new byte[1024 * 1024];
-    System.arraycopy(serialHelloSector("vmlet deaf guest"), 0, image, 0, 512);
-    Files.write(base, image);
-    TestDaemon.agentBundle();
-    create(VmSpec.newBuilder().setName(name).setImage("disk")
-        .addDisks(DiskSpec.newBuilder().setName("root").setBaseImage(base.toString())));
+    startDiskVm(name, tmp.resolve("deaf.raw"), "vmlet deaf guest");
     java.util.concurrent.CompletableFuture<Vm> stop = java.util.concurrent.CompletableFuture.supplyAsync(() -> client.vms()
         .withDeadlineAfter(120, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(6).build()));
     VmState seen = VmState.RUNNING;
