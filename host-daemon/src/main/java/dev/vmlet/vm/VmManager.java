@@ -135,8 +135,7 @@ public final class VmManager implements AutoCloseable {
             }
           } else {
             VmState to = s == VmState.STOPPING ? VmState.STOPPED : VmState.CRASHED;
-            events.transition(vm, to, "recover");
-            vm.record = vm.record.withError("QEMU (pid " + r.pid() + ") exited while the daemon was down");
+            events.transition(vm, to, "recover", x -> x.withError("QEMU (pid " + r.pid() + ") exited while the daemon was down"));
             store.save(vm.record);
           }
         }
