@@ -217,16 +217,30 @@ final class LaunchPlanner {
    */
   private void checkReach(QemuUser user, VmConfig config, BootImage boot, VmFiles files, List<AttachedDisk> disks,
       Firmware firmware, List<Path> readOnly) {
+    List<String> denied = new java.util.ArrayList<>(inputsDenied(user, config, boot, firmware, readOnly));
+    denied.add(user.denied(files.runDir(), true, "the VM's run directory"));
+    for (AttachedDisk d : disks) {
+      denied.add(user.denied(d.file(), true, "disk " + d.name()));
+    }
+    if (firmware != null) {
+      denied.add(user.denied(files.uefiVars(), true, "the UEFI variables"));
+    }
+    denied.add(user.denied(files.agentToken(), false, "the agent token"));
+    refuseFirst(denied);
+  }
+
+  /** What a VM reads that exists before any start: kernel, initrd, base images and their chains, firmware, read-only disks. */
+  private void checkInputs(QemuUser user, VmConfig config, BootImage boot, Firmware firmware, List<Path> readOnly) {
+    refuseFirst(inputsDenied(user, config, boot, firmware, readOnly));
+  }
+
+  private List<String> inputsDenied(QemuUser user, VmConfig config, BootImage boot, Firmware firmware, List<Path> readOnly) {
     List<String> denied = new java.util.ArrayList<>();
     if (boot != null) {
       denied.add(user.denied(boot.kernel(), false, "the kernel"));
       if (boot.initrd() != null) {
         denied.add(user.denied(boot.initrd(), false, "the initrd"));
       }
-    }
-    denied.add(user.denied(files.runDir(), true, "the VM's run directory"));
-    for (AttachedDisk d : disks) {
-      denied.add(user.denied(d.file(), true, "disk " + d.name()));
     }
     for (DiskConfig d : config.disks()) {
       if (!d.baseImage().isEmpty()) {
@@ -239,12 +253,14 @@ final class LaunchPlanner {
     }
     if (firmware != null) {
       denied.add(user.denied(firmware.code(), false, "the UEFI firmware"));
-      denied.add(user.denied(files.uefiVars(), true, "the UEFI variables"));
     }
     for (Path p : readOnly) {
       denied.add(user.denied(p, false, "the read-only disk"));
     }
-    denied.add(user.denied(files.agentToken(), false, "the agent token"));
+    return denied;
+  }
+
+  private static void refuseFirst(List<String> denied) {
     denied.stream().filter(java.util.Objects::nonNull).findFirst().ifPresent(why -> {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, why);
     });
@@ -328,7 +344,13 @@ final class LaunchPlanner {
       if (create) {
         handOver(user, files, attached, firmware);
       }
-      checkReach(user, config, boot, files, attached, firmware, readOnly);
+      if (create) {
+        checkReach(user, config, boot, files, attached, firmware, readOnly);
+      } else {
+        // A dry run creates nothing: the run directory, disks, UEFI variables, seed and token do
+        // not exist yet and are QEMU's user's once a start makes them; the inputs must be reachable now.
+        checkInputs(user, config, boot, firmware, readOnly.stream().filter(f -> !f.equals(files.seedIso())).toList());
+      }
     }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
         files, forwards, attached, hugepagesMount, firmware, HostTsc.khz(Path.of("/proc/cpuinfo")), readOnly, vfioFunctions(config),

@@ -128,6 +128,24 @@ class VmManagerTest {
   }
 
   @Test
+  void dryRun_ofAVmNeverStarted_plansWithoutTheFilesOnlyAStartMakes() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    // No run directory, disk overlay, seed or token exists for it: QEMU's user is checked on the inputs only.
+    VmManager.DryRun plan = manager.dryRun(new VmConfig("never", 1, 256, "micro", "tcg"));
+    assertThat(plan.argv()).contains("-kernel");
+    assertThat(paths.vmRunDir("never")).doesNotExist();
+  }
+
+  @Test
+  void dryRun_whenQemusUserCannotReachTheKernel_isRefusedNamingIt() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    Files.setPosixFilePermissions(dir.resolve("img"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    assertThatThrownBy(() -> manager.dryRun(new VmConfig("never", 1, 256, "micro", "tcg")))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+        .hasMessageContaining("which cannot read the kernel " + dir.resolve("img").toRealPath().resolve("vmlinuz"));
+  }
+
+  @Test
   void start_whenQemusUserCannotReachTheKernel_isRefusedNamingTheDirectory_andStartsNothing() throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
     Files.setPosixFilePermissions(dir.resolve("img"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
