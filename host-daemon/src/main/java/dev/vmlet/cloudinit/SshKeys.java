@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.Base64;
-import java.util.regex.Pattern;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 import org.bouncycastle.crypto.generators.Ed25519KeyPairGenerator;
 import org.bouncycastle.crypto.params.Ed25519KeyGenerationParameters;
@@ -16,9 +15,6 @@ import org.bouncycastle.crypto.util.OpenSSHPublicKeyUtil;
 
 /** A VM's own ed25519 SSH key pair, made with Bouncy Castle and written in OpenSSH's formats. */
 public final class SshKeys {
-  /** What an authorized_keys line may look like: type, base64 key, optional comment; one line. */
-  public static final Pattern PUBLIC_KEY = dev.vmlet.spec.CloudInitConfig.PUBLIC_KEY;
-
   private SshKeys() {}
 
   /**

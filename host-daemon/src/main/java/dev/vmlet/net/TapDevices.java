@@ -39,9 +39,9 @@ public final class TapDevices {
    * @throws VmException FAILED_PRECONDITION naming the owner and the command that makes a usable TAP
    */
   public void requireUsableBy(String tap, dev.vmlet.qemu.QemuUser user) {
-    Path dev = sysRoot.resolve("sys/class/net").resolve(tap);
-    long owner = id(dev.resolve("owner"));
-    long group = id(dev.resolve("group"));
+    Ownership o = ownership(tap);
+    long owner = o.owner();
+    long group = o.group();
     boolean ownerOk = owner == -1 || owner == user.uid();
     boolean groupOk = group == -1 || group == user.gid() || user.groups().contains((int) group);
     if (!ownerOk || !groupOk) {
@@ -50,6 +50,15 @@ public final class TapDevices {
           + "); make it that user's: ip tuntap del dev " + tap + " mode tap && ip tuntap add dev " + tap + " mode tap user "
           + user.name() + " (then put it on its bridge again)");
     }
+  }
+
+  /** A TAP's owner uid and group gid as sysfs shows them; -1 for none. */
+  public record Ownership(long owner, long group) {}
+
+  /** The owner and group of {@code tap}; both -1 when it has none (or there is no such device). */
+  public Ownership ownership(String tap) {
+    Path dev = sysRoot.resolve("sys/class/net").resolve(tap);
+    return new Ownership(id(dev.resolve("owner")), id(dev.resolve("group")));
   }
 
   /** A TAP's owner or group as sysfs shows it; -1 for none. */

@@ -2,6 +2,7 @@ package dev.vmlet.security;
 
 import com.google.protobuf.Message;
 import dev.vmlet.disk.QemuImg;
+import dev.vmlet.net.TapDevices;
 import dev.vmlet.security.HostPathFields.Named;
 import dev.vmlet.security.HostPathFields.Rule;
 import java.io.IOException;
@@ -39,7 +40,7 @@ public final class HostPaths {
   private final List<Path> allowed;
   private final List<Path> allowedReal;
   private final HostFiles files;
-  private final Path sysRoot;
+  private final TapDevices taps;
 
   /**
    * @param allowPaths directories under which remote callers may name files; each must exist
@@ -51,7 +52,7 @@ public final class HostPaths {
     this.allowed = allowPaths.stream().map(Path::normalize).toList();
     this.allowedReal = realDirs(allowPaths);
     this.files = files;
-    this.sysRoot = sysRoot;
+    this.taps = new TapDevices(sysRoot);
   }
 
   /**
@@ -287,9 +288,9 @@ public final class HostPaths {
       throw denied(where + " " + tap + ": a TAP device may be named over TCP by the admin role only; " + caller.name() + " is "
           + caller.role().label() + "; use user-mode networking (no tap), or ask the node's admin");
     }
-    Path dev = sysRoot.resolve("sys/class/net").resolve(tap);
-    long owner = id(dev.resolve("owner"));
-    long group = id(dev.resolve("group"));
+    TapDevices.Ownership o = taps.ownership(tap);
+    long owner = o.owner();
+    long group = o.group();
     Set<Integer> groups = files.groups(caller.local());
     boolean ownerOk = owner == caller.local().uid() || (owner == -1 && group != -1);
     boolean groupOk = group == -1 || groups.contains((int) group);
@@ -299,15 +300,6 @@ public final class HostPaths {
           + "); make one with: ip tuntap add dev " + tap + " mode tap user " + caller.local().uid() + ", or ask the node's admin");
     }
     return tap;
-  }
-
-  /** A TAP's owner or group as sysfs shows it; -1 for none (or no such device). */
-  private static long id(Path file) {
-    try {
-      return Long.parseLong(Files.readString(file).strip());
-    } catch (IOException | NumberFormatException e) {
-      return -1;
-    }
   }
 
   private static Refused denied(String message) {

@@ -1,11 +1,15 @@
 package dev.vmlet.security;
 
 import dev.vmlet.disk.QemuImg;
+import dev.vmlet.proc.ProcessRequest;
+import dev.vmlet.proc.ProcessResult;
+import dev.vmlet.proc.ProcessRunner;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@link HostFiles} on the real host: {@code test -r} and {@code qemu-img info} run as the user
@@ -15,10 +19,11 @@ import java.util.concurrent.TimeUnit;
 final class UserFiles implements HostFiles {
   static final String SETPRIV = "/usr/bin/setpriv";
   static final String TEST = "/usr/bin/test";
-  static final long TIMEOUT_SECONDS = 10;
+  static final Duration TIMEOUT = Duration.ofSeconds(10);
 
   private final String qemuImg;
   private final Access.Local daemon;
+  private final ProcessRunner runner = ProcessRunner.system();
 
   /** @param qemuImg the qemu-img binary the daemon's VMs use */
   UserFiles(String qemuImg) {
@@ -33,19 +38,18 @@ final class UserFiles implements HostFiles {
     }
     List<String> cmd = new ArrayList<>(as(who));
     cmd.addAll(List.of(TEST, "-r", file.toString()));
+    ProcessResult r;
     try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        return "checking whether it may read it took over " + TIMEOUT_SECONDS + " s";
-      }
-      return p.exitValue() == 0 ? null : "cannot read it (it does not exist, or that user may not read it)";
+      r = runner.run(ProcessRequest.of(TIMEOUT, cmd));
+    } catch (InterruptedIOException e) {
+      return "interrupted while checking whether it may read it";
     } catch (IOException e) {
       return "cannot check whether it may read it: " + e.getMessage();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "interrupted while checking whether it may read it";
     }
+    if (r.timedOut()) {
+      return "checking whether it may read it took over " + TIMEOUT.toSeconds() + " s";
+    }
+    return r.succeeded() ? null : "cannot read it (it does not exist, or that user may not read it)";
   }
 
   @Override

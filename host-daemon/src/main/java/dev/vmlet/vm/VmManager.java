@@ -7,6 +7,7 @@ import dev.vmlet.spec.VmException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.fs.FileTrees;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.disk.QemuImg;
 import dev.vmlet.vfio.GpuLedger;
@@ -191,7 +192,7 @@ public final class VmManager implements AutoCloseable {
         vm.record = r;
         store.save(r);
       } catch (IOException | RuntimeException e) {
-        VmStore.deleteTree(files.stateDir());
+        FileTrees.deleteTree(files.stateDir());
         throw e instanceof RuntimeException re ? re
             : new VmException(VmException.Kind.INTERNAL, "cannot prepare VM '" + config.name() + "': " + e.getMessage(), e);
       }
@@ -200,15 +201,23 @@ public final class VmManager implements AutoCloseable {
       throw e;
     }
     LOG.info("VM " + config.name() + " (" + r.instanceId() + "): created");
-    return start ? start(config.name()) : r;
+    // The host paths of this create were decided for its caller a moment ago: not again.
+    return start ? start(config.name(), false) : r;
   }
 
+  /** Starts a VM; its host paths are decided again for the caller who created it ({@link StartCheck}). */
   public VmRecord start(String name) {
+    return start(name, true);
+  }
+
+  private VmRecord start(String name, boolean checkOwner) {
     VmRuntime vm = require(name);
     synchronized (vm) {
       // Outside the try: a refused start changes nothing.
       VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.START);
-      startCheck.check(vm.record, vm.files.baseDir());
+      if (checkOwner) {
+        startCheck.check(vm.record, vm.files.baseDir());
+      }
       store.save(vm.record); // a state directory that cannot take the new state refuses the start here
       events.transition(vm, VmState.STARTING, "start");
       try {
@@ -354,7 +363,7 @@ public final class VmManager implements AutoCloseable {
         stop(name, true, Duration.ZERO);
       }
       store.delete(name);
-      VmStore.deleteTree(vm.files.runDir());
+      FileTrees.deleteTree(vm.files.runDir());
       vms.remove(name);
       events.emit(vm, LifecycleEvent.Kind.DELETED, "deleted");
       LOG.info("VM " + name + " (" + vm.record.instanceId() + "): deleted");
@@ -570,7 +579,7 @@ public final class VmManager implements AutoCloseable {
   /** QEMU is gone: its sockets and pidfile go, and its GPUs go back to the host. */
   private void release(VmRuntime vm) {
     try {
-      VmStore.deleteTree(vm.files.runDir());
+      FileTrees.deleteTree(vm.files.runDir());
     } catch (RuntimeException e) {
       LOG.warning("VM " + vm.name() + ": cannot clean " + vm.files.runDir() + ": " + e.getMessage());
     }

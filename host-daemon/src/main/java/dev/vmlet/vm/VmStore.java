@@ -1,5 +1,6 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.fs.FileTrees;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import com.google.gson.Gson;
@@ -15,10 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.logging.Logger;
-import java.util.stream.Stream;
 
 /**
  * Persists {@link VmRecord}s as {@code <stateDir>/vms/<name>/vm.json}. A write goes to a temporary
@@ -119,11 +118,7 @@ public final class VmStore {
   }
 
   public void delete(String name) {
-    deleteTree(dirOf(name));
+    FileTrees.deleteTree(dirOf(name));
   }
 
-  /** Removes a directory tree; missing is fine. */
-  public static void deleteTree(Path dir) {
-    dev.vmlet.fs.FileTrees.deleteTree(dir);
-  }
 }

@@ -61,7 +61,7 @@ class NoCloudSeedTest {
   void sshKeys_areOpenSshEd25519_madeOnce_withAPrivateFileOnlyTheOwnerReads() throws Exception {
     String pub = SshKeys.ensure(dir, "vmlet@web");
     assertThat(pub).matches("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43} vmlet@web");
-    assertThat(SshKeys.PUBLIC_KEY.matcher(pub).matches()).isTrue();
+    assertThat(dev.vmlet.spec.CloudInitConfig.PUBLIC_KEY.matcher(pub).matches()).isTrue();
     String priv = Files.readString(dir.resolve("id_ed25519"));
     assertThat(priv).startsWith("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE").endsWith("-----END OPENSSH PRIVATE KEY-----\n");
     assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("id_ed25519")))).isEqualTo("rw-------");

@@ -70,6 +70,20 @@ class VmManagerTest {
   }
 
   @Test
+  void createAndStart_decidesTheHostPathsOnce_asTheRequestArrived_notAgainAtItsStart() {
+    java.util.List<VmOwner> asked = new java.util.ArrayList<>();
+    VmManager checked = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
+        new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC(),
+        VmManager.defaultGpus(paths, dir.resolve("sys"), null), (record, daemonOwned) -> asked.add(record.owner()));
+    VmOwner alice = new VmOwner("uid 1001 (alice)", "operator", 1001, 1001);
+    // QEMU cannot run here (/nonexistent/qemu): the start fails after the point where the check would be.
+    assertThatThrownBy(() -> checked.create(new VmConfig("b", 1, 256, "micro", "tcg"), true, alice)).isInstanceOf(VmException.class);
+    assertThat(asked).as("the create's own start").isEmpty();
+    assertThatThrownBy(() -> checked.start("b")).isInstanceOf(VmException.class);
+    assertThat(asked).as("a later start").containsExactly(alice);
+  }
+
+  @Test
   void create_twice_isAlreadyExists() {
     manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
     assertThatThrownBy(() -> manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false))
