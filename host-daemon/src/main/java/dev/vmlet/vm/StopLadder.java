@@ -3,6 +3,7 @@ package dev.vmlet.vm;
 import dev.vmlet.spec.VmException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.qemu.QemuProcess;
+import dev.vmlet.qmp.QmpClient;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.logging.Logger;
@@ -17,26 +18,28 @@ final class StopLadder {
   private StopLadder() {}
 
   /**
-   * Returns once QEMU is gone. Caller holds the VM's monitor.
+   * Returns once QEMU is gone. Caller owns the VM (holds its monitor).
    *
    * @param from the state the VM was in before the stop (a paused guest cannot react to the power button)
    * @throws VmException INTERNAL when QEMU survives SIGKILL
    */
   static void run(VmRuntime vm, VmState from, boolean force, Duration graceful) {
-    ProcessHandle p = vm.process;
+    VmSnapshot now = vm.now();
+    ProcessHandle p = now.process();
+    QmpClient qmp = now.qmp();
     boolean gone = p == null || !QemuProcess.isRunning(p);
-    String who = "VM " + vm.name() + " (" + vm.record.instanceId() + "): ";
-    if (!gone && !force && from != VmState.PAUSED && vm.qmp != null) {
+    String who = "VM " + vm.name() + " (" + now.record().instanceId() + "): ";
+    if (!gone && !force && from != VmState.PAUSED && qmp != null) {
       // The agent's power request too: it reaches guests that ignore the ACPI button. Not
       // waited for (its answer comes on the link's thread); the guest going away is what counts.
-      boolean viaAgent = askAgentToPowerOff(vm);
+      boolean viaAgent = askAgentToPowerOff(now.readyAgent());
       LOG.info(who + "stop: " + (viaAgent ? "agent poweroff and " : "") + "ACPI powerdown, waiting up to " + graceful.toSeconds() + " s");
-      boolean asked = askQmp(vm, "system_powerdown") || viaAgent;
+      boolean asked = askQmp(qmp, "system_powerdown") || viaAgent;
       gone = asked && QemuProcess.awaitExit(p, graceful);
     }
-    if (!gone && vm.qmp != null) {
+    if (!gone && qmp != null) {
       LOG.info(who + "stop: QMP quit");
-      gone = askQmp(vm, "quit") && QemuProcess.awaitExit(p, Duration.ofSeconds(3));
+      gone = askQmp(qmp, "quit") && QemuProcess.awaitExit(p, Duration.ofSeconds(3));
     }
     if (!gone) {
       LOG.warning(who + "stop: SIGTERM to QEMU pid " + p.pid());
@@ -53,9 +56,8 @@ final class StopLadder {
     }
   }
 
-  private static boolean askAgentToPowerOff(VmRuntime vm) {
-    AgentLink agent = vm.agent;
-    if (agent == null || vm.hello == null) {
+  private static boolean askAgentToPowerOff(AgentLink agent) {
+    if (agent == null) {
       return false;
     }
     try {
@@ -66,10 +68,10 @@ final class StopLadder {
     }
   }
 
-  private static boolean askQmp(VmRuntime vm, String command) {
+  private static boolean askQmp(QmpClient qmp, String command) {
     try {
       // QEMU can exit before its answer to quit is read; the exit wait that follows decides.
-      vm.qmp.execute(command, null, VmManager.QMP_TIMEOUT);
+      qmp.execute(command, null, VmManager.QMP_TIMEOUT);
       return true;
     } catch (IOException e) {
       return command.equals("quit");

@@ -2,6 +2,7 @@ package dev.vmlet.vm;
 
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.disk.QemuImg;
+import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.spec.DiskConfig;
 import dev.vmlet.spec.SnapshotInfo;
 import dev.vmlet.spec.VmException;
@@ -13,8 +14,8 @@ import java.util.logging.Logger;
 
 /**
  * What is done to a VM that exists, beyond starting and stopping it: pause, resume and reset over
- * QMP, disk growth, and snapshots. Each holds the VM's monitor for its change, like every writer
- * (see {@link VmRuntime}); {@link VmManager} finds the VM and delegates here.
+ * QMP, disk growth, and snapshots. Each owns the VM (holds its monitor) for its change, like every
+ * writer (see {@link VmRuntime}); {@link VmManager} finds the VM and delegates here.
  */
 final class VmControls {
   private static final Logger LOG = Logger.getLogger(VmControls.class.getName());
@@ -37,11 +38,11 @@ final class VmControls {
   VmRecord resizeDisk(VmRuntime vm, String disk, long sizeMib) {
     String name = vm.name();
     synchronized (vm) {
-      DiskConfig d = vm.record.config().disks().stream().filter(x -> x.name().equals(disk)).findFirst()
+      DiskConfig d = vm.record().config().disks().stream().filter(x -> x.name().equals(disk)).findFirst()
           .orElseThrow(() -> new VmException(VmException.Kind.NOT_FOUND, "VM '" + name + "' has no disk '" + disk + "'"));
       DiskConfig grown = new DiskConfig(d.name(), d.baseImage(), sizeMib, d.ephemeral());
       Path file = vm.files.disk(disk);
-      VmState s = vm.record.state();
+      VmState s = vm.record().state();
       try {
         if (Files.exists(file)) {
           long current = qemuImg.virtualSize(file) >> 20;
@@ -49,11 +50,12 @@ final class VmControls {
             throw VmException.invalid("size_mib " + sizeMib + " is not larger than disk '" + disk + "' (" + current
                 + " MiB); disks only grow");
           }
-          if ((s == VmState.RUNNING || s == VmState.PAUSED) && vm.qmp != null) {
+          QmpClient qmp = vm.now().qmp();
+          if ((s == VmState.RUNNING || s == VmState.PAUSED) && qmp != null) {
             com.google.gson.JsonObject args = new com.google.gson.JsonObject();
             args.addProperty("device", "disk-" + disk);
             args.addProperty("size", sizeMib << 20);
-            vm.qmp.execute("block_resize", args, VmManager.QMP_TIMEOUT);
+            qmp.execute("block_resize", args, VmManager.QMP_TIMEOUT);
           } else {
             qemuImg.resize(file, sizeMib);
           }
@@ -62,10 +64,10 @@ final class VmControls {
         throw new VmException(VmException.Kind.INTERNAL, "cannot resize disk '" + disk + "' of VM '" + name + "': "
             + e.getMessage(), e);
       }
-      vm.record = vm.record.withConfig(vm.record.config().withDisk(grown));
-      store.save(vm.record);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): disk " + disk + " is now " + sizeMib + " MiB");
-      return vm.record;
+      VmRecord resized = vm.publish(x -> x.withRecord(x.record().withConfig(x.record().config().withDisk(grown)))).record();
+      store.save(resized);
+      LOG.info("VM " + name + " (" + vm.record().instanceId() + "): disk " + disk + " is now " + sizeMib + " MiB");
+      return vm.record();
     }
   }
 
@@ -79,13 +81,13 @@ final class VmControls {
   SnapshotInfo createSnapshot(VmRuntime vm, String snapshot) {
     String name = vm.name();
     synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
-      if (!vm.record.config().gpus().isEmpty()) {
+      VmTransitions.require(name, vm.record().state(), VmTransitions.Operation.SNAPSHOT);
+      if (!vm.record().config().gpus().isEmpty()) {
         throw new VmException(VmException.Kind.FAILED_PRECONDITION, "VM '" + name + "' has passed-through GPUs: QEMU cannot save "
             + "the state of a VFIO device, so it cannot be snapshotted");
       }
       SnapshotInfo s = snapshots.create(vm, snapshot);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " taken");
+      LOG.info("VM " + name + " (" + vm.record().instanceId() + "): snapshot " + snapshot + " taken");
       return s;
     }
   }
@@ -93,18 +95,18 @@ final class VmControls {
   void restoreSnapshot(VmRuntime vm, String snapshot) {
     String name = vm.name();
     synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
+      VmTransitions.require(name, vm.record().state(), VmTransitions.Operation.SNAPSHOT);
       snapshots.restore(vm, snapshot);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " restored");
+      LOG.info("VM " + name + " (" + vm.record().instanceId() + "): snapshot " + snapshot + " restored");
     }
   }
 
   void deleteSnapshot(VmRuntime vm, String snapshot) {
     String name = vm.name();
     synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.SNAPSHOT);
+      VmTransitions.require(name, vm.record().state(), VmTransitions.Operation.SNAPSHOT);
       snapshots.delete(vm, snapshot);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): snapshot " + snapshot + " deleted");
+      LOG.info("VM " + name + " (" + vm.record().instanceId() + "): snapshot " + snapshot + " deleted");
     }
   }
 
@@ -112,10 +114,10 @@ final class VmControls {
   VmRecord reboot(VmRuntime vm) {
     String name = vm.name();
     synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), VmTransitions.Operation.REBOOT);
+      VmTransitions.require(name, vm.record().state(), VmTransitions.Operation.REBOOT);
       runQmp(vm, "system_reset");
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): reset");
-      return vm.record;
+      LOG.info("VM " + name + " (" + vm.record().instanceId() + "): reset");
+      return vm.record();
     }
   }
 
@@ -123,9 +125,10 @@ final class VmControls {
   VmRecord qmpStep(VmRuntime vm, VmTransitions.Operation op, VmState to, String command) {
     String name = vm.name();
     synchronized (vm) {
-      VmTransitions.require(name, vm.record.state(), op);
-      store.save(vm.record); // refused before QEMU is touched when the state cannot be saved
-      AgentLink agent = vm.agent;
+      VmTransitions.require(name, vm.record().state(), op);
+      store.save(vm.record()); // refused before QEMU is touched when the state cannot be saved
+      QemuLinks links = vm.now().links();
+      AgentLink agent = links == null ? null : links.agent();
       if (agent != null && to == VmState.PAUSED) {
         agent.suspendLiveness(true); // a frozen guest cannot answer heartbeats
       }
@@ -143,18 +146,19 @@ final class VmControls {
         agent.suspendLiveness(false);
       }
       events.transition(vm, to, op.name().toLowerCase());
-      store.save(vm.record);
-      LOG.info("VM " + name + " (" + vm.record.instanceId() + "): " + to);
-      return vm.record;
+      store.save(vm.record());
+      LOG.info("VM " + name + " (" + vm.record().instanceId() + "): " + to);
+      return vm.record();
     }
   }
 
   private void runQmp(VmRuntime vm, String command) {
-    if (vm.qmp == null) {
+    QmpClient qmp = vm.now().qmp();
+    if (qmp == null) {
       throw new VmException(VmException.Kind.UNAVAILABLE, "VM '" + vm.name() + "' has no QMP connection");
     }
     try {
-      vm.qmp.execute(command, null, VmManager.QMP_TIMEOUT);
+      qmp.execute(command, null, VmManager.QMP_TIMEOUT);
     } catch (dev.vmlet.qmp.QmpException e) {
       if (e.errorClass().equals(dev.vmlet.qmp.QmpException.NO_ANSWER)) {
         throw new VmException(VmException.Kind.UNAVAILABLE, "QEMU of VM '" + vm.name() + "' did not answer QMP " + command + " within "

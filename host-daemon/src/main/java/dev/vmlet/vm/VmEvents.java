@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 
 /** The lifecycle events of this host's VMs and the state changes that cause them. */
@@ -32,14 +33,14 @@ final class VmEvents {
    * the same write: readers take no lock, so they see the new state with its error and pid, never
    * one without the other.
    */
-  void transition(VmRuntime vm, VmState to, String action, java.util.function.UnaryOperator<VmRecord> also) {
-    VmTransitions.check(vm.name(), vm.record.state(), to, action);
-    vm.record = also.apply(vm.record.withState(to));
+  void transition(VmRuntime vm, VmState to, String action, UnaryOperator<VmRecord> also) {
+    VmTransitions.check(vm.name(), vm.record().state(), to, action);
+    vm.publish(s -> s.withRecord(also.apply(s.record().withState(to))));
     emit(vm, to == VmState.CRASHED ? LifecycleEvent.Kind.CRASHED : LifecycleEvent.Kind.STATE_CHANGED, action);
   }
 
   void emit(VmRuntime vm, LifecycleEvent.Kind kind, String message) {
-    LifecycleEvent e = new LifecycleEvent(clock.millis(), vm.name(), kind, vm.record.state(), message);
+    LifecycleEvent e = new LifecycleEvent(clock.millis(), vm.name(), kind, vm.record().state(), message);
     for (Consumer<LifecycleEvent> w : watchers) {
       try {
         w.accept(e);

@@ -12,12 +12,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.function.Consumer;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiConsumer;
+import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 
 /**
  * The live connections to one VM's QEMU (serial console, QMP, agent link): opening them, keeping
- * the VM's agent fields current from what the agent reports, and closing them.
+ * the VM's agent state current from what the agent reports, and closing them. What the links' threads
+ * learn is reported without the VM's owner (see {@link VmRuntime}) and only for the QEMU they were
+ * opened to: a late word from a link of an earlier QEMU changes nothing.
  */
 final class VmLinks {
   private static final Logger LOG = Logger.getLogger(VmLinks.class.getName());
@@ -25,112 +29,126 @@ final class VmLinks {
   private final Duration agentHeartbeat = AgentLink.DEFAULT_HEARTBEAT;
   private final Clock clock;
   private final VmEvents events;
-  private final Consumer<VmRuntime> qemuGone;
+  private final BiConsumer<VmRuntime, ProcessHandle> qemuGone;
 
-  /** @param qemuGone called on QMP's reader thread when the QMP socket closes (QEMU exited) */
-  VmLinks(Clock clock, VmEvents events, Consumer<VmRuntime> qemuGone) {
+  /** @param qemuGone called on QMP's reader thread with the VM's QEMU when its QMP socket closes (QEMU exited) */
+  VmLinks(Clock clock, VmEvents events, BiConsumer<VmRuntime, ProcessHandle> qemuGone) {
     this.clock = clock;
     this.events = events;
     this.qemuGone = qemuGone;
   }
 
-  /** Connects the console, QMP and the agent link of a VM whose QEMU runs. Caller holds the VM's monitor. */
+  /**
+   * Connects the console, QMP and the agent link of the VM's QEMU (the snapshot's process) and
+   * publishes them. Caller owns the VM. On failure, whatever was opened is closed again.
+   */
   void connect(VmRuntime vm) throws IOException {
-    vm.console = ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT);
-    vm.qmp = QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT, e -> onQmpEvent(vm, e), () -> qemuGone.accept(vm));
-    Path agentSocket = vm.record.config().platform().agentOnSerial() ? vm.files.agentSerialSocket() : vm.files.agentSocket();
+    VmSnapshot s = vm.now();
+    ProcessHandle qemu = s.process();
+    QemuLinks opened = new QemuLinks(null, null, null);
+    try {
+      opened = new QemuLinks(ConsoleLink.connect(vm.name(), vm.files.consoleSocket(), vm.files.consoleLog(), CONNECT_TIMEOUT),
+          null, null);
+      opened = new QemuLinks(opened.console(), QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT,
+          e -> onQmpEvent(vm, qemu, e), () -> qemuGone.accept(vm, qemu)), null);
+      opened = new QemuLinks(opened.console(), opened.qmp(), connectAgent(vm, s.record(), qemu));
+    } catch (IOException | RuntimeException e) {
+      opened.close();
+      throw e;
+    }
+    QemuLinks links = opened;
+    vm.publish(x -> x.withLinks(links));
+  }
+
+  private AgentLink connectAgent(VmRuntime vm, VmRecord record, ProcessHandle qemu) throws IOException {
+    Path agentSocket = record.config().platform().agentOnSerial() ? vm.files.agentSerialSocket() : vm.files.agentSocket();
     // A QEMU started with the token in fw_cfg: its agent must prove it holds it. (One re-adopted from
     // before tokens existed has none to prove.)
-    byte[] token = vm.record.qemuCommand().contains(QemuCommandBuilder.TOKEN_FW_CFG) && Files.exists(vm.files.agentToken())
+    byte[] token = record.qemuCommand().contains(QemuCommandBuilder.TOKEN_FW_CFG) && Files.exists(vm.files.agentToken())
         ? Files.readAllBytes(vm.files.agentToken()) : null;
-    vm.agent = AgentLink.connect(vm.name(), vm.record.instanceId(), agentSocket, CONNECT_TIMEOUT, agentHeartbeat,
+    // The Hello may come before connect returns; the cloud-init watch needs the link itself.
+    CompletableFuture<AgentLink> self = new CompletableFuture<>();
+    AgentLink link = AgentLink.connect(vm.name(), record.instanceId(), agentSocket, CONNECT_TIMEOUT, agentHeartbeat,
         new AgentLink.Events() {
           @Override
           public void ready(Hello hello) {
-            agentReady(vm, hello);
+            agentReady(vm, qemu, hello, self);
           }
 
           @Override
           public void lost(String reason) {
-            agentGone(vm, reason);
+            agentGone(vm, qemu, reason);
           }
 
           @Override
           public void refused(String reason) {
-            synchronized (vm) {
-              vm.agentRefusal = reason;
-            }
+            reportFor(vm, qemu, x -> x.withAgent(x.agent().refused(reason)));
           }
 
           @Override
           public void closed() {
-            agentGone(vm, "agent link closed");
+            agentGone(vm, qemu, "agent link closed");
           }
         }, token);
+    self.complete(link);
+    return link;
   }
 
-  private void agentReady(VmRuntime vm, Hello hello) {
-    boolean newBoot;
-    synchronized (vm) {
-      newBoot = !hello.getBootId().equals(vm.agentBootId);
-      vm.hello = hello;
-      vm.agentRefusal = null;
-      if (newBoot) {
-        vm.agentBootId = hello.getBootId();
-        vm.agentReadyAtMs = clock.millis();
-      }
-      vm.notifyAll();
-      events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
-    }
-    if (newBoot) {
-      LOG.info("VM " + vm.name() + ": agent ready " + (vm.agentReadyAtMs - vm.record.startedAtMs()) + " ms after QEMU start");
-    }
-    BootTimeline t = vm.timeline;
-    if (t != null && t.cloudInitDoneAtMs == 0 && vm.agent != null) {
-      t.watchCloudInit(vm.name(), vm.agent);
-    }
+  /** Reports {@code change} if the VM still runs {@code qemu}; returns the VM as it was before, or null if it does not. */
+  private static VmSnapshot reportFor(VmRuntime vm, ProcessHandle qemu, UnaryOperator<VmSnapshot> change) {
+    VmSnapshot[] before = new VmSnapshot[1];
+    vm.report(x -> {
+      before[0] = x;
+      return x.process() == qemu ? change.apply(x) : x;
+    });
+    return before[0].process() == qemu ? before[0] : null;
   }
 
-  private void agentGone(VmRuntime vm, String reason) {
-    synchronized (vm) {
-      if (vm.hello != null) {
-        events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, reason);
-      }
-      vm.hello = null;
-      vm.notifyAll();
+  private void agentReady(VmRuntime vm, ProcessHandle qemu, Hello hello, CompletableFuture<AgentLink> link) {
+    long at = clock.millis();
+    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().ready(hello, at)));
+    if (before == null) {
+      return;
+    }
+    events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
+    if (!hello.getBootId().equals(before.agent().bootId())) {
+      LOG.info("VM " + vm.name() + ": agent ready " + (at - before.record().startedAtMs()) + " ms after QEMU start");
+    }
+    BootTimeline t = before.timeline();
+    if (t != null && t.cloudInitDoneAtMs == 0) {
+      link.thenAccept(l -> t.watchCloudInit(vm.name(), l));
     }
   }
 
-  private static void onQmpEvent(VmRuntime vm, QmpEvent e) {
+  private void agentGone(VmRuntime vm, ProcessHandle qemu, String reason) {
+    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().lost()));
+    if (before != null && before.agent().hello() != null) {
+      events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, reason);
+    }
+  }
+
+  private static void onQmpEvent(VmRuntime vm, ProcessHandle qemu, QmpEvent e) {
     LOG.fine("VM " + vm.name() + ": QMP event " + e.name() + " " + e.data());
     if (e.name().equals("SHUTDOWN")) {
-      // No VM monitor here: this runs on the QMP reader thread, and a stop that holds the monitor
-      // waits for that thread to read QEMU's answers (taking the lock stalled 'quit' by 5 s).
+      // Reported, not owned: this runs on the QMP reader thread, and a stop that owns the VM waits
+      // for that thread to read QEMU's answers (waiting for the owner here stalled 'quit' by 5 s).
       JsonElement guest = e.data().get("guest");
-      vm.guestShutdown = guest != null && guest.getAsBoolean();
+      boolean byGuest = guest != null && guest.getAsBoolean();
+      reportFor(vm, qemu, x -> x.withGuestShutdown(byGuest));
     }
   }
 
-  /** Closes the links and forgets them with the QEMU process: QEMU is gone. Caller holds the VM's monitor. */
+  /** Closes the links and forgets them with the QEMU process: QEMU is gone. Caller owns the VM. */
   static void drop(VmRuntime vm) {
     closeAll(vm);
-    vm.console = null;
-    vm.agent = null;
-    vm.qmp = null;
-    vm.hello = null;
-    vm.process = null;
+    vm.publish(VmSnapshot::withoutQemu);
   }
 
   /** Closes the links of a VM whose QEMU may keep running (the daemon is going away). */
   static void closeAll(VmRuntime vm) {
-    for (AutoCloseable c : new AutoCloseable[] {vm.agent, vm.qmp, vm.console}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // closing a link to a QEMU that is gone or left running
-      }
+    QemuLinks links = vm.now().links();
+    if (links != null) {
+      links.close();
     }
   }
 }

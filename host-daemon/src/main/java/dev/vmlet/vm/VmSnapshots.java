@@ -95,13 +95,13 @@ final class VmSnapshots {
 
   /** Through QEMU when it runs (memory included), else with qemu-img on every disk. */
   private void apply(VmRuntime vm, String hmp, String qemuImgOp, String snapshot) {
-    VmState s = vm.record.state();
+    VmState s = vm.record().state();
     try {
       if (s == VmState.RUNNING || s == VmState.PAUSED) {
         refuseLiveWithPassthrough(vm, hmp);
         JsonObject args = new JsonObject();
         args.addProperty("command-line", hmp + " " + snapshot);
-        JsonElement out = vm.qmp.execute("human-monitor-command", args, SAVE_TIMEOUT);
+        JsonElement out = vm.now().qmp().execute("human-monitor-command", args, SAVE_TIMEOUT);
         String text = out.isJsonPrimitive() ? out.getAsString().strip() : "";
         if (!text.isEmpty()) {
           // HMP reports failure as text in a successful QMP answer.
@@ -119,7 +119,7 @@ final class VmSnapshots {
 
   /** QEMU cannot save or load the state of a VFIO device; say so before it half-tries. */
   static void refuseLiveWithPassthrough(VmRuntime vm, String hmp) {
-    List<PciAddress> gpus = vm.record.config().gpus();
+    List<PciAddress> gpus = vm.record().config().gpus();
     if (!gpus.isEmpty()) {
       throw new VmException(Kind.FAILED_PRECONDITION, hmp + " is not possible while VM '" + vm.name()
           + "' runs with passed-through devices (gpus: " + gpus.stream().map(PciAddress::value).toList()
@@ -130,7 +130,7 @@ final class VmSnapshots {
   /** Every qcow2 image of the VM that holds snapshots: its disks and its UEFI variables. */
   private static List<Path> images(VmRuntime vm) {
     List<Path> out = new java.util.ArrayList<>();
-    for (DiskConfig d : vm.record.config().disks()) {
+    for (DiskConfig d : vm.record().config().disks()) {
       out.add(vm.files.disk(d.name()));
     }
     if (Files.exists(vm.files.uefiVars())) {
@@ -140,7 +140,7 @@ final class VmSnapshots {
   }
 
   private static Path firstDisk(VmRuntime vm) {
-    List<DiskConfig> disks = vm.record.config().disks();
+    List<DiskConfig> disks = vm.record().config().disks();
     if (disks.isEmpty()) {
       throw new VmException(Kind.FAILED_PRECONDITION, "VM '" + vm.name()
           + "' has no disk to hold snapshots; create it with one (--disk name=data,size=1024)");

@@ -4,14 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.qemu.AccelProbe;
+import dev.vmlet.qemu.FakeQemu;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.qmp.FakeQmpServer;
 import dev.vmlet.spec.BootImage;
 import dev.vmlet.spec.VmConfig;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -22,8 +21,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.newsclub.net.unix.AFUNIXServerSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * Re-adoption after a daemon restart and crash detection, without QEMU: a copy of {@code sleep}
@@ -71,27 +68,12 @@ class ReadoptionTest {
     return files;
   }
 
-  /** A unix socket that accepts and holds its connections, as QEMU's console and agent chardevs do. */
   private void listen(Path socket) throws Exception {
-    AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket.toFile()));
-    ports.add(server);
-    Thread t = new Thread(() -> {
-      try {
-        while (true) {
-          Socket s = server.accept();
-          ports.add(s);
-        }
-      } catch (Exception closed) {
-        // the test is over
-      }
-    }, "fake-port");
-    t.setDaemon(true);
-    t.start();
+    ports.add(FakeQemu.listen(socket));
   }
 
   private Process standInQemu() throws Exception {
-    Path binary = Files.copy(Path.of("/bin/sleep"), dir.resolve("qemu-system-standin"), StandardCopyOption.COPY_ATTRIBUTES);
-    return new ProcessBuilder(binary.toString(), "600").start();
+    return new ProcessBuilder(FakeQemu.standIn(dir).toString(), "600").start();
   }
 
   @Test

@@ -48,8 +48,9 @@ class StopLadderTest {
     client = QmpClient.connect(tmp.resolve("qmp.sock"), Duration.ofSeconds(10), e -> { }, () -> { });
     VmRuntime vm = new VmRuntime(new VmRecord(VmConfig.builder("ladder").build(), "iid-1", from, qemu.pid(), "tcg", "", 0, "", "",
         List.of()), new VmFiles(tmp.resolve("run"), tmp.resolve("state")));
-    vm.process = qemu.toHandle();
-    vm.qmp = client;
+    synchronized (vm) {
+      vm.publish(s -> s.withQemu(qemu.toHandle(), null).withLinks(new QemuLinks(null, client, null)));
+    }
     return vm;
   }
 

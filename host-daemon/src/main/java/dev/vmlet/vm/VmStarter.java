@@ -1,0 +1,134 @@
+package dev.vmlet.vm;
+
+import dev.vmlet.qemu.Accel;
+import dev.vmlet.qemu.CpuPinning;
+import dev.vmlet.qemu.QemuCommandBuilder;
+import dev.vmlet.qemu.QemuLauncher;
+import dev.vmlet.qemu.QemuProcess;
+import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
+import dev.vmlet.vfio.Gpus;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.logging.Logger;
+
+/**
+ * Starts a VM: plans its command line, takes its GPUs, launches QEMU through the {@link
+ * QemuLauncher}, connects its links and only then says RUNNING. A start that fails at any step
+ * leaves nothing behind: QEMU is ended, the run directory and GPUs released, and the VM STOPPED with
+ * the reason.
+ */
+final class VmStarter {
+  private static final Logger LOG = Logger.getLogger(VmStarter.class.getName());
+  static final Duration LAUNCH_BOUND = Duration.ofSeconds(30);
+
+  private final VmStore store;
+  private final VmEvents events;
+  private final VmLinks links;
+  private final VmTeardown teardown;
+  private final LaunchPlanner planner;
+  private final Gpus gpus;
+  private final QemuLauncher launcher;
+  private final Clock clock;
+
+  VmStarter(VmStore store, VmEvents events, VmLinks links, VmTeardown teardown, LaunchPlanner planner, Gpus gpus,
+      QemuLauncher launcher, Clock clock) {
+    this.store = store;
+    this.events = events;
+    this.links = links;
+    this.teardown = teardown;
+    this.planner = planner;
+    this.gpus = gpus;
+    this.launcher = launcher;
+    this.clock = clock;
+  }
+
+  /** @param check asked after the state allowed the start and before anything changes */
+  VmRecord start(VmRuntime vm, VmManager.StartCheck check) {
+    String name = vm.name();
+    synchronized (vm) {
+      // Outside the try: a refused start changes nothing.
+      VmTransitions.require(name, vm.record().state(), VmTransitions.Operation.START);
+      check.check(vm.record(), vm.files.baseDir());
+      store.save(vm.record()); // a state directory that cannot take the new state refuses the start here
+      events.transition(vm, VmState.STARTING, "start");
+      try {
+        Accel accel = launch(vm);
+        events.transition(vm, VmState.RUNNING, "start");
+        store.save(vm.record());
+        LOG.info("VM " + name + " (" + vm.record().instanceId() + "): running, QEMU pid " + vm.now().process().pid()
+            + ", " + accel.name() + " (" + accel.reason() + ")");
+        return vm.record();
+      } catch (IOException | RuntimeException e) {
+        String msg = e.getMessage();
+        teardown.release(vm); // before the state says so: a reader that sees STOPPED finds nothing of the VM's left
+        teardown.settle(vm, VmState.STOPPED, "mark stopped", r -> r.withError(msg).withPid(0));
+        LOG.warning("VM " + name + ": start failed: " + msg);
+        if (e instanceof VmException ve) {
+          throw ve;
+        }
+        throw new VmException(VmException.Kind.INTERNAL, "cannot start VM '" + name + "': " + msg, e);
+      }
+    }
+  }
+
+  /** Everything between STARTING and RUNNING; QEMU runs and is connected when it returns. */
+  private Accel launch(VmRuntime vm) throws IOException {
+    VmConfig config = vm.record().config();
+    Files.createDirectories(vm.files.runDir());
+    Files.createDirectories(vm.files.stateDir());
+    Files.deleteIfExists(vm.files.consoleLog());
+    LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
+    takeGpus(vm.name(), config);
+    long startedAt = clock.millis();
+    ProcessHandle qemu = launcher.launch(plan.argv(), vm.files, LAUNCH_BOUND);
+    BootTimeline timeline = VmConfig.isCloudImage(config.image()) ? new BootTimeline(clock) : null;
+    vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
+        plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(plan.argv()), plan.forwards())));
+    try {
+      links.connect(vm);
+      CpuPinning.apply(vm.now().qmp(), config.tuning().cpuPinning(), VmManager.QMP_TIMEOUT);
+      if (timeline != null) {
+        watchSsh(vm.name(), timeline, plan, qemu);
+      }
+    } catch (IOException | RuntimeException e) {
+      // Never leave a QEMU behind for a start that failed.
+      qemu.destroyForcibly();
+      QemuProcess.awaitExit(qemu, Duration.ofSeconds(5));
+      VmLinks.drop(vm);
+      throw e;
+    }
+    return plan.accel();
+  }
+
+  private void takeGpus(String name, VmConfig config) {
+    if (config.gpus().isEmpty()) {
+      return;
+    }
+    try {
+      var taken = gpus.take(name, LaunchPlanner.addresses(config));
+      var user = QemuSandbox.user();
+      if (user.isPresent()) {
+        for (Path group : gpus.groupDevices(taken)) {
+          user.get().handOver(group); // QEMU opens it as its user; the kernel removes it when the group leaves vfio-pci
+        }
+      }
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "gpus: " + e.getMessage(), e);
+    }
+  }
+
+  private static void watchSsh(String name, BootTimeline timeline, LaunchPlanner.Plan plan, ProcessHandle qemu) {
+    for (PortForward f : plan.forwards()) {
+      if (f.guestPort() == LaunchPlanner.SSH_PORT && f.protocol().equals("tcp")) {
+        timeline.watchSsh(name, f.hostAddress().equals("0.0.0.0") ? "127.0.0.1" : f.hostAddress(), f.hostPort(), qemu::isAlive);
+        return;
+      }
+    }
+  }
+}
