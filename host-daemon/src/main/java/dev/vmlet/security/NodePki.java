@@ -1,15 +1,10 @@
 package dev.vmlet.security;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.io.StringWriter;
 import java.math.BigInteger;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -39,18 +34,11 @@ import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.X509v2CRLBuilder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CRLConverter;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 
 /**
  * The node's certificate authority, in a directory: {@code ca.pem}/{@code ca.key} (EC P-256, 10
@@ -123,9 +111,9 @@ public final class NodePki {
     b.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
     b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
     b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(ca.getPublic()));
-    X509Certificate caCert = convert(b.build(signer(ca.getPrivate())));
-    writeKey(dir.resolve("ca.key"), ca.getPrivate());
-    writePem(caCert(), caCert);
+    X509Certificate caCert = PemFiles.convert(b.build(signer(ca.getPrivate())));
+    PemFiles.writeKey(dir.resolve("ca.key"), ca.getPrivate());
+    PemFiles.writePem(caCert(), caCert);
     List<GeneralName> sans = new ArrayList<>();
     List<String> all = new ArrayList<>(List.of(hostname(), "localhost", "127.0.0.1", "::1"));
     all.addAll(names);
@@ -136,8 +124,8 @@ public final class NodePki {
     KeyPair server = keyPair();
     X509Certificate cert = issue(caCert, ca.getPrivate(), subject(hostname(), "server"), server, now, now.plus(CERT_LIFETIME),
         KeyPurposeId.id_kp_serverAuth, new GeneralNames(sans.toArray(GeneralName[]::new)));
-    writeKey(serverKey(), server.getPrivate());
-    writePem(serverCert(), cert);
+    PemFiles.writeKey(serverKey(), server.getPrivate());
+    PemFiles.writePem(serverCert(), cert);
     writeCrl(List.of());
   }
 
@@ -158,8 +146,8 @@ public final class NodePki {
     X509Certificate cert = issue(readCert(caCert()), caKey(), subject(name, role.label()), kp, notBefore, notAfter,
         KeyPurposeId.id_kp_clientAuth, null);
     Files.createDirectories(dir.resolve("clients"));
-    writeKey(clientKey(name), kp.getPrivate());
-    writePem(clientCert(name), cert);
+    PemFiles.writeKey(clientKey(name), kp.getPrivate());
+    PemFiles.writePem(clientCert(name), cert);
     return cert;
   }
 
@@ -195,7 +183,7 @@ public final class NodePki {
       b.addCRLEntry(s, Date.from(now), CRLReason.cessationOfOperation);
     }
     X509CRL crl = new JcaX509CRLConverter().getCRL(b.build(signer(caKey())));
-    writePem(crl(), crl);
+    PemFiles.writePem(crl(), crl);
   }
 
   private void requireInit() throws IOException {
@@ -219,7 +207,7 @@ public final class NodePki {
     if (sans != null) {
       b.addExtension(Extension.subjectAlternativeName, false, sans);
     }
-    return convert(b.build(signer(caKey)));
+    return PemFiles.convert(b.build(signer(caKey)));
   }
 
   private static X500Name subject(String cn, String ou) {
@@ -252,9 +240,6 @@ public final class NodePki {
     }
   }
 
-  private static X509Certificate convert(X509CertificateHolder h) throws GeneralSecurityException {
-    return new JcaX509CertificateConverter().getCertificate(h);
-  }
 
   private static String hostname() {
     try {
@@ -264,62 +249,18 @@ public final class NodePki {
     }
   }
 
-  private static void writePem(Path file, Object o) throws IOException {
-    StringWriter s = new StringWriter();
-    try (JcaPEMWriter w = new JcaPEMWriter(s)) {
-      w.writeObject(o);
-    }
-    replace(file, s.toString(), "rw-r--r--");
-  }
-
-  private static void writeKey(Path file, PrivateKey key) throws IOException {
-    StringWriter s = new StringWriter();
-    try (JcaPEMWriter w = new JcaPEMWriter(s)) {
-      w.writeObject(new JcaPKCS8Generator(key, null)); // PKCS#8: what Netty's TLS takes
-    }
-    replace(file, s.toString(), "rw-------");
-  }
-
-  /** Written beside, mode set, then renamed over: a reader never sees half a file or a readable key. */
-  private static void replace(Path file, String text, String mode) throws IOException {
-    Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-    Files.deleteIfExists(tmp);
-    Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(mode)));
-    Files.writeString(tmp, text, StandardCharsets.US_ASCII);
-    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-  }
-
+  /** See {@link PemFiles#readCert}. */
   public static X509Certificate readCert(Path file) throws IOException, GeneralSecurityException {
-    try (Reader r = Files.newBufferedReader(file); PEMParser p = new PEMParser(r)) {
-      Object o = p.readObject();
-      if (!(o instanceof X509CertificateHolder h)) {
-        throw new IOException(file + " holds no certificate");
-      }
-      return convert(h);
-    }
+    return PemFiles.readCert(file);
   }
 
+  /** See {@link PemFiles#readCrl}. */
   public static X509CRL readCrl(Path file) throws IOException, GeneralSecurityException {
-    try (Reader r = Files.newBufferedReader(file); PEMParser p = new PEMParser(r)) {
-      Object o = p.readObject();
-      if (!(o instanceof org.bouncycastle.cert.X509CRLHolder h)) {
-        throw new IOException(file + " holds no revocation list");
-      }
-      return new JcaX509CRLConverter().getCRL(h);
-    }
+    return PemFiles.readCrl(file);
   }
 
+  /** See {@link PemFiles#readKey}. */
   public static PrivateKey readKey(Path file) throws IOException {
-    try (Reader r = Files.newBufferedReader(file); PEMParser p = new PEMParser(r)) {
-      Object o = p.readObject();
-      JcaPEMKeyConverter c = new JcaPEMKeyConverter();
-      if (o instanceof PrivateKeyInfo info) {
-        return c.getPrivateKey(info);
-      }
-      if (o instanceof PEMKeyPair kp) {
-        return c.getKeyPair(kp).getPrivate();
-      }
-      throw new IOException(file + " holds no private key");
-    }
+    return PemFiles.readKey(file);
   }
 }

@@ -11,6 +11,10 @@ import java.util.regex.Pattern;
  * What a VM is made of, validated on construction: a bad field is an {@link VmException} of kind
  * INVALID_ARGUMENT that names the field, what is allowed, and what was given.
  *
+ * <p>One class, over 300 lines, on purpose: the compact constructor is the single place every
+ * rule that spans fields is checked, and the Builder beside it is its defaults, so what makes a
+ * valid VM is read in one file.
+ *
  * @param name 1 to 63 characters, lower-case letters, digits and '-', starting with a letter or digit
  * @param vcpus 1 to {@link #MAX_VCPUS}
  * @param memoryMib {@link #MIN_MEMORY_MIB} to {@link #MAX_MEMORY_MIB}

@@ -47,11 +47,13 @@ final class LaunchPlanner {
   private final String qemuBinary;
   private final TapDevices taps;
   private final dev.vmlet.vfio.Gpus gpus;
+  private final QemuUserReach reach;
 
   LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Path sysRoot, dev.vmlet.vfio.Gpus gpus, String qemuBinary) {
     this.images = images;
     this.probe = probe;
     this.disks = disks;
+    this.reach = new QemuUserReach(disks);
     this.hugepages = new Hugepages(sysRoot);
     this.taps = new TapDevices(sysRoot);
     this.gpus = gpus;
@@ -196,76 +198,6 @@ final class LaunchPlanner {
     return new Accel("tcg", why + "; using TCG");
   }
 
-  /**
-   * Gives QEMU's user what QEMU writes or creates: the run directory (sockets, pidfile), the VM's
-   * disks and UEFI variables, and the agent token it reads (0600). Never vm.json or the SSH keys.
-   */
-  private static void handOver(QemuUser user, VmFiles files, List<AttachedDisk> disks, Firmware firmware) throws IOException {
-    user.handOver(files.runDir());
-    for (AttachedDisk d : disks) {
-      user.handOver(d.file());
-    }
-    if (firmware != null) {
-      user.handOver(files.uefiVars());
-    }
-    user.handOver(files.agentToken());
-  }
-
-  /**
-   * Every file QEMU opens, checked as QEMU's user before it starts, so that a directory it cannot
-   * get through is named with the fix instead of QEMU's bare "Permission denied".
-   */
-  private void checkReach(QemuUser user, VmConfig config, BootImage boot, VmFiles files, List<AttachedDisk> disks,
-      Firmware firmware, List<Path> readOnly) {
-    List<String> denied = new java.util.ArrayList<>(inputsDenied(user, config, boot, firmware, readOnly));
-    denied.add(user.denied(files.runDir(), true, "the VM's run directory"));
-    for (AttachedDisk d : disks) {
-      denied.add(user.denied(d.file(), true, "disk " + d.name()));
-    }
-    if (firmware != null) {
-      denied.add(user.denied(files.uefiVars(), true, "the UEFI variables"));
-    }
-    denied.add(user.denied(files.agentToken(), false, "the agent token"));
-    refuseFirst(denied);
-  }
-
-  /** What a VM reads that exists before any start: kernel, initrd, base images and their chains, firmware, read-only disks. */
-  private void checkInputs(QemuUser user, VmConfig config, BootImage boot, Firmware firmware, List<Path> readOnly) {
-    refuseFirst(inputsDenied(user, config, boot, firmware, readOnly));
-  }
-
-  private List<String> inputsDenied(QemuUser user, VmConfig config, BootImage boot, Firmware firmware, List<Path> readOnly) {
-    List<String> denied = new java.util.ArrayList<>();
-    if (boot != null) {
-      denied.add(user.denied(boot.kernel(), false, "the kernel"));
-      if (boot.initrd() != null) {
-        denied.add(user.denied(boot.initrd(), false, "the initrd"));
-      }
-    }
-    for (DiskConfig d : config.disks()) {
-      if (!d.baseImage().isEmpty()) {
-        List<Path> chain = this.disks.baseChain(d);
-        denied.add(user.denied(chain.get(0), false, "the base image of disk " + d.name()));
-        for (Path backing : chain.subList(1, chain.size())) {
-          denied.add(user.denied(backing, false, "a backing file of disk " + d.name() + "'s base image"));
-        }
-      }
-    }
-    if (firmware != null) {
-      denied.add(user.denied(firmware.code(), false, "the UEFI firmware"));
-    }
-    for (Path p : readOnly) {
-      denied.add(user.denied(p, false, "the read-only disk"));
-    }
-    return denied;
-  }
-
-  private static void refuseFirst(List<String> denied) {
-    denied.stream().filter(java.util.Objects::nonNull).findFirst().ifPresent(why -> {
-      throw new VmException(VmException.Kind.FAILED_PRECONDITION, why);
-    });
-  }
-
   /** QEMU opens a TAP through this device; the kernel then checks the TAP's owner and group. */
   static final Path TUN = Path.of("/dev/net/tun");
 
@@ -342,14 +274,14 @@ final class LaunchPlanner {
     }
     if (user != null) {
       if (create) {
-        handOver(user, files, attached, firmware);
+        QemuUserReach.handOver(user, files, attached, firmware);
       }
       if (create) {
-        checkReach(user, config, boot, files, attached, firmware, readOnly);
+        reach.check(user, config, boot, files, attached, firmware, readOnly);
       } else {
         // A dry run creates nothing: the run directory, disks, UEFI variables, seed and token do
         // not exist yet and are QEMU's user's once a start makes them; the inputs must be reachable now.
-        checkInputs(user, config, boot, firmware, readOnly.stream().filter(f -> !f.equals(files.seedIso())).toList());
+        reach.checkInputs(user, config, boot, firmware, readOnly.stream().filter(f -> !f.equals(files.seedIso())).toList());
       }
     }
     List<String> argv = QemuCommandBuilder.build(new QemuLaunch(qemuBinary, config, instanceId, accel.name(), boot,
