@@ -5,14 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.JsonObject;
 import dev.vmlet.config.VmletPaths;
-import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.qemu.FakeQemu;
-import dev.vmlet.spec.BootImage;
+import dev.vmlet.qemu.QemuLauncher;
+import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -32,23 +31,25 @@ import org.junit.jupiter.api.io.TempDir;
 class VmLifecycleTest {
   @TempDir Path dir;
   private VmletPaths paths;
+  private ImageResolver images;
   private FakeQemu qemu;
   private VmManager manager;
   private final List<LifecycleEvent> events = new CopyOnWriteArrayList<>();
 
   @BeforeEach
   void setUp() throws Exception {
-    paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
-    Files.createDirectories(dir.resolve("img"));
-    Files.writeString(dir.resolve("img/vmlinuz"), "not a kernel");
-    Files.writeString(dir.resolve("img/initrd.img"), "not an initrd");
-    // A root daemon's QEMU runs as vmlet-qemu, which must get through JUnit's 0700 directory.
-    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+    paths = TestHost.paths(dir);
+    images = TestHost.images(dir);
     qemu = new FakeQemu(dir);
-    manager = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
-        new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC(),
-        VmManager.defaultGpus(paths, dir.resolve("sys"), null), VmManager.StartCheck.NONE, qemu);
-    manager.watch(events::add);
+    manager = manager(qemu);
+  }
+
+  /** A manager on this test's host whose QEMU is {@code launcher}, its events recorded. */
+  private VmManager manager(QemuLauncher launcher) {
+    VmManager m = new VmManager(paths, images, TestHost.noKvm(dir), "/nonexistent/qemu", Clock.systemUTC(),
+        VmManager.defaultGpus(paths, dir.resolve("sys"), null), VmManager.StartCheck.NONE, launcher);
+    m.watch(events::add);
+    return m;
   }
 
   @AfterEach
@@ -107,14 +108,11 @@ class VmLifecycleTest {
   @Test
   void start_whenQemuDiesBeforeItsLinksConnect_killsNothingLive_andLeavesNothingBehind() {
     manager.close();
-    manager = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
-        new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC(),
-        VmManager.defaultGpus(paths, dir.resolve("sys"), null), VmManager.StartCheck.NONE, (argv, files, bound) -> {
-          ProcessHandle up = qemu.launch(argv, files, bound);
-          qemu.crash(); // up, then gone before the daemon connects: its console socket refuses
-          return up;
-        });
-    manager.watch(events::add);
+    manager = manager((argv, files, bound) -> {
+      ProcessHandle up = qemu.launch(argv, files, bound);
+      qemu.crash(); // up, then gone before the daemon connects: its console socket refuses
+      return up;
+    });
     assertThatThrownBy(() -> createAndStart("brief")).isInstanceOf(VmException.class).hasMessageContaining("console");
     VmView v = manager.get("brief");
     assertThat(v.record().state()).isEqualTo(VmState.STOPPED);

@@ -3,7 +3,6 @@ package dev.vmlet.vm;
 import dev.vmlet.spec.BootImage;
 import dev.vmlet.spec.DirectBoot;
 import dev.vmlet.spec.DiskConfig;
-import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
 import dev.vmlet.spec.Platform;
@@ -30,15 +29,8 @@ class VmManagerTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
-    Files.createDirectories(dir.resolve("img"));
-    Files.writeString(dir.resolve("img/vmlinuz"), "not a kernel");
-    Files.writeString(dir.resolve("img/initrd.img"), "not an initrd");
-    // A root daemon's QEMU runs as vmlet-qemu, which must get through JUnit's 0700 directory.
-    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
-    ImageResolver images = name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img"));
-    AccelProbe probe = new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1));
-    manager = new VmManager(paths, images, probe, "/nonexistent/qemu", Clock.systemUTC());
+    paths = TestHost.paths(dir);
+    manager = new VmManager(paths, TestHost.images(dir), TestHost.noKvm(dir), "/nonexistent/qemu", Clock.systemUTC());
   }
 
   @Test
