@@ -40,7 +40,9 @@ final class VmLinks {
 
   /**
    * Connects the console, QMP and the agent link of the VM's QEMU (the snapshot's process) and
-   * publishes them. Caller owns the VM. On failure, whatever was opened is closed again.
+   * publishes them. Caller owns the VM. On failure, what was opened is published all the same and
+   * the caller decides: a start drops it with its QEMU; a re-adoption keeps it (an open QMP still
+   * tells when that QEMU exits).
    */
   void connect(VmRuntime vm) throws IOException {
     VmSnapshot s = vm.now();
@@ -52,12 +54,10 @@ final class VmLinks {
       opened = new QemuLinks(opened.console(), QmpClient.connect(vm.files.qmpSocket(), CONNECT_TIMEOUT,
           e -> onQmpEvent(vm, qemu, e), () -> qemuGone.accept(vm, qemu)), null);
       opened = new QemuLinks(opened.console(), opened.qmp(), connectAgent(vm, s.record(), qemu));
-    } catch (IOException | RuntimeException e) {
-      opened.close();
-      throw e;
+    } finally {
+      QemuLinks links = opened;
+      vm.publish(x -> x.withLinks(links));
     }
-    QemuLinks links = opened;
-    vm.publish(x -> x.withLinks(links));
   }
 
   private AgentLink connectAgent(VmRuntime vm, VmRecord record, ProcessHandle qemu) throws IOException {
