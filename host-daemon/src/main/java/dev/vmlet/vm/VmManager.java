@@ -33,7 +33,8 @@ import java.util.function.Consumer;
  * #list}, {@link #agent}, {@link #exec}, {@link #openConsole}) never wait for it or for QEMU (see
  * {@link VmRuntime}). The work is done by one class per concern: {@link VmDefinitions} (create,
  * delete), {@link VmStarter}, {@link VmTeardown} (stop, crash, release), {@link VmReadoption},
- * {@link VmControls} and {@link VmReads}. Changes block (they start and stop QEMU): never call them from an event-loop thread.
+ * {@link VmControls} and {@link VmReads}. Changes block (they start and stop QEMU): never call
+ * them from an event-loop thread.
  */
 public final class VmManager implements AutoCloseable {
   static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
