@@ -35,6 +35,9 @@ VMLET_DEPS=(
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
   "fc-list:fontconfig"
   "file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
+  # buf (schema checks of proto/) and the Node.js client example (docs/examples/node) come from npm.
+  "node:nodejs"
+  "npm:npm"
 )
 
 vmlet_missing_packages() {
@@ -87,4 +90,26 @@ vmlet_ensure_host_deps() {
     echo "vmlet: still missing after apt-get install: $missing" >&2
     return 1
   fi
+}
+
+# The npm packages the tests use, pinned: buf lints proto/ (and checks it against the last tagged
+# API), and the Node.js client example runs against a real daemon (NodeClientIT). They go into a
+# cache directory outside the repository; VMLET_NODE_TOOLS (exported) says where.
+VMLET_NPM_PACKAGES=(
+  "@bufbuild/buf@1.75.0"
+  "@grpc/grpc-js@1.14.7"
+  "@grpc/proto-loader@0.8.1"
+)
+
+vmlet_ensure_node_tools() {
+  export VMLET_NODE_TOOLS=${VMLET_NODE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/vmlet/node-tools}
+  local stamp="$VMLET_NODE_TOOLS/.installed" want="${VMLET_NPM_PACKAGES[*]}"
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return 0
+  fi
+  echo "==> Installing npm packages into $VMLET_NODE_TOOLS: $want"
+  mkdir -p "$VMLET_NODE_TOOLS"
+  # --prefix keeps everything (node_modules, the lock file) in the cache directory.
+  npm install --prefix "$VMLET_NODE_TOOLS" --no-audit --no-fund --loglevel=error "${VMLET_NPM_PACKAGES[@]}" >/dev/null
+  echo "$want" >"$stamp"
 }

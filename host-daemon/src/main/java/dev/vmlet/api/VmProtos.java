@@ -46,7 +46,7 @@ final class VmProtos {
     b.setCloudInitDoneUnixMs(v.cloudInitDoneAtMs()).setSshReadyUnixMs(v.sshReadyAtMs())
         .setConsoleFirstOutputUnixMs(v.consoleFirstOutputAtMs());
     if (v.hello() != null) {
-      b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
+      b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(AgentReplies.guest(v.hello().getGuest())).setAgentVersion(v.hello().getAgentVersion());
     }
     return b.build();
   }

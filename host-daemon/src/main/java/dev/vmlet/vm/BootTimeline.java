@@ -2,8 +2,8 @@ package dev.vmlet.vm;
 
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
-import dev.vmlet.proto.v1.ExecExit;
-import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecStart;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;

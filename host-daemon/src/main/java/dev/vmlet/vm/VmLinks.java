@@ -3,7 +3,7 @@ package dev.vmlet.vm;
 import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.console.ConsoleLink;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.qmp.QmpEvent;

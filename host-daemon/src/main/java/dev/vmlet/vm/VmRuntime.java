@@ -2,7 +2,7 @@ package dev.vmlet.vm;
 
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.console.ConsoleLink;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.qmp.QmpClient;
 
