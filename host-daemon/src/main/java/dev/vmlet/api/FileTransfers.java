@@ -44,7 +44,7 @@ final class FileTransfers {
       @Override
       public void onNext(PushFileRequest r) {
         try {
-          switch (r.getPartCase()) {
+          switch (r.getPayloadCase()) {
             case HEADER -> start(r.getHeader());
             case DATA -> {
               requireStarted();

@@ -28,7 +28,7 @@ final class VmProtos {
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())
-        .setAccel(r.accel())
+        .setAccel(ApiEnums.accel(r.accel()))
         .setAccelReason(r.accelReason())
         .setStartedAtUnixMs(r.startedAtMs())
         .setLastError(r.lastError())
