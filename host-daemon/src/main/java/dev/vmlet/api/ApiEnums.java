@@ -74,7 +74,8 @@ public final class ApiEnums {
     }
     String name = prefix(values[0].getDescriptorForType().getName()) + word.toUpperCase(Locale.ROOT);
     for (E e : values) {
-      if (e.name().equals(name)) {
+      // The zero value is "say nothing" (the empty word), not a word of its own.
+      if (e.name().equals(name) && e.getNumber() != 0) {
         return e;
       }
     }

@@ -184,20 +184,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void watchVms(WatchVmsRequest req, StreamObserver<VmEvent> out) {
-    GuardedStream<VmEvent> stream = new GuardedStream<>(out);
-    String only = req.getName();
-    AutoCloseable handle = manager.watch(e -> {
-      if (only.isEmpty() || only.equals(e.name())) {
-        stream.send(VmProtos.event(e));
-      }
-    });
-    stream.call().setOnCancelHandler(() -> {
-      try {
-        handle.close();
-      } catch (Exception ignored) {
-        // removing a watcher cannot fail
-      }
-    });
+    VmWatches.watch(manager, java.time.Clock.systemUTC(), req, out);
   }
 
   @Override

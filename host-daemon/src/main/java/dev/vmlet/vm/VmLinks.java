@@ -73,6 +73,13 @@ final class VmLinks {
     boolean newBoot;
     synchronized (vm) {
       newBoot = !hello.getBootId().equals(vm.agentBootId);
+      Hello previous = vm.hello;
+      if (previous != null) {
+        // A new session while the old one was never reported gone (a reset guest or a restarted
+        // agent says Hello before the heartbeats miss): watchers hear that the old one ended.
+        events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, newBoot ? "the guest rebooted"
+            : !previous.getAgentStartId().equals(hello.getAgentStartId()) ? "the agent restarted" : "the agent started a new session");
+      }
       vm.hello = hello;
       vm.agentRefusal = null;
       if (newBoot) {
@@ -111,8 +118,16 @@ final class VmLinks {
     }
   }
 
-  /** Closes the links and forgets them with the QEMU process: QEMU is gone. Caller holds the VM's monitor. */
-  static void drop(VmRuntime vm) {
+  /**
+   * Closes the links and forgets them with the QEMU process: QEMU is gone. Caller holds the VM's
+   * monitor. A connected agent is reported lost here, with {@code why}: the link's own "closed"
+   * callback waits for the monitor and then finds no agent, so without this a stop would end an
+   * agent's session without a word to watchers.
+   */
+  void drop(VmRuntime vm, String why) {
+    if (vm.hello != null) {
+      events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, why);
+    }
     closeAll(vm);
     vm.console = null;
     vm.agent = null;

@@ -264,7 +264,7 @@ public final class VmManager implements AutoCloseable {
           // Never leave a QEMU behind for a start that failed.
           vm.process.destroyForcibly();
           QemuProcess.awaitExit(vm.process, Duration.ofSeconds(5));
-          VmLinks.drop(vm);
+          links.drop(vm, "the start failed");
           throw e;
         }
         events.transition(vm, VmState.RUNNING, "start");
@@ -300,7 +300,7 @@ public final class VmManager implements AutoCloseable {
         if (s == VmState.STOPPED || s == VmState.CRASHED || s == VmState.CREATED) {
           return; // a stop already accounted for it
         }
-        VmLinks.drop(vm);
+        links.drop(vm, "QEMU exited");
         release(vm); // before the state says so: a reader that sees CRASHED finds nothing of the VM's left
         if (s == VmState.STOPPING || vm.guestShutdown) {
           settle(vm, VmState.STOPPED, "mark stopped", r -> r.withPid(0));
@@ -337,7 +337,7 @@ public final class VmManager implements AutoCloseable {
       }
       events.transition(vm, VmState.STOPPING, "stop");
       StopLadder.run(vm, s, force, graceful);
-      VmLinks.drop(vm);
+      links.drop(vm, "the VM stopped");
       // QEMU is gone: its ports and cards are released even when the state cannot be written, and
       // before the state says STOPPED, so that a reader who sees it finds nothing of the VM's left.
       release(vm);
