@@ -196,7 +196,7 @@ class MicroVmIT {
     });
     watcher.setDaemon(true);
     watcher.start();
-    Thread.sleep(500); // let the watch call reach the daemon
+    awaitEvent(events, VmEvent.Kind.WATCHING, 30); // from here on every change is sent
     String bootBefore = exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout();
     client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).rebootVm(VmRef.newBuilder().setName(name).build());
     VmEvent reconnected = awaitEvent(events, VmEvent.Kind.AGENT_CONNECTED, 120);
