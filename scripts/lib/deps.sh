@@ -35,7 +35,7 @@ VMLET_DEPS=(
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
   "fc-list:fontconfig"
   "file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
-  # buf (schema checks of proto/) and the Node.js client example (docs/examples/node) come from npm.
+  # buf (schema checks of proto/) and the Node.js client example (proto/examples/node) come from npm.
   "node:nodejs"
   "npm:npm"
 )
