@@ -42,6 +42,10 @@ final class VmWatches {
     }
     AutoCloseable registered = handle;
     stream.call().setOnCancelHandler(() -> close(registered));
+    if (stream.call().isCancelled()) {
+      close(registered); // cancelled before the handler was set: it will not run
+      return;
+    }
     List<VmEvent> first = new ArrayList<>();
     for (VmView v : current) {
       first.add(VmEvent.newBuilder().setAtUnixMs(clock.millis()).setName(v.record().config().name())
