@@ -35,9 +35,6 @@ VMLET_DEPS=(
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
   "fc-list:fontconfig"
   "file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
-  # buf (schema checks of proto/) and the Node.js client example (proto/examples/node) come from npm.
-  "node:nodejs"
-  "npm:npm"
 )
 
 vmlet_missing_packages() {
@@ -106,6 +103,17 @@ vmlet_ensure_node_tools() {
   local stamp="$VMLET_NODE_TOOLS/.installed" want="${VMLET_NPM_PACKAGES[*]}"
   if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
+  fi
+  # Node.js and npm only for the tests (buf, the Node.js client example), not for ./vmlet demo.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "vmlet: the tests need Node.js and npm. Run:" >&2
+      echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends nodejs npm" >&2
+      return 1
+    fi
+    echo "==> Installing host packages: nodejs npm"
+    apt-get update -qq || echo "vmlet: apt-get update reported errors; continuing with the lists it got" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
   echo "==> Installing npm packages into $VMLET_NODE_TOOLS: $want"
   mkdir -p "$VMLET_NODE_TOOLS"
