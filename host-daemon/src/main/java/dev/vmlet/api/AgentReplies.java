@@ -45,8 +45,8 @@ final class AgentReplies {
     };
   }
 
-  static dev.vmlet.proto.v1.GuestInfoReply guestInfo(GuestInfoReply r) {
-    dev.vmlet.proto.v1.GuestInfoReply.Builder b = dev.vmlet.proto.v1.GuestInfoReply.newBuilder()
+  static dev.vmlet.proto.v1.GetGuestInfoResponse guestInfo(GuestInfoReply r) {
+    dev.vmlet.proto.v1.GetGuestInfoResponse.Builder b = dev.vmlet.proto.v1.GetGuestInfoResponse.newBuilder()
         .setGuest(guest(r.getGuest())).setAgentVersion(r.getAgentVersion()).setUptimeSeconds(r.getUptimeSeconds())
         .addAllLoadAverage(r.getLoadAverageList()).setMemoryTotalBytes(r.getMemoryTotalBytes())
         .setMemoryAvailableBytes(r.getMemoryAvailableBytes()).setAgentIsRoot(r.getAgentIsRoot());

@@ -135,7 +135,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   }
 
   @Override
-  public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GuestInfoReply> out) {
+  public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GetGuestInfoResponse> out) {
     unary(out, () -> AgentReplies.guestInfo(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).guestInfo(), 30)));
   }
 
