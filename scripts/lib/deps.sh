@@ -88,3 +88,36 @@ vmlet_ensure_host_deps() {
     return 1
   fi
 }
+
+# The npm packages the tests use, pinned: buf lints proto/ (and checks it against the last tagged
+# API), and the Node.js client example runs against a real daemon (NodeClientIT). They go into a
+# cache directory outside the repository; VMLET_NODE_TOOLS (exported) says where.
+VMLET_NPM_PACKAGES=(
+  "@bufbuild/buf@1.75.0"
+  "@grpc/grpc-js@1.14.7"
+  "@grpc/proto-loader@0.8.1"
+)
+
+vmlet_ensure_node_tools() {
+  export VMLET_NODE_TOOLS=${VMLET_NODE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/vmlet/node-tools}
+  local stamp="$VMLET_NODE_TOOLS/.installed" want="${VMLET_NPM_PACKAGES[*]}"
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return 0
+  fi
+  # Node.js and npm only for the tests (buf, the Node.js client example), not for ./vmlet demo.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "vmlet: the tests need Node.js and npm. Run:" >&2
+      echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends nodejs npm" >&2
+      return 1
+    fi
+    echo "==> Installing host packages: nodejs npm"
+    apt-get update -qq || echo "vmlet: apt-get update reported errors; continuing with the lists it got" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "==> Installing npm packages into $VMLET_NODE_TOOLS: $want"
+  mkdir -p "$VMLET_NODE_TOOLS"
+  # --prefix keeps everything (node_modules, the lock file) in the cache directory.
+  npm install --prefix "$VMLET_NODE_TOOLS" --no-audit --no-fund --loglevel=error "${VMLET_NPM_PACKAGES[@]}" >/dev/null
+  echo "$want" >"$stamp"
+}

@@ -1,6 +1,6 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.logging.Logger;
@@ -88,10 +88,10 @@ public final class AgentMain {
   static void warmUp() throws Exception {
     Hello hello = Hello.newBuilder().setInstanceId("warm-up").setBootId(GuestFacts.bootId())
         .setAgentVersion(Agent.VERSION).setGuest(GuestFacts.read()).build();
-    byte[] wire = dev.vmlet.common.frame.FrameEncoder.encode(dev.vmlet.proto.v1.Frame.newBuilder().setHello(hello).build());
-    java.util.List<dev.vmlet.proto.v1.Frame> frames = new java.util.ArrayList<>();
+    byte[] wire = dev.vmlet.common.frame.FrameEncoder.encode(dev.vmlet.proto.agent.v1.Frame.newBuilder().setHello(hello).build());
+    java.util.List<dev.vmlet.proto.agent.v1.Frame> frames = new java.util.ArrayList<>();
     new dev.vmlet.common.frame.FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
-    new ExecRunner(1, dev.vmlet.proto.v1.ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
+    new ExecRunner(1, dev.vmlet.proto.agent.v1.ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
     LOG.info("warm-up done: " + frames.size() + " frames");
   }
 

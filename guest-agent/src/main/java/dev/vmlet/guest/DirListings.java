@@ -2,11 +2,11 @@ package dev.vmlet.guest;
 
 import dev.vmlet.common.files.FileModes;
 import dev.vmlet.common.flow.SendWindow;
-import dev.vmlet.proto.v1.DirEnd;
-import dev.vmlet.proto.v1.DirEntries;
-import dev.vmlet.proto.v1.DirEntry;
-import dev.vmlet.proto.v1.DirListRequest;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.DirEnd;
+import dev.vmlet.proto.agent.v1.DirEntries;
+import dev.vmlet.proto.agent.v1.DirEntry;
+import dev.vmlet.proto.agent.v1.DirListRequest;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -2,9 +2,9 @@ package dev.vmlet.guest;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.common.flow.SendWindow;
-import dev.vmlet.proto.v1.ExecInput;
-import dev.vmlet.proto.v1.ExecOutput;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.ExecInput;
+import dev.vmlet.proto.agent.v1.ExecOutput;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -1,6 +1,6 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame;
 
 /**
  * The exec frames from the host: ExecStart runs a program on a worker (its stream ends when the

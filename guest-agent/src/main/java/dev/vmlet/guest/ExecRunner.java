@@ -1,12 +1,12 @@
 package dev.vmlet.guest;
 
 import dev.vmlet.common.flow.SendWindow;
-import dev.vmlet.proto.v1.ExecExit;
-import dev.vmlet.proto.v1.ExecInput;
-import dev.vmlet.proto.v1.ExecOutput;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecInput;
+import dev.vmlet.proto.agent.v1.ExecOutput;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
 import java.util.List;

@@ -2,11 +2,11 @@ package dev.vmlet.guest;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.common.files.FileModes;
-import dev.vmlet.proto.v1.FileDone;
-import dev.vmlet.proto.v1.FileEnd;
-import dev.vmlet.proto.v1.FileOffset;
-import dev.vmlet.proto.v1.FileWriteStart;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.FileDone;
+import dev.vmlet.proto.agent.v1.FileEnd;
+import dev.vmlet.proto.agent.v1.FileOffset;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

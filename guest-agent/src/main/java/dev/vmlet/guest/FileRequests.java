@@ -1,9 +1,9 @@
 package dev.vmlet.guest;
 
 import dev.vmlet.common.flow.SendWindow;
-import dev.vmlet.proto.v1.DirListRequest;
-import dev.vmlet.proto.v1.FileReadStart;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.DirListRequest;
+import dev.vmlet.proto.agent.v1.FileReadStart;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.file.Path;
 
 /**

@@ -1,7 +1,7 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Frame.BodyCase;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame.BodyCase;
 import java.io.IOException;
 import java.util.Collections;
 import java.util.EnumMap;

@@ -1,6 +1,6 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.proto.v1.GuestInfo;
+import dev.vmlet.proto.agent.v1.GuestInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,13 +69,13 @@ final class GuestFacts {
   }
 
   /** The guest as it is now: addresses, uptime, load, memory, file systems. */
-  static dev.vmlet.proto.v1.GuestInfoReply info(String agentVersion) {
-    var b = dev.vmlet.proto.v1.GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot());
+  static dev.vmlet.proto.agent.v1.GuestInfoReply info(String agentVersion) {
+    var b = dev.vmlet.proto.agent.v1.GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot());
     try {
       for (var nif : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
         for (var a : nif.getInterfaceAddresses()) {
           String addr = a.getAddress().getHostAddress().replaceAll("%.*$", "");
-          b.addAddresses(dev.vmlet.proto.v1.NetworkAddress.newBuilder().setInterface(nif.getName()).setAddress(addr)
+          b.addAddresses(dev.vmlet.proto.agent.v1.NetworkAddress.newBuilder().setInterface(nif.getName()).setAddress(addr)
               .setPrefixLength(Math.max(0, a.getNetworkPrefixLength())));
         }
       }
@@ -111,7 +111,7 @@ final class GuestFacts {
         String mount = f[1].replace("\\040", " ");
         try {
           var store = Files.getFileStore(Path.of(mount));
-          b.addDisks(dev.vmlet.proto.v1.GuestDisk.newBuilder().setMountPoint(mount).setFileSystem(f[2])
+          b.addDisks(dev.vmlet.proto.agent.v1.GuestDisk.newBuilder().setMountPoint(mount).setFileSystem(f[2])
               .setTotalBytes(store.getTotalSpace()).setFreeBytes(store.getUsableSpace()));
         } catch (IOException e) {
           // unmounted meanwhile

@@ -1,7 +1,7 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package dev.vmlet.guest;
 
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.PowerReply;
-import dev.vmlet.proto.v1.PowerRequest;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.PowerReply;
+import dev.vmlet.proto.agent.v1.PowerRequest;
 import java.io.IOException;
 import java.util.logging.Logger;
 

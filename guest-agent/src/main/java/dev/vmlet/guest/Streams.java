@@ -2,9 +2,9 @@ package dev.vmlet.guest;
 
 import dev.vmlet.common.flow.ReceiveWindow;
 import dev.vmlet.common.flow.SendWindow;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.StreamError;
-import dev.vmlet.proto.v1.WindowUpdate;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.StreamError;
+import dev.vmlet.proto.agent.v1.WindowUpdate;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;

@@ -1,7 +1,7 @@
 package dev.vmlet.guest;
 
 import dev.vmlet.common.session.TokenProof;
-import dev.vmlet.proto.v1.Welcome;
+import dev.vmlet.proto.agent.v1.Welcome;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
-import dev.vmlet.proto.v1.ExecOutput;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Hello;
-import dev.vmlet.proto.v1.Welcome;
+import dev.vmlet.proto.agent.v1.ExecOutput;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.proto.agent.v1.Welcome;
 import java.io.ByteArrayOutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

@@ -3,11 +3,11 @@ package dev.vmlet.guest;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.vmlet.proto.v1.ExecCancel;
-import dev.vmlet.proto.v1.ExecOutput;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Frame.BodyCase;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.ExecCancel;
+import dev.vmlet.proto.agent.v1.ExecOutput;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame.BodyCase;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;

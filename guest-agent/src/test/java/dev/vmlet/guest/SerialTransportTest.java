@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Hello;
-import dev.vmlet.proto.v1.Welcome;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.proto.agent.v1.Welcome;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.InputStream;

@@ -3,7 +3,7 @@ package dev.vmlet.guest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.common.flow.ReceiveWindow;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;

@@ -1,6 +1,6 @@
 package dev.vmlet.agent;
 
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.IOException;
 
 /** A request the agent answered with an error: its code (PERMISSION_DENIED, NOT_FOUND, ...) and message. */

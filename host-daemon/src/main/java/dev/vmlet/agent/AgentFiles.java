@@ -1,8 +1,8 @@
 package dev.vmlet.agent;
 
-import dev.vmlet.proto.v1.FileDone;
-import dev.vmlet.proto.v1.FileInfo;
-import dev.vmlet.proto.v1.FileWriteStart;
+import dev.vmlet.proto.agent.v1.FileDone;
+import dev.vmlet.proto.agent.v1.FileInfo;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -217,7 +217,7 @@ public final class AgentFiles {
       }
 
       @Override
-      public void failed(dev.vmlet.proto.v1.StreamError error) {
+      public void failed(dev.vmlet.proto.agent.v1.StreamError error) {
         result.completeExceptionally(new AgentException(error));
       }
     };

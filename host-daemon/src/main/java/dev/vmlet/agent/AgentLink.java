@@ -5,21 +5,21 @@ import dev.vmlet.common.flow.ReceiveWindow;
 import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
-import dev.vmlet.proto.v1.ExecCancel;
-import dev.vmlet.proto.v1.ExecInput;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.FileData;
-import dev.vmlet.proto.v1.FileEnd;
-import dev.vmlet.proto.v1.FileReadStart;
-import dev.vmlet.proto.v1.FileWriteStart;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.GuestInfoReply;
-import dev.vmlet.proto.v1.GuestInfoRequest;
-import dev.vmlet.proto.v1.Heartbeat;
-import dev.vmlet.proto.v1.Hello;
-import dev.vmlet.proto.v1.PowerRequest;
-import dev.vmlet.proto.v1.StreamError;
-import dev.vmlet.proto.v1.WindowUpdate;
+import dev.vmlet.proto.agent.v1.ExecCancel;
+import dev.vmlet.proto.agent.v1.ExecInput;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.FileData;
+import dev.vmlet.proto.agent.v1.FileEnd;
+import dev.vmlet.proto.agent.v1.FileReadStart;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.GuestInfoReply;
+import dev.vmlet.proto.agent.v1.GuestInfoRequest;
+import dev.vmlet.proto.agent.v1.Heartbeat;
+import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.proto.agent.v1.PowerRequest;
+import dev.vmlet.proto.agent.v1.StreamError;
+import dev.vmlet.proto.agent.v1.WindowUpdate;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -221,7 +221,7 @@ public final class AgentLink implements Closeable {
   public void execResize(int stream, int rows, int cols) throws IOException {
     if (streams.containsKey(stream)) {
       writer.write(Frame.newBuilder().setStreamId(stream)
-          .setExecResize(dev.vmlet.proto.v1.ExecResize.newBuilder().setRows(rows).setCols(cols)).build());
+          .setExecResize(dev.vmlet.proto.agent.v1.ExecResize.newBuilder().setRows(rows).setCols(cols)).build());
     }
   }
 
@@ -309,9 +309,9 @@ public final class AgentLink implements Closeable {
   public static final int MAX_LIST_ENTRIES = 1_000_000;
 
   /** Lists the tree under a guest directory, parents before children. */
-  public CompletableFuture<java.util.List<dev.vmlet.proto.v1.DirEntry>> listDir(String path) throws IOException {
-    CompletableFuture<java.util.List<dev.vmlet.proto.v1.DirEntry>> result = new CompletableFuture<>();
-    java.util.List<dev.vmlet.proto.v1.DirEntry> entries = new java.util.ArrayList<>();
+  public CompletableFuture<java.util.List<dev.vmlet.proto.agent.v1.DirEntry>> listDir(String path) throws IOException {
+    CompletableFuture<java.util.List<dev.vmlet.proto.agent.v1.DirEntry>> result = new CompletableFuture<>();
+    java.util.List<dev.vmlet.proto.agent.v1.DirEntry> entries = new java.util.ArrayList<>();
     int[] id = {-1};
     ListListener l = new ListListener(e -> {
       entries.addAll(e.getEntriesList());
@@ -319,16 +319,16 @@ public final class AgentLink implements Closeable {
         cancel(id[0], "more than " + MAX_LIST_ENTRIES + " entries under " + path);
       }
     }, () -> result.complete(entries), result::completeExceptionally);
-    id[0] = open(Frame.newBuilder().setDirList(dev.vmlet.proto.v1.DirListRequest.newBuilder().setPath(path)), l, "a directory listing");
+    id[0] = open(Frame.newBuilder().setDirList(dev.vmlet.proto.agent.v1.DirListRequest.newBuilder().setPath(path)), l, "a directory listing");
     return result;
   }
 
   /** Gets a listing's entries, then its end, or its error. */
   static final class ListListener extends FailsTo {
-    final Consumer<dev.vmlet.proto.v1.DirEntries> entries;
+    final Consumer<dev.vmlet.proto.agent.v1.DirEntries> entries;
     final Runnable end;
 
-    ListListener(Consumer<dev.vmlet.proto.v1.DirEntries> entries, Runnable end, Consumer<Throwable> error) {
+    ListListener(Consumer<dev.vmlet.proto.agent.v1.DirEntries> entries, Runnable end, Consumer<Throwable> error) {
       super(error);
       this.entries = entries;
       this.end = end;
@@ -467,7 +467,7 @@ public final class AgentLink implements Closeable {
           drop(f);
         } else if (withinWindow(id, s, f.getExecOutput().getData().size())) {
           byte[] data = f.getExecOutput().getData().toByteArray();
-          if (f.getExecOutput().getFd() == dev.vmlet.proto.v1.ExecOutput.Fd.STDERR) {
+          if (f.getExecOutput().getFd() == dev.vmlet.proto.agent.v1.ExecOutput.Fd.STDERR) {
             l.stderr(data);
           } else {
             l.stdout(data);

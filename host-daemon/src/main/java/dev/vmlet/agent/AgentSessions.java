@@ -3,10 +3,10 @@ package dev.vmlet.agent;
 import static dev.vmlet.agent.AgentLink.MIN_PROTOCOL_VERSION;
 import static dev.vmlet.agent.AgentLink.PROTOCOL_VERSION;
 
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Hello;
-import dev.vmlet.proto.v1.Refused;
-import dev.vmlet.proto.v1.Welcome;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.proto.agent.v1.Refused;
+import dev.vmlet.proto.agent.v1.Welcome;
 import java.io.IOException;
 import java.security.SecureRandom;
 import java.time.Duration;

@@ -1,6 +1,6 @@
 package dev.vmlet.agent;
 
-import dev.vmlet.proto.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecExit;
 
 /**
  * Receives one exec's results, in order, on the link's reader thread: any number of output

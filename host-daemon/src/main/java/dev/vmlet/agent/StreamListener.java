@@ -1,6 +1,6 @@
 package dev.vmlet.agent;
 
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.StreamError;
 
 /** What every stream on the agent link can be told: it failed, and why. No more calls follow. */
 public interface StreamListener {

@@ -1,7 +1,7 @@
 package dev.vmlet.agent;
 
-import dev.vmlet.proto.v1.FileDone;
-import dev.vmlet.proto.v1.FileInfo;
+import dev.vmlet.proto.agent.v1.FileDone;
+import dev.vmlet.proto.agent.v1.FileInfo;
 
 /**
  * Receives one file transfer's answers, in order, on the link's reader thread: for a pull, {@link

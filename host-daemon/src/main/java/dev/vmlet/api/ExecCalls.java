@@ -4,11 +4,11 @@ import com.google.protobuf.ByteString;
 import dev.vmlet.agent.AgentException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
-import dev.vmlet.proto.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.StreamError;
 import dev.vmlet.vm.VmManager;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -196,7 +196,7 @@ final class ExecCalls {
     @Override
     public void exit(ExecExit exit) {
       finished = true;
-      stream.finish(ExecResponse.newBuilder().setExit(exit).build());
+      stream.finish(ExecResponse.newBuilder().setExit(AgentReplies.exit(exit)).build());
     }
 
     @Override

@@ -3,9 +3,9 @@ package dev.vmlet.api;
 import com.google.protobuf.ByteString;
 import dev.vmlet.agent.AgentFiles;
 import dev.vmlet.agent.AgentLink;
-import dev.vmlet.proto.v1.FileDone;
+import dev.vmlet.proto.agent.v1.FileDone;
 import dev.vmlet.proto.v1.FileTransferResult;
-import dev.vmlet.proto.v1.FileWriteStart;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
 import dev.vmlet.proto.v1.PullFileRequest;
 import dev.vmlet.proto.v1.PullFileResponse;
 import dev.vmlet.proto.v1.PushFileHeader;
@@ -44,7 +44,7 @@ final class FileTransfers {
       @Override
       public void onNext(PushFileRequest r) {
         try {
-          switch (r.getPartCase()) {
+          switch (r.getPayloadCase()) {
             case HEADER -> start(r.getHeader());
             case DATA -> {
               requireStarted();
@@ -217,7 +217,7 @@ final class FileTransfers {
         }
       };
       FileDone done = AgentFiles.pull(link, req.getPath(), req.getOffset(), sink,
-          info -> call.onNext(PullFileResponse.newBuilder().setInfo(info).build()), GUEST_TIMEOUT);
+          info -> call.onNext(PullFileResponse.newBuilder().setInfo(AgentReplies.fileInfo(info)).build()), GUEST_TIMEOUT);
       call.onNext(PullFileResponse.newBuilder()
           .setDone(FileTransferResult.newBuilder().setSize(done.getSize()).setSha256(done.getSha256())).build());
       call.onCompleted();

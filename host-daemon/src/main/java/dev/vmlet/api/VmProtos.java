@@ -28,7 +28,7 @@ final class VmProtos {
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())
-        .setAccel(r.accel())
+        .setAccel(ApiEnums.accel(r.accel()))
         .setAccelReason(r.accelReason())
         .setStartedAtUnixMs(r.startedAtMs())
         .setLastError(r.lastError())
@@ -46,7 +46,7 @@ final class VmProtos {
     b.setCloudInitDoneUnixMs(v.cloudInitDoneAtMs()).setSshReadyUnixMs(v.sshReadyAtMs())
         .setConsoleFirstOutputUnixMs(v.consoleFirstOutputAtMs());
     if (v.hello() != null) {
-      b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(v.hello().getGuest()).setAgentVersion(v.hello().getAgentVersion());
+      b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(AgentReplies.guest(v.hello().getGuest())).setAgentVersion(v.hello().getAgentVersion());
     }
     return b.build();
   }

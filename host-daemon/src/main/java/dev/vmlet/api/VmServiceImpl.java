@@ -11,10 +11,9 @@ import dev.vmlet.proto.v1.DryRunResponse;
 import dev.vmlet.proto.v1.VmEvent;
 import dev.vmlet.proto.v1.WatchVmsRequest;
 import dev.vmlet.qemu.QemuCommandBuilder;
-import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
-import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.v1.ListSnapshotsResponse;
 import dev.vmlet.proto.v1.ListVmsRequest;
 import dev.vmlet.proto.v1.ResizeDiskRequest;
@@ -131,12 +130,13 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void listFiles(dev.vmlet.proto.v1.ListFilesRequest req, StreamObserver<dev.vmlet.proto.v1.ListFilesResponse> out) {
     unary(out, () -> dev.vmlet.proto.v1.ListFilesResponse.newBuilder()
-        .addAllEntries(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).listDir(req.getPath()), 300)).build());
+        .addAllEntries(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).listDir(req.getPath()), 300)
+            .stream().map(AgentReplies::dirEntry).toList()).build());
   }
 
   @Override
-  public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GuestInfoReply> out) {
-    unary(out, () -> AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).guestInfo(), 30));
+  public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GetGuestInfoResponse> out) {
+    unary(out, () -> AgentReplies.guestInfo(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).guestInfo(), 30)));
   }
 
   @Override
@@ -184,20 +184,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void watchVms(WatchVmsRequest req, StreamObserver<VmEvent> out) {
-    GuardedStream<VmEvent> stream = new GuardedStream<>(out);
-    String only = req.getName();
-    AutoCloseable handle = manager.watch(e -> {
-      if (only.isEmpty() || only.equals(e.name())) {
-        stream.send(VmProtos.event(e));
-      }
-    });
-    stream.call().setOnCancelHandler(() -> {
-      try {
-        handle.close();
-      } catch (Exception ignored) {
-        // removing a watcher cannot fail
-      }
-    });
+    VmWatches.watch(manager, java.time.Clock.systemUTC(), req, out);
   }
 
   @Override

@@ -32,9 +32,11 @@ public final class VmSpecs {
     s.getForwardsList().forEach(f -> refuseUnknown("spec.forwards", f.getUnknownFields()));
     refuseUnknown("spec.kernel", s.getKernel().getUnknownFields());
     refuseUnknown("spec.cloud_init", s.getCloudInit().getUnknownFields());
-    List<PortForward> forwards = s.getForwardsList().stream().map(f -> new PortForward(
-        f.getProtocol().isEmpty() ? "tcp" : f.getProtocol(), f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(),
-        unsigned(f.getHostPort()), unsigned(f.getGuestPort()))).toList();
+    List<PortForward> forwards = s.getForwardsList().stream().map(f -> {
+      String protocol = ApiEnums.known("spec.forwards.protocol", f.getProtocol(), f.getProtocolValue());
+      return new PortForward(protocol.isEmpty() ? "tcp" : protocol, f.getHostAddress().isEmpty() ? "127.0.0.1" : f.getHostAddress(),
+          unsigned(f.getHostPort()), unsigned(f.getGuestPort()));
+    }).toList();
     List<DiskConfig> disks = s.getDisksList().stream()
         .map(d -> new DiskConfig(d.getName(), d.getBaseImage(), d.getSizeMib(), d.getEphemeral())).toList();
     return VmConfig.builder(s.getName())
@@ -42,12 +44,14 @@ public final class VmSpecs {
         .vcpus(s.getVcpus() == 0 ? VmConfig.DEFAULT_VCPUS : unsigned(s.getVcpus()))
         .memoryMib(s.getMemoryMib() == 0 ? VmConfig.DEFAULT_MEMORY_MIB : s.getMemoryMib())
         .image(s.getImage())
-        .accel(s.getAccel())
+        .accel(ApiEnums.known("spec.accel", s.getAccel(), s.getAccelValue()))
         .forwards(forwards)
         .labels(s.getLabelsMap())
         .disks(disks)
         .tuning(new Tuning(s.getBalloon(), s.getHugepages(), s.getCpuPinningList().stream().map(VmSpecs::unsigned).toList()))
-        .platform(new Platform(s.getMachine(), s.getFirmware(), s.getAgentPort()))
+        .platform(new Platform(ApiEnums.known("spec.machine", s.getMachine(), s.getMachineValue()),
+            ApiEnums.known("spec.firmware", s.getFirmware(), s.getFirmwareValue()),
+            ApiEnums.known("spec.agent_port", s.getAgentPort(), s.getAgentPortValue())))
         .directBoot(s.hasKernel() ? new DirectBoot(s.getKernel().getPath(), s.getKernel().getInitrd(), s.getKernel().getCmdline()) : null)
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
@@ -69,12 +73,13 @@ public final class VmSpecs {
 
   public static VmSpec spec(VmConfig c) {
     VmSpec.Builder b = VmSpec.newBuilder().setName(c.name()).setVcpus(c.vcpus()).setMemoryMib(c.memoryMib())
-        .setImage(c.image()).setAccel(c.accel()).addAllForwards(c.forwards().stream().map(VmSpecs::forward).toList())
+        .setImage(c.image()).setAccel(ApiEnums.accel(c.accel())).addAllForwards(c.forwards().stream().map(VmSpecs::forward).toList())
         .putAllLabels(c.labels())
         .addAllDisks(c.disks().stream().map(d -> DiskSpec.newBuilder().setName(d.name())
             .setBaseImage(d.baseImage()).setSizeMib(d.sizeMib()).setEphemeral(d.ephemeral()).build()).toList())
         .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning())
-        .setMachine(c.platform().machine()).setFirmware(c.platform().firmware()).setAgentPort(c.platform().agentPort())
+        .setMachine(ApiEnums.machine(c.platform().machine())).setFirmware(ApiEnums.firmware(c.platform().firmware()))
+        .setAgentPort(ApiEnums.agentPort(c.platform().agentPort()))
         .setTap(c.network().tap())
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList());
     if (!c.cloudInit().isEmpty()) {
@@ -89,7 +94,7 @@ public final class VmSpecs {
   }
 
   static dev.vmlet.proto.v1.PortForward forward(PortForward f) {
-    return dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(f.protocol()).setHostAddress(f.hostAddress())
+    return dev.vmlet.proto.v1.PortForward.newBuilder().setProtocol(ApiEnums.protocol(f.protocol())).setHostAddress(f.hostAddress())
         .setHostPort(f.hostPort()).setGuestPort(f.guestPort()).build();
   }
 }

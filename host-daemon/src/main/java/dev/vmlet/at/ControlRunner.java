@@ -7,7 +7,7 @@ import dev.vmlet.at.PipelineRunner.Output;
 import dev.vmlet.at.PipelineRunner.Result;
 import dev.vmlet.common.at.Redirect;
 import dev.vmlet.common.at.Stage;
-import dev.vmlet.proto.v1.FileWriteStart;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -52,7 +52,7 @@ final class DemoCommand implements Callable<Integer> {
         deleteQuietly(c, name); // a VM that was created but did not start must not stay behind
         throw e;
       }
-      System.out.println("  QEMU pid " + vm.getPid() + ", accelerator " + vm.getAccel() + ": " + vm.getAccelReason());
+      System.out.println("  QEMU pid " + vm.getPid() + ", accelerator " + dev.vmlet.api.ApiEnums.word(vm.getAccel()) + ": " + vm.getAccelReason());
       try {
         Vm ready = c.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
             .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());

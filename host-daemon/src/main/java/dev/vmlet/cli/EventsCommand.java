@@ -12,6 +12,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "events", mixinStandardHelpOptions = true,
     description = {"Print VM lifecycle events as they happen (state changes, agent connected/lost, crashes) until interrupted.",
+        "First the current state of each VM (CURRENT), then WATCHING: every change after that line is printed.",
         "With --format json: one JSON object per line."})
 final class EventsCommand implements Callable<Integer> {
   @Mixin ClientOptions client;

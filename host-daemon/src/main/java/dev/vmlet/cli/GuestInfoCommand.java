@@ -2,7 +2,7 @@ package dev.vmlet.cli;
 
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.GuestDisk;
-import dev.vmlet.proto.v1.GuestInfoReply;
+import dev.vmlet.proto.v1.GetGuestInfoResponse;
 import dev.vmlet.proto.v1.NetworkAddress;
 import dev.vmlet.proto.v1.VmRef;
 import java.util.concurrent.Callable;
@@ -25,7 +25,7 @@ final class GuestInfoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     try (DaemonClient c = client.connect()) {
-      GuestInfoReply g = c.vms().withDeadlineAfter(40, TimeUnit.SECONDS).getGuestInfo(VmRef.newBuilder().setName(name).build());
+      GetGuestInfoResponse g = c.vms().withDeadlineAfter(40, TimeUnit.SECONDS).getGuestInfo(VmRef.newBuilder().setName(name).build());
       if (output.json()) {
         System.out.println(OutputFormat.toJson(g));
         return 0;

@@ -33,7 +33,7 @@ final class InfoCommand implements Callable<Integer> {
       line("vCPUs", Integer.toString(v.getSpec().getVcpus()));
       line("Memory", v.getSpec().getMemoryMib() + " MiB");
       line("Image", v.getSpec().getImage());
-      line("Accel", v.getAccel().isEmpty() ? "(not started)" : v.getAccel() + " — " + v.getAccelReason());
+      line("Accel", v.getAccelValue() == 0 ? "(not started)" : dev.vmlet.api.ApiEnums.word(v.getAccel()) + " — " + v.getAccelReason());
       if (v.getPid() != 0) {
         line("QEMU pid", Long.toString(v.getPid()));
       }
@@ -49,7 +49,7 @@ final class InfoCommand implements Callable<Integer> {
         line("Agent", "not connected");
       }
       for (var f : v.getForwardsList()) {
-        line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + f.getProtocol());
+        line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + dev.vmlet.api.ApiEnums.word(f.getProtocol()));
       }
       if (v.getSshPort() != 0) {
         line("SSH", v.getSshHost() + " port " + v.getSshPort() + " (guest port 22)"

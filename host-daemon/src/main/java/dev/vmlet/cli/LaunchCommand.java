@@ -43,11 +43,11 @@ final class LaunchCommand implements Callable<Integer> {
         System.out.println(OutputFormat.toJson(last));
         return 0;
       }
-      System.out.println("Launched " + name + ": " + created.getState() + ", " + created.getAccel() + " ("
+      System.out.println("Launched " + name + ": " + created.getState() + ", " + dev.vmlet.api.ApiEnums.show(created.getAccel()) + " ("
           + created.getAccelReason() + "), QEMU pid " + created.getPid());
       for (var f : created.getForwardsList()) {
         System.out.println("Forward " + f.getHostAddress() + ":" + f.getHostPort() + " -> guest port " + f.getGuestPort()
-            + "/" + f.getProtocol());
+            + "/" + dev.vmlet.api.ApiEnums.word(f.getProtocol()));
       }
       if (noWait) {
         return 0;

@@ -38,7 +38,7 @@ final class ListCommand implements Callable<Integer> {
       System.out.printf(fmt, "NAME", "STATE", "CPUS", "MEM", "ACCEL", "AGENT");
       for (Vm v : vms) {
         System.out.printf(fmt, v.getSpec().getName(), v.getState(), v.getSpec().getVcpus(), v.getSpec().getMemoryMib() + "M",
-            v.getAccel().isEmpty() ? "-" : v.getAccel(), v.getAgentReady() ? "ready" : "-");
+            dev.vmlet.api.ApiEnums.show(v.getAccel()), v.getAgentReady() ? "ready" : "-");
       }
       return 0;
     }

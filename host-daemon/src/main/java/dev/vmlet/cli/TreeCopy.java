@@ -72,7 +72,7 @@ final class TreeCopy {
     for (DirEntry e : entries) {
       Path target = inside(local, e.getPath());
       switch (e.getType()) {
-        case DIRECTORY -> {
+        case TYPE_DIRECTORY -> {
           Files.createDirectories(target);
           setMode(target, e.getMode());
           if (preserveOwner) {
@@ -80,12 +80,12 @@ final class TreeCopy {
           }
           n[2]++;
         }
-        case FILE -> {
+        case TYPE_FILE -> {
           n[1] += CpCommand.pull(c, new CpCommand.Remote(vm, guestPath.replaceAll("/+$", "") + "/" + e.getPath()), target.toString(),
               preserveOwner).getSize();
           n[0]++;
         }
-        case SYMLINK -> {
+        case TYPE_SYMLINK -> {
           Files.deleteIfExists(target);
           Files.createSymbolicLink(target, Path.of(e.getLinkTarget()));
         }
@@ -94,7 +94,7 @@ final class TreeCopy {
     }
     // Directory mtimes last: filling a directory changes its mtime.
     for (DirEntry e : entries) {
-      if (e.getType() == DirEntry.Type.DIRECTORY) {
+      if (e.getType() == DirEntry.Type.TYPE_DIRECTORY) {
         Files.setLastModifiedTime(local.resolve(e.getPath()), FileTime.fromMillis(e.getMtimeUnixMs()));
       }
     }

@@ -78,6 +78,11 @@ public final class DaemonClient implements AutoCloseable {
     return VmServiceGrpc.newStub(channel);
   }
 
+  /** The standard gRPC health service: "" for the daemon, or a service's full name (vmlet.v1.VmService). */
+  public io.grpc.health.v1.HealthGrpc.HealthBlockingStub health() {
+    return io.grpc.health.v1.HealthGrpc.newBlockingStub(channel);
+  }
+
   /** True when something accepts connections on the socket. */
   public static boolean isListening(Path socket) {
     if (!Files.exists(socket)) {

@@ -105,7 +105,7 @@ public final class FileClient {
     long size = 0;
     while (it.hasNext()) {
       PullFileResponse r = it.next();
-      switch (r.getPartCase()) {
+      switch (r.getPayloadCase()) {
         case INFO -> onInfo.accept(r.getInfo());
         case DATA -> {
           r.getData().writeTo(out);

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -152,7 +153,10 @@ public final class DaemonServer implements AutoCloseable {
     } else {
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     }
-    health.setStatus("", ServingStatus.SERVING);
+    // Per service too: a client (or a load balancer) asks for the service it uses by its full name.
+    for (String service : List.of("", dev.vmlet.proto.v1.VmServiceGrpc.SERVICE_NAME, dev.vmlet.proto.v1.NodeServiceGrpc.SERVICE_NAME)) {
+      health.setStatus(service, ServingStatus.SERVING);
+    }
     LOG.info("vmlet daemon serving on unix:" + socket);
   }
 

@@ -1,7 +1,7 @@
 package dev.vmlet.host;
 
 import dev.vmlet.agent.AgentLink;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -96,7 +96,8 @@ public final class HostCapabilities {
   private void kvm(Capabilities.Builder c) {
     c.setKvmPresent(Files.exists(root.resolve("dev/kvm")));
     Accel a = accel.get();
-    c.setAccel(a.name()).setAccelReason(a.reason()).setKvmWorks(a.name().equals("kvm"));
+    c.setAccel(a.name().equals("kvm") ? dev.vmlet.proto.v1.Accel.ACCEL_KVM : dev.vmlet.proto.v1.Accel.ACCEL_TCG)
+        .setAccelReason(a.reason()).setKvmWorks(a.name().equals("kvm"));
     if (!c.getKvmPresent()) {
       c.addMissing(missing("KVM", "/dev/kvm does not exist, so VMs run under TCG (emulation, many times slower)",
           "enable virtualisation (VT-x/AMD-V) in the firmware and load the module: modprobe " + kvmModule()));

@@ -71,13 +71,8 @@ final class HostPathFields {
       Map.entry(V1 + "PullFileRequest.path", Rule.GUEST),
       Map.entry(V1 + "PushFileHeader.path", Rule.GUEST),
       Map.entry(V1 + "VmSpec.name", Rule.NOT_A_PATH),
-      Map.entry(V1 + "VmSpec.accel", Rule.NOT_A_PATH),
-      Map.entry(V1 + "VmSpec.machine", Rule.NOT_A_PATH),
-      Map.entry(V1 + "VmSpec.firmware", Rule.NOT_A_PATH),
-      Map.entry(V1 + "VmSpec.agent_port", Rule.NOT_A_PATH),
       Map.entry(V1 + "VmSpec.LabelsEntry.key", Rule.NOT_A_PATH),
       Map.entry(V1 + "VmSpec.LabelsEntry.value", Rule.NOT_A_PATH),
-      Map.entry(V1 + "PortForward.protocol", Rule.NOT_A_PATH),
       Map.entry(V1 + "PortForward.host_address", Rule.NOT_A_PATH), // an address to listen on, checked by VmConfig
       Map.entry(V1 + "DiskSpec.name", Rule.NOT_A_PATH),
       Map.entry(V1 + "ListVmsRequest.LabelsEntry.key", Rule.NOT_A_PATH),

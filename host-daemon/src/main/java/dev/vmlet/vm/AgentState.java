@@ -1,6 +1,6 @@
 package dev.vmlet.vm;
 
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 
 /**
  * What the daemon knows of a VM's agent in the current QEMU: the Hello it accepted (null while none

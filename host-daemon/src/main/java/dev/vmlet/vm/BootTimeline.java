@@ -2,12 +2,9 @@ package dev.vmlet.vm;
 
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
-import dev.vmlet.proto.v1.ExecExit;
-import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecStart;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.function.BooleanSupplier;
@@ -81,7 +78,7 @@ final class BootTimeline {
     Thread t = new Thread(() -> {
       long deadline = clock.millis() + WATCH_SECONDS * 1000L;
       while (running.getAsBoolean() && clock.millis() < deadline) {
-        if (answersSsh(host, port)) {
+        if (SshProbe.answersBanner(host, port)) {
           sshReadyAtMs = clock.millis();
           LOG.info("VM " + vm + ": SSH answers on " + host + ":" + port);
           return;
@@ -125,18 +122,5 @@ final class BootTimeline {
       // no console log yet
     }
     return sb.toString();
-  }
-
-  static boolean answersSsh(String host, int port) {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress(host, port), 1000);
-      s.setSoTimeout(3000);
-      InputStream in = s.getInputStream();
-      byte[] banner = new byte[4];
-      int n = in.readNBytes(banner, 0, 4);
-      return n == 4 && new String(banner, StandardCharsets.US_ASCII).equals("SSH-");
-    } catch (IOException e) {
-      return false;
-    }
   }
 }

@@ -21,6 +21,22 @@ public final class SshProbe {
 
   private SshProbe() {}
 
+  /**
+   * Whether an SSH server answers on host:port: it sends the "SSH-" banner within 3 s. Before a
+   * guest's sshd is up, QEMU's user-mode forward accepts the connection and then says nothing or
+   * resets it, so an open port alone proves nothing.
+   */
+  public static boolean answersBanner(String host, int port) {
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.connect(new java.net.InetSocketAddress(host, port), 1000);
+      s.setSoTimeout(3000);
+      byte[] banner = s.getInputStream().readNBytes(4);
+      return new String(banner, java.nio.charset.StandardCharsets.US_ASCII).equals("SSH-");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** What the command printed (stdout and stderr) and its exit code; -1 when it timed out. */
   public record Result(int exitCode, String output) {}
 

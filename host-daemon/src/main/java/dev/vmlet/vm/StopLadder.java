@@ -61,7 +61,7 @@ final class StopLadder {
       return false;
     }
     try {
-      agent.power(dev.vmlet.proto.v1.PowerRequest.Action.POWEROFF);
+      agent.power(dev.vmlet.proto.agent.v1.PowerRequest.Action.POWEROFF);
       return true;
     } catch (IOException e) {
       return false;

@@ -3,7 +3,7 @@ package dev.vmlet.vm;
 import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.console.ConsoleLink;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.qmp.QmpEvent;
@@ -110,6 +110,13 @@ final class VmLinks {
     if (before == null) {
       return;
     }
+    Hello previous = before.agent().hello();
+    if (previous != null) {
+      // A new session while the old one was never reported gone (a reset guest or a restarted
+      // agent says Hello before the heartbeats miss): watchers hear that the old one ended.
+      events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, !hello.getBootId().equals(before.agent().bootId()) ? "the guest rebooted"
+          : !previous.getAgentStartId().equals(hello.getAgentStartId()) ? "the agent restarted" : "the agent started a new session");
+    }
     events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
     if (!hello.getBootId().equals(before.agent().bootId())) {
       LOG.info("VM " + vm.name() + ": agent ready " + (at - before.record().startedAtMs()) + " ms after QEMU start");
@@ -138,8 +145,18 @@ final class VmLinks {
     }
   }
 
-  /** Closes the links and forgets them with the QEMU process: QEMU is gone. Caller owns the VM. */
-  static void drop(VmRuntime vm) {
+  /**
+   * Closes the links and forgets them with the QEMU process: QEMU is gone. Caller owns the VM. A
+   * connected agent is reported lost here, with {@code why}, before its link closes: the link's own
+   * "closed" callback may come after the QEMU is forgotten, and then says nothing, so without this
+   * a stop could end an agent's session without a word to watchers.
+   */
+  static void drop(VmRuntime vm, VmEvents events, String why) {
+    ProcessHandle qemu = vm.now().process();
+    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().lost()));
+    if (before != null && before.agent().hello() != null) {
+      events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, why);
+    }
     closeAll(vm);
     vm.publish(VmSnapshot::withoutQemu);
   }

@@ -6,7 +6,7 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.disk.Disks;
 import dev.vmlet.disk.QemuImg;
-import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.qemu.Accel;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.qemu.QemuLauncher;

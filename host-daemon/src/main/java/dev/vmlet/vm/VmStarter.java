@@ -100,7 +100,7 @@ final class VmStarter {
       // Never leave a QEMU behind for a start that failed.
       qemu.destroyForcibly();
       QemuProcess.awaitExit(qemu, Duration.ofSeconds(5));
-      VmLinks.drop(vm);
+      VmLinks.drop(vm, events, "the start failed");
       throw e;
     }
     return plan.accel();

@@ -48,7 +48,7 @@ final class VmTeardown {
       }
       events.transition(vm, VmState.STOPPING, "stop");
       StopLadder.run(vm, s, force, graceful);
-      VmLinks.drop(vm);
+      VmLinks.drop(vm, events, "the VM stopped");
       // QEMU is gone: its ports and cards are released even when the state cannot be written.
       release(vm);
       settle(vm, VmState.STOPPED, "stop", r -> r.withPid(0));
@@ -85,7 +85,7 @@ final class VmTeardown {
       if (s == VmState.STOPPED || s == VmState.CRASHED || s == VmState.CREATED) {
         return; // not a VM that runs (a re-adopted record said otherwise): nothing to account for
       }
-      VmLinks.drop(vm);
+      VmLinks.drop(vm, events, "QEMU exited");
       release(vm);
       if (s == VmState.STOPPING || now.guestShutdown()) {
         settle(vm, VmState.STOPPED, "mark stopped", r -> r.withPid(0));

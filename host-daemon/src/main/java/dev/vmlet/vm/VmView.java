@@ -1,6 +1,6 @@
 package dev.vmlet.vm;
 
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.nio.file.Path;
 
 /** A consistent snapshot of one VM for readers: the record plus what is known live. */

@@ -13,6 +13,8 @@ import dev.vmlet.proto.v1.VmRef;
 import dev.vmlet.proto.v1.VmServiceGrpc;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
+import dev.vmlet.proto.v1.VmEvent;
+import dev.vmlet.proto.v1.WatchVmsRequest;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.spec.BootImage;
 import dev.vmlet.vm.VmManager;
@@ -114,5 +116,42 @@ class VmServiceImplTest {
     assertThatThrownBy(() -> stub.getVm(VmRef.newBuilder().setName("tmp").build()))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
     assertThat(dir.resolve("state/vms/tmp")).doesNotExist();
+  }
+
+  @Test
+  void watchVms_firstSendsTheCurrentStateThenWatching() {
+    create("a");
+    create("b");
+    var events = stub.withDeadlineAfter(10, TimeUnit.SECONDS).watchVms(WatchVmsRequest.getDefaultInstance());
+    java.util.List<VmEvent> first = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      first.add(events.next());
+    }
+    assertThat(first).extracting(VmEvent::getKind)
+        .containsExactly(VmEvent.Kind.CURRENT, VmEvent.Kind.CURRENT, VmEvent.Kind.WATCHING);
+    assertThat(first.subList(0, 2)).extracting(VmEvent::getName).containsExactlyInAnyOrder("a", "b");
+    assertThat(first.get(0).getState()).isEqualTo(VmState.CREATED);
+    assertThat(first.get(0).getAgentReady()).isFalse();
+  }
+
+  @Test
+  void watchVms_ofAnUnknownName_isNotFound() {
+    var events = stub.withDeadlineAfter(10, TimeUnit.SECONDS).watchVms(WatchVmsRequest.newBuilder().setName("nope").build());
+    assertThat(code(events::hasNext)).isEqualTo(Status.Code.NOT_FOUND);
+  }
+
+  @Test
+  void watchVms_ofOneVm_endsAfterItIsDeleted() {
+    create("a");
+    create("b");
+    var events = stub.withDeadlineAfter(10, TimeUnit.SECONDS).watchVms(WatchVmsRequest.newBuilder().setName("a").build());
+    assertThat(events.next().getKind()).isEqualTo(VmEvent.Kind.CURRENT);
+    assertThat(events.next().getKind()).isEqualTo(VmEvent.Kind.WATCHING);
+    stub.withDeadlineAfter(10, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("b").build());
+    stub.withDeadlineAfter(10, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("a").build());
+    VmEvent deleted = events.next();
+    assertThat(deleted.getName()).isEqualTo("a"); // b's deletion is not a's
+    assertThat(deleted.getKind()).isEqualTo(VmEvent.Kind.DELETED);
+    assertThat(events.hasNext()).isFalse();
   }
 }

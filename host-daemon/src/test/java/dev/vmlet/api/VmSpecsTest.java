@@ -3,7 +3,12 @@ package dev.vmlet.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vmlet.proto.v1.Accel;
+import dev.vmlet.proto.v1.AgentPort;
 import dev.vmlet.proto.v1.DiskSpec;
+import dev.vmlet.proto.v1.Firmware;
+import dev.vmlet.proto.v1.Machine;
+import dev.vmlet.proto.v1.Protocol;
 import dev.vmlet.proto.v1.KernelBoot;
 import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.VmSpec;
@@ -13,9 +18,10 @@ import org.junit.jupiter.api.Test;
 class VmSpecsTest {
   @Test
   void aFullSpec_survivesTheRoundTrip() {
-    VmSpec spec = VmSpec.newBuilder().setName("web").setVcpus(2).setMemoryMib(1024).setImage("kernel").setAccel("tcg")
+    VmSpec spec = VmSpec.newBuilder().setName("web").setVcpus(2).setMemoryMib(1024).setImage("kernel").setAccel(Accel.ACCEL_TCG)
         .putLabels("role", "web").addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(10).setEphemeral(true))
-        .setBalloon(true).setHugepages(true).addCpuPinning(0).addCpuPinning(1).setMachine("microvm").setFirmware("bios").setAgentPort("virtio")
+        .setBalloon(true).setHugepages(true).addCpuPinning(0).addCpuPinning(1).setMachine(Machine.MACHINE_MICROVM)
+        .setFirmware(Firmware.FIRMWARE_BIOS).setAgentPort(AgentPort.AGENT_PORT_VIRTIO)
         .setKernel(KernelBoot.newBuilder().setPath("/boot/vmlinuz").setInitrd("/boot/initrd").setCmdline("console=ttyS0"))
         .setTap("tap0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);
@@ -31,9 +37,9 @@ class VmSpecsTest {
 
   @Test
   void forwardsAndGpus_roundTrip() {
-    VmSpec spec = VmSpec.newBuilder().setName("a").setImage("micro").setAccel("auto").setVcpus(1).setMemoryMib(512)
-        .setMachine("q35").setFirmware("uefi").setAgentPort("serial")
-        .addForwards(PortForward.newBuilder().setProtocol("udp").setHostAddress("0.0.0.0").setHostPort(0).setGuestPort(53))
+    VmSpec spec = VmSpec.newBuilder().setName("a").setImage("micro").setAccel(Accel.ACCEL_AUTO).setVcpus(1).setMemoryMib(512)
+        .setMachine(Machine.MACHINE_Q35).setFirmware(Firmware.FIRMWARE_UEFI).setAgentPort(AgentPort.AGENT_PORT_SERIAL)
+        .addForwards(PortForward.newBuilder().setProtocol(Protocol.PROTOCOL_UDP).setHostAddress("0.0.0.0").setHostPort(0).setGuestPort(53))
         .addGpus("0000:01:00.0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);
   }
@@ -47,6 +53,24 @@ class VmSpecsTest {
         .setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
             .addField(7, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build())).build();
     assertThatThrownBy(() -> VmSpecs.config(diskFromTheFuture)).hasMessageContaining("spec.disks has field number 7");
+  }
+
+  @Test
+  void anEnumValueThisDaemonDoesNotKnow_isRefusedNotTakenAsTheDefault() {
+    VmSpec spec = VmSpec.newBuilder().setName("a").setFirmwareValue(7).build();
+    assertThatThrownBy(() -> VmSpecs.config(spec)).hasMessageContaining("spec.firmware has the value number 7");
+    VmSpec forward = VmSpec.newBuilder().setName("a").addForwards(PortForward.newBuilder().setProtocolValue(9).setGuestPort(80)).build();
+    assertThatThrownBy(() -> VmSpecs.config(forward)).hasMessageContaining("spec.forwards.protocol has the value number 9");
+  }
+
+  @Test
+  void unspecifiedEnums_getTheDomainDefaults() {
+    VmConfig c = VmSpecs.config(VmSpec.newBuilder().setName("a")
+        .addForwards(PortForward.newBuilder().setGuestPort(80)).build());
+    assertThat(c.platform().machine()).isEqualTo("q35");
+    assertThat(c.platform().firmware()).isEqualTo("bios");
+    assertThat(c.platform().agentPort()).isEqualTo("virtio");
+    assertThat(c.forwards().get(0).protocol()).isEqualTo("tcp");
   }
 
   @Test

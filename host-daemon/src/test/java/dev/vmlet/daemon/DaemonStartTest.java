@@ -35,4 +35,19 @@ class DaemonStartTest {
     }
     assertThat(paths.socket()).doesNotExist();
   }
+
+  @Test
+  void health_answersServingForTheDaemonAndEachService_andNotFoundForOthers() throws Exception {
+    VmletPaths paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
+    try (Daemon daemon = Daemon.start(paths, "qemu-system-x86_64"); DaemonClient client = new DaemonClient(paths.socket())) {
+      for (String service : java.util.List.of("", "vmlet.v1.VmService", "vmlet.v1.NodeService")) {
+        var reply = client.health().withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+            .check(io.grpc.health.v1.HealthCheckRequest.newBuilder().setService(service).build());
+        assertThat(reply.getStatus()).as(service).isEqualTo(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+      }
+      assertThatThrownBy(() -> client.health().withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+          .check(io.grpc.health.v1.HealthCheckRequest.newBuilder().setService("vmlet.v1.NoSuchService").build()))
+          .hasMessageContaining("NOT_FOUND");
+    }
+  }
 }

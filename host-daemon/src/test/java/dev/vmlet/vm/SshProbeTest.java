@@ -40,4 +40,24 @@ class SshProbeTest {
     assertThat(SshProbe.cloudInitStatus(runner, "h", 22, KEY)).isEqualTo("(no output, exit 255)");
     assertThat(SshProbe.cloudInitStatus(new FakeProcessRunner(), "h", 22, KEY)).startsWith("cannot run ssh: Cannot run program \"ssh\"");
   }
+
+  @Test
+  void answersBanner_onlyForAServerThatSaysSsh() throws Exception {
+    try (java.net.ServerSocket ssh = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        java.net.ServerSocket other = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      Thread server = new Thread(() -> {
+        try (java.net.Socket s = ssh.accept()) {
+          s.getOutputStream().write("SSH-2.0-OpenSSH_9.2\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          s.getInputStream().read(); // until the client closes
+        } catch (java.io.IOException ignored) {
+          // the client went away
+        }
+      });
+      server.start();
+      assertThat(SshProbe.answersBanner("127.0.0.1", ssh.getLocalPort())).isTrue();
+      server.join(5000);
+      // Accepts and says nothing, as QEMU's user-mode forward does before the guest's sshd is up.
+      assertThat(SshProbe.answersBanner("127.0.0.1", other.getLocalPort())).isFalse();
+    }
+  }
 }

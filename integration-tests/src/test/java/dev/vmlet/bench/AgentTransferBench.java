@@ -50,7 +50,7 @@ class AgentTransferBench {
         execRoundTrips(vm, ssh, runs);
       }
       vm.push("/root/bench.bin", data);
-      Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + vm.info().getAccel()
+      Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + dev.vmlet.api.ApiEnums.word(vm.info().getAccel())
           + " (MB/s, medians)", "MB/s");
 
       List<Double> push = new ArrayList<>();
@@ -128,7 +128,7 @@ class AgentTransferBench {
     ways.put("qemu-guest-agent", c -> qgaExec(vm.qgaSocket(), c));
     ways.put("ssh, new connection", c -> ssh.run(false, c));
     ways.put("ssh, reused connection", c -> ssh.run(true, c));
-    Bench.Chart chart = new Bench.Chart("exec-round-trip.png", "Exec round trip, one Debian guest under " + vm.info().getAccel()
+    Bench.Chart chart = new Bench.Chart("exec-round-trip.png", "Exec round trip, one Debian guest under " + dev.vmlet.api.ApiEnums.word(vm.info().getAccel())
         + " (ms, median p50)", "ms");
     for (var way : ways.entrySet()) {
       for (String command : List.of("true", mib)) {

@@ -32,7 +32,7 @@ class DebianBootBench {
     for (int i = 0; i < Bench.runs(); i++) {
       try (BenchSupport.DebianVm vm = BenchSupport.debianVm(tmp.resolve("run" + i), "deb" + i)) {
         Vm v = vm.awaitBootTimeline();
-        accel = v.getAccel();
+        accel = dev.vmlet.api.ApiEnums.word(v.getAccel());
         long t0 = v.getStartedAtUnixMs();
         add(figures, "QEMU start to the kernel's first console line", (v.getConsoleFirstOutputUnixMs() - t0) / 1000.0);
         Double toInit = Bench.kernelToInit(v.getConsoleLog());

@@ -34,7 +34,7 @@ class MicroVmBench {
       String accel = "";
       for (int i = 0; i < runs; i++) {
         Vm vm = i == 0 ? node.start("boot", 384) : startAgain(node, "boot");
-        accel = vm.getAccel();
+        accel = dev.vmlet.api.ApiEnums.word(vm.getAccel());
         ready.add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
         Double toInit = Bench.kernelToInit(vm.getConsoleLog());
         assertThat(toInit).as("'Run /init' in the console log").isNotNull();

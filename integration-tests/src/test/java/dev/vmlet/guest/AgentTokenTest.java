@@ -3,7 +3,7 @@ package dev.vmlet.guest;
 import dev.vmlet.agent.AgentLink;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

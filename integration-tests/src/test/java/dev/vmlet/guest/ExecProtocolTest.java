@@ -7,10 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vmlet.common.flow.SendWindow;
-import dev.vmlet.proto.v1.ExecExit;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.GuestInfoReply;
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.GuestInfoReply;
+import dev.vmlet.proto.agent.v1.StreamError;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -233,7 +233,7 @@ class ExecProtocolTest {
     assertThat(Policy.load(dir.resolve("absent.conf")).check(Policy.Operation.POWER)).isEmpty();
   }
 
-  private static dev.vmlet.proto.v1.FileWriteStart write(Path p) {
-    return dev.vmlet.proto.v1.FileWriteStart.newBuilder().setPath(p.toString()).build();
+  private static dev.vmlet.proto.agent.v1.FileWriteStart write(Path p) {
+    return dev.vmlet.proto.agent.v1.FileWriteStart.newBuilder().setPath(p.toString()).build();
   }
 }

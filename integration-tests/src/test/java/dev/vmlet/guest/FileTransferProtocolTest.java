@@ -7,8 +7,8 @@ import dev.vmlet.agent.ExecListener;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.vmlet.proto.v1.FileDone;
-import dev.vmlet.proto.v1.FileWriteStart;
+import dev.vmlet.proto.agent.v1.FileDone;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -187,7 +187,7 @@ class FileTransferProtocolTest {
     Path f = guest.resolve("small.txt");
     AgentFiles.push(link, to(f), new ByteArrayInputStream("x".repeat(100_000).getBytes()), () -> null, T);
     CompletableFuture<Integer> exit = new CompletableFuture<>();
-    link.exec(dev.vmlet.proto.v1.ExecStart.newBuilder().addArgv("true").build(), new ExecListener() {
+    link.exec(dev.vmlet.proto.agent.v1.ExecStart.newBuilder().addArgv("true").build(), new ExecListener() {
       @Override
       public void stdout(byte[] data) {}
 
@@ -195,7 +195,7 @@ class FileTransferProtocolTest {
       public void stderr(byte[] data) {}
 
       @Override
-      public void exit(dev.vmlet.proto.v1.ExecExit e) {
+      public void exit(dev.vmlet.proto.agent.v1.ExecExit e) {
         exit.complete(e.getExitCode());
       }
 
@@ -212,9 +212,9 @@ class FileTransferProtocolTest {
     Files.createDirectories(guest.resolve("t/x/y"));
     Files.writeString(guest.resolve("t/x/y/f.txt"), "12345");
     Files.createSymbolicLink(guest.resolve("t/l"), Path.of("x"));
-    java.util.List<dev.vmlet.proto.v1.DirEntry> entries = link.listDir(guest.resolve("t").toString()).get(10, TimeUnit.SECONDS);
-    assertThat(entries).extracting(dev.vmlet.proto.v1.DirEntry::getPath).containsExactlyInAnyOrder("x", "x/y", "x/y/f.txt", "l");
-    assertThat(entries.stream().map(dev.vmlet.proto.v1.DirEntry::getPath).toList()).containsSubsequence("x", "x/y", "x/y/f.txt");
+    java.util.List<dev.vmlet.proto.agent.v1.DirEntry> entries = link.listDir(guest.resolve("t").toString()).get(10, TimeUnit.SECONDS);
+    assertThat(entries).extracting(dev.vmlet.proto.agent.v1.DirEntry::getPath).containsExactlyInAnyOrder("x", "x/y", "x/y/f.txt", "l");
+    assertThat(entries.stream().map(dev.vmlet.proto.agent.v1.DirEntry::getPath).toList()).containsSubsequence("x", "x/y", "x/y/f.txt");
     assertThat(entries).filteredOn(e -> e.getPath().equals("x/y/f.txt")).singleElement()
         .satisfies(e -> assertThat(e.getSize()).isEqualTo(5));
     assertThat(entries).filteredOn(e -> e.getPath().equals("l")).singleElement()
@@ -310,7 +310,7 @@ class FileTransferProtocolTest {
         () -> null, T);
     assertThat(Files.getAttribute(target, "unix:uid")).isEqualTo(65534);
     assertThat(Files.getAttribute(target, "unix:gid")).isEqualTo(65534);
-    dev.vmlet.proto.v1.FileInfo[] info = new dev.vmlet.proto.v1.FileInfo[1];
+    dev.vmlet.proto.agent.v1.FileInfo[] info = new dev.vmlet.proto.agent.v1.FileInfo[1];
     AgentFiles.pull(link, target.toString(), OutputStream.nullOutputStream(), i -> info[0] = i, T);
     assertThat(info[0].getUid()).isEqualTo(65534);
     assertThat(link.listDir(guest.toString()).get(10, TimeUnit.SECONDS)).filteredOn(e -> e.getPath().equals("owned.txt"))

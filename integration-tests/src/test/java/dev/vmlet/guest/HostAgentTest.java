@@ -4,7 +4,7 @@ import dev.vmlet.agent.AgentLink;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.host.HostAgent;
-import dev.vmlet.proto.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.ExecStart;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import dev.vmlet.common.frame.FrameEncoder;
-import dev.vmlet.proto.v1.ExecOutput;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.ExecOutput;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;

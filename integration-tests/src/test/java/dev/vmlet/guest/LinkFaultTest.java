@@ -7,10 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vmlet.faults.Faults;
-import dev.vmlet.proto.v1.ExecExit;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.FileDone;
-import dev.vmlet.proto.v1.StreamError;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.FileDone;
+import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

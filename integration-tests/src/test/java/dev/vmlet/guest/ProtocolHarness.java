@@ -3,9 +3,9 @@ package dev.vmlet.guest;
 import dev.vmlet.agent.AgentException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
-import dev.vmlet.proto.v1.ExecExit;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -129,7 +129,7 @@ final class ProtocolHarness implements AutoCloseable {
     }
 
     @Override
-    public void failed(dev.vmlet.proto.v1.StreamError error) {
+    public void failed(dev.vmlet.proto.agent.v1.StreamError error) {
       result.completeExceptionally(new AgentException(error));
     }
 

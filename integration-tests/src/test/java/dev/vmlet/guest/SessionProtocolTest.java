@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.common.frame.FrameEncoder;
 import dev.vmlet.common.frame.FrameFormat;
-import dev.vmlet.proto.v1.ExecStart;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Heartbeat;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Heartbeat;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;

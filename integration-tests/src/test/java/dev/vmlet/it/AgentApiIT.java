@@ -8,7 +8,7 @@ import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
-import dev.vmlet.proto.v1.GuestInfoReply;
+import dev.vmlet.proto.v1.GetGuestInfoResponse;
 import dev.vmlet.proto.v1.VmRef;
 import dev.vmlet.client.ExecClient;
 import dev.vmlet.proto.v1.FileTransferResult;
@@ -167,7 +167,7 @@ class AgentApiIT {
 
   @Test
   void guestInfo_andTheExecRoundTrip() throws Exception {
-    GuestInfoReply info = d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS).getGuestInfo(VmRef.newBuilder().setName(VM).build());
+    GetGuestInfoResponse info = d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS).getGuestInfo(VmRef.newBuilder().setName(VM).build());
     assertThat(info.getGuest().getHostname()).isEqualTo(VM);
     assertThat(info.getAddressesList()).anySatisfy(a -> assertThat(a.getAddress()).isEqualTo("10.0.2.15"));
     assertThat(info.getMemoryTotalBytes()).isBetween(300L << 20, 512L << 20);

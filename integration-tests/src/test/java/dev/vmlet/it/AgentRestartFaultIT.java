@@ -93,7 +93,7 @@ class AgentRestartFaultIT {
     Faults.report("agent killed, guest rebooted", String.format(
         "micro VM (%s): agent killed with SIGKILL %d times, link back %d/%d (%s from the kill to a command answered by the new agent);"
             + " guest rebooted %d times, link back %d/%d (%s from RebootVm to a command answered in the new boot)",
-        vm.getAccel(), kills, agentBackMs.size(), kills, Faults.medianMax(agentBackMs), reboots, rebootBackMs.size(), reboots,
+        dev.vmlet.api.ApiEnums.word(vm.getAccel()), kills, agentBackMs.size(), kills, Faults.medianMax(agentBackMs), reboots, rebootBackMs.size(), reboots,
         Faults.medianMax(rebootBackMs)));
   }
 }

@@ -66,7 +66,7 @@ class BootSourcesIT {
   @Test
   void microvmMachine_bootsOnVirtioMmio_phonesHome_andStopsOnTheAcpiButton() {
     String name = "it-microvm";
-    create(VmSpec.newBuilder().setName(name).setMachine("microvm").setBalloon(true)
+    create(VmSpec.newBuilder().setName(name).setMachine(dev.vmlet.proto.v1.Machine.MACHINE_MICROVM).setBalloon(true)
         .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(8)));
     Guests.waitReady(client, name);
     // No PCI bus at all; the disk, the NIC, the console port and the balloon sit on virtio-mmio.
@@ -85,7 +85,7 @@ class BootSourcesIT {
   @Test
   void theAgentOnTheLegacySerialPort_phonesHome_runsCommands_andMovesFiles() throws Exception {
     String name = "it-serial";
-    Vm vm = create(VmSpec.newBuilder().setName(name).setAgentPort("serial"));
+    Vm vm = create(VmSpec.newBuilder().setName(name).setAgentPort(dev.vmlet.proto.v1.AgentPort.AGENT_PORT_SERIAL));
     assertThat(vm.getQemuCommand()).contains("agent-serial.sock");
     Guests.waitReady(client, name);
     // The agent chose ttyS1 because the kernel command line said so; the virtio port is not used.

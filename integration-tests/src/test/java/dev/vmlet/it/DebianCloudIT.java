@@ -14,6 +14,7 @@ import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import dev.vmlet.config.VmletPaths;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -68,6 +69,13 @@ class DebianCloudIT {
               .setCloudInit(CloudInit.newBuilder().setUserData(USER_DATA)))
           .setStart(true).build());
       assertThat(created.getSpec().getDisks(0).getName()).isEqualTo("root");
+      // Right after the launch the guest's sshd is not up: vmlet ssh waits for it, saying so,
+      // instead of handing over ssh's bare "Connection reset by peer".
+      Guests.Result sshAtOnce = vmletSsh(d, name, "cat", "/etc/hostname");
+      System.out.println("vmlet ssh right after the launch:\n" + sshAtOnce.stderr());
+      assertThat(sshAtOnce.exitCode()).as(sshAtOnce.stderr()).isZero();
+      assertThat(sshAtOnce.stdout()).isEqualTo(name + "\n");
+      assertThat(sshAtOnce.stderr()).contains("Waiting up to 600 s for the SSH server of VM '" + name + "'", "SSH is up after");
       Vm ready = d.client.vms().withDeadlineAfter(500, TimeUnit.SECONDS)
           .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(480).build());
       System.out.printf("debian phone-home: %.1f s after QEMU start%n", (ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs()) / 1000.0);
@@ -180,5 +188,21 @@ class DebianCloudIT {
       assertThat(Guests.sh(d.client, name, "systemctl is-active vmlet-agent")).isEqualTo("active\n");
       d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
     }
+  }
+
+  /** `vmlet ssh` as a user runs it: its own process, stdin closed (ssh would read the test JVM's). */
+  private static Guests.Result vmletSsh(TestDaemon d, String name, String... command) throws Exception {
+    List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "dev.vmlet.cli.Main", "ssh", "--socket=" + d.paths.socket(), "--wait", "600",
+        name, "--"));
+    argv.addAll(List.of(command));
+    Path out = Files.createTempFile("vmlet-ssh", ".out");
+    Path err = Files.createTempFile("vmlet-ssh", ".err");
+    Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    if (!p.waitFor(12, TimeUnit.MINUTES)) {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    return new Guests.Result(Files.readString(out), Files.readString(err), p.isAlive() ? -1 : p.exitValue());
   }
 }

@@ -61,7 +61,7 @@ final class Guests {
     Vm ready = client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
         .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(vm).setTimeoutSeconds(180).build());
     System.out.printf("phone-home %s: %d ms after QEMU start (%s)%n", vm,
-        ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs(), ready.getAccel());
+        ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs(), dev.vmlet.api.ApiEnums.word(ready.getAccel()));
     return ready;
   }
   /**

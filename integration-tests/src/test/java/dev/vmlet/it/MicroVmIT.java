@@ -196,7 +196,7 @@ class MicroVmIT {
     });
     watcher.setDaemon(true);
     watcher.start();
-    Thread.sleep(500); // let the watch call reach the daemon
+    awaitEvent(events, VmEvent.Kind.WATCHING, 30); // from here on every change is sent
     String bootBefore = exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout();
     client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).rebootVm(VmRef.newBuilder().setName(name).build());
     VmEvent reconnected = awaitEvent(events, VmEvent.Kind.AGENT_CONNECTED, 120);
@@ -349,7 +349,7 @@ class MicroVmIT {
   void uefiVm_bootsThroughOvmf_andSnapshotsIncludeItsMemory() throws Exception {
     String name = "it-uefi";
     client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(name).setFirmware("uefi").addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(16)))
+        .setSpec(VmSpec.newBuilder().setName(name).setFirmware(dev.vmlet.proto.v1.Firmware.FIRMWARE_UEFI).addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(16)))
         .setStart(true).build());
     waitReady(name);
     assertThat(exec(name, "sh", "-c", "test -d /sys/firmware/efi && echo uefi").stdout()).isEqualTo("uefi\n");
@@ -391,7 +391,7 @@ class MicroVmIT {
         VmSpec.newBuilder().setName("ok").setKernel(dev.vmlet.proto.v1.KernelBoot.newBuilder().setPath("/no/such/vmlinuz")).build(),
         VmSpec.newBuilder().setName("ok").setImage("disk").build(),
         VmSpec.newBuilder().setName("ok").setImage("ubuntu").build(),
-        VmSpec.newBuilder().setName("ok").setMachine("microvm").setFirmware("uefi").build(),
+        VmSpec.newBuilder().setName("ok").setMachine(dev.vmlet.proto.v1.Machine.MACHINE_MICROVM).setFirmware(dev.vmlet.proto.v1.Firmware.FIRMWARE_UEFI).build(),
         VmSpec.newBuilder().setName("ok").setTap("tap0").addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setHostPort(8080).setGuestPort(80)).build(),
         VmSpec.newBuilder().setName("ok").addGpus("not-a-pci-address").build(),
         VmSpec.newBuilder().setName("ok").setImage("/no/such/cloud.qcow2").build(),

@@ -25,8 +25,8 @@ class NodeIT {
       assertThat(c.getQemuVersion()).startsWith("QEMU emulator version");
       assertThat(c.getHostCpus()).isEqualTo(Runtime.getRuntime().availableProcessors());
       assertThat(c.getKvmPresent()).isEqualTo(java.nio.file.Files.exists(Path.of("/dev/kvm")));
-      assertThat(c.getAccel()).isIn("kvm", "tcg");
-      assertThat(c.getKvmWorks()).isEqualTo(c.getAccel().equals("kvm"));
+      assertThat(c.getAccel()).isIn(dev.vmlet.proto.v1.Accel.ACCEL_KVM, dev.vmlet.proto.v1.Accel.ACCEL_TCG);
+      assertThat(c.getKvmWorks()).isEqualTo(c.getAccel() == dev.vmlet.proto.v1.Accel.ACCEL_KVM);
       assertThat(c.getOvmfList()).isNotEmpty(); // scripts/test installs ovmf
       assertThat(c.getPassthroughNote()).contains("fake sysfs only");
       var gpus = d.client.node().listGpus(ListGpusRequest.getDefaultInstance());

@@ -175,7 +175,7 @@ class RemoteHostPathsTest {
       assertThat(refused(() -> operator.vms().withDeadlineAfter(30, TimeUnit.SECONDS).createVm(tap)).getStatus().getDescription())
           .startsWith("spec.tap tap0: a TAP device may be named over TCP by the admin role only");
       CreateVmRequest gpu = CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder().setName("g").addGpus("0000:01:00.0")
-          .setFirmware("uefi")).build();
+          .setFirmware(dev.vmlet.proto.v1.Firmware.FIRMWARE_UEFI)).build();
       assertThat(refused(() -> operator.vms().withDeadlineAfter(30, TimeUnit.SECONDS).createVm(gpu)).getStatus().getCode())
           .isEqualTo(Status.Code.PERMISSION_DENIED);
     }

@@ -1,7 +1,7 @@
 package dev.vmlet.common.frame;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;

@@ -1,6 +1,6 @@
 package dev.vmlet.common.frame;
 
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.ByteBuffer;
 import java.util.zip.CRC32C;
 

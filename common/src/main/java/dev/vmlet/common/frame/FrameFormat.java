@@ -10,7 +10,7 @@ package dev.vmlet.common.frame;
  *  +--------+----------------+----------------+----------------+==================+
  * </pre>
  *
- * <p>The payload is one serialized {@code vmlet.v1.Frame}. The magic lets a reader that starts in
+ * <p>The payload is one serialized {@code vmlet.agent.v1.Frame}. The magic lets a reader that starts in
  * the middle of old bytes find the next frame; the complemented length makes a false magic in
  * garbage very unlikely to pass as a header; the CRC catches the rest. A length above {@link
  * #MAX_PAYLOAD} is refused before any buffer is allocated for it.

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
-import dev.vmlet.proto.v1.ExecOutput;
-import dev.vmlet.proto.v1.Frame;
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.ExecOutput;
+import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.Hello;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;

@@ -10,7 +10,7 @@ import dev.vmlet.common.at.Pipeline;
 import dev.vmlet.common.frame.FrameDecoder;
 import dev.vmlet.common.frame.FrameEncoder;
 import dev.vmlet.common.frame.FrameFormat;
-import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.agent.v1.Frame;
 import java.util.ArrayList;
 import java.util.List;
 
