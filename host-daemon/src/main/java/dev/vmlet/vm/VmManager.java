@@ -517,6 +517,20 @@ public final class VmManager implements AutoCloseable {
     return link;
   }
 
+  /**
+   * The QMP link of a VM whose QEMU runs, else null: for readers that poll QEMU on their own thread
+   * (metrics). No lock, like every reader here.
+   */
+  public dev.vmlet.qmp.QmpClient qmp(String name) {
+    VmRuntime vm = vms.get(name);
+    return vm == null ? null : vm.qmp;
+  }
+
+  /** How many writes of VMs' state files failed since the daemon started. */
+  public long stateWriteFailures() {
+    return store.writeFailures();
+  }
+
   private static long hostMemoryMib() {
     var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     return os.getTotalMemorySize() / (1024 * 1024);
