@@ -109,7 +109,12 @@ final class DaemonCommand implements Callable<Integer> {
    * the endpoint has no TLS and no authentication (docs/metrics.md says why).
    */
   static java.net.InetSocketAddress metricsAddress(String hostPort, boolean nonLocal) {
-    java.net.InetSocketAddress a = ClientOptions.tcpAddress("tcp://" + hostPort);
+    java.net.InetSocketAddress a;
+    try {
+      a = ClientOptions.tcpAddress("tcp://" + hostPort);
+    } catch (CliException e) {
+      throw new CliException("--metrics " + hostPort + " is not HOST:PORT (e.g. 127.0.0.1:9177, [::1]:9177)");
+    }
     if (a.isUnresolved()) {
       throw new CliException("--metrics " + hostPort + ": cannot resolve " + a.getHostString());
     }

@@ -3,7 +3,6 @@ package dev.vmlet.metrics;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
-import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -33,8 +32,7 @@ final class Families {
       all.metricSnapshot(b.build());
     }
     for (CounterSnapshot.Builder b : counters.values()) {
-      MetricSnapshot s = b.build();
-      all.metricSnapshot(s);
+      all.metricSnapshot(b.build());
     }
     return all.build();
   }

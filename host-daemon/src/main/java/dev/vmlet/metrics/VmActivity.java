@@ -34,7 +34,7 @@ public final class VmActivity {
         .labelNames("vm").register(registry);
     execsFailed = Counter.builder().name("vmlet_vm_execs_failed_total")
         .help("Exec calls that ended with an error status (not started, agent lost, refused by the guest's policy); a program's "
-            + "own non-zero exit is not a failure here.").labelNames("vm").register(registry);
+            + "own non-zero exit, or a call its caller cancelled, is not a failure here.").labelNames("vm").register(registry);
     execSeconds = Histogram.builder().name("vmlet_vm_exec_duration_seconds")
         .help("Duration of Exec calls, from the request to the program's exit or the error.")
         .classicOnly().classicUpperBounds(EXEC_BUCKETS).labelNames("vm").register(registry);

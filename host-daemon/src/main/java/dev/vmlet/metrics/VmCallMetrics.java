@@ -58,6 +58,13 @@ public final class VmCallMetrics implements ServerInterceptor {
         tally.saw(message);
         super.onMessage(message);
       }
+
+      @Override
+      public void onCancel() {
+        // The client went away (Ctrl-C on vmlet exec): the service need not close the call.
+        tally.end(Status.CANCELLED);
+        super.onCancel();
+      }
     };
   }
 
@@ -96,7 +103,8 @@ public final class VmCallMetrics implements ServerInterceptor {
       }
       ended = true;
       activity.execSeconds.labelValues(vm).observe((System.nanoTime() - startNanos) / 1e9);
-      if (!status.isOk()) {
+      // Cancelled by the caller (Ctrl-C): the caller's choice, not a failure.
+      if (!status.isOk() && status.getCode() != Status.Code.CANCELLED) {
         activity.execsFailed.labelValues(vm).inc();
       }
     }

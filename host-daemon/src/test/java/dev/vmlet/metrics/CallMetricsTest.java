@@ -53,6 +53,9 @@ class CallMetricsTest {
       return new StreamObserver<>() {
         @Override
         public void onNext(ExecRequest r) {
+          if (r.getName().equals("slow")) {
+            return; // runs until the client cancels
+          }
           if (r.getName().equals("web1")) {
             out.onNext(ExecResponse.newBuilder().setExit(ExecExit.newBuilder().setExitCode(3)).build());
             out.onCompleted();
@@ -117,25 +120,34 @@ class CallMetricsTest {
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
   }
 
+  /** A client-side observer that completes with the call's status; replies are dropped. */
+  private static final class Ending<T> implements StreamObserver<T> {
+    final java.util.concurrent.CompletableFuture<Status> status = new java.util.concurrent.CompletableFuture<>();
+
+    @Override
+    public void onNext(T reply) { }
+
+    @Override
+    public void onError(Throwable t) {
+      status.complete(Status.fromThrowable(t));
+    }
+
+    @Override
+    public void onCompleted() {
+      status.complete(Status.OK);
+    }
+
+    Status await() throws Exception {
+      return status.get(10, TimeUnit.SECONDS);
+    }
+  }
+
   private void exec(String vm) throws Exception {
-    java.util.concurrent.CompletableFuture<Status> done = new java.util.concurrent.CompletableFuture<>();
-    StreamObserver<ExecRequest> in = async.exec(new StreamObserver<>() {
-      @Override
-      public void onNext(ExecResponse r) { }
-
-      @Override
-      public void onError(Throwable t) {
-        done.complete(Status.fromThrowable(t));
-      }
-
-      @Override
-      public void onCompleted() {
-        done.complete(Status.OK);
-      }
-    });
+    Ending<ExecResponse> done = new Ending<>();
+    StreamObserver<ExecRequest> in = async.exec(done);
     in.onNext(ExecRequest.newBuilder().setName(vm).addArgv("true").build());
     in.onCompleted();
-    done.get(10, TimeUnit.SECONDS);
+    done.await();
   }
 
   @Test
@@ -160,27 +172,33 @@ class CallMetricsTest {
   }
 
   @Test
+  void anExecTheCallerCancels_isTimed_butIsNoFailure() throws Exception {
+    Ending<ExecResponse> done = new Ending<>();
+    StreamObserver<ExecRequest> in = async.exec(done);
+    in.onNext(ExecRequest.newBuilder().setName("slow").addArgv("sleep").addArgv("1000").build());
+    in.onError(Status.CANCELLED.withDescription("Ctrl-C").asRuntimeException());
+    assertThat(done.await().getCode()).isEqualTo(Status.Code.CANCELLED);
+
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    List<MetricsText.Sample> s = Exposition.samples(registry);
+    while (Double.isNaN(Exposition.value(s, "vmlet_vm_exec_duration_seconds_count", Map.of("vm", "slow"))) && System.nanoTime() < end) {
+      Thread.sleep(20); // the server hears of the cancel on its own thread
+      s = Exposition.samples(registry);
+    }
+    assertThat(Exposition.value(s, "vmlet_vm_exec_duration_seconds_count", Map.of("vm", "slow"))).isEqualTo(1);
+    assertThat(Exposition.value(s, "vmlet_vm_execs_failed_total", Map.of("vm", "slow"))).isNaN();
+    assertThat(Exposition.value(s, "grpc_server_handled_total", Map.of("grpc_method", "Exec", "grpc_code", "CANCELLED"))).isEqualTo(1);
+  }
+
+  @Test
   void fileBytes_areCountedEachWay() throws Exception {
-    java.util.concurrent.CompletableFuture<FileTransferResult> pushed = new java.util.concurrent.CompletableFuture<>();
-    StreamObserver<PushFileRequest> push = async.pushFile(new StreamObserver<>() {
-      @Override
-      public void onNext(FileTransferResult r) {
-        pushed.complete(r);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        pushed.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() { }
-    });
+    Ending<FileTransferResult> pushed = new Ending<>();
+    StreamObserver<PushFileRequest> push = async.pushFile(pushed);
     push.onNext(PushFileRequest.newBuilder().setHeader(PushFileHeader.newBuilder().setName("web1").setPath("/tmp/x")).build());
     push.onNext(PushFileRequest.newBuilder().setData(ByteString.copyFrom(new byte[4000])).build());
     push.onNext(PushFileRequest.newBuilder().setData(ByteString.copyFrom(new byte[96])).build());
     push.onCompleted();
-    pushed.get(10, TimeUnit.SECONDS);
+    assertThat(pushed.await().isOk()).isTrue();
     Iterator<PullFileResponse> pull = vms.pullFile(PullFileRequest.newBuilder().setName("web1").setPath("/tmp/x").build());
     pull.forEachRemaining(r -> { });
 
