@@ -80,7 +80,7 @@ final class TopCommand implements Callable<Integer> {
           Scrape now = new Scrape(fetch(address), System.nanoTime());
           Scrape base = window.isEmpty() ? null : window.peekFirst();
           frame = TopView.render(header(address), TopView.rows(base == null ? null : base.samples(), now.samples(),
-              base == null ? 0 : (now.atNanos() - base.atNanos()) / 1e9), Terminal.size()[1]);
+              base == null ? 0 : (now.atNanos() - base.atNanos()) / 1e9), Terminal.size()[1], Terminal.size()[0]);
           window.addLast(now);
           if (window.size() > 2) {
             window.removeFirst();

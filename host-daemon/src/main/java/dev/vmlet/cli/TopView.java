@@ -72,6 +72,11 @@ final class TopView {
 
   /** The screen: a header, the column titles and a line per VM, each cut to {@code width}. */
   static String render(String header, List<Row> rows, int width) {
+    return render(header, rows, width, Integer.MAX_VALUE);
+  }
+
+  /** As above, in at most {@code height} lines: VMs that do not fit are counted on the last line. */
+  static String render(String header, List<Row> rows, int width, int height) {
     List<String> lines = new ArrayList<>();
     lines.add(header);
     long running = rows.stream().filter(r -> r.state().equals("RUNNING")).count();
@@ -84,6 +89,12 @@ final class TopView {
           Double.isNaN(r.cpuPercent()) ? "-" : String.format(Locale.ROOT, "%.1f", r.cpuPercent()), bytes(r.memoryBytes()),
           bytes(r.residentBytes()), bytes(r.diskReadRate()), bytes(r.diskWriteRate()), bytes(r.netReceiveRate()),
           bytes(r.netTransmitRate()), r.agent() ? "up" : "-"));
+    }
+    if (lines.size() > height && height > 5) {
+      int shown = height - 5; // header, count, blank, titles, and the line that counts the rest
+      int hidden = lines.size() - 4 - shown;
+      lines = new ArrayList<>(lines.subList(0, 4 + shown));
+      lines.add("... and " + hidden + " more VMs (a taller terminal shows them)");
     }
     StringBuilder out = new StringBuilder();
     for (String l : lines) {

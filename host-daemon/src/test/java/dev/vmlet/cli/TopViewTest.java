@@ -58,6 +58,20 @@ class TopViewTest {
   }
 
   @Test
+  void vmsThatDoNotFitTheTerminalsHeight_areCounted() {
+    List<TopView.Row> many = new java.util.ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      many.add(new TopView.Row("vm" + i, "STOPPED", 1, 1 << 30, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+          Double.NaN, false));
+    }
+    List<String> screen = TopView.render("h", many, 120, 12).lines().toList();
+
+    assertThat(screen).hasSize(12);
+    assertThat(screen.get(10)).startsWith("vm6 ");
+    assertThat(screen.get(11)).isEqualTo("... and 23 more VMs (a taller terminal shows them)");
+  }
+
+  @Test
   void bytes_areShortAsTopPrintsThem() {
     assertThat(TopView.bytes(512)).isEqualTo("512B");
     assertThat(TopView.bytes(1536)).isEqualTo("1.5K");
