@@ -30,6 +30,9 @@ VMLET_DEPS=(
   "socat:socat"
   # fuser: StateDirFaultIT names what holds a mount that will not turn read-only.
   "fuser:psmisc"
+  # MetricsIT: a real Prometheus scrapes the daemon; vmlet top runs in a real terminal (tmux).
+  "prometheus:prometheus"
+  "tmux:tmux"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
@@ -81,6 +84,11 @@ vmlet_ensure_host_deps() {
   if [[ -n $missing ]]; then
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # Debian's prometheus package starts a system-wide server on :9090 where systemd runs; the tests
+    # start their own on loopback, so the one the install started goes again.
+    if [[ " $missing " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
   fi
   missing=$(vmlet_missing_packages)
   if [[ -n $missing ]]; then

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The daemon's layering (shared/DESIGN.md): arrows point down only. From the top: cli; daemon;
- * api; at; vm; the leaves (qemu, qmp, disk, net, cloudinit, vfio, image, console, agent, node,
+ * api and metrics; at; vm; the leaves (qemu, qmp, disk, net, cloudinit, vfio, image, console, agent, node,
  * host, security, config); at the bottom spec (the plain types of a VM) and fs, which use nothing
  * of vmlet's. The client side (client/) is used by the CLI, the API and the daemon, and uses none
  * of them. A new package cycle or a wrong-way import fails here, naming the classes.
@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
 class LayeringTest {
   private static JavaClasses classes;
 
-  private static final String[] ABOVE_THE_LEAVES = {"dev.vmlet.vm..", "dev.vmlet.at..", "dev.vmlet.api..", "dev.vmlet.daemon..",
-      "dev.vmlet.cli.."};
+  private static final String[] ABOVE_THE_LEAVES = {"dev.vmlet.vm..", "dev.vmlet.at..", "dev.vmlet.api..", "dev.vmlet.metrics..",
+      "dev.vmlet.daemon..", "dev.vmlet.cli.."};
   private static final String[] LEAVES = {"dev.vmlet.qemu..", "dev.vmlet.qmp..", "dev.vmlet.disk..", "dev.vmlet.net..",
       "dev.vmlet.cloudinit..", "dev.vmlet.vfio..", "dev.vmlet.image..", "dev.vmlet.console..", "dev.vmlet.agent..",
       "dev.vmlet.node..", "dev.vmlet.host..", "dev.vmlet.security..", "dev.vmlet.config..", "dev.vmlet.client.."};
@@ -56,6 +56,12 @@ class LayeringTest {
   void theAtRuntime_neverUsesTheApiTheServerOrTheCommandLine() {
     noClasses().that().resideInAPackage("dev.vmlet.at..").should().dependOnClassesThat()
         .resideInAnyPackage("dev.vmlet.api..", "dev.vmlet.daemon..", "dev.vmlet.cli..").check(classes);
+  }
+
+  @Test
+  void theMetrics_neverUseTheApiTheServerOrTheCommandLine() {
+    noClasses().that().resideInAPackage("dev.vmlet.metrics..").should().dependOnClassesThat()
+        .resideInAnyPackage("dev.vmlet.api..", "dev.vmlet.at..", "dev.vmlet.daemon..", "dev.vmlet.cli..").check(classes);
   }
 
   @Test

@@ -53,6 +53,14 @@ final class DaemonCommand implements Callable<Integer> {
       "local users may use the files they can read themselves, admins any."})
   java.util.List<Path> allowPaths = new java.util.ArrayList<>();
 
+  @Option(names = "--metrics", paramLabel = "HOST:PORT", description = {"Serve Prometheus metrics on http://HOST:PORT/metrics (off by default;",
+      "plain HTTP, so a loopback address unless --metrics-non-local; docs/metrics.md)."})
+  String metrics;
+
+  @Option(names = "--metrics-non-local", description = {"Let --metrics bind an address other than loopback: the metrics (VM names,",
+      "labels, activity) are then readable by anyone who can reach it, without TLS or authentication."})
+  boolean metricsNonLocal;
+
   @Override
   public Integer call() throws Exception {
     Logging.daemonMode();
@@ -77,8 +85,9 @@ final class DaemonCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage());
     }
+    java.net.InetSocketAddress metricsAddress = metrics == null ? null : metricsAddress(metrics, metricsNonLocal);
     Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
-        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths));
+        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths).withMetrics(metricsAddress));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();
@@ -88,9 +97,32 @@ final class DaemonCommand implements Callable<Integer> {
     }, "vmlet-shutdown"));
     System.out.println("vmlet daemon listening on unix:" + paths.socket() + (listen == null ? "" : " and " + listen + " (mutual TLS)")
         + " (state " + paths.stateDir() + ")" + (allowHostExec ? "; @host enabled" : "")
-        + (allowPaths.isEmpty() ? "" : "; remote callers may name files under " + allowPaths));
+        + (allowPaths.isEmpty() ? "" : "; remote callers may name files under " + allowPaths)
+        + (daemon.metrics() == null ? "" : "; metrics on http://" + metricsAddress.getAddress().getHostAddress() + ":"
+            + daemon.metrics().port() + "/metrics"));
     daemon.awaitTermination();
     return 0;
+  }
+
+  /**
+   * HOST:PORT for the metrics endpoint, resolved now. A non-loopback address needs {@code nonLocal}:
+   * the endpoint has no TLS and no authentication (docs/metrics.md says why).
+   */
+  static java.net.InetSocketAddress metricsAddress(String hostPort, boolean nonLocal) {
+    java.net.InetSocketAddress a;
+    try {
+      a = ClientOptions.tcpAddress("tcp://" + hostPort);
+    } catch (CliException e) {
+      throw new CliException("--metrics " + hostPort + " is not HOST:PORT (e.g. 127.0.0.1:9177, [::1]:9177)");
+    }
+    if (a.isUnresolved()) {
+      throw new CliException("--metrics " + hostPort + ": cannot resolve " + a.getHostString());
+    }
+    if (!a.getAddress().isLoopbackAddress() && !nonLocal) {
+      throw new CliException("--metrics " + hostPort + " is not a loopback address; the metrics endpoint is plain HTTP without "
+          + "authentication: use 127.0.0.1:PORT, or add --metrics-non-local to serve it on " + a.getHostString() + " anyway");
+    }
+    return a;
   }
 
   VmletPaths resolve(VmletPaths p) {

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     subcommands = {DaemonCommand.class, NodeCommand.class, GpuCommand.class, CertsCommand.class, LaunchCommand.class, ListCommand.class, InfoCommand.class, GuestInfoCommand.class, ShellCommand.class, RunCommand.class,
         ExecCommand.class, CpCommand.class, SshCommand.class, VmActionCommands.Start.class, StopCommand.class, VmActionCommands.Restart.class,
         VmActionCommands.Pause.class, VmActionCommands.Resume.class, DeleteCommand.class, DryRunCommand.class,
-        EventsCommand.class, ConsoleCommand.class, SnapshotCommand.class, DiskCommand.class, ImageCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        EventsCommand.class, TopCommand.class, ConsoleCommand.class, SnapshotCommand.class, DiskCommand.class, ImageCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {

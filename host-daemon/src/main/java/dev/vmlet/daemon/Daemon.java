@@ -6,6 +6,8 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.host.HostAccess;
 import dev.vmlet.host.HostAgent;
 import dev.vmlet.image.MicroImageResolver;
+import dev.vmlet.metrics.DaemonCollector;
+import dev.vmlet.metrics.MetricsEndpoint;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.vm.VmManager;
 import java.io.IOException;
@@ -22,11 +24,23 @@ public final class Daemon implements AutoCloseable {
   private final DaemonServer server;
 
   private final HostAccess host;
+  private final MetricsEndpoint metrics;
 
-  private Daemon(VmManager manager, DaemonServer server, HostAccess host) {
+  private Daemon(VmManager manager, DaemonServer server, HostAccess host, MetricsEndpoint metrics) {
     this.manager = manager;
     this.server = server;
     this.host = host;
+    this.metrics = metrics;
+  }
+
+  /** The metrics endpoint, or null when the daemon serves none. */
+  public MetricsEndpoint metrics() {
+    return metrics;
+  }
+
+  /** Where a daemon with metrics writes their address ({@code HOST:PORT}): beside its socket, where {@code vmlet top} finds it. */
+  public static Path metricsAddressFile(Path socket) {
+    return socket.resolveSibling("metrics.address");
   }
 
   /** Recovers persisted VMs, then starts serving on {@code paths.socket()}. */
@@ -39,10 +53,11 @@ public final class Daemon implements AutoCloseable {
    * execution off; {@code hostAliases} name the host besides {@code host}; {@code nodes} are the
    * other daemons for {@code @node/vm}; {@code sysfs} is where PCI devices are read and bound
    * ({@code /sys}, or a fake tree); {@code gpuHook} runs before a GPU passthrough and after its give-back;
-   * {@code allowPaths} are the directories under which remote operators and viewers may name host files.
+   * {@code allowPaths} are the directories under which remote operators and viewers may name host files;
+   * {@code metrics} is where to serve Prometheus metrics, or null for none.
    */
   public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
-      java.net.InetSocketAddress listen, java.util.List<Path> allowPaths) {
+      java.net.InetSocketAddress listen, java.util.List<Path> allowPaths, java.net.InetSocketAddress metrics) {
     public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE);
 
     public Options {
@@ -51,6 +66,16 @@ public final class Daemon implements AutoCloseable {
 
     public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
       this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null, null, java.util.List.of());
+    }
+
+    public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
+        java.net.InetSocketAddress listen, java.util.List<Path> allowPaths) {
+      this(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, null);
+    }
+
+    /** These options with Prometheus metrics served on {@code address}. */
+    public Options withMetrics(java.net.InetSocketAddress address) {
+      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, address);
     }
   }
 
@@ -74,21 +99,49 @@ public final class Daemon implements AutoCloseable {
         VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()), new dev.vmlet.api.OwnerChecks(hostPaths));
     manager.recover();
     HostAccess host = null;
+    MetricsEndpoint metrics = null;
     try {
       host = new HostAccess(options.hostAliases(),
           options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
-      DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(),
-          new dev.vmlet.security.AuditLog(paths.stateDir().resolve("audit.log")),
+      dev.vmlet.security.AuditLog audit = new dev.vmlet.security.AuditLog(paths.stateDir().resolve("audit.log"));
+      DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(), audit,
           options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)),
           dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
+      if (options.metrics() != null) {
+        metrics = new MetricsEndpoint(manager, Path.of("/proc"), options.sysfs());
+        metrics.register(new DaemonCollector(server.access()::openStreams, audit::refusedByMethod, manager::stateWriteFailures,
+            audit::writeFailures));
+        server.instrument(metrics.grpcMetrics(), metrics.vmCalls());
+      }
       server.start();
-      return new Daemon(manager, server, host);
+      if (metrics != null) {
+        try {
+          metrics.serve(options.metrics(), metricsAddressFile(paths.socket()));
+        } catch (IOException e) {
+          closeQuietly(server);
+          throw new IOException("cannot serve metrics on " + options.metrics().getHostString() + ":" + options.metrics().getPort()
+              + ": " + e.getMessage(), e);
+        }
+      }
+      return new Daemon(manager, server, host, metrics);
     } catch (IOException | RuntimeException e) {
+      if (metrics != null) {
+        metrics.close();
+      }
       if (host != null) {
         host.close();
       }
       manager.close();
       throw e;
+    }
+  }
+
+  /** Stops a server whose daemon failed to start. */
+  private static void closeQuietly(DaemonServer server) {
+    try {
+      server.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -114,6 +167,9 @@ public final class Daemon implements AutoCloseable {
   /** Stops serving and closes VM links; the VMs keep running for the next daemon to adopt. */
   @Override
   public void close() throws InterruptedException {
+    if (metrics != null) {
+      metrics.close();
+    }
     server.close();
     host.close();
     manager.close();

@@ -81,8 +81,35 @@ public final class DaemonServer implements AutoCloseable {
   private final Tls tcp;
   private Server tlsServer;
 
+  private io.grpc.ServerInterceptor outer;
+  private io.grpc.ServerInterceptor inner;
+
+  /**
+   * Adds interceptors around the services (metrics); call before {@link #start}.
+   *
+   * @param outer sees every call first and its final status last, refusals by the access check included
+   * @param inner sees only the calls the access check let through
+   */
+  public void instrument(io.grpc.ServerInterceptor outer, io.grpc.ServerInterceptor inner) {
+    this.outer = outer;
+    this.inner = inner;
+  }
+
+  /** The access check, whose per-caller stream counts the metrics read. */
+  public dev.vmlet.security.Access access() {
+    return access;
+  }
+
   private <B extends io.grpc.ServerBuilder<B>> B services(B b) {
-    return b.intercept(access)
+    // The interceptor added last runs first.
+    if (inner != null) {
+      b.intercept(inner);
+    }
+    b.intercept(access);
+    if (outer != null) {
+      b.intercept(outer);
+    }
+    return b
         .addService(new VmServiceImpl(manager, host, nodes))
         .addService(new dev.vmlet.api.NodeServiceImpl(manager, new dev.vmlet.node.HostCapabilities(Path.of("/"), manager.gpus().bus(),
             manager.qemuBinary(), manager::autoAccel)))

@@ -110,6 +110,17 @@ public final class Access implements ServerInterceptor {
     this.hostPaths = hostPaths;
   }
 
+  /** Each caller with streams open now and how many (for the daemon's metrics). */
+  public Map<String, Integer> openStreams() {
+    Map<String, Integer> out = new java.util.TreeMap<>();
+    open.forEach((caller, n) -> {
+      if (n.get() > 0) {
+        out.put(caller, n.get());
+      }
+    });
+    return out;
+  }
+
   /**
    * Who is calling: from the TLS session's client certificate; on the unix socket from the
    * kernel's peer credentials: root and the daemon's own user are admin, members of group

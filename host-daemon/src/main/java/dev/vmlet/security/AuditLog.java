@@ -21,6 +21,9 @@ import java.util.logging.Logger;
 public final class AuditLog {
   private static final Logger LOG = Logger.getLogger(AuditLog.class.getName());
   private final Path file;
+  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> refused =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.LongAdder writeFailures = new java.util.concurrent.atomic.LongAdder();
 
   /** A call in flight. */
   public static final class Entry {
@@ -61,6 +64,18 @@ public final class AuditLog {
     return file;
   }
 
+  /** Method to how many of its calls were recorded as refused (PERMISSION_DENIED), for the daemon's metrics. */
+  public java.util.Map<String, Long> refusedByMethod() {
+    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    refused.forEach((m, n) -> out.put(m, n.sum()));
+    return out;
+  }
+
+  /** How many audit lines could not be written. */
+  public long writeFailures() {
+    return writeFailures.sum();
+  }
+
   /** @param always written whatever happens; otherwise only when the request names something on the host */
   Entry begin(Access.Caller caller, String method, boolean always) {
     return new Entry(caller, method, always);
@@ -69,6 +84,9 @@ public final class AuditLog {
   void end(Entry e, Status status) {
     if (e == null || (!e.always && e.paths.isEmpty())) {
       return;
+    }
+    if (status.getCode() == Status.Code.PERMISSION_DENIED) {
+      refused.computeIfAbsent(e.method, m -> new java.util.concurrent.atomic.LongAdder()).increment();
     }
     String line = e.at + " caller=" + e.caller.name() + " role=" + e.caller.role().label() + " method=" + e.method + " vm="
         + (e.vm.isEmpty() ? "-" : e.vm) + " outcome=" + status.getCode()
@@ -81,6 +99,7 @@ public final class AuditLog {
         Files.writeString(file, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
             StandardOpenOption.WRITE);
       } catch (IOException ex) {
+        writeFailures.increment();
         LOG.severe("cannot write the audit log " + file + ": " + ex.getMessage() + "; lost: " + line.strip());
       }
     }

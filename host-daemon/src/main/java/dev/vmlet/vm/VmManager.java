@@ -10,6 +10,7 @@ import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.qemu.Accel;
 import dev.vmlet.qemu.AccelProbe;
 import dev.vmlet.qemu.QemuLauncher;
+import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.SnapshotInfo;
@@ -265,6 +266,20 @@ public final class VmManager implements AutoCloseable {
    */
   public AgentLink agent(String name) {
     return reads.agent(name);
+  }
+
+  /**
+   * The QMP link of a VM whose QEMU runs, else null: for readers that poll QEMU on their own thread
+   * (metrics). Never waits, like every reader here.
+   */
+  public QmpClient qmp(String name) {
+    VmRuntime vm = vms.find(name);
+    return vm == null ? null : vm.now().qmp();
+  }
+
+  /** How many writes of VMs' state files failed since the daemon started. */
+  public long stateWriteFailures() {
+    return store.writeFailures();
   }
 
   /**

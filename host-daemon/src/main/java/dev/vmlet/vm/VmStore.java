@@ -28,6 +28,7 @@ public final class VmStore {
   private static final Logger LOG = Logger.getLogger(VmStore.class.getName());
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
   private final Path vmsDir;
+  private final java.util.concurrent.atomic.LongAdder writeFailures = new java.util.concurrent.atomic.LongAdder();
 
   public VmStore(Path stateDir) {
     this.vmsDir = stateDir.resolve("vms");
@@ -49,6 +50,7 @@ public final class VmStore {
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
+      writeFailures.increment();
       try {
         Files.deleteIfExists(tmp); // no half-written record left behind
       } catch (IOException ignored) {
@@ -56,6 +58,11 @@ public final class VmStore {
       }
       throw unsaved(record.config().name(), dir, e);
     }
+  }
+
+  /** How many saves failed since this store was made (the daemon's metrics). */
+  public long writeFailures() {
+    return writeFailures.sum();
   }
 
   /** Below this many usable bytes the state directory's file system counts as full. */

@@ -42,6 +42,21 @@ class CliBadInputTest {
   }
 
   @Test
+  void daemon_withMetricsOnANonLoopbackAddress_isRefusedUnlessToldOtherwise_beforeAnythingStarts() {
+    assertThat(run("daemon", "--metrics", "192.0.2.1:9100", "--socket", dir.resolve("s").toString(), "--state-dir",
+        dir.resolve("state").toString(), "--run-dir", dir.resolve("run").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("--metrics 192.0.2.1:9100 is not a loopback address").contains("--metrics-non-local");
+    assertThat(dir.resolve("s")).doesNotExist();
+  }
+
+  @Test
+  void top_withoutAMetricsEndpoint_saysHowToGetOne() {
+    assertThat(run("top", "--once", "--socket", dir.resolve("s").toString())).isEqualTo(1);
+    assertThat(err.toString()).startsWith("vmlet: no metrics address in " + dir.resolve("metrics.address"))
+        .contains("start the daemon with --metrics 127.0.0.1:PORT");
+  }
+
+  @Test
   void launch_withEmptyOrLongName_fails() {
     assertThat(run("launch", "--name", "", "--socket", dir.resolve("s").toString())).isEqualTo(1);
     assertThat(run("launch", "--name", "a".repeat(64), "--socket", dir.resolve("s").toString())).isEqualTo(1);

@@ -38,4 +38,21 @@ class AuditLogTest {
         .singleElement().asString()
         .endsWith(" paths=spec.kernel.path=/a\\x20b\\x0a2024\\x20caller=root\\x2cx->/real\\x5ck paths_decision=allowed");
   }
+
+  @Test
+  void refusedCalls_andLinesThatCouldNotBeWritten_areCounted_forTheMetrics() throws Exception {
+    Path notADirectory = Files.writeString(dir.resolve("file"), "x");
+    AuditLog log = new AuditLog(dir.resolve("audit.log"));
+    AuditLog broken = new AuditLog(notADirectory.resolve("audit.log"));
+    for (AuditLog l : List.of(log, broken)) {
+      l.end(l.begin(HostPathsTest.CI, "vmlet.v1.VmService/StopVm", true), Status.PERMISSION_DENIED);
+      l.end(l.begin(HostPathsTest.CI, "vmlet.v1.VmService/StopVm", true), Status.OK);
+      l.end(l.begin(HostPathsTest.CI, "vmlet.v1.VmService/CreateVm", true), Status.PERMISSION_DENIED);
+    }
+
+    assertThat(log.refusedByMethod()).containsExactly(java.util.Map.entry("vmlet.v1.VmService/CreateVm", 1L),
+        java.util.Map.entry("vmlet.v1.VmService/StopVm", 1L));
+    assertThat(log.writeFailures()).isZero();
+    assertThat(broken.writeFailures()).isEqualTo(3);
+  }
 }

@@ -2,7 +2,7 @@ package dev.vmlet.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.vmlet.proto.v1.Hello;
+import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;

@@ -32,6 +32,11 @@ final class TestDaemon implements AutoCloseable {
         dev.vmlet.client.Nodes.NONE));
   }
 
+  /** A daemon that serves Prometheus metrics on a free loopback port ({@code daemon.metrics().port()}). */
+  static TestDaemon withMetrics(Path dir) throws Exception {
+    return start(dir, Daemon.Options.DEFAULT.withMetrics(new java.net.InetSocketAddress("127.0.0.1", 0)));
+  }
+
   /** A daemon (meant to have no VMs) that reaches others as nodes. */
   static TestDaemon withNodes(Path dir, dev.vmlet.client.Nodes nodes) throws Exception {
     return start(dir, new Daemon.Options(null, java.util.List.of(), nodes));

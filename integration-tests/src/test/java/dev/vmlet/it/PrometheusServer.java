@@ -1,0 +1,133 @@
+package dev.vmlet.it;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.OptionalDouble;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A real Prometheus (Debian's package) for a test: on 127.0.0.1 and a free port, with a config
+ * the test writes that scrapes one target every second, its data in the test's directory. Ended
+ * by its pid on close.
+ */
+final class PrometheusServer implements AutoCloseable {
+  static final String BINARY = "/usr/bin/prometheus";
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final Process process;
+  final int port;
+  final Path log;
+
+  private PrometheusServer(Process process, int port, Path log) {
+    this.process = process;
+    this.port = port;
+    this.log = log;
+  }
+
+  /** Skips the test, saying why, when Prometheus is not installed (scripts/lib/deps.sh installs it). */
+  static PrometheusServer scraping(String target, Path dir) throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(Path.of(BINARY)), "no " + BINARY + ": apt-get install prometheus (scripts/lib/deps.sh)");
+    Files.createDirectories(dir);
+    Path config = dir.resolve("prometheus.yml");
+    Files.writeString(config, """
+        global:
+          scrape_interval: 1s
+          scrape_timeout: 1s
+        scrape_configs:
+          - job_name: vmlet
+            static_configs:
+              - targets: ['%s']
+        """.formatted(target));
+    int port = freePort();
+    Path log = dir.resolve("prometheus.log");
+    Process p = new ProcessBuilder(BINARY, "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("tsdb"),
+        "--web.listen-address=127.0.0.1:" + port, "--log.level=warn")
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(new File(log.toString()))).start();
+    PrometheusServer s = new PrometheusServer(p, port, log);
+    try {
+      s.awaitReady(Duration.ofSeconds(60));
+    } catch (Exception | AssertionError e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private void awaitReady(Duration bound) throws Exception {
+    long end = System.nanoTime() + bound.toNanos();
+    while (System.nanoTime() < end) {
+      if (!process.isAlive()) {
+        throw new AssertionError("prometheus exited " + process.exitValue() + ": " + Files.readString(log));
+      }
+      try {
+        if (get("/-/ready").statusCode() == 200) {
+          return;
+        }
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("prometheus not ready within " + bound + ": " + Files.readString(log));
+  }
+
+  private HttpResponse<String> get(String path) throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The value of an instant PromQL query with one result (e.g. a sum); empty when it has none. */
+  OptionalDouble query(String promql) throws IOException, InterruptedException {
+    HttpResponse<String> r = get("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8));
+    JsonObject body = JsonParser.parseString(r.body()).getAsJsonObject();
+    if (r.statusCode() != 200 || !"success".equals(body.get("status").getAsString())) {
+      throw new AssertionError("query " + promql + ": " + r.statusCode() + " " + r.body());
+    }
+    JsonArray result = body.getAsJsonObject("data").getAsJsonArray("result");
+    if (result.isEmpty()) {
+      return OptionalDouble.empty();
+    }
+    return OptionalDouble.of(Double.parseDouble(result.get(0).getAsJsonObject().getAsJsonArray("value").get(1).getAsString()));
+  }
+
+  /** Polls {@code promql} until it is above {@code floor}, for at most {@code bound}; returns the value seen. */
+  double awaitAbove(String promql, double floor, Duration bound) throws Exception {
+    long end = System.nanoTime() + bound.toNanos();
+    OptionalDouble v = OptionalDouble.empty();
+    while (System.nanoTime() < end) {
+      v = query(promql);
+      if (v.isPresent() && v.getAsDouble() > floor) {
+        return v.getAsDouble();
+      }
+      Thread.sleep(500);
+    }
+    throw new AssertionError(promql + " stayed at " + v + " (not above " + floor + ") for " + bound);
+  }
+
+  @Override
+  public void close() throws Exception {
+    process.destroy(); // SIGTERM, to this pid only
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+package dev.vmlet.it;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A real terminal for a test: a tmux server of the test's own (its socket in the test's directory),
+ * one window running a command; keys sent with send-keys, the screen read with capture-pane. The
+ * pane stays after the command exits, so its exit status can be read. Closing kills this server
+ * and removes its socket.
+ */
+final class Tmux implements AutoCloseable {
+  private final Path socket;
+
+  private Tmux(Path socket) {
+    this.socket = socket;
+  }
+
+  /** Starts {@code command} (a shell line) in a {@code cols} x {@code rows} window, its server's socket in {@code dir}. */
+  static Tmux running(String command, int cols, int rows, Path dir) throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "no tmux: apt-get install tmux (scripts/lib/deps.sh)");
+    Tmux t = new Tmux(Files.createTempFile(Files.createDirectories(dir), "tmux", ".sock"));
+    Files.delete(t.socket); // tmux makes the socket itself
+    t.tmux("new-session", "-d", "-s", "t", "-x", Integer.toString(cols), "-y", Integer.toString(rows), command);
+    t.tmux("set-option", "-t", "t", "remain-on-exit", "on");
+    return t;
+  }
+
+  String screen() throws Exception {
+    return tmux("capture-pane", "-p", "-t", "t");
+  }
+
+  void keys(String... keys) throws Exception {
+    List<String> argv = new ArrayList<>(List.of("send-keys", "-t", "t"));
+    argv.addAll(List.of(keys));
+    tmux(argv.toArray(String[]::new));
+  }
+
+  /** Polls the screen until {@code ready} holds, for at most {@code bound}; returns that screen. */
+  String await(Predicate<String> ready, Duration bound) throws Exception {
+    long end = System.nanoTime() + bound.toNanos();
+    String s = "";
+    while (System.nanoTime() < end) {
+      s = screen();
+      if (ready.test(s)) {
+        return s;
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("the terminal did not show what was expected within " + bound + "; it shows:\n" + s);
+  }
+
+  /** The command's exit status once it exited, within {@code bound}; null when it still runs then. */
+  Integer awaitExit(Duration bound) throws Exception {
+    long end = System.nanoTime() + bound.toNanos();
+    while (System.nanoTime() < end) {
+      String[] deadAndStatus = tmux("list-panes", "-t", "t", "-F", "#{pane_dead} #{pane_dead_status}").strip().split(" ");
+      if (deadAndStatus[0].equals("1")) {
+        return Integer.parseInt(deadAndStatus[1]);
+      }
+      Thread.sleep(200);
+    }
+    return null;
+  }
+
+  private String tmux(String... args) throws IOException, InterruptedException {
+    List<String> argv = new ArrayList<>(List.of("tmux", "-S", socket.toString()));
+    argv.addAll(List.of(args));
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      p.destroyForcibly();
+      throw new IOException("tmux " + String.join(" ", args) + " failed: " + out);
+    }
+    return out;
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      tmux("kill-server");
+    } finally {
+      Files.deleteIfExists(socket);
+    }
+  }
+}
