@@ -10,6 +10,7 @@ import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -109,6 +110,8 @@ class StopLadderTest {
     StopLadder.run(vm, VmState.RUNNING, true, Duration.ofSeconds(30));
     assertThat(QemuProcess.isRunning(qemu.toHandle())).isFalse();
     assertThat(sent()).as("forced: no button").containsExactly("quit");
+    // Gone from /proc is not yet reaped by this JVM's process reaper: wait for that, bounded.
+    assertThat(qemu.waitFor(10, TimeUnit.SECONDS)).as("reaped").isTrue();
     assertThat(qemu.exitValue()).as("SIGKILL").isEqualTo(128 + 9);
   }
 }
