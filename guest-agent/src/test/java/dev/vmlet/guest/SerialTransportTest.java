@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.proto.v1.Frame;
 import dev.vmlet.proto.v1.Hello;
@@ -40,10 +41,7 @@ class SerialTransportTest {
     Path b = dir.resolve("b");
     socat = new ProcessBuilder("socat", "pty,rawer,link=" + a, "pty,rawer,link=" + b)
         .redirectErrorStream(true).redirectOutput(dir.resolve("socat.log").toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!(Files.exists(a) && Files.exists(b)) && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
+    Poll.until("socat to link both ends of its pseudo-terminal pair", Duration.ofSeconds(10), () -> Files.exists(a) && Files.exists(b));
     guestEnd = a.toRealPath();
     hostEnd = b.toRealPath();
   }
