@@ -3,6 +3,7 @@ package dev.vmlet.guest;
 import dev.vmlet.agent.AgentException;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.proto.v1.ExecExit;
 import dev.vmlet.proto.v1.ExecStart;
 import dev.vmlet.proto.v1.Hello;
@@ -60,32 +61,41 @@ final class ProtocolHarness implements AutoCloseable {
 
   /** Connects a new host link (as a restarted daemon would). */
   void connectLink() throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (true) {
-      try {
-        link = AgentLink.connect("t", INSTANCE, relay.hostSocket, Duration.ofSeconds(5), heartbeat, new AgentLink.Events() {
-          @Override
-          public void ready(Hello h) {
-            ready.add(h);
-          }
-
-          @Override
-          public void lost(String reason) {
-            lost.add(reason);
-          }
-
-          @Override
-          public void closed() {
-          }
-        });
-        return;
-      } catch (IOException e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
+    IOException[] last = {null};
+    try {
+      link = Poll.forValue("the host link to connect to the relay", Duration.ofSeconds(10), () -> {
+        try {
+          return connectOnce();
+        } catch (IOException e) {
+          last[0] = e;
+          return null;
         }
-        Thread.sleep(20);
+      });
+    } catch (AssertionError e) {
+      // The refusal says more than the time-out.
+      if (last[0] != null) {
+        throw new IOException(e.getMessage() + ": " + last[0].getMessage(), last[0]);
       }
+      throw e;
     }
+  }
+
+  private AgentLink connectOnce() throws IOException {
+    return AgentLink.connect("t", INSTANCE, relay.hostSocket, Duration.ofSeconds(5), heartbeat, new AgentLink.Events() {
+      @Override
+      public void ready(Hello h) {
+        ready.add(h);
+      }
+
+      @Override
+      public void lost(String reason) {
+        lost.add(reason);
+      }
+
+      @Override
+      public void closed() {
+      }
+    });
   }
 
   Hello awaitReady() throws InterruptedException {
