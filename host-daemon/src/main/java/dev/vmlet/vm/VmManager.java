@@ -178,7 +178,7 @@ public final class VmManager implements AutoCloseable {
     }
     String instanceId = UUID.randomUUID().toString();
     VmFiles files = filesOf(config.name());
-    VmRuntime vm = new VmRuntime(new VmRecord(config, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of()), files);
+    VmRuntime vm = new VmRuntime(VmRecord.created(config, instanceId, null), files);
     if (vms.putIfAbsent(config.name(), vm) != null) {
       throw new VmException(VmException.Kind.ALREADY_EXISTS, "a VM named '" + config.name() + "' already exists");
     }
@@ -188,7 +188,7 @@ public final class VmManager implements AutoCloseable {
       planner.checkHost(config, files);
       try {
         VmConfig prepared = planner.prepareCloudImage(config, files);
-        r = new VmRecord(prepared, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of(), owner);
+        r = VmRecord.created(prepared, instanceId, owner);
         vm.record = r;
         store.save(r);
       } catch (IOException | RuntimeException e) {
