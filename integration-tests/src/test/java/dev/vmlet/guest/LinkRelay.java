@@ -170,7 +170,7 @@ final class LinkRelay implements AutoCloseable {
    * then on nothing the agent sends leaves the relay (what it had taken before has been passed on).
    */
   void awaitAgentHeld(Duration timeout) throws InterruptedException {
-    awaitChange("the relay to hold the agent back", timeout, () -> agentHeld);
+    awaitChange("its agent side to be held back", timeout, () -> agentHeld);
   }
 
   /** While muted, whatever the agent sends is dropped (a hung guest, as the host sees it). */

@@ -72,9 +72,8 @@ final class ProtocolHarness implements AutoCloseable {
         }
       });
     } catch (AssertionError e) {
-      // The refusal says more than the time-out.
       if (last[0] != null) {
-        throw new IOException(e.getMessage() + ": " + last[0].getMessage(), last[0]);
+        e.addSuppressed(last[0]); // the last refusal says more than the time-out
       }
       throw e;
     }
