@@ -1,0 +1,78 @@
+package dev.vmlet.it;
+
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.common.testing.Poll;
+import dev.vmlet.proto.v1.VmEvent;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.proto.v1.WatchVmsRequest;
+import io.grpc.Context;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running VM's events through WatchVms, for tests that wait for something the daemon announces
+ * (the agent back after a reboot, a crash) instead of polling GetVm.
+ *
+ * <p>WatchVms says nothing when the daemon has taken the watch in, and events from before that are
+ * not sent: {@link #open} pauses and resumes the VM until the watch delivers what that caused, so
+ * an event the test causes afterwards cannot be missed.
+ */
+final class VmWatch implements AutoCloseable {
+  private final BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
+  private final Context.CancellableContext call = Context.current().withCancellation();
+
+  private VmWatch() {}
+
+  /** Watches the running VM {@code name}; returns once the daemon delivers its events. */
+  static VmWatch open(DaemonClient client, String name) throws Exception {
+    VmWatch w = new VmWatch();
+    Thread reader = new Thread(() -> w.call.run(() -> {
+      try {
+        client.vms().watchVms(WatchVmsRequest.newBuilder().setName(name).build()).forEachRemaining(w.events::add);
+      } catch (StatusRuntimeException e) {
+        // cancelled by close(), or the daemon went away: a waiting test then times out naming its event
+      }
+    }), "watch-" + name);
+    reader.setDaemon(true);
+    reader.start();
+    VmRef ref = VmRef.newBuilder().setName(name).build();
+    try {
+      Poll.until("WatchVms of " + name + " to deliver the events of a pause and a resume", Duration.ofSeconds(30), () -> {
+        client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).pauseVm(ref);
+        client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).resumeVm(ref);
+        // Both were announced before resumeVm answered; what the watch got of them is on its way.
+        return w.events.poll(500, TimeUnit.MILLISECONDS) != null;
+      });
+    } catch (Exception | AssertionError e) {
+      w.close();
+      throw e;
+    }
+    w.events.clear();
+    return w;
+  }
+
+  /** Forgets the events so far: the next wait sees only what happens from now on. */
+  void clear() {
+    events.clear();
+  }
+
+  /** The next event of this kind, skipping others; fails if none comes within {@code timeout}. */
+  VmEvent await(VmEvent.Kind kind, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (long left = timeout.toNanos(); left > 0; left = deadline - System.nanoTime()) {
+      VmEvent e = events.poll(left, TimeUnit.NANOSECONDS);
+      if (e != null && e.getKind() == kind) {
+        return e;
+      }
+    }
+    throw new AssertionError("no " + kind + " event within " + timeout.toSeconds() + " s");
+  }
+
+  @Override
+  public void close() {
+    call.cancel(null);
+  }
+}
