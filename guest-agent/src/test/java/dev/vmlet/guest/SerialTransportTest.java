@@ -10,6 +10,7 @@ import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.proto.agent.v1.Welcome;
+import dev.vmlet.common.testing.Poll;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.InputStream;
@@ -40,10 +41,7 @@ class SerialTransportTest {
     Path b = dir.resolve("b");
     socat = new ProcessBuilder("socat", "pty,rawer,link=" + a, "pty,rawer,link=" + b)
         .redirectErrorStream(true).redirectOutput(dir.resolve("socat.log").toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!(Files.exists(a) && Files.exists(b)) && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
+    Poll.until("socat to link both ends of its pseudo-terminal pair", Duration.ofSeconds(10), () -> Files.exists(a) && Files.exists(b));
     guestEnd = a.toRealPath();
     hostEnd = b.toRealPath();
   }

@@ -40,7 +40,7 @@ final class VmDefinitions {
       throw VmException.invalid("memory_mib " + config.memoryMib() + " is more than this host has (" + hostMib + " MiB)");
     }
     String instanceId = UUID.randomUUID().toString();
-    VmRuntime vm = new VmRuntime(new VmRecord(config, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of()), files);
+    VmRuntime vm = new VmRuntime(VmRecord.created(config, instanceId, null), files);
     if (!vms.add(vm)) {
       throw new VmException(VmException.Kind.ALREADY_EXISTS, "a VM named '" + config.name() + "' already exists");
     }
@@ -50,7 +50,7 @@ final class VmDefinitions {
       planner.checkHost(config, files);
       try {
         VmConfig prepared = planner.prepareCloudImage(config, files);
-        r = new VmRecord(prepared, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of(), owner);
+        r = VmRecord.created(prepared, instanceId, owner);
         synchronized (vm) {
           vm.publish(x -> x.withRecord(r));
         }

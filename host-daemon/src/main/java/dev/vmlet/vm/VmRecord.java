@@ -25,10 +25,16 @@ public record VmRecord(
     activeForwards = activeForwards == null ? List.of() : List.copyOf(activeForwards);
   }
 
-  /** A record with no owner kept (one made before owners were, or by an in-process caller). */
-  public VmRecord(VmConfig config, String instanceId, VmState state, long pid, String accel, String accelReason, long startedAtMs,
-      String lastError, String qemuCommand, List<PortForward> activeForwards) {
-    this(config, instanceId, state, pid, accel, accelReason, startedAtMs, lastError, qemuCommand, activeForwards, null);
+  /**
+   * The record of a VM just created: CREATED, never started, so no pid, accelerator, start time,
+   * error, QEMU command line or forwards yet. The other states are reached with the {@code with}
+   * methods, so no caller spells those defaults out by position.
+   *
+   * @param owner who created it; null when no caller is known (an in-process caller), as in a
+   *     record made before owners were kept
+   */
+  public static VmRecord created(VmConfig config, String instanceId, VmOwner owner) {
+    return new VmRecord(config, instanceId, VmState.CREATED, 0, "", "", 0, "", "", List.of(), owner);
   }
 
   public VmRecord withConfig(VmConfig c) {

@@ -52,7 +52,7 @@ class OwnerChecksTest {
     for (int i = 0; i < bases.length; i++) {
       disks.add(new DiskConfig("d" + i, bases[i].toString(), 0, false));
     }
-    return new VmRecord(VmConfig.builder("a").disks(disks).build(), "id", VmState.STOPPED, 0, "", "", 0, "", "", List.of(), owner);
+    return VmRecord.created(VmConfig.builder("a").disks(disks).build(), "id", owner).withState(VmState.STOPPED);
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.vmlet.console;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vmlet.common.testing.Poll;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,11 +37,10 @@ class ConsoleLinkTest {
       for (int i = 0; i < 20; i++) {
         ConsoleLink link = ConsoleLink.connect("vm", sock, log, Duration.ofSeconds(5));
         try (var qemu = server.accept()) {
-          qemu.getOutputStream().write(("boot line " + i + "\n").getBytes());
+          String line = "boot line " + i;
+          qemu.getOutputStream().write((line + "\n").getBytes());
           qemu.getOutputStream().flush();
-          while (!Files.readString(log).contains("boot line " + i)) {
-            Thread.sleep(1);
-          }
+          Poll.until("the console log to hold '" + line + "'", Duration.ofSeconds(10), () -> Files.readString(log).contains(line));
           link.close();
           assertThat(openFiles()).as("after close, round " + i).doesNotContain(log.toString());
         }

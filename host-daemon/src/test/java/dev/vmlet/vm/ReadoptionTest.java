@@ -59,8 +59,8 @@ class ReadoptionTest {
 
   /** A VM the last daemon left RUNNING with QEMU at {@code pid}, as its state and run directories hold it. */
   private VmFiles persisted(String name, long pid, long startedAtMs) throws Exception {
-    VmRecord r = new VmRecord(VmConfig.builder(name).build(), "iid-" + name, VmState.RUNNING, pid, "tcg", "test", startedAtMs,
-        "", "", List.of());
+    VmRecord r = VmRecord.created(VmConfig.builder(name).build(), "iid-" + name, null).withState(VmState.RUNNING)
+        .withStarted(pid, "tcg", "test", startedAtMs, "", List.of());
     new VmStore(paths.stateDir()).save(r);
     VmFiles files = new VmFiles(paths.vmRunDir(name), paths.vmStateDir(name));
     Files.createDirectories(files.runDir());

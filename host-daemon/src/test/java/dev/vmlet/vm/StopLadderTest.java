@@ -47,8 +47,8 @@ class StopLadderTest {
   private VmRuntime vm(VmState from, String... command) throws Exception {
     qemu = new ProcessBuilder(command).start();
     client = QmpClient.connect(tmp.resolve("qmp.sock"), Duration.ofSeconds(10), e -> { }, () -> { });
-    VmRuntime vm = new VmRuntime(new VmRecord(VmConfig.builder("ladder").build(), "iid-1", from, qemu.pid(), "tcg", "", 0, "", "",
-        List.of()), new VmFiles(tmp.resolve("run"), tmp.resolve("state")));
+    VmRuntime vm = new VmRuntime(VmRecord.created(VmConfig.builder("ladder").build(), "iid-1", null).withState(from)
+        .withStarted(qemu.pid(), "tcg", "", 0, "", List.of()), new VmFiles(tmp.resolve("run"), tmp.resolve("state")));
     synchronized (vm) {
       vm.publish(s -> s.withQemu(qemu.toHandle(), null).withLinks(new QemuLinks(null, client, null)));
     }

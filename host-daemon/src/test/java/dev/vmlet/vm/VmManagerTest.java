@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -249,8 +250,8 @@ class VmManagerTest {
     try {
       Files.createDirectories(paths.vmRunDir("reused"));
       Files.writeString(paths.vmRunDir("reused").resolve("qemu.pid"), Long.toString(other.pid()));
-      new VmStore(paths.stateDir()).save(new VmRecord(new VmConfig("reused", 1, 256, "micro", "tcg"), "id",
-          VmState.RUNNING, other.pid(), "tcg", "", System.currentTimeMillis() - 3_600_000, "", "", null));
+      new VmStore(paths.stateDir()).save(VmRecord.created(new VmConfig("reused", 1, 256, "micro", "tcg"), "id", null)
+          .withState(VmState.RUNNING).withStarted(other.pid(), "tcg", "", System.currentTimeMillis() - 3_600_000, "", List.of()));
       manager.recover();
       assertThat(manager.get("reused").record().state()).isEqualTo(VmState.CRASHED);
       assertThat(other.isAlive()).isTrue();
@@ -261,8 +262,8 @@ class VmManagerTest {
 
   @Test
   void recover_marksAVmWhoseQemuIsGoneAsCrashed() {
-    new VmStore(paths.stateDir()).save(new VmRecord(new VmConfig("gone", 1, 256, "micro", "tcg"), "id", VmState.RUNNING,
-        999_999_999L, "tcg", "", 1, "", "", null));
+    new VmStore(paths.stateDir()).save(VmRecord.created(new VmConfig("gone", 1, 256, "micro", "tcg"), "id", null)
+        .withState(VmState.RUNNING).withStarted(999_999_999L, "tcg", "", 1, "", List.of()));
     manager.recover();
     VmView v = manager.get("gone");
     assertThat(v.record().state()).isEqualTo(VmState.CRASHED);

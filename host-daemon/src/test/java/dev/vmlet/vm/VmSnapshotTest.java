@@ -15,8 +15,8 @@ class VmSnapshotTest {
   private static final Hello BOOT_2 = Hello.newBuilder().setBootId("boot-2").build();
 
   private static VmRuntime vm() {
-    return new VmRuntime(new VmRecord(VmConfig.builder("snap").build(), "iid", VmState.RUNNING, 42, "tcg", "", 0, "", "",
-        List.of()), new VmFiles(Path.of("/nonexistent/run"), Path.of("/nonexistent/state")));
+    return new VmRuntime(VmRecord.created(VmConfig.builder("snap").build(), "iid", null).withState(VmState.RUNNING)
+        .withStarted(42, "tcg", "", 0, "", List.of()), new VmFiles(Path.of("/nonexistent/run"), Path.of("/nonexistent/state")));
   }
 
   @Test

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,7 +14,8 @@ class VmStoreTest {
   @TempDir Path dir;
 
   private static VmRecord record(String name, VmState state) {
-    return new VmRecord(new VmConfig(name, 1, 512, "micro", "auto"), "id-" + name, state, 42, "tcg", "why", 1000, "", "qemu", null);
+    return VmRecord.created(new VmConfig(name, 1, 512, "micro", "auto"), "id-" + name, null).withState(state)
+        .withStarted(42, "tcg", "why", 1000, "qemu", List.of());
   }
 
   @Test
@@ -23,6 +25,29 @@ class VmStoreTest {
     store.save(record("b", VmState.STOPPED));
     assertThat(store.loadAll()).containsExactlyInAnyOrder(record("a", VmState.RUNNING), record("b", VmState.STOPPED));
     assertThat(dir.resolve("vms/a/vm.json.tmp")).doesNotExist();
+  }
+
+  @Test
+  void theStateFile_keepsItsFieldNames() throws Exception {
+    VmStore store = new VmStore(dir);
+    store.save(record("a", VmState.RUNNING));
+    store.save(VmRecord.created(new VmConfig("o", 1, 512, "micro", "auto"), "id-o", new VmOwner("ann", "operator", 1000, 1000)));
+    assertThat(com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("vms/a/vm.json"))).getAsJsonObject().keySet())
+        .containsExactly("config", "instanceId", "state", "pid", "accel", "accelReason", "startedAtMs", "lastError", "qemuCommand",
+            "activeForwards");
+    assertThat(com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("vms/o/vm.json"))).getAsJsonObject().keySet())
+        .endsWith("owner");
+  }
+
+  @Test
+  void aStateFileFromBeforeOwnersWereKept_loads() throws Exception {
+    Files.createDirectories(dir.resolve("vms/old"));
+    Files.writeString(dir.resolve("vms/old/vm.json"), """
+        {"config": {"name": "old", "vcpus": 1, "memoryMib": 512, "image": "micro", "accel": "auto"},
+         "instanceId": "id-old", "state": "RUNNING", "pid": 42, "accel": "tcg", "accelReason": "why", "startedAtMs": 1000,
+         "lastError": "", "qemuCommand": "qemu", "activeForwards": []}
+        """);
+    assertThat(new VmStore(dir).loadAll()).containsExactly(record("old", VmState.RUNNING));
   }
 
   @Test

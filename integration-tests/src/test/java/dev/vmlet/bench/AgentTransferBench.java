@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.it.BenchSupport;
 import java.io.BufferedReader;
 import java.io.InputStream;
@@ -12,10 +13,12 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -210,6 +213,7 @@ class AgentTransferBench {
           + command + "\"],\"capture-output\":true}}");
       assertThat(started.has("return")).as(started.toString()).isTrue();
       int pid = started.getAsJsonObject("return").get("pid").getAsInt();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       while (true) {
         JsonObject st = call(out, in, "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":" + pid + "}}")
             .getAsJsonObject("return");
@@ -217,6 +221,9 @@ class AgentTransferBench {
           assertThat(st.get("exitcode").getAsInt()).isZero();
           return st.has("out-data") ? Base64.getDecoder().decode(st.get("out-data").getAsString()).length : 0;
         }
+        assertThat(System.nanoTime()).as("QGA's exec of '%s' ended within 120 s", command).isLessThan(deadline);
+        // Polling is QGA's own protocol (guest-exec-status is the only way to learn of the end), and
+        // its 10 ms interval is part of what this bench measures: a fixed pause, not Poll's.
         Thread.sleep(10);
       }
     }
@@ -317,7 +324,8 @@ class AgentTransferBench {
       Thread dd = new Thread(() -> result[0] = vm.sh("dd if=/dev/virtio-ports/org.qemu.guest_agent.0 of=/dev/null bs=1M count=" + mib
           + " iflag=fullblock 2>&1 | tail -n 1"));
       dd.start();
-      Thread.sleep(1000); // dd has the port open
+      Poll.until("dd in the guest to have the port open", Duration.ofSeconds(60), () -> !vm.sh(
+          "t=$(readlink -f /dev/virtio-ports/org.qemu.guest_agent.0); ls -l /proc/[0-9]*/fd 2>/dev/null | grep \" $t$\" || true").isBlank());
       byte[] buf = new byte[MIB];
       long t0 = System.nanoTime();
       for (int i = 0; i < mib; i++) {

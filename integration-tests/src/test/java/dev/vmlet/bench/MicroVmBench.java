@@ -75,6 +75,8 @@ class MicroVmBench {
         vms.add(node.start("d" + i, 384));
       }
       vms.add(node.client.vms().getVm(VmRef.newBuilder().setName("jvm").build()));
+      // A quiet spell, not a wait for an event: the figure is the daemon at rest with every VM running,
+      // and nothing announces rest.
       Thread.sleep(2000);
       double daemonWithAll = rssMib(node.daemonPid());
       List<Double> qemuRss = new ArrayList<>();

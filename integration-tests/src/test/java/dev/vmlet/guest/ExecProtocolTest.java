@@ -11,6 +11,7 @@ import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.GuestInfoReply;
 import dev.vmlet.proto.agent.v1.StreamError;
+import dev.vmlet.common.testing.Poll;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -89,11 +90,7 @@ class ExecProtocolTest {
     ExecExit exit = rec.await().exit();
     assertThat(exit.getCancelled()).isTrue();
     assertThat(exit.getSignal()).isEqualTo(9);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (sleeping(marker) && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-    }
-    assertThat(sleeping(marker)).as("the background sleep was killed too").isFalse();
+    Poll.until("the background 'sleep " + marker + "' to be killed too", Duration.ofSeconds(5), () -> !sleeping(marker));
   }
 
   private static boolean sleeping(String marker) {
@@ -123,7 +120,7 @@ class ExecProtocolTest {
       }
     };
     int id = h.link.exec(ExecStart.newBuilder().addArgv("head").addArgv("-c").addArgv("8388608").addArgv("/dev/zero").build(), slow);
-    Thread.sleep(1000);
+    Thread.sleep(1000); // "nothing more happens" under test: in a second, no more than the window arrives
     long held;
     synchronized (slow) {
       held = slow.out.size();
@@ -132,18 +129,12 @@ class ExecProtocolTest {
     // Another stream on the same link is not held up.
     assertThat(h.run("echo", "still here").stdout()).isEqualTo("still here\n");
     // Credit back as the reader "consumes": the rest arrives.
-    long given = 0;
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!slow.result.isDone() && System.nanoTime() < deadline) {
-      long have;
-      synchronized (slow) {
-        have = slow.out.size();
-      }
-      if (have > given) {
-        h.link.consumed(id, (int) (have - given));
-        given = have;
-      }
-      Thread.sleep(1);
+    for (long given = 0; given < 8 << 20; ) {
+      byte[] chunk = slow.chunks.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+      assertThat(chunk).as("output after %d of 8 MiB, with credit for all of it given back", given).isNotNull();
+      h.link.consumed(id, chunk.length);
+      given += chunk.length;
     }
     assertThat(slow.await().stdout()).hasSize(8 << 20);
   }

@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vmlet.proto.agent.v1.FileDone;
 import dev.vmlet.proto.agent.v1.FileWriteStart;
+import dev.vmlet.common.testing.Poll;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -68,8 +70,12 @@ class FileTransferProtocolTest {
   }
 
   private void assertNoPartialFiles() throws IOException {
+    assertThat(partialFiles()).isEmpty();
+  }
+
+  private List<Path> partialFiles() throws IOException {
     try (var s = Files.list(guest)) {
-      assertThat(s.filter(p -> p.getFileName().toString().endsWith(".vmlet-part"))).isEmpty();
+      return s.filter(p -> p.getFileName().toString().endsWith(".vmlet-part")).toList();
     }
   }
 
@@ -117,8 +123,8 @@ class FileTransferProtocolTest {
     assertThatThrownBy(() -> AgentFiles.push(link, to(target), new ByteArrayInputStream("hello".getBytes()), () -> "0".repeat(64), T))
         .isInstanceOf(IOException.class).hasMessageContaining("the data changed on its way");
     assertThat(target).doesNotExist();
-    Thread.sleep(200); // the guest handles the cancel on its reader thread
-    assertNoPartialFiles();
+    // The guest had the file to find the digest wrong: once gone it cannot come back.
+    Poll.until("the guest to remove the partial file of a push with a wrong digest", Duration.ofSeconds(10), () -> partialFiles().isEmpty());
   }
 
   @Test
@@ -136,6 +142,8 @@ class FileTransferProtocolTest {
       }
     };
     assertThatThrownBy(() -> AgentFiles.push(link, to(target), failing, () -> null, T)).hasMessageContaining("disk read error");
+    // A fixed wait, not a poll: the guest may not have made the file yet when push fails, so "gone"
+    // could be seen before it was ever there; nothing announces that the guest handled the cancel.
     Thread.sleep(200);
     assertThat(target).doesNotExist();
     assertNoPartialFiles();
@@ -163,13 +171,9 @@ class FileTransferProtocolTest {
     };
     assertThatThrownBy(() -> AgentFiles.push(link, to(target), endless, () -> null, T)).isInstanceOf(IOException.class);
     Path kept = guest.resolve(".cut.bin.vmlet-resume");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (!Files.exists(kept) && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-    }
+    Poll.until("what arrived to be kept, hidden, for a resume in " + kept, Duration.ofSeconds(5), () -> Files.exists(kept));
     assertThat(target).doesNotExist();
     assertNoPartialFiles();
-    assertThat(kept).as("what arrived is kept, hidden, for a resume").exists();
   }
 
   @Test
@@ -258,10 +262,7 @@ class FileTransferProtocolTest {
     };
     assertThatThrownBy(() -> AgentFiles.push(link, to(target), cutHalfway, () -> sha, T)).isInstanceOf(IOException.class);
     Path kept = guest.resolve(".resumed.bin.vmlet-resume");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (!Files.exists(kept) && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-    }
+    Poll.until("what arrived to be kept for a resume in " + kept, Duration.ofSeconds(5), () -> Files.exists(kept));
     assertThat(target).doesNotExist();
     long have = Files.size(kept);
     assertThat(have).isPositive().isLessThan(data.length);

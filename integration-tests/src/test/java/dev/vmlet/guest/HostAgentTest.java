@@ -3,6 +3,7 @@ package dev.vmlet.guest;
 import dev.vmlet.agent.AgentLink;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.host.HostAgent;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import java.nio.file.Path;
@@ -58,18 +59,14 @@ class HostAgentTest {
   }
 
   private static AgentLink awaitNewLink(HostAgent host, AgentLink old) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (System.nanoTime() < deadline) {
+    // link() waits for a ready link, but until the old one is seen gone it returns that one.
+    return Poll.forValue("the host agent to come back with a new link", Duration.ofSeconds(20), () -> {
       try {
         AgentLink l = host.link(Duration.ofSeconds(1));
-        if (l != old) {
-          return l;
-        }
+        return l != old ? l : null;
       } catch (IllegalStateException notYet) {
-        // restarting
+        return null; // restarting
       }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("the host agent did not come back within 20 s");
+    });
   }
 }

@@ -9,6 +9,7 @@ import dev.vmlet.proto.agent.v1.ExecOutput;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.common.testing.Poll;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -63,10 +64,7 @@ class HostileAgentTest {
       for (int i = 0; i < 10; i++) {
         send(guest, unsolicited(i));
       }
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (link.dropped() < 10 && System.nanoTime() < deadline) {
-        Thread.sleep(10);
-      }
+      Poll.until("the link to drop the 10 unsolicited frames", Duration.ofSeconds(5), () -> link.dropped() >= 10);
       assertThat(link.dropped()).isEqualTo(10);
       assertThat(closed).isNotDone(); // a few stray frames do not end the link
       ProtocolHarness.Recorder pending = new ProtocolHarness.Recorder();

@@ -6,6 +6,7 @@ import dev.vmlet.agent.ExecListener;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.faults.Faults;
 import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.agent.v1.ExecStart;
@@ -84,10 +85,8 @@ class LinkFaultTest {
       assertThatThrownBy(() -> AgentFiles.push(h.link, FileTransferProtocolTest.to(target), cutting, () -> sha, T))
           .as("cycle %d: the cut push fails", i).isInstanceOf(IOException.class);
       Path kept = guest.resolve(".f" + i + ".bin.vmlet-resume");
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (!Files.exists(kept) && System.nanoTime() < deadline) {
-        Thread.sleep(20); // the agent notices the cut and keeps what it has
-      }
+      Poll.until("cycle " + i + ": the agent to notice the cut and keep what it has in " + kept, Duration.ofSeconds(10),
+          () -> Files.exists(kept));
       assertThat(target).as("cycle %d: nothing at the destination", i).doesNotExist();
       assertThat(listing(guest)).as("cycle %d: only what a resume needs", i).containsExactlyElementsOf(existing(guest, i));
 
@@ -127,15 +126,21 @@ class LinkFaultTest {
     final MessageDigest digest;
     final AtomicLong bytes = new AtomicLong();
     final CompletableFuture<ExecExit> exit = new CompletableFuture<>();
+    /** Completed once {@code mark} bytes have arrived. */
+    final CompletableFuture<Void> atMark = new CompletableFuture<>();
+    private final long mark;
 
-    Digesting() throws Exception {
+    Digesting(long mark) throws Exception {
       digest = MessageDigest.getInstance("SHA-256");
+      this.mark = mark;
     }
 
     @Override
     public synchronized void stdout(byte[] data) {
       digest.update(data);
-      bytes.addAndGet(data.length);
+      if (bytes.addAndGet(data.length) >= mark) {
+        atMark.complete(null);
+      }
     }
 
     @Override
@@ -186,15 +191,16 @@ class LinkFaultTest {
     long worstGrowth = 0;
     long worstArrivedWhileStalled = 0;
     for (int c = 0; c < cycles; c++) {
-      Digesting out = new Digesting();
+      Digesting out = new Digesting(expectedBytes / 3);
       h.link.exec(ExecStart.newBuilder().addArgv("seq").addArgv("1").addArgv(Long.toString(lines)).build(), out);
-      while (out.bytes.get() < expectedBytes / 3) {
-        Thread.sleep(5);
-      }
+      out.atMark.get(60, TimeUnit.SECONDS);
       h.relay.stallAgent(true);
-      Thread.sleep(200); // what was already in the relay's hands arrives
+      h.relay.awaitAgentHeld(Duration.ofSeconds(10));
+      // What the relay passed on before it held the agent may still be in the host's socket or the
+      // link's decoder, and nothing announces that the link has taken the last of it: a short settle.
+      Thread.sleep(200);
       long atStall = out.bytes.get();
-      Thread.sleep(stallMs);
+      Thread.sleep(stallMs); // the stall under test: nothing may arrive while the host does not read
       long arrivedWhileStalled = out.bytes.get() - atStall;
       long growth = heapUsed() - base;
       h.relay.stallAgent(false);

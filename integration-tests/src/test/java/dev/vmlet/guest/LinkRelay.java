@@ -7,6 +7,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -25,6 +28,9 @@ final class LinkRelay implements AutoCloseable {
   private volatile boolean agentMuted;
   private volatile boolean agentStalled;
   private volatile boolean agentMissesHostLoss;
+  private volatile boolean agentHeld;
+  /** Notified whenever a side connects or goes, and when a stall begins to hold the agent or ends. */
+  private final Object changes = new Object();
 
   LinkRelay(Path dir) throws IOException {
     agentSocket = dir.resolve("agent.sock");
@@ -45,11 +51,17 @@ final class LinkRelay implements AutoCloseable {
     try {
       while (true) {
         SocketChannel c = (agentSide ? agentServer : hostServer).accept();
+        synchronized (changes) {
+          if (agentSide) {
+            agent = c;
+          } else {
+            host = c;
+          }
+          changes.notifyAll();
+        }
         if (agentSide) {
-          agent = c;
           daemon("relay-from-agent", () -> pump(c, () -> host, true));
         } else {
-          host = c;
           daemon("relay-from-host", () -> pump(c, () -> agent, false));
         }
       }
@@ -64,8 +76,9 @@ final class LinkRelay implements AutoCloseable {
     ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
     try {
       while (true) {
-        while (fromAgent && agentStalled) {
-          Thread.sleep(10); // nobody reads: the agent's writes back up into the socket, then into the agent
+        if (fromAgent && agentStalled) {
+          // Nobody reads: the agent's writes back up into the socket, then into the agent.
+          holdWhileStalled();
         }
         if (from.read(buf) < 0) {
           break;
@@ -87,6 +100,38 @@ final class LinkRelay implements AutoCloseable {
       close(from);
       if (!fromAgent && !agentMissesHostLoss) {
         close(agent); // the agent sees the host go, as the port tells it
+      }
+      synchronized (changes) {
+        if (!fromAgent && host == from) {
+          host = null;
+        }
+        changes.notifyAll();
+      }
+    }
+  }
+
+  private void holdWhileStalled() throws InterruptedException {
+    synchronized (changes) {
+      agentHeld = true;
+      changes.notifyAll();
+      try {
+        awaitChange("the end of a stall (a test that forgot stallAgent(false)?)", Duration.ofMinutes(5), () -> !agentStalled);
+      } finally {
+        agentHeld = false;
+      }
+    }
+  }
+
+  /** Waits, holding {@link #changes}, until {@code done}; fails after {@code timeout} naming {@code what}. */
+  private void awaitChange(String what, Duration timeout, BooleanSupplier done) throws InterruptedException {
+    synchronized (changes) {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (!done.getAsBoolean()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new IllegalStateException("the relay waited " + timeout.toMillis() + " ms for " + what);
+        }
+        TimeUnit.NANOSECONDS.timedWait(changes, left);
       }
     }
   }
@@ -111,14 +156,21 @@ final class LinkRelay implements AutoCloseable {
    * Waits until both sides are connected through the relay. Bytes the agent sends before the host's
    * side is accepted are lost, as on the port, so a test that sends one Hello by hand waits first.
    */
-  void awaitBothSides(java.time.Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (agent == null || host == null) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("the relay did not get both sides within " + timeout);
-      }
-      Thread.sleep(5);
-    }
+  void awaitBothSides(Duration timeout) throws InterruptedException {
+    awaitChange("both sides to connect", timeout, () -> agent != null && host != null);
+  }
+
+  /** Waits until the host's connection has ended and the relay has finished with it. */
+  void awaitHostGone(Duration timeout) throws InterruptedException {
+    awaitChange("the host's connection to end", timeout, () -> host == null);
+  }
+
+  /**
+   * After {@link #stallAgent stallAgent(true)}, waits until the relay holds the agent back: from
+   * then on nothing the agent sends leaves the relay (what it had taken before has been passed on).
+   */
+  void awaitAgentHeld(Duration timeout) throws InterruptedException {
+    awaitChange("its agent side to be held back", timeout, () -> agentHeld);
   }
 
   /** While muted, whatever the agent sends is dropped (a hung guest, as the host sees it). */
@@ -133,7 +185,10 @@ final class LinkRelay implements AutoCloseable {
 
   /** While stalled, nothing the agent sends is read (a host that stops reading the port). */
   void stallAgent(boolean stalled) {
-    agentStalled = stalled;
+    synchronized (changes) {
+      agentStalled = stalled;
+      changes.notifyAll();
+    }
   }
 
   /** Writes raw bytes to the agent, as if the host had sent them. Only while no frames flow. */
@@ -154,6 +209,7 @@ final class LinkRelay implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    stallAgent(false); // a held pump goes on, finds its channel closed and ends
     cut();
     agentServer.close();
     hostServer.close();

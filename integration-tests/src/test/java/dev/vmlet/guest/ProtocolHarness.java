@@ -6,6 +6,7 @@ import dev.vmlet.agent.ExecListener;
 import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.common.testing.Poll;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -60,32 +61,40 @@ final class ProtocolHarness implements AutoCloseable {
 
   /** Connects a new host link (as a restarted daemon would). */
   void connectLink() throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (true) {
-      try {
-        link = AgentLink.connect("t", INSTANCE, relay.hostSocket, Duration.ofSeconds(5), heartbeat, new AgentLink.Events() {
-          @Override
-          public void ready(Hello h) {
-            ready.add(h);
-          }
-
-          @Override
-          public void lost(String reason) {
-            lost.add(reason);
-          }
-
-          @Override
-          public void closed() {
-          }
-        });
-        return;
-      } catch (IOException e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
+    IOException[] last = {null};
+    try {
+      link = Poll.forValue("the host link to connect to the relay", Duration.ofSeconds(10), () -> {
+        try {
+          return connectOnce();
+        } catch (IOException e) {
+          last[0] = e;
+          return null;
         }
-        Thread.sleep(20);
+      });
+    } catch (AssertionError e) {
+      if (last[0] != null) {
+        e.addSuppressed(last[0]); // the last refusal says more than the time-out
       }
+      throw e;
     }
+  }
+
+  private AgentLink connectOnce() throws IOException {
+    return AgentLink.connect("t", INSTANCE, relay.hostSocket, Duration.ofSeconds(5), heartbeat, new AgentLink.Events() {
+      @Override
+      public void ready(Hello h) {
+        ready.add(h);
+      }
+
+      @Override
+      public void lost(String reason) {
+        lost.add(reason);
+      }
+
+      @Override
+      public void closed() {
+      }
+    });
   }
 
   Hello awaitReady() throws InterruptedException {

@@ -133,7 +133,7 @@ class SessionProtocolTest {
     // connected: the port's "host gone" never reached it, and it still thinks it has a session.
     h.relay.agentMissesHostLoss(true);
     h.link.close();
-    Thread.sleep(200);
+    h.relay.awaitHostGone(Duration.ofSeconds(5));
     long t0 = System.nanoTime();
     h.connectLink();
     // Well under the agent's own limit (three 5 s heartbeat intervals), which it would wait for

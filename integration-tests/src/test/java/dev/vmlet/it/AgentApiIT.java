@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;
@@ -22,6 +23,7 @@ import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.Random;
@@ -95,6 +97,8 @@ class AgentApiIT {
     assertThatThrownBy(() -> push("/tmp/wrong.bin", data, "0".repeat(64), false))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getDescription()).contains("changed on its way"));
     push("/tmp/cancelled.bin", data, null, true);
+    // A fixed wait, not a poll: the cancelled upload's file may not exist yet when push returns, so
+    // "gone" could be seen before it was ever made; nothing announces the guest's clean-up.
     Thread.sleep(2000);
     assertThat(Guests.sh(d.client, VM, "ls -a /tmp | grep -c -e wrong -e cancelled -e vmlet-part; true").strip()).isEqualTo("0");
   }
@@ -136,7 +140,9 @@ class AgentApiIT {
 
     ExecClient sleep = ExecClient.start(d.client.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS),
         ExecRequest.newBuilder().setName(VM).addArgv("sleep").addArgv("100").setStdin(true).build());
-    Thread.sleep(500);
+    // pidof, not pgrep: the micro image's busybox has no pgrep, and "not found" printed nothing on stdout.
+    Poll.until("'sleep 100' to run in the guest", Duration.ofSeconds(30),
+        () -> !Guests.sh(d.client, VM, "pidof sleep || true").isBlank());
     long t0 = System.nanoTime();
     sleep.cancel();
     ExecResponse exit = null;
@@ -145,7 +151,7 @@ class AgentApiIT {
     }
     assertThat(exit.getExit().getCancelled()).isTrue();
     assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
-    assertThat(Guests.sh(d.client, VM, "pgrep -x sleep || true")).isEmpty();
+    assertThat(Guests.sh(d.client, VM, "pidof sleep || true")).isBlank();
   }
 
   @Test

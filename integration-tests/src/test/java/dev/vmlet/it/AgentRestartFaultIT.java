@@ -2,6 +2,7 @@ package dev.vmlet.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.faults.Faults;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.Vm;
@@ -9,6 +10,7 @@ import dev.vmlet.proto.v1.VmRef;
 import dev.vmlet.proto.v1.VmSpec;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,16 +47,12 @@ class AgentRestartFaultIT {
   }
 
   /** Polls for up to 120 s until an agent answers whose pid (when pid) or boot (otherwise) differs. */
-  private String[] awaitNew(String name, String[] before, boolean pid) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (System.nanoTime() < deadline) {
+  private String[] awaitNew(String name, String[] before, boolean pid) throws Exception {
+    int which = pid ? 0 : 1;
+    return Poll.forValue("VM " + name + ": a new " + (pid ? "agent" : "boot") + " to answer", Duration.ofSeconds(120), () -> {
       String[] now = agentAndBoot(name);
-      if (now != null && !now[pid ? 0 : 1].equals(before[pid ? 0 : 1])) {
-        return now;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("VM " + name + ": no new " + (pid ? "agent" : "boot") + " answered within 120 s");
+      return now != null && !now[which].equals(before[which]) ? now : null;
+    });
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.vmlet.it;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.image.ImageBuilder;
 import dev.vmlet.proto.v1.CreateVmRequest;
@@ -8,6 +9,7 @@ import dev.vmlet.proto.v1.FileTransferResult;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /** What benchmarks outside this package need of the test daemon and guests. */
@@ -47,18 +49,11 @@ public final class BenchSupport {
     }
 
     /** Waits up to 300 s for the boot timeline (console, SSH, cloud-init done) and returns the VM then. */
-    public dev.vmlet.proto.v1.Vm awaitBootTimeline() throws InterruptedException {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
-      while (true) {
+    public dev.vmlet.proto.v1.Vm awaitBootTimeline() throws Exception {
+      return Poll.forValue("the boot timeline of " + name + " (console, SSH, cloud-init done)", Duration.ofSeconds(300), () -> {
         dev.vmlet.proto.v1.Vm vm = info();
-        if (vm.getCloudInitDoneUnixMs() != 0 && vm.getSshReadyUnixMs() != 0 && vm.getConsoleFirstOutputUnixMs() != 0) {
-          return vm;
-        }
-        if (System.nanoTime() > deadline) {
-          throw new AssertionError("no complete boot timeline within 300 s: " + vm);
-        }
-        Thread.sleep(500);
-      }
+        return vm.getCloudInitDoneUnixMs() != 0 && vm.getSshReadyUnixMs() != 0 && vm.getConsoleFirstOutputUnixMs() != 0 ? vm : null;
+      });
     }
 
     public Path qgaSocket() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.CreateVmRequest;
@@ -19,6 +20,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -176,11 +178,8 @@ class BootSourcesIT {
     Path base = tmp.resolve("hello.raw");
     byte[] image = startDiskVm(name, base, "vmlet disk boot ok");
     Path console = paths.vmStateDir(name).resolve("console.log");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!consoleHas(console, "vmlet disk boot ok") && System.nanoTime() < deadline) {
-      Thread.sleep(200);
-    }
-    assertThat(consoleHas(console, "vmlet disk boot ok")).as("console of a disk-booted VM").isTrue();
+    Poll.until("the console of a disk-booted VM to say 'vmlet disk boot ok'", Duration.ofSeconds(60),
+        () -> consoleHas(console, "vmlet disk boot ok"));
     Vm vm = client.vms().getVm(VmRef.newBuilder().setName(name).build());
     assertThat(vm.getQemuCommand()).doesNotContain("-kernel").contains("bootindex=0");
     client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setForce(true).build());

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.client.ExecClient;
 import dev.vmlet.client.FileClient;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.faults.Faults;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.ExecRequest;
@@ -17,6 +18,7 @@ import dev.vmlet.qemu.QemuProcess;
 import io.grpc.StatusRuntimeException;
 import java.io.InputStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -130,7 +132,8 @@ class DaemonKillFaultIT {
       }
       inFlight += calls.size();
       assertThat(waitForGuestPrograms(c, names, "sleep 600", 1)).as("execs running before the kill").isEqualTo(names.size());
-      Thread.sleep(500); // the pushes' first MiB is on its way
+      Poll.until("every guest to hold the start of its push in /tmp/inflight", Duration.ofSeconds(30),
+          () -> names.stream().allMatch(name -> !Guests.sh(c, name, "ls -A /tmp/inflight").isBlank()));
 
       daemon.kill();
       release.countDown();
@@ -210,25 +213,27 @@ class DaemonKillFaultIT {
 
   /**
    * Waits up to 10 s until every guest runs {@code want} copies of a program (by its command line),
-   * and returns how many run in all.
+   * and returns how many run in all then, or at the 10 s: the caller reports the count, then asserts it.
    */
   private static int waitForGuestPrograms(DaemonClient c, List<String> names, String commandLine, int want) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (true) {
-      int total = 0;
-      boolean all = true;
-      for (String name : names) {
-        // The pattern's brackets keep this grep out of its own count.
-        String n = Guests.sh(c, name, "ps -o args | grep -c '^[" + commandLine.charAt(0) + "]" + commandLine.substring(1) + "$' || true")
-            .strip();
-        int count = n.isEmpty() ? 0 : Integer.parseInt(n);
-        all &= count == want;
-        total += count;
-      }
-      if (all || System.nanoTime() > deadline) {
-        return total;
-      }
-      Thread.sleep(100);
+    int[] total = new int[1];
+    try {
+      Poll.until(want + " of '" + commandLine + "' in every guest", Duration.ofSeconds(10), () -> {
+        total[0] = 0;
+        boolean all = true;
+        for (String name : names) {
+          // The pattern's brackets keep this grep out of its own count.
+          String n = Guests.sh(c, name, "ps -o args | grep -c '^[" + commandLine.charAt(0) + "]" + commandLine.substring(1) + "$' || true")
+              .strip();
+          int count = n.isEmpty() ? 0 : Integer.parseInt(n);
+          all &= count == want;
+          total[0] += count;
+        }
+        return all;
+      });
+    } catch (AssertionError timedOut) {
+      // total holds the last count; the caller's report and assertion say how far off it was
     }
+    return total[0];
   }
 }

@@ -1,11 +1,13 @@
 package dev.vmlet.it;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -37,13 +39,17 @@ final class DaemonProcess {
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(log.toString())));
     pb.environment().remove("VMLET_SOCKET");
-    process = pb.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!DaemonClient.isListening(paths.socket())) {
-      if (!process.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("daemon did not start: " + Files.readString(log));
-      }
-      Thread.sleep(100);
+    Process p = pb.start();
+    process = p;
+    try {
+      Poll.until("the daemon to listen on " + paths.socket(), Duration.ofSeconds(60), () -> {
+        if (!p.isAlive()) {
+          throw new AssertionError("the daemon exited with " + p.exitValue());
+        }
+        return DaemonClient.isListening(paths.socket());
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError("daemon did not start (" + e.getMessage() + "): " + Files.readString(log), e);
     }
   }
 

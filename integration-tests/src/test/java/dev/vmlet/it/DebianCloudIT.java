@@ -3,6 +3,7 @@ package dev.vmlet.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.image.ImageBuilder;
 import dev.vmlet.proto.v1.CloudInit;
 import dev.vmlet.proto.v1.CreateVmRequest;
@@ -16,6 +17,7 @@ import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import dev.vmlet.config.VmletPaths;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -39,16 +41,11 @@ class DebianCloudIT {
       """;
 
   /** Polls `cloud-init status` (each call short: an exec has a 60 s deadline) until it is not running. */
-  static void awaitCloudInit(TestDaemon d, String name) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(400);
-    String status = "";
-    while (System.nanoTime() < deadline) {
-      status = Guests.sh(d.client, name, "cloud-init status").strip();
-      if (!status.contains("running") && !status.contains("not started")) {
-        break;
-      }
-      Thread.sleep(3000);
-    }
+  static void awaitCloudInit(TestDaemon d, String name) throws Exception {
+    String status = Poll.forValue("cloud-init in " + name + " to finish", Duration.ofSeconds(400), () -> {
+      String s = Guests.sh(d.client, name, "cloud-init status").strip();
+      return s.contains("running") || s.contains("not started") ? null : s;
+    });
     assertThat(status).isEqualTo("status: done");
   }
 
@@ -130,17 +127,13 @@ class DebianCloudIT {
       String installed = Guests.sh(d.client, name, "cat /opt/vmlet-agent/installed-at");
       String bootId = Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id");
       d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).rebootVm(VmRef.newBuilder().setName(name).build());
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(400);
-      String newBoot = bootId;
-      while (newBoot.equals(bootId) && System.nanoTime() < deadline) {
-        Thread.sleep(2000);
+      Poll.until("the agent of " + name + " to answer from a new boot", Duration.ofSeconds(400), () -> {
         try {
-          newBoot = Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id");
+          return !Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id").equals(bootId);
         } catch (io.grpc.StatusRuntimeException e) {
-          // the agent is away while the guest reboots
+          return false; // the agent is away while the guest reboots
         }
-      }
-      assertThat(newBoot).as("the agent came back from a new boot").isNotEqualTo(bootId);
+      });
       assertThat(Guests.sh(d.client, name, "cat /opt/vmlet-agent/installed-at")).isEqualTo(installed);
 
       Vm stopped = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(60).build());

@@ -3,11 +3,13 @@ package dev.vmlet.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -59,11 +61,8 @@ class HugepagesIT {
       d.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("it-huge").setForce(true).build());
       // The kernel frees a dead process's hugepages as it tears its memory down, which may end a
       // moment after QEMU was reaped.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (read(FREE) != freeBefore && System.nanoTime() < deadline) {
-        Thread.sleep(50);
-      }
-      assertThat(read(FREE)).isEqualTo(freeBefore);
+      Poll.until("the hugepage pool to be back at " + freeBefore + " free pages", Duration.ofSeconds(10),
+          () -> read(FREE) == freeBefore);
     } finally {
       if (mount != null) {
         run("umount", mount.toString());

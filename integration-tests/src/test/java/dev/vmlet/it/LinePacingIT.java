@@ -34,6 +34,7 @@ class LinePacingIT {
   private void holdsBackAndDeliversAll(TestDaemon d) throws Exception {
     Path done = tmp.resolve("producer-done");
     AtomicLong received = new AtomicLong();
+    CompletableFuture<Void> firstOutput = new CompletableFuture<>();
     CompletableFuture<Integer> exit = new CompletableFuture<>();
     CompletableFuture<ClientCallStreamObserver<RunCommandLineRequest>> call = new CompletableFuture<>();
     d.client.vmsAsync().withDeadlineAfter(5, TimeUnit.MINUTES).runCommandLine(RunCommandLineRequest.newBuilder()
@@ -48,6 +49,9 @@ class LinePacingIT {
           @Override
           public void onNext(RunCommandLineResponse r) {
             received.addAndGet(r.getStdout().size());
+            if (r.getStdout().size() > 0) {
+              firstOutput.complete(null);
+            }
             if (r.hasResult()) {
               exit.complete(r.getResult().getExitCode());
             }
@@ -66,12 +70,8 @@ class LinePacingIT {
 
     // Unpaced, the 64 MiB take about a second to produce here; held back, the producer must
     // still be writing after 5 s.
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (received.get() == 0 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertThat(received.get()).as("the first message arrived").isPositive();
-    Thread.sleep(5000);
+    firstOutput.get(30, TimeUnit.SECONDS); // the first message arrived, with output
+    Thread.sleep(5000); // the stall under test: the client reads nothing for 5 s
     long whileStalled = received.get();
     boolean finishedWhileStalled = Files.exists(done);
 

@@ -13,6 +13,7 @@ import dev.vmlet.proto.v1.ConsoleInput;
 import dev.vmlet.proto.v1.ConsoleOutput;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.DiskSpec;
@@ -28,7 +29,6 @@ import dev.vmlet.proto.v1.VmRef;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmEvent;
 import dev.vmlet.proto.v1.VmState;
-import dev.vmlet.proto.v1.WatchVmsRequest;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -37,8 +37,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -186,20 +184,10 @@ class MicroVmIT {
     assertThat(exec(name, "echo", "still here")).isEqualTo(new Guests.Result("still here\n", "", 0));
 
     // Watch events from here on; a reset makes the agent phone home again from a new boot.
-    BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
-    Thread watcher = new Thread(() -> {
-      try {
-        client.vms().watchVms(WatchVmsRequest.newBuilder().setName(name).build()).forEachRemaining(events::add);
-      } catch (StatusRuntimeException e) {
-        // the channel closed at the end of the test
-      }
-    });
-    watcher.setDaemon(true);
-    watcher.start();
-    awaitEvent(events, VmEvent.Kind.WATCHING, 30); // from here on every change is sent
+    VmWatch events = VmWatch.open(client, name);
     String bootBefore = exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout();
     client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).rebootVm(VmRef.newBuilder().setName(name).build());
-    VmEvent reconnected = awaitEvent(events, VmEvent.Kind.AGENT_CONNECTED, 120);
+    VmEvent reconnected = events.await(VmEvent.Kind.AGENT_CONNECTED, Duration.ofSeconds(120));
     assertThat(reconnected.getMessage()).doesNotContain(bootBefore.strip());
     assertThat(exec(name, "cat", "/proc/sys/kernel/random/boot_id").stdout()).isNotEqualTo(bootBefore);
 
@@ -281,7 +269,8 @@ class MicroVmIT {
     events.clear();
     long killedAt = System.nanoTime();
     ProcessHandle.of(again.getPid()).orElseThrow().destroyForcibly();
-    awaitEvent(events, VmEvent.Kind.CRASHED, 10);
+    events.await(VmEvent.Kind.CRASHED, Duration.ofSeconds(10));
+    events.close();
     System.out.printf("CRASHED reported %d ms after kill -9 of QEMU%n", (System.nanoTime() - killedAt) / 1_000_000);
     Vm crashed = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
     assertThat(crashed.getState()).isEqualTo(VmState.CRASHED);
@@ -332,17 +321,6 @@ class MicroVmIT {
       sock.getOutputStream().write("GET /index.html HTTP/1.0\r\n\r\n".getBytes());
       return new String(sock.getInputStream().readAllBytes());
     }
-  }
-
-  static VmEvent awaitEvent(BlockingQueue<VmEvent> events, VmEvent.Kind kind, int seconds) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < deadline) {
-      VmEvent e = events.poll(100, TimeUnit.MILLISECONDS);
-      if (e != null && e.getKind() == kind) {
-        return e;
-      }
-    }
-    throw new AssertionError("no " + kind + " event within " + seconds + " s");
   }
 
   @Test

@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmlet.client.DaemonClient;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -56,10 +58,9 @@ class NonRootDaemonIT {
           "-jar", daemonJar.toString(), "daemon", "--socket", socket.toString(), "--state-dir", home.resolve("state").toString(),
           "--run-dir", home.resolve("run").toString(), "--cache-dir", TestDaemon.microImage().getParent().getParent().toString())
           .redirectErrorStream(true).redirectOutput(tmp.resolve("daemon.log").toFile()).start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (!DaemonClient.isListening(socket) && daemon.isAlive() && System.nanoTime() < deadline) {
-        Thread.sleep(100);
-      }
+      Process started = daemon;
+      Poll.until("the daemon to listen on " + socket + " or exit", Duration.ofSeconds(60),
+          () -> DaemonClient.isListening(socket) || !started.isAlive());
       assertThat(DaemonClient.isListening(socket)).as(Files.readString(tmp.resolve("daemon.log"))).isTrue();
       assertThat(uidOf(daemon.toHandle().descendants().filter(h -> h.info().command().orElse("").contains("java")).findFirst()
           .orElse(daemon.toHandle()).pid())).isNotEqualTo("0");

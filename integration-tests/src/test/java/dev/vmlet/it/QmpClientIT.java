@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.JsonObject;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.qmp.QmpEvent;
 import dev.vmlet.qmp.QmpException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -35,10 +35,23 @@ class QmpClientIT {
     qemu = new ProcessBuilder(List.of(Qemu.BINARY, "-machine", "pc", "-accel", "tcg", "-nodefaults", "-display", "none",
             "-m", "32", "-S", "-qmp", "unix:" + sock + ",server=on,wait=off"))
         .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
-    for (int i = 0; i < 100 && !Files.exists(sock); i++) {
-      Thread.sleep(50);
+    // The socket file appears when QEMU binds it, a moment before it listens: wait for a connection.
+    QmpException[] last = {null};
+    try {
+      qmp = Poll.forValue("QEMU to accept a QMP connection on " + sock, Duration.ofSeconds(10), () -> {
+        try {
+          return QmpClient.connect(sock, Duration.ofSeconds(5), events::add, closed::countDown);
+        } catch (QmpException e) {
+          last[0] = e;
+          return null;
+        }
+      });
+    } catch (AssertionError e) {
+      if (last[0] != null) {
+        e.addSuppressed(last[0]);
+      }
+      throw e;
     }
-    qmp = QmpClient.connect(sock, Duration.ofSeconds(5), events::add, closed::countDown);
   }
 
   @AfterEach

@@ -3,6 +3,7 @@ package dev.vmlet.security;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.daemon.DaemonServer;
@@ -143,7 +144,14 @@ class TlsAccessTest {
     try (DaemonClient before = as("leaver")) {
       assertThat(code(() -> before.vms().listVms(ListVmsRequest.getDefaultInstance()))).isEqualTo(Status.Code.OK);
     }
-    Thread.sleep(1100); // the revocation list's file time must change for the daemon to see a new one
+    // The daemon sees a new revocation list by its file time (and size): wait until a file written
+    // now gets a time other than the list's, which a file system with 1 s times takes up to a second for.
+    Path probe = pki.crl().resolveSibling(".mtime-probe");
+    Poll.until("the file system's clock to pass the revocation list's time", Duration.ofSeconds(5), () -> {
+      Files.writeString(probe, "");
+      return !Files.exists(pki.crl()) || !Files.getLastModifiedTime(probe).equals(Files.getLastModifiedTime(pki.crl()));
+    });
+    Files.delete(probe);
     pki.revoke("leaver");
     try (DaemonClient after = as("leaver")) {
       assertThat(code(() -> after.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance())))
@@ -159,6 +167,10 @@ class TlsAccessTest {
         .isEqualTo("rw-------");
     assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.serverKey())))
         .isEqualTo("rw-------");
+  }
+
+  private static boolean isSleep30(ProcessHandle p) {
+    return p.info().command().orElse("").endsWith("/sleep") && List.of("30").equals(List.of(p.info().arguments().orElse(new String[0])));
   }
 
   @Test
@@ -188,22 +200,22 @@ class TlsAccessTest {
               }
             }));
       }
-      Thread.sleep(1000); // the three are running
+      // Each call is counted before its program starts: three programs running, three streams held.
+      Poll.until("the three '@host sleep 30' to run", Duration.ofSeconds(10),
+          () -> ProcessHandle.current().descendants().filter(TlsAccessTest::isSleep30).count() == 3);
       assertThatThrownBy(() -> run(admin, "@host echo one more")).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
         assertThat(e.getStatus().getDescription()).contains("admin has 3 exec, transfer, console or watch streams open");
       });
       held.get(0).cancel(null);
       assertThat(ends.get(0).get(10, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.CANCELLED);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      String out = null;
-      while (out == null && System.nanoTime() < deadline) {
+      String out = Poll.forValue("a stream to be free once one was cancelled", Duration.ofSeconds(10), () -> {
         try {
-          out = run(admin, "@host echo freed");
+          return run(admin, "@host echo freed");
         } catch (StatusRuntimeException e) {
-          Thread.sleep(100); // the server sees the cancel a moment later
+          return null; // the server sees the cancel a moment later
         }
-      }
+      });
       assertThat(out).isEqualTo("freed\n");
       held.forEach(c -> c.cancel(null));
       assertThatThrownBy(() -> run(admin, "@host echo " + "x".repeat(70_000))).isInstanceOfSatisfying(StatusRuntimeException.class,
