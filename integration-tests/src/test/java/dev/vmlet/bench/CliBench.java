@@ -90,9 +90,13 @@ class CliBench {
       Bench.report("cli, " + w.getKey() + ": wall p50 / p90" + (c != null ? ", CPU median" : "") + " (ms, " + calls + " calls)",
           String.format("%.0f / %.0f", Bench.percentile(w.getValue(), 50), Bench.percentile(w.getValue(), 90))
               + (c != null ? String.format(", %.0f", Bench.median(c)) : ""));
-      chart.bar("wall", w.getKey(), Bench.percentile(w.getValue(), 50));
+      // Bars grouped by command (list, info, exec, ssh), one series per measure and launcher.
+      String[] words = w.getKey().split(" ", 3);
+      String category = words[0].equals("ssh") ? "ssh, reused" : words[1];
+      String launcher = w.getKey().contains(" (") ? w.getKey().substring(w.getKey().indexOf(" (")) : "";
+      chart.bar("wall p50" + launcher, category, Bench.percentile(w.getValue(), 50));
       if (c != null) {
-        chart.bar("CPU", w.getKey(), Bench.median(c));
+        chart.bar("CPU" + launcher, category, Bench.median(c));
       }
     }
     chart.write();
