@@ -56,6 +56,11 @@ public final class BenchSupport {
       });
     }
 
+    /** The daemon's unix socket, for clients in other processes (the CLI). */
+    public Path socket() {
+      return d.paths.socket();
+    }
+
     public Path qgaSocket() {
       return d.paths.vmRunDir(name).resolve("qga.sock");
     }
@@ -91,6 +96,11 @@ public final class BenchSupport {
 
     public long daemonPid() {
       return daemon.pid();
+    }
+
+    /** The daemon's unix socket, for clients in other processes (the CLI). */
+    public Path socket() {
+      return daemon.paths.socket();
     }
 
     /** Creates and starts a micro VM and waits for its agent; returns the VM then. */
