@@ -1,0 +1,122 @@
+package dev.vmlet.agent;
+
+import dev.vmlet.agent.GuestQueries.ListListener;
+import dev.vmlet.agent.GuestQueries.ReplyListener;
+import dev.vmlet.agent.LinkStreams.Stream;
+import dev.vmlet.proto.v1.ExecOutput;
+import dev.vmlet.proto.v1.Frame;
+import dev.vmlet.proto.v1.Frame.BodyCase;
+
+/**
+ * The handlers of the agent's answers on streams, one per kind of frame: each hands the frame to
+ * the listener of the stream it names, if that stream is open and its request expects that kind
+ * (an exec's output only to an exec). Data counts against the stream's window; a last answer ends
+ * the stream. Anything else answers nothing and is dropped by the registry.
+ */
+final class StreamReplies {
+  private final LinkStreams streams;
+
+  private StreamReplies(LinkStreams streams) {
+    this.streams = streams;
+  }
+
+  /** Registers a handler for every kind of answer on a stream. */
+  static void register(AgentFrameHandlers handlers, LinkStreams streams) {
+    StreamReplies r = new StreamReplies(streams);
+    handlers
+        // A late update for a stream that just ended is normal, not a frame to count.
+        .on(BodyCase.WINDOW_UPDATE, f -> streams.granted(f.getStreamId(), f.getWindowUpdate().getBytes()) || true)
+        .on(BodyCase.EXEC_OUTPUT, r::execOutput)
+        .on(BodyCase.EXEC_EXIT, f -> r.last(f, ExecListener.class, "the program ended", l -> l.exit(f.getExecExit())))
+        .on(BodyCase.FILE_INFO, f -> r.to(f, TransferListener.class, l -> l.info(f.getFileInfo())))
+        .on(BodyCase.FILE_DATA, r::fileData)
+        .on(BodyCase.FILE_OFFSET, f -> r.to(f, TransferListener.class, l -> l.offset(f.getFileOffset().getOffset())))
+        .on(BodyCase.FILE_DONE, f -> r.last(f, TransferListener.class, "the transfer ended", l -> l.done(f.getFileDone())))
+        .on(BodyCase.DIR_ENTRIES, r::dirEntries)
+        .on(BodyCase.DIR_END, f -> r.last(f, ListListener.class, "the listing ended", l -> l.end.run()))
+        .on(BodyCase.GUEST_INFO, f -> r.last(f, ReplyListener.class, "answered", l -> l.reply.accept(f)))
+        .on(BodyCase.POWER_REPLY, f -> r.last(f, ReplyListener.class, "answered", l -> l.reply.accept(f)))
+        .on(BodyCase.ERROR, r::error);
+  }
+
+  /** What a handler does with a listener of the right kind. */
+  private interface Delivery<L> {
+    void deliver(L listener);
+  }
+
+  /** Hands a frame that does not end its stream to the stream's listener, if it expects it. */
+  private <L> boolean to(Frame f, Class<L> kind, Delivery<L> d) {
+    Stream s = streams.get(f.getStreamId());
+    if (s == null || !kind.isInstance(s.listener())) {
+      return false;
+    }
+    d.deliver(kind.cast(s.listener()));
+    return true;
+  }
+
+  /** Hands a stream's last answer to its listener and ends the stream. */
+  private <L> boolean last(Frame f, Class<L> kind, String why, Delivery<L> d) {
+    Stream s = streams.get(f.getStreamId());
+    if (s == null || !kind.isInstance(s.listener()) || streams.finish(f.getStreamId(), why) == null) {
+      return false;
+    }
+    d.deliver(kind.cast(s.listener()));
+    return true;
+  }
+
+  private boolean execOutput(Frame f) {
+    int id = f.getStreamId();
+    Stream s = streams.get(id);
+    if (s == null || !(s.listener() instanceof ExecListener l)) {
+      return false;
+    }
+    if (streams.received(id, s, f.getExecOutput().getData().size())) {
+      byte[] data = f.getExecOutput().getData().toByteArray();
+      if (f.getExecOutput().getFd() == ExecOutput.Fd.STDERR) {
+        l.stderr(data);
+      } else {
+        l.stdout(data);
+      }
+      streams.delivered(id, s, data.length);
+    }
+    return true;
+  }
+
+  private boolean fileData(Frame f) {
+    int id = f.getStreamId();
+    Stream s = streams.get(id);
+    if (s == null || !(s.listener() instanceof TransferListener l)) {
+      return false;
+    }
+    if (streams.received(id, s, f.getFileData().getData().size())) {
+      byte[] data = f.getFileData().getData().toByteArray();
+      l.data(data);
+      streams.delivered(id, s, data.length);
+    }
+    return true;
+  }
+
+  /** Entries are charged to the window by their encoded size, and granted back at once. */
+  private boolean dirEntries(Frame f) {
+    int id = f.getStreamId();
+    Stream s = streams.get(id);
+    int n = f.getSerializedSize();
+    if (s == null || !(s.listener() instanceof ListListener l)) {
+      return false;
+    }
+    if (streams.received(id, s, n)) {
+      l.entries.accept(f.getDirEntries());
+      streams.consumed(id, n);
+    }
+    return true;
+  }
+
+  private boolean error(Frame f) {
+    Stream s = streams.finish(f.getStreamId(), f.getError().getMessage());
+    if (s == null) {
+      return false;
+    }
+    s.listener().failed(f.getError());
+    return true;
+  }
+}
