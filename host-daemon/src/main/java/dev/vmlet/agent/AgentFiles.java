@@ -93,7 +93,7 @@ public final class AgentFiles {
     // The link's reader only queues (at most a window's worth): writing to `out` may wait for a
     // slow client, and that must hold back this stream alone, through its credit.
     java.util.concurrent.BlockingQueue<byte[]> chunks = new java.util.concurrent.LinkedBlockingQueue<>();
-    int stream = link.pull(path, offset, listener(result, onInfo, chunks::add, true, n -> { }));
+    int stream = link.pull(path, offset, listener(result, onInfo, chunks::add, true, n -> { }, () -> { }));
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
       while (!(result.isDone() && chunks.isEmpty())) {
@@ -157,12 +157,21 @@ public final class AgentFiles {
     void accept(byte[] data) throws IOException;
   }
 
-  private static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
-      boolean returnsCredit, java.util.function.LongConsumer onOffset) {
+  /**
+   * A transfer's answers into futures: {@code result} completes with FileDone or the failure
+   * (an {@link AgentException} when the agent gave a code).
+   */
+  static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
+      boolean returnsCredit, java.util.function.LongConsumer onOffset, Runnable onCredit) {
     return new TransferListener() {
       @Override
       public void offset(long offset) {
         onOffset.accept(offset);
+      }
+
+      @Override
+      public void credited() {
+        onCredit.run();
       }
 
       @Override

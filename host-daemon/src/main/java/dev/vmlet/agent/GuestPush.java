@@ -2,7 +2,6 @@ package dev.vmlet.agent;
 
 import dev.vmlet.proto.v1.FileDone;
 import dev.vmlet.proto.v1.FileWriteStart;
-import dev.vmlet.proto.v1.StreamError;
 import java.io.IOException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -33,32 +32,7 @@ public final class GuestPush {
   private GuestPush(AgentLink link, FileWriteStart start, Runnable onCredit) throws IOException {
     this.link = link;
     this.path = start.getPath();
-    this.stream = link.openPush(start, new TransferListener() {
-      @Override
-      public void offset(long offset) {
-        kept.complete(offset);
-      }
-
-      @Override
-      public void credited() {
-        onCredit.run();
-      }
-
-      @Override
-      public void done(FileDone done) {
-        result.complete(done);
-      }
-
-      @Override
-      public void failed(String reason) {
-        result.completeExceptionally(new IOException(reason));
-      }
-
-      @Override
-      public void failed(StreamError error) {
-        result.completeExceptionally(new AgentException(error));
-      }
-    });
+    this.stream = link.openPush(start, AgentFiles.listener(result, null, null, false, kept::complete, onCredit));
   }
 
   /**

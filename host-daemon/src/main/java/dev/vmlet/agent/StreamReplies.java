@@ -65,48 +65,42 @@ final class StreamReplies {
   }
 
   private boolean execOutput(Frame f) {
-    int id = f.getStreamId();
-    Stream s = streams.get(id);
-    if (s == null || !(s.listener() instanceof ExecListener l)) {
-      return false;
-    }
-    if (streams.received(id, s, f.getExecOutput().getData().size())) {
-      byte[] data = f.getExecOutput().getData().toByteArray();
-      if (f.getExecOutput().getFd() == ExecOutput.Fd.STDERR) {
-        l.stderr(data);
+    ExecOutput out = f.getExecOutput();
+    return data(f, ExecListener.class, out.getData().size(), false, l -> {
+      if (out.getFd() == ExecOutput.Fd.STDERR) {
+        l.stderr(out.getData().toByteArray());
       } else {
-        l.stdout(data);
+        l.stdout(out.getData().toByteArray());
       }
-      streams.delivered(id, s, data.length);
-    }
-    return true;
+    });
   }
 
   private boolean fileData(Frame f) {
-    int id = f.getStreamId();
-    Stream s = streams.get(id);
-    if (s == null || !(s.listener() instanceof TransferListener l)) {
-      return false;
-    }
-    if (streams.received(id, s, f.getFileData().getData().size())) {
-      byte[] data = f.getFileData().getData().toByteArray();
-      l.data(data);
-      streams.delivered(id, s, data.length);
-    }
-    return true;
+    return data(f, TransferListener.class, f.getFileData().getData().size(), false, l -> l.data(f.getFileData().getData().toByteArray()));
   }
 
   /** Entries are charged to the window by their encoded size, and granted back at once. */
   private boolean dirEntries(Frame f) {
+    return data(f, ListListener.class, f.getSerializedSize(), true, l -> l.entries.accept(f.getDirEntries()));
+  }
+
+  /**
+   * Data on a stream: counted against its window (a guest past it has the stream cancelled), handed
+   * on, and its credit returned, at once with {@code grantNow}, else unless the listener returns it.
+   */
+  private <L> boolean data(Frame f, Class<L> kind, int n, boolean grantNow, Delivery<L> d) {
     int id = f.getStreamId();
     Stream s = streams.get(id);
-    int n = f.getSerializedSize();
-    if (s == null || !(s.listener() instanceof ListListener l)) {
+    if (s == null || !kind.isInstance(s.listener())) {
       return false;
     }
     if (streams.received(id, s, n)) {
-      l.entries.accept(f.getDirEntries());
-      streams.consumed(id, n);
+      d.deliver(kind.cast(s.listener()));
+      if (grantNow) {
+        streams.consumed(id, n);
+      } else {
+        streams.delivered(id, s, n);
+      }
     }
     return true;
   }
