@@ -24,16 +24,16 @@ import java.util.function.Function;
 
 /**
  * One PushFile call, driven by the guest's credit instead of a blocking pipe: the call asks the
- * client for its next message only once the guest has taken the last one (gRPC's manual flow
+ * client for one more message each time it starts sending one to the guest (gRPC's manual flow
  * control, {@code disableAutoRequest} and {@code request(1)}), so a slow guest holds back the
  * client through HTTP/2 flow control and no gRPC thread ever waits for it.
  *
  * <p>Messages go through a queue to a pump that runs on a shared pool, one run at a time per call;
  * a run sends what the guest's credit allows and returns, and runs again when the guest grants more
  * ({@link GuestPush#tryWrite}), when the next message comes, or when the call ends. So the daemon
- * holds, per push, one request message (256 KiB from {@code vmlet cp}, at most gRPC's 4 MiB message
- * limit) on top of what the transport holds for the stream (its HTTP/2 window, 1 MiB by default);
- * the guest holds at most its 256 KiB window. A cancelled or failed push leaves nothing at the
+ * holds, per push, the message being sent and the next one (2 x 256 KiB from {@code vmlet cp}, at
+ * most 2 x gRPC's 4 MiB message limit) on top of what the transport holds for the stream (its
+ * HTTP/2 window, 1 MiB by default); the guest holds at most its 256 KiB window. A cancelled or failed push leaves nothing at the
  * destination: the guest is told to drop it, and it deletes what it wrote.
  */
 final class PushCall implements StreamObserver<PushFileRequest> {
@@ -154,8 +154,12 @@ final class PushCall implements StreamObserver<PushFileRequest> {
         push.result().join(); // the guest ended the push: its reason
       }
       while (true) {
-        if (current == null && (current = inbox.poll()) == null) {
-          return;
+        if (current == null) {
+          if ((current = inbox.poll()) == null) {
+            return;
+          }
+          // The next message comes while this one goes to the guest: no gap between them.
+          out.request(1);
         }
         if (current == END) {
           end();
@@ -176,7 +180,6 @@ final class PushCall implements StreamObserver<PushFileRequest> {
         current = null;
         data = null;
         progressNanos = System.nanoTime();
-        out.request(1);
       }
     } catch (Throwable e) {
       fail(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
