@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
@@ -18,7 +17,7 @@ import java.util.function.Consumer;
 
 /** Blocking file pushes and pulls over an {@link AgentLink}, each checked with SHA-256 end to end. */
 public final class AgentFiles {
-  public static final int CHUNK = 32 * 1024;
+  public static final int CHUNK = GuestPush.CHUNK;
 
   private AgentFiles() {}
 
@@ -43,50 +42,33 @@ public final class AgentFiles {
   public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
       java.util.function.Supplier<String> expectedSha256, Duration timeout, java.util.function.LongConsumer onResumed)
       throws IOException {
-    CompletableFuture<FileDone> result = new CompletableFuture<>();
-    CompletableFuture<Long> kept = new CompletableFuture<>();
-    int stream = link.openPush(start, listener(result, null, null, false, kept::complete));
-    MessageDigest digest = sha256();
-    long size = 0;
+    GuestPush push = GuestPush.open(link, start, () -> { });
     byte[] buf = new byte[CHUNK];
     try {
       if (start.getResume()) {
-        long skip = awaitOffset(kept, result, timeout);
-        while (size < skip) {
-          int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, skip - size));
+        long skip = awaitOffset(push.kept(), push.result(), timeout);
+        while (push.size() < skip) {
+          int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, skip - push.size()));
           if (n <= 0) {
-            link.cancel(stream, "the source is shorter than what the guest kept");
-            throw new IOException("the guest kept " + skip + " bytes of an earlier push, but the source has only " + size
-                + "; push it again without resume");
+            push.cancel("the source is shorter than what the guest kept");
+            throw new IOException("the guest kept " + skip + " bytes of an earlier push, but the source has only "
+                + push.size() + "; push it again without resume");
           }
-          digest.update(buf, 0, n);
-          size += n;
+          push.skip(buf, 0, n);
         }
         onResumed.accept(skip);
       }
       int n;
-      while ((n = in.readNBytes(buf, 0, buf.length)) > 0 && !result.isDone()) {
-        digest.update(buf, 0, n);
-        size += n;
-        link.pushData(stream, buf, 0, n);
+      while ((n = in.readNBytes(buf, 0, buf.length)) > 0 && !push.result().isDone()) {
+        push.write(buf, 0, n);
       }
     } catch (IOException e) {
-      if (result.isCompletedExceptionally()) {
-        await(result, Duration.ofMillis(1), "push to " + start.getPath()); // the guest's reason, not "stream ended"
+      if (!push.result().isCompletedExceptionally()) {
+        push.cancel("the source failed: " + e.getMessage());
       }
-      link.cancel(stream, "the source failed: " + e.getMessage());
       throw e;
     }
-    String sha = HexFormat.of().formatHex(digest.digest());
-    String expected = expectedSha256.get();
-    if (expected != null && !expected.equals(sha)) {
-      link.cancel(stream, "corrupted on the way");
-      throw new IOException("the data changed on its way (sha256 " + sha + ", the source's " + expected + "); nothing was written");
-    }
-    if (!result.isDone()) {
-      link.pushEnd(stream, size, sha);
-    }
-    return await(result, timeout, "push to " + start.getPath());
+    return await(push.end(expectedSha256.get()), timeout, "push to " + start.getPath());
   }
 
   /**
@@ -106,12 +88,12 @@ public final class AgentFiles {
   public static FileDone pull(AgentLink link, String path, long offset, OutputStream out, Consumer<FileInfo> onInfo,
       Duration timeout) throws IOException {
     CompletableFuture<FileDone> result = new CompletableFuture<>();
-    MessageDigest digest = sha256();
+    MessageDigest digest = GuestPush.sha256();
     long size = 0;
     // The link's reader only queues (at most a window's worth): writing to `out` may wait for a
     // slow client, and that must hold back this stream alone, through its credit.
     java.util.concurrent.BlockingQueue<byte[]> chunks = new java.util.concurrent.LinkedBlockingQueue<>();
-    int stream = link.pull(path, offset, listener(result, onInfo, chunks::add, true, n -> { }));
+    int stream = link.pull(path, offset, listener(result, onInfo, chunks::add, true, n -> { }, () -> { }));
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
       while (!(result.isDone() && chunks.isEmpty())) {
@@ -175,12 +157,21 @@ public final class AgentFiles {
     void accept(byte[] data) throws IOException;
   }
 
-  private static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
-      boolean returnsCredit, java.util.function.LongConsumer onOffset) {
+  /**
+   * A transfer's answers into futures: {@code result} completes with FileDone or the failure
+   * (an {@link AgentException} when the agent gave a code).
+   */
+  static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
+      boolean returnsCredit, java.util.function.LongConsumer onOffset, Runnable onCredit) {
     return new TransferListener() {
       @Override
       public void offset(long offset) {
         onOffset.accept(offset);
+      }
+
+      @Override
+      public void credited() {
+        onCredit.run();
       }
 
       @Override
@@ -236,11 +227,4 @@ public final class AgentFiles {
     }
   }
 
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 }

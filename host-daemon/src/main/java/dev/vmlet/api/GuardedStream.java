@@ -53,6 +53,13 @@ final class GuardedStream<T> {
     send(message);
   }
 
+  /** Asks the client for {@code n} more messages (a call whose automatic requests are off). */
+  synchronized void request(int n) {
+    if (!ended && !call.isCancelled()) {
+      call.request(n);
+    }
+  }
+
   synchronized void send(T message) {
     if (!ended && !call.isCancelled()) {
       call.onNext(message);

@@ -1,6 +1,5 @@
 package dev.vmlet.at;
 
-import dev.vmlet.agent.AgentFiles;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.agent.ExecListener;
 import dev.vmlet.at.PipelineRunner.Member;
@@ -16,10 +15,6 @@ import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.FileWriteStart;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PipedInputStream;
-import java.io.PipedOutputStream;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,12 +27,6 @@ import java.util.function.Consumer;
 
 /** One run of a line of command stages: starts every exec, wires pipes and files, waits. */
 final class LineRun {
-  /** File work blocks on pipes and links: each gets its own thread, never a shared pool's. */
-  private static final java.util.concurrent.Executor OWN_THREAD = r -> {
-    Thread t = new Thread(r, "line-file");
-    t.setDaemon(true);
-    t.start();
-  };
   private final Pipeline p;
   private final List<List<Member>> members;
   private final Map<Redirect, AgentLink> fileLinks;
@@ -46,9 +35,8 @@ final class LineRun {
   private final long timeoutSeconds;
   private final Held held = new Held();
   private final List<Producer> started = new ArrayList<>();
-  private final List<FileSink> fileSinks = new ArrayList<>();
   private final List<QueuedSink> sinks = new ArrayList<>();
-  private final List<CompletableFuture<?>> fileWork = new ArrayList<>();
+  private final FileRedirects files;
 
   LineRun(Pipeline p, List<List<Member>> members, Map<Redirect, AgentLink> fileLinks, Targets targets, Output out,
       long timeoutSeconds) {
@@ -58,6 +46,7 @@ final class LineRun {
     this.targets = targets;
     this.out = out;
     this.timeoutSeconds = timeoutSeconds;
+    this.files = new FileRedirects(timeoutSeconds, held);
   }
 
   Result run(boolean pipefail) throws IOException, InterruptedException {
@@ -85,17 +74,17 @@ final class LineRun {
       Redirect outR = PipelineRunner.find(s, Redirect.Kind.OUT, Redirect.Kind.APPEND);
       Redirect errR = PipelineRunner.find(s, Redirect.Kind.ERR);
       Redirect inR = PipelineRunner.find(s, Redirect.Kind.IN);
-      QueuedSink sharedOut = outR != null && outR.target() != null ? fileSink(s, outR, fileLinks.get(outR), null, ms.size())
+      QueuedSink sharedOut = outR != null && outR.target() != null ? files.sink(outR, fileLinks.get(outR), null, ms.size())
           : outR == null && i < n - 1 ? new QueuedSink.Forwarder(nextLink, nextStageId, ms.size(), held)
           : outR == null ? new CallerSink("stdout", ms.size(), held, out::stdout) : null;
-      QueuedSink sharedErr = errR != null && errR.target() != null ? fileSink(s, errR, fileLinks.get(errR), null, ms.size()) : null;
+      QueuedSink sharedErr = errR != null && errR.target() != null ? files.sink(errR, fileLinks.get(errR), null, ms.size()) : null;
       start(sharedOut);
       start(sharedErr);
       List<CompletableFuture<ExecExit>> stageExits = new ArrayList<>();
       for (Member m : ms) {
-        QueuedSink o = sharedOut != null ? sharedOut : outR != null ? fileSink(s, outR, m.link(), m.vm(), 1) : null;
+        QueuedSink o = sharedOut != null ? sharedOut : outR != null ? files.sink(outR, m.link(), m.vm(), 1) : null;
         int index = i;
-        QueuedSink e = sharedErr != null ? sharedErr : errR != null ? fileSink(s, errR, m.link(), m.vm(), 1)
+        QueuedSink e = sharedErr != null ? sharedErr : errR != null ? files.sink(errR, m.link(), m.vm(), 1)
             : new CallerSink("stderr-" + m.vm(), 1, held, d -> out.stderr(index, m.vm(), d));
         if (o != sharedOut) {
           start(o);
@@ -120,7 +109,7 @@ final class LineRun {
         }
         stageExits.add(l.exit);
         if (inR != null) {
-          feedFromFile(inR, m.vm(), inR.target() != null ? fileLinks.get(inR) : m.link(), m.link(), id);
+          files.feed(inR, m.vm(), inR.target() != null ? fileLinks.get(inR) : m.link(), m.link(), id);
         }
         next = m.link();
         nextId = id;
@@ -167,7 +156,7 @@ final class LineRun {
           code = stageCode;
         }
       }
-      for (CompletableFuture<?> f : fileWork) {
+      for (CompletableFuture<?> f : files.work()) {
         f.get(remaining(deadline), TimeUnit.NANOSECONDS);
       }
       for (QueuedSink sink : sinks) {
@@ -197,9 +186,7 @@ final class LineRun {
 
   /** Stops everything: redirected files are left as they were, then every stage is killed. */
   private void cancel() {
-    synchronized (fileSinks) {
-      fileSinks.forEach(FileSink::abort);
-    }
+    files.abortAll();
     synchronized (started) {
       for (Producer pr : started) {
         try {
@@ -211,57 +198,6 @@ final class LineRun {
         }
       }
     }
-  }
-
-  /** A redirect's file for errors: {@code @vm /path}; {@code own} is the stage's VM when the redirect names none. */
-  private static String where(Redirect r, String own) {
-    return "@" + (r.target() == null ? own : r.target().name()) + " " + r.path();
-  }
-
-  /** '>', '>>' or '2>': a push of the stream into the file, which changes only once all of it arrived. */
-  private FileSink fileSink(Stage s, Redirect r, AgentLink to, String own, int producers) throws IOException {
-    FileSink sink = new FileSink(r.path(), producers, held);
-    FileWriteStart start = FileWriteStart.newBuilder().setPath(r.path()).setAppend(r.kind() == Redirect.Kind.APPEND).build();
-    fileWork.add(CompletableFuture.runAsync(() -> {
-      try {
-        AgentFiles.push(to, start, sink.in, () -> null, Duration.ofSeconds(timeoutSeconds));
-      } catch (IOException e) {
-        throw new CompletionException(new IOException("writing " + where(r, own) + ": " + e.getMessage(), e));
-      } finally {
-        sink.closeReader();
-      }
-    }, OWN_THREAD));
-    synchronized (fileSinks) {
-      fileSinks.add(sink);
-    }
-    return sink;
-  }
-
-  /** '<': the file's content becomes the stage's stdin, then end of input. */
-  private void feedFromFile(Redirect r, String own, AgentLink from, AgentLink stage, int stageId) {
-    fileWork.add(CompletableFuture.runAsync(() -> {
-      try {
-        AgentFiles.pull(from, r.path(), new OutputStream() {
-          @Override
-          public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-          }
-
-          @Override
-          public void write(byte[] b, int off, int len) throws IOException {
-            stage.execInput(stageId, b, off, len, false);
-          }
-        }, info -> { }, Duration.ofSeconds(timeoutSeconds));
-        stage.execInput(stageId, new byte[0], 0, 0, true);
-      } catch (IOException e) {
-        try {
-          stage.execCancel(stageId);
-        } catch (IOException ignored) {
-          // gone
-        }
-        throw new CompletionException(new IOException("reading " + where(r, own) + ": " + e.getMessage(), e));
-      }
-    }, OWN_THREAD));
   }
 
   /** Output for the caller (the last stage's stdout, every stage's stderr), at the pace the caller takes it. */
@@ -352,62 +288,6 @@ final class LineRun {
     public void failed(String reason) {
       end(true);
       exit.completeExceptionally(new IOException(PipelineRunner.describe(index, stage, member.vm()) + ": " + reason));
-    }
-  }
-
-  /** A redirect's stream on its way into a push; aborted, the push fails and the file is left alone. */
-  private static final class FileSink extends QueuedSink {
-    final AbortablePipe in = new AbortablePipe();
-    private final PipedOutputStream pipe;
-
-    FileSink(String path, int producers, Held held) throws IOException {
-      super("redirect-" + path, producers, held);
-      this.pipe = new PipedOutputStream(in);
-    }
-
-    @Override
-    void write(byte[] data) throws IOException {
-      pipe.write(data);
-    }
-
-    @Override
-    void end() throws IOException {
-      pipe.close();
-    }
-
-    void abort() {
-      in.aborted = true;
-      try {
-        pipe.close();
-      } catch (IOException ignored) {
-        // closing
-      }
-    }
-
-    void closeReader() {
-      try {
-        in.close();
-      } catch (IOException ignored) {
-        // closing
-      }
-    }
-  }
-
-  /** A pipe whose reader fails, instead of seeing the end, once the line was cancelled. */
-  private static final class AbortablePipe extends PipedInputStream {
-    volatile boolean aborted;
-
-    AbortablePipe() {
-      super(256 * 1024);
-    }
-
-    @Override
-    public synchronized int read(byte[] b, int off, int len) throws IOException {
-      int n = super.read(b, off, len);
-      if (aborted) {
-        throw new IOException("the line was cancelled; the file was left as it was");
-      }
-      return n;
     }
   }
 }

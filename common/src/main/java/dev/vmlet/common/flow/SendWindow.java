@@ -4,8 +4,8 @@ import java.io.IOException;
 
 /**
  * The sending half of one stream's credit: how many data bytes may still go out before the
- * receiver grants more. {@link #acquire} blocks while there is not enough; {@link #close} wakes
- * every waiter with an error (the stream or the link ended).
+ * receiver grants more. {@link #acquire} blocks while there is not enough, {@link #tryAcquire}
+ * says so instead; {@link #close} wakes every waiter with an error (the stream or the link ended).
  */
 public final class SendWindow {
   /** Credit each direction of a new stream starts with. */
@@ -40,6 +40,24 @@ public final class SendWindow {
       throw new IOException(closedReason);
     }
     available -= n;
+  }
+
+  /**
+   * Takes {@code n} bytes of credit if the receiver has granted that much, without waiting: for a
+   * sender that must not hold its thread (a gRPC call) and tries again when credit arrives.
+   *
+   * @return false when there is not enough credit now (nothing was taken)
+   * @throws IOException if the window is closed
+   */
+  public synchronized boolean tryAcquire(int n) throws IOException {
+    if (closedReason != null) {
+      throw new IOException(closedReason);
+    }
+    if (available < n) {
+      return false;
+    }
+    available -= n;
+    return true;
   }
 
   /** The receiver consumed {@code n} more bytes. */
