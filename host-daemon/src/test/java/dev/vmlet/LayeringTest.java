@@ -7,6 +7,8 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * The daemon's layering (shared/DESIGN.md): arrows point down only. From the top: cli; daemon;
@@ -27,7 +29,7 @@ class LayeringTest {
   @BeforeAll
   static void importTheDaemon() {
     // This module's own compiled classes (Surefire runs in the module's directory); not the jars.
-    classes = new ClassFileImporter().importPath(java.nio.file.Path.of("target/classes"));
+    classes = new ClassFileImporter().importPath(Path.of("target/classes"));
   }
 
   @Test
@@ -71,7 +73,7 @@ class LayeringTest {
   }
 
   private static String[] concat(String[] a, String[] b) {
-    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    String[] all = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, all, a.length, b.length);
     return all;
   }

@@ -4,6 +4,12 @@ import dev.vmlet.proto.agent.v1.Hello;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.logging.Logger;
+import dev.vmlet.common.frame.FrameDecoder;
+import dev.vmlet.common.frame.FrameEncoder;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.Frame;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The vmlet guest agent. Usage: {@code java -jar vmlet-agent.jar [--port PATH | --unix-socket PATH]
@@ -88,10 +94,10 @@ public final class AgentMain {
   static void warmUp() throws Exception {
     Hello hello = Hello.newBuilder().setInstanceId("warm-up").setBootId(GuestFacts.bootId())
         .setAgentVersion(Agent.VERSION).setGuest(GuestFacts.read()).build();
-    byte[] wire = dev.vmlet.common.frame.FrameEncoder.encode(dev.vmlet.proto.agent.v1.Frame.newBuilder().setHello(hello).build());
-    java.util.List<dev.vmlet.proto.agent.v1.Frame> frames = new java.util.ArrayList<>();
-    new dev.vmlet.common.frame.FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
-    new ExecRunner(1, dev.vmlet.proto.agent.v1.ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
+    byte[] wire = FrameEncoder.encode(Frame.newBuilder().setHello(hello).build());
+    List<Frame> frames = new ArrayList<>();
+    new FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
+    new ExecRunner(1, ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
     LOG.info("warm-up done: " + frames.size() + " frames");
   }
 

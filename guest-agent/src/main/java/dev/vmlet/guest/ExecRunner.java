@@ -13,6 +13,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 
 /**
  * Runs one ExecStart: output frames as the program produces them, each within the stream's send
@@ -101,13 +104,13 @@ final class ExecRunner implements Runnable {
   /** Why {@code program} cannot be started, as the exec call would say; null when it can. */
   private String missingProgram(String program) {
     if (program.contains("/")) {
-      java.nio.file.Path p = java.nio.file.Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program);
-      return java.nio.file.Files.isExecutable(p) && !java.nio.file.Files.isDirectory(p) ? null : "no such executable file";
+      Path p = Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program);
+      return Files.isExecutable(p) && !Files.isDirectory(p) ? null : "no such executable file";
     }
     String path = start.getEnvMap().getOrDefault("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
     for (String dir : path.split(":")) {
-      java.nio.file.Path p = java.nio.file.Path.of(dir.isEmpty() ? "." : dir, program);
-      if (java.nio.file.Files.isExecutable(p) && !java.nio.file.Files.isDirectory(p)) {
+      Path p = Path.of(dir.isEmpty() ? "." : dir, program);
+      if (Files.isExecutable(p) && !Files.isDirectory(p)) {
         return null;
       }
     }
@@ -153,7 +156,7 @@ final class ExecRunner implements Runnable {
         return;
       }
       // setsid -c: a new session whose controlling terminal is stdin, the pty's slave.
-      List<String> withSession = new java.util.ArrayList<>(List.of("setsid", "-c"));
+      List<String> withSession = new ArrayList<>(List.of("setsid", "-c"));
       withSession.addAll(argv);
       argv = withSession;
       ownGroup = true;
@@ -164,7 +167,7 @@ final class ExecRunner implements Runnable {
         return;
       }
       // Its own session and process group (setsid execs in place: the pid is the group's id).
-      List<String> withSession = new java.util.ArrayList<>(List.of(platform.setsid()));
+      List<String> withSession = new ArrayList<>(List.of(platform.setsid()));
       withSession.addAll(argv);
       argv = withSession;
       ownGroup = true;

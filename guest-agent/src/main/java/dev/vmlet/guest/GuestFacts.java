@@ -7,6 +7,12 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.vmlet.proto.agent.v1.GuestDisk;
+import dev.vmlet.proto.agent.v1.GuestInfoReply;
+import dev.vmlet.proto.agent.v1.NetworkAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.util.Collections;
 
 /** What the agent tells the host about its guest, read from /proc and /etc. */
 final class GuestFacts {
@@ -69,17 +75,17 @@ final class GuestFacts {
   }
 
   /** The guest as it is now: addresses, uptime, load, memory, file systems. */
-  static dev.vmlet.proto.agent.v1.GuestInfoReply info(String agentVersion) {
-    var b = dev.vmlet.proto.agent.v1.GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot());
+  static GuestInfoReply info(String agentVersion) {
+    var b = GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot());
     try {
-      for (var nif : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+      for (var nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
         for (var a : nif.getInterfaceAddresses()) {
           String addr = a.getAddress().getHostAddress().replaceAll("%.*$", "");
-          b.addAddresses(dev.vmlet.proto.agent.v1.NetworkAddress.newBuilder().setInterface(nif.getName()).setAddress(addr)
+          b.addAddresses(NetworkAddress.newBuilder().setInterface(nif.getName()).setAddress(addr)
               .setPrefixLength(Math.max(0, a.getNetworkPrefixLength())));
         }
       }
-    } catch (java.net.SocketException e) {
+    } catch (SocketException e) {
       // no interfaces to report
     }
     firstLine(Path.of("/proc/uptime")).ifPresent(l -> b.setUptimeSeconds(Double.parseDouble(l.split(" ")[0])));
@@ -111,7 +117,7 @@ final class GuestFacts {
         String mount = f[1].replace("\\040", " ");
         try {
           var store = Files.getFileStore(Path.of(mount));
-          b.addDisks(dev.vmlet.proto.agent.v1.GuestDisk.newBuilder().setMountPoint(mount).setFileSystem(f[2])
+          b.addDisks(GuestDisk.newBuilder().setMountPoint(mount).setFileSystem(f[2])
               .setTotalBytes(store.getTotalSpace()).setFreeBytes(store.getUsableSpace()));
         } catch (IOException e) {
           // unmounted meanwhile

@@ -7,6 +7,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.Arrays;
 
 /**
  * A Linux pseudo-terminal pair, through libc with JNA: the program gets the slave ({@link #slavePath},
@@ -113,7 +114,7 @@ final class Pty implements Closeable {
   void write(byte[] data) throws IOException {
     int off = 0;
     while (off < data.length) {
-      byte[] rest = off == 0 ? data : java.util.Arrays.copyOfRange(data, off, data.length);
+      byte[] rest = off == 0 ? data : Arrays.copyOfRange(data, off, data.length);
       long n = libc().write(master, rest, new NativeLong(rest.length)).longValue();
       if (n < 0) {
         throw new IOException("write to the terminal failed (errno " + Native.getLastError() + ")");
@@ -147,7 +148,7 @@ final class Pty implements Closeable {
 
       @Override
       public void write(byte[] b, int off, int len) throws IOException {
-        Pty.this.write(java.util.Arrays.copyOfRange(b, off, off + len));
+        Pty.this.write(Arrays.copyOfRange(b, off, off + len));
       }
 
       @Override

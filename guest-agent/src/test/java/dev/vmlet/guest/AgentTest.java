@@ -21,6 +21,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.List;
 
 /** The real agent against a test host on a unix socket: the protocol without a VM. */
 class AgentTest {
@@ -72,7 +73,7 @@ class AgentTest {
   record Result(String stdout, String stderr, Frame last) {}
 
   private Result exec(int stream, String... argv) throws Exception {
-    return exec(stream, ExecStart.newBuilder().addAllArgv(java.util.List.of(argv)).build());
+    return exec(stream, ExecStart.newBuilder().addAllArgv(List.of(argv)).build());
   }
 
   private Result exec(int stream, ExecStart start) throws Exception {

@@ -26,6 +26,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.HexFormat;
 
 /** The serial transport on a real pseudo-terminal pair made by socat, as a guest's ttyS1 would be. */
 class SerialTransportTest {
@@ -63,8 +66,8 @@ class SerialTransportTest {
       CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
         try {
           return c.in().readNBytes(data.length);
-        } catch (java.io.IOException e) {
-          throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
         }
       });
       for (int off = 0; off < data.length; off += 4096) {
@@ -115,6 +118,6 @@ class SerialTransportTest {
   }
 
   private static String sha(byte[] b) throws Exception {
-    return java.util.HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
   }
 }

@@ -14,6 +14,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import dev.vmlet.proto.agent.v1.StreamError;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 
 /** Blocking file pushes and pulls over an {@link AgentLink}, each checked with SHA-256 end to end. */
 public final class AgentFiles {
@@ -31,7 +36,7 @@ public final class AgentFiles {
    *     then has nothing at the destination
    */
   public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
-      java.util.function.Supplier<String> expectedSha256, Duration timeout) throws IOException {
+      Supplier<String> expectedSha256, Duration timeout) throws IOException {
     return push(link, start, in, expectedSha256, timeout, offset -> { });
   }
 
@@ -40,7 +45,7 @@ public final class AgentFiles {
    * many bytes of {@code in} are read and digested only ({@code onResumed} gets the count).
    */
   public static FileDone push(AgentLink link, FileWriteStart start, InputStream in,
-      java.util.function.Supplier<String> expectedSha256, Duration timeout, java.util.function.LongConsumer onResumed)
+      Supplier<String> expectedSha256, Duration timeout, LongConsumer onResumed)
       throws IOException {
     GuestPush push = GuestPush.open(link, start, () -> { });
     byte[] buf = new byte[CHUNK];
@@ -92,7 +97,7 @@ public final class AgentFiles {
     long size = 0;
     // The link's reader only queues (at most a window's worth): writing to `out` may wait for a
     // slow client, and that must hold back this stream alone, through its credit.
-    java.util.concurrent.BlockingQueue<byte[]> chunks = new java.util.concurrent.LinkedBlockingQueue<>();
+    BlockingQueue<byte[]> chunks = new LinkedBlockingQueue<>();
     int stream = link.pull(path, offset, listener(result, onInfo, chunks::add, true, n -> { }, () -> { }));
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
@@ -162,7 +167,7 @@ public final class AgentFiles {
    * (an {@link AgentException} when the agent gave a code).
    */
   static TransferListener listener(CompletableFuture<FileDone> result, Consumer<FileInfo> onInfo, DataSink sink,
-      boolean returnsCredit, java.util.function.LongConsumer onOffset, Runnable onCredit) {
+      boolean returnsCredit, LongConsumer onOffset, Runnable onCredit) {
     return new TransferListener() {
       @Override
       public void offset(long offset) {
@@ -208,7 +213,7 @@ public final class AgentFiles {
       }
 
       @Override
-      public void failed(dev.vmlet.proto.agent.v1.StreamError error) {
+      public void failed(StreamError error) {
         result.completeExceptionally(new AgentException(error));
       }
     };

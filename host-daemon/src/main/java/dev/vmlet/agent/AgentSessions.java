@@ -12,6 +12,9 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.logging.Logger;
+import com.google.protobuf.ByteString;
+import dev.vmlet.common.session.TokenProof;
+import java.security.MessageDigest;
 
 /**
  * Which agent session one link is in. A Hello is accepted only with the VM's own instance id and
@@ -131,7 +134,7 @@ final class AgentSessions {
           RANDOM.nextBytes(c);
           pending = new Pending(h, UUID.randomUUID().toString(), c);
         }
-        w.setSessionId(pending.session()).setChallenge(com.google.protobuf.ByteString.copyFrom(pending.challenge()));
+        w.setSessionId(pending.session()).setChallenge(ByteString.copyFrom(pending.challenge()));
       }
     }
     link.send(Frame.newBuilder().setWelcome(w).build());
@@ -147,8 +150,8 @@ final class AgentSessions {
     if (p == null || token == null) {
       return false;
     }
-    byte[] expected = dev.vmlet.common.session.TokenProof.hmac(token, p.challenge(), p.session());
-    if (!java.security.MessageDigest.isEqual(expected, f.getProof().getHmac().toByteArray())) {
+    byte[] expected = TokenProof.hmac(token, p.challenge(), p.session());
+    if (!MessageDigest.isEqual(expected, f.getProof().getHmac().toByteArray())) {
       String why = "the agent in VM " + vmName + " could not prove it runs in the VM this daemon made (wrong or missing VM token);"
           + " its session was refused";
       LOG.warning(why);

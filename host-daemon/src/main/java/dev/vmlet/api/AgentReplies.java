@@ -5,6 +5,9 @@ import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.agent.v1.FileInfo;
 import dev.vmlet.proto.agent.v1.GuestInfo;
 import dev.vmlet.proto.agent.v1.GuestInfoReply;
+import dev.vmlet.proto.v1.GetGuestInfoResponse;
+import dev.vmlet.proto.v1.GuestDisk;
+import dev.vmlet.proto.v1.NetworkAddress;
 
 /**
  * What the agent said (vmlet.agent.v1) as the public API says it (vmlet.v1). The two packages have
@@ -45,14 +48,14 @@ final class AgentReplies {
     };
   }
 
-  static dev.vmlet.proto.v1.GetGuestInfoResponse guestInfo(GuestInfoReply r) {
-    dev.vmlet.proto.v1.GetGuestInfoResponse.Builder b = dev.vmlet.proto.v1.GetGuestInfoResponse.newBuilder()
+  static GetGuestInfoResponse guestInfo(GuestInfoReply r) {
+    GetGuestInfoResponse.Builder b = GetGuestInfoResponse.newBuilder()
         .setGuest(guest(r.getGuest())).setAgentVersion(r.getAgentVersion()).setUptimeSeconds(r.getUptimeSeconds())
         .addAllLoadAverage(r.getLoadAverageList()).setMemoryTotalBytes(r.getMemoryTotalBytes())
         .setMemoryAvailableBytes(r.getMemoryAvailableBytes()).setAgentIsRoot(r.getAgentIsRoot());
-    r.getAddressesList().forEach(a -> b.addAddresses(dev.vmlet.proto.v1.NetworkAddress.newBuilder()
+    r.getAddressesList().forEach(a -> b.addAddresses(NetworkAddress.newBuilder()
         .setInterface(a.getInterface()).setAddress(a.getAddress()).setPrefixLength(a.getPrefixLength())));
-    r.getDisksList().forEach(d -> b.addDisks(dev.vmlet.proto.v1.GuestDisk.newBuilder().setMountPoint(d.getMountPoint())
+    r.getDisksList().forEach(d -> b.addDisks(GuestDisk.newBuilder().setMountPoint(d.getMountPoint())
         .setFileSystem(d.getFileSystem()).setTotalBytes(d.getTotalBytes()).setFreeBytes(d.getFreeBytes())));
     return b.build();
   }

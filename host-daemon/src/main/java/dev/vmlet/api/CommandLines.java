@@ -15,6 +15,18 @@ import dev.vmlet.vm.VmManager;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.vmlet.at.NodeLines;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.client.Nodes;
+import dev.vmlet.host.HostAccess;
+import dev.vmlet.security.Access;
+import dev.vmlet.security.Role;
+import dev.vmlet.vm.VmView;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.concurrent.TimeUnit;
 
 /** RunCommandLine: parses a line of the @target language and runs it through the VMs' agents. */
 final class CommandLines {
@@ -24,14 +36,14 @@ final class CommandLines {
 
   private CommandLines() {}
 
-  static void run(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.client.Nodes nodes, RunCommandLineRequest req,
+  static void run(VmManager manager, HostAccess host, Nodes nodes, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
     Pipeline p;
-    dev.vmlet.at.NodeLines.Remote remote;
-    dev.vmlet.client.Nodes.Endpoint node = null;
+    NodeLines.Remote remote;
+    Nodes.Endpoint node = null;
     try {
       p = AtParser.parse(req.getLine());
-      remote = dev.vmlet.at.NodeLines.remote(p, req.getLine());
+      remote = NodeLines.remote(p, req.getLine());
       if (remote != null) {
         node = nodes.endpoint(remote.node());
       }
@@ -44,10 +56,10 @@ final class CommandLines {
       return;
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out).paced();
-    dev.vmlet.security.Access.Caller caller = dev.vmlet.security.Access.CALLER.get(); // null when called without the interceptor
+    Access.Caller caller = Access.CALLER.get(); // null when called without the interceptor
     // Fails closed: a call that reached the service without a known caller may not use @host.
     VmTargets.HostPolicy hostPolicy = caller == null ? VmTargets.HostPolicy.refuse("an unidentified caller")
-        : caller.role().allows(dev.vmlet.security.Role.ADMIN) ? VmTargets.HostPolicy.ALLOW
+        : caller.role().allows(Role.ADMIN) ? VmTargets.HostPolicy.ALLOW
         : VmTargets.HostPolicy.refuse(caller.name() + " is " + caller.role().label());
     // Its own thread: the run blocks until every stage ended.
     Thread t = new Thread(() -> {
@@ -92,9 +104,9 @@ final class CommandLines {
    * A line for another node: that node's daemon runs it (without the node prefixes) and its
    * answers are passed on as they come; a caller that goes away cancels it there too.
    */
-  private static void forward(dev.vmlet.at.NodeLines.Remote remote, dev.vmlet.client.Nodes.Endpoint node, RunCommandLineRequest req,
+  private static void forward(NodeLines.Remote remote, Nodes.Endpoint node, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
-    dev.vmlet.client.DaemonClient client;
+    DaemonClient client;
     try {
       client = node.connect(remote.node());
     } catch (IOException e) {
@@ -106,10 +118,10 @@ final class CommandLines {
     // node to say why it ended; the caller's own deadline, when shorter, still applies (gRPC
     // carries it over from this call's context).
     long lineSeconds = req.getTimeoutSeconds() == 0 ? DEFAULT_LINE_TIMEOUT_SECONDS : req.getTimeoutSeconds();
-    client.vmsAsync().withDeadlineAfter(lineSeconds + FORWARD_SLACK_SECONDS, java.util.concurrent.TimeUnit.SECONDS).runCommandLine(req.toBuilder().setLine(remote.line()).build(),
-        new io.grpc.stub.ClientResponseObserver<RunCommandLineRequest, RunCommandLineResponse>() {
+    client.vmsAsync().withDeadlineAfter(lineSeconds + FORWARD_SLACK_SECONDS, TimeUnit.SECONDS).runCommandLine(req.toBuilder().setLine(remote.line()).build(),
+        new ClientResponseObserver<RunCommandLineRequest, RunCommandLineResponse>() {
           @Override
-          public void beforeStart(io.grpc.stub.ClientCallStreamObserver<RunCommandLineRequest> call) {
+          public void beforeStart(ClientCallStreamObserver<RunCommandLineRequest> call) {
             stream.call().setOnCancelHandler(() -> call.cancel("the caller went away", null));
           }
 
@@ -133,7 +145,7 @@ final class CommandLines {
         });
   }
 
-  private static void closeQuietly(dev.vmlet.client.DaemonClient client) {
+  private static void closeQuietly(DaemonClient client) {
     Thread t = new Thread(() -> {
       try {
         client.close();
@@ -146,10 +158,10 @@ final class CommandLines {
   }
 
   /** {@code --info}: the VM as the API's JSON. */
-  private static String json(dev.vmlet.vm.VmView v) {
+  private static String json(VmView v) {
     try {
-      return com.google.protobuf.util.JsonFormat.printer().print(VmProtos.vm(v)) + "\n";
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      return JsonFormat.printer().print(VmProtos.vm(v)) + "\n";
+    } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException(e);
     }
   }

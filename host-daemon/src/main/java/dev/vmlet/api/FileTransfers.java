@@ -16,6 +16,7 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Duration;
+import dev.vmlet.agent.AgentException;
 
 /**
  * PushFile and PullFile: gRPC streams on one side, the agent link on the other. Memory is bounded
@@ -99,7 +100,7 @@ final class FileTransfers {
 
   /** A failure as the gRPC status the client gets: the agent's code when it gave one. */
   static RuntimeException status(Throwable e) {
-    if (e instanceof dev.vmlet.agent.AgentException a) {
+    if (e instanceof AgentException a) {
       return AgentStatus.of(a).asRuntimeException();
     }
     if (e instanceof IllegalArgumentException) {

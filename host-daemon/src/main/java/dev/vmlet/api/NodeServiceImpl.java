@@ -17,6 +17,7 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
+import dev.vmlet.vfio.VfioException;
 
 /** NodeService: the host's capabilities and its GPUs. */
 public final class NodeServiceImpl extends NodeServiceGrpc.NodeServiceImplBase {
@@ -64,7 +65,7 @@ public final class NodeServiceImpl extends NodeServiceGrpc.NodeServiceImplBase {
         given++;
       }
       if (given == 0) {
-        throw new dev.vmlet.vfio.VfioException(req.getAddress() + " was not passed through by vmlet; nothing to give back");
+        throw new VfioException(req.getAddress() + " was not passed through by vmlet; nothing to give back");
       }
       return gpus();
     });
@@ -89,7 +90,7 @@ public final class NodeServiceImpl extends NodeServiceGrpc.NodeServiceImplBase {
     T reply;
     try {
       reply = body.get();
-    } catch (dev.vmlet.vfio.VfioException e) {
+    } catch (VfioException e) {
       out.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
       return;
     } catch (IOException e) {

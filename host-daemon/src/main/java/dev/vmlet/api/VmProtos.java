@@ -14,6 +14,12 @@ import dev.vmlet.vm.VmView;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import dev.vmlet.spec.VmException;
+import dev.vmlet.cloudinit.NoCloudSeed;
+import dev.vmlet.proto.v1.ListSnapshotsResponse;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.Snapshot;
+import dev.vmlet.qemu.QemuCommandBuilder;
+import dev.vmlet.spec.SnapshotInfo;
 
 /** Conversions between the domain and vmlet.v1 messages, and domain errors to gRPC statuses. */
 final class VmProtos {
@@ -24,7 +30,7 @@ final class VmProtos {
     VmConfig c = r.config();
     Vm.Builder b = Vm.newBuilder()
         .setSpec(VmSpecs.spec(c))
-        .setMac(dev.vmlet.qemu.QemuCommandBuilder.mac(r.instanceId()))
+        .setMac(QemuCommandBuilder.mac(r.instanceId()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))
         .setPid(r.pid())
@@ -41,7 +47,7 @@ final class VmProtos {
           .ifPresent(f -> b.setSshHost(f.hostAddress()).setSshPort(f.hostPort()));
     }
     if (v.sshIdentity() != null) {
-      b.setSshUser(dev.vmlet.cloudinit.NoCloudSeed.USER).setSshIdentityFile(v.sshIdentity().toString());
+      b.setSshUser(NoCloudSeed.USER).setSshIdentityFile(v.sshIdentity().toString());
     }
     b.setCloudInitDoneUnixMs(v.cloudInitDoneAtMs()).setSshReadyUnixMs(v.sshReadyAtMs())
         .setConsoleFirstOutputUnixMs(v.consoleFirstOutputAtMs());
@@ -52,7 +58,7 @@ final class VmProtos {
   }
 
   /** Whether a VM matches a ListVms filter: the state when set, and every label. */
-  static boolean matches(Vm vm, dev.vmlet.proto.v1.ListVmsRequest filter) {
+  static boolean matches(Vm vm, ListVmsRequest filter) {
     if (filter.getState() != VmState.VM_STATE_UNSPECIFIED && vm.getState() != filter.getState()) {
       return false;
     }
@@ -64,13 +70,13 @@ final class VmProtos {
     return true;
   }
 
-  static dev.vmlet.proto.v1.Snapshot snapshot(dev.vmlet.spec.SnapshotInfo s) {
-    return dev.vmlet.proto.v1.Snapshot.newBuilder().setName(s.name()).setCreatedUnixMs(s.createdAtMs())
+  static Snapshot snapshot(SnapshotInfo s) {
+    return Snapshot.newBuilder().setName(s.name()).setCreatedUnixMs(s.createdAtMs())
         .setVmStateBytes(s.vmStateBytes()).build();
   }
 
-  static dev.vmlet.proto.v1.ListSnapshotsResponse snapshots(List<dev.vmlet.spec.SnapshotInfo> list) {
-    return dev.vmlet.proto.v1.ListSnapshotsResponse.newBuilder()
+  static ListSnapshotsResponse snapshots(List<SnapshotInfo> list) {
+    return ListSnapshotsResponse.newBuilder()
         .addAllSnapshots(list.stream().map(VmProtos::snapshot).toList()).build();
   }
 

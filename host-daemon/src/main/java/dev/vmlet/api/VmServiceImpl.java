@@ -31,6 +31,20 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.function.Supplier;
+import dev.vmlet.client.Nodes;
+import dev.vmlet.host.HostAccess;
+import dev.vmlet.proto.v1.FileTransferResult;
+import dev.vmlet.proto.v1.GetGuestInfoResponse;
+import dev.vmlet.proto.v1.ListFilesRequest;
+import dev.vmlet.proto.v1.ListFilesResponse;
+import dev.vmlet.proto.v1.PullFileRequest;
+import dev.vmlet.proto.v1.PullFileResponse;
+import dev.vmlet.proto.v1.PushFileRequest;
+import dev.vmlet.proto.v1.RunCommandLineRequest;
+import dev.vmlet.proto.v1.RunCommandLineResponse;
+import dev.vmlet.security.Access;
+import java.io.IOException;
+import java.time.Clock;
 
 /** The gRPC face of {@link VmManager}: converts a request, calls the manager, converts the reply. */
 public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
@@ -38,14 +52,14 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   static final Duration DEFAULT_AGENT_WAIT = Duration.ofSeconds(120);
 
   private final VmManager manager;
-  private final dev.vmlet.host.HostAccess host;
-  private final dev.vmlet.client.Nodes nodes;
+  private final HostAccess host;
+  private final Nodes nodes;
 
   public VmServiceImpl(VmManager manager) {
-    this(manager, dev.vmlet.host.HostAccess.disabled(), dev.vmlet.client.Nodes.NONE);
+    this(manager, HostAccess.disabled(), Nodes.NONE);
   }
 
-  public VmServiceImpl(VmManager manager, dev.vmlet.host.HostAccess host, dev.vmlet.client.Nodes nodes) {
+  public VmServiceImpl(VmManager manager, HostAccess host, Nodes nodes) {
     this.host = host;
     this.nodes = nodes;
     this.manager = manager;
@@ -54,7 +68,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void createVm(CreateVmRequest req, StreamObserver<Vm> out) {
     unary(out, () -> {
-      manager.create(VmSpecs.config(req.getSpec()), req.getStart(), OwnerChecks.owner(dev.vmlet.security.Access.CALLER.get()));
+      manager.create(VmSpecs.config(req.getSpec()), req.getStart(), OwnerChecks.owner(Access.CALLER.get()));
       return VmProtos.vm(manager.get(req.getSpec().getName()));
     });
   }
@@ -122,30 +136,30 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   }
 
   @Override
-  public void runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest req,
-      StreamObserver<dev.vmlet.proto.v1.RunCommandLineResponse> out) {
+  public void runCommandLine(RunCommandLineRequest req,
+      StreamObserver<RunCommandLineResponse> out) {
     CommandLines.run(manager, host, nodes, req, out);
   }
 
   @Override
-  public void listFiles(dev.vmlet.proto.v1.ListFilesRequest req, StreamObserver<dev.vmlet.proto.v1.ListFilesResponse> out) {
-    unary(out, () -> dev.vmlet.proto.v1.ListFilesResponse.newBuilder()
+  public void listFiles(ListFilesRequest req, StreamObserver<ListFilesResponse> out) {
+    unary(out, () -> ListFilesResponse.newBuilder()
         .addAllEntries(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).listDir(req.getPath()), 300)
             .stream().map(AgentReplies::dirEntry).toList()).build());
   }
 
   @Override
-  public void getGuestInfo(VmRef req, StreamObserver<dev.vmlet.proto.v1.GetGuestInfoResponse> out) {
+  public void getGuestInfo(VmRef req, StreamObserver<GetGuestInfoResponse> out) {
     unary(out, () -> AgentReplies.guestInfo(AgentCalls.await(req.getName(), () -> manager.agent(req.getName()).guestInfo(), 30)));
   }
 
   @Override
-  public StreamObserver<dev.vmlet.proto.v1.PushFileRequest> pushFile(StreamObserver<dev.vmlet.proto.v1.FileTransferResult> out) {
+  public StreamObserver<PushFileRequest> pushFile(StreamObserver<FileTransferResult> out) {
     return FileTransfers.push(manager, out);
   }
 
   @Override
-  public void pullFile(dev.vmlet.proto.v1.PullFileRequest req, StreamObserver<dev.vmlet.proto.v1.PullFileResponse> out) {
+  public void pullFile(PullFileRequest req, StreamObserver<PullFileResponse> out) {
     FileTransfers.pull(manager, req, out);
   }
 
@@ -184,7 +198,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void watchVms(WatchVmsRequest req, StreamObserver<VmEvent> out) {
-    VmWatches.watch(manager, java.time.Clock.systemUTC(), req, out);
+    VmWatches.watch(manager, Clock.systemUTC(), req, out);
   }
 
   @Override
@@ -207,7 +221,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
         } catch (RuntimeException e) {
           detach();
           stream.fail(VmProtos.status(e));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           detach();
           stream.fail(Status.UNAVAILABLE.withDescription("console write failed: " + e.getMessage()).asRuntimeException());
         }

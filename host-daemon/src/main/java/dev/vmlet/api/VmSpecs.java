@@ -14,6 +14,8 @@ import dev.vmlet.spec.Tuning;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import java.util.List;
+import com.google.protobuf.UnknownFieldSet;
+import dev.vmlet.proto.v1.CloudInit;
 
 /**
  * The one conversion between {@link VmSpec} on the wire and {@link VmConfig} in the domain, used
@@ -59,7 +61,7 @@ public final class VmSpecs {
         .build();
   }
 
-  private static void refuseUnknown(String where, com.google.protobuf.UnknownFieldSet unknown) {
+  private static void refuseUnknown(String where, UnknownFieldSet unknown) {
     if (!unknown.asMap().isEmpty()) {
       throw VmException.invalid(where + " has field number " + unknown.asMap().keySet().iterator().next()
           + ", which this daemon does not know; upgrade the daemon or leave that option out");
@@ -83,7 +85,7 @@ public final class VmSpecs {
         .setTap(c.network().tap())
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList());
     if (!c.cloudInit().isEmpty()) {
-      b.setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder().setUserData(c.cloudInit().userData())
+      b.setCloudInit(CloudInit.newBuilder().setUserData(c.cloudInit().userData())
           .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()));
     }
     if (c.directBoot() != null) {

@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import dev.vmlet.proto.v1.VmState;
 
 /**
  * WatchVms: the current state of what is watched (CURRENT per VM, then WATCHING), then every
@@ -49,7 +50,7 @@ final class VmWatches {
     List<VmEvent> first = new ArrayList<>();
     for (VmView v : current) {
       first.add(VmEvent.newBuilder().setAtUnixMs(clock.millis()).setName(v.record().config().name())
-          .setKind(VmEvent.Kind.CURRENT).setState(dev.vmlet.proto.v1.VmState.valueOf(v.record().state().name()))
+          .setKind(VmEvent.Kind.CURRENT).setState(VmState.valueOf(v.record().state().name()))
           .setAgentReady(v.hello() != null).build());
     }
     first.add(VmEvent.newBuilder().setAtUnixMs(clock.millis()).setKind(VmEvent.Kind.WATCHING).build());

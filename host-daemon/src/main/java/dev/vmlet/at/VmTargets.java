@@ -9,6 +9,7 @@ import dev.vmlet.vm.VmView;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
+import java.time.Instant;
 
 /**
  * The daemon's VMs (and, for admins, its host) as the targets of a line. The @host rule fails
@@ -75,7 +76,7 @@ public record VmTargets(VmManager manager, HostAccess host, HostPolicy hostPolic
       case "list" -> {
         StringBuilder b = new StringBuilder();
         for (SnapshotInfo si : manager.listSnapshots(vm)) {
-          b.append(si.name()).append('\t').append(java.time.Instant.ofEpochMilli(si.createdAtMs()))
+          b.append(si.name()).append('\t').append(Instant.ofEpochMilli(si.createdAtMs()))
               .append('\t').append(si.vmStateBytes()).append('\n');
         }
         return b.toString();

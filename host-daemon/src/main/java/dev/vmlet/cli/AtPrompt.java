@@ -28,6 +28,9 @@ import org.jline.reader.LineReaderBuilder;
 import org.jline.reader.UserInterruptException;
 import org.jline.terminal.Terminal;
 import org.jline.terminal.TerminalBuilder;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The interactive @target prompt ({@code vmlet shell} without a VM): each line runs through the
@@ -90,7 +93,7 @@ final class AtPrompt {
   /** Plain lines from {@code in}, prompts and output on {@code out}: for pipes and tests. */
   static int run(DaemonClient client, InputStream in, OutputStream out) throws IOException {
     PrintStream ps = out instanceof PrintStream p ? p : new PrintStream(out, true);
-    java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8));
+    BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
     return new AtPrompt(client, ps).loop(prompt -> {
       ps.print(prompt);
       ps.flush();

@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import java.io.IOException;
 
 @Command(name = "certs", mixinStandardHelpOptions = true,
     description = {"The node's certificate authority for remote controllers (vmlet daemon --listen): files in",
@@ -38,7 +39,7 @@ final class CertsCommand {
       NodePki pki = pki();
       try {
         pki.init(sans);
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         throw new CliException(e.getMessage());
       }
       System.out.println("node CA and server certificate in " + pki.dir() + "; issue client certificates with: vmlet certs issue NAME --role ROLE");
@@ -65,7 +66,7 @@ final class CertsCommand {
       NodePki pki = pki();
       try {
         pki.issueClient(name, Role.parse(role), Duration.ofDays(days));
-      } catch (IllegalArgumentException | java.io.IOException e) {
+      } catch (IllegalArgumentException | IOException e) {
         throw new CliException(e.getMessage());
       }
       System.out.println("certificate " + pki.clientCert(name) + ", key " + pki.clientKey(name) + " (0600), CA " + pki.caCert());
@@ -85,7 +86,7 @@ final class CertsCommand {
       NodePki pki = pki();
       try {
         pki.revoke(name);
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         throw new CliException(e.getMessage());
       }
       System.out.println("revoked " + name + " (" + pki.crl() + ")");

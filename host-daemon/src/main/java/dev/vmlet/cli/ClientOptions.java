@@ -4,6 +4,8 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.client.DaemonClient;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
+import java.io.IOException;
+import java.nio.file.Files;
 
 /** Options every client command shares: where the daemon listens. */
 final class ClientOptions {
@@ -54,12 +56,12 @@ final class ClientOptions {
       try {
         return new DaemonClient(tcpAddress(endpoint), pathOr(cert, "VMLET_CERT", "cert"), pathOr(key, "VMLET_KEY", "key"),
             pathOr(ca, "VMLET_CA", "ca"));
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         throw new CliException(e.getMessage());
       }
     }
     Path s = socketPath();
-    if (java.nio.file.Files.exists(s) && !java.nio.file.Files.isWritable(s)) {
+    if (Files.exists(s) && !Files.isWritable(s)) {
       throw new CliException("no permission to use the daemon's socket " + s + ": add your user to group vmlet (operator), or run"
           + " as root or the daemon's user (admin)");
     }

@@ -6,6 +6,13 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import dev.vmlet.client.Nodes;
+import dev.vmlet.security.HostPaths;
+import dev.vmlet.spec.VmConfig;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 
 @Command(name = "daemon", mixinStandardHelpOptions = true,
     description = {"Serve the vmlet gRPC API on a local unix socket until interrupted.",
@@ -31,7 +38,7 @@ final class DaemonCommand implements Callable<Integer> {
   boolean allowHostExec;
 
   @Option(names = "--host-alias", paramLabel = "NAME", description = "Another name for @host in @target lines (repeatable), e.g. spirit.")
-  java.util.List<String> hostAliases = new java.util.ArrayList<>();
+  List<String> hostAliases = new ArrayList<>();
 
   @Option(names = "--nodes", paramLabel = "FILE", description = {"Other nodes for @node/vm targets: lines 'NAME unix:/path/to/vmlet.sock'",
       "(default /etc/vmlet/nodes when it exists)."})
@@ -51,7 +58,7 @@ final class DaemonCommand implements Callable<Integer> {
   @Option(names = "--allow-path", paramLabel = "DIR", description = {"Let remote operators and viewers (TCP) name host files under DIR",
       "(repeatable): disk images, kernels, initramfs. Without it they may use images by name only;",
       "local users may use the files they can read themselves, admins any."})
-  java.util.List<Path> allowPaths = new java.util.ArrayList<>();
+  List<Path> allowPaths = new ArrayList<>();
 
   @Option(names = "--metrics", paramLabel = "HOST:PORT", description = {"Serve Prometheus metrics on http://HOST:PORT/metrics (off by default;",
       "plain HTTP, so a loopback address unless --metrics-non-local; docs/metrics.md)."})
@@ -65,27 +72,27 @@ final class DaemonCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Logging.daemonMode();
     VmletPaths paths = resolve(VmletPaths.fromEnvironment());
-    if (gpuHook != null && !java.nio.file.Files.isExecutable(gpuHook)) {
+    if (gpuHook != null && !Files.isExecutable(gpuHook)) {
       throw new CliException("the GPU hook " + gpuHook + " is not an executable file (chmod +x it)");
     }
     for (String alias : hostAliases) {
-      dev.vmlet.spec.VmConfig.validateName(alias);
+      VmConfig.validateName(alias);
     }
-    if (nodesFile != null && !java.nio.file.Files.isRegularFile(nodesFile)) {
+    if (nodesFile != null && !Files.isRegularFile(nodesFile)) {
       throw new CliException("the nodes file " + nodesFile + " does not exist");
     }
-    dev.vmlet.client.Nodes nodes;
+    Nodes nodes;
     try {
-      nodes = dev.vmlet.client.Nodes.load(nodesFile != null ? nodesFile : dev.vmlet.client.Nodes.DEFAULT_FILE);
+      nodes = Nodes.load(nodesFile != null ? nodesFile : Nodes.DEFAULT_FILE);
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage());
     }
     try {
-      dev.vmlet.security.HostPaths.realDirs(allowPaths);
+      HostPaths.realDirs(allowPaths);
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage());
     }
-    java.net.InetSocketAddress metricsAddress = metrics == null ? null : metricsAddress(metrics, metricsNonLocal);
+    InetSocketAddress metricsAddress = metrics == null ? null : metricsAddress(metrics, metricsNonLocal);
     Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
         sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths).withMetrics(metricsAddress));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -108,8 +115,8 @@ final class DaemonCommand implements Callable<Integer> {
    * HOST:PORT for the metrics endpoint, resolved now. A non-loopback address needs {@code nonLocal}:
    * the endpoint has no TLS and no authentication (docs/metrics.md says why).
    */
-  static java.net.InetSocketAddress metricsAddress(String hostPort, boolean nonLocal) {
-    java.net.InetSocketAddress a;
+  static InetSocketAddress metricsAddress(String hostPort, boolean nonLocal) {
+    InetSocketAddress a;
     try {
       a = ClientOptions.tcpAddress("tcp://" + hostPort);
     } catch (CliException e) {

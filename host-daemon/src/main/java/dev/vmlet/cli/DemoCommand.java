@@ -20,6 +20,8 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import dev.vmlet.api.ApiEnums;
+import dev.vmlet.qemu.QemuCommandBuilder;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = {"Show vmlet working from nothing: build the micro image if needed, start a daemon if none runs,",
@@ -52,7 +54,7 @@ final class DemoCommand implements Callable<Integer> {
         deleteQuietly(c, name); // a VM that was created but did not start must not stay behind
         throw e;
       }
-      System.out.println("  QEMU pid " + vm.getPid() + ", accelerator " + dev.vmlet.api.ApiEnums.word(vm.getAccel()) + ": " + vm.getAccelReason());
+      System.out.println("  QEMU pid " + vm.getPid() + ", accelerator " + ApiEnums.word(vm.getAccel()) + ": " + vm.getAccelReason());
       try {
         Vm ready = c.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
             .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
@@ -80,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private static void run(DaemonClient c, String name, List<String> argv) throws InterruptedException {
-    step("vmlet exec " + name + " -- " + dev.vmlet.qemu.QemuCommandBuilder.toShellLine(argv));
+    step("vmlet exec " + name + " -- " + QemuCommandBuilder.toShellLine(argv));
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     ExecClient exec = ExecClient.start(c.vmsAsync().withDeadlineAfter(60, TimeUnit.SECONDS),
         ExecRequest.newBuilder().setName(name).addAllArgv(argv).build());

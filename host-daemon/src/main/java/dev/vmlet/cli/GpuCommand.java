@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
+import dev.vmlet.proto.v1.NodeServiceGrpc;
 
 @Command(name = "gpu", mixinStandardHelpOptions = true, description = "The host's GPUs and their passthrough to VMs (VFIO).",
     subcommands = {GpuCommand.Status.class, GpuCommand.Passthrough.class, GpuCommand.Reclaim.class})
@@ -51,7 +52,7 @@ final class GpuCommand {
     @Parameters(paramLabel = "ADDR", description = "PCI address, e.g. 0000:01:00.0")
     String address;
 
-    abstract ListGpusResponse call(dev.vmlet.proto.v1.NodeServiceGrpc.NodeServiceBlockingStub node, GpuRequest req);
+    abstract ListGpusResponse call(NodeServiceGrpc.NodeServiceBlockingStub node, GpuRequest req);
 
     @Override
     public Integer call() throws Exception {
@@ -66,7 +67,7 @@ final class GpuCommand {
       description = "Give a GPU and its companions to vfio-pci by hand (the original drivers are remembered).")
   static final class Passthrough extends OnCard {
     @Override
-    ListGpusResponse call(dev.vmlet.proto.v1.NodeServiceGrpc.NodeServiceBlockingStub node, GpuRequest req) {
+    ListGpusResponse call(NodeServiceGrpc.NodeServiceBlockingStub node, GpuRequest req) {
       return node.passthroughGpu(req);
     }
   }
@@ -74,7 +75,7 @@ final class GpuCommand {
   @Command(name = "reclaim", mixinStandardHelpOptions = true, description = "Give a GPU back to the driver it had before vmlet took it.")
   static final class Reclaim extends OnCard {
     @Override
-    ListGpusResponse call(dev.vmlet.proto.v1.NodeServiceGrpc.NodeServiceBlockingStub node, GpuRequest req) {
+    ListGpusResponse call(NodeServiceGrpc.NodeServiceBlockingStub node, GpuRequest req) {
       return node.reclaimGpu(req);
     }
   }

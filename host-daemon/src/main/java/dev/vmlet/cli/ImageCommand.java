@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import dev.vmlet.fs.FileTrees;
 
 @Command(name = "image", mixinStandardHelpOptions = true, description = "Build, list and remove VM images in the cache.",
     subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class})
@@ -109,7 +110,7 @@ final class ImageCommand implements Runnable {
       if (!Files.exists(dir)) {
         throw new CliException("there is no " + recipe.name() + " image in " + dir);
       }
-      dev.vmlet.fs.FileTrees.deleteTree(dir);
+      FileTrees.deleteTree(dir);
       System.out.println("Removed the " + recipe.name() + " image from " + dir);
       return 0;
     }

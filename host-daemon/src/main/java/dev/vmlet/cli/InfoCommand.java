@@ -9,6 +9,8 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
+import dev.vmlet.api.ApiEnums;
+import java.util.function.BiConsumer;
 
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Show one VM: state, accelerator and why, agent, files.")
 final class InfoCommand implements Callable<Integer> {
@@ -33,7 +35,7 @@ final class InfoCommand implements Callable<Integer> {
       line("vCPUs", Integer.toString(v.getSpec().getVcpus()));
       line("Memory", v.getSpec().getMemoryMib() + " MiB");
       line("Image", v.getSpec().getImage());
-      line("Accel", v.getAccelValue() == 0 ? "(not started)" : dev.vmlet.api.ApiEnums.word(v.getAccel()) + " — " + v.getAccelReason());
+      line("Accel", v.getAccelValue() == 0 ? "(not started)" : ApiEnums.word(v.getAccel()) + " — " + v.getAccelReason());
       if (v.getPid() != 0) {
         line("QEMU pid", Long.toString(v.getPid()));
       }
@@ -49,7 +51,7 @@ final class InfoCommand implements Callable<Integer> {
         line("Agent", "not connected");
       }
       for (var f : v.getForwardsList()) {
-        line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + dev.vmlet.api.ApiEnums.word(f.getProtocol()));
+        line("Forward", f.getHostAddress() + ":" + f.getHostPort() + " -> guest " + f.getGuestPort() + "/" + ApiEnums.word(f.getProtocol()));
       }
       if (v.getSshPort() != 0) {
         line("SSH", v.getSshHost() + " port " + v.getSshPort() + " (guest port 22)"
@@ -71,10 +73,10 @@ final class InfoCommand implements Callable<Integer> {
   }
 
   /** Seconds after QEMU started at which each later step of a cloud image's boot happened. */
-  static String timeline(dev.vmlet.proto.v1.Vm v) {
+  static String timeline(Vm v) {
     long t0 = v.getStartedAtUnixMs();
     StringBuilder sb = new StringBuilder("QEMU started 0 s");
-    java.util.function.BiConsumer<String, Long> step = (what, at) ->
+    BiConsumer<String, Long> step = (what, at) ->
         sb.append(", ").append(what).append(' ').append(at == 0 ? "-" : String.format("%.1f s", (at - t0) / 1000.0));
     step.accept("kernel console", v.getConsoleFirstOutputUnixMs());
     step.accept("agent ready", v.getAgentReady() ? v.getAgentReadyAtUnixMs() : 0L);

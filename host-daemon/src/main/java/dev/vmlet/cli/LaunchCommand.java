@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import dev.vmlet.api.ApiEnums;
 
 @Command(name = "launch", mixinStandardHelpOptions = true,
     description = "Create and start a VM, then wait until its agent phones home.")
@@ -43,11 +44,11 @@ final class LaunchCommand implements Callable<Integer> {
         System.out.println(OutputFormat.toJson(last));
         return 0;
       }
-      System.out.println("Launched " + name + ": " + created.getState() + ", " + dev.vmlet.api.ApiEnums.show(created.getAccel()) + " ("
+      System.out.println("Launched " + name + ": " + created.getState() + ", " + ApiEnums.show(created.getAccel()) + " ("
           + created.getAccelReason() + "), QEMU pid " + created.getPid());
       for (var f : created.getForwardsList()) {
         System.out.println("Forward " + f.getHostAddress() + ":" + f.getHostPort() + " -> guest port " + f.getGuestPort()
-            + "/" + dev.vmlet.api.ApiEnums.word(f.getProtocol()));
+            + "/" + ApiEnums.word(f.getProtocol()));
       }
       if (noWait) {
         return 0;

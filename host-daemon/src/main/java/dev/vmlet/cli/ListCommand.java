@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import dev.vmlet.api.ApiEnums;
 
 @Command(name = "list", aliases = "ls", mixinStandardHelpOptions = true, description = "List the VMs on this host.")
 final class ListCommand implements Callable<Integer> {
@@ -38,7 +39,7 @@ final class ListCommand implements Callable<Integer> {
       System.out.printf(fmt, "NAME", "STATE", "CPUS", "MEM", "ACCEL", "AGENT");
       for (Vm v : vms) {
         System.out.printf(fmt, v.getSpec().getName(), v.getState(), v.getSpec().getVcpus(), v.getSpec().getMemoryMib() + "M",
-            dev.vmlet.api.ApiEnums.show(v.getAccel()), v.getAgentReady() ? "ready" : "-");
+            ApiEnums.show(v.getAccel()), v.getAgentReady() ? "ready" : "-");
       }
       return 0;
     }

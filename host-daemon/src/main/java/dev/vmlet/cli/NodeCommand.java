@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import dev.vmlet.api.ApiEnums;
 
 @Command(name = "node", mixinStandardHelpOptions = true, description = "About this host.", subcommands = NodeCommand.Info.class)
 final class NodeCommand {
@@ -32,7 +33,7 @@ final class NodeCommand {
     static void print(Capabilities c) {
       String fmt = "%-16s %s%n";
       System.out.printf(fmt, "QEMU", c.getQemuBinary().isEmpty() ? "not found" : c.getQemuBinary() + " (" + c.getQemuVersion() + ")");
-      System.out.printf(fmt, "Accelerator", dev.vmlet.api.ApiEnums.word(c.getAccel()) + ": " + c.getAccelReason());
+      System.out.printf(fmt, "Accelerator", ApiEnums.word(c.getAccel()) + ": " + c.getAccelReason());
       System.out.printf(fmt, "KVM", (c.getKvmPresent() ? "/dev/kvm present" : "no /dev/kvm") + ", " + (c.getKvmWorks() ? "works" : "not working"));
       System.out.printf(fmt, "UEFI (OVMF)", c.getOvmfCount() == 0 ? "not found" : String.join(", ", c.getOvmfList()));
       System.out.printf(fmt, "IOMMU", c.getIommu() ? c.getIommuGroups() + " groups" : "off");

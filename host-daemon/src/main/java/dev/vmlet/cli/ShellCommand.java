@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import dev.vmlet.client.DaemonClient;
 
 @Command(name = "shell", mixinStandardHelpOptions = true,
     description = {"An interactive login shell in a VM through its agent, on a pseudo-terminal (bash if the guest has it, else sh).",
@@ -24,7 +25,7 @@ final class ShellCommand implements Callable<Integer> {
       if (user != null) {
         throw new CliException("--user needs a VM name (vmlet shell NAME --user USER)");
       }
-      try (dev.vmlet.client.DaemonClient c = client.connect()) {
+      try (DaemonClient c = client.connect()) {
         return AtPrompt.run(c);
       }
     }

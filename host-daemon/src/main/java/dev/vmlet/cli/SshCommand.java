@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import java.io.IOException;
 
 @Command(name = "ssh", mixinStandardHelpOptions = true,
     description = {"Open an SSH session to a cloud-image VM as user vmlet with the VM's own key, through its forwarded port.",
@@ -51,7 +52,7 @@ final class SshCommand implements Callable<Integer> {
     argv.addAll(command);
     try {
       return new ProcessBuilder(argv).inheritIO().start().waitFor();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new CliException("cannot run ssh: " + e.getMessage() + "; install it with: apt-get install -y openssh-client");
     }
   }

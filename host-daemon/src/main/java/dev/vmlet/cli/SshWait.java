@@ -2,6 +2,7 @@ package dev.vmlet.cli;
 
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmState;
+import java.util.Locale;
 
 /**
  * What `vmlet ssh` tells while the guest's SSH server is not up yet: how far the boot is (agent,
@@ -37,6 +38,6 @@ final class SshWait {
   }
 
   private static String seconds(long ms) {
-    return String.format(java.util.Locale.ROOT, "%.1f s", Math.max(0, ms) / 1000.0);
+    return String.format(Locale.ROOT, "%.1f s", Math.max(0, ms) / 1000.0);
   }
 }

@@ -3,6 +3,7 @@ package dev.vmlet.cli;
 import java.io.File;
 import java.io.IOException;
 import java.util.List;
+import java.util.ArrayList;
 
 /**
  * The user's terminal for interactive execs, through stty on /dev/tty (plain Java cannot set raw
@@ -38,7 +39,7 @@ final class Terminal implements AutoCloseable {
   }
 
   private static String stty(String... args) throws IOException {
-    List<String> argv = new java.util.ArrayList<>(List.of("stty"));
+    List<String> argv = new ArrayList<>(List.of("stty"));
     argv.addAll(List.of(args));
     Process p = new ProcessBuilder(argv).redirectInput(TTY).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     String out = new String(p.getInputStream().readAllBytes());

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import java.util.ArrayDeque;
 
 /**
  * {@code vmlet top}: the node's VMs from the daemon's metrics endpoint, refreshed every second
@@ -73,7 +74,7 @@ final class TopCommand implements Callable<Integer> {
       keys.start();
       // Rates over the last two seconds: the daemon refreshes disk counters once a second, and a
       // one-second window would alternate between seeing one refresh and seeing two.
-      java.util.ArrayDeque<Scrape> window = new java.util.ArrayDeque<>();
+      ArrayDeque<Scrape> window = new ArrayDeque<>();
       do {
         String frame;
         try {

@@ -15,6 +15,7 @@ import java.nio.file.attribute.FileTime;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import java.io.File;
 
 /**
  * {@code vmlet cp -r}: a directory tree file by file, each file checked end to end like a single
@@ -35,7 +36,7 @@ final class TreeCopy {
       all = walk.toList(); // parents before children
     }
     for (Path p : all) {
-      String rel = local.relativize(p).toString().replace(java.io.File.separatorChar, '/');
+      String rel = local.relativize(p).toString().replace(File.separatorChar, '/');
       String target = rel.isEmpty() ? guestPath : guestPath.replaceAll("/+$", "") + "/" + rel;
       PushFileHeader.Builder h = PushFileHeader.newBuilder().setName(vm).setPath(target);
       try {
@@ -113,7 +114,7 @@ final class TreeCopy {
       throw new CliException("the guest listed '" + guestRelative + "', which is outside " + local + "; stopped");
     }
     Path existing = target.getParent();
-    while (existing != null && !Files.exists(existing, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
       existing = existing.getParent();
     }
     if (existing == null || !existing.toRealPath().startsWith(root)) {

@@ -17,6 +17,9 @@ import java.util.List;
 import java.util.Map;
 import dev.vmlet.spec.VmException;
 import picocli.CommandLine.Option;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** The options that describe a VM, shared by launch and dry-run. */
 final class VmSpecOptions {
@@ -58,7 +61,7 @@ final class VmSpecOptions {
 
   @Option(names = "--cloud-init", paramLabel = "FILE",
       description = "Your user-data (#cloud-config or a #! script) for a cloud image; merged with vmlet's, never replacing it.")
-  java.nio.file.Path cloudInit;
+  Path cloudInit;
 
   @Option(names = "--ssh-key", paramLabel = "FILE|KEY",
       description = "A public key to authorize for user vmlet as well as the VM's own key (a .pub file or the key line).")
@@ -155,8 +158,8 @@ final class VmSpecOptions {
       return "";
     }
     try {
-      return java.nio.file.Files.readString(cloudInit);
-    } catch (java.io.IOException e) {
+      return Files.readString(cloudInit);
+    } catch (IOException e) {
       throw new CliException("--cloud-init " + cloudInit + ": cannot read it: " + e.getMessage());
     }
   }
@@ -166,14 +169,14 @@ final class VmSpecOptions {
       return sshKey;
     }
     try {
-      return java.nio.file.Files.readString(java.nio.file.Path.of(sshKey)).strip();
-    } catch (java.io.IOException e) {
+      return Files.readString(Path.of(sshKey)).strip();
+    } catch (IOException e) {
       throw new CliException("--ssh-key " + sshKey + ": not a key line and not a readable file: " + e.getMessage());
     }
   }
 
   /** The daemon runs elsewhere in the file system's sense too: send absolute paths. */
   private static String absolute(String path) {
-    return java.nio.file.Path.of(path).toAbsolutePath().normalize().toString();
+    return Path.of(path).toAbsolutePath().normalize().toString();
   }
 }

@@ -21,6 +21,8 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import com.google.protobuf.ByteString;
+import dev.vmlet.proto.v1.Accel;
 
 /**
  * The CLI's training run for its class-data-sharing archive: the launcher runs this once per
@@ -61,7 +63,7 @@ public final class WarmUp {
   /** Answers the warm-up's three calls the way a daemon with one running VM would. */
   private static final class StandIn extends VmServiceGrpc.VmServiceImplBase {
     private static final Vm VM = Vm.newBuilder().setSpec(VmSpec.newBuilder().setName("warm-up").setVcpus(1).setMemoryMib(512)
-        .putLabels("role", "warm-up")).setState(VmState.RUNNING).setAccel(dev.vmlet.proto.v1.Accel.ACCEL_TCG).setAgentReady(true).build();
+        .putLabels("role", "warm-up")).setState(VmState.RUNNING).setAccel(Accel.ACCEL_TCG).setAgentReady(true).build();
 
     @Override
     public void listVms(ListVmsRequest request, StreamObserver<ListVmsResponse> reply) {
@@ -81,7 +83,7 @@ public final class WarmUp {
         @Override
         public void onNext(ExecRequest r) {
           if (r.getArgvCount() > 0) {
-            reply.onNext(ExecResponse.newBuilder().setStdout(com.google.protobuf.ByteString.copyFromUtf8("warm-up\n")).build());
+            reply.onNext(ExecResponse.newBuilder().setStdout(ByteString.copyFromUtf8("warm-up\n")).build());
             reply.onNext(ExecResponse.newBuilder().setExit(ExecExit.newBuilder().setExitCode(0)).build());
             reply.onCompleted();
           }

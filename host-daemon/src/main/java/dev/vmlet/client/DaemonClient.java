@@ -16,6 +16,13 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import dev.vmlet.proto.v1.NodeServiceGrpc;
+import dev.vmlet.security.NodePki;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
+import java.net.InetSocketAddress;
+import java.security.GeneralSecurityException;
 
 /** A client connection to a daemon's unix socket. Every call made through it needs a deadline. */
 public final class DaemonClient implements AutoCloseable {
@@ -47,17 +54,17 @@ public final class DaemonClient implements AutoCloseable {
    * A client of a daemon's TCP listener with mutual TLS: this client's certificate and key, and
    * the node CA that the daemon's certificate must come from.
    */
-  public DaemonClient(java.net.InetSocketAddress node, Path cert, Path key, Path ca) throws IOException {
+  public DaemonClient(InetSocketAddress node, Path cert, Path key, Path ca) throws IOException {
     this.socket = null;
     try {
-      var ssl = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
-          .trustManager(dev.vmlet.security.NodePki.readCert(ca))
-          .keyManager(dev.vmlet.security.NodePki.readKey(key), dev.vmlet.security.NodePki.readCert(cert))
+      var ssl = GrpcSslContexts.forClient()
+          .trustManager(NodePki.readCert(ca))
+          .keyManager(NodePki.readKey(key), NodePki.readCert(cert))
           .build();
       this.channel = NettyChannelBuilder.forAddress(node).eventLoopGroup(group)
-          .channelType(io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel.class)
+          .channelType(EpollSocketChannel.class)
           .sslContext(ssl).maxInboundMessageSize(16 << 20).build();
-    } catch (java.security.GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot read the client certificate, key or CA: " + e.getMessage(), e);
     }
@@ -71,8 +78,8 @@ public final class DaemonClient implements AutoCloseable {
     return VmServiceGrpc.newBlockingStub(channel);
   }
 
-  public dev.vmlet.proto.v1.NodeServiceGrpc.NodeServiceBlockingStub node() {
-    return dev.vmlet.proto.v1.NodeServiceGrpc.newBlockingStub(channel);
+  public NodeServiceGrpc.NodeServiceBlockingStub node() {
+    return NodeServiceGrpc.newBlockingStub(channel);
   }
 
   public VmServiceGrpc.VmServiceStub vmsAsync() {
@@ -80,8 +87,8 @@ public final class DaemonClient implements AutoCloseable {
   }
 
   /** The standard gRPC health service: "" for the daemon, or a service's full name (vmlet.v1.VmService). */
-  public io.grpc.health.v1.HealthGrpc.HealthBlockingStub health() {
-    return io.grpc.health.v1.HealthGrpc.newBlockingStub(channel);
+  public HealthGrpc.HealthBlockingStub health() {
+    return HealthGrpc.newBlockingStub(channel);
   }
 
   /**

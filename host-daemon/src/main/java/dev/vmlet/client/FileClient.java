@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.concurrent.TimeoutException;
 
 /** The client side of PushFile and PullFile, with the SHA-256 computed where the data is. */
 public final class FileClient {
@@ -86,7 +87,7 @@ public final class FileClient {
         throw re;
       }
       throw new IOException(e.getCause());
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new IOException("the push did not finish within " + DEADLINE_MINUTES + " minutes");
     }
   }

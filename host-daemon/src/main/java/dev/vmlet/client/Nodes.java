@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.Collections;
 
 /**
  * The other nodes this daemon can reach for {@code @node/vm} targets, from a file of lines
@@ -46,7 +47,7 @@ public record Nodes(Map<String, Endpoint> endpoints) {
   }
 
   public Nodes {
-    endpoints = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(endpoints)); // in the file's order
+    endpoints = Collections.unmodifiableMap(new LinkedHashMap<>(endpoints)); // in the file's order
   }
 
   /** Nodes on unix sockets only. */

@@ -11,6 +11,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import dev.vmlet.fs.FileTrees;
 
 /** Writes a NoCloud seed as an ISO 9660 image labelled {@code cidata}, with xorriso. */
 public final class SeedIso {
@@ -41,7 +42,7 @@ public final class SeedIso {
       throw new IOException("xorriso could not write the cloud-init seed: " + e.getMessage(), e);
     } finally {
       Files.deleteIfExists(tmp);
-      dev.vmlet.fs.FileTrees.deleteTree(dir);
+      FileTrees.deleteTree(dir);
     }
   }
 }

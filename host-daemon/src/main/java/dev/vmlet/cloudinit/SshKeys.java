@@ -12,6 +12,7 @@ import org.bouncycastle.crypto.generators.Ed25519KeyPairGenerator;
 import org.bouncycastle.crypto.params.Ed25519KeyGenerationParameters;
 import org.bouncycastle.crypto.util.OpenSSHPrivateKeyUtil;
 import org.bouncycastle.crypto.util.OpenSSHPublicKeyUtil;
+import java.nio.file.StandardCopyOption;
 
 /** A VM's own ed25519 SSH key pair, made with Bouncy Castle and written in OpenSSH's formats. */
 public final class SshKeys {
@@ -40,7 +41,7 @@ public final class SshKeys {
         + " " + comment;
     Path tmp = Files.createTempFile(dir, "key", ".tmp", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     Files.writeString(tmp, pem);
-    Files.move(tmp, priv, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, priv, StandardCopyOption.ATOMIC_MOVE);
     Files.writeString(pub, line + "\n");
     return line;
   }

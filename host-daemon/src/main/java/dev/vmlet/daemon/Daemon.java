@@ -15,6 +15,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import dev.vmlet.api.OwnerChecks;
+import dev.vmlet.disk.QemuImg;
+import dev.vmlet.security.Access;
+import dev.vmlet.security.AuditLog;
+import dev.vmlet.security.HostPaths;
+import dev.vmlet.security.NodePki;
+import java.net.InetSocketAddress;
+import java.util.List;
 
 /** A whole running daemon: the VM manager (with re-adopted VMs) behind the gRPC server. */
 public final class Daemon implements AutoCloseable {
@@ -56,32 +64,32 @@ public final class Daemon implements AutoCloseable {
    * {@code allowPaths} are the directories under which remote operators and viewers may name host files;
    * {@code metrics} is where to serve Prometheus metrics, or null for none.
    */
-  public record Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
-      java.net.InetSocketAddress listen, java.util.List<Path> allowPaths, java.net.InetSocketAddress metrics) {
-    public static final Options DEFAULT = new Options(null, java.util.List.of(), Nodes.NONE);
+  public record Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
+      InetSocketAddress listen, List<Path> allowPaths, InetSocketAddress metrics) {
+    public static final Options DEFAULT = new Options(null, List.of(), Nodes.NONE);
 
     public Options {
-      allowPaths = allowPaths == null ? java.util.List.of() : java.util.List.copyOf(allowPaths);
+      allowPaths = allowPaths == null ? List.of() : List.copyOf(allowPaths);
     }
 
-    public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes) {
-      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null, null, java.util.List.of());
+    public Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes) {
+      this(hostAgentJar, hostAliases, nodes, Path.of("/sys"), null, null, List.of());
     }
 
-    public Options(java.nio.file.Path hostAgentJar, java.util.List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
-        java.net.InetSocketAddress listen, java.util.List<Path> allowPaths) {
+    public Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
+        InetSocketAddress listen, List<Path> allowPaths) {
       this(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, null);
     }
 
     /** These options with Prometheus metrics served on {@code address}. */
-    public Options withMetrics(java.net.InetSocketAddress address) {
+    public Options withMetrics(InetSocketAddress address) {
       return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, address);
     }
   }
 
   /** The node CA's directory: {@code pki} in the state directory. */
-  public static dev.vmlet.security.NodePki pki(VmletPaths paths) {
-    return new dev.vmlet.security.NodePki(paths.stateDir().resolve("pki"));
+  public static NodePki pki(VmletPaths paths) {
+    return new NodePki(paths.stateDir().resolve("pki"));
   }
 
   /** Recovers persisted VMs, starts the host's agent when enabled, then serves on {@code paths.socket()}. */
@@ -93,20 +101,20 @@ public final class Daemon implements AutoCloseable {
       throw new IOException("a vmlet daemon already listens on " + paths.socket() + " (stop it, or use --socket)");
     }
     AccelProbe probe = new AccelProbe(qemuBinary, Path.of("/dev/kvm"), Duration.ofSeconds(3));
-    dev.vmlet.security.HostPaths hostPaths = dev.vmlet.security.HostPaths.forHost(options.allowPaths(),
-        dev.vmlet.disk.QemuImg.beside(qemuBinary));
+    HostPaths hostPaths = HostPaths.forHost(options.allowPaths(),
+        QemuImg.beside(qemuBinary));
     VmManager manager = new VmManager(paths, new MicroImageResolver(paths), probe, qemuBinary, Clock.systemUTC(),
-        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()), new dev.vmlet.api.OwnerChecks(hostPaths));
+        VmManager.defaultGpus(paths, options.sysfs(), options.gpuHook()), new OwnerChecks(hostPaths));
     manager.recover();
     HostAccess host = null;
     MetricsEndpoint metrics = null;
     try {
       host = new HostAccess(options.hostAliases(),
           options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
-      dev.vmlet.security.AuditLog audit = new dev.vmlet.security.AuditLog(paths.stateDir().resolve("audit.log"));
+      AuditLog audit = new AuditLog(paths.stateDir().resolve("audit.log"));
       DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(), audit,
           options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)),
-          dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
+          Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
       if (options.metrics() != null) {
         metrics = new MetricsEndpoint(manager, Path.of("/proc"), options.sysfs());
         metrics.register(new DaemonCollector(server.access()::openStreams, audit::refusedByMethod, manager::stateWriteFailures,

@@ -20,6 +20,28 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
+import dev.vmlet.api.NodeServiceImpl;
+import dev.vmlet.disk.QemuImg;
+import dev.vmlet.host.HostAccess;
+import dev.vmlet.node.HostCapabilities;
+import dev.vmlet.proto.v1.NodeServiceGrpc;
+import dev.vmlet.proto.v1.VmServiceGrpc;
+import dev.vmlet.security.Access;
+import dev.vmlet.security.AuditLog;
+import dev.vmlet.security.ClientTrust;
+import dev.vmlet.security.HostPaths;
+import dev.vmlet.security.NodePki;
+import dev.vmlet.security.PeerCredentials;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptor;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
+import java.net.InetSocketAddress;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
 
 /**
  * The vmlet daemon's gRPC server on a local unix socket: VmService, health and reflection. Owns
@@ -35,14 +57,14 @@ public final class DaemonServer implements AutoCloseable {
   private EventLoopGroup workers;
   private Server server;
 
-  private final dev.vmlet.host.HostAccess host;
+  private final HostAccess host;
   private final Nodes nodes;
 
   public DaemonServer(Path socket, VmManager manager) {
-    this(socket, manager, dev.vmlet.host.HostAccess.disabled(), Nodes.NONE);
+    this(socket, manager, HostAccess.disabled(), Nodes.NONE);
   }
 
-  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes) {
+  public DaemonServer(Path socket, VmManager manager, HostAccess host, Nodes nodes) {
     this(socket, manager, host, nodes, null, null);
   }
 
@@ -50,39 +72,39 @@ public final class DaemonServer implements AutoCloseable {
    * @param audit where mutating calls are recorded; null: next to the socket's state (tests)
    * @param tcp a TCP address to serve on with mutual TLS too, or null
    */
-  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
-      dev.vmlet.security.AuditLog audit, Tls tcp) {
-    this(socket, manager, host, nodes, audit, tcp, dev.vmlet.security.Access.DEFAULT_STREAMS_PER_CALLER);
+  public DaemonServer(Path socket, VmManager manager, HostAccess host, Nodes nodes,
+      AuditLog audit, Tls tcp) {
+    this(socket, manager, host, nodes, audit, tcp, Access.DEFAULT_STREAMS_PER_CALLER);
   }
 
   /** @param streamsPerCaller how many exec, transfer, console and watch streams one caller may hold open */
-  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
-      dev.vmlet.security.AuditLog audit, Tls tcp, int streamsPerCaller) {
-    this(socket, manager, host, nodes, audit, tcp, streamsPerCaller, dev.vmlet.security.HostPaths.forHost(java.util.List.of(),
-        dev.vmlet.disk.QemuImg.beside(manager.qemuBinary())));
+  public DaemonServer(Path socket, VmManager manager, HostAccess host, Nodes nodes,
+      AuditLog audit, Tls tcp, int streamsPerCaller) {
+    this(socket, manager, host, nodes, audit, tcp, streamsPerCaller, HostPaths.forHost(List.of(),
+        QemuImg.beside(manager.qemuBinary())));
   }
 
   /** @param hostPaths decides which host paths each caller may name (with the directories remote callers may use) */
-  public DaemonServer(Path socket, VmManager manager, dev.vmlet.host.HostAccess host, Nodes nodes,
-      dev.vmlet.security.AuditLog audit, Tls tcp, int streamsPerCaller, dev.vmlet.security.HostPaths hostPaths) {
+  public DaemonServer(Path socket, VmManager manager, HostAccess host, Nodes nodes,
+      AuditLog audit, Tls tcp, int streamsPerCaller, HostPaths hostPaths) {
     this.socket = socket;
     this.manager = manager;
     this.host = host;
     this.nodes = nodes;
-    this.access = new dev.vmlet.security.Access(audit != null ? audit
-        : new dev.vmlet.security.AuditLog(socket.resolveSibling("audit.log")), streamsPerCaller, hostPaths);
+    this.access = new Access(audit != null ? audit
+        : new AuditLog(socket.resolveSibling("audit.log")), streamsPerCaller, hostPaths);
     this.tcp = tcp;
   }
 
   /** Where and with which node CA the TLS listener serves. */
-  public record Tls(java.net.InetSocketAddress address, dev.vmlet.security.NodePki pki) {}
+  public record Tls(InetSocketAddress address, NodePki pki) {}
 
-  private final dev.vmlet.security.Access access;
+  private final Access access;
   private final Tls tcp;
   private Server tlsServer;
 
-  private io.grpc.ServerInterceptor outer;
-  private io.grpc.ServerInterceptor inner;
+  private ServerInterceptor outer;
+  private ServerInterceptor inner;
 
   /**
    * Adds interceptors around the services (metrics); call before {@link #start}.
@@ -90,17 +112,17 @@ public final class DaemonServer implements AutoCloseable {
    * @param outer sees every call first and its final status last, refusals by the access check included
    * @param inner sees only the calls the access check let through
    */
-  public void instrument(io.grpc.ServerInterceptor outer, io.grpc.ServerInterceptor inner) {
+  public void instrument(ServerInterceptor outer, ServerInterceptor inner) {
     this.outer = outer;
     this.inner = inner;
   }
 
   /** The access check, whose per-caller stream counts the metrics read. */
-  public dev.vmlet.security.Access access() {
+  public Access access() {
     return access;
   }
 
-  private <B extends io.grpc.ServerBuilder<B>> B services(B b) {
+  private <B extends ServerBuilder<B>> B services(B b) {
     // The interceptor added last runs first.
     if (inner != null) {
       b.intercept(inner);
@@ -111,27 +133,27 @@ public final class DaemonServer implements AutoCloseable {
     }
     return b
         .addService(new VmServiceImpl(manager, host, nodes))
-        .addService(new dev.vmlet.api.NodeServiceImpl(manager, new dev.vmlet.node.HostCapabilities(Path.of("/"), manager.gpus().bus(),
+        .addService(new NodeServiceImpl(manager, new HostCapabilities(Path.of("/"), manager.gpus().bus(),
             manager.qemuBinary(), manager::autoAccel)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
   }
 
   private void startTls() throws IOException {
-    dev.vmlet.security.NodePki pki = tcp.pki();
+    NodePki pki = tcp.pki();
     if (!pki.initialised()) {
       throw new IOException("--listen needs the node's certificates; make them with: vmlet certs init");
     }
     try {
-      java.security.cert.X509Certificate ca = dev.vmlet.security.NodePki.readCert(pki.caCert());
-      var ssl = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.configure(
-              io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder.forServer(
-                  dev.vmlet.security.NodePki.readKey(pki.serverKey()), dev.vmlet.security.NodePki.readCert(pki.serverCert()), ca))
-          .trustManager(new dev.vmlet.security.ClientTrust(ca, pki.crl()))
-          .clientAuth(io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth.REQUIRE)
+      X509Certificate ca = NodePki.readCert(pki.caCert());
+      var ssl = GrpcSslContexts.configure(
+              SslContextBuilder.forServer(
+                  NodePki.readKey(pki.serverKey()), NodePki.readCert(pki.serverCert()), ca))
+          .trustManager(new ClientTrust(ca, pki.crl()))
+          .clientAuth(ClientAuth.REQUIRE)
           .build();
       tlsServer = services(NettyServerBuilder.forAddress(tcp.address()).sslContext(ssl)).build().start();
-    } catch (java.security.GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       throw new IOException("cannot read the node's certificates in " + pki.dir() + ": " + e.getMessage(), e);
     }
     LOG.info("vmlet daemon serving on tcp://" + tcp.address().getHostString() + ":" + tlsServer.getPort() + " (mutual TLS)");
@@ -153,7 +175,7 @@ public final class DaemonServer implements AutoCloseable {
     boss = new EpollEventLoopGroup(1);
     workers = new EpollEventLoopGroup(2);
     server = services(NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()),
-            dev.vmlet.security.PeerCredentials.serverCredentials())
+            PeerCredentials.serverCredentials())
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers))
@@ -168,20 +190,20 @@ public final class DaemonServer implements AutoCloseable {
       }
     }
     // Group vmlet may connect (as operators) where the host has the group; else only this user and root.
-    java.nio.file.attribute.GroupPrincipal group = null;
+    GroupPrincipal group = null;
     try {
-      group = socket.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(dev.vmlet.security.Access.LOCAL_GROUP);
+      group = socket.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(Access.LOCAL_GROUP);
     } catch (IOException noGroup) {
       // no group vmlet on this host
     }
     if (group != null) {
-      Files.getFileAttributeView(socket, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(group);
+      Files.getFileAttributeView(socket, PosixFileAttributeView.class).setGroup(group);
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
     } else {
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     }
     // Per service too: a client (or a load balancer) asks for the service it uses by its full name.
-    for (String service : List.of("", dev.vmlet.proto.v1.VmServiceGrpc.SERVICE_NAME, dev.vmlet.proto.v1.NodeServiceGrpc.SERVICE_NAME)) {
+    for (String service : List.of("", VmServiceGrpc.SERVICE_NAME, NodeServiceGrpc.SERVICE_NAME)) {
       health.setStatus(service, ServingStatus.SERVING);
     }
     LOG.info("vmlet daemon serving on unix:" + socket);

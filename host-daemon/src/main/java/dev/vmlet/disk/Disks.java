@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.nio.file.StandardCopyOption;
 
 /**
  * A VM's disks as qcow2 overlays in its state directory. Persistent disks are created on the first
@@ -77,7 +78,7 @@ public final class Disks {
     Path tmp = vars.resolveSibling(vars.getFileName() + ".new");
     Files.deleteIfExists(tmp);
     qemuImg.convertToQcow2(template, tmp);
-    Files.move(tmp, vars, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, vars, StandardCopyOption.ATOMIC_MOVE);
   }
 
   /** The files QEMU will get, without creating anything (for dry runs). */
@@ -106,7 +107,7 @@ public final class Disks {
         qemuImg.create(tmp, base, qemuImg.format(base), d.sizeMib());
       }
       // Renamed into place only when complete: a failed create never leaves a half disk.
-      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
     return planned(disks, files);
   }

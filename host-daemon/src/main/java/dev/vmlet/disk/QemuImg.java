@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import dev.vmlet.spec.SnapshotInfo;
 
 /**
  * Runs {@code qemu-img}: format detection and qcow2 overlays. Every call is bounded by
@@ -139,15 +140,15 @@ public final class QemuImg {
   }
 
   /** The internal snapshots of a qcow2 file (readable while a VM uses it). */
-  public List<dev.vmlet.spec.SnapshotInfo> snapshots(Path image) throws IOException {
+  public List<SnapshotInfo> snapshots(Path image) throws IOException {
     String out = run(List.of(binary, "info", "--output=json", "-U", image.toString()));
-    List<dev.vmlet.spec.SnapshotInfo> list = new ArrayList<>();
+    List<SnapshotInfo> list = new ArrayList<>();
     try {
       var info = JsonParser.parseString(out).getAsJsonObject();
       if (info.has("snapshots")) {
         for (var e : info.getAsJsonArray("snapshots")) {
           var o = e.getAsJsonObject();
-          list.add(new dev.vmlet.spec.SnapshotInfo(o.get("name").getAsString(),
+          list.add(new SnapshotInfo(o.get("name").getAsString(),
               o.get("date-sec").getAsLong() * 1000 + o.get("date-nsec").getAsLong() / 1_000_000,
               o.get("vm-state-size").getAsLong()));
         }

@@ -21,6 +21,10 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.function.Consumer;
+import dev.vmlet.fs.FileTrees;
+import java.io.ByteArrayOutputStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Builds an image into the image cache by running its {@link Recipe}'s script (shipped in this jar)
@@ -95,8 +99,8 @@ public final class ImageBuilder {
   /** As {@link #build(Recipe, Path, Path, Consumer)}, with the build script run by {@code runner}. */
   public static synchronized Properties build(Recipe recipe, Path agentJar, Path imageDir, Consumer<String> progress,
       ProcessRunner runner) throws IOException {
-    java.util.Map<String, byte[]> scripts = new java.util.LinkedHashMap<>();
-    java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+    Map<String, byte[]> scripts = new LinkedHashMap<>();
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
     for (String name : recipe.scripts()) {
       byte[] text = readScript(name);
       scripts.put(name, text);
@@ -143,7 +147,7 @@ public final class ImageBuilder {
       }
       replace(out, imageDir);
     } finally {
-      dev.vmlet.fs.FileTrees.deleteTree(staging);
+      FileTrees.deleteTree(staging);
     }
     return load(recipe, imageDir)
         .orElseThrow(() -> new IOException("the " + recipe.name() + " image vanished after its build in " + imageDir));
@@ -158,7 +162,7 @@ public final class ImageBuilder {
     }
     Files.move(built, imageDir, StandardCopyOption.ATOMIC_MOVE);
     if (old != null) {
-      dev.vmlet.fs.FileTrees.deleteTree(old);
+      FileTrees.deleteTree(old);
     }
   }
 

@@ -4,6 +4,7 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.spec.BootImage;
 import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.VmException;
+import java.nio.file.Path;
 
 /** Finds the images built into the cache: micro, debian and the agent bundle. */
 public final class MicroImageResolver implements ImageResolver {
@@ -25,16 +26,16 @@ public final class MicroImageResolver implements ImageResolver {
   }
 
   @Override
-  public java.nio.file.Path debian() {
-    java.nio.file.Path dir = paths.imageDir("debian");
+  public Path debian() {
+    Path dir = paths.imageDir("debian");
     ImageBuilder.load(ImageBuilder.DEBIAN, dir).orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
         "the debian image is not built in " + dir + "; run: vmlet image build debian (as root, about 2 minutes)"));
     return dir;
   }
 
   @Override
-  public java.nio.file.Path agentBundle() {
-    java.nio.file.Path dir = paths.imageDir("agent-bundle");
+  public Path agentBundle() {
+    Path dir = paths.imageDir("agent-bundle");
     ImageBuilder.load(ImageBuilder.AGENT_BUNDLE, dir).orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
         "the agent bundle is not built in " + dir + "; run: vmlet image build agent-bundle"));
     return dir.resolve("agent-bundle.iso");

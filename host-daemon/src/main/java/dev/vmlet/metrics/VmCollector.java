@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.TreeMap;
 
 /**
  * The per-VM numbers of one scrape: what the VM owner's lock-free views say (state, size, agent),
@@ -100,7 +101,7 @@ public final class VmCollector implements MultiCollector {
   /** {@code vm} plus each VM label as {@code label_KEY}, the key's other characters as '_' (Prometheus label names). */
   static Labels labels(String vm, Map<String, String> labels) {
     Labels out = Labels.of("vm", vm);
-    for (Map.Entry<String, String> e : new java.util.TreeMap<>(labels).entrySet()) {
+    for (Map.Entry<String, String> e : new TreeMap<>(labels).entrySet()) {
       String key = "label_" + e.getKey().replaceAll("[^A-Za-z0-9_]", "_");
       if (!out.contains(key)) { // two keys that differ only in '.', '/', '-': the first wins
         out = out.add(key, e.getValue());

@@ -3,6 +3,8 @@ package dev.vmlet.net;
 import dev.vmlet.spec.VmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.vmlet.qemu.QemuUser;
+import java.io.IOException;
 
 /**
  * Checks that a TAP device the operator named exists. vmlet never creates one: that needs
@@ -38,7 +40,7 @@ public final class TapDevices {
    *
    * @throws VmException FAILED_PRECONDITION naming the owner and the command that makes a usable TAP
    */
-  public void requireUsableBy(String tap, dev.vmlet.qemu.QemuUser user) {
+  public void requireUsableBy(String tap, QemuUser user) {
     Ownership o = ownership(tap);
     long owner = o.owner();
     long group = o.group();
@@ -65,7 +67,7 @@ public final class TapDevices {
   private static long id(Path file) {
     try {
       return Long.parseLong(Files.readString(file).strip());
-    } catch (java.io.IOException | NumberFormatException e) {
+    } catch (IOException | NumberFormatException e) {
       return -1;
     }
   }

@@ -9,6 +9,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Reads one output stream of a process to its end on a pool thread, keeping the first
@@ -93,7 +94,7 @@ final class OutputCapture {
       synchronized (this) {
         unfinished = true;
       }
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IllegalStateException("reading a process's output failed", e.getCause());
     }
   }

@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.logging.Logger;
+import dev.vmlet.fs.FileTrees;
+import java.util.ArrayList;
 
 /**
  * Decides between KVM and TCG. {@code /dev/kvm} existing is not enough: on hosts without working
@@ -97,7 +99,7 @@ public final class AccelProbe {
       // The CPU model real launches use: a host where KVM runs this boot sector but
       // rejects '-cpu host' (seen: "failed to set MSR 0x10a") must fall back to TCG here, not
       // fail every start.
-      List<String> argv = new java.util.ArrayList<>(List.of(
+      List<String> argv = new ArrayList<>(List.of(
           qemuBinary, "-machine", "pc", "-accel", accel, "-nodefaults", "-no-user-config",
           "-display", "none", "-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
           "-drive", "file=" + disk + ",format=raw,if=ide,index=0", "-boot", "c"));
@@ -121,7 +123,7 @@ public final class AccelProbe {
       return "cannot run " + qemuBinary + ": " + e.getMessage();
     } finally {
       if (dir != null) {
-        dev.vmlet.fs.FileTrees.deleteTree(dir);
+        FileTrees.deleteTree(dir);
       }
     }
   }

@@ -5,6 +5,9 @@ import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import dev.vmlet.spec.PciAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Builds the exact {@code qemu-system-x86_64} argument list for a VM, behind {@code setpriv} when
@@ -124,8 +127,8 @@ public final class QemuCommandBuilder {
    * Passed-through functions, one PCIe root port per host slot: a card's functions (the GPU and
    * its HDMI audio) keep their function numbers on one guest slot, function 0 multifunction.
    */
-  static List<String> vfio(List<dev.vmlet.spec.PciAddress> functions) {
-    java.util.Map<String, List<String>> slots = new java.util.LinkedHashMap<>();
+  static List<String> vfio(List<PciAddress> functions) {
+    Map<String, List<String>> slots = new LinkedHashMap<>();
     for (var f : functions) {
       String v = f.value();
       slots.computeIfAbsent(v.substring(0, v.lastIndexOf('.')), k -> new ArrayList<>()).add(v);

@@ -5,6 +5,7 @@ import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.util.List;
+import dev.vmlet.spec.PciAddress;
 
 /**
  * Everything {@link QemuCommandBuilder} turns into a command line: the config plus what was chosen
@@ -22,7 +23,7 @@ import java.util.List;
  */
 public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot,
     VmFiles files, List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware,
-    long hostTscKhz, List<Path> readOnlyDisks, List<dev.vmlet.spec.PciAddress> vfio, QemuSandbox.Confinement confinement) {
+    long hostTscKhz, List<Path> readOnlyDisks, List<PciAddress> vfio, QemuSandbox.Confinement confinement) {
   public QemuLaunch {
     confinement = confinement == null ? QemuSandbox.Confinement.NONE : confinement;
     vfio = List.copyOf(vfio);
@@ -42,7 +43,7 @@ public record QemuLaunch(String qemuBinary, VmConfig config, String instanceId, 
   /** With these passed-through functions and no sandbox. */
   public QemuLaunch(String qemuBinary, VmConfig config, String instanceId, String accel, BootImage boot, VmFiles files,
       List<PortForward> forwards, List<AttachedDisk> disks, Path hugepagesMount, Firmware firmware, long hostTscKhz,
-      List<Path> readOnlyDisks, List<dev.vmlet.spec.PciAddress> vfio) {
+      List<Path> readOnlyDisks, List<PciAddress> vfio) {
     this(qemuBinary, config, instanceId, accel, boot, files, forwards, disks, hugepagesMount, firmware, hostTscKhz, readOnlyDisks,
         vfio, QemuSandbox.Confinement.NONE);
   }

@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.io.File;
+import java.util.ArrayList;
 
 /**
  * Starts QEMU in a session of its own (so a daemon that stops or dies does not take VMs down: its
@@ -30,7 +32,7 @@ public final class QemuProcess {
   public static ProcessHandle launch(List<String> command, VmFiles files, Duration timeout) throws IOException {
     Files.deleteIfExists(files.pidFile());
     Files.deleteIfExists(files.qmpSocket());
-    List<String> argv = new java.util.ArrayList<>();
+    List<String> argv = new ArrayList<>();
     if (Files.isExecutable(SETSID)) {
       argv.add(SETSID.toString()); // execs in place: the pid is QEMU's
     }
@@ -38,7 +40,7 @@ public final class QemuProcess {
     Process p = new ProcessBuilder(argv)
         .redirectErrorStream(true)
         .redirectOutput(files.qemuLog().toFile())
-        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
         .start();
     long deadline = System.nanoTime() + timeout.toNanos();
     try {

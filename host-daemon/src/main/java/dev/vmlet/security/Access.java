@@ -15,6 +15,13 @@ import java.security.cert.X509Certificate;
 import java.util.Map;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
+import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One interceptor for every call: who the caller is (a client certificate's CN and role over TLS;
@@ -85,7 +92,7 @@ public final class Access implements ServerInterceptor {
 
   /** Long-lived streams a caller may hold open at once (each holds a program, a transfer or a console). */
   public static final int DEFAULT_STREAMS_PER_CALLER = 64;
-  private static final java.util.Set<String> STREAMS = java.util.Set.of(VM + "Exec", VM + "RunCommandLine", VM + "OpenConsole",
+  private static final Set<String> STREAMS = Set.of(VM + "Exec", VM + "RunCommandLine", VM + "OpenConsole",
       VM + "PushFile", VM + "PullFile", VM + "WatchVms");
 
   /** The largest request message per method; 64 KiB for the others. */
@@ -96,8 +103,8 @@ public final class Access implements ServerInterceptor {
   private final AuditLog audit;
   private final int streamsPerCaller;
   private final HostPaths hostPaths;
-  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> open =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, AtomicInteger> open =
+      new ConcurrentHashMap<>();
 
   public Access(AuditLog audit) {
     this(audit, DEFAULT_STREAMS_PER_CALLER, HostPaths.strict());
@@ -112,7 +119,7 @@ public final class Access implements ServerInterceptor {
 
   /** Each caller with streams open now and how many (for the daemon's metrics). */
   public Map<String, Integer> openStreams() {
-    Map<String, Integer> out = new java.util.TreeMap<>();
+    Map<String, Integer> out = new TreeMap<>();
     open.forEach((caller, n) -> {
       if (n.get() > 0) {
         out.put(caller, n.get());
@@ -179,7 +186,7 @@ public final class Access implements ServerInterceptor {
         @Override
         public void onMessage(Q message) {
           entry.vm(AuditLog.vmOf(message));
-          if (message instanceof com.google.protobuf.Message m) {
+          if (message instanceof Message m) {
             entry.paths(HostPathFields.named(m), "not-reached");
           }
           deny();
@@ -196,8 +203,8 @@ public final class Access implements ServerInterceptor {
         }
       };
     }
-    java.util.concurrent.atomic.AtomicInteger streams = STREAMS.contains(method)
-        ? open.computeIfAbsent(who.name(), k -> new java.util.concurrent.atomic.AtomicInteger()) : null;
+    AtomicInteger streams = STREAMS.contains(method)
+        ? open.computeIfAbsent(who.name(), k -> new AtomicInteger()) : null;
     if (streams != null && streams.incrementAndGet() > streamsPerCaller) {
       streams.decrementAndGet();
       Status busy = Status.RESOURCE_EXHAUSTED.withDescription(who.name() + " has " + streamsPerCaller
@@ -206,7 +213,7 @@ public final class Access implements ServerInterceptor {
       call.close(busy, new Metadata());
       return new ServerCall.Listener<>() { };
     }
-    java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicBoolean released = new AtomicBoolean();
     Runnable release = () -> {
       if (streams != null && released.compareAndSet(false, true)) {
         streams.decrementAndGet();
@@ -231,7 +238,7 @@ public final class Access implements ServerInterceptor {
         if (refused) {
           return;
         }
-        if (message instanceof com.google.protobuf.MessageLite m && m.getSerializedSize() > maxMessage) {
+        if (message instanceof MessageLite m && m.getSerializedSize() > maxMessage) {
           refused = true;
           watched.close(Status.RESOURCE_EXHAUSTED.withDescription("a " + method.substring(method.indexOf('/') + 1) + " message of "
               + m.getSerializedSize() + " bytes is over this method's limit of " + maxMessage + " bytes"), new Metadata());

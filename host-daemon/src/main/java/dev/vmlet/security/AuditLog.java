@@ -11,6 +11,10 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.List;
 import java.util.logging.Logger;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The append-only record of who changed what: one line per mutating (or refused) call, and per call
@@ -21,9 +25,9 @@ import java.util.logging.Logger;
 public final class AuditLog {
   private static final Logger LOG = Logger.getLogger(AuditLog.class.getName());
   private final Path file;
-  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> refused =
-      new java.util.concurrent.ConcurrentHashMap<>();
-  private final java.util.concurrent.atomic.LongAdder writeFailures = new java.util.concurrent.atomic.LongAdder();
+  private final ConcurrentHashMap<String, LongAdder> refused =
+      new ConcurrentHashMap<>();
+  private final LongAdder writeFailures = new LongAdder();
 
   /** A call in flight. */
   public static final class Entry {
@@ -65,8 +69,8 @@ public final class AuditLog {
   }
 
   /** Method to how many of its calls were recorded as refused (PERMISSION_DENIED), for the daemon's metrics. */
-  public java.util.Map<String, Long> refusedByMethod() {
-    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+  public Map<String, Long> refusedByMethod() {
+    Map<String, Long> out = new TreeMap<>();
     refused.forEach((m, n) -> out.put(m, n.sum()));
     return out;
   }
@@ -86,7 +90,7 @@ public final class AuditLog {
       return;
     }
     if (status.getCode() == Status.Code.PERMISSION_DENIED) {
-      refused.computeIfAbsent(e.method, m -> new java.util.concurrent.atomic.LongAdder()).increment();
+      refused.computeIfAbsent(e.method, m -> new LongAdder()).increment();
     }
     String line = e.at + " caller=" + e.caller.name() + " role=" + e.caller.role().label() + " method=" + e.method + " vm="
         + (e.vm.isEmpty() ? "-" : e.vm) + " outcome=" + status.getCode()

@@ -8,6 +8,7 @@ import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.util.logging.Logger;
 import javax.net.ssl.X509TrustManager;
+import java.io.IOException;
 
 /**
  * Accepts client certificates issued by the node CA, valid now, not revoked, made for client
@@ -65,7 +66,7 @@ public final class ClientTrust implements X509TrustManager {
             : crl.getRevokedCertificates().size()) + " revoked");
       }
       return crl;
-    } catch (java.io.IOException | GeneralSecurityException e) {
+    } catch (IOException | GeneralSecurityException e) {
       // A list that cannot be read or checked lets nobody in rather than everybody.
       throw new CertificateException("the revocation list " + crlFile + " cannot be used: " + e.getMessage(), e);
     }

@@ -3,6 +3,7 @@ package dev.vmlet.security;
 import dev.vmlet.disk.QemuImg;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * Host files as a local user sees them. The kernel decides, not the daemon: both operations run a
@@ -24,5 +25,5 @@ interface HostFiles {
   QemuImg.Layer layer(Access.Local who, Path image) throws IOException;
 
   /** The user's gid and supplementary groups, as a login of that user would hold them. */
-  java.util.Set<Integer> groups(Access.Local who);
+  Set<Integer> groups(Access.Local who);
 }

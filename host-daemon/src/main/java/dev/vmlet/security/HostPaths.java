@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.nio.file.InvalidPathException;
 
 /**
  * The one place that decides whether a caller may name something on the daemon's host in a
@@ -271,7 +272,7 @@ public final class HostPaths {
   private static Path pathOf(String value) {
     try {
       return Path.of(value);
-    } catch (java.nio.file.InvalidPathException e) {
+    } catch (InvalidPathException e) {
       return null;
     }
   }

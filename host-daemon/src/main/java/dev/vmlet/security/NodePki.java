@@ -39,6 +39,7 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import java.security.cert.X509CRLEntry;
 
 /**
  * The node's certificate authority, in a directory: {@code ca.pem}/{@code ca.key} (EC P-256, 10
@@ -171,7 +172,7 @@ public final class NodePki {
     }
     X509CRL c = readCrl(crl());
     return c.getRevokedCertificates() == null ? List.of()
-        : c.getRevokedCertificates().stream().map(java.security.cert.X509CRLEntry::getSerialNumber).toList();
+        : c.getRevokedCertificates().stream().map(X509CRLEntry::getSerialNumber).toList();
   }
 
   private void writeCrl(List<BigInteger> serials) throws IOException, GeneralSecurityException {

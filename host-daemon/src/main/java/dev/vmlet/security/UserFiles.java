@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * {@link HostFiles} on the real host: {@code test -r} and {@code qemu-img info} run as the user
@@ -64,7 +65,7 @@ final class UserFiles implements HostFiles {
   }
 
   @Override
-  public java.util.Set<Integer> groups(Access.Local who) {
+  public Set<Integer> groups(Access.Local who) {
     return LocalUsers.groupsOf(who.uid(), who.gid());
   }
 

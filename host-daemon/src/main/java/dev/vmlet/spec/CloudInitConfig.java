@@ -1,6 +1,7 @@
 package dev.vmlet.spec;
 
 import dev.vmlet.spec.UserData;
+import java.util.regex.Pattern;
 
 /**
  * The user's cloud-init input for a cloud image, validated on construction.
@@ -10,7 +11,7 @@ import dev.vmlet.spec.UserData;
  */
 public record CloudInitConfig(String userData, String sshAuthorizedKey) {
   /** One authorized_keys line: key type, base64 key, optional comment. */
-  public static final java.util.regex.Pattern PUBLIC_KEY = java.util.regex.Pattern.compile(
+  public static final Pattern PUBLIC_KEY = Pattern.compile(
       "(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com) [A-Za-z0-9+/]+=*( [^\\n]*)?");
 
   public static final CloudInitConfig NONE = new CloudInitConfig("", "");

@@ -1,6 +1,7 @@
 package dev.vmlet.spec;
 
 import java.util.regex.Pattern;
+import java.util.Locale;
 
 /**
  * A host PCI device address in sysfs form, {@code DDDD:BB:DD.F} (domain, bus, device, function),
@@ -10,7 +11,7 @@ public record PciAddress(String value) {
   private static final Pattern FULL = Pattern.compile("[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
 
   public PciAddress {
-    String v = value == null ? "" : value.toLowerCase(java.util.Locale.ROOT);
+    String v = value == null ? "" : value.toLowerCase(Locale.ROOT);
     if (v.length() == 7) {
       v = "0000:" + v;
     }

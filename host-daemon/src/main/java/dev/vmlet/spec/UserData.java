@@ -6,6 +6,7 @@ import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.YAMLException;
+import java.util.Locale;
 
 /**
  * A user's own cloud-init input, checked before a VM is created: a {@code #cloud-config} document
@@ -33,7 +34,7 @@ public record UserData(String contentType, String text) {
       }
       if (doc != null && !(doc instanceof Map)) {
         throw VmException.invalid("cloud_init.user_data: a #cloud-config must be a YAML mapping (keys like runcmd:), got a "
-            + doc.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT));
+            + doc.getClass().getSimpleName().toLowerCase(Locale.ROOT));
       }
       return new UserData("text/cloud-config", text);
     }

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.ArrayList;
 
 /**
  * What a VM is made of, validated on construction: a bad field is an {@link VmException} of kind
@@ -171,7 +172,7 @@ public record VmConfig(
     if (disks.stream().anyMatch(d -> d.name().equals(root.name()))) {
       throw VmException.invalid("disks: '" + root.name() + "' is the name of the image's own disk; name yours otherwise");
     }
-    List<DiskConfig> list = new java.util.ArrayList<>(disks);
+    List<DiskConfig> list = new ArrayList<>(disks);
     list.add(0, root);
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
         network, gpus, cloudInit);
@@ -292,7 +293,7 @@ public record VmConfig(
     public VmConfig build() {
       String img = !image.isEmpty() ? image : directBoot != null ? "kernel" : "micro";
       if (img.startsWith("/")) {
-        List<DiskConfig> all = new java.util.ArrayList<>(List.of(new DiskConfig("root", img, 0, false)));
+        List<DiskConfig> all = new ArrayList<>(List.of(new DiskConfig("root", img, 0, false)));
         for (DiskConfig d : disks) {
           if (d.name().equals("root")) {
             throw VmException.invalid("disks: 'root' is the name of the image's own disk; name yours otherwise");

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.logging.Logger;
+import java.nio.file.Files;
 
 /**
  * The host's GPUs for VMs: discovery (display functions and their companions on the same slot),
@@ -117,10 +118,10 @@ public final class Gpus {
    * @throws VfioException when a group's device is missing although its functions are on vfio-pci
    */
   public List<Path> groupDevices(List<PciDevice> devices) throws VfioException {
-    List<Path> out = new java.util.ArrayList<>();
+    List<Path> out = new ArrayList<>();
     for (String g : devices.stream().map(PciDevice::iommuGroup).filter(g -> !g.isEmpty()).distinct().toList()) {
       Path dev = bus.vfioGroupDevice(g);
-      if (!java.nio.file.Files.exists(dev)) {
+      if (!Files.exists(dev)) {
         throw new VfioException(dev + " does not exist although IOMMU group " + g + " is bound to vfio-pci; is the vfio module loaded?"
             + " (modprobe vfio-pci)");
       }

@@ -9,6 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Logger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The parts of a cloud image's boot after QEMU starts that the daemon can only observe from outside:
@@ -100,20 +103,20 @@ final class BootTimeline {
    * says over SSH when the daemon holds the VM's key, and the console's last lines. It may take
    * up to 20 s (the SSH probe): never call it holding the VM's lock.
    */
-  static String whyNoAgent(BootTimeline t, long startedAtMs, java.nio.file.Path consoleLog, java.nio.file.Path identity) {
+  static String whyNoAgent(BootTimeline t, long startedAtMs, Path consoleLog, Path identity) {
     StringBuilder sb = new StringBuilder();
     if (t != null) {
       sb.append(t.sshReadyAtMs == 0 ? "; SSH has not answered either (the guest may still be booting, or failed to)"
           : String.format("; SSH answered %.1f s after start, so the guest is up: check the agent's install with"
               + " journalctl -u cloud-init -u vmlet-agent (vmlet ssh)", (t.sshReadyAtMs - startedAtMs) / 1000.0));
-      if (t.sshReadyAtMs != 0 && identity != null && java.nio.file.Files.exists(identity)) {
+      if (t.sshReadyAtMs != 0 && identity != null && Files.exists(identity)) {
         sb.append("; cloud-init status over SSH:\n  ")
             .append(String.join("\n  ", SshProbe.cloudInitStatus(t.sshHost, t.sshPort, identity).lines().toList()));
       }
     }
     sb.append("; console: ").append(consoleLog);
     try {
-      java.util.List<String> lines = java.nio.file.Files.readAllLines(consoleLog, StandardCharsets.ISO_8859_1);
+      List<String> lines = Files.readAllLines(consoleLog, StandardCharsets.ISO_8859_1);
       lines = lines.subList(Math.max(0, lines.size() - 5), lines.size());
       if (!lines.isEmpty()) {
         sb.append(", last lines:\n  ").append(String.join("\n  ", lines.stream().map(String::strip).toList()));

@@ -30,6 +30,11 @@ import dev.vmlet.qemu.VmFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import dev.vmlet.cloudinit.SshKeys;
+import dev.vmlet.vfio.Gpus;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Everything between a VM's config and its QEMU command line: the boot image, the accelerator,
@@ -46,10 +51,10 @@ final class LaunchPlanner {
   private final Hugepages hugepages;
   private final String qemuBinary;
   private final TapDevices taps;
-  private final dev.vmlet.vfio.Gpus gpus;
+  private final Gpus gpus;
   private final QemuUserReach reach;
 
-  LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Path sysRoot, dev.vmlet.vfio.Gpus gpus, String qemuBinary) {
+  LaunchPlanner(ImageResolver images, AccelProbe probe, Disks disks, Path sysRoot, Gpus gpus, String qemuBinary) {
     this.images = images;
     this.probe = probe;
     this.disks = disks;
@@ -79,7 +84,7 @@ final class LaunchPlanner {
       }
       config = config.withRootDisk(new DiskConfig("root", files.baseDir().resolve("root.qcow2").toString(), 0, false));
     }
-    dev.vmlet.cloudinit.SshKeys.ensure(files.sshDir(), "vmlet@" + config.name());
+    SshKeys.ensure(files.sshDir(), "vmlet@" + config.name());
     return config;
   }
 
@@ -161,13 +166,13 @@ final class LaunchPlanner {
 
   /** The NoCloud seed: the VM's identity, DHCP on its MAC, and vmlet's user-data merged with the user's. */
   private static void writeSeed(VmConfig config, String instanceId, VmFiles files) throws IOException {
-    List<String> keys = new java.util.ArrayList<>();
+    List<String> keys = new ArrayList<>();
     keys.add(Files.readString(files.sshDir().resolve("id_ed25519.pub")).strip());
     if (!config.cloudInit().sshAuthorizedKey().isEmpty()) {
       keys.add(config.cloudInit().sshAuthorizedKey());
     }
     UserData user = config.cloudInit().userData().isEmpty() ? null : UserData.parse(config.cloudInit().userData());
-    java.util.Map<String, String> seed = new java.util.LinkedHashMap<>();
+    Map<String, String> seed = new LinkedHashMap<>();
     seed.put("meta-data", NoCloudSeed.metaData(instanceId, config.name()));
     seed.put("network-config", NoCloudSeed.networkConfig(QemuCommandBuilder.mac(instanceId)));
     seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user, config.platform().agentOnSerial()));
@@ -207,7 +212,7 @@ final class LaunchPlanner {
     if (has22) {
       return forwards;
     }
-    List<PortForward> out = new java.util.ArrayList<>(forwards);
+    List<PortForward> out = new ArrayList<>(forwards);
     out.add(new PortForward("tcp", "127.0.0.1", 0, SSH_PORT));
     return out;
   }

@@ -8,6 +8,10 @@ import java.io.InterruptedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 
 /**
  * Runs one command in a guest over SSH with the VM's own key, for what the daemon wants to know
@@ -27,11 +31,11 @@ public final class SshProbe {
    * resets it, so an open port alone proves nothing.
    */
   public static boolean answersBanner(String host, int port) {
-    try (java.net.Socket s = new java.net.Socket()) {
-      s.connect(new java.net.InetSocketAddress(host, port), 1000);
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(host, port), 1000);
       s.setSoTimeout(3000);
       byte[] banner = s.getInputStream().readNBytes(4);
-      return new String(banner, java.nio.charset.StandardCharsets.US_ASCII).equals("SSH-");
+      return new String(banner, StandardCharsets.US_ASCII).equals("SSH-");
     } catch (IOException e) {
       return false;
     }
@@ -52,7 +56,7 @@ public final class SshProbe {
    */
   public static Result run(ProcessRunner runner, String host, int port, Path identity, Duration timeout, List<String> command)
       throws IOException {
-    List<String> argv = new java.util.ArrayList<>(List.of("ssh", "-i", identity.toString(), "-p", Integer.toString(port),
+    List<String> argv = new ArrayList<>(List.of("ssh", "-i", identity.toString(), "-p", Integer.toString(port),
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
         "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
         "-o", "ConnectTimeout=" + Math.max(1, timeout.toSeconds()), USER + "@" + host));

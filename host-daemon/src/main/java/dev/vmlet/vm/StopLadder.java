@@ -7,6 +7,7 @@ import dev.vmlet.qmp.QmpClient;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.logging.Logger;
+import dev.vmlet.proto.agent.v1.PowerRequest;
 
 /**
  * Ends a VM's QEMU one bounded step after another: the agent's poweroff and ACPI powerdown, then
@@ -61,7 +62,7 @@ final class StopLadder {
       return false;
     }
     try {
-      agent.power(dev.vmlet.proto.agent.v1.PowerRequest.Action.POWEROFF);
+      agent.power(PowerRequest.Action.POWEROFF);
       return true;
     } catch (IOException e) {
       return false;

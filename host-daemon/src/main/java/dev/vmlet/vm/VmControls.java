@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.logging.Logger;
+import com.google.gson.JsonObject;
+import dev.vmlet.qmp.QmpException;
 
 /**
  * What is done to a VM that exists, beyond starting and stopping it: pause, resume and reset over
@@ -52,7 +54,7 @@ final class VmControls {
           }
           QmpClient qmp = vm.now().qmp();
           if ((s == VmState.RUNNING || s == VmState.PAUSED) && qmp != null) {
-            com.google.gson.JsonObject args = new com.google.gson.JsonObject();
+            JsonObject args = new JsonObject();
             args.addProperty("device", "disk-" + disk);
             args.addProperty("size", sizeMib << 20);
             qmp.execute("block_resize", args, VmManager.QMP_TIMEOUT);
@@ -159,8 +161,8 @@ final class VmControls {
     }
     try {
       qmp.execute(command, null, VmManager.QMP_TIMEOUT);
-    } catch (dev.vmlet.qmp.QmpException e) {
-      if (e.errorClass().equals(dev.vmlet.qmp.QmpException.NO_ANSWER)) {
+    } catch (QmpException e) {
+      if (e.errorClass().equals(QmpException.NO_ANSWER)) {
         throw new VmException(VmException.Kind.UNAVAILABLE, "QEMU of VM '" + vm.name() + "' did not answer QMP " + command + " within "
             + VmManager.QMP_TIMEOUT.toSeconds() + " s (hung or stopped); a stop still ends it (vmlet stop --force " + vm.name() + ")", e);
       }

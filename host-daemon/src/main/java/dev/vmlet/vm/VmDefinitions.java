@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.logging.Logger;
+import com.sun.management.OperatingSystemMXBean;
 
 /**
  * Adds VMs to this host and removes them: a create checks all it can before it writes anything (a
@@ -93,7 +94,7 @@ final class VmDefinitions {
   }
 
   private static long hostMemoryMib() {
-    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    var os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     return os.getTotalMemorySize() / (1024 * 1024);
   }
 }

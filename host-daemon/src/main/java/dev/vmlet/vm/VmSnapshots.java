@@ -14,6 +14,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.regex.Pattern;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Internal qcow2 snapshots of one VM. A running or paused VM is snapshotted with its memory by
@@ -43,8 +46,8 @@ final class VmSnapshots {
   List<SnapshotInfo> list(VmRuntime vm) {
     Path first = firstDisk(vm);
     try {
-      List<SnapshotInfo> out = new java.util.ArrayList<>();
-      java.util.Map<String, Long> state = new java.util.HashMap<>();
+      List<SnapshotInfo> out = new ArrayList<>();
+      Map<String, Long> state = new HashMap<>();
       for (Path image : images(vm)) {
         for (SnapshotInfo s : qemuImg.snapshots(image)) {
           state.merge(s.name(), s.vmStateBytes(), Math::max);
@@ -129,7 +132,7 @@ final class VmSnapshots {
 
   /** Every qcow2 image of the VM that holds snapshots: its disks and its UEFI variables. */
   private static List<Path> images(VmRuntime vm) {
-    List<Path> out = new java.util.ArrayList<>();
+    List<Path> out = new ArrayList<>();
     for (DiskConfig d : vm.record().config().disks()) {
       out.add(vm.files.disk(d.name()));
     }

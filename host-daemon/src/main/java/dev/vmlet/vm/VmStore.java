@@ -18,6 +18,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Logger;
+import java.nio.file.FileSystemException;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Persists {@link VmRecord}s as {@code <stateDir>/vms/<name>/vm.json}. A write goes to a temporary
@@ -28,7 +30,7 @@ public final class VmStore {
   private static final Logger LOG = Logger.getLogger(VmStore.class.getName());
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
   private final Path vmsDir;
-  private final java.util.concurrent.atomic.LongAdder writeFailures = new java.util.concurrent.atomic.LongAdder();
+  private final LongAdder writeFailures = new LongAdder();
 
   public VmStore(Path stateDir) {
     this.vmsDir = stateDir.resolve("vms");
@@ -84,7 +86,7 @@ public final class VmStore {
 
   /** A state write that failed, as the caller should read it: what, where, why, and what to do. */
   static VmException unsaved(String name, Path dir, IOException e) {
-    String reason = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
+    String reason = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason()
         : String.valueOf(e.getMessage());
     // The reason is strerror's text, in the daemon's locale: a full file system is told by its space.
     boolean full = reason.contains("No space left") || reason.contains("Disk quota exceeded") || usableBytes(dir) < FULL_BELOW;

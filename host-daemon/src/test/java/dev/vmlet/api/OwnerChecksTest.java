@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.ArrayList;
+import org.assertj.core.api.Assertions;
 
 /** The check before each start: the VM's host paths, decided again for its owner; real qemu-img, a remote owner. */
 class OwnerChecksTest {
@@ -48,7 +50,7 @@ class OwnerChecksTest {
   }
 
   static VmRecord owned(VmOwner owner, Path... bases) {
-    List<DiskConfig> disks = new java.util.ArrayList<>();
+    List<DiskConfig> disks = new ArrayList<>();
     for (int i = 0; i < bases.length; i++) {
       disks.add(new DiskConfig("d" + i, bases[i].toString(), 0, false));
     }
@@ -63,7 +65,7 @@ class OwnerChecksTest {
     Files.delete(base);
     Files.createSymbolicLink(base, image(dir.resolve("secret.img")));
     assertThatThrownBy(() -> checks.check(r, daemonOwned)).isInstanceOfSatisfying(VmException.class,
-            e -> org.assertj.core.api.Assertions.assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+            e -> Assertions.assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
         .hasMessageStartingWith("VM 'a' was created by ci, who may no longer use what it names: spec.disks[0].base_image " + base
             + ": it resolves to " + dir.resolve("secret.img") + ", outside");
   }

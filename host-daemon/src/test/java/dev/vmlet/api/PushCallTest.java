@@ -48,6 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import java.util.Arrays;
 
 /**
  * PushFile through an in-process gRPC server with ONE executor thread, into a scripted guest on a
@@ -256,7 +257,7 @@ class PushCallTest {
           .setBytes(f.getFileData().getData().size())).build());
     }
     assertThat(got).isEqualTo(data.length - kept);
-    assertThat(rest.digest()).isEqualTo(MessageDigest.getInstance("SHA-256").digest(java.util.Arrays.copyOfRange(data, kept, data.length)));
+    assertThat(rest.digest()).isEqualTo(MessageDigest.getInstance("SHA-256").digest(Arrays.copyOfRange(data, kept, data.length)));
     Frame end = next();
     assertThat(end.getFileEnd().getSize()).isEqualTo(data.length);
     assertThat(end.getFileEnd().getSha256()).isEqualTo(sha);

@@ -32,6 +32,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.ArrayList;
+import java.util.List;
 
 /** The real service in-process over gRPC, on a manager that needs no QEMU (nothing is started). */
 class VmServiceImplTest {
@@ -123,7 +125,7 @@ class VmServiceImplTest {
     create("a");
     create("b");
     var events = stub.withDeadlineAfter(10, TimeUnit.SECONDS).watchVms(WatchVmsRequest.getDefaultInstance());
-    java.util.List<VmEvent> first = new java.util.ArrayList<>();
+    List<VmEvent> first = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       first.add(events.next());
     }

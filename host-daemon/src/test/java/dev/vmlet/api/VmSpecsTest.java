@@ -14,6 +14,7 @@ import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.spec.VmConfig;
 import org.junit.jupiter.api.Test;
+import com.google.protobuf.UnknownFieldSet;
 
 class VmSpecsTest {
   @Test
@@ -46,12 +47,12 @@ class VmSpecsTest {
 
   @Test
   void aFieldThisDaemonDoesNotKnow_isRefusedNamingItsNumber() {
-    VmSpec fromTheFuture = VmSpec.newBuilder().setName("a").setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
-        .addField(99, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build()).build();
+    VmSpec fromTheFuture = VmSpec.newBuilder().setName("a").setUnknownFields(UnknownFieldSet.newBuilder()
+        .addField(99, UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build()).build();
     assertThatThrownBy(() -> VmSpecs.config(fromTheFuture)).hasMessageContaining("spec has field number 99");
     VmSpec diskFromTheFuture = VmSpec.newBuilder().setName("a").addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(1)
-        .setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
-            .addField(7, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build())).build();
+        .setUnknownFields(UnknownFieldSet.newBuilder()
+            .addField(7, UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build())).build();
     assertThatThrownBy(() -> VmSpecs.config(diskFromTheFuture)).hasMessageContaining("spec.disks has field number 7");
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vmlet.client.MetricsText;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import java.util.ArrayList;
 
 class TopViewTest {
   private static List<MetricsText.Sample> scrape(double cpuSeconds, double written, String webState) {
@@ -59,7 +60,7 @@ class TopViewTest {
 
   @Test
   void vmsThatDoNotFitTheTerminalsHeight_areCounted() {
-    List<TopView.Row> many = new java.util.ArrayList<>();
+    List<TopView.Row> many = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       many.add(new TopView.Row("vm" + i, "STOPPED", 1, 1 << 30, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
           Double.NaN, false));

@@ -11,6 +11,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.Yaml;
+import dev.vmlet.spec.CloudInitConfig;
+import java.nio.file.attribute.PosixFilePermissions;
 
 class NoCloudSeedTest {
   @TempDir Path dir;
@@ -61,10 +63,10 @@ class NoCloudSeedTest {
   void sshKeys_areOpenSshEd25519_madeOnce_withAPrivateFileOnlyTheOwnerReads() throws Exception {
     String pub = SshKeys.ensure(dir, "vmlet@web");
     assertThat(pub).matches("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43} vmlet@web");
-    assertThat(dev.vmlet.spec.CloudInitConfig.PUBLIC_KEY.matcher(pub).matches()).isTrue();
+    assertThat(CloudInitConfig.PUBLIC_KEY.matcher(pub).matches()).isTrue();
     String priv = Files.readString(dir.resolve("id_ed25519"));
     assertThat(priv).startsWith("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE").endsWith("-----END OPENSSH PRIVATE KEY-----\n");
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("id_ed25519")))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("id_ed25519")))).isEqualTo("rw-------");
     assertThat(SshKeys.ensure(dir, "vmlet@web")).isEqualTo(pub);
     // OpenSSH itself reads the private key back to the same public key.
     Process p = new ProcessBuilder("ssh-keygen", "-y", "-f", dir.resolve("id_ed25519").toString()).redirectErrorStream(true).start();

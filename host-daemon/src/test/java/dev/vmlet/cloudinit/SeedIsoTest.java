@@ -14,6 +14,9 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Assumptions;
 
 /** The seed's xorriso run, with xorriso scripted: what it is given and what a failure leaves. */
 class SeedIsoTest {
@@ -22,7 +25,7 @@ class SeedIsoTest {
   private final Map<String, String> seen = new TreeMap<>();
 
   /** A fake xorriso that notes the files it was asked to pack and writes their names as the image. */
-  private Reply xorriso(ProcessRequest r) throws java.io.IOException {
+  private Reply xorriso(ProcessRequest r) throws IOException {
     List<String> c = r.command();
     Path content = Path.of(c.get(c.size() - 1));
     try (Stream<Path> files = Files.list(content)) {
@@ -70,12 +73,12 @@ class SeedIsoTest {
 
   @Test
   void theHostsXorriso_writesAnIso9660ImageLabelledCidata() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/xorriso")), "needs xorriso (scripts/test installs it)");
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/xorriso")), "needs xorriso (scripts/test installs it)");
     Path iso = dir.resolve("seed.iso");
     SeedIso.write(iso, Map.of("meta-data", "instance-id: i-1\n"));
     byte[] b = Files.readAllBytes(iso);
     // The primary volume descriptor: sector 16, "CD001" at byte 1, the volume id at byte 40.
-    assertThat(new String(b, 16 * 2048 + 1, 5, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("CD001");
-    assertThat(new String(b, 16 * 2048 + 40, 6, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("cidata");
+    assertThat(new String(b, 16 * 2048 + 1, 5, StandardCharsets.US_ASCII)).isEqualTo("CD001");
+    assertThat(new String(b, 16 * 2048 + 40, 6, StandardCharsets.US_ASCII)).isEqualTo("cidata");
   }
 }

@@ -10,6 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 class DaemonStartTest {
   @TempDir Path dir;
@@ -40,13 +44,13 @@ class DaemonStartTest {
   void health_answersServingForTheDaemonAndEachService_andNotFoundForOthers() throws Exception {
     VmletPaths paths = new VmletPaths(dir.resolve("state"), dir.resolve("run"), dir.resolve("cache"), dir.resolve("run/vmlet.sock"));
     try (Daemon daemon = Daemon.start(paths, "qemu-system-x86_64"); DaemonClient client = new DaemonClient(paths.socket())) {
-      for (String service : java.util.List.of("", "vmlet.v1.VmService", "vmlet.v1.NodeService")) {
-        var reply = client.health().withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
-            .check(io.grpc.health.v1.HealthCheckRequest.newBuilder().setService(service).build());
-        assertThat(reply.getStatus()).as(service).isEqualTo(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+      for (String service : List.of("", "vmlet.v1.VmService", "vmlet.v1.NodeService")) {
+        var reply = client.health().withDeadlineAfter(10, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.newBuilder().setService(service).build());
+        assertThat(reply.getStatus()).as(service).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
       }
-      assertThatThrownBy(() -> client.health().withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
-          .check(io.grpc.health.v1.HealthCheckRequest.newBuilder().setService("vmlet.v1.NoSuchService").build()))
+      assertThatThrownBy(() -> client.health().withDeadlineAfter(10, TimeUnit.SECONDS)
+          .check(HealthCheckRequest.newBuilder().setService("vmlet.v1.NoSuchService").build()))
           .hasMessageContaining("NOT_FOUND");
     }
   }

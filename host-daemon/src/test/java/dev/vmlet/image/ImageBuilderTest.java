@@ -14,6 +14,7 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
 
 /** Image builds with the build script scripted: what it is run with, what a failure says and leaves. */
 class ImageBuilderTest {
@@ -22,7 +23,7 @@ class ImageBuilderTest {
   private final List<String> progress = new ArrayList<>();
 
   /** A build script that writes every output of the Debian recipe and says two steps. */
-  private static Reply builds(ProcessRequest r) throws java.io.IOException {
+  private static Reply builds(ProcessRequest r) throws IOException {
     Path out = Files.createDirectories(Path.of(r.command().get(3)));
     for (String o : ImageBuilder.DEBIAN.outputs()) {
       Files.writeString(out.resolve(o), o);

@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The gRPC and per-VM call metrics around a fake VmService, in process: what a call does is
@@ -122,7 +123,7 @@ class CallMetricsTest {
 
   /** A client-side observer that completes with the call's status; replies are dropped. */
   private static final class Ending<T> implements StreamObserver<T> {
-    final java.util.concurrent.CompletableFuture<Status> status = new java.util.concurrent.CompletableFuture<>();
+    final CompletableFuture<Status> status = new CompletableFuture<>();
 
     @Override
     public void onNext(T reply) { }

@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.ArrayList;
 
 class VmCollectorTest {
   @TempDir Path dir;
@@ -102,7 +103,7 @@ class VmCollectorTest {
   void aVmThatStoppedRunning_losesItsSample() throws Exception {
     try (FakeQmpServer qemu = FakeQmpServer.start(dir.resolve("qmp.sock")).answer("query-blockstats", JsonParser.parseString(BLOCKSTATS));
          QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), Duration.ofSeconds(5), e -> { }, () -> { })) {
-      List<List<VmSampler.Running>> rounds = new java.util.ArrayList<>(List.of(List.of(new VmSampler.Running("a", qmp)), List.of()));
+      List<List<VmSampler.Running>> rounds = new ArrayList<>(List.of(List.of(new VmSampler.Running("a", qmp)), List.of()));
       VmSampler sampler = new VmSampler(() -> rounds.remove(0), () -> 1);
       sampler.sample();
       assertThat(sampler.last("a")).isNotNull();

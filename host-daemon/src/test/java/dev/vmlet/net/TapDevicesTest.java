@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.qemu.QemuUser;
+import java.util.List;
 
 class TapDevicesTest {
   @TempDir Path sys;
@@ -30,7 +32,7 @@ class TapDevicesTest {
     assertThatThrownBy(() -> new TapDevices(sys).require("br0")).hasMessageContaining("'br0' exists but is not a TAP device");
   }
 
-  static final dev.vmlet.qemu.QemuUser QEMU = new dev.vmlet.qemu.QemuUser("vmlet-qemu", 999, 995, java.util.List.of(108));
+  static final QemuUser QEMU = new QemuUser("vmlet-qemu", 999, 995, List.of(108));
 
   /** The kernel's rule (tun_not_capable): owner and group, each when set, must match the process. */
   @org.junit.jupiter.params.ParameterizedTest(name = "owner {0}, group {1}: usable {2}")

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
+import java.nio.file.NoSuchFileException;
 
 /** The real runner against real programs: sh, cat, head. */
 class ProcessRunnerTest {
@@ -155,7 +156,7 @@ class ProcessRunnerTest {
     String s;
     try {
       s = Files.readString(stat);
-    } catch (java.nio.file.NoSuchFileException gone) {
+    } catch (NoSuchFileException gone) {
       return true;
     }
     char state = s.charAt(s.lastIndexOf(')') + 2);

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import com.google.gson.JsonPrimitive;
+import java.io.IOException;
 
 /** QmpClient against a fake QEMU speaking QMP over a real unix socket; QmpClientIT does the same against QEMU. */
 class QmpClientTest {
@@ -87,7 +89,7 @@ class QmpClientTest {
     });
     qemu.awaitCommand("human-monitor-command", T);
     assertThat(qmp.execute("query-name", null, T).getAsJsonObject().get("name").getAsString()).isEqualTo("a");
-    held.get().answer(new com.google.gson.JsonPrimitive("saved"));
+    held.get().answer(new JsonPrimitive("saved"));
     assertThat(slow.get(WAIT_S, TimeUnit.SECONDS)).isEqualTo("saved");
   }
 
@@ -164,7 +166,7 @@ class QmpClientTest {
         try (var s = server.accept()) {
           s.getOutputStream().write("{\"hello\": 1}\r\n".getBytes());
           s.getInputStream().read(); // until the client hangs up
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw new IllegalStateException(e);
         }
       });

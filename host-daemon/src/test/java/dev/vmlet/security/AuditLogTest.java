@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Map;
 
 class AuditLogTest {
   @TempDir Path dir;
@@ -50,8 +51,8 @@ class AuditLogTest {
       l.end(l.begin(HostPathsTest.CI, "vmlet.v1.VmService/CreateVm", true), Status.PERMISSION_DENIED);
     }
 
-    assertThat(log.refusedByMethod()).containsExactly(java.util.Map.entry("vmlet.v1.VmService/CreateVm", 1L),
-        java.util.Map.entry("vmlet.v1.VmService/StopVm", 1L));
+    assertThat(log.refusedByMethod()).containsExactly(Map.entry("vmlet.v1.VmService/CreateVm", 1L),
+        Map.entry("vmlet.v1.VmService/StopVm", 1L));
     assertThat(log.writeFailures()).isZero();
     assertThat(broken.writeFailures()).isEqualTo(3);
   }

@@ -16,6 +16,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import dev.vmlet.proto.v1.ExecRequest;
+import dev.vmlet.proto.v1.NodeServiceProto;
+import dev.vmlet.proto.v1.PushFileRequest;
+import dev.vmlet.proto.v1.VmServiceProto;
 
 /**
  * The table of host-path fields against the API itself: every string field that any request of
@@ -24,8 +28,8 @@ import org.junit.jupiter.api.Test;
  */
 class HostPathFieldsTest {
   static final List<ServiceDescriptor> SERVICES = List.of(
-      dev.vmlet.proto.v1.VmServiceProto.getDescriptor().findServiceByName("VmService"),
-      dev.vmlet.proto.v1.NodeServiceProto.getDescriptor().findServiceByName("NodeService"));
+      VmServiceProto.getDescriptor().findServiceByName("VmService"),
+      NodeServiceProto.getDescriptor().findServiceByName("NodeService"));
 
   /** Every string field reachable from the request of every method, by full name. */
   static Set<String> stringFields() {
@@ -111,8 +115,8 @@ class HostPathFieldsTest {
 
   @Test
   void requestsWithNoHostField_areNotWalkedAtAll() {
-    assertThat(HostPathFields.mayNameHost(dev.vmlet.proto.v1.ExecRequest.getDescriptor())).isFalse();
-    assertThat(HostPathFields.mayNameHost(dev.vmlet.proto.v1.PushFileRequest.getDescriptor())).isFalse();
+    assertThat(HostPathFields.mayNameHost(ExecRequest.getDescriptor())).isFalse();
+    assertThat(HostPathFields.mayNameHost(PushFileRequest.getDescriptor())).isFalse();
     assertThat(HostPathFields.mayNameHost(CreateVmRequest.getDescriptor())).isTrue();
   }
 }

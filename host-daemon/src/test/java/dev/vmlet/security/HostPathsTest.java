@@ -14,6 +14,8 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.grpc.health.v1.HealthCheckRequest;
+import java.util.Set;
 
 /** The rules for host paths per kind of caller, with a fake for what the kernel lets a local user read. */
 class HostPathsTest {
@@ -216,7 +218,7 @@ class HostPathsTest {
         + " device of its own (this one's owner: uid 1001, group: gid 27); make one with: ip tuntap add dev tap0 mode tap user 1001,"
         + " or ask the node's admin");
     Files.writeString(dev.resolve("owner"), "-1\n");
-    files.groups = java.util.Set.of(1001, 27);
+    files.groups = Set.of(1001, 27);
     assertThat(paths.decide(ALICE, tap).named()).hasSize(1); // no owner, and a group of hers
     Files.writeString(dev.resolve("group"), "-1\n");
     assertThat(refusal(() -> paths.decide(ALICE, tap)).getMessage()).contains("(this one's owner: none, group: none)");
@@ -238,7 +240,7 @@ class HostPathsTest {
 
   @Test
   void requestsOfOtherServices_passUntouched() {
-    var health = io.grpc.health.v1.HealthCheckRequest.newBuilder().setService("/etc/shadow").build();
+    var health = HealthCheckRequest.newBuilder().setService("/etc/shadow").build();
     assertThat(paths.decide(CI, health).request()).isSameAs(health);
   }
 }

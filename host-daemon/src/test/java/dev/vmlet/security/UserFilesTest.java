@@ -10,6 +10,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.concurrent.TimeUnit;
 
 /** The kernel decides what a local user may read: real processes run as real (and passwd-less) uids; needs root. */
 class UserFilesTest {
@@ -34,7 +35,7 @@ class UserFilesTest {
 
   static int run(String... cmd) throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    return p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) ? p.exitValue() : -1;
+    return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
   }
 
   @Test

@@ -8,6 +8,7 @@ import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import org.assertj.core.api.Assertions;
 
 class VmConfigTest {
   @Test
@@ -94,7 +95,7 @@ class VmConfigTest {
         .hasMessage("cpu_pinning must name one host CPU per vCPU: 2 vCPUs, 1 CPUs given");
     assertThatThrownBy(() -> VmConfig.builder("a").memoryMib(513).tuning(new Tuning(false, true, null)).build())
         .hasMessageContaining("multiple of 2 with hugepages");
-    assertThatThrownBy(() -> new Tuning(false, false, java.util.List.of(-1))).hasMessageContaining("out of range");
+    assertThatThrownBy(() -> new Tuning(false, false, List.of(-1))).hasMessageContaining("out of range");
   }
 
   @Test
@@ -189,9 +190,9 @@ class VmConfigTest {
   void agentPort_isVirtioOrSerial_andSerialNeedsQ35() {
     assertThat(new Platform("q35", "bios").agentPort()).isEqualTo("virtio");
     assertThat(new Platform("q35", "bios", "serial").agentOnSerial()).isTrue();
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Platform("q35", "bios", "usb"))
+    Assertions.assertThatThrownBy(() -> new Platform("q35", "bios", "usb"))
         .hasMessageContaining("agent_port must be virtio or serial, got 'usb'");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Platform("microvm", "bios", "serial"))
+    Assertions.assertThatThrownBy(() -> new Platform("microvm", "bios", "serial"))
         .hasMessageContaining("agent_port serial needs machine q35");
   }
 }

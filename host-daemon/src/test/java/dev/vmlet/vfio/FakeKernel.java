@@ -8,6 +8,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 
 /**
  * A sysfs tree that behaves like the kernel's PCI core for the writes vmlet makes: {@code bind}
@@ -18,7 +20,7 @@ import java.util.Set;
  */
 public final class FakeKernel implements SysfsWriter {
   public final Path sys;
-  public final List<String> writes = new java.util.ArrayList<>();
+  public final List<String> writes = new ArrayList<>();
   /** driver -> devices it refuses to bind (its probe fails). */
   final Map<String, Set<String>> refuses = new HashMap<>();
   /** devices whose unbind fails (a driver that will not let go). */
@@ -121,8 +123,8 @@ public final class FakeKernel implements SysfsWriter {
       Path node = sys.getParent().resolve("dev/vfio").resolve(Files.readSymbolicLink(group).getFileName().toString());
       if (!Files.exists(node)) {
         Files.createDirectories(node.getParent());
-        Files.createFile(node, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.createFile(node, PosixFilePermissions.asFileAttribute(
+            PosixFilePermissions.fromString("rw-------")));
       }
     }
   }

@@ -14,6 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import dev.vmlet.proc.FakeProcessRunner;
+import java.util.ArrayList;
 
 class GpusTest {
   static final String GPU = "0000:01:00.0";
@@ -120,7 +122,7 @@ class GpusTest {
 
   @Test
   void theLedgerIsWritten_beforeSysfsIsTouched() throws Exception {
-    List<String> seen = new java.util.ArrayList<>();
+    List<String> seen = new ArrayList<>();
     SysfsWriter checking = (attr, value) -> {
       seen.add(Files.exists(ledgerFile) ? Files.readString(ledgerFile) : "");
       k.write(attr, value);
@@ -187,7 +189,7 @@ class GpusTest {
 
   @Test
   void aHookThatHangs_failsThePassthroughAfterItsBound_andAFailingAfterHookIsOnlyLogged() throws Exception {
-    dev.vmlet.proc.FakeProcessRunner runner = new dev.vmlet.proc.FakeProcessRunner();
+    FakeProcessRunner runner = new FakeProcessRunner();
     runner.when("/hook", "before", "vm-slow").thenTimeOut().when("/hook").thenFail(3, "display manager did not start\n");
     Gpus g = new Gpus(new PciBus(k.sys, k), new GpuLedger(ledgerFile), Path.of("/hook"), runner);
     assertThatThrownBy(() -> g.take("vm-slow", List.of(GPU)))
@@ -204,11 +206,11 @@ class GpusTest {
   @Test
   void takenFunctions_nameTheirGroupsDevice_once_andAMissingOneIsAnError() throws Exception {
     Gpus g = gpus();
-    java.util.List<PciDevice> taken = g.take("vm1", java.util.List.of(GPU));
+    List<PciDevice> taken = g.take("vm1", List.of(GPU));
     assertThat(taken).hasSize(2); // the GPU and its audio function, one group
     Path node = tmp.toAbsolutePath().resolve("dev/vfio/1");
     assertThat(g.groupDevices(taken)).containsExactly(node);
-    java.nio.file.Files.delete(node);
+    Files.delete(node);
     assertThatThrownBy(() -> g.groupDevices(taken))
         .hasMessageContaining(node + " does not exist although IOMMU group 1 is bound to vfio-pci");
   }

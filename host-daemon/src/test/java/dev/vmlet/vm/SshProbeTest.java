@@ -7,6 +7,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 
 /** The SSH probe with ssh scripted: the command line, the output bound, a hung session. */
 class SshProbeTest {
@@ -43,13 +48,13 @@ class SshProbeTest {
 
   @Test
   void answersBanner_onlyForAServerThatSaysSsh() throws Exception {
-    try (java.net.ServerSocket ssh = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
-        java.net.ServerSocket other = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket ssh = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        ServerSocket other = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       Thread server = new Thread(() -> {
-        try (java.net.Socket s = ssh.accept()) {
-          s.getOutputStream().write("SSH-2.0-OpenSSH_9.2\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        try (Socket s = ssh.accept()) {
+          s.getOutputStream().write("SSH-2.0-OpenSSH_9.2\r\n".getBytes(StandardCharsets.US_ASCII));
           s.getInputStream().read(); // until the client closes
-        } catch (java.io.IOException ignored) {
+        } catch (IOException ignored) {
           // the client went away
         }
       });

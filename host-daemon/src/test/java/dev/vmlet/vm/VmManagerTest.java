@@ -21,6 +21,15 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.disk.QemuImg;
+import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.vfio.FakeKernel;
+import dev.vmlet.vfio.GpuLedger;
+import dev.vmlet.vfio.Gpus;
+import dev.vmlet.vfio.PciBus;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import org.junit.jupiter.api.Assumptions;
 
 /** The manager's bookkeeping on paths that need no QEMU: refusals and failed starts. */
 class VmManagerTest {
@@ -44,7 +53,7 @@ class VmManagerTest {
 
   @Test
   void start_refusedByTheStartCheck_changesNothing_andTheCheckSeesTheOwner() {
-    java.util.List<VmOwner> asked = new java.util.ArrayList<>();
+    List<VmOwner> asked = new ArrayList<>();
     VmManager checked = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
         new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC(),
         VmManager.defaultGpus(paths, dir.resolve("sys"), null), (record, daemonOwned) -> {
@@ -64,7 +73,7 @@ class VmManagerTest {
 
   @Test
   void createAndStart_decidesTheHostPathsOnce_asTheRequestArrived_notAgainAtItsStart() {
-    java.util.List<VmOwner> asked = new java.util.ArrayList<>();
+    List<VmOwner> asked = new ArrayList<>();
     VmManager checked = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
         new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC(),
         VmManager.defaultGpus(paths, dir.resolve("sys"), null), (record, daemonOwned) -> asked.add(record.owner()));
@@ -123,7 +132,7 @@ class VmManagerTest {
   @Test
   void create_withAGpuThatDoesNotExist_isFailedPrecondition_andWritesNothing() {
     VmConfig c = VmConfig.builder("a").platform(new Platform("q35", "uefi"))
-        .gpus(java.util.List.of(new PciAddress("0000:ff:1f.7"))).build();
+        .gpus(List.of(new PciAddress("0000:ff:1f.7"))).build();
     assertThatThrownBy(() -> manager.create(c, false)).hasMessageContaining("there is no PCI device 0000:ff:1f.7");
     assertThat(paths.stateDir()).doesNotExist();
   }
@@ -136,7 +145,7 @@ class VmManagerTest {
 
   @Test
   void dryRun_ofAVmNeverStarted_plansWithoutTheFilesOnlyAStartMakes() {
-    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
     // No run directory, disk overlay, seed or token exists for it: QEMU's user is checked on the inputs only.
     VmManager.DryRun plan = manager.dryRun(new VmConfig("never", 1, 256, "micro", "tcg"));
     assertThat(plan.argv()).contains("-kernel");
@@ -145,8 +154,8 @@ class VmManagerTest {
 
   @Test
   void dryRun_whenQemusUserCannotReachTheKernel_isRefusedNamingIt() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
-    Files.setPosixFilePermissions(dir.resolve("img"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    Files.setPosixFilePermissions(dir.resolve("img"), PosixFilePermissions.fromString("rwx------"));
     assertThatThrownBy(() -> manager.dryRun(new VmConfig("never", 1, 256, "micro", "tcg")))
         .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
         .hasMessageContaining("which cannot read the kernel " + dir.resolve("img").toRealPath().resolve("vmlinuz"));
@@ -154,8 +163,8 @@ class VmManagerTest {
 
   @Test
   void start_whenQemusUserCannotReachTheKernel_isRefusedNamingTheDirectory_andStartsNothing() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
-    Files.setPosixFilePermissions(dir.resolve("img"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    Files.setPosixFilePermissions(dir.resolve("img"), PosixFilePermissions.fromString("rwx------"));
     manager.create(new VmConfig("a", 1, 256, "micro", "tcg"), false);
     Path img = dir.resolve("img").toRealPath();
     assertThatThrownBy(() -> manager.start("a"))
@@ -169,21 +178,21 @@ class VmManagerTest {
 
   @Test
   void start_whenQemusUserCannotReachABackingFileOfABaseImage_isRefusedNamingIt() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/usr/bin/qemu-img")), "needs qemu-img (scripts/test installs it)");
+    Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
+    Assumptions.assumeTrue(Files.exists(Path.of("/usr/bin/qemu-img")), "needs qemu-img (scripts/test installs it)");
     // pub/overlay.qcow2 is readable by anyone, but its backing file sits in a directory only root enters.
     Path hidden = Files.createDirectories(dir.resolve("hidden"));
     Path pub = Files.createDirectories(dir.resolve("pub"));
     Path backing = hidden.resolve("base.qcow2");
     Path overlay = pub.resolve("overlay.qcow2");
-    dev.vmlet.disk.QemuImg img = new dev.vmlet.disk.QemuImg("/usr/bin/qemu-img");
+    QemuImg img = new QemuImg("/usr/bin/qemu-img");
     img.create(backing, null, null, 8);
     img.create(overlay, backing, "qcow2", 0);
     assertThat(img.info(overlay).backingFiles()).containsExactly(backing);
-    Files.setPosixFilePermissions(hidden, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Files.setPosixFilePermissions(hidden, PosixFilePermissions.fromString("rwx------"));
     VmManager m = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
         new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/usr/bin/qemu-system-x86_64", Clock.systemUTC());
-    m.create(VmConfig.builder("a").accel("tcg").disks(java.util.List.of(new DiskConfig("data", overlay.toString(), 0, false))).build(), false);
+    m.create(VmConfig.builder("a").accel("tcg").disks(List.of(new DiskConfig("data", overlay.toString(), 0, false))).build(), false);
     assertThatThrownBy(() -> m.start("a"))
         .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
         .hasMessageContaining("which cannot read a backing file of disk data's base image " + backing + ": " + hidden + " (mode 0700")
@@ -193,8 +202,8 @@ class VmManagerTest {
 
   @Test
   void create_withABaseImageWhoseBackingFileIsGone_isRefusedAndWritesNothing() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/usr/bin/qemu-img")), "needs qemu-img (scripts/test installs it)");
-    dev.vmlet.disk.QemuImg img = new dev.vmlet.disk.QemuImg("/usr/bin/qemu-img");
+    Assumptions.assumeTrue(Files.exists(Path.of("/usr/bin/qemu-img")), "needs qemu-img (scripts/test installs it)");
+    QemuImg img = new QemuImg("/usr/bin/qemu-img");
     Path backing = dir.resolve("gone.qcow2");
     Path overlay = dir.resolve("overlay.qcow2");
     img.create(backing, null, null, 8);
@@ -203,7 +212,7 @@ class VmManagerTest {
     VmManager m = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
         new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/usr/bin/qemu-system-x86_64", Clock.systemUTC());
     assertThatThrownBy(() -> m.create(VmConfig.builder("a").accel("tcg")
-        .disks(java.util.List.of(new DiskConfig("data", overlay.toString(), 0, false))).build(), false))
+        .disks(List.of(new DiskConfig("data", overlay.toString(), 0, false))).build(), false))
         .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.INVALID_ARGUMENT))
         .hasMessageContaining("disks[data].base_image " + overlay + " is not an image qemu-img can read")
         .hasMessageContaining(backing.toString());
@@ -270,28 +279,28 @@ class VmManagerTest {
     assertThat(v.record().lastError()).contains("exited while the daemon was down");
   }
 
-  private dev.vmlet.vfio.FakeKernel gpuHost() throws Exception {
-    return new dev.vmlet.vfio.FakeKernel(dir.resolve("fake")).driver("vfio-pci")
+  private FakeKernel gpuHost() throws Exception {
+    return new FakeKernel(dir.resolve("fake")).driver("vfio-pci")
         .device("0000:01:00.0", "0x030000", "0x10de", "nvidia", "1")
         .device("0000:01:00.1", "0x040300", "0x10de", "snd_hda_intel", "1");
   }
 
   /** A manager whose GPUs are on a fake kernel; QEMU is the real one, which cannot open a fake device. */
-  private VmManager withGpus(dev.vmlet.vfio.FakeKernel k) throws Exception {
-    dev.vmlet.vfio.Gpus gpus = new dev.vmlet.vfio.Gpus(new dev.vmlet.vfio.PciBus(k.sys, k),
-        new dev.vmlet.vfio.GpuLedger(paths.stateDir().resolve("gpus.json")), null);
+  private VmManager withGpus(FakeKernel k) throws Exception {
+    Gpus gpus = new Gpus(new PciBus(k.sys, k),
+        new GpuLedger(paths.stateDir().resolve("gpus.json")), null);
     return new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img")),
         new AccelProbe("qemu-system-x86_64", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "qemu-system-x86_64", Clock.systemUTC(), gpus);
   }
 
   @Test
   void aStartThatFails_givesTheGpuBack() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/usr/share/OVMF")) && Files.exists(Path.of("/usr/bin/qemu-system-x86_64")),
+    Assumptions.assumeTrue(Files.exists(Path.of("/usr/share/OVMF")) && Files.exists(Path.of("/usr/bin/qemu-system-x86_64")),
         "needs QEMU and OVMF (scripts/test installs them)");
-    dev.vmlet.vfio.FakeKernel k = gpuHost();
+    FakeKernel k = gpuHost();
     VmManager m = withGpus(k);
     VmConfig c = VmConfig.builder("g").accel("tcg").platform(new Platform("q35", "uefi"))
-        .gpus(java.util.List.of(new PciAddress("01:00.0"))).build();
+        .gpus(List.of(new PciAddress("01:00.0"))).build();
     assertThatThrownBy(() -> m.create(c, true)).satisfies(e -> System.out.println("start failed as it must: " + e.getMessage()));
     // It was given to vfio-pci for the start, and back when the start failed.
     assertThat(k.writes).contains("bus/pci/drivers/vfio-pci/bind <- 0000:01:00.0", "bus/pci/drivers/nvidia/bind <- 0000:01:00.0",
@@ -303,14 +312,14 @@ class VmManagerTest {
     Path group = dir.resolve("fake/dev/vfio/1");
     assertThat(group).exists();
     if (System.getProperty("user.name").equals("root")) {
-      assertThat(Files.getAttribute(group, "unix:uid")).isEqualTo(dev.vmlet.qemu.QemuSandbox.user().orElseThrow().uid());
+      assertThat(Files.getAttribute(group, "unix:uid")).isEqualTo(QemuSandbox.user().orElseThrow().uid());
     }
   }
 
   @Test
   void aDaemonStart_givesBackTheGpuOfAVmThatNoLongerRuns() throws Exception {
-    dev.vmlet.vfio.FakeKernel k = gpuHost();
-    withGpus(k).gpus().take("gone", java.util.List.of("0000:01:00.0")); // as a daemon that died with VM 'gone' running
+    FakeKernel k = gpuHost();
+    withGpus(k).gpus().take("gone", List.of("0000:01:00.0")); // as a daemon that died with VM 'gone' running
     assertThat(k.driverOf("0000:01:00.0")).isEqualTo("vfio-pci");
     VmManager next = withGpus(k);
     next.recover();

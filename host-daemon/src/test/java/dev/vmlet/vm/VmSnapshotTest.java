@@ -8,6 +8,7 @@ import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.assertj.core.api.Assertions;
 
 /** What one published snapshot of a VM holds together: the agent's state and QEMU's. */
 class VmSnapshotTest {
@@ -61,7 +62,7 @@ class VmSnapshotTest {
   @Test
   void aChangeWithoutTheOwner_isRefused() {
     VmRuntime vm = vm();
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> vm.publish(s -> s.withRecord(s.record().withPid(0))))
+    Assertions.assertThatThrownBy(() -> vm.publish(s -> s.withRecord(s.record().withPid(0))))
         .isInstanceOf(AssertionError.class).hasMessageContaining("without its owner");
   }
 }

@@ -9,6 +9,9 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import com.google.gson.JsonParser;
+import java.nio.file.FileSystemException;
+import org.assertj.core.api.Assertions;
 
 class VmStoreTest {
   @TempDir Path dir;
@@ -32,10 +35,10 @@ class VmStoreTest {
     VmStore store = new VmStore(dir);
     store.save(record("a", VmState.RUNNING));
     store.save(VmRecord.created(new VmConfig("o", 1, 512, "micro", "auto"), "id-o", new VmOwner("ann", "operator", 1000, 1000)));
-    assertThat(com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("vms/a/vm.json"))).getAsJsonObject().keySet())
+    assertThat(JsonParser.parseString(Files.readString(dir.resolve("vms/a/vm.json"))).getAsJsonObject().keySet())
         .containsExactly("config", "instanceId", "state", "pid", "accel", "accelReason", "startedAtMs", "lastError", "qemuCommand",
             "activeForwards");
-    assertThat(com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("vms/o/vm.json"))).getAsJsonObject().keySet())
+    assertThat(JsonParser.parseString(Files.readString(dir.resolve("vms/o/vm.json"))).getAsJsonObject().keySet())
         .endsWith("owner");
   }
 
@@ -75,7 +78,7 @@ class VmStoreTest {
     VmStore store = new VmStore(dir);
     Files.createDirectories(dir.resolve("vms/a/vm.json.tmp")); // a directory where the temporary file goes: the write fails
     Files.writeString(dir.resolve("vms/a/vm.json.tmp/x"), "x");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> store.save(record("a", VmState.RUNNING)))
+    Assertions.assertThatThrownBy(() -> store.save(record("a", VmState.RUNNING)))
         .isInstanceOfSatisfying(VmException.class, e -> {
           assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION);
           assertThat(e.getMessage()).contains("cannot save the state of VM 'a'", "nothing was changed", "and retry");
@@ -85,10 +88,10 @@ class VmStoreTest {
 
   @Test
   void aFullFileSystem_isResourceExhausted_andSaysToFreeSpace() {
-    VmException e = VmStore.unsaved("a", dir, new java.nio.file.FileSystemException("/x/vm.json.tmp", null, "No space left on device"));
+    VmException e = VmStore.unsaved("a", dir, new FileSystemException("/x/vm.json.tmp", null, "No space left on device"));
     assertThat(e.kind()).isEqualTo(VmException.Kind.RESOURCE_EXHAUSTED);
     assertThat(e.getMessage()).contains("No space left on device", "free space on the state directory's file system");
-    VmException ro = VmStore.unsaved("a", dir, new java.nio.file.FileSystemException("/x/vm.json.tmp", null, "Read-only file system"));
+    VmException ro = VmStore.unsaved("a", dir, new FileSystemException("/x/vm.json.tmp", null, "Read-only file system"));
     assertThat(ro.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION);
     assertThat(ro.getMessage()).contains("Read-only file system", "make the state directory writable");
   }

@@ -23,6 +23,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import dev.vmlet.api.ApiEnums;
+import dev.vmlet.proto.v1.Vm;
+import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Not part of the test run: {@code ./scripts/bench agent}. In one Debian guest under this host's
@@ -53,7 +59,7 @@ class AgentTransferBench {
         execRoundTrips(vm, ssh, runs);
       }
       vm.push("/root/bench.bin", data);
-      Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + dev.vmlet.api.ApiEnums.word(vm.info().getAccel())
+      Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + ApiEnums.word(vm.info().getAccel())
           + " (MB/s, medians)", "MB/s");
 
       List<Double> push = new ArrayList<>();
@@ -88,7 +94,7 @@ class AgentTransferBench {
       List<Double> qgaOut = new ArrayList<>();
       for (int i = 0; i < Math.min(runs, 3) && parts.contains("qga"); i++) {
         qgaIn.add(qgaWrite(vm.qgaSocket(), "/root/qga.bin", data, qgaMib * MIB));
-        qgaOut.add(qgaRead(vm.qgaSocket(), "/root/qga.bin", java.util.Arrays.copyOf(data, qgaMib * MIB)));
+        qgaOut.add(qgaRead(vm.qgaSocket(), "/root/qga.bin", Arrays.copyOf(data, qgaMib * MIB)));
       }
       transfer(chart, "qemu-guest-agent (" + qgaMib + " MiB)", qgaMib, qgaIn, qgaOut);
 
@@ -126,12 +132,12 @@ class AgentTransferBench {
    */
   private void execRoundTrips(BenchSupport.DebianVm vm, Ssh ssh, int runs) throws Exception {
     String mib = "head -c 1048576 /dev/zero";
-    java.util.Map<String, Runner> ways = new java.util.LinkedHashMap<>();
+    Map<String, Runner> ways = new LinkedHashMap<>();
     ways.put("vmlet agent", c -> vm.sh(c).length());
     ways.put("qemu-guest-agent", c -> qgaExec(vm.qgaSocket(), c));
     ways.put("ssh, new connection", c -> ssh.run(false, c));
     ways.put("ssh, reused connection", c -> ssh.run(true, c));
-    Bench.Chart chart = new Bench.Chart("exec-round-trip.png", "Exec round trip, one Debian guest under " + dev.vmlet.api.ApiEnums.word(vm.info().getAccel())
+    Bench.Chart chart = new Bench.Chart("exec-round-trip.png", "Exec round trip, one Debian guest under " + ApiEnums.word(vm.info().getAccel())
         + " (ms, median p50)", "ms");
     for (var way : ways.entrySet()) {
       for (String command : List.of("true", mib)) {
@@ -161,10 +167,10 @@ class AgentTransferBench {
 
   /** SSH to the guest with the VM's key, optionally over one master connection. */
   static final class Ssh {
-    private final dev.vmlet.proto.v1.Vm vm;
+    private final Vm vm;
     private final Path control;
 
-    Ssh(dev.vmlet.proto.v1.Vm vm, Path control) {
+    Ssh(Vm vm, Path control) {
       this.vm = vm;
       this.control = control;
     }
@@ -247,7 +253,7 @@ class AgentTransferBench {
       long t0 = System.nanoTime();
       JsonObject opened = call(out, in, "{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":\"" + path + "\",\"mode\":\"r\"}}");
       int handle = opened.get("return").getAsInt();
-      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
       while (true) {
         JsonObject r = call(out, in, "{\"execute\":\"guest-file-read\",\"arguments\":{\"handle\":" + handle + ",\"count\":" + MIB + "}}")
             .getAsJsonObject("return");
@@ -274,7 +280,7 @@ class AgentTransferBench {
       assertThat(opened.has("return")).as(opened.toString()).isTrue();
       int handle = opened.get("return").getAsInt();
       for (int off = 0; off < size; off += MIB) {
-        String b64 = Base64.getEncoder().encodeToString(java.util.Arrays.copyOfRange(data, off, Math.min(size, off + MIB)));
+        String b64 = Base64.getEncoder().encodeToString(Arrays.copyOfRange(data, off, Math.min(size, off + MIB)));
         JsonObject r = call(out, in, "{\"execute\":\"guest-file-write\",\"arguments\":{\"handle\":" + handle + ",\"buf-b64\":\"" + b64 + "\"}}");
         assertThat(r.has("return")).as(r.toString()).isTrue();
       }

@@ -10,6 +10,10 @@ import java.util.Map;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
+import dev.vmlet.faults.Faults;
+import java.awt.Color;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The benchmarks' shared parts: figures as median with min and max over runs, one {@code BENCH}
@@ -43,14 +47,14 @@ final class Bench {
   }
 
   static void report(String what, String figure) {
-    dev.vmlet.faults.Faults.keep("bench.txt", "BENCH " + what + ": " + figure);
+    Faults.keep("bench.txt", "BENCH " + what + ": " + figure);
   }
 
-  private static final java.util.regex.Pattern RUN_INIT = java.util.regex.Pattern.compile("\\[\\s*(\\d+\\.\\d+)\\] Run /init");
+  private static final Pattern RUN_INIT = Pattern.compile("\\[\\s*(\\d+\\.\\d+)\\] Run /init");
 
   /** The kernel's own time from its start to running /init, from a console log; null when not there. */
   static Double kernelToInit(String consoleLog) throws IOException {
-    java.util.regex.Matcher m = RUN_INIT.matcher(Files.readString(Path.of(consoleLog)));
+    Matcher m = RUN_INIT.matcher(Files.readString(Path.of(consoleLog)));
     return m.find() ? Double.parseDouble(m.group(1)) : null;
   }
 
@@ -83,7 +87,7 @@ final class Bench {
       chart.getStyler().setLegendVisible(series.size() > 1);
       chart.getStyler().setLabelsVisible(true);
       chart.getStyler().setDecimalPattern("#,##0.##");
-      chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
+      chart.getStyler().setChartBackgroundColor(Color.WHITE);
       List<String> categories = new ArrayList<>();
       series.values().forEach(m -> m.keySet().stream().filter(c -> !categories.contains(c)).forEach(categories::add));
       for (Map.Entry<String, Map<String, Double>> s : series.entrySet()) {

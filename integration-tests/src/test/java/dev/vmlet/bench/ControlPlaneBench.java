@@ -31,6 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Collections;
 
 /**
  * Not part of the test run: {@code ./scripts/bench control}. A real daemon server with 1,000 VMs
@@ -133,7 +134,7 @@ class ControlPlaneBench {
     AtomicLong calls = new AtomicLong();
     CountDownLatch done = new CountDownLatch(callers);
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
     for (int t = 0; t < callers; t++) {
       int seed = t;
       Thread th = new Thread(() -> {

@@ -13,6 +13,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.api.ApiEnums;
 
 /**
  * Not part of the test run: {@code ./scripts/bench debian}. The first boot of a new Debian cloud
@@ -32,7 +33,7 @@ class DebianBootBench {
     for (int i = 0; i < Bench.runs(); i++) {
       try (BenchSupport.DebianVm vm = BenchSupport.debianVm(tmp.resolve("run" + i), "deb" + i)) {
         Vm v = vm.awaitBootTimeline();
-        accel = dev.vmlet.api.ApiEnums.word(v.getAccel());
+        accel = ApiEnums.word(v.getAccel());
         long t0 = v.getStartedAtUnixMs();
         add(figures, "QEMU start to the kernel's first console line", (v.getConsoleFirstOutputUnixMs() - t0) / 1000.0);
         Double toInit = Bench.kernelToInit(v.getConsoleLog());

@@ -13,6 +13,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.api.ApiEnums;
+import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import java.util.Random;
 
 /**
  * Not part of the test run: {@code ./scripts/bench micro}. Micro VMs under this host's accelerator:
@@ -34,7 +37,7 @@ class MicroVmBench {
       String accel = "";
       for (int i = 0; i < runs; i++) {
         Vm vm = i == 0 ? node.start("boot", 384) : startAgain(node, "boot");
-        accel = dev.vmlet.api.ApiEnums.word(vm.getAccel());
+        accel = ApiEnums.word(vm.getAccel());
         ready.add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
         Double toInit = Bench.kernelToInit(vm.getConsoleLog());
         assertThat(toInit).as("'Run /init' in the console log").isNotNull();
@@ -99,7 +102,7 @@ class MicroVmBench {
       List<Double> push = new ArrayList<>();
       List<Double> pull = new ArrayList<>();
       byte[] data = new byte[64 << 20];
-      new java.util.Random(5).nextBytes(data);
+      new Random(5).nextBytes(data);
       String sha = BenchSupport.sha(data);
       for (int i = 0; i < runs; i++) {
         List<Double> ms = new ArrayList<>();
@@ -128,7 +131,7 @@ class MicroVmBench {
   private static Vm startAgain(BenchSupport.MicroNode node, String name) {
     node.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build());
     return node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS).waitAgentReady(
-        dev.vmlet.proto.v1.WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+        WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
   }
 
   private static double execMs(BenchSupport.MicroNode node, String vm, String line) {

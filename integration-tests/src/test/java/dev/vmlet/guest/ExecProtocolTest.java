@@ -24,6 +24,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.agent.v1.FileWriteStart;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
 
 /** Exec, guest info and policy with the real agent and the real daemon link, no VM. */
 class ExecProtocolTest {
@@ -67,7 +74,7 @@ class ExecProtocolTest {
       h.link.execInput(id, data, off, Math.min(32 * 1024, data.length - off), false);
     }
     h.link.execInput(id, new byte[0], 0, 0, true);
-    String expected = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+    String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     assertThat(rec.await().stdout()).startsWith(expected);
   }
 
@@ -173,7 +180,7 @@ class ExecProtocolTest {
 
   @Test
   void runAsAnotherUser_whenTheAgentIsRoot() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(GuestFacts.isRoot(), "needs root");
+    Assumptions.assumeTrue(GuestFacts.isRoot(), "needs root");
     ProtocolHarness.Result r = h.start(ExecStart.newBuilder().addArgv("id").addArgv("-un").setUser("nobody").build()).await();
     assertThat(r.stdout()).isEqualTo("nobody\n");
   }
@@ -202,16 +209,16 @@ class ExecProtocolTest {
       assertThat(e.code()).isEqualTo(StreamError.Code.PERMISSION_DENIED);
       assertThat(e.getMessage()).contains("exec is not allowed by /etc/vmlet/agent.conf line 2 (allow = file-read, file-write)");
     });
-    java.io.InputStream data = new java.io.ByteArrayInputStream("x".getBytes());
+    InputStream data = new ByteArrayInputStream("x".getBytes());
     Duration t = Duration.ofSeconds(10);
     assertThat(AgentFiles.push(h.link, write(allowed.resolve("ok.txt")), data, () -> null, t).getSize()).isEqualTo(1);
     for (Path denied : List.of(outside.resolve("no.txt"), allowed.resolve("escape/no.txt"), Path.of(allowed + "x/no.txt"))) {
-      assertThatThrownBy(() -> AgentFiles.push(h.link, write(denied), new java.io.ByteArrayInputStream(new byte[1]), () -> null, t))
+      assertThatThrownBy(() -> AgentFiles.push(h.link, write(denied), new ByteArrayInputStream(new byte[1]), () -> null, t))
           .isInstanceOfSatisfying(AgentException.class, e -> assertThat(e.code()).isEqualTo(StreamError.Code.PERMISSION_DENIED))
           .hasMessageContaining("outside the paths allowed by /etc/vmlet/agent.conf line 3");
     }
     assertThat(outside.resolve("no.txt")).doesNotExist();
-    ExecutionException info = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+    ExecutionException info = Assertions.assertThrows(ExecutionException.class,
         () -> h.link.guestInfo().get(10, TimeUnit.SECONDS));
     assertThat(info.getCause()).hasMessageContaining("info is not allowed");
   }
@@ -224,7 +231,7 @@ class ExecProtocolTest {
     assertThat(Policy.load(dir.resolve("absent.conf")).check(Policy.Operation.POWER)).isEmpty();
   }
 
-  private static dev.vmlet.proto.agent.v1.FileWriteStart write(Path p) {
-    return dev.vmlet.proto.agent.v1.FileWriteStart.newBuilder().setPath(p.toString()).build();
+  private static FileWriteStart write(Path p) {
+    return FileWriteStart.newBuilder().setPath(p.toString()).build();
   }
 }

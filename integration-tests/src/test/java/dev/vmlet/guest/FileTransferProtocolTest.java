@@ -27,6 +27,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.agent.v1.DirEntry;
+import dev.vmlet.proto.agent.v1.ExecExit;
+import dev.vmlet.proto.agent.v1.ExecStart;
+import dev.vmlet.proto.agent.v1.FileInfo;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * File transfer with the real agent and the real daemon link over unix sockets, no VM: the way
@@ -101,7 +109,7 @@ class FileTransferProtocolTest {
     assertThat(pushed.getSha256()).isEqualTo(sha);
     assertThat(pushed.getSize()).isEqualTo(256L << 20);
     assertThat(sha256(inGuest)).isEqualTo(sha);
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(inGuest))).isEqualTo("rw-r-----");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(inGuest))).isEqualTo("rw-r-----");
     assertThat(Files.getLastModifiedTime(inGuest).toMillis()).isEqualTo(1_600_000_000_000L);
 
     Path back = dir.resolve("back.bin");
@@ -165,7 +173,7 @@ class FileTransferProtocolTest {
         if ((n += len) > (8 << 20)) {
           relay.cut();
         }
-        java.util.Arrays.fill(b, off, off + len, (byte) 1);
+        Arrays.fill(b, off, off + len, (byte) 1);
         return len;
       }
     };
@@ -191,7 +199,7 @@ class FileTransferProtocolTest {
     Path f = guest.resolve("small.txt");
     AgentFiles.push(link, to(f), new ByteArrayInputStream("x".repeat(100_000).getBytes()), () -> null, T);
     CompletableFuture<Integer> exit = new CompletableFuture<>();
-    link.exec(dev.vmlet.proto.agent.v1.ExecStart.newBuilder().addArgv("true").build(), new ExecListener() {
+    link.exec(ExecStart.newBuilder().addArgv("true").build(), new ExecListener() {
       @Override
       public void stdout(byte[] data) {}
 
@@ -199,7 +207,7 @@ class FileTransferProtocolTest {
       public void stderr(byte[] data) {}
 
       @Override
-      public void exit(dev.vmlet.proto.agent.v1.ExecExit e) {
+      public void exit(ExecExit e) {
         exit.complete(e.getExitCode());
       }
 
@@ -216,9 +224,9 @@ class FileTransferProtocolTest {
     Files.createDirectories(guest.resolve("t/x/y"));
     Files.writeString(guest.resolve("t/x/y/f.txt"), "12345");
     Files.createSymbolicLink(guest.resolve("t/l"), Path.of("x"));
-    java.util.List<dev.vmlet.proto.agent.v1.DirEntry> entries = link.listDir(guest.resolve("t").toString()).get(10, TimeUnit.SECONDS);
-    assertThat(entries).extracting(dev.vmlet.proto.agent.v1.DirEntry::getPath).containsExactlyInAnyOrder("x", "x/y", "x/y/f.txt", "l");
-    assertThat(entries.stream().map(dev.vmlet.proto.agent.v1.DirEntry::getPath).toList()).containsSubsequence("x", "x/y", "x/y/f.txt");
+    List<DirEntry> entries = link.listDir(guest.resolve("t").toString()).get(10, TimeUnit.SECONDS);
+    assertThat(entries).extracting(DirEntry::getPath).containsExactlyInAnyOrder("x", "x/y", "x/y/f.txt", "l");
+    assertThat(entries.stream().map(DirEntry::getPath).toList()).containsSubsequence("x", "x/y", "x/y/f.txt");
     assertThat(entries).filteredOn(e -> e.getPath().equals("x/y/f.txt")).singleElement()
         .satisfies(e -> assertThat(e.getSize()).isEqualTo(5));
     assertThat(entries).filteredOn(e -> e.getPath().equals("l")).singleElement()
@@ -229,7 +237,7 @@ class FileTransferProtocolTest {
     Path made = guest.resolve("new/deep/dir");
     AgentFiles.push(link, FileWriteStart.newBuilder().setPath(made.toString()).setDirectory(true).setMode(0700).build(),
         InputStream.nullInputStream(), () -> null, T);
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(made))).isEqualTo("rwx------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(made))).isEqualTo("rwx------");
   }
 
   @Test
@@ -282,9 +290,9 @@ class FileTransferProtocolTest {
     assertNoPartialFiles();
 
     // Pulling from an offset: only the rest comes, and done describes the whole file.
-    java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream tail = new ByteArrayOutputStream();
     FileDone pulled = AgentFiles.pull(link, target.toString(), 1_000_000, tail, i -> { }, T);
-    assertThat(tail.toByteArray()).isEqualTo(java.util.Arrays.copyOfRange(data, 1_000_000, data.length));
+    assertThat(tail.toByteArray()).isEqualTo(Arrays.copyOfRange(data, 1_000_000, data.length));
     assertThat(pulled.getSize()).isEqualTo(data.length);
     assertThat(pulled.getSha256()).isEqualTo(sha);
   }
@@ -305,13 +313,13 @@ class FileTransferProtocolTest {
 
   @Test
   void anOwnerCanBeSet_whenTheAgentIsRoot_andPullsReportIt() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(GuestFacts.isRoot(), "needs root");
+    Assumptions.assumeTrue(GuestFacts.isRoot(), "needs root");
     Path target = guest.resolve("owned.txt");
     AgentFiles.push(link, to(target).toBuilder().setUid(65534).setGid(65534).build(), new ByteArrayInputStream("x".getBytes()),
         () -> null, T);
     assertThat(Files.getAttribute(target, "unix:uid")).isEqualTo(65534);
     assertThat(Files.getAttribute(target, "unix:gid")).isEqualTo(65534);
-    dev.vmlet.proto.agent.v1.FileInfo[] info = new dev.vmlet.proto.agent.v1.FileInfo[1];
+    FileInfo[] info = new FileInfo[1];
     AgentFiles.pull(link, target.toString(), OutputStream.nullOutputStream(), i -> info[0] = i, T);
     assertThat(info[0].getUid()).isEqualTo(65534);
     assertThat(link.listDir(guest.toString()).get(10, TimeUnit.SECONDS)).filteredOn(e -> e.getPath().equals("owned.txt"))

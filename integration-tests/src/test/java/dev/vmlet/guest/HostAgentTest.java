@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.nio.file.Files;
 
 /** The @host agent: the real agent as a child process of the "daemon" (this JVM), over a unix socket. */
 class HostAgentTest {
@@ -35,7 +36,7 @@ class HostAgentTest {
     try {
       AgentLink link = host.link(Duration.ofSeconds(20));
       assertThat(run(link, "sh", "-c", "echo $PPID")).isNotBlank();
-      assertThat(run(link, "cat", "/proc/sys/kernel/hostname")).isEqualTo(java.nio.file.Files.readString(Path.of("/proc/sys/kernel/hostname")));
+      assertThat(run(link, "cat", "/proc/sys/kernel/hostname")).isEqualTo(Files.readString(Path.of("/proc/sys/kernel/hostname")));
       first = processOf(host);
       first.destroyForcibly();
       first.onExit().get(10, TimeUnit.SECONDS);

@@ -21,6 +21,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
 
 /** A guest that misbehaves: frames that answer nothing are dropped and counted; a flood cuts the link. */
 class HostileAgentTest {
@@ -73,7 +74,7 @@ class HostileAgentTest {
         for (int i = 0; i < AgentLink.FLOOD_FRAMES + 50; i++) {
           send(guest, unsolicited(i));
         }
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         // the cut reached this guest before it stopped sending: the relay closes a port the host left
       }
       closed.get(10, TimeUnit.SECONDS);

@@ -16,6 +16,16 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.at.Targets;
+import dev.vmlet.common.at.Control;
+import dev.vmlet.common.flow.SendWindow;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 
 /** @target pipelines across two real agents (unix sockets, no VM). */
 class PipelineProtocolTest {
@@ -23,9 +33,9 @@ class PipelineProtocolTest {
   private ProtocolHarness a;
   private ProtocolHarness b;
   private ProtocolHarness c;
-  private dev.vmlet.at.Targets agents;
-  private final java.util.List<String> controls = new java.util.concurrent.CopyOnWriteArrayList<>();
-  private final java.util.Set<String> windows = new java.util.HashSet<>();
+  private Targets agents;
+  private final List<String> controls = new CopyOnWriteArrayList<>();
+  private final Set<String> windows = new HashSet<>();
 
   @BeforeEach
   void start() throws Exception {
@@ -34,7 +44,7 @@ class PipelineProtocolTest {
     c = new ProtocolHarness(Files.createDirectories(dir.resolve("c")));
     Map<String, AgentLink> links = Map.of("va", a.link, "vb", b.link, "vc", c.link);
     Map<String, String> roles = Map.of("va", "web", "vb", "web", "vc", "db");
-    agents = new dev.vmlet.at.Targets() {
+    agents = new Targets() {
       @Override
       public AgentLink agent(String vm) {
         AgentLink l = links.get(vm);
@@ -45,13 +55,13 @@ class PipelineProtocolTest {
       }
 
       @Override
-      public java.util.List<String> select(String key, String value) {
+      public List<String> select(String key, String value) {
         return roles.entrySet().stream().filter(e -> key.equals("role") && e.getValue().equals(value)).map(Map.Entry::getKey)
             .sorted().toList();
       }
 
       @Override
-      public String control(String vm, dev.vmlet.common.at.Control c) {
+      public String control(String vm, Control c) {
         if (vm.equals("vb") && c.action().equals("resume")) {
           throw new IllegalStateException("VM 'vb' is RUNNING, not PAUSED");
         }
@@ -122,7 +132,7 @@ class PipelineProtocolTest {
     double s = (System.nanoTime() - t0) / 1e9;
     assertThat(r.stdout().strip()).isEqualTo("268435456");
     // The daemon holds what one producer's window allows, not the stream.
-    assertThat(r.result().peakHeldBytes()).isPositive().isLessThanOrEqualTo(dev.vmlet.common.flow.SendWindow.INITIAL);
+    assertThat(r.result().peakHeldBytes()).isPositive().isLessThanOrEqualTo(SendWindow.INITIAL);
     System.out.printf("256 MiB from one agent to another through the daemon's pipe: %.1f s (%.0f MB/s), at most %d KiB held%n",
         s, 268.435456 / s, r.result().peakHeldBytes() / 1024);
   }
@@ -168,10 +178,10 @@ class PipelineProtocolTest {
     Ran first = run("@va printf 'b\\na\\n' | @vb sort > @vc " + log, true);
     assertThat(first.result().exitCode()).isZero();
     assertThat(Files.readString(log)).isEqualTo("a\nb\n");
-    Files.setPosixFilePermissions(log, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+    Files.setPosixFilePermissions(log, PosixFilePermissions.fromString("rw-r-----"));
     run("@va echo c >> @vc " + log, true);
     assertThat(Files.readString(log)).isEqualTo("a\nb\nc\n");
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(log))).isEqualTo("rw-r-----");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(log))).isEqualTo("rw-r-----");
     // '>>' to a file that does not exist makes it; '>' replaces.
     Path fresh = dir.resolve("fresh.txt");
     run("@vb echo one >> @vc " + fresh, true);
@@ -197,7 +207,7 @@ class PipelineProtocolTest {
   void cancelling_midPipe_killsEveryStage_andLeavesTheRedirectedFileAlone() throws Exception {
     Path file = dir.resolve("cancelled.txt");
     Files.writeString(file, "before\n");
-    java.util.concurrent.CompletableFuture<Throwable> ended = new java.util.concurrent.CompletableFuture<>();
+    CompletableFuture<Throwable> ended = new CompletableFuture<>();
     Thread t = new Thread(() -> {
       try {
         run("@va sh -c 'seq 1 1000; sleep 4243' | @vb sh -c 'cat; sleep 4244' >> @vc " + file, true);
@@ -212,7 +222,7 @@ class PipelineProtocolTest {
     // Stage 2's cat still reads; once killed, its shell must not get to start 'sleep 4244'.
     long t0 = System.nanoTime();
     t.interrupt();
-    assertThat(ended.get(10, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+    assertThat(ended.get(10, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
     Poll.until("stage 1 ('sleep 4243') and stage 2 ('sleep 4244') to be killed", Duration.ofSeconds(5),
         () -> !running("sleep 4243") && !running("sleep 4244"));
     long goneMs = (System.nanoTime() - t0) / 1_000_000;
@@ -270,7 +280,7 @@ class PipelineProtocolTest {
       }
     }, true, 120);
     assertThat(got[0]).isEqualTo(33554432);
-    assertThat(r.peakHeldBytes()).isLessThanOrEqualTo(dev.vmlet.common.flow.SendWindow.INITIAL);
+    assertThat(r.peakHeldBytes()).isLessThanOrEqualTo(SendWindow.INITIAL);
     System.out.printf("32 MiB to a caller taking 1 chunk a ms: %.1f s, at most %d KiB held%n", (System.nanoTime() - t0) / 1e9,
         r.peakHeldBytes() / 1024);
   }

@@ -15,6 +15,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import dev.vmlet.proto.agent.v1.StreamError;
+import java.util.List;
 
 /**
  * The real agent and the real daemon link, joined by a {@link LinkRelay} over unix sockets: the
@@ -138,7 +140,7 @@ final class ProtocolHarness implements AutoCloseable {
     }
 
     @Override
-    public void failed(dev.vmlet.proto.agent.v1.StreamError error) {
+    public void failed(StreamError error) {
       result.completeExceptionally(new AgentException(error));
     }
 
@@ -154,7 +156,7 @@ final class ProtocolHarness implements AutoCloseable {
   }
 
   Result run(String... argv) throws Exception {
-    return start(ExecStart.newBuilder().addAllArgv(java.util.List.of(argv)).build()).await();
+    return start(ExecStart.newBuilder().addAllArgv(List.of(argv)).build()).await();
   }
 
   @Override

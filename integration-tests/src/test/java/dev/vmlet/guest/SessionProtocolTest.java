@@ -17,6 +17,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.faults.Faults;
+import java.util.Arrays;
+import org.junit.jupiter.api.Assertions;
 
 /**
  * The link's session with the real agent and the real daemon link, no VM: resynchronising after
@@ -52,7 +55,7 @@ class SessionProtocolTest {
     }
     // A valid frame cut short, then a whole one: the reader resynchronises on the whole one.
     byte[] hb = FrameEncoder.encode(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(7)).build());
-    h.relay.injectToAgent(java.util.Arrays.copyOf(hb, hb.length - 3));
+    h.relay.injectToAgent(Arrays.copyOf(hb, hb.length - 3));
     assertThat(h.run("echo", "ok").stdout()).isEqualTo("ok\n");
   }
 
@@ -84,7 +87,7 @@ class SessionProtocolTest {
       assertThat(again.getAgentStartId()).isNotEqualTo(first.getAgentStartId());
       first = again;
       if (inFlight != null) {
-        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+        ExecutionException e = Assertions.assertThrows(ExecutionException.class,
             () -> inFlight.result.get(10, TimeUnit.SECONDS));
         assertThat(e.getCause().getMessage()).containsAnyOf("restarted", "closed", "new session");
         inFlightFailed++;
@@ -93,7 +96,7 @@ class SessionProtocolTest {
       back++;
     }
     System.out.printf("100 agent restarts, each back and answering: %.1f s%n", (System.nanoTime() - t0) / 1e9);
-    dev.vmlet.faults.Faults.report("agent restarted (protocol level, no VM)", String.format(
+    Faults.report("agent restarted (protocol level, no VM)", String.format(
         "100 agent restarts: back and answering %d/100 in %.1f s in all; requests in flight failed with the reason %d/10",
         back, (System.nanoTime() - t0) / 1e9, inFlightFailed));
   }
@@ -109,7 +112,7 @@ class SessionProtocolTest {
       h.link.close();
       h.relay.cut();
       if (inFlight != null) {
-        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+        ExecutionException e = Assertions.assertThrows(ExecutionException.class,
             () -> inFlight.result.get(10, TimeUnit.SECONDS));
         assertThat(e.getCause().getMessage()).contains("closed");
         inFlightFailed++;
@@ -120,7 +123,7 @@ class SessionProtocolTest {
       back++;
     }
     System.out.printf("100 host reconnections, each welcomed and answering: %.1f s%n", (System.nanoTime() - t0) / 1e9);
-    dev.vmlet.faults.Faults.report("host link cut (protocol level, no VM)", String.format(
+    Faults.report("host link cut (protocol level, no VM)", String.format(
         "100 reconnections: welcomed and answering %d/100 in %.1f s in all; requests in flight failed with the reason %d/10",
         back, (System.nanoTime() - t0) / 1e9, inFlightFailed));
   }
@@ -154,7 +157,7 @@ class SessionProtocolTest {
     h.relay.muteAgent(true);
     String why = h.lost.poll(10, TimeUnit.SECONDS);
     assertThat(why).contains("has not answered");
-    ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+    ExecutionException e = Assertions.assertThrows(ExecutionException.class,
         () -> inFlight.result.get(10, TimeUnit.SECONDS));
     assertThat(e.getCause().getMessage()).contains("requests in flight failed");
     h.relay.muteAgent(false);

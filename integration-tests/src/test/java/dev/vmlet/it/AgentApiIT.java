@@ -34,6 +34,17 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.cli.Main;
+import dev.vmlet.cli.PromptAccess;
+import dev.vmlet.client.Nodes;
+import dev.vmlet.proto.v1.RunCommandLineRequest;
+import dev.vmlet.proto.v1.RunResult;
+import dev.vmlet.proto.v1.VmState;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
+import java.util.Map;
 
 /**
  * The agent through the daemon's gRPC API in a real micro VM under TCG: PushFile and PullFile,
@@ -184,37 +195,37 @@ class AgentApiIT {
       assertThat(Guests.exec(d.client, VM, "true").exitCode()).isZero();
       ms[i] = (System.nanoTime() - t0) / 1_000_000;
     }
-    java.util.Arrays.sort(ms);
+    Arrays.sort(ms);
     System.out.printf("exec round trip of 'true' in a micro VM under TCG: median %d ms (of 5: %s)%n", ms[2],
-        java.util.Arrays.toString(ms));
+        Arrays.toString(ms));
   }
 
   @Test
   void cpRecursive_copiesATreeInAndOut_withModesAndLinks() throws Exception {
-    Path src = java.nio.file.Files.createDirectories(tmp.resolve("tree/src"));
-    java.nio.file.Files.createDirectories(src.resolve("a/b"));
-    java.nio.file.Files.createDirectories(src.resolve("empty"));
-    java.nio.file.Files.writeString(src.resolve("top.txt"), "top\n");
-    java.nio.file.Files.write(src.resolve("a/b/data.bin"), new byte[300_000]);
-    java.nio.file.Files.writeString(src.resolve("a/run.sh"), "#!/bin/sh\necho hi\n");
-    java.nio.file.Files.setPosixFilePermissions(src.resolve("a/run.sh"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---"));
+    Path src = Files.createDirectories(tmp.resolve("tree/src"));
+    Files.createDirectories(src.resolve("a/b"));
+    Files.createDirectories(src.resolve("empty"));
+    Files.writeString(src.resolve("top.txt"), "top\n");
+    Files.write(src.resolve("a/b/data.bin"), new byte[300_000]);
+    Files.writeString(src.resolve("a/run.sh"), "#!/bin/sh\necho hi\n");
+    Files.setPosixFilePermissions(src.resolve("a/run.sh"), PosixFilePermissions.fromString("rwxr-x---"));
     String socket = "--socket=" + d.paths.socket();
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", src.toString(), VM + ":/tmp/tree")).isZero();
+    assertThat(Main.run("cp", socket, "-r", src.toString(), VM + ":/tmp/tree")).isZero();
     assertThat(Guests.sh(d.client, VM, "cd /tmp/tree && find . | sort && stat -c %a a/run.sh && cat top.txt"))
         .isEqualTo(".\n./a\n./a/b\n./a/b/data.bin\n./a/run.sh\n./empty\n./top.txt\n750\ntop\n");
     Guests.sh(d.client, VM, "ln -s run.sh /tmp/tree/a/link; chown 65534:65534 /tmp/tree/top.txt");
 
     Path back = tmp.resolve("tree/back");
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", "-p", VM + ":/tmp/tree", back.toString())).isZero();
-    assertThat(java.nio.file.Files.getAttribute(back.resolve("top.txt"), "unix:uid")).isEqualTo(65534);
-    assertThat(java.nio.file.Files.readAllBytes(back.resolve("a/b/data.bin"))).hasSize(300_000);
-    assertThat(java.nio.file.Files.readString(back.resolve("top.txt"))).isEqualTo("top\n");
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(back.resolve("a/run.sh"))))
+    assertThat(Main.run("cp", socket, "-r", "-p", VM + ":/tmp/tree", back.toString())).isZero();
+    assertThat(Files.getAttribute(back.resolve("top.txt"), "unix:uid")).isEqualTo(65534);
+    assertThat(Files.readAllBytes(back.resolve("a/b/data.bin"))).hasSize(300_000);
+    assertThat(Files.readString(back.resolve("top.txt"))).isEqualTo("top\n");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(back.resolve("a/run.sh"))))
         .isEqualTo("rwxr-x---");
-    assertThat(java.nio.file.Files.isDirectory(back.resolve("empty"))).isTrue();
-    assertThat(java.nio.file.Files.readSymbolicLink(back.resolve("a/link")).toString()).isEqualTo("run.sh");
+    assertThat(Files.isDirectory(back.resolve("empty"))).isTrue();
+    assertThat(Files.readSymbolicLink(back.resolve("a/link")).toString()).isEqualTo("run.sh");
     // A file is not a tree; a tree that is not there is NOT_FOUND.
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, "-r", VM + ":/no/such/dir", back.resolve("x").toString())).isNotZero();
+    assertThat(Main.run("cp", socket, "-r", VM + ":/no/such/dir", back.resolve("x").toString())).isNotZero();
   }
 
   @Test
@@ -222,17 +233,17 @@ class AgentApiIT {
     byte[] data = new byte[3 << 20];
     new Random(17).nextBytes(data);
     Path local = tmp.resolve("resume.bin");
-    java.nio.file.Files.write(local, data);
-    java.nio.file.Files.write(tmp.resolve("prefix.bin"), java.util.Arrays.copyOf(data, 1 << 20));
+    Files.write(local, data);
+    Files.write(tmp.resolve("prefix.bin"), Arrays.copyOf(data, 1 << 20));
     String socket = "--socket=" + d.paths.socket();
     // What an interrupted push leaves in the guest: the first MiB, hidden next to the destination.
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, tmp.resolve("prefix.bin").toString(), VM + ":/tmp/.res.bin.vmlet-resume")).isZero();
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/res.bin")).isZero();
+    assertThat(Main.run("cp", socket, tmp.resolve("prefix.bin").toString(), VM + ":/tmp/.res.bin.vmlet-resume")).isZero();
+    assertThat(Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/res.bin")).isZero();
     assertThat(Guests.sh(d.client, VM, "sha256sum /tmp/res.bin | cut -d' ' -f1; ls -a /tmp | grep -c vmlet-resume").strip())
         .isEqualTo(Guests.sha(data) + "\n0");
     // A kept part that is not the source's beginning fails the whole-file digest: nothing is written.
     Guests.sh(d.client, VM, "head -c 1048576 /dev/zero > /tmp/.bad.bin.vmlet-resume");
-    assertThat(dev.vmlet.cli.Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/bad.bin")).isNotZero();
+    assertThat(Main.run("cp", socket, "--resume", local.toString(), VM + ":/tmp/bad.bin")).isNotZero();
     assertThat(Guests.sh(d.client, VM, "ls /tmp/bad.bin 2>&1 || true")).contains("No such file");
   }
 
@@ -244,8 +255,8 @@ class AgentApiIT {
     try {
       Guests.waitReady(d.client, other);
       StringBuilder out = new StringBuilder();
-      dev.vmlet.proto.v1.RunResult result = null;
-      var it = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest
+      RunResult result = null;
+      var it = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).runCommandLine(RunCommandLineRequest
           .newBuilder().setLine("@" + VM + " sh -c 'seq 1 5000; hostname >&2' | @" + other + " sh -c 'tail -n 1; hostname'")
           .setPipefail(true).build());
       String stderr = "";
@@ -262,10 +273,10 @@ class AgentApiIT {
       assertThat(out.toString()).isEqualTo("5000\n" + other + "\n");
       assertThat(stderr).isEqualTo(VM + ":" + VM + "\n");
       assertThat(result.getExitCode()).isZero();
-      assertThatThrownBy(() -> d.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+      assertThatThrownBy(() -> d.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@" + VM + " ls |").build()).hasNext())
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getDescription()).contains("column"));
-      assertThatThrownBy(() -> d.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+      assertThatThrownBy(() -> d.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@" + VM + " ls | @no-such-vm wc").build()).hasNext())
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getDescription()).contains("column 16"));
     } finally {
@@ -277,9 +288,9 @@ class AgentApiIT {
   private static String[] line(String line) {
     StringBuilder out = new StringBuilder();
     StringBuilder err = new StringBuilder();
-    dev.vmlet.proto.v1.RunResult result = null;
+    RunResult result = null;
     var it = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS)
-        .runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder().setLine(line).setPipefail(true).build());
+        .runCommandLine(RunCommandLineRequest.newBuilder().setLine(line).setPipefail(true).build());
     while (it.hasNext()) {
       var r = it.next();
       out.append(r.getStdout().toStringUtf8());
@@ -305,8 +316,8 @@ class AgentApiIT {
     line("@" + VM + " --info > @host " + info);
     assertThat(Files.readString(info)).contains("\"name\": \"" + VM + "\"");
     assertThat(line("@" + VM + " --pause")[2]).isEqualTo("0");
-    assertThat(d.client.vms().getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName(VM).build()).getState())
-        .isEqualTo(dev.vmlet.proto.v1.VmState.PAUSED);
+    assertThat(d.client.vms().getVm(VmRef.newBuilder().setName(VM).build()).getState())
+        .isEqualTo(VmState.PAUSED);
     line("@" + VM + " --resume");
     assertThat(line("@" + VM + " echo back")[0]).isEqualTo("back\n");
     assertThatThrownBy(() -> line("@host --pause")).hasMessageContaining("not a VM");
@@ -315,8 +326,8 @@ class AgentApiIT {
   @Test
   void thePrompt_runsEachLine_andShowsErrorsWithACaret() throws Exception {
     String input = "@" + VM + " echo hi | @" + VM + " tr a-z A-Z\n@" + VM + " ls |\n@no-such-vm true\n@" + VM + " sh -c 'exit 3'\nexit\n";
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-    int code = dev.vmlet.cli.PromptAccess.run(d.client, new java.io.ByteArrayInputStream(input.getBytes()), out);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code = PromptAccess.run(d.client, new ByteArrayInputStream(input.getBytes()), out);
     String shown = out.toString();
     assertThat(shown).contains("HI\n");
     assertThat(shown).contains("  @" + VM + " ls |\n  " + " ".repeat(VM.length() + 5) + "^\n").contains("empty stage after '|'");
@@ -328,10 +339,10 @@ class AgentApiIT {
 
   @Test
   void aLineForAnotherNode_isRunByThatNodesDaemon() throws Exception {
-    dev.vmlet.client.Nodes nodes = dev.vmlet.client.Nodes.ofSockets(java.util.Map.of("n1", d.paths.socket()));
+    Nodes nodes = Nodes.ofSockets(Map.of("n1", d.paths.socket()));
     try (TestDaemon other = TestDaemon.withNodes(tmp.resolve("other"), nodes)) {
       StringBuilder out = new StringBuilder();
-      var it = other.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest
+      var it = other.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).runCommandLine(RunCommandLineRequest
           .newBuilder().setLine("@n1/" + VM + " hostname | @n1/" + VM + " tr a-z A-Z").build());
       int code = -1;
       while (it.hasNext()) {
@@ -341,11 +352,11 @@ class AgentApiIT {
       }
       assertThat(out.toString()).isEqualTo(VM.toUpperCase() + "\n");
       assertThat(code).isZero();
-      assertThatThrownBy(() -> other.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+      assertThatThrownBy(() -> other.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@n9/x true").build()).hasNext()).hasMessageContaining("no node named 'n9'");
-      assertThatThrownBy(() -> other.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+      assertThatThrownBy(() -> other.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@n1/" + VM + " ls | @here cat").build()).hasNext()).hasMessageContaining("one node");
-      assertThatThrownBy(() -> other.client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+      assertThatThrownBy(() -> other.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@n1/no-such-vm true").build()).hasNext()).hasMessageContaining("node n1: column 1");
     }
   }

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.api.ApiEnums;
 
 /**
  * Fault suite: the agent in a real guest killed with SIGKILL (the micro image's init starts it
@@ -91,7 +92,7 @@ class AgentRestartFaultIT {
     Faults.report("agent killed, guest rebooted", String.format(
         "micro VM (%s): agent killed with SIGKILL %d times, link back %d/%d (%s from the kill to a command answered by the new agent);"
             + " guest rebooted %d times, link back %d/%d (%s from RebootVm to a command answered in the new boot)",
-        dev.vmlet.api.ApiEnums.word(vm.getAccel()), kills, agentBackMs.size(), kills, Faults.medianMax(agentBackMs), reboots, rebootBackMs.size(), reboots,
+        ApiEnums.word(vm.getAccel()), kills, agentBackMs.size(), kills, Faults.medianMax(agentBackMs), reboots, rebootBackMs.size(), reboots,
         Faults.medianMax(rebootBackMs)));
   }
 }

@@ -11,6 +11,10 @@ import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
 
 /** What benchmarks outside this package need of the test daemon and guests. */
 public final class BenchSupport {
@@ -44,14 +48,14 @@ public final class BenchSupport {
     }
 
     /** The VM as GetVm reports it (SSH host, port, user and key among it). */
-    public dev.vmlet.proto.v1.Vm info() {
-      return d.client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName(name).build());
+    public Vm info() {
+      return d.client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build());
     }
 
     /** Waits up to 300 s for the boot timeline (console, SSH, cloud-init done) and returns the VM then. */
-    public dev.vmlet.proto.v1.Vm awaitBootTimeline() throws Exception {
+    public Vm awaitBootTimeline() throws Exception {
       return Poll.forValue("the boot timeline of " + name + " (console, SSH, cloud-init done)", Duration.ofSeconds(300), () -> {
-        dev.vmlet.proto.v1.Vm vm = info();
+        Vm vm = info();
         return vm.getCloudInitDoneUnixMs() != 0 && vm.getSshReadyUnixMs() != 0 && vm.getConsoleFirstOutputUnixMs() != 0 ? vm : null;
       });
     }
@@ -87,7 +91,7 @@ public final class BenchSupport {
   /** A daemon process (its memory is its own) with micro VMs; VMs and daemon go on close. */
   public static final class MicroNode implements AutoCloseable {
     private final DaemonProcess daemon;
-    public final dev.vmlet.client.DaemonClient client;
+    public final DaemonClient client;
 
     private MicroNode(DaemonProcess daemon) {
       this.daemon = daemon;
@@ -104,7 +108,7 @@ public final class BenchSupport {
     }
 
     /** Creates and starts a micro VM and waits for its agent; returns the VM then. */
-    public dev.vmlet.proto.v1.Vm start(String name, int memoryMib) {
+    public Vm start(String name, int memoryMib) {
       client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
           .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(memoryMib)).setStart(true).build());
       return Guests.waitReady(client, name);
@@ -131,7 +135,7 @@ public final class BenchSupport {
     public void close() throws Exception {
       try {
         for (var vm : client.vms().withDeadlineAfter(30, TimeUnit.SECONDS)
-            .listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance()).getVmsList()) {
+            .listVms(ListVmsRequest.getDefaultInstance()).getVmsList()) {
           client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(vm.getSpec().getName())
               .setForce(true).build());
         }

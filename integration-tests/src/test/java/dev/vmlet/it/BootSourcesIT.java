@@ -27,6 +27,19 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.v1.AgentPort;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import dev.vmlet.proto.v1.Machine;
+import dev.vmlet.qemu.QemuSandbox;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The boot sources and platforms other than the default: machine microvm, the user's own kernel,
@@ -68,7 +81,7 @@ class BootSourcesIT {
   @Test
   void microvmMachine_bootsOnVirtioMmio_phonesHome_andStopsOnTheAcpiButton() {
     String name = "it-microvm";
-    create(VmSpec.newBuilder().setName(name).setMachine(dev.vmlet.proto.v1.Machine.MACHINE_MICROVM).setBalloon(true)
+    create(VmSpec.newBuilder().setName(name).setMachine(Machine.MACHINE_MICROVM).setBalloon(true)
         .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(8)));
     Guests.waitReady(client, name);
     // No PCI bus at all; the disk, the NIC, the console port and the balloon sit on virtio-mmio.
@@ -87,14 +100,14 @@ class BootSourcesIT {
   @Test
   void theAgentOnTheLegacySerialPort_phonesHome_runsCommands_andMovesFiles() throws Exception {
     String name = "it-serial";
-    Vm vm = create(VmSpec.newBuilder().setName(name).setAgentPort(dev.vmlet.proto.v1.AgentPort.AGENT_PORT_SERIAL));
+    Vm vm = create(VmSpec.newBuilder().setName(name).setAgentPort(AgentPort.AGENT_PORT_SERIAL));
     assertThat(vm.getQemuCommand()).contains("agent-serial.sock");
     Guests.waitReady(client, name);
     // The agent chose ttyS1 because the kernel command line said so; the virtio port is not used.
     assertThat(Guests.sh(client, name, "cat /proc/cmdline")).contains("vmlet.agent_port=serial");
     assertThat(Guests.sh(client, name, "ls -l /proc/$(pidof java)/fd 2>/dev/null | grep -c ttyS1")).isEqualTo("1\n");
     byte[] data = new byte[256 * 1024];
-    new java.util.Random(2).nextBytes(data);
+    new Random(2).nextBytes(data);
     long t0 = System.nanoTime();
     assertThat(Guests.push(client, name, "/tmp/s.bin", data, null, false).getSha256()).isEqualTo(Guests.sha(data));
     System.out.printf("256 KiB over the legacy serial port under TCG: %.0f KB/s%n", 262.144 / ((System.nanoTime() - t0) / 1e9));
@@ -195,18 +208,18 @@ class BootSourcesIT {
   void listAndGet_whileAStopWaitsOutAGuestThatIgnoresAcpi_answerAtOnce() throws Exception {
     String name = "it-deaf";
     startDiskVm(name, tmp.resolve("deaf.raw"), "vmlet deaf guest");
-    java.util.concurrent.CompletableFuture<Vm> stop = java.util.concurrent.CompletableFuture.supplyAsync(() -> client.vms()
+    CompletableFuture<Vm> stop = CompletableFuture.supplyAsync(() -> client.vms()
         .withDeadlineAfter(120, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setTimeoutSeconds(6).build()));
     VmState seen = VmState.RUNNING;
     while (seen == VmState.RUNNING) { // until the stop has begun: its ladder then waits up to 6 s for the guest
       seen = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build()).getState();
     }
     assertThat(seen).as("a reader sees the stop under way, not only its end").isEqualTo(VmState.STOPPING);
-    List<Long> micros = new java.util.ArrayList<>();
+    List<Long> micros = new ArrayList<>();
     int during = 0;
     for (int i = 0; i < 100; i++) {
       long t0 = System.nanoTime();
-      VmState listed = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance())
+      VmState listed = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).listVms(ListVmsRequest.getDefaultInstance())
           .getVmsList().stream().filter(v -> v.getSpec().getName().equals(name)).findFirst().orElseThrow().getState();
       long t1 = System.nanoTime();
       VmState got = client.vms().withDeadlineAfter(10, TimeUnit.SECONDS).getVm(VmRef.newBuilder().setName(name).build()).getState();
@@ -218,7 +231,7 @@ class BootSourcesIT {
       during++;
     }
     assertThat(during).as("pairs of reads answered while the stop waited out the guest").isGreaterThanOrEqualTo(10);
-    java.util.Collections.sort(micros);
+    Collections.sort(micros);
     System.out.printf("ListVms/GetVm during a stop that waits out a guest: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d calls)%n",
         micros.get(micros.size() / 2) / 1000.0, micros.get(micros.size() * 99 / 100) / 1000.0, micros.get(micros.size() - 1) / 1000.0,
         micros.size());
@@ -240,7 +253,7 @@ class BootSourcesIT {
     String name = "it-tap";
     ip("link", "del", tap);
     ip("link", "del", bridge);
-    java.util.Set<java.nio.file.attribute.PosixFilePermission> tunMode = null;
+    Set<PosixFilePermission> tunMode = null;
     try {
       requireIp("link", "add", bridge, "type", "bridge");
       requireIp("addr", "add", "10.213.77.1/24", "dev", bridge);
@@ -250,21 +263,21 @@ class BootSourcesIT {
       requireIp("tuntap", "add", "dev", tap, "mode", "tap", "user", "0");
       requireIp("link", "set", tap, "master", bridge, "up");
       assertThatThrownBy(() -> create(VmSpec.newBuilder().setName(name).setTap(tap)))
-          .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION);
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
             assertThat(e.getStatus().getDescription()).contains("which may not attach to '" + tap + "' (owner uid 0, group gid -1)")
-                .contains("ip tuntap add dev " + tap + " mode tap user " + dev.vmlet.qemu.QemuSandbox.USER);
+                .contains("ip tuntap add dev " + tap + " mode tap user " + QemuSandbox.USER);
           });
       requireIp("tuntap", "del", "dev", tap, "mode", "tap");
-      requireIp("tuntap", "add", "dev", tap, "mode", "tap", "user", dev.vmlet.qemu.QemuSandbox.USER);
+      requireIp("tuntap", "add", "dev", tap, "mode", "tap", "user", QemuSandbox.USER);
       requireIp("link", "set", tap, "master", bridge, "up");
       // QEMU's user opens /dev/net/tun; udev makes it 0666, this machine's container 0600.
       tunMode = Files.getPosixFilePermissions(TUN);
-      if (!tunMode.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
-        Files.setPosixFilePermissions(TUN, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      if (!tunMode.contains(PosixFilePermission.OTHERS_WRITE)) {
+        Files.setPosixFilePermissions(TUN, PosixFilePermissions.fromString("rw-------"));
         assertThatThrownBy(() -> client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build()))
             .hasMessageContaining("which cannot write the TUN device /dev/net/tun").hasMessageContaining("chmod 0666 /dev/net/tun");
-        Files.setPosixFilePermissions(TUN, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        Files.setPosixFilePermissions(TUN, PosixFilePermissions.fromString("rw-rw-rw-"));
       }
       Vm vm = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build());
       assertThat(vm.getSshPort()).as("no SSH forward without user-mode networking").isZero();
@@ -286,7 +299,7 @@ class BootSourcesIT {
   static final Path TUN = Path.of("/dev/net/tun");
 
   static int ip(String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of("ip"));
+    List<String> cmd = new ArrayList<>(List.of("ip"));
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     return p.waitFor(10, TimeUnit.SECONDS) ? p.exitValue() : -1;

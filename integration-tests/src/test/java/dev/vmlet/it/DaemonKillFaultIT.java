@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Arrays;
 
 /**
  * Fault suite: the daemon killed with SIGKILL while VMs run with an exec and a push in flight on
@@ -72,7 +73,7 @@ class DaemonKillFaultIT {
           return -1; // the daemon is gone: the push ends with its call's status
         }
         int n = Math.min(len, left);
-        java.util.Arrays.fill(b, off, off + n, (byte) 'x');
+        Arrays.fill(b, off, off + n, (byte) 'x');
         left -= n;
         return n;
       }

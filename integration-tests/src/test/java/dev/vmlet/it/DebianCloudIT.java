@@ -22,6 +22,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.vm.SshProbe;
+import io.grpc.StatusRuntimeException;
+import java.io.File;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Random;
 
 /**
  * A real Debian 12 cloud image with real cloud-init under TCG: the agent arrives through the NoCloud
@@ -95,8 +102,8 @@ class DebianCloudIT {
 
       // A file in and out through the agent, digests checked on both ends.
       byte[] data = new byte[8 << 20];
-      new java.util.Random(5).nextBytes(data);
-      String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+      new Random(5).nextBytes(data);
+      String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
       assertThat(Guests.push(d.client, name, "/root/pushed.bin", data, sha, false).getSha256()).isEqualTo(sha);
       assertThat(Guests.sh(d.client, name, "sha256sum /root/pushed.bin | cut -d' ' -f1").strip()).isEqualTo(sha);
       Guests.Pulled pulled = Guests.pull(d.client, name, "/root/pushed.bin");
@@ -112,7 +119,7 @@ class DebianCloudIT {
       assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
       assertThat(ssh.exitValue()).as("ssh: " + sshOut).isZero();
       // What the daemon reports for a VM whose agent never phoned home, asked of this one.
-      assertThat(dev.vmlet.vm.SshProbe.cloudInitStatus(info.getSshHost(), info.getSshPort(), Path.of(info.getSshIdentityFile())))
+      assertThat(SshProbe.cloudInitStatus(info.getSshHost(), info.getSshPort(), Path.of(info.getSshIdentityFile())))
           .contains("status: done");
       System.out.printf("debian timeline: kernel console %.1f s, agent %.1f s, cloud-init done %.1f s, SSH ready %.1f s%n",
           (info.getConsoleFirstOutputUnixMs() - info.getStartedAtUnixMs()) / 1000.0,
@@ -130,7 +137,7 @@ class DebianCloudIT {
       Poll.until("the agent of " + name + " to answer from a new boot", Duration.ofSeconds(400), () -> {
         try {
           return !Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id").equals(bootId);
-        } catch (io.grpc.StatusRuntimeException e) {
+        } catch (StatusRuntimeException e) {
           return false; // the agent is away while the guest reboots
         }
       });
@@ -158,7 +165,7 @@ class DebianCloudIT {
     TestDaemon.agentBundle();
     Path script = tmp.resolve("bootable-disk.sh");
     try (var in = DebianCloudIT.class.getResourceAsStream("bootable-disk.sh")) {
-      java.nio.file.Files.copy(in, script);
+      Files.copy(in, script);
     }
     Path image = tmp.resolve("users-cloud-image.qcow2");
     Process make = new ProcessBuilder("bash", script.toString(), debian.resolve("root.qcow2").toString(),
@@ -185,13 +192,13 @@ class DebianCloudIT {
 
   /** `vmlet ssh` as a user runs it: its own process, stdin closed (ssh would read the test JVM's). */
   private static Guests.Result vmletSsh(TestDaemon d, String name, String... command) throws Exception {
-    List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "dev.vmlet.cli.Main", "ssh", "--socket=" + d.paths.socket(), "--wait", "600",
         name, "--"));
     argv.addAll(List.of(command));
     Path out = Files.createTempFile("vmlet-ssh", ".out");
     Path err = Files.createTempFile("vmlet-ssh", ".err");
-    Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+    Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
         .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     if (!p.waitFor(12, TimeUnit.MINUTES)) {
       p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

@@ -14,6 +14,9 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import dev.vmlet.api.ApiEnums;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
 
 /** What the VM tests do to guests through a daemon: wait for the agent, run commands. */
 final class Guests {
@@ -61,7 +64,7 @@ final class Guests {
     Vm ready = client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
         .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(vm).setTimeoutSeconds(180).build());
     System.out.printf("phone-home %s: %d ms after QEMU start (%s)%n", vm,
-        ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs(), dev.vmlet.api.ApiEnums.word(ready.getAccel()));
+        ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs(), ApiEnums.word(ready.getAccel()));
     return ready;
   }
   /**
@@ -71,7 +74,7 @@ final class Guests {
   static FileTransferResult push(DaemonClient client, String vm, String path, byte[] data, String sha, boolean cancelHalfway)
       throws Exception {
     return FileClient.push(client, PushFileHeader.newBuilder().setName(vm).setPath(path).build(),
-        new java.io.ByteArrayInputStream(data), sha, cancelHalfway ? data.length / 2 : -1);
+        new ByteArrayInputStream(data), sha, cancelHalfway ? data.length / 2 : -1);
   }
 
   static String sha(byte[] data) throws Exception {
@@ -80,7 +83,7 @@ final class Guests {
 
   record Pulled(byte[] data, FileTransferResult done) {}
 
-  static Pulled pull(DaemonClient client, String vm, String path) throws java.io.IOException {
+  static Pulled pull(DaemonClient client, String vm, String path) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     FileTransferResult done = FileClient.pull(client, vm, path, out, info -> { });
     return new Pulled(out.toByteArray(), done);

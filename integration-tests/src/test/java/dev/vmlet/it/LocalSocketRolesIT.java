@@ -12,6 +12,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.regex.Pattern;
 
 /**
  * The unix socket by peer uid: a member of group vmlet is an operator, another user cannot
@@ -79,7 +81,7 @@ class LocalSocketRolesIT {
   void groupMembersAreOperators_othersCannotConnect() throws Exception {
     try (TestDaemon d = daemon()) {
       Path socket = d.paths.socket();
-      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-rw----");
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-rw----");
       Ran list = vmlet(MEMBER, socket, "list");
       assertThat(list.code()).as(list.out()).isZero();
       assertThat(list.out()).startsWith("NAME");
@@ -121,14 +123,14 @@ class LocalSocketRolesIT {
           .contains("(" + MEMBER + ") role=operator method=vmlet.v1.VmService/DryRun vm=theirs outcome=PERMISSION_DENIED"
               + " paths=spec.disks[0].base_image=" + rootOnly + " paths_decision=denied")
           .containsPattern("\\(" + MEMBER + "\\) role=operator method=vmlet.v1.VmService/DryRun vm=mine outcome=(OK|FAILED_PRECONDITION)"
-              + " paths=spec.disks\\[0\\].base_image=" + java.util.regex.Pattern.quote(own.toString()) + " paths_decision=allowed");
+              + " paths=spec.disks\\[0\\].base_image=" + Pattern.quote(own.toString()) + " paths_decision=allowed");
     }
   }
 
   /** A 2 MiB raw disk image with this mode, owned by root. */
   static Path disk(Path file, String mode) throws Exception {
     assertThat(run("truncate", "-s", "2M", file.toString()).code()).isZero();
-    Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(mode));
     return file;
   }
 }

@@ -18,6 +18,14 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Random;
 
 /**
  * The metrics endpoint with real parts: a daemon running a micro VM (with a disk), scraped by a
@@ -70,7 +78,7 @@ class MetricsIT {
       assertThat(r.exitCode()).isZero();
       assertThat(r.stdout().strip()).isEqualTo("100000");
       byte[] file = new byte[2 << 20];
-      new java.util.Random(7).nextBytes(file);
+      new Random(7).nextBytes(file);
       Guests.push(d.client, VM, "/tmp/metrics.bin", file, null, false);
 
       double cpu1 = prom.awaitAbove(cpu, cpu0, Duration.ofSeconds(30));
@@ -146,11 +154,11 @@ class MetricsIT {
 
     List<Double> ms = new ArrayList<>();
     int bytes = 0;
-    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    HttpClient http = HttpClient.newHttpClient();
     for (int i = 0; i < 60; i++) {
       long t0 = System.nanoTime();
-      var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + endpoint + "/metrics"))
-          .timeout(Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+      var r = http.send(HttpRequest.newBuilder(URI.create("http://" + endpoint + "/metrics"))
+          .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
       double took = (System.nanoTime() - t0) / 1e6;
       assertThat(r.statusCode()).isEqualTo(200);
       bytes = r.body().length();
@@ -164,12 +172,12 @@ class MetricsIT {
     // this thread's CPU time (what a scrape costs, whatever else the host's CPUs are doing).
     List<Double> inside = new ArrayList<>();
     List<Double> cpu = new ArrayList<>();
-    var threads = java.lang.management.ManagementFactory.getThreadMXBean();
-    var writer = io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter.create();
+    var threads = ManagementFactory.getThreadMXBean();
+    var writer = PrometheusTextFormatWriter.create();
     for (int i = 0; i < 60; i++) {
       long t0 = System.nanoTime();
       long c0 = threads.getCurrentThreadCpuTime();
-      writer.write(java.io.OutputStream.nullOutputStream(), d.daemon.metrics().registry().scrape());
+      writer.write(OutputStream.nullOutputStream(), d.daemon.metrics().registry().scrape());
       if (i >= 10) {
         inside.add((System.nanoTime() - t0) / 1e6);
         cpu.add((threads.getCurrentThreadCpuTime() - c0) / 1e6);
@@ -181,7 +189,7 @@ class MetricsIT {
         + " max %.1f ms; in the daemon (collect and write): median %.1f ms wall, %.1f ms CPU, max %.1f ms wall; load average %.1f%n",
         s.size(), bytes, median, ms.get(ms.size() * 9 / 10), ms.get(ms.size() - 1), inside.get(inside.size() / 2),
         cpu.get(cpu.size() / 2), inside.get(inside.size() - 1),
-        java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     // The bound holds the cost (CPU time); wall times on this shared 2-CPU host follow the other load.
     assertThat(cpu.get(cpu.size() / 2)).isLessThan(50);
   }

@@ -42,6 +42,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.v1.CloudInit;
+import dev.vmlet.proto.v1.Firmware;
+import dev.vmlet.proto.v1.KernelBoot;
+import dev.vmlet.proto.v1.Machine;
+import dev.vmlet.proto.v1.RunCommandLineRequest;
+import dev.vmlet.qemu.QemuSandbox;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 
 /**
  * The walking skeleton end to end with real parts: a real daemon on a real unix socket launches the
@@ -95,16 +104,16 @@ class MicroVmIT {
     assertThat(vm.getState()).isEqualTo(VmState.RUNNING);
     long pid = vm.getPid();
     // QEMU runs under its seccomp filter (mode 2) where the build has one.
-    if (!dev.vmlet.qemu.QemuSandbox.options(Qemu.BINARY).isEmpty()) {
-      assertThat(java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status"))).contains("Seccomp:\t2");
-      assertThat(vm.getQemuCommand()).contains("-sandbox " + dev.vmlet.qemu.QemuSandbox.OPTIONS);
+    if (!QemuSandbox.options(Qemu.BINARY).isEmpty()) {
+      assertThat(Files.readAllLines(Path.of("/proc/" + pid + "/status"))).contains("Seccomp:\t2");
+      assertThat(vm.getQemuCommand()).contains("-sandbox " + QemuSandbox.OPTIONS);
     }
     // QEMU holds only its own files: none of the daemon's (its jars, its API socket), no pipe to it.
-    try (var fds = java.nio.file.Files.list(Path.of("/proc/" + pid + "/fd"))) {
+    try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
       List<String> targets = fds.map(f -> {
         try {
-          return java.nio.file.Files.readSymbolicLink(f).toString();
-        } catch (java.io.IOException e) {
+          return Files.readSymbolicLink(f).toString();
+        } catch (IOException e) {
           return "";
         }
       }).toList();
@@ -114,9 +123,9 @@ class MicroVmIT {
     // A root daemon's QEMU runs as its own user from the start: no capabilities, no_new_privs, and
     // the files it writes are that user's; the VM's record stays the daemon's.
     if ("root".equals(System.getProperty("user.name"))) {
-      List<String> status = java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/status"));
+      List<String> status = Files.readAllLines(Path.of("/proc/" + pid + "/status"));
       int uid = (Integer) Files.getAttribute(Path.of("/proc/" + pid), "unix:uid");
-      var user = dev.vmlet.qemu.QemuSandbox.user().orElseThrow();
+      var user = QemuSandbox.user().orElseThrow();
       assertThat(uid).isEqualTo(user.uid()).isNotZero();
       assertThat(status).contains("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid, "NoNewPrivs:\t1", "CapEff:\t0000000000000000",
           "CapPrm:\t0000000000000000");
@@ -315,8 +324,8 @@ class MicroVmIT {
   }
 
   static String httpGet(int port) throws Exception {
-    try (java.net.Socket sock = new java.net.Socket()) {
-      sock.connect(new java.net.InetSocketAddress("127.0.0.1", port), 10_000);
+    try (Socket sock = new Socket()) {
+      sock.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
       sock.setSoTimeout(20_000);
       sock.getOutputStream().write("GET /index.html HTTP/1.0\r\n\r\n".getBytes());
       return new String(sock.getInputStream().readAllBytes());
@@ -327,7 +336,7 @@ class MicroVmIT {
   void uefiVm_bootsThroughOvmf_andSnapshotsIncludeItsMemory() throws Exception {
     String name = "it-uefi";
     client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(name).setFirmware(dev.vmlet.proto.v1.Firmware.FIRMWARE_UEFI).addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(16)))
+        .setSpec(VmSpec.newBuilder().setName(name).setFirmware(Firmware.FIRMWARE_UEFI).addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(16)))
         .setStart(true).build());
     waitReady(name);
     assertThat(exec(name, "sh", "-c", "test -d /sys/firmware/efi && echo uefi").stdout()).isEqualTo("uefi\n");
@@ -341,10 +350,10 @@ class MicroVmIT {
 
   @Test
   void theHost_isRefusedInLines_unlessTheDaemonAllowsIt() {
-    assertThatThrownBy(() -> client.vms().runCommandLine(dev.vmlet.proto.v1.RunCommandLineRequest.newBuilder()
+    assertThatThrownBy(() -> client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
         .setLine("@host true").build()).hasNext())
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED);
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
           assertThat(e.getStatus().getDescription()).contains("column 1").contains("--allow-host-exec");
         });
   }
@@ -366,20 +375,20 @@ class MicroVmIT {
         VmSpec.newBuilder().setName("ok").setMemoryMib(1024 * 1024).build(),
         VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d").setBaseImage("/no/such/base.qcow2")).build(),
         VmSpec.newBuilder().setName("ok").addDisks(DiskSpec.newBuilder().setName("d")).build(),
-        VmSpec.newBuilder().setName("ok").setKernel(dev.vmlet.proto.v1.KernelBoot.newBuilder().setPath("/no/such/vmlinuz")).build(),
+        VmSpec.newBuilder().setName("ok").setKernel(KernelBoot.newBuilder().setPath("/no/such/vmlinuz")).build(),
         VmSpec.newBuilder().setName("ok").setImage("disk").build(),
         VmSpec.newBuilder().setName("ok").setImage("ubuntu").build(),
-        VmSpec.newBuilder().setName("ok").setMachine(dev.vmlet.proto.v1.Machine.MACHINE_MICROVM).setFirmware(dev.vmlet.proto.v1.Firmware.FIRMWARE_UEFI).build(),
-        VmSpec.newBuilder().setName("ok").setTap("tap0").addForwards(dev.vmlet.proto.v1.PortForward.newBuilder().setHostPort(8080).setGuestPort(80)).build(),
+        VmSpec.newBuilder().setName("ok").setMachine(Machine.MACHINE_MICROVM).setFirmware(Firmware.FIRMWARE_UEFI).build(),
+        VmSpec.newBuilder().setName("ok").setTap("tap0").addForwards(PortForward.newBuilder().setHostPort(8080).setGuestPort(80)).build(),
         VmSpec.newBuilder().setName("ok").addGpus("not-a-pci-address").build(),
         VmSpec.newBuilder().setName("ok").setImage("/no/such/cloud.qcow2").build(),
         VmSpec.newBuilder().setName("ok").setImage(tmp.toString()).build(),
         VmSpec.newBuilder().setName("ok").setImage("/etc/hostname").build(),
-        VmSpec.newBuilder().setName("ok").setImage("debian").setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder()
+        VmSpec.newBuilder().setName("ok").setImage("debian").setCloudInit(CloudInit.newBuilder()
             .setUserData("#cloud-config\nruncmd: [unclosed\n")).build(),
-        VmSpec.newBuilder().setName("ok").setImage("debian").setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder()
+        VmSpec.newBuilder().setName("ok").setImage("debian").setCloudInit(CloudInit.newBuilder()
             .setUserData("just some text")).build(),
-        VmSpec.newBuilder().setName("ok").setCloudInit(dev.vmlet.proto.v1.CloudInit.newBuilder().setUserData("#!/bin/sh\n")).build())) {
+        VmSpec.newBuilder().setName("ok").setCloudInit(CloudInit.newBuilder().setUserData("#!/bin/sh\n")).build())) {
       assertThatThrownBy(() -> client.vms().withDeadlineAfter(10, TimeUnit.SECONDS)
               .createVm(CreateVmRequest.newBuilder().setSpec(bad).setStart(true).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class,

@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.v1.Accel;
+import java.nio.file.Files;
 
 /** NodeService against this real machine: what it reports must be what the machine has. */
 class NodeIT {
@@ -24,16 +26,16 @@ class NodeIT {
       assertThat(c.getQemuBinary()).endsWith("/qemu-system-x86_64");
       assertThat(c.getQemuVersion()).startsWith("QEMU emulator version");
       assertThat(c.getHostCpus()).isEqualTo(Runtime.getRuntime().availableProcessors());
-      assertThat(c.getKvmPresent()).isEqualTo(java.nio.file.Files.exists(Path.of("/dev/kvm")));
-      assertThat(c.getAccel()).isIn(dev.vmlet.proto.v1.Accel.ACCEL_KVM, dev.vmlet.proto.v1.Accel.ACCEL_TCG);
-      assertThat(c.getKvmWorks()).isEqualTo(c.getAccel() == dev.vmlet.proto.v1.Accel.ACCEL_KVM);
+      assertThat(c.getKvmPresent()).isEqualTo(Files.exists(Path.of("/dev/kvm")));
+      assertThat(c.getAccel()).isIn(Accel.ACCEL_KVM, Accel.ACCEL_TCG);
+      assertThat(c.getKvmWorks()).isEqualTo(c.getAccel() == Accel.ACCEL_KVM);
       assertThat(c.getOvmfList()).isNotEmpty(); // scripts/test installs ovmf
       assertThat(c.getPassthroughNote()).contains("fake sysfs only");
       var gpus = d.client.node().listGpus(ListGpusRequest.getDefaultInstance());
       System.out.println("gpus on this machine: " + gpus.getGpusCount());
       assertThatThrownBy(() -> d.client.node().passthroughGpu(GpuRequest.newBuilder().setAddress("0000:ee:1f.7").build()))
           .hasMessageContaining("no PCI device 0000:ee:1f.7");
-      String first = java.nio.file.Files.list(Path.of("/sys/bus/pci/devices")).map(p -> p.getFileName().toString()).sorted()
+      String first = Files.list(Path.of("/sys/bus/pci/devices")).map(p -> p.getFileName().toString()).sorted()
           .findFirst().orElseThrow();
       assertThatThrownBy(() -> d.client.node().reclaimGpu(GpuRequest.newBuilder().setAddress(first).build()))
           .hasMessageContaining("FAILED_PRECONDITION").hasMessageContaining("nothing to give back");

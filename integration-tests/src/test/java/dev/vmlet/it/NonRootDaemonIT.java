@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.v1.VmRef;
 
 /**
  * The daemon as a fresh non-root user (no capabilities, in group kvm where the host has one) boots
@@ -71,7 +72,7 @@ class NonRootDaemonIT {
         try {
           Guests.waitReady(c, "unpriv");
         } catch (RuntimeException e) {
-          throw new AssertionError("the VM did not come up: " + c.vms().getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName("unpriv")
+          throw new AssertionError("the VM did not come up: " + c.vms().getVm(VmRef.newBuilder().setName("unpriv")
               .build()).getLastError() + "\ndaemon log:\n" + Files.readString(tmp.resolve("daemon.log")), e);
         }
         assertThat(Guests.sh(c, "unpriv", "echo up")).isEqualTo("up\n");

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.OptionalDouble;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
+import java.net.InetAddress;
 
 /**
  * A real Prometheus (Debian's package) for a test: on 127.0.0.1 and a free port, with a config
@@ -67,7 +68,7 @@ final class PrometheusServer implements AutoCloseable {
   }
 
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
   }

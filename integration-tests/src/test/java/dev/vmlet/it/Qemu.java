@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 
 /** Capability checks for tests that need real QEMU; a missing capability skips with the reason. */
 final class Qemu {
@@ -31,12 +34,12 @@ final class Qemu {
    *
    * @return dir
    */
-  static java.nio.file.Path reachable(java.nio.file.Path dir) throws IOException {
-    java.nio.file.Files.createDirectories(dir);
-    for (java.nio.file.Path p = dir.toRealPath(); p != null; p = p.getParent()) {
-      var perms = java.nio.file.Files.getPosixFilePermissions(p);
-      if (perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
-        java.nio.file.Files.setPosixFilePermissions(p, perms);
+  static Path reachable(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    for (Path p = dir.toRealPath(); p != null; p = p.getParent()) {
+      var perms = Files.getPosixFilePermissions(p);
+      if (perms.add(PosixFilePermission.OTHERS_EXECUTE)) {
+        Files.setPosixFilePermissions(p, perms);
       }
     }
     return dir;

@@ -21,6 +21,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.qemu.QemuProcess;
+import java.util.List;
 
 /**
  * Fault suite: QEMU frozen with SIGSTOP, so that neither its QMP monitor nor the guest's agent
@@ -62,7 +64,7 @@ class QemuFreezeFaultIT {
 
     // A long program whose first line says it runs; its call has a 10-minute client deadline.
     ExecClient exec = ExecClient.start(d.client.vmsAsync().withDeadlineAfter(10, TimeUnit.MINUTES),
-        ExecRequest.newBuilder().setName(name).addAllArgv(java.util.List.of("sh", "-c", "echo started; exec sleep 600")).build());
+        ExecRequest.newBuilder().setName(name).addAllArgv(List.of("sh", "-c", "echo started; exec sleep 600")).build());
     ExecResponse first = exec.next();
     assertThat(first.getStdout().toStringUtf8()).isEqualTo("started\n");
 
@@ -102,7 +104,7 @@ class QemuFreezeFaultIT {
     long stopMs = millisSince(t0);
     frozenPid = 0;
     assertThat(stopped.getState()).isEqualTo(VmState.STOPPED);
-    assertThat(ProcessHandle.of(vm.getPid()).map(dev.vmlet.qemu.QemuProcess::isRunning).orElse(false)).as("QEMU is gone").isFalse();
+    assertThat(ProcessHandle.of(vm.getPid()).map(QemuProcess::isRunning).orElse(false)).as("QEMU is gone").isFalse();
 
     Faults.report("QEMU frozen", String.format("SIGSTOP of QEMU with an exec in flight: PauseVm ended after %d ms with %s (%s);"
             + " GetVm answered in %d ms; the exec ended %d ms after the freeze with %s; StopVm (5 s grace) reached STOPPED"

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.nio.file.LinkOption;
 
 /**
  * Fault suite: QEMU killed with SIGKILL behind the daemon's back, cycle after cycle. The VM must be
@@ -60,7 +61,7 @@ class QemuKillFaultIT {
     try (var s = Files.walk(dir)) {
       return s.filter(p -> {
         try {
-          BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+          BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
           return a.isOther();
         } catch (IOException e) {
           return false;

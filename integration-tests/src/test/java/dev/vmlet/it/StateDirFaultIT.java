@@ -27,6 +27,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Assertions;
 
 /**
  * Fault suite: the daemon's state directory fills up while a VM runs, then turns read-only. Every
@@ -84,7 +86,7 @@ class StateDirFaultIT {
     } catch (IOException full) {
       // what we wanted
     }
-    try (OutputStream out = Files.newOutputStream(dir.resolve("filler"), java.nio.file.StandardOpenOption.APPEND)) {
+    try (OutputStream out = Files.newOutputStream(dir.resolve("filler"), StandardOpenOption.APPEND)) {
       for (int i = 0; i < 4096; i++) {
         out.write(1);
         out.flush();
@@ -106,7 +108,7 @@ class StateDirFaultIT {
 
   /** A call that must be refused with {@code code}, saying why and what to do; returns the message. */
   private String refused(Status.Code code, String what, Runnable call, List<String> seen) {
-    StatusRuntimeException e = (StatusRuntimeException) org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+    StatusRuntimeException e = (StatusRuntimeException) Assertions.assertThrows(StatusRuntimeException.class,
         call::run, what);
     assertThat(e.getStatus().getCode()).as(what).isEqualTo(code);
     assertThat(e.getStatus().getDescription()).as(what).contains("retry");

@@ -5,6 +5,13 @@ import dev.vmlet.daemon.Daemon;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.image.MicroImageBuilder;
 import java.nio.file.Path;
+import dev.vmlet.client.Nodes;
+import dev.vmlet.image.ImageBuilder;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.ListVmsRequest;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A real daemon in this JVM for a VM test class: state and sockets under the test's directory,
@@ -28,18 +35,18 @@ final class TestDaemon implements AutoCloseable {
 
   /** A daemon with @host enabled through the agent jar, and the alias {@code spirit}. */
   static TestDaemon withHostExec(Path dir) throws Exception {
-    return start(dir, new Daemon.Options(Path.of(System.getProperty("vmlet.agentJar")), java.util.List.of("spirit"),
-        dev.vmlet.client.Nodes.NONE));
+    return start(dir, new Daemon.Options(Path.of(System.getProperty("vmlet.agentJar")), List.of("spirit"),
+        Nodes.NONE));
   }
 
   /** A daemon that serves Prometheus metrics on a free loopback port ({@code daemon.metrics().port()}). */
   static TestDaemon withMetrics(Path dir) throws Exception {
-    return start(dir, Daemon.Options.DEFAULT.withMetrics(new java.net.InetSocketAddress("127.0.0.1", 0)));
+    return start(dir, Daemon.Options.DEFAULT.withMetrics(new InetSocketAddress("127.0.0.1", 0)));
   }
 
   /** A daemon (meant to have no VMs) that reaches others as nodes. */
-  static TestDaemon withNodes(Path dir, dev.vmlet.client.Nodes nodes) throws Exception {
-    return start(dir, new Daemon.Options(null, java.util.List.of(), nodes));
+  static TestDaemon withNodes(Path dir, Nodes nodes) throws Exception {
+    return start(dir, new Daemon.Options(null, List.of(), nodes));
   }
 
   private static TestDaemon start(Path dir, Daemon.Options host) throws Exception {
@@ -55,7 +62,7 @@ final class TestDaemon implements AutoCloseable {
 
   /** Builds the agent bundle that cloud images and user disk images get, when it is stale. */
   static void agentBundle() throws Exception {
-    dev.vmlet.image.ImageBuilder.build(dev.vmlet.image.ImageBuilder.AGENT_BUNDLE, Path.of(System.getProperty("vmlet.agentJar")),
+    ImageBuilder.build(ImageBuilder.AGENT_BUNDLE, Path.of(System.getProperty("vmlet.agentJar")),
         VmletPaths.fromEnvironment().cacheDir().resolve("images/agent-bundle"), line -> System.out.println("[bundle] " + line));
   }
 
@@ -80,10 +87,10 @@ final class TestDaemon implements AutoCloseable {
   @Override
   public void close() throws Exception {
     try {
-      for (var vm : client.vms().withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
-          .listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance()).getVmsList()) {
-        client.vms().withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS).deleteVm(
-            dev.vmlet.proto.v1.DeleteVmRequest.newBuilder().setName(vm.getSpec().getName()).setForce(true).build());
+      for (var vm : client.vms().withDeadlineAfter(30, TimeUnit.SECONDS)
+          .listVms(ListVmsRequest.getDefaultInstance()).getVmsList()) {
+        client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(
+            DeleteVmRequest.newBuilder().setName(vm.getSpec().getName()).setForce(true).build());
       }
     } finally {
       client.close();

@@ -33,6 +33,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.proto.v1.Firmware;
+import dev.vmlet.proto.v1.KernelBoot;
+import dev.vmlet.proto.v1.ListVmsRequest;
 
 /**
  * Host paths from remote callers (issue 22): a real daemon server with mutual TLS on loopback and
@@ -121,10 +124,10 @@ class RemoteHostPathsTest {
       assertThat(refused(() -> viewer.vms().withDeadlineAfter(30, TimeUnit.SECONDS).dryRun(withBase("sx2", worldReadable)))
           .getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
       CreateVmRequest kernel = CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder().setName("k1")
-          .setKernel(dev.vmlet.proto.v1.KernelBoot.newBuilder().setPath(worldReadable.toString()))).build();
+          .setKernel(KernelBoot.newBuilder().setPath(worldReadable.toString()))).build();
       assertThat(refused(() -> operator.vms().withDeadlineAfter(30, TimeUnit.SECONDS).createVm(kernel)).getStatus().getDescription())
           .startsWith("spec.kernel.path " + worldReadable + ": host paths from remote callers");
-      assertThat(operator.vms().listVms(dev.vmlet.proto.v1.ListVmsRequest.getDefaultInstance()).getVmsList()).isEmpty();
+      assertThat(operator.vms().listVms(ListVmsRequest.getDefaultInstance()).getVmsList()).isEmpty();
     }
     assertThat(Files.readAllLines(audit)).anyMatch(l -> l.endsWith("caller=operator role=operator method=vmlet.v1.VmService/CreateVm"
         + " vm=sx2 outcome=PERMISSION_DENIED paths=spec.disks[0].base_image=" + worldReadable + " paths_decision=denied"))
@@ -175,7 +178,7 @@ class RemoteHostPathsTest {
       assertThat(refused(() -> operator.vms().withDeadlineAfter(30, TimeUnit.SECONDS).createVm(tap)).getStatus().getDescription())
           .startsWith("spec.tap tap0: a TAP device may be named over TCP by the admin role only");
       CreateVmRequest gpu = CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder().setName("g").addGpus("0000:01:00.0")
-          .setFirmware(dev.vmlet.proto.v1.Firmware.FIRMWARE_UEFI)).build();
+          .setFirmware(Firmware.FIRMWARE_UEFI)).build();
       assertThat(refused(() -> operator.vms().withDeadlineAfter(30, TimeUnit.SECONDS).createVm(gpu)).getStatus().getCode())
           .isEqualTo(Status.Code.PERMISSION_DENIED);
     }

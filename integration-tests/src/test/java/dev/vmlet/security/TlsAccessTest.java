@@ -34,6 +34,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.vmlet.guest.AgentMain;
+import dev.vmlet.proto.v1.GpuRequest;
+import dev.vmlet.proto.v1.RunCommandLineResponse;
+import io.grpc.Context;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.concurrent.CompletableFuture;
 
 /** The TCP listener with mutual TLS and roles: a real daemon server, real certificates, no VM. */
 class TlsAccessTest {
@@ -57,7 +65,7 @@ class TlsAccessTest {
         new AccelProbe("/nonexistent/qemu", dir.resolve("no-kvm"), Duration.ofSeconds(1)), "/nonexistent/qemu", Clock.systemUTC());
     String java = ProcessHandle.current().info().command().orElse("java");
     host = new HostAccess(List.of(), HostAgent.start(List.of(java, "-cp", System.getProperty("java.class.path"),
-        dev.vmlet.guest.AgentMain.class.getName()), dir.resolve("run/host-agent.sock"), Duration.ofSeconds(1)));
+        AgentMain.class.getName()), dir.resolve("run/host-agent.sock"), Duration.ofSeconds(1)));
     audit = dir.resolve("state/audit.log");
     server = new DaemonServer(paths.socket(), manager, host, Nodes.NONE, new AuditLog(audit),
         new DaemonServer.Tls(new InetSocketAddress("127.0.0.1", 0), pki), 3);
@@ -111,7 +119,7 @@ class TlsAccessTest {
         assertThat(e.getStatus().getDescription()).contains("needs the admin role; operator is operator");
       });
       assertThat(run(admin, "@host echo hi")).isEqualTo("hi\n");
-      assertThat(code(() -> viewer.node().passthroughGpu(dev.vmlet.proto.v1.GpuRequest.newBuilder().setAddress("01:00.0").build())))
+      assertThat(code(() -> viewer.node().passthroughGpu(GpuRequest.newBuilder().setAddress("01:00.0").build())))
           .isEqualTo(Status.Code.PERMISSION_DENIED);
     }
     List<String> lines = Files.readAllLines(audit);
@@ -161,11 +169,11 @@ class TlsAccessTest {
 
   @Test
   void keysAreWrittenForTheOwnerOnly() throws Exception {
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.clientKey("admin"))))
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.clientKey("admin"))))
         .isEqualTo("rw-------");
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.dir().resolve("ca.key"))))
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.dir().resolve("ca.key"))))
         .isEqualTo("rw-------");
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.serverKey())))
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pki.serverKey())))
         .isEqualTo("rw-------");
   }
 
@@ -176,17 +184,17 @@ class TlsAccessTest {
   @Test
   void aCallerMayHoldOnlySoManyStreams_andMessagesHaveALimit() throws Exception {
     try (DaemonClient admin = as("admin")) {
-      List<io.grpc.Context.CancellableContext> held = new java.util.ArrayList<>();
-      List<java.util.concurrent.CompletableFuture<Status>> ends = new java.util.ArrayList<>();
+      List<Context.CancellableContext> held = new ArrayList<>();
+      List<CompletableFuture<Status>> ends = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
-        io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+        Context.CancellableContext ctx = Context.current().withCancellation();
         held.add(ctx);
-        java.util.concurrent.CompletableFuture<Status> end = new java.util.concurrent.CompletableFuture<>();
+        CompletableFuture<Status> end = new CompletableFuture<>();
         ends.add(end);
         ctx.run(() -> admin.vmsAsync().runCommandLine(RunCommandLineRequest.newBuilder().setLine("@host sleep 30").build(),
-            new io.grpc.stub.StreamObserver<>() {
+            new StreamObserver<>() {
               @Override
-              public void onNext(dev.vmlet.proto.v1.RunCommandLineResponse r) {
+              public void onNext(RunCommandLineResponse r) {
               }
 
               @Override
