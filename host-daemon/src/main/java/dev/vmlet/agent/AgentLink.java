@@ -45,6 +45,10 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * another and neither side buffers without bound. Frames from the agent go to the handler of
  * their kind ({@link AgentFrameHandlers}, {@link StreamReplies}); a guest that floods the link
  * with frames that answer nothing is cut off ({@link FloodGuard}).
+ *
+ * <p>Why one class of about 300 lines: it is the only class of the link the rest of the daemon
+ * uses, so every request is here with its contract in Javadoc and a body of a line or two; the
+ * work is in the classes named above.
  */
 public final class AgentLink implements Closeable {
   private static final Logger LOG = Logger.getLogger(AgentLink.class.getName());
