@@ -1,5 +1,6 @@
 package dev.vmlet.agent;
 
+import dev.vmlet.fs.UnixSockets;
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
 import dev.vmlet.proto.agent.v1.Frame;
@@ -9,7 +10,6 @@ import java.time.Duration;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * The socket under one agent link: frames out through one writer (writers take turns), and one
@@ -39,14 +39,11 @@ final class LinkConnection {
 
   /** Connects to the unix socket QEMU serves for the VM's agent port. */
   static AFUNIXSocket connect(Path socketPath, Duration timeout) throws IOException {
-    AFUNIXSocket s = AFUNIXSocket.newInstance();
     try {
-      s.connect(AFUNIXSocketAddress.of(socketPath.toFile()), (int) timeout.toMillis());
+      return UnixSockets.connect(socketPath, timeout);
     } catch (IOException e) {
-      s.close();
       throw new IOException("cannot connect to the agent socket " + socketPath + ": " + e.getMessage(), e);
     }
-    return s;
   }
 
   void send(Frame f) throws IOException {

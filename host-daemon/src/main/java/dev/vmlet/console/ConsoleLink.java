@@ -1,5 +1,6 @@
 package dev.vmlet.console;
 
+import dev.vmlet.fs.UnixSockets;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +13,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * The daemon's end of a VM's serial console (QEMU's socket chardev): everything the guest prints
@@ -38,9 +38,13 @@ public final class ConsoleLink implements Closeable {
   }
 
   public static ConsoleLink connect(String vmName, Path socketPath, Path logFile, Duration timeout) throws IOException {
-    AFUNIXSocket s = AFUNIXSocket.newInstance();
+    AFUNIXSocket s;
     try {
-      s.connect(AFUNIXSocketAddress.of(socketPath.toFile()), (int) timeout.toMillis());
+      s = UnixSockets.connect(socketPath, timeout);
+    } catch (IOException e) {
+      throw new IOException("cannot connect to the console socket " + socketPath + ": " + e.getMessage(), e);
+    }
+    try {
       ConsoleLink link = new ConsoleLink(s, new BoundedLog(logFile, LOG_LIMIT));
       Thread t = new Thread(() -> link.readLoop(vmName), "console-" + vmName);
       t.setDaemon(true);

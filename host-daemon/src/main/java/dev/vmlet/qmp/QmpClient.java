@@ -1,5 +1,6 @@
 package dev.vmlet.qmp;
 
+import dev.vmlet.fs.UnixSockets;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -21,7 +22,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * A client for QEMU's machine protocol over its unix socket. Negotiates capabilities on connect,
@@ -59,9 +59,13 @@ public final class QmpClient implements Closeable {
    */
   public static QmpClient connect(Path socketPath, Duration timeout, Consumer<QmpEvent> events, Runnable onClose)
       throws IOException {
-    AFUNIXSocket s = AFUNIXSocket.newInstance();
+    AFUNIXSocket s;
     try {
-      s.connect(AFUNIXSocketAddress.of(socketPath.toFile()), (int) timeout.toMillis());
+      s = UnixSockets.connect(socketPath, timeout);
+    } catch (IOException e) {
+      throw new QmpException("cannot connect to QMP at " + socketPath + ": " + e.getMessage(), e);
+    }
+    try {
       s.setSoTimeout((int) timeout.toMillis());
       QmpClient c = new QmpClient(s, events, onClose);
       String greeting = c.in.readLine();
