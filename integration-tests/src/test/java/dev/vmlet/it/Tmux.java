@@ -13,14 +13,17 @@ import org.junit.jupiter.api.Assumptions;
 /**
  * A real terminal for a test: a tmux server of the test's own (its socket in the test's directory),
  * one window running a command; keys sent with send-keys, the screen read with capture-pane. The
- * pane stays after the command exits, so its exit status can be read. Closing kills this server
- * and removes its socket.
+ * pane stays after the command exits, so its last screen can be read; the command's exit status is
+ * written to a file by the shell that ran it (tmux's own pane_dead_status is sometimes still empty
+ * well after the pane died). Closing kills this server and removes its socket.
  */
 final class Tmux implements AutoCloseable {
   private final Path socket;
+  private final Path status;
 
   private Tmux(Path socket) {
     this.socket = socket;
+    this.status = Path.of(socket + ".status");
   }
 
   /** Starts {@code command} (a shell line) in a {@code cols} x {@code rows} window, its server's socket in {@code dir}. */
@@ -28,7 +31,8 @@ final class Tmux implements AutoCloseable {
     Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "no tmux: apt-get install tmux (scripts/lib/deps.sh)");
     Tmux t = new Tmux(Files.createTempFile(Files.createDirectories(dir), "tmux", ".sock"));
     Files.delete(t.socket); // tmux makes the socket itself
-    t.tmux("new-session", "-d", "-s", "t", "-x", Integer.toString(cols), "-y", Integer.toString(rows), command);
+    t.tmux("new-session", "-d", "-s", "t", "-x", Integer.toString(cols), "-y", Integer.toString(rows),
+        command + "; echo $? > " + t.status + ".tmp && mv " + t.status + ".tmp " + t.status);
     t.tmux("set-option", "-t", "t", "remain-on-exit", "on");
     return t;
   }
@@ -61,9 +65,8 @@ final class Tmux implements AutoCloseable {
   Integer awaitExit(Duration bound) throws Exception {
     long end = System.nanoTime() + bound.toNanos();
     while (System.nanoTime() < end) {
-      String[] deadAndStatus = tmux("list-panes", "-t", "t", "-F", "#{pane_dead} #{pane_dead_status}").strip().split(" ");
-      if (deadAndStatus[0].equals("1")) {
-        return Integer.parseInt(deadAndStatus[1]);
+      if (Files.exists(status)) {
+        return Integer.parseInt(Files.readString(status).strip());
       }
       Thread.sleep(200);
     }
@@ -88,6 +91,7 @@ final class Tmux implements AutoCloseable {
       tmux("kill-server");
     } finally {
       Files.deleteIfExists(socket);
+      Files.deleteIfExists(status);
     }
   }
 }
