@@ -3,6 +3,8 @@ package dev.vmlet.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.time.Duration;
+import dev.vmlet.common.testing.Poll;
 import com.google.protobuf.ByteString;
 import dev.vmlet.client.MetricsText;
 import dev.vmlet.proto.v1.ExecExit;
@@ -180,12 +182,11 @@ class CallMetricsTest {
     in.onError(Status.CANCELLED.withDescription("Ctrl-C").asRuntimeException());
     assertThat(done.await().getCode()).isEqualTo(Status.Code.CANCELLED);
 
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    List<MetricsText.Sample> s = Exposition.samples(registry);
-    while (Double.isNaN(Exposition.value(s, "vmlet_vm_exec_duration_seconds_count", Map.of("vm", "slow"))) && System.nanoTime() < end) {
-      Thread.sleep(20); // the server hears of the cancel on its own thread
-      s = Exposition.samples(registry);
-    }
+    // The server hears of the cancel on its own thread.
+    List<MetricsText.Sample> s = Poll.forValue("the cancelled exec to be timed", Duration.ofSeconds(10), () -> {
+      List<MetricsText.Sample> now = Exposition.samples(registry);
+      return Double.isNaN(Exposition.value(now, "vmlet_vm_exec_duration_seconds_count", Map.of("vm", "slow"))) ? null : now;
+    });
     assertThat(Exposition.value(s, "vmlet_vm_exec_duration_seconds_count", Map.of("vm", "slow"))).isEqualTo(1);
     assertThat(Exposition.value(s, "vmlet_vm_execs_failed_total", Map.of("vm", "slow"))).isNaN();
     assertThat(Exposition.value(s, "grpc_server_handled_total", Map.of("grpc_method", "Exec", "grpc_code", "CANCELLED"))).isEqualTo(1);

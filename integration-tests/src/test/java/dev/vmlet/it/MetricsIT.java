@@ -2,6 +2,7 @@ package dev.vmlet.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.client.MetricsText;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DiskSpec;
@@ -142,12 +143,10 @@ class MetricsIT {
       Guests.waitReady(d.client, "scale" + i);
     }
     // Every running VM sampled through QMP at least once.
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    List<MetricsText.Sample> s;
-    do {
-      Thread.sleep(500);
-      s = MetricsText.fetch(endpoint, Duration.ofSeconds(5));
-    } while (s.stream().filter(x -> x.name().equals("vmlet_vm_block_read_requests_total")).count() < 5 && System.nanoTime() < end);
+    List<MetricsText.Sample> s = Poll.forValue("every running VM's disks sampled through QMP", Duration.ofSeconds(30), () -> {
+      List<MetricsText.Sample> now = MetricsText.fetch(endpoint, Duration.ofSeconds(5));
+      return now.stream().filter(x -> x.name().equals("vmlet_vm_block_read_requests_total")).count() < 5 ? null : now;
+    });
     assertThat(s.stream().filter(x -> x.name().equals("vmlet_vm_state") && x.label("state").equals("RUNNING") && x.value() == 1))
         .hasSize(5);
     assertThat(s.stream().filter(x -> x.name().equals("vmlet_vm_vcpus"))).hasSize(100);

@@ -1,5 +1,6 @@
 package dev.vmlet.it;
 
+import dev.vmlet.common.testing.Poll;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -74,21 +75,20 @@ final class PrometheusServer implements AutoCloseable {
   }
 
   private void awaitReady(Duration bound) throws Exception {
-    long end = System.nanoTime() + bound.toNanos();
-    while (System.nanoTime() < end) {
-      if (!process.isAlive()) {
-        throw new AssertionError("prometheus exited " + process.exitValue() + ": " + Files.readString(log));
-      }
-      try {
-        if (get("/-/ready").statusCode() == 200) {
-          return;
+    try {
+      Poll.until("prometheus to answer /-/ready", bound, () -> {
+        if (!process.isAlive()) {
+          throw new AssertionError("prometheus exited " + process.exitValue() + ": " + Files.readString(log));
         }
-      } catch (IOException notYet) {
-        // not listening yet
-      }
-      Thread.sleep(200);
+        try {
+          return get("/-/ready").statusCode() == 200;
+        } catch (IOException notYet) {
+          return false; // not listening yet
+        }
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "; its log: " + Files.readString(log), e);
     }
-    throw new AssertionError("prometheus not ready within " + bound + ": " + Files.readString(log));
   }
 
   private HttpResponse<String> get(String path) throws IOException, InterruptedException {
@@ -112,16 +112,15 @@ final class PrometheusServer implements AutoCloseable {
 
   /** Polls {@code promql} until it is above {@code floor}, for at most {@code bound}; returns the value seen. */
   double awaitAbove(String promql, double floor, Duration bound) throws Exception {
-    long end = System.nanoTime() + bound.toNanos();
-    OptionalDouble v = OptionalDouble.empty();
-    while (System.nanoTime() < end) {
-      v = query(promql);
-      if (v.isPresent() && v.getAsDouble() > floor) {
-        return v.getAsDouble();
-      }
-      Thread.sleep(500);
+    OptionalDouble[] last = {OptionalDouble.empty()};
+    try {
+      return Poll.forValue(promql + " above " + floor, bound, () -> {
+        last[0] = query(promql);
+        return last[0].isPresent() && last[0].getAsDouble() > floor ? last[0].getAsDouble() : null;
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(promql + " stayed at " + last[0] + " (not above " + floor + ") for " + bound, e);
     }
-    throw new AssertionError(promql + " stayed at " + v + " (not above " + floor + ") for " + bound);
   }
 
   @Override

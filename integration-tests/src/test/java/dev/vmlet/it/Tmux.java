@@ -1,5 +1,6 @@
 package dev.vmlet.it;
 
+import dev.vmlet.common.testing.Poll;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,28 +50,24 @@ final class Tmux implements AutoCloseable {
 
   /** Polls the screen until {@code ready} holds, for at most {@code bound}; returns that screen. */
   String await(Predicate<String> ready, Duration bound) throws Exception {
-    long end = System.nanoTime() + bound.toNanos();
-    String s = "";
-    while (System.nanoTime() < end) {
-      s = screen();
-      if (ready.test(s)) {
-        return s;
-      }
-      Thread.sleep(250);
+    String[] last = {""};
+    try {
+      return Poll.forValue("the terminal to show what was expected", bound, () -> {
+        last[0] = screen();
+        return ready.test(last[0]) ? last[0] : null;
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError("the terminal did not show what was expected within " + bound + "; it shows:\n" + last[0], e);
     }
-    throw new AssertionError("the terminal did not show what was expected within " + bound + "; it shows:\n" + s);
   }
 
   /** The command's exit status once it exited, within {@code bound}; null when it still runs then. */
   Integer awaitExit(Duration bound) throws Exception {
-    long end = System.nanoTime() + bound.toNanos();
-    while (System.nanoTime() < end) {
-      if (Files.exists(status)) {
-        return Integer.parseInt(Files.readString(status).strip());
-      }
-      Thread.sleep(200);
+    try {
+      return Poll.forValue("the command to exit", bound, () -> Files.exists(status) ? Integer.parseInt(Files.readString(status).strip()) : null);
+    } catch (AssertionError stillRuns) {
+      return null;
     }
-    return null;
   }
 
   private String tmux(String... args) throws IOException, InterruptedException {
