@@ -37,10 +37,9 @@ public final class Virtiofsd {
 
   /**
    * The argv of the virtiofsd for one share.
-   *
-   * @param socketGroup the group that may connect to the socket (QEMU's user's), or null for root's only
+   * Its socket is root's only; the caller hands it to QEMU's user.
    */
-  public static List<String> command(Path binary, Share share, Path socket, String socketGroup) {
+  public static List<String> command(Path binary, Share share, Path socket) {
     List<String> a = new ArrayList<>();
     if (share.readOnly()) {
       // virtiofsd 7.2 has no read-only option: it runs in a mount namespace of its own in which
@@ -51,13 +50,13 @@ public final class Virtiofsd {
     }
     a.add(binary.toString());
     a.add("--socket-path=" + socket);
-    if (socketGroup != null) {
-      a.add("--socket-group=" + socketGroup);
-    }
-    // sandbox=namespace (the default, said aloud): virtiofsd pivots into the shared directory, so
-    // a guest cannot name anything outside it. cache=auto: the guest may cache for a second, so
-    // a change on the host is seen in the guest within about that.
-    a.addAll(List.of("-o", "source=" + share.hostPath(), "-o", "sandbox=namespace", "-o", "cache=auto"));
+    // sandbox=namespace (the default, said aloud): virtiofsd pivots into the shared directory in
+    // namespaces of its own, so a guest cannot name anything outside it. For a read-only share it
+    // would bind the directory again, and a new bind drops the read-only flag; chroot keeps the
+    // read-only bind above as its root, in the mount namespace that unshare made.
+    // cache=auto: the guest may cache for a second, so a host change is seen within about that.
+    a.addAll(List.of("-o", "source=" + share.hostPath(), "-o", "sandbox=" + (share.readOnly() ? "chroot" : "namespace"),
+        "-o", "cache=auto"));
     return a;
   }
 

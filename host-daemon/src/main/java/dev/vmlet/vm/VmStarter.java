@@ -113,7 +113,7 @@ final class VmStarter {
   private static void startShares(VmRuntime vm, VmConfig config) throws IOException {
     for (int i = 0; i < config.shares().size(); i++) {
       Path socket = vm.files.shareSocket(i);
-      List<String> argv = Virtiofsd.command(Virtiofsd.BINARY, config.shares().get(i), socket, null);
+      List<String> argv = Virtiofsd.command(Virtiofsd.BINARY, config.shares().get(i), socket);
       Virtiofsd.start(argv, socket, Virtiofsd.pidFile(vm.files.runDir(), i), vm.files.shareLog(i));
       var user = QemuSandbox.user();
       if (user.isPresent()) {
