@@ -42,8 +42,9 @@ class VirtiofsdTest {
   @Test
   void start_returnsOnceTheSocketExists_andStopAllEndsIt() throws Exception {
     Path socket = dir.resolve("fs0.sock");
-    // A stand-in that makes its "socket" and waits, with the --socket-path argument stopAll looks for.
-    ProcessHandle h = Virtiofsd.start(List.of("/bin/sh", "-c", "touch \"$0\"; exec sleep 60", socket.toString(),
+    // A stand-in that makes its "socket" and waits, with the --socket-path argument stopAll looks for
+    // (no exec: the shell's command line must keep it).
+    ProcessHandle h = Virtiofsd.start(List.of("/bin/sh", "-c", "touch \"$0\"; while :; do sleep 0.1; done", socket.toString(),
         "--socket-path=" + socket), socket, Virtiofsd.pidFile(dir, 0), dir.resolve("log"));
     assertThat(h.isAlive()).isTrue();
     Virtiofsd.stopAll(dir);
