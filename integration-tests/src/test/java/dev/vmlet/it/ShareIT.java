@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.Machine;
 import dev.vmlet.proto.v1.Share;
 import dev.vmlet.proto.v1.SnapshotRequest;
@@ -60,6 +61,7 @@ class ShareIT {
     String name = "it-share";
     Vm vm = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(512)
+            .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(16)) // somewhere a snapshot could go
             .addShares(Share.newBuilder().setHostPath(rw.toString()).setGuestPath("/mnt/work"))
             .addShares(Share.newBuilder().setHostPath(ro.toString()).setGuestPath("/mnt/inputs").setReadOnly(true)))
         .setStart(true).build());
