@@ -10,6 +10,7 @@ import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
 import dev.vmlet.spec.Platform;
 import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.Tuning;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
@@ -32,6 +33,7 @@ public final class VmSpecs {
     refuseUnknown("spec", s.getUnknownFields());
     s.getDisksList().forEach(d -> refuseUnknown("spec.disks", d.getUnknownFields()));
     s.getForwardsList().forEach(f -> refuseUnknown("spec.forwards", f.getUnknownFields()));
+    s.getSharesList().forEach(f -> refuseUnknown("spec.shares", f.getUnknownFields()));
     refuseUnknown("spec.kernel", s.getKernel().getUnknownFields());
     refuseUnknown("spec.cloud_init", s.getCloudInit().getUnknownFields());
     List<PortForward> forwards = s.getForwardsList().stream().map(f -> {
@@ -58,6 +60,7 @@ public final class VmSpecs {
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
         .cloudInit(new CloudInitConfig(s.getCloudInit().getUserData(), s.getCloudInit().getSshAuthorizedKey()))
+        .shares(s.getSharesList().stream().map(h -> new Share(h.getHostPath(), h.getGuestPath(), h.getReadOnly())).toList())
         .build();
   }
 
@@ -83,7 +86,9 @@ public final class VmSpecs {
         .setMachine(ApiEnums.machine(c.platform().machine())).setFirmware(ApiEnums.firmware(c.platform().firmware()))
         .setAgentPort(ApiEnums.agentPort(c.platform().agentPort()))
         .setTap(c.network().tap())
-        .addAllGpus(c.gpus().stream().map(PciAddress::value).toList());
+        .addAllGpus(c.gpus().stream().map(PciAddress::value).toList())
+        .addAllShares(c.shares().stream().map(h -> dev.vmlet.proto.v1.Share.newBuilder().setHostPath(h.hostPath())
+            .setGuestPath(h.guestPath()).setReadOnly(h.readOnly()).build()).toList());
     if (!c.cloudInit().isEmpty()) {
       b.setCloudInit(CloudInit.newBuilder().setUserData(c.cloudInit().userData())
           .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()));

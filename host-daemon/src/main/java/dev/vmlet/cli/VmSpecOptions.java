@@ -5,6 +5,7 @@ import dev.vmlet.api.VmSpecs;
 import dev.vmlet.spec.CloudInitConfig;
 import dev.vmlet.spec.DirectBoot;
 import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
 import dev.vmlet.spec.Platform;
@@ -98,6 +99,31 @@ final class VmSpecOptions {
   @Option(names = "--cpu-pinning", split = ",", paramLabel = "CPU,...", description = "One host CPU per vCPU, e.g. 2,3.")
   List<Integer> cpuPinning = new ArrayList<>();
 
+  @Option(names = "--share", paramLabel = "HOST_DIR:GUEST_PATH[:ro]",
+      description = {"Share a host directory into the VM with virtiofs, mounted at GUEST_PATH on boot; repeatable.",
+          ":ro mounts it read-only. Machine q35 only; the daemon must run as root (it runs virtiofsd)."})
+  List<String> shares = new ArrayList<>();
+
+  /** HOST_DIR:GUEST_PATH[:ro|:rw]; HOST_DIR relative to the current directory is made absolute. */
+  static Share parseShare(String spec) {
+    String[] parts = spec.split(":", -1);
+    if (parts.length < 2 || parts.length > 3 || parts[0].isEmpty() || parts[1].isEmpty()) {
+      throw new CliException("--share " + spec + ": expected HOST_DIR:GUEST_PATH or HOST_DIR:GUEST_PATH:ro");
+    }
+    boolean ro = false;
+    if (parts.length == 3) {
+      if (!parts[2].equals("ro") && !parts[2].equals("rw")) {
+        throw new CliException("--share " + spec + ": the third part must be ro or rw, got '" + parts[2] + "'");
+      }
+      ro = parts[2].equals("ro");
+    }
+    try {
+      return new Share(absolute(parts[0]), parts[1], ro);
+    } catch (VmException e) {
+      throw new CliException("--share " + spec + ": " + e.getMessage());
+    }
+  }
+
   static DiskConfig parseDisk(String spec) {
     String name = null;
     String base = "";
@@ -146,6 +172,7 @@ final class VmSpecOptions {
           .network(new Network(tap))
           .gpus(gpus.stream().map(PciAddress::new).toList())
           .cloudInit(new CloudInitConfig(readUserData(), readSshKey()))
+          .shares(shares.stream().map(VmSpecOptions::parseShare).toList())
           .build();
       return VmSpecs.spec(config);
     } catch (VmException e) {

@@ -1,5 +1,6 @@
 package dev.vmlet.cloudinit;
 
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.UserData;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +39,11 @@ public final class NoCloudSeed {
 
   /** vmlet's cloud-config; with {@code agentOnSerial} it tells the agent to use ttyS1. */
   public static String vmletCloudConfig(String instanceId, List<String> sshKeys, boolean agentOnSerial) {
+    return vmletCloudConfig(instanceId, sshKeys, agentOnSerial, List.of());
+  }
+
+  /** With a mount at every boot for each share (the seed is rewritten at every start, so these follow the config). */
+  public static String vmletCloudConfig(String instanceId, List<String> sshKeys, boolean agentOnSerial, List<Share> shares) {
     StringBuilder sb = new StringBuilder("#cloud-config\n");
     sb.append("users:\n  - default\n  - name: ").append(USER).append('\n')
         .append("    gecos: vmlet\n    shell: /bin/bash\n    lock_passwd: true\n")
@@ -55,6 +61,12 @@ public final class NoCloudSeed {
     // per instance, so a reboot finds the agent installed and started by systemd alone.
     sb.append("bootcmd:\n  - [cloud-init-per, instance, vmlet-agent-install, sh, -c, \"mkdir -p /run/vmlet-bundle && mount -o ro LABEL=")
         .append(BUNDLE_LABEL).append(" /run/vmlet-bundle && /run/vmlet-bundle/install.sh; umount /run/vmlet-bundle\"]\n");
+    for (int i = 0; i < shares.size(); i++) {
+      // Share keeps guest paths to letters, digits and . _ / + @ -: nothing here needs quoting.
+      Share s = shares.get(i);
+      sb.append("  - [sh, -c, \"mkdir -p ").append(s.guestPath()).append(" && mount -t virtiofs -o ")
+          .append(s.readOnly() ? "ro" : "rw").append(' ').append(Share.tag(i)).append(' ').append(s.guestPath()).append("\"]\n");
+    }
     return sb.toString();
   }
 
@@ -65,9 +77,14 @@ public final class NoCloudSeed {
 
   /** With {@code agentOnSerial}, the agent is told to use the legacy serial port (ttyS1). */
   public static String userData(String instanceId, List<String> sshKeys, UserData user, boolean agentOnSerial) {
+    return userData(instanceId, sshKeys, user, agentOnSerial, List.of());
+  }
+
+  /** With the mounts of the VM's shares. */
+  public static String userData(String instanceId, List<String> sshKeys, UserData user, boolean agentOnSerial, List<Share> shares) {
     String boundary = "==vmlet-" + instanceId + "==";
     List<String[]> parts = new ArrayList<>();
-    parts.add(new String[] {"text/cloud-config", "vmlet.cfg", vmletCloudConfig(instanceId, sshKeys, agentOnSerial)});
+    parts.add(new String[] {"text/cloud-config", "vmlet.cfg", vmletCloudConfig(instanceId, sshKeys, agentOnSerial, shares)});
     if (user != null) {
       parts.add(new String[] {user.contentType(), user.contentType().endsWith("shellscript") ? "user.sh" : "user.cfg", user.text()});
     }

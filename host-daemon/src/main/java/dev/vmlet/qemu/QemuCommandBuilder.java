@@ -1,6 +1,7 @@
 package dev.vmlet.qemu;
 
 import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.VmConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,8 +57,13 @@ public final class QemuCommandBuilder {
       if (l.hugepagesMount() == null) {
         throw new IllegalArgumentException("hugepages requested but no hugetlbfs mount given");
       }
+      // share=on with shares: virtiofsd maps guest memory to answer the guest's requests.
       a.addAll(List.of("-object", "memory-backend-file,id=mem0,size=" + config.memoryMib() + "M,mem-path="
-          + opt(l.hugepagesMount()) + ",share=off,prealloc=on"));
+          + opt(l.hugepagesMount()) + ",share=" + (config.shares().isEmpty() ? "off" : "on") + ",prealloc=on"));
+      a.addAll(List.of("-numa", "node,memdev=mem0"));
+    } else if (!config.shares().isEmpty()) {
+      // vhost-user-fs needs guest memory that virtiofsd can map: memfd, shared.
+      a.addAll(List.of("-object", "memory-backend-memfd,id=mem0,size=" + config.memoryMib() + "M,share=on"));
       a.addAll(List.of("-numa", "node,memdev=mem0"));
     }
     if (config.tuning().balloon()) {
@@ -115,6 +121,11 @@ public final class QemuCommandBuilder {
     // qemu-guest-agent's channel too, for tools that expect it (and side-by-side comparisons).
     a.addAll(List.of("-chardev", "socket,id=qga,path=" + opt(l.files().qgaSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=qga,name=" + QGA_PORT));
+    for (int i = 0; i < config.shares().size(); i++) {
+      a.addAll(List.of("-chardev", "socket,id=fs" + i + ",path=" + opt(l.files().shareSocket(i))));
+      // queue-size 1024: virtiofsd's default request queue; the guest mounts by this tag.
+      a.addAll(List.of("-device", "vhost-user-fs-pci,queue-size=1024,chardev=fs" + i + ",tag=" + Share.tag(i)));
+    }
     a.addAll(vfio(l.vfio()));
     // The agent's token: only root in the guest can read fw_cfg entries.
     a.addAll(List.of("-fw_cfg", "name=" + TOKEN_FW_CFG + ",file=" + opt(l.files().agentToken())));
@@ -185,8 +196,21 @@ public final class QemuCommandBuilder {
       default -> "console=ttyS0 panic=-1";
     };
     String vmlet = "vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name()
-        + (config.platform().agentOnSerial() ? " vmlet.agent_port=serial" : "");
+        + (config.platform().agentOnSerial() ? " vmlet.agent_port=serial" : "") + shareParameters(config);
     return base.isBlank() ? vmlet : base.strip() + " " + vmlet;
+  }
+
+  /**
+   * One {@code vmlet.share=TAG:GUEST_PATH[:ro]} per share, which the micro image's init mounts
+   * (Share keeps guest paths free of spaces and colons, so each is one parameter).
+   */
+  static String shareParameters(VmConfig config) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < config.shares().size(); i++) {
+      Share s = config.shares().get(i);
+      sb.append(" vmlet.share=").append(Share.tag(i)).append(':').append(s.guestPath()).append(s.readOnly() ? ":ro" : "");
+    }
+    return sb.toString();
   }
 
   /** The argument list as one line a shell would accept, for logs and GetVm. */

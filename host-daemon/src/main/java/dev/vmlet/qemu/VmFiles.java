@@ -30,6 +30,16 @@ public record VmFiles(Path runDir, Path stateDir) {
     return runDir.resolve("qga.sock");
   }
 
+  /** The vhost-user socket of share {@code index}'s virtiofsd, which QEMU connects to. */
+  public Path shareSocket(int index) {
+    return runDir.resolve("fs" + index + ".sock");
+  }
+
+  /** The output of share {@code index}'s virtiofsd. */
+  public Path shareLog(int index) {
+    return stateDir.resolve("virtiofsd-" + index + ".log");
+  }
+
   public Path pidFile() {
     return runDir.resolve("qemu.pid");
   }

@@ -25,6 +25,8 @@ final class HostPathFields {
     IMAGE_OR_NAME(true),
     /** A host file QEMU reads (a kernel, an initramfs). */
     HOST_FILE(true),
+    /** A host directory shared into a VM with virtiofs (virtiofsd runs as root): see HostPaths#sharedDir. */
+    SHARED_DIR(true),
     /** A host TAP device QEMU attaches to. */
     TAP_DEVICE(true),
     /** A host PCI device handed to a VM or to vfio-pci: admin only. */
@@ -54,6 +56,8 @@ final class HostPathFields {
       Map.entry(V1 + "KernelBoot.path", Rule.HOST_FILE),
       Map.entry(V1 + "KernelBoot.initrd", Rule.HOST_FILE),
       Map.entry(V1 + "VmSpec.tap", Rule.TAP_DEVICE),
+      Map.entry(V1 + "Share.host_path", Rule.SHARED_DIR),
+      Map.entry(V1 + "Share.guest_path", Rule.GUEST),
       Map.entry(V1 + "VmSpec.gpus", Rule.HOST_DEVICE),
       Map.entry(V1 + "GpuRequest.address", Rule.HOST_DEVICE),
       Map.entry(V1 + "RunCommandLineRequest.line", Rule.AT_LINE),

@@ -146,6 +146,7 @@ public final class HostPaths {
       case DISK_IMAGE -> file(caller, where, value, true);
       case HOST_FILE -> file(caller, where, value, false);
       case TAP_DEVICE -> tap(caller, where, value);
+      case SHARED_DIR -> sharedDir(caller, where, value);
       case HOST_DEVICE -> {
         if (!caller.isAdmin()) {
           throw denied(where + " " + value + ": handing a host device over needs the admin role; " + caller.name() + " is "
@@ -266,6 +267,29 @@ public final class HostPaths {
         throw denied(which + ": its backing file '" + next + "' is not a usable path");
       }
     }
+  }
+
+  /**
+   * A directory shared into a VM. virtiofsd runs as root, so the guest reaches everything under it
+   * with root's rights: a local user may share only a directory it owns (readable by it is not
+   * enough, it would open the files inside that it cannot read); remote callers as for files.
+   */
+  private String sharedDir(Access.Caller caller, String where, String value) throws Refused {
+    String real = file(caller, where, value, false);
+    if (caller.isAdmin() || caller.local() == null) {
+      return real;
+    }
+    Object owner;
+    try {
+      owner = Files.getAttribute(Path.of(real), "unix:uid");
+    } catch (IOException | UnsupportedOperationException e) {
+      throw denied(where + " " + value + ": cannot read its owner: " + e.getMessage());
+    }
+    if (!owner.equals(caller.local().uid())) {
+      throw denied(where + " " + value + ": " + caller.name() + " may share only a directory it owns (this one's owner: uid "
+          + owner + "), because the guest acts in it with virtiofsd's root rights; share one of your own, or ask the node's admin");
+    }
+    return real;
   }
 
   /** Null for a value no file can have (a NUL byte). */

@@ -33,13 +33,15 @@ import java.util.ArrayList;
  * @param network user-mode networking (the default) or a pre-created TAP device
  * @param gpus PCI devices passed through with VFIO, at most {@link #MAX_GPUS}
  * @param cloudInit the user's cloud-init input; only for cloud images ("debian", "disk")
+ * @param shares host directories shared with virtiofs, at most {@link #MAX_SHARES}, guest paths unique; q35 only
  * @see Builder
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
     Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform, DirectBoot directBoot,
-    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit) {
+    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit, List<Share> shares) {
   public static final int MAX_NAME = 63;
+  public static final int MAX_SHARES = 8;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
   public static final long MAX_MEMORY_MIB = 1024 * 1024;
@@ -145,8 +147,26 @@ public record VmConfig(
         throw VmException.invalid("gpus need machine q35 (microvm has no PCI bus)");
       }
     }
+    shares = shares == null ? List.of() : List.copyOf(shares);
+    checkShares(shares, platform);
     if (!gpus.isEmpty() && !platform.firmware().equals("uefi")) {
       throw VmException.invalid("gpus need firmware uefi (a GPU's option ROM and large BARs need OVMF): add --firmware uefi");
+    }
+  }
+
+  private static void checkShares(List<Share> shares, Platform platform) {
+    if (shares.size() > MAX_SHARES) {
+      throw VmException.invalid("shares: at most " + MAX_SHARES + ", got " + shares.size());
+    }
+    Set<String> guestPaths = new HashSet<>();
+    for (Share s : shares) {
+      if (!guestPaths.add(s.guestPath())) {
+        throw VmException.invalid("shares: the guest path " + s.guestPath() + " is given twice; give each share its own");
+      }
+    }
+    if (!shares.isEmpty() && platform.microvm()) {
+      // vmlet puts vhost-user-fs on PCI only; microvm has no PCI bus.
+      throw VmException.invalid("shares need machine q35 (the default); microvm has no PCI bus for vhost-user-fs");
     }
   }
 
@@ -157,14 +177,14 @@ public record VmConfig(
 
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null);
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null, null);
   }
 
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit);
+        network, gpus, cloudInit, shares);
   }
 
   /** The same config with {@code root} as its first disk (a cloud image's root disk). */
@@ -175,7 +195,7 @@ public record VmConfig(
     List<DiskConfig> list = new ArrayList<>(disks);
     list.add(0, root);
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit);
+        network, gpus, cloudInit, shares);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -216,6 +236,7 @@ public record VmConfig(
     private Network network = Network.USER;
     private List<PciAddress> gpus = List.of();
     private CloudInitConfig cloudInit = CloudInitConfig.NONE;
+    private List<Share> shares = List.of();
 
     private Builder(String name) {
       this.name = name;
@@ -286,6 +307,11 @@ public record VmConfig(
       return this;
     }
 
+    public Builder shares(List<Share> s) {
+      shares = s;
+      return this;
+    }
+
     /**
      * Validates; throws {@link VmException} naming the first bad field. An image given as a path
      * becomes image "disk" with a persistent root disk over that image first.
@@ -301,13 +327,13 @@ public record VmConfig(
         }
         all.addAll(disks);
         return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
-            network, gpus, cloudInit);
+            network, gpus, cloudInit, shares);
       }
       if (img.contains("/")) {
         throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
       }
       return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
-          network, gpus, cloudInit);
+          network, gpus, cloudInit, shares);
     }
   }
 }

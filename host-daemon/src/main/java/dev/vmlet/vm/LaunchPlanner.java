@@ -32,6 +32,8 @@ import java.nio.file.Path;
 import java.util.List;
 import dev.vmlet.cloudinit.SshKeys;
 import dev.vmlet.vfio.Gpus;
+import dev.vmlet.share.ShareHost;
+import dev.vmlet.share.Virtiofsd;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -107,6 +109,7 @@ final class LaunchPlanner {
       boot(config, files, VmException.Kind.INVALID_ARGUMENT);
     }
     disks.checkBases(config.disks());
+    ShareHost.check(config.shares(), Virtiofsd.BINARY, ShareHost.root(), VmException.Kind.INVALID_ARGUMENT);
     checkDevices(config);
     // After the checks of the user's input: a bad path is reported as such even on a host that
     // has not built the bundle yet.
@@ -175,7 +178,7 @@ final class LaunchPlanner {
     Map<String, String> seed = new LinkedHashMap<>();
     seed.put("meta-data", NoCloudSeed.metaData(instanceId, config.name()));
     seed.put("network-config", NoCloudSeed.networkConfig(QemuCommandBuilder.mac(instanceId)));
-    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user, config.platform().agentOnSerial()));
+    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user, config.platform().agentOnSerial(), config.shares()));
     SeedIso.write(files.seedIso(), seed);
   }
 
@@ -225,6 +228,7 @@ final class LaunchPlanner {
    */
   Plan plan(VmConfig config, String instanceId, VmFiles files, boolean create) throws IOException {
     BootImage boot = boot(config, files, VmException.Kind.FAILED_PRECONDITION);
+    ShareHost.check(config.shares(), Virtiofsd.BINARY, ShareHost.root(), VmException.Kind.FAILED_PRECONDITION);
     checkDevices(config);
     QemuSandbox.Confinement confinement;
     Accel accel;

@@ -128,6 +128,11 @@ final class VmSnapshots {
           + "' runs with passed-through devices (gpus: " + gpus.stream().map(PciAddress::value).toList()
           + "): QEMU cannot save their state. Stop the VM for a disk-only snapshot.");
     }
+    if (!vm.record().config().shares().isEmpty()) {
+      // vhost-user-fs blocks migration, and so QEMU's savevm: virtiofsd's state is not QEMU's to save.
+      throw new VmException(Kind.FAILED_PRECONDITION, hmp + " is not possible while VM '" + vm.name()
+          + "' runs with shared directories (virtiofs): QEMU cannot save their state. Stop the VM for a disk-only snapshot.");
+    }
   }
 
   /** Every qcow2 image of the VM that holds snapshots: its disks and its UEFI variables. */

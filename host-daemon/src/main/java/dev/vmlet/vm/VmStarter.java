@@ -10,6 +10,8 @@ import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import dev.vmlet.vfio.Gpus;
+import dev.vmlet.share.Virtiofsd;
+import java.util.List;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,6 +87,7 @@ final class VmStarter {
     Files.deleteIfExists(vm.files.consoleLog());
     LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
     takeGpus(vm.name(), config);
+    startShares(vm, config); // a failed start ends them: VmTeardown.release
     long startedAt = clock.millis();
     ProcessHandle qemu = launcher.launch(plan.argv(), vm.files, LAUNCH_BOUND);
     BootTimeline timeline = VmConfig.isCloudImage(config.image()) ? new BootTimeline(clock) : null;
@@ -104,6 +107,20 @@ final class VmStarter {
       throw e;
     }
     return plan.accel();
+  }
+
+  /** One virtiofsd per share, running and listening before QEMU connects to it. */
+  private static void startShares(VmRuntime vm, VmConfig config) throws IOException {
+    for (int i = 0; i < config.shares().size(); i++) {
+      Path socket = vm.files.shareSocket(i);
+      List<String> argv = Virtiofsd.command(Virtiofsd.BINARY, config.shares().get(i), socket);
+      Virtiofsd.start(argv, socket, Virtiofsd.pidFile(vm.files.runDir(), i), vm.files.shareLog(i));
+      var user = QemuSandbox.user();
+      if (user.isPresent()) {
+        user.get().handOver(socket); // virtiofsd makes it root's only; QEMU connects as its own user
+      }
+      LOG.info("VM " + vm.name() + ": virtiofsd for " + config.shares().get(i).hostPath() + " on " + socket);
+    }
   }
 
   private void takeGpus(String name, VmConfig config) {

@@ -1,6 +1,7 @@
 package dev.vmlet.vm;
 
 import dev.vmlet.fs.FileTrees;
+import dev.vmlet.share.Virtiofsd;
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.spec.VmException;
 import dev.vmlet.vfio.Gpus;
@@ -116,8 +117,9 @@ final class VmTeardown {
     events.transition(vm, to, action, r -> settled);
   }
 
-  /** QEMU is gone: its sockets and pidfile go, and its GPUs go back to the host. */
+  /** QEMU is gone: its virtiofsd processes end, its sockets and pidfile go, and its GPUs go back to the host. */
   void release(VmRuntime vm) {
+    Virtiofsd.stopAll(vm.files.runDir());
     try {
       FileTrees.deleteTree(vm.files.runDir());
     } catch (RuntimeException e) {

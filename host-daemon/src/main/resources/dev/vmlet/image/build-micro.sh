@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the vmlet micro image from Debian packages: the distribution cloud kernel, an initramfs
-# with static busybox, the virtio modules, a jlink runtime and the guest agent.
+# with static busybox, the virtio modules (virtiofs for shares), a jlink runtime and the guest agent.
 # Usage: build-micro.sh AGENT_JAR OUT_DIR DOWNLOAD_DIR
 # Writes OUT_DIR/vmlinuz, OUT_DIR/initrd.img and OUT_DIR/kernel-version. Run by MicroImageBuilder,
 # which builds into a fresh directory and renames it into place only on success.
@@ -11,7 +11,7 @@ OUT=$2
 DOWNLOADS=$3
 KERNEL_META=linux-image-cloud-amd64
 # Load order matters: each module after the ones it depends on (modinfo -F depends).
-MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover net_failover virtio_net button evdev qemu_fw_cfg"
+MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover net_failover virtio_net button evdev qemu_fw_cfg fuse virtiofs"
 
 die() { echo "error: $*" >&2; exit 1; }
 step() { echo "$*"; }
@@ -93,7 +93,15 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m.ko 2>/dev/null; done
 for p in $(cat /proc/cmdline); do
-  case $p in vmlet.hostname=*) hostname "${p#vmlet.hostname=}" ;; esac
+  case $p in
+    vmlet.hostname=*) hostname "${p#vmlet.hostname=}" ;;
+    # vmlet.share=TAG:GUEST_PATH[:ro]: a host directory shared with virtiofs (the daemon checked the path).
+    vmlet.share=*)
+      s=${p#vmlet.share=}; tag=${s%%:*}; rest=${s#*:}; dir=${rest%:ro}; opts=rw
+      [ "$dir" != "$rest" ] && opts=ro
+      mkdir -p "$dir" && mount -t virtiofs -o "$opts" "$tag" "$dir" \
+        || echo "vmlet micro: cannot mount share $tag at $dir" ;;
+  esac
 done
 ip link set lo up 2>/dev/null
 # QEMU user-mode networking: fixed addresses, no DHCP round trip at boot.

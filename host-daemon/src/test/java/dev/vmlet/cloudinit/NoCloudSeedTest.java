@@ -1,5 +1,6 @@
 package dev.vmlet.cloudinit;
 
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.UserData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -32,6 +33,17 @@ class NoCloudSeedTest {
     assertThat(cfg.get("users").toString()).contains("name=vmlet").contains("ssh-ed25519 AAAA k1").contains("ssh-rsa BBBB k2");
     assertThat(cfg.get("write_files").toString()).contains("/etc/vmlet/instance-id").contains("id-1");
     assertThat(cfg.get("bootcmd").toString()).contains("cloud-init-per, instance").contains("LABEL=VMLETAGENT").contains("install.sh");
+  }
+
+  @Test
+  void vmletsPart_mountsEachShareAtEveryBoot_readOnlyOnesRo() {
+    Map<String, Object> cfg = new Yaml().load(NoCloudSeed.vmletCloudConfig("id-1", List.of(), false,
+        List.of(new Share("/srv/w", "/mnt/work", false), new Share("/srv/in", "/mnt/in", true))));
+    @SuppressWarnings("unchecked")
+    List<Object> bootcmd = (List<Object>) cfg.get("bootcmd");
+    assertThat(bootcmd).hasSize(3);
+    assertThat(bootcmd.get(1)).isEqualTo(List.of("sh", "-c", "mkdir -p /mnt/work && mount -t virtiofs -o rw vmlet0 /mnt/work"));
+    assertThat(bootcmd.get(2)).isEqualTo(List.of("sh", "-c", "mkdir -p /mnt/in && mount -t virtiofs -o ro vmlet1 /mnt/in"));
   }
 
   @Test

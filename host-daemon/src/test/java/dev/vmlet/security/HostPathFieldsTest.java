@@ -87,6 +87,7 @@ class HostPathFieldsTest {
             "vmlet.v1.KernelBoot.path HOST_FILE",
             "vmlet.v1.KernelBoot.initrd HOST_FILE",
             "vmlet.v1.VmSpec.tap TAP_DEVICE",
+            "vmlet.v1.Share.host_path SHARED_DIR",
             "vmlet.v1.VmSpec.gpus HOST_DEVICE",
             "vmlet.v1.GpuRequest.address HOST_DEVICE");
   }

@@ -1,0 +1,33 @@
+package dev.vmlet.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.spec.Share;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class ShareOptionTest {
+  @Test
+  void parseShare_readWriteByDefault_roAndRwSuffixes() {
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w")).isEqualTo(new Share("/srv/w", "/mnt/w", false));
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w:ro")).isEqualTo(new Share("/srv/w", "/mnt/w", true));
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w:rw")).isEqualTo(new Share("/srv/w", "/mnt/w", false));
+  }
+
+  @Test
+  void parseShare_makesARelativeHostDirectoryAbsolute() {
+    assertThat(VmSpecOptions.parseShare("work:/mnt/w").hostPath())
+        .isEqualTo(Path.of("work").toAbsolutePath().normalize().toString());
+  }
+
+  @Test
+  void parseShare_badInput_saysWhatWasExpected() {
+    assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w")).isInstanceOf(CliException.class)
+        .hasMessage("--share /srv/w: expected HOST_DIR:GUEST_PATH or HOST_DIR:GUEST_PATH:ro");
+    assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w:/mnt/w:rx"))
+        .hasMessage("--share /srv/w:/mnt/w:rx: the third part must be ro or rw, got 'rx'");
+    assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w:mnt/w"))
+        .hasMessage("--share /srv/w:mnt/w: shares: guest path must be absolute (e.g. /mnt/work), got 'mnt/w'");
+  }
+}

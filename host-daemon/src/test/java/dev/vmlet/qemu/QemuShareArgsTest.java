@@ -1,0 +1,48 @@
+package dev.vmlet.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.spec.BootImage;
+import dev.vmlet.spec.Share;
+import dev.vmlet.spec.Tuning;
+import dev.vmlet.spec.VmConfig;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The parts of QEMU's command line that shares add: shared guest memory, one vhost-user-fs device each, the mounts. */
+class QemuShareArgsTest {
+  private final VmFiles files = new VmFiles(Path.of("/run/vmlet/vms/w"), Path.of("/var/lib/vmlet/vms/w"));
+  private static final BootImage MICRO = new BootImage(Path.of("/k"), Path.of("/i"));
+  private static final List<Share> SHARES = List.of(new Share("/srv/work", "/mnt/work", false), new Share("/srv/in", "/mnt/in", true));
+
+  private String line(VmConfig c, Path hugepages) {
+    return String.join(" ", QemuCommandBuilder.build(new QemuLaunch("q", c, "id", "tcg", MICRO, files, List.of(), List.of(),
+        hugepages, null, 0, List.of())));
+  }
+
+  @Test
+  void shares_backMemoryWithSharedMemfd_andAddADevicePerShare_andTellTheGuestWhereToMount() {
+    String line = line(VmConfig.builder("w").memoryMib(768).shares(SHARES).build(), null);
+    assertThat(line).contains("-m 768M -object memory-backend-memfd,id=mem0,size=768M,share=on -numa node,memdev=mem0 ");
+    assertThat(line).contains(" -chardev socket,id=fs0,path=/run/vmlet/vms/w/fs0.sock"
+        + " -device vhost-user-fs-pci,queue-size=1024,chardev=fs0,tag=vmlet0"
+        + " -chardev socket,id=fs1,path=/run/vmlet/vms/w/fs1.sock"
+        + " -device vhost-user-fs-pci,queue-size=1024,chardev=fs1,tag=vmlet1 ");
+    assertThat(line).contains("vmlet.hostname=w vmlet.share=vmlet0:/mnt/work vmlet.share=vmlet1:/mnt/in:ro -chardev");
+  }
+
+  @Test
+  void shares_withHugepages_shareTheHugepageBackend() {
+    VmConfig c = VmConfig.builder("w").tuning(new Tuning(false, true, List.of())).shares(SHARES).build();
+    String line = line(c, Path.of("/dev/hugepages"));
+    assertThat(line).contains("memory-backend-file,id=mem0,size=512M,mem-path=/dev/hugepages,share=on,prealloc=on")
+        .doesNotContain("memfd");
+  }
+
+  @Test
+  void noShares_noSharedMemoryAndNoDevices() {
+    String line = line(VmConfig.builder("w").build(), null);
+    assertThat(line).doesNotContain("memory-backend", "vhost-user-fs", "vmlet.share");
+  }
+}
