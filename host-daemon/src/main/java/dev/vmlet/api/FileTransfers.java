@@ -5,7 +5,6 @@ import dev.vmlet.agent.AgentFiles;
 import dev.vmlet.agent.AgentLink;
 import dev.vmlet.proto.agent.v1.FileDone;
 import dev.vmlet.proto.v1.FileTransferResult;
-import dev.vmlet.proto.agent.v1.FileWriteStart;
 import dev.vmlet.proto.v1.PullFileRequest;
 import dev.vmlet.proto.v1.PullFileResponse;
 import dev.vmlet.proto.v1.PushFileRequest;

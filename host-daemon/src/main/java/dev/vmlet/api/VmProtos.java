@@ -1,12 +1,9 @@
 package dev.vmlet.api;
 
-import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.Vm;
-import java.util.ArrayList;
 import java.util.List;
 import dev.vmlet.proto.v1.VmEvent;
 import dev.vmlet.vm.LifecycleEvent;
-import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmState;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.vm.VmRecord;

@@ -1,7 +1,6 @@
 package dev.vmlet.api;
 
 import com.google.protobuf.ByteString;
-import dev.vmlet.agent.ExecListener;
 import dev.vmlet.proto.v1.ConsoleInput;
 import dev.vmlet.proto.v1.ConsoleOutput;
 import dev.vmlet.proto.v1.CreateVmRequest;
@@ -13,7 +12,6 @@ import dev.vmlet.proto.v1.WatchVmsRequest;
 import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.proto.v1.ExecRequest;
 import dev.vmlet.proto.v1.ExecResponse;
-import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.v1.ListSnapshotsResponse;
 import dev.vmlet.proto.v1.ListVmsRequest;
 import dev.vmlet.proto.v1.ResizeDiskRequest;

@@ -13,7 +13,6 @@ import dev.vmlet.common.at.Redirect;
 import dev.vmlet.common.at.Stage;
 import dev.vmlet.proto.agent.v1.ExecExit;
 import dev.vmlet.proto.agent.v1.ExecStart;
-import dev.vmlet.proto.agent.v1.FileWriteStart;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

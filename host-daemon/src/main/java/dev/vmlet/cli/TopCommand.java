@@ -79,9 +79,10 @@ final class TopCommand implements Callable<Integer> {
         String frame;
         try {
           Scrape now = new Scrape(fetch(address), System.nanoTime());
+          int[] rowsCols = Terminal.size(); // one stty per frame
           Scrape base = window.isEmpty() ? null : window.peekFirst();
           frame = TopView.render(header(address), TopView.rows(base == null ? null : base.samples(), now.samples(),
-              base == null ? 0 : (now.atNanos() - base.atNanos()) / 1e9), Terminal.size()[1], Terminal.size()[0]);
+              base == null ? 0 : (now.atNanos() - base.atNanos()) / 1e9), rowsCols[1], rowsCols[0]);
           window.addLast(now);
           if (window.size() > 2) {
             window.removeFirst();

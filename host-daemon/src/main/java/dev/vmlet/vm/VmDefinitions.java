@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.util.List;
 import java.util.UUID;
 import java.util.logging.Logger;
 import com.sun.management.OperatingSystemMXBean;
