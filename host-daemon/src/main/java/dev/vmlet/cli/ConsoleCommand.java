@@ -6,7 +6,6 @@ import dev.vmlet.proto.v1.ConsoleInput;
 import dev.vmlet.proto.v1.ConsoleOutput;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
-import java.io.File;
 import java.io.IOException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -50,10 +49,7 @@ final class ConsoleCommand implements Callable<Integer> {
         }
       });
       in.onNext(ConsoleInput.newBuilder().setName(name).build());
-      String saved = stty("-g");
-      if (saved != null) {
-        stty("raw", "-echo");
-      }
+      Terminal terminal = rawIfTerminal();
       System.err.print("Connected to the console of " + name + "; Ctrl-] detaches.\r\n");
       Thread keys = new Thread(() -> {
         byte[] buf = new byte[1024];
@@ -81,8 +77,8 @@ final class ConsoleCommand implements Callable<Integer> {
       try {
         done.await();
       } finally {
-        if (saved != null) {
-          stty(saved);
+        if (terminal != null) {
+          terminal.close();
         }
       }
       System.err.println();
@@ -93,22 +89,14 @@ final class ConsoleCommand implements Callable<Integer> {
     }
   }
 
-  /** Runs stty on the controlling terminal; null when there is none (input is a pipe). */
-  private static String stty(String... args) {
-    if (System.console() == null || !new File("/dev/tty").exists()) {
+  /** Raw mode when input is the user's terminal; null when it is a pipe or raw mode cannot be set. */
+  private static Terminal rawIfTerminal() {
+    if (!Terminal.available()) {
       return null;
     }
     try {
-      String[] cmd = new String[args.length + 1];
-      cmd[0] = "stty";
-      System.arraycopy(args, 0, cmd, 1, args.length);
-      Process p = new ProcessBuilder(cmd).redirectInput(new File("/dev/tty")).start();
-      String out = new String(p.getInputStream().readAllBytes()).strip();
-      return p.waitFor() == 0 ? out : null;
+      return Terminal.raw();
     } catch (IOException e) {
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
       return null;
     }
   }
