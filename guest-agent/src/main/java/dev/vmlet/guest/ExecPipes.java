@@ -1,6 +1,6 @@
 package dev.vmlet.guest;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.proto.agent.v1.ExecInput;
 import dev.vmlet.proto.agent.v1.ExecOutput;
@@ -106,8 +106,9 @@ final class ExecPipes {
         int n;
         while ((n = in.read(buf)) > 0) {
           window.acquire(n);
+          // Not copied: send encodes the frame before it returns, and buf is refilled only after.
           sink.send(Frame.newBuilder().setStreamId(stream)
-              .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(ByteString.copyFrom(buf, 0, n))).build());
+              .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(UnsafeByteOperations.unsafeWrap(buf, 0, n))).build());
         }
       } catch (IOException e) {
         LOG.fine("exec " + stream + " " + fd + " pump ended: " + e.getMessage());
