@@ -10,7 +10,10 @@ import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import java.nio.file.Files;
@@ -199,12 +202,12 @@ final class ExecRunner implements Runnable {
     if (cancelled) {
       kill();
     }
-    Thread in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.getOutputStream(), p) : null;
+    Future<?> in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.getOutputStream(), p) : null;
     if (in == null && pty == null) {
       p.getOutputStream().close();
     }
-    Thread out = pipes.pump(pty != null ? pty.masterIn() : p.getInputStream(), ExecOutput.Fd.STDOUT);
-    Thread err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
+    Future<?> out = pipes.pump(pty != null ? pty.masterIn() : p.getInputStream(), ExecOutput.Fd.STDOUT);
+    Future<?> err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
     boolean timedOut = false;
     if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
       timedOut = true;
@@ -215,18 +218,27 @@ final class ExecRunner implements Runnable {
       pipes.endInput();
     }
     if (pty != null) {
-      out.join(2000); // a background program may still hold the terminal: do not wait for it
+      awaitPipe(out, 2000); // a background program may still hold the terminal: do not wait for it
       closePty();
     } else {
-      out.join();
+      awaitPipe(out, Long.MAX_VALUE);
     }
     if (err != null) {
-      err.join();
+      awaitPipe(err, Long.MAX_VALUE);
     }
     boolean killed = timedOut || cancelled;
     sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
         .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
         .setSignal(killed ? 9 : 0)).build());
+  }
+
+  /** Waits for a pump to end; it reports its own failures, so only the wait's own end matters here. */
+  private static void awaitPipe(Future<?> pipe, long millis) throws InterruptedException {
+    try {
+      pipe.get(millis, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // a pump that failed killed the program already; one still running holds only a terminal
+    }
   }
 
   private void closePty() {
