@@ -104,20 +104,23 @@ final class ExecRunner implements Runnable {
     }
   }
 
-  /** Why {@code program} cannot be started, as the exec call would say; null when it can. */
-  private String missingProgram(String program) {
+  /** {@code program} as an absolute path, found the way execvp would; null when there is none. */
+  private Path findProgram(String program) {
     if (program.contains("/")) {
-      Path p = Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program);
-      return Files.isExecutable(p) && !Files.isDirectory(p) ? null : "no such executable file";
+      Path p = Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program).toAbsolutePath();
+      return Files.isExecutable(p) && !Files.isDirectory(p) ? p : null;
     }
-    String path = start.getEnvMap().getOrDefault("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
-    for (String dir : path.split(":")) {
+    for (String dir : searchPath().split(":")) {
       Path p = Path.of(dir.isEmpty() ? "." : dir, program);
       if (Files.isExecutable(p) && !Files.isDirectory(p)) {
-        return null;
+        return p.toAbsolutePath();
       }
     }
-    return "no such program in PATH (" + path + ")";
+    return null;
+  }
+
+  private String searchPath() {
+    return start.getEnvMap().getOrDefault("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
   }
 
   private List<String> argv() {
@@ -147,6 +150,7 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
+    GuestPlatform.Session session = platform.session();
     if (start.getTty()) {
       if (platform.isWindows()) {
         fail(StreamError.Code.FAILED_PRECONDITION, "tty execs need a Linux guest");
@@ -163,15 +167,17 @@ final class ExecRunner implements Runnable {
       withSession.addAll(argv);
       argv = withSession;
       ownGroup = true;
-    } else if (platform.setsid() != null) {
-      String missing = missingProgram(argv.get(0));
-      if (missing != null) {
-        fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + missing);
+    } else if (session != null) {
+      Path program = findProgram(argv.get(0));
+      if (program == null) {
+        fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': "
+            + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));
         return;
       }
       // Its own session and process group (setsid execs in place: the pid is the group's id).
-      List<String> withSession = new ArrayList<>(List.of(platform.setsid()));
-      withSession.addAll(argv);
+      List<String> withSession = new ArrayList<>(session.prefix());
+      withSession.add(session.absoluteProgram() ? program.toString() : argv.get(0));
+      withSession.addAll(argv.subList(1, argv.size()));
       argv = withSession;
       ownGroup = true;
     }

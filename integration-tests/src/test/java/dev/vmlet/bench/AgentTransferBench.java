@@ -86,6 +86,10 @@ class AgentTransferBench {
         Bench.report("vmlet agent's resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
       }
 
+      if (parts.contains("c2")) {
+        withC2(vm, data, sha, runs, sizeMib);
+      }
+
       List<Double> scpPush = new ArrayList<>();
       List<Double> scpPull = new ArrayList<>();
       Path local = tmp.resolve("bench.bin");
@@ -136,6 +140,53 @@ class AgentTransferBench {
     Bench.report(how + ", " + mib + " MiB host to guest (MB/s)", Bench.stats(in, "%.1f"));
     Bench.report(how + ", " + mib + " MiB guest to host (MB/s)", Bench.stats(out, "%.1f"));
     chart.bar(how, "host to guest", Bench.median(in)).bar(how, "guest to host", Bench.median(out));
+  }
+
+  /**
+   * The agent with C2 as well as C1 (full tiered compilation, two compiler threads) instead of C1
+   * alone: its JVM's start (agent.sh --warm-up, 3 times each, guest clock), then the agent is
+   * restarted that way and the transfers, their guest CPU and its memory measured again.
+   */
+  private static void withC2(BenchSupport.DebianVm vm, byte[] data, String sha, int runs, int sizeMib) throws Exception {
+    String dir = "/opt/vmlet-agent";
+    vm.sh("sed 's/-XX:TieredStopAtLevel=1/-XX:CICompilerCount=2/' " + dir + "/agent.sh > " + dir + "/agent-c2.sh");
+    for (String script : List.of("agent.sh", "agent-c2.sh")) {
+      List<Double> ms = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        ms.add(Double.parseDouble(vm.sh("s=$(date +%s%N); sh " + dir + "/" + script + " --warm-up >/dev/null 2>&1; e=$(date +%s%N); "
+            + "echo $(( (e - s) / 1000000 ))").trim()));
+      }
+      Bench.report("the agent's JVM start (" + script + " --warm-up, guest clock, 3 runs) (ms)", Bench.stats(ms, "%.0f"));
+    }
+    String pid = vm.sh("pidof java").trim();
+    vm.sh("cp " + dir + "/agent-c2.sh " + dir + "/agent.sh; systemd-run --on-active=2 systemctl restart vmlet-agent.service");
+    Poll.until("the agent to come back with C2", Duration.ofSeconds(180), () -> {
+      try {
+        String now = vm.sh("pidof java").trim();
+        return !now.isEmpty() && !now.equals(pid);
+      } catch (RuntimeException e) {
+        return false; // the agent is restarting
+      }
+    });
+    List<Double> push = new ArrayList<>();
+    List<Double> pull = new ArrayList<>();
+    double[] cpu = new double[2];
+    for (int i = 0; i < runs; i++) {
+      double c0 = guestCpuSeconds(vm, AGENT);
+      long t0 = System.nanoTime();
+      assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
+      push.add(mbps(data.length, System.nanoTime() - t0));
+      double c1 = guestCpuSeconds(vm, AGENT);
+      long t1 = System.nanoTime();
+      assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
+      pull.add(mbps(data.length, System.nanoTime() - t1));
+      cpu[0] += c1 - c0;
+      cpu[1] += guestCpuSeconds(vm, AGENT) - c1;
+    }
+    Bench.report("vmlet agent with C2, " + sizeMib + " MiB host to guest (MB/s)", Bench.stats(push, "%.1f"));
+    Bench.report("vmlet agent with C2, " + sizeMib + " MiB guest to host (MB/s)", Bench.stats(pull, "%.1f"));
+    cpuPerMib("vmlet agent with C2", cpu, runs * sizeMib);
+    Bench.report("vmlet agent with C2: resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
   }
 
   /** The agent's JVM: its own CPU only (the programs it runs are not part of a transfer). */
@@ -207,7 +258,38 @@ class AgentTransferBench {
       }
     }
     chart.write();
+    execHops(vm, runs);
     execInsideTheGuest(vm);
+  }
+
+  /**
+   * Where an exec's round trip goes, one hop more per row: GetVm (the client and the daemon
+   * only), ListFiles of a small directory (the daemon, the link and the agent, no program), an
+   * exec of {@code true} by argv (the agent starts a program: through setsid), and through
+   * {@code /bin/sh -c} (what the exec rows above measure). p50 / p90 of 20 calls per run, medians.
+   */
+  private static void execHops(BenchSupport.DebianVm vm, int runs) throws Exception {
+    Map<String, Runner> hops = new LinkedHashMap<>();
+    hops.put("GetVm (client and daemon only)", c -> vm.info().getSpec().getName().isEmpty() ? 1 : 0);
+    hops.put("ListFiles /etc/vmlet (+ link and agent, no program)", c -> vm.listFiles("/etc/vmlet") > 0 ? 0 : 1);
+    hops.put("exec argv true (+ the program's start)", c -> vm.exec("true"));
+    hops.put("exec sh -c true (+ the guest's shell)", c -> vm.sh("true").length());
+    for (var hop : hops.entrySet()) {
+      List<Double> p50 = new ArrayList<>();
+      List<Double> p90 = new ArrayList<>();
+      hop.getValue().run("");
+      for (int r = 0; r < runs; r++) {
+        List<Double> ms = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+          long t0 = System.nanoTime();
+          assertThat(hop.getValue().run("")).as(hop.getKey()).isZero();
+          ms.add((System.nanoTime() - t0) / 1e6);
+        }
+        p50.add(Bench.percentile(ms, 50));
+        p90.add(Bench.percentile(ms, 90));
+      }
+      Bench.report("exec hops, " + hop.getKey() + ": p50 / p90 (ms)", Bench.stats(p50, "%.1f") + " / " + Bench.stats(p90, "%.1f"));
+    }
   }
 
   /**
