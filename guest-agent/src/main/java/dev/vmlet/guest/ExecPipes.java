@@ -1,6 +1,6 @@
 package dev.vmlet.guest;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.proto.agent.v1.ExecInput;
 import dev.vmlet.proto.agent.v1.ExecOutput;
@@ -9,21 +9,33 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
 /**
- * The bytes of one exec, each way on its own thread: ExecInput frames into the program's stdin
+ * The bytes of one exec, each way on a thread of its own (from a pool kept between execs): ExecInput frames into the program's stdin
  * (each written chunk goes back to the host as credit), and the program's output out as
  * ExecOutput frames within the stream's send window, so a host that stops reading stops the
  * program at a full pipe. A pump that cannot send kills the program: nobody will read the rest.
  */
 final class ExecPipes {
   private static final Logger LOG = Logger.getLogger(ExecPipes.class.getName());
-  private static final int CHUNK = 32 * 1024;
+  private static final int CHUNK = GuestFiles.CHUNK; // one write(2) to the port per frame
   private static final ExecInput END = ExecInput.newBuilder().setEof(true).build();
+  /**
+   * The pumps' threads, kept between execs: starting two or three new threads per exec was a
+   * measurable part of a short exec's round trip under TCG.
+   */
+  private static final ExecutorService THREADS = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "exec-pipe");
+    t.setDaemon(true);
+    return t;
+  });
 
   private final int stream;
   private final FrameSink sink;
@@ -52,8 +64,8 @@ final class ExecPipes {
   }
 
   /** Writes stdin frames to {@code process} through {@code to} as they come. */
-  Thread feed(OutputStream to, Process process) {
-    Thread t = new Thread(() -> {
+  Future<?> feed(OutputStream to, Process process) {
+    return THREADS.submit(() -> {
       try (to) {
         while (true) {
           ExecInput in = stdin.take();
@@ -75,10 +87,7 @@ final class ExecPipes {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }, "exec-" + stream + "-stdin");
-    t.setDaemon(true);
-    t.start();
-    return t;
+    });
   }
 
   private void drainStdin(Process p) {
@@ -99,23 +108,21 @@ final class ExecPipes {
   }
 
   /** Sends what the program writes to {@code in} as ExecOutput on {@code fd}, until it ends. */
-  Thread pump(InputStream in, ExecOutput.Fd fd) {
-    Thread t = new Thread(() -> {
+  Future<?> pump(InputStream in, ExecOutput.Fd fd) {
+    return THREADS.submit(() -> {
       byte[] buf = new byte[CHUNK];
       try (in) {
         int n;
         while ((n = in.read(buf)) > 0) {
           window.acquire(n);
+          // Not copied: send encodes the frame before it returns, and buf is refilled only after.
           sink.send(Frame.newBuilder().setStreamId(stream)
-              .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(ByteString.copyFrom(buf, 0, n))).build());
+              .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(UnsafeByteOperations.unsafeWrap(buf, 0, n))).build());
         }
       } catch (IOException e) {
         LOG.fine("exec " + stream + " " + fd + " pump ended: " + e.getMessage());
         kill.run(); // nobody will read the rest: the host is gone or the stream was dropped
       }
-    }, "exec-" + stream + "-" + fd);
-    t.setDaemon(true);
-    t.start();
-    return t;
+    });
   }
 }

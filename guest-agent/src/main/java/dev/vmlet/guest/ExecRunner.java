@@ -10,7 +10,10 @@ import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import java.nio.file.Files;
@@ -101,20 +104,23 @@ final class ExecRunner implements Runnable {
     }
   }
 
-  /** Why {@code program} cannot be started, as the exec call would say; null when it can. */
-  private String missingProgram(String program) {
+  /** {@code program} as an absolute path, found the way execvp would; null when there is none. */
+  private Path findProgram(String program) {
     if (program.contains("/")) {
-      Path p = Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program);
-      return Files.isExecutable(p) && !Files.isDirectory(p) ? null : "no such executable file";
+      Path p = Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program).toAbsolutePath();
+      return Files.isExecutable(p) && !Files.isDirectory(p) ? p : null;
     }
-    String path = start.getEnvMap().getOrDefault("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
-    for (String dir : path.split(":")) {
+    for (String dir : searchPath().split(":")) {
       Path p = Path.of(dir.isEmpty() ? "." : dir, program);
       if (Files.isExecutable(p) && !Files.isDirectory(p)) {
-        return null;
+        return p.toAbsolutePath();
       }
     }
-    return "no such program in PATH (" + path + ")";
+    return null;
+  }
+
+  private String searchPath() {
+    return start.getEnvMap().getOrDefault("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
   }
 
   private List<String> argv() {
@@ -144,6 +150,7 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
+    GuestPlatform.Session session = platform.session();
     if (start.getTty()) {
       if (platform.isWindows()) {
         fail(StreamError.Code.FAILED_PRECONDITION, "tty execs need a Linux guest");
@@ -160,15 +167,17 @@ final class ExecRunner implements Runnable {
       withSession.addAll(argv);
       argv = withSession;
       ownGroup = true;
-    } else if (platform.setsid() != null) {
-      String missing = missingProgram(argv.get(0));
-      if (missing != null) {
-        fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + missing);
+    } else if (session != null) {
+      Path program = findProgram(argv.get(0));
+      if (program == null) {
+        fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': "
+            + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));
         return;
       }
       // Its own session and process group (setsid execs in place: the pid is the group's id).
-      List<String> withSession = new ArrayList<>(List.of(platform.setsid()));
-      withSession.addAll(argv);
+      List<String> withSession = new ArrayList<>(session.prefix());
+      withSession.add(session.absoluteProgram() ? program.toString() : argv.get(0));
+      withSession.addAll(argv.subList(1, argv.size()));
       argv = withSession;
       ownGroup = true;
     }
@@ -199,12 +208,12 @@ final class ExecRunner implements Runnable {
     if (cancelled) {
       kill();
     }
-    Thread in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.getOutputStream(), p) : null;
+    Future<?> in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.getOutputStream(), p) : null;
     if (in == null && pty == null) {
       p.getOutputStream().close();
     }
-    Thread out = pipes.pump(pty != null ? pty.masterIn() : p.getInputStream(), ExecOutput.Fd.STDOUT);
-    Thread err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
+    Future<?> out = pipes.pump(pty != null ? pty.masterIn() : p.getInputStream(), ExecOutput.Fd.STDOUT);
+    Future<?> err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
     boolean timedOut = false;
     if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
       timedOut = true;
@@ -215,18 +224,27 @@ final class ExecRunner implements Runnable {
       pipes.endInput();
     }
     if (pty != null) {
-      out.join(2000); // a background program may still hold the terminal: do not wait for it
+      awaitPipe(out, 2000); // a background program may still hold the terminal: do not wait for it
       closePty();
     } else {
-      out.join();
+      awaitPipe(out, Long.MAX_VALUE);
     }
     if (err != null) {
-      err.join();
+      awaitPipe(err, Long.MAX_VALUE);
     }
     boolean killed = timedOut || cancelled;
     sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
         .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
         .setSignal(killed ? 9 : 0)).build());
+  }
+
+  /** Waits for a pump to end; it reports its own failures, so only the wait's own end matters here. */
+  private static void awaitPipe(Future<?> pipe, long millis) throws InterruptedException {
+    try {
+      pipe.get(millis, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // a pump that failed killed the program already; one still running holds only a terminal
+    }
   }
 
   private void closePty() {

@@ -1,6 +1,6 @@
 package dev.vmlet.guest;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.vmlet.common.files.FileModes;
 import dev.vmlet.common.flow.SendWindow;
 import dev.vmlet.proto.agent.v1.FileData;
@@ -61,8 +61,9 @@ final class FilePulls {
           digest.update(buf, 0, n);
           size += n;
           window.acquire(n);
+          // Not copied: send encodes the frame before it returns, and buf is refilled only after.
           sink.send(Frame.newBuilder().setStreamId(stream)
-              .setFileData(FileData.newBuilder().setData(ByteString.copyFrom(buf, 0, n))).build());
+              .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(buf, 0, n))).build());
         }
       }
       sink.send(Frame.newBuilder().setStreamId(stream)

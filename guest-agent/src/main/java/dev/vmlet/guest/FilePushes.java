@@ -44,6 +44,19 @@ final class FilePushes {
     final Path temp;
     final OutputStream out;
     final MessageDigest digest = GuestFiles.sha256();
+    /** Into the file and the digest at once. */
+    final OutputStream sink = new OutputStream() {
+      @Override
+      public void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        out.write(b, off, len);
+        digest.update(b, off, len);
+      }
+    };
     final FileWriteStart start;
     long size;
 
@@ -87,10 +100,9 @@ final class FilePushes {
       if (p == null) {
         return; // a push that already failed; its error was sent
       }
-      byte[] bytes = data.toByteArray();
-      p.out.write(bytes);
-      p.digest.update(bytes);
-      p.size += bytes.length;
+      // writeTo hands over the frame's own bytes (the decoder aliases them), not a copy.
+      data.writeTo(p.sink);
+      p.size += data.size();
     });
   }
 

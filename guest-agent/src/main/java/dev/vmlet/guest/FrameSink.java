@@ -10,6 +10,10 @@ import java.util.logging.Logger;
  */
 @FunctionalInterface
 interface FrameSink {
+  /**
+   * Writes the frame before returning and keeps no reference to it, so a caller may wrap a buffer
+   * it reuses in the frame without copying it.
+   */
   void send(Frame frame) throws IOException;
 
   /**

@@ -69,9 +69,40 @@ final class GuestPlatform {
     return List.of(reboot ? "reboot" : "poweroff");
   }
 
-  /** setsid (a program in a process group of its own, so cancel can kill the whole group); null where there is none. */
-  String setsid() {
-    return windows ? null : find("setsid");
+  /**
+   * How a program starts in a session and process group of its own (so a cancel can kill the
+   * whole group): {@code prefix} goes before the program's argv. The agent's own static busybox
+   * comes first when its bundle has one ({@code bin/busybox} beside the agent's jar): a Debian
+   * guest's setsid is dynamically linked, and under TCG its exec cost about as much again as the
+   * program's own (docs/benchmarks.md). Busybox runs its own applet for a bare name ({@code ls}
+   * would be busybox's ls, not the guest's), so then the program must be named by its absolute
+   * path ({@code absoluteProgram}).
+   */
+  record Session(List<String> prefix, boolean absoluteProgram) {}
+
+  /** See {@link Session}; null where there is no setsid. */
+  Session session() {
+    if (windows) {
+      return null;
+    }
+    Path busybox = AGENT_HOME == null ? null : AGENT_HOME.resolve("bin/busybox");
+    if (busybox != null && Files.isExecutable(busybox)) {
+      return new Session(List.of(busybox.toString(), "setsid"), true);
+    }
+    String setsid = find("setsid");
+    return setsid == null ? null : new Session(List.of(setsid), false);
+  }
+
+  private static final Path AGENT_HOME = agentHome();
+
+  /** The directory of the agent's jar (its bundle), or null when it runs from classes (tests). */
+  private static Path agentHome() {
+    try {
+      Path jar = Path.of(GuestPlatform.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      return jar.toString().endsWith(".jar") ? jar.getParent() : null;
+    } catch (Exception e) {
+      return null;
+    }
   }
 
   private static String find(String program) {

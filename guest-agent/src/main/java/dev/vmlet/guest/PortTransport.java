@@ -31,6 +31,7 @@ final class PortTransport implements Transport {
   public Connection open() throws IOException {
     RandomAccessFile file = new RandomAccessFile(port.toFile(), "rw");
     FileInputStream raw = new FileInputStream(file.getFD());
+    // A stream, not a channel: an interrupted writer would close a channel, and the port with it.
     OutputStream out = new FileOutputStream(file.getFD());
     InputStream in = new BulkInputStream() {
       private boolean gone;
@@ -41,7 +42,10 @@ final class PortTransport implements Transport {
           return 0; // as InputStream requires; a 0 from the port below means something else
         }
         while (true) {
-          int n = raw.read(b, off, len);
+          // A read from the port returns at most one of the guest's 4 KiB receive buffers; asking
+          // for no more than 8 KiB keeps FileInputStream on its stack buffer instead of a malloc
+          // of `len` bytes per read.
+          int n = raw.read(b, off, Math.min(len, 8192));
           if (n > 0) {
             gone = false;
             return n;

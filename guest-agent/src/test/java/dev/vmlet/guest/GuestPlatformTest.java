@@ -34,4 +34,14 @@ class GuestPlatformTest {
     assertThat(argv.subList(argv.size() - 4, argv.size())).containsExactly("printf", "%s\\n", "a b", "$HOME");
     assertThat(argv.get(0)).satisfiesAnyOf(a -> assertThat(a).endsWith("runuser"), a -> assertThat(a).isEqualTo("su"));
   }
+
+  @Test
+  void session_outsideABundle_isTheGuestsSetsid_andKeepsTheProgramsName() {
+    assertThat(windows.session()).isNull();
+    GuestPlatform.Session s = linux.session(); // from classes, not a bundle's jar: no bundled busybox
+    if (s != null) {
+      assertThat(s.prefix()).singleElement().asString().endsWith("setsid");
+      assertThat(s.absoluteProgram()).isFalse();
+    }
+  }
 }

@@ -1,6 +1,7 @@
 package dev.vmlet.agent;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.vmlet.proto.agent.v1.ExecCancel;
 import dev.vmlet.proto.agent.v1.ExecInput;
 import dev.vmlet.proto.agent.v1.ExecResize;
@@ -61,8 +62,10 @@ final class StreamSends {
   }
 
   private void sendData(int stream, byte[] data, int off, int len) throws IOException {
+    // Not copied: send encodes the frame before it returns, so the caller's array is read only
+    // while this call lasts.
     link.send(Frame.newBuilder().setStreamId(stream)
-        .setFileData(FileData.newBuilder().setData(ByteString.copyFrom(data, off, len))).build());
+        .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(data, off, len))).build());
   }
 
   void pushEnd(int stream, long size, String sha256) throws IOException {

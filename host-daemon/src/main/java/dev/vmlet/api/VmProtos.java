@@ -37,6 +37,7 @@ final class VmProtos {
         .setLastError(r.lastError())
         .setConsoleLog(v.consoleLog().toString())
         .setQemuCommand(r.qemuCommand())
+        .setCpuModel(QemuCommandBuilder.cpuModelOf(r.qemuCommand()))
         .setAgentReady(v.hello() != null);
     if (r.pid() != 0) {
       r.activeForwards().forEach(f -> b.addForwards(VmSpecs.forward(f)));

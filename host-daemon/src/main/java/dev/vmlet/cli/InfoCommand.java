@@ -36,6 +36,9 @@ final class InfoCommand implements Callable<Integer> {
       line("Memory", v.getSpec().getMemoryMib() + " MiB");
       line("Image", v.getSpec().getImage());
       line("Accel", v.getAccelValue() == 0 ? "(not started)" : ApiEnums.word(v.getAccel()) + " — " + v.getAccelReason());
+      if (!v.getCpuModel().isEmpty()) {
+        line("CPU model", v.getCpuModel());
+      }
       if (v.getPid() != 0) {
         line("QEMU pid", Long.toString(v.getPid()));
       }

@@ -48,9 +48,7 @@ public final class QemuCommandBuilder {
     // PIT and PIC on because under TCG the kernel otherwise finds no timer to calibrate against and hangs.
     a.addAll(List.of("-machine", microvm ? "microvm,acpi=on,rtc=on,pit=on,pic=on" : "q35"));
     a.addAll(List.of("-accel", accel));
-    if (accel.equals("kvm")) {
-      a.addAll(List.of("-cpu", "host"));
-    }
+    a.addAll(List.of("-cpu", cpuModel(accel)));
     a.addAll(List.of("-smp", Integer.toString(config.vcpus())));
     a.addAll(List.of("-m", config.memoryMib() + "M"));
     if (config.tuning().hugepages()) {
@@ -214,6 +212,30 @@ public final class QemuCommandBuilder {
   }
 
   /** The argument list as one line a shell would accept, for logs and GetVm. */
+  /**
+   * The CPU model a VM gets: the host's under KVM; under TCG {@code max}, every feature TCG can
+   * emulate (QEMU 7.2: AVX2, BMI2, SSE4.2, PCLMUL, AES, not SHA-NI), where QEMU's default qemu64
+   * leaves a guest's JVM without its SHA-256 and CRC32C intrinsics (about 2x on the agent's
+   * transfers; docs/benchmarks.md).
+   */
+  public static String cpuModel(String accel) {
+    return accel.equals("kvm") ? "host" : "max";
+  }
+
+  /**
+   * The CPU model named in a command line made by {@link #toShellLine}: the word after
+   * {@code -cpu}, or QEMU's default {@code qemu64} when there is none (a VM started by a vmlet that
+   * passed no {@code -cpu} under TCG); empty for an empty line (never started).
+   */
+  public static String cpuModelOf(String shellLine) {
+    if (shellLine.isBlank()) {
+      return "";
+    }
+    List<String> words = List.of(shellLine.split(" "));
+    int at = words.indexOf("-cpu");
+    return at >= 0 && at + 1 < words.size() ? words.get(at + 1).split(",")[0] : "qemu64";
+  }
+
   public static String toShellLine(List<String> args) {
     StringBuilder sb = new StringBuilder();
     for (String arg : args) {

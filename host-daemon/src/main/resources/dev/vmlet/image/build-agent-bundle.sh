@@ -15,6 +15,14 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$OUT"
 bundle=$work/bundle
 bash "$(dirname "$0")/build-agent-runtime.sh" "$AGENT_JAR" "$bundle/agent"
+# A static busybox for the agent's setsid (GuestPlatform.session): the guest's own setsid is
+# dynamically linked, and under TCG that exec cost as much again as a short program's.
+if [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; then
+  mkdir -p "$bundle/agent/bin"
+  cp /bin/busybox "$bundle/agent/bin/busybox"
+else
+  echo "warning: no static /bin/busybox (apt-get install -y busybox-static); the agent uses the guest's setsid" >&2
+fi
 
 cat > "$bundle/start.sh" <<'START'
 #!/bin/sh

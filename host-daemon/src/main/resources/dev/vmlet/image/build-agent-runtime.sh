@@ -2,11 +2,14 @@
 # Puts the guest agent and a Java runtime trimmed to what it needs into DEST: DEST/runtime (jlink),
 # DEST/vmlet-agent.jar, DEST/agent.jsa (a class-data archive of the agent's start-up classes, when
 # the JDK can make one) and DEST/agent.sh, which starts the agent from DEST with the right flags.
-# Usage: build-agent-runtime.sh AGENT_JAR DEST. Used by the micro image and the agent bundle.
+# Usage: build-agent-runtime.sh AGENT_JAR DEST [c1|tiered]. Used by the micro image and the agent bundle.
+# c1 (the default): C1 alone, the shortest start; tiered: C2 as well, with two compiler threads, for
+# guests where the agent moves files (C2 has the SHA-256 intrinsics, C1 has not).
 set -euo pipefail
 
 AGENT_JAR=$1
 DEST=$2
+JIT=${3:-c1}
 die() { echo "error: $*" >&2; exit 1; }
 
 if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/jlink ]]; then
@@ -27,7 +30,12 @@ fi
   --no-header-files --compress=2 $cds --output "$DEST/runtime"
 cp "$AGENT_JAR" "$DEST/vmlet-agent.jar"
 # The class path is relative, so the archive made here is valid wherever DEST ends up.
-JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Xmx96m -Djdk.lang.Process.launchMechanism=VFORK"
+case $JIT in
+  c1) JIT_FLAGS="-XX:TieredStopAtLevel=1" ;;
+  tiered) JIT_FLAGS="-XX:CICompilerCount=2" ;;
+  *) die "JIT must be c1 or tiered, got '$JIT'" ;;
+esac
+JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m -Djdk.lang.Process.launchMechanism=VFORK"
 if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
       -cp vmlet-agent.jar dev.vmlet.guest.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"

@@ -41,6 +41,7 @@ class QemuCommandBuilderTest {
         "-name", "web1,process=vmlet-web1,debug-threads=on",
         "-machine", "q35",
         "-accel", "tcg",
+        "-cpu", "max",
         "-smp", "2",
         "-m", "1024M",
         "-nodefaults", "-no-user-config", "-display", "none",
@@ -66,6 +67,15 @@ class QemuCommandBuilderTest {
   void build_withKvm_usesTheHostCpu() {
     List<String> args = build(config, "kvm", MICRO, files, List.of(), List.of(), null, null);
     assertThat(String.join(" ", args)).contains("-accel kvm -cpu host -smp 2");
+  }
+
+  @Test
+  void cpuModelOf_readsTheModelBackFromTheCommandLine_andQemusDefaultWhenNoneWasGiven() {
+    String line = QemuCommandBuilder.toShellLine(build(config, "tcg", MICRO, files, List.of(), List.of(), null, null));
+    assertThat(QemuCommandBuilder.cpuModelOf(line)).isEqualTo("max");
+    assertThat(QemuCommandBuilder.cpuModelOf("qemu-system-x86_64 -accel tcg -smp 1")).isEqualTo("qemu64");
+    assertThat(QemuCommandBuilder.cpuModelOf("q -cpu host,migratable=off -smp 1")).isEqualTo("host");
+    assertThat(QemuCommandBuilder.cpuModelOf("")).isEmpty();
   }
 
   @Test

@@ -62,33 +62,55 @@ class AgentTransferBench {
       Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + ApiEnums.word(vm.info().getAccel())
           + " (MB/s, medians)", "MB/s");
 
+      Bench.report("guest CPU model", vm.info().getCpuModel());
+      Bench.report("vmlet agent's resident memory in the guest, before the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
+
       List<Double> push = new ArrayList<>();
       List<Double> pull = new ArrayList<>();
+      double[] agentCpu = new double[2]; // guest CPU seconds: pushes, pulls
       for (int i = 0; i < runs && parts.contains("vmlet"); i++) {
+        double c0 = guestCpuSeconds(vm, AGENT);
         long t0 = System.nanoTime();
         assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
         push.add(mbps(data.length, System.nanoTime() - t0));
+        double c1 = guestCpuSeconds(vm, AGENT);
         long t1 = System.nanoTime();
         assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
         pull.add(mbps(data.length, System.nanoTime() - t1));
+        agentCpu[0] += c1 - c0;
+        agentCpu[1] += guestCpuSeconds(vm, AGENT) - c1;
       }
       transfer(chart, "vmlet agent", sizeMib, push, pull);
+      cpuPerMib("vmlet agent (the agent's JVM)", agentCpu, push.size() * sizeMib);
+      if (parts.contains("vmlet")) {
+        Bench.report("vmlet agent's resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
+      }
+
+      if (parts.contains("c2")) {
+        withC2(vm, data, sha, runs, sizeMib);
+      }
 
       List<Double> scpPush = new ArrayList<>();
       List<Double> scpPull = new ArrayList<>();
       Path local = tmp.resolve("bench.bin");
       Files.write(local, data);
+      double[] sshdCpu = new double[2];
       for (int i = 0; i < runs && parts.contains("scp"); i++) {
+        double c0 = guestCpuSeconds(vm, SSHD);
         long t0 = System.nanoTime();
         ssh.scp(local.toString(), ssh.remote("/tmp/scp.bin"));
         scpPush.add(mbps(data.length, System.nanoTime() - t0));
+        double c1 = guestCpuSeconds(vm, SSHD);
         Files.deleteIfExists(tmp.resolve("back.bin"));
         long t1 = System.nanoTime();
         ssh.scp(ssh.remote("/tmp/scp.bin"), tmp.resolve("back.bin").toString());
         scpPull.add(mbps(data.length, System.nanoTime() - t1));
+        sshdCpu[0] += c1 - c0;
+        sshdCpu[1] += guestCpuSeconds(vm, SSHD) - c1;
         assertThat(BenchSupport.sha(Files.readAllBytes(tmp.resolve("back.bin")))).isEqualTo(sha);
       }
       transfer(chart, "scp (reused connection)", sizeMib, scpPush, scpPull);
+      cpuPerMib("scp (sshd, with the scp it runs)", sshdCpu, scpPush.size() * sizeMib);
 
       List<Double> qgaIn = new ArrayList<>();
       List<Double> qgaOut = new ArrayList<>();
@@ -118,6 +140,79 @@ class AgentTransferBench {
     Bench.report(how + ", " + mib + " MiB host to guest (MB/s)", Bench.stats(in, "%.1f"));
     Bench.report(how + ", " + mib + " MiB guest to host (MB/s)", Bench.stats(out, "%.1f"));
     chart.bar(how, "host to guest", Bench.median(in)).bar(how, "guest to host", Bench.median(out));
+  }
+
+  /**
+   * The agent with C2 as well as C1 (full tiered compilation, two compiler threads) instead of C1
+   * alone: its JVM's start (agent.sh --warm-up, 3 times each, guest clock), then the agent is
+   * restarted that way and the transfers, their guest CPU and its memory measured again.
+   */
+  private static void withC2(BenchSupport.DebianVm vm, byte[] data, String sha, int runs, int sizeMib) throws Exception {
+    String dir = "/opt/vmlet-agent";
+    vm.sh("sed 's/-XX:TieredStopAtLevel=1/-XX:CICompilerCount=2/' " + dir + "/agent.sh > " + dir + "/agent-c2.sh");
+    for (String script : List.of("agent.sh", "agent-c2.sh")) {
+      List<Double> ms = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        ms.add(Double.parseDouble(vm.sh("s=$(date +%s%N); sh " + dir + "/" + script + " --warm-up >/dev/null 2>&1; e=$(date +%s%N); "
+            + "echo $(( (e - s) / 1000000 ))").trim()));
+      }
+      Bench.report("the agent's JVM start (" + script + " --warm-up, guest clock, 3 runs) (ms)", Bench.stats(ms, "%.0f"));
+    }
+    String pid = vm.sh("pidof java").trim();
+    vm.sh("cp " + dir + "/agent-c2.sh " + dir + "/agent.sh; systemd-run --on-active=2 systemctl restart vmlet-agent.service");
+    Poll.until("the agent to come back with C2", Duration.ofSeconds(180), () -> {
+      try {
+        String now = vm.sh("pidof java").trim();
+        return !now.isEmpty() && !now.equals(pid);
+      } catch (RuntimeException e) {
+        return false; // the agent is restarting
+      }
+    });
+    List<Double> push = new ArrayList<>();
+    List<Double> pull = new ArrayList<>();
+    double[] cpu = new double[2];
+    for (int i = 0; i < runs; i++) {
+      double c0 = guestCpuSeconds(vm, AGENT);
+      long t0 = System.nanoTime();
+      assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
+      push.add(mbps(data.length, System.nanoTime() - t0));
+      double c1 = guestCpuSeconds(vm, AGENT);
+      long t1 = System.nanoTime();
+      assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
+      pull.add(mbps(data.length, System.nanoTime() - t1));
+      cpu[0] += c1 - c0;
+      cpu[1] += guestCpuSeconds(vm, AGENT) - c1;
+    }
+    Bench.report("vmlet agent with C2, " + sizeMib + " MiB host to guest (MB/s)", Bench.stats(push, "%.1f"));
+    Bench.report("vmlet agent with C2, " + sizeMib + " MiB guest to host (MB/s)", Bench.stats(pull, "%.1f"));
+    cpuPerMib("vmlet agent with C2", cpu, runs * sizeMib);
+    Bench.report("vmlet agent with C2: resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
+  }
+
+  /** The agent's JVM: its own CPU only (the programs it runs are not part of a transfer). */
+  private static final String AGENT = "$2 == \"(java)\" {t += $14 + $15}";
+  /**
+   * sshd's processes with what they reaped: the scp each transfer runs is a child of the reused
+   * connection's sshd, and its CPU counts in that sshd's cutime and cstime once it exited.
+   */
+  private static final String SSHD = "$2 == \"(sshd)\" {t += $14 + $15 + $16 + $17}";
+
+  /** CPU seconds (from /proc/PID/stat, in clock ticks) of the guest's processes an awk pattern picks, summed. */
+  static double guestCpuSeconds(BenchSupport.DebianVm vm, String pick) {
+    String[] out = vm.sh("awk '" + pick + " END {print t + 0}' /proc/[0-9]*/stat 2>/dev/null; getconf CLK_TCK").trim().split("\\s+");
+    return Double.parseDouble(out[0]) / Double.parseDouble(out[1]);
+  }
+
+  /** The agent's resident memory (VmRSS of the guest's java process). */
+  static double agentRssMib(BenchSupport.DebianVm vm) {
+    return Long.parseLong(vm.sh("awk '/^VmRSS/ {print $2}' /proc/$(pidof java)/status").trim()) / 1024.0;
+  }
+
+  private static void cpuPerMib(String how, double[] seconds, int mib) {
+    if (mib > 0) {
+      Bench.report(how + ", guest CPU per MiB moved, host to guest / guest to host (ms)",
+          String.format("%.1f / %.1f", seconds[0] * 1000 / mib, seconds[1] * 1000 / mib));
+    }
   }
 
   /** One way of running a command in the guest; returns its standard output's length. */
@@ -163,6 +258,51 @@ class AgentTransferBench {
       }
     }
     chart.write();
+    execHops(vm, runs);
+    execInsideTheGuest(vm);
+  }
+
+  /**
+   * Where an exec's round trip goes, one hop more per row: GetVm (the client and the daemon
+   * only), ListFiles of a small directory (the daemon, the link and the agent, no program), an
+   * exec of {@code true} by argv (the agent starts a program: through setsid), and through
+   * {@code /bin/sh -c} (what the exec rows above measure). p50 / p90 of 20 calls per run, medians.
+   */
+  private static void execHops(BenchSupport.DebianVm vm, int runs) throws Exception {
+    Map<String, Runner> hops = new LinkedHashMap<>();
+    hops.put("GetVm (client and daemon only)", c -> vm.info().getSpec().getName().isEmpty() ? 1 : 0);
+    hops.put("ListFiles /etc/vmlet (+ link and agent, no program)", c -> vm.listFiles("/etc/vmlet") > 0 ? 0 : 1);
+    hops.put("exec argv true (+ the program's start)", c -> vm.exec("true"));
+    hops.put("exec sh -c true (+ the guest's shell)", c -> vm.sh("true").length());
+    for (var hop : hops.entrySet()) {
+      List<Double> p50 = new ArrayList<>();
+      List<Double> p90 = new ArrayList<>();
+      hop.getValue().run("");
+      for (int r = 0; r < runs; r++) {
+        List<Double> ms = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+          long t0 = System.nanoTime();
+          assertThat(hop.getValue().run("")).as(hop.getKey()).isZero();
+          ms.add((System.nanoTime() - t0) / 1e6);
+        }
+        p50.add(Bench.percentile(ms, 50));
+        p90.add(Bench.percentile(ms, 90));
+      }
+      Bench.report("exec hops, " + hop.getKey() + ": p50 / p90 (ms)", Bench.stats(p50, "%.1f") + " / " + Bench.stats(p90, "%.1f"));
+    }
+  }
+
+  /**
+   * What an exec costs inside the guest alone, on the guest's clock, started by its shell: the
+   * floor under any agent's round trip, and the price of the {@code setsid} vmlet's agent starts
+   * the program through (its own process group, so a cancel kills everything it started).
+   */
+  private static void execInsideTheGuest(BenchSupport.DebianVm vm) {
+    for (String program : List.of("/bin/true", "setsid /bin/true", "/opt/vmlet-agent/bin/busybox setsid /bin/true", "/bin/sh -c true")) {
+      String out = vm.sh("s=$(date +%s%N); for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do " + program
+          + "; done; e=$(date +%s%N); echo $(( (e - s) / 20000 ))");
+      Bench.report("exec inside the guest, no agent: " + program + ", mean of 20 (µs)", out.trim());
+    }
   }
 
   /** SSH to the guest with the VM's key, optionally over one master connection. */

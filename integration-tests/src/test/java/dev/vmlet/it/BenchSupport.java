@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import dev.vmlet.client.DaemonClient;
+import dev.vmlet.proto.v1.ListFilesRequest;
 import dev.vmlet.proto.v1.ListVmsRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
@@ -45,6 +46,12 @@ public final class BenchSupport {
 
     public byte[] pull(String path) throws Exception {
       return Guests.pull(d.client, name, path).data();
+    }
+
+    /** ListFiles of a guest directory: a round trip through the daemon and the agent that starts no program. */
+    public int listFiles(String path) {
+      return d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS)
+          .listFiles(ListFilesRequest.newBuilder().setName(name).setPath(path).build()).getEntriesCount();
     }
 
     /** The VM as GetVm reports it (SSH host, port, user and key among it). */

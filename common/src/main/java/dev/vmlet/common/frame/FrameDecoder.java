@@ -1,5 +1,6 @@
 package dev.vmlet.common.frame;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.ByteBuffer;
@@ -126,7 +127,12 @@ public final class FrameDecoder {
     headerFill = 0;
     Frame frame;
     try {
-      frame = Frame.parseFrom(data);
+      // Aliasing: a frame's bytes fields (file and exec data) are views of `data`, not copies.
+      // `data` is this frame's own array, never written again, so the views stay valid.
+      CodedInputStream in = CodedInputStream.newInstance(data);
+      in.enableAliasing(true);
+      frame = Frame.parser().parseFrom(in);
+      in.checkLastTagWas(0);
     } catch (InvalidProtocolBufferException e) {
       errors.accept(new MalformedFrameException(e));
       return;
