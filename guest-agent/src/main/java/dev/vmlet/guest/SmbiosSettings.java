@@ -197,6 +197,6 @@ final class SmbiosSettings {
 
   /** The proxy with any user:password shown as ***. */
   String httpProxyShown() {
-    return httpProxy.replaceFirst("^([A-Za-z]+://)[^/@]*@", "$1***@");
+    return httpProxy.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", "$1***@");
   }
 }

@@ -69,7 +69,7 @@ public final class GuestSettings {
 
   /** The URL with any user:password replaced by "***", for messages. */
   public static String redactUserInfo(String proxy) {
-    return proxy.replaceFirst("^([A-Za-z]+://)[^/@]*@", "$1***@");
+    return proxy.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", "$1***@");
   }
 
   /** The OEM strings, one per credential then the proxy's, each a string of printable ASCII. */
