@@ -55,7 +55,9 @@ final class SshConfigFile {
       }
       sb.append("  HostKeyAlias ").append(v.getInstanceId()).append(SUFFIX).append('\n')
           .append("  UserKnownHostsFile ").append(quote(knownHosts.toString())).append('\n')
-          .append("  StrictHostKeyChecking accept-new\n");
+          .append("  StrictHostKeyChecking accept-new\n")
+          // Debian's /etc/ssh/ssh_config hashes known hosts; vmlet's file stays readable (its names are no secret).
+          .append("  HashKnownHosts no\n");
     }
     return sb.toString();
   }

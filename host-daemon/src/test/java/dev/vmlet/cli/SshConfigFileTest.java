@@ -36,6 +36,7 @@ class SshConfigFileTest {
           HostKeyAlias id-api.vmlet
           UserKnownHostsFile /home/ann/.ssh/config.d/vmlet.known_hosts
           StrictHostKeyChecking accept-new
+          HashKnownHosts no
         """);
     assertThat(text.indexOf("Host api.vmlet")).isLessThan(text.indexOf("Host web.vmlet"));
     assertThat(text).doesNotContain("stopped.vmlet").doesNotContain("micro.vmlet");
@@ -58,7 +59,7 @@ class SshConfigFileTest {
     assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(out).isZero();
     assertThat(out.lines()).contains("hostname 127.0.0.1", "port 40022", "user vmlet", "hostkeyalias id-web.vmlet",
-        "identitiesonly yes", "stricthostkeychecking accept-new");
+        "identitiesonly yes", "stricthostkeychecking accept-new", "hashknownhosts no");
   }
 
   @Test
