@@ -77,6 +77,9 @@ public final class AgentMain {
         : serial != null ? new SerialTransport(serial)
         : new PortTransport(Path.of(port), () -> agent[0].hostGone());
     Policy rules = Policy.load(policy);
+    if (socket == null) {
+      SmbiosSettings.load(); // in a VM: its credentials and proxy, before the first program runs
+    }
     agent[0] = new Agent(t, hello, Duration.ofSeconds(1), rules);
     if (tokenFile != null) {
       agent[0].tokenFile(tokenFile);

@@ -187,6 +187,7 @@ final class ExecRunner implements Runnable {
       pb.redirectInput(slave).redirectOutput(slave).redirectError(slave);
       pb.environment().putIfAbsent("TERM", "xterm-256color");
     }
+    pb.environment().putAll(SmbiosSettings.current().environment());
     pb.environment().putAll(start.getEnvMap());
     if (!start.getWorkingDir().isEmpty()) {
       File dir = new File(start.getWorkingDir());

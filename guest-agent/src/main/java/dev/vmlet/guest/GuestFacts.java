@@ -76,7 +76,9 @@ final class GuestFacts {
 
   /** The guest as it is now: addresses, uptime, load, memory, file systems. */
   static GuestInfoReply info(String agentVersion) {
-    var b = GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot());
+    SmbiosSettings smbios = SmbiosSettings.current();
+    var b = GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot())
+        .addAllCredentialNames(smbios.credentialNames()).setHttpProxy(smbios.httpProxyShown());
     try {
       for (var nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
         for (var a : nif.getInterfaceAddresses()) {

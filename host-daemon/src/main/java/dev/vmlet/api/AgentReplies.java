@@ -52,7 +52,8 @@ final class AgentReplies {
     GetGuestInfoResponse.Builder b = GetGuestInfoResponse.newBuilder()
         .setGuest(guest(r.getGuest())).setAgentVersion(r.getAgentVersion()).setUptimeSeconds(r.getUptimeSeconds())
         .addAllLoadAverage(r.getLoadAverageList()).setMemoryTotalBytes(r.getMemoryTotalBytes())
-        .setMemoryAvailableBytes(r.getMemoryAvailableBytes()).setAgentIsRoot(r.getAgentIsRoot());
+        .setMemoryAvailableBytes(r.getMemoryAvailableBytes()).setAgentIsRoot(r.getAgentIsRoot())
+        .addAllCredentialNames(r.getCredentialNamesList()).setHttpProxy(r.getHttpProxy());
     r.getAddressesList().forEach(a -> b.addAddresses(NetworkAddress.newBuilder()
         .setInterface(a.getInterface()).setAddress(a.getAddress()).setPrefixLength(a.getPrefixLength())));
     r.getDisksList().forEach(d -> b.addDisks(GuestDisk.newBuilder().setMountPoint(d.getMountPoint())

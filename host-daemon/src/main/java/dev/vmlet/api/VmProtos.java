@@ -26,7 +26,7 @@ final class VmProtos {
     VmRecord r = v.record();
     VmConfig c = r.config();
     Vm.Builder b = Vm.newBuilder()
-        .setSpec(VmSpecs.spec(c))
+        .setSpec(VmSpecs.shown(c))
         .setMac(QemuCommandBuilder.mac(r.instanceId()))
         .setInstanceId(r.instanceId())
         .setState(VmState.valueOf(r.state().name()))

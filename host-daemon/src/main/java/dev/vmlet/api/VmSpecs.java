@@ -4,6 +4,9 @@ import dev.vmlet.proto.v1.DiskSpec;
 import dev.vmlet.proto.v1.KernelBoot;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.spec.CloudInitConfig;
+import dev.vmlet.spec.Credential;
+import dev.vmlet.spec.GuestSettings;
+import com.google.protobuf.ByteString;
 import dev.vmlet.spec.DirectBoot;
 import dev.vmlet.spec.DiskConfig;
 import dev.vmlet.spec.Network;
@@ -34,6 +37,7 @@ public final class VmSpecs {
     s.getDisksList().forEach(d -> refuseUnknown("spec.disks", d.getUnknownFields()));
     s.getForwardsList().forEach(f -> refuseUnknown("spec.forwards", f.getUnknownFields()));
     s.getSharesList().forEach(f -> refuseUnknown("spec.shares", f.getUnknownFields()));
+    s.getCredentialsList().forEach(f -> refuseUnknown("spec.credentials", f.getUnknownFields()));
     refuseUnknown("spec.kernel", s.getKernel().getUnknownFields());
     refuseUnknown("spec.cloud_init", s.getCloudInit().getUnknownFields());
     List<PortForward> forwards = s.getForwardsList().stream().map(f -> {
@@ -59,8 +63,11 @@ public final class VmSpecs {
         .directBoot(s.hasKernel() ? new DirectBoot(s.getKernel().getPath(), s.getKernel().getInitrd(), s.getKernel().getCmdline()) : null)
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
-        .cloudInit(new CloudInitConfig(s.getCloudInit().getUserData(), s.getCloudInit().getSshAuthorizedKey()))
+        .cloudInit(new CloudInitConfig(s.getCloudInit().getUserData(), s.getCloudInit().getSshAuthorizedKey(),
+            s.getCloudInit().getSshAuthorizedKeysList()))
         .shares(s.getSharesList().stream().map(h -> new Share(h.getHostPath(), h.getGuestPath(), h.getReadOnly())).toList())
+        .credentials(s.getCredentialsList().stream().map(c -> new Credential(c.getName(), c.getValue().toByteArray())).toList())
+        .httpProxy(s.getHttpProxy())
         .build();
   }
 
@@ -88,15 +95,28 @@ public final class VmSpecs {
         .setTap(c.network().tap())
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList())
         .addAllShares(c.shares().stream().map(h -> dev.vmlet.proto.v1.Share.newBuilder().setHostPath(h.hostPath())
-            .setGuestPath(h.guestPath()).setReadOnly(h.readOnly()).build()).toList());
+            .setGuestPath(h.guestPath()).setReadOnly(h.readOnly()).build()).toList())
+        .addAllCredentials(c.credentials().stream().map(k -> dev.vmlet.proto.v1.Credential.newBuilder().setName(k.name())
+            .setValue(ByteString.copyFrom(k.value())).build()).toList())
+        .setHttpProxy(c.httpProxy());
     if (!c.cloudInit().isEmpty()) {
       b.setCloudInit(CloudInit.newBuilder().setUserData(c.cloudInit().userData())
-          .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()));
+          .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()).addAllSshAuthorizedKeys(c.cloudInit().moreSshAuthorizedKeys()));
     }
     if (c.directBoot() != null) {
       b.setKernel(KernelBoot.newBuilder().setPath(c.directBoot().kernel()).setInitrd(c.directBoot().initrd())
           .setCmdline(c.directBoot().cmdline()));
     }
+    return b.build();
+  }
+
+  /**
+   * The spec as the daemon shows it (GetVm, ListVms, WatchVms): credential values emptied, the
+   * proxy's user:password replaced by "***". What the caller sent stays in the daemon only.
+   */
+  public static VmSpec shown(VmConfig c) {
+    VmSpec.Builder b = spec(c).toBuilder().setHttpProxy(GuestSettings.redactUserInfo(c.httpProxy()));
+    b.getCredentialsBuilderList().forEach(k -> k.clearValue());
     return b.build();
   }
 

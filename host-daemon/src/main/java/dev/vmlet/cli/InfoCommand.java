@@ -63,6 +63,13 @@ final class InfoCommand implements Callable<Integer> {
       if (v.getStartedAtUnixMs() != 0 && !v.getSshUser().isEmpty()) {
         line("Boot", timeline(v));
       }
+      if (v.getSpec().getCredentialsCount() > 0) {
+        // Names only: the daemon never returns a credential's value.
+        line("Credentials", String.join(", ", v.getSpec().getCredentialsList().stream().map(k -> k.getName()).toList()));
+      }
+      if (!v.getSpec().getHttpProxy().isEmpty()) {
+        line("HTTP proxy", v.getSpec().getHttpProxy());
+      }
       line("MAC", v.getMac());
       line("Console", v.getConsoleLog());
       if (!v.getLastError().isEmpty()) {

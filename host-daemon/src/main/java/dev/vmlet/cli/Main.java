@@ -23,6 +23,7 @@ public final class Main implements Runnable {
       "daemon", DaemonCommand.class, "node", NodeCommand.class, "gpu", GpuCommand.class, "certs", CertsCommand.class,
       "launch", LaunchCommand.class, "list ls", ListCommand.class, "info", InfoCommand.class, "guest-info", GuestInfoCommand.class,
       "shell", ShellCommand.class, "run", RunCommand.class, "exec", ExecCommand.class, "cp", CpCommand.class, "ssh", SshCommand.class,
+      "ssh-config", SshConfigCommand.class,
       "start", VmActionCommands.Start.class, "stop", StopCommand.class, "restart", VmActionCommands.Restart.class,
       "pause", VmActionCommands.Pause.class, "resume", VmActionCommands.Resume.class, "delete rm", DeleteCommand.class,
       "dry-run", DryRunCommand.class, "events", EventsCommand.class, "top", TopCommand.class, "console", ConsoleCommand.class,

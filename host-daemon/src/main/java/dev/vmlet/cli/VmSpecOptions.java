@@ -65,8 +65,25 @@ final class VmSpecOptions {
   Path cloudInit;
 
   @Option(names = "--ssh-key", paramLabel = "FILE|KEY",
-      description = "A public key to authorize for user vmlet as well as the VM's own key (a .pub file or the key line).")
-  String sshKey;
+      description = {"A public key to authorize for user vmlet as well as the VM's own key (a .pub file or the key line);",
+          "repeatable. The keys of your running ssh-agent (ssh-add -L) are added too, unless --no-ssh-agent."})
+  List<String> sshKeys = new ArrayList<>();
+
+  @Option(names = "--no-ssh-agent", description = "Do not authorize the keys of your running ssh-agent in a cloud image.")
+  boolean noSshAgent;
+
+  @Option(names = "--credential", paramLabel = "NAME=VALUE",
+      description = {"A systemd credential for the guest (SMBIOS type 11; systemd 252+ and the vmlet agent read it); repeatable.",
+          "The value is on this command's own command line: prefer --credential-file for secrets."})
+  List<String> credentials = new ArrayList<>();
+
+  @Option(names = "--credential-file", paramLabel = "NAME=PATH",
+      description = "A systemd credential whose value is the content of a local file (any bytes, at most 16 KiB); repeatable.")
+  List<String> credentialFiles = new ArrayList<>();
+
+  @Option(names = "--http-proxy", paramLabel = "URL",
+      description = "The guest's HTTP and HTTPS proxy, e.g. http://10.0.2.2:3128: for the agent's programs, and in cloud images apt and login shells.")
+  String httpProxy = "";
 
   @Option(names = "--gpu", paramLabel = "PCI-ADDRESS", description = "Pass through a host PCI device bound to vfio-pci, e.g. 0000:01:00.0; repeatable.")
   List<String> gpus = new ArrayList<>();
@@ -171,8 +188,10 @@ final class VmSpecOptions {
           .directBoot(kernel == null ? null : new DirectBoot(absolute(kernel), initrd == null ? "" : absolute(initrd), cmdline))
           .network(new Network(tap))
           .gpus(gpus.stream().map(PciAddress::new).toList())
-          .cloudInit(new CloudInitConfig(readUserData(), readSshKey()))
+          .cloudInit(CloudInitConfig.of(readUserData(), sshKeys()))
           .shares(shares.stream().map(VmSpecOptions::parseShare).toList())
+          .credentials(GuestOptions.credentials(credentials, credentialFiles))
+          .httpProxy(httpProxy)
           .build();
       return VmSpecs.spec(config);
     } catch (VmException e) {
@@ -191,15 +210,17 @@ final class VmSpecOptions {
     }
   }
 
-  private String readSshKey() {
-    if (sshKey == null || sshKey.startsWith("ssh-") || sshKey.startsWith("ecdsa-") || sshKey.startsWith("sk-")) {
-      return sshKey;
+  /** The --ssh-key keys, then (cloud images only, which have an SSH server) the running ssh-agent's. */
+  private List<String> sshKeys() {
+    List<String> keys = new ArrayList<>();
+    for (String k : sshKeys) {
+      keys.add(GuestOptions.readSshKey(k));
     }
-    try {
-      return Files.readString(Path.of(sshKey)).strip();
-    } catch (IOException e) {
-      throw new CliException("--ssh-key " + sshKey + ": not a key line and not a readable file: " + e.getMessage());
+    boolean cloud = image.equals("debian") || image.equals("disk") || image.startsWith("/");
+    if (cloud && !noSshAgent) {
+      keys.addAll(GuestOptions.sshAgentKeys(System.getenv("SSH_AUTH_SOCK")));
     }
+    return keys;
   }
 
   /** The daemon runs elsewhere in the file system's sense too: send absolute paths. */

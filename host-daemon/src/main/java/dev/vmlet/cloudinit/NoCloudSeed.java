@@ -44,6 +44,16 @@ public final class NoCloudSeed {
 
   /** With a mount at every boot for each share (the seed is rewritten at every start, so these follow the config). */
   public static String vmletCloudConfig(String instanceId, List<String> sshKeys, boolean agentOnSerial, List<Share> shares) {
+    return vmletCloudConfig(instanceId, sshKeys, agentOnSerial, shares, "");
+  }
+
+  /**
+   * With the guest's proxy ("" for none) for apt (cloud-init's apt module writes it to apt's
+   * configuration) and for login shells (/etc/environment, which pam_env reads). The agent takes it
+   * from the SMBIOS OEM strings instead, as it does in the micro image.
+   */
+  public static String vmletCloudConfig(String instanceId, List<String> sshKeys, boolean agentOnSerial, List<Share> shares,
+      String httpProxy) {
     StringBuilder sb = new StringBuilder("#cloud-config\n");
     sb.append("users:\n  - default\n  - name: ").append(USER).append('\n')
         .append("    gecos: vmlet\n    shell: /bin/bash\n    lock_passwd: true\n")
@@ -55,6 +65,15 @@ public final class NoCloudSeed {
         .append(instanceId).append("\\n\"\n");
     if (agentOnSerial) {
       sb.append("  - path: /etc/vmlet/agent-port\n    permissions: \"0644\"\n    content: \"serial\\n\"\n");
+    }
+    if (!httpProxy.isEmpty()) {
+      // GuestSettings allows no quotes, backslashes or spaces in the URL: it needs no escaping here.
+      sb.append("  - path: /etc/environment\n    append: true\n    content: |\n");
+      for (String v : List.of("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")) {
+        sb.append("      ").append(v).append('=').append(httpProxy).append('\n');
+      }
+      sb.append("      no_proxy=localhost,127.0.0.1,::1\n      NO_PROXY=localhost,127.0.0.1,::1\n");
+      sb.append("apt:\n  http_proxy: \"").append(httpProxy).append("\"\n  https_proxy: \"").append(httpProxy).append("\"\n");
     }
     // The agent bundle is a read-only disk; install.sh copies it and starts the unit. bootcmd runs in
     // cloud-init's first stage, a minute before runcmd would under TCG; cloud-init-per makes it once
@@ -82,9 +101,15 @@ public final class NoCloudSeed {
 
   /** With the mounts of the VM's shares. */
   public static String userData(String instanceId, List<String> sshKeys, UserData user, boolean agentOnSerial, List<Share> shares) {
+    return userData(instanceId, sshKeys, user, agentOnSerial, shares, "");
+  }
+
+  /** With the guest's proxy, "" for none. */
+  public static String userData(String instanceId, List<String> sshKeys, UserData user, boolean agentOnSerial, List<Share> shares,
+      String httpProxy) {
     String boundary = "==vmlet-" + instanceId + "==";
     List<String[]> parts = new ArrayList<>();
-    parts.add(new String[] {"text/cloud-config", "vmlet.cfg", vmletCloudConfig(instanceId, sshKeys, agentOnSerial, shares)});
+    parts.add(new String[] {"text/cloud-config", "vmlet.cfg", vmletCloudConfig(instanceId, sshKeys, agentOnSerial, shares, httpProxy)});
     if (user != null) {
       parts.add(new String[] {user.contentType(), user.contentType().endsWith("shellscript") ? "user.sh" : "user.cfg", user.text()});
     }

@@ -1,5 +1,6 @@
 package dev.vmlet.qemu;
 
+import dev.vmlet.spec.GuestSettings;
 import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.Share;
 import dev.vmlet.spec.VmConfig;
@@ -125,6 +126,11 @@ public final class QemuCommandBuilder {
       a.addAll(List.of("-device", "vhost-user-fs-pci,queue-size=1024,chardev=fs" + i + ",tag=" + Share.tag(i)));
     }
     a.addAll(vfio(l.vfio()));
+    // Credentials and the proxy: one OEM string each, read from a 0600 file, never on the command line.
+    int oemStrings = GuestSettings.oemStrings(config).size();
+    for (int i = 0; i < oemStrings; i++) {
+      a.addAll(List.of("-smbios", "type=11,path=" + opt(l.files().oemString(i))));
+    }
     // The agent's token: only root in the guest can read fw_cfg entries.
     a.addAll(List.of("-fw_cfg", "name=" + TOKEN_FW_CFG + ",file=" + opt(l.files().agentToken())));
     a.addAll(List.of("-qmp", "unix:" + opt(l.files().qmpSocket()) + ",server=on,wait=off"));

@@ -12,6 +12,14 @@ public record VmFiles(Path runDir, Path stateDir) {
     return stateDir.resolve("agent-token");
   }
 
+  /**
+   * The file QEMU reads SMBIOS OEM string {@code index} from (0600; a credential or the proxy):
+   * {@code -smbios type=11,path=} keeps the secret off QEMU's command line, which every user sees.
+   */
+  public Path oemString(int index) {
+    return stateDir.resolve("smbios").resolve("oem-" + index);
+  }
+
   public Path qmpSocket() {
     return runDir.resolve("qmp.sock");
   }

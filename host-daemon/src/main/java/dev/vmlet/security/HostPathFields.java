@@ -63,6 +63,9 @@ final class HostPathFields {
       Map.entry(V1 + "RunCommandLineRequest.line", Rule.AT_LINE),
       Map.entry(V1 + "CloudInit.user_data", Rule.CONTENT),
       Map.entry(V1 + "CloudInit.ssh_authorized_key", Rule.CONTENT),
+      Map.entry(V1 + "CloudInit.ssh_authorized_keys", Rule.CONTENT),
+      Map.entry(V1 + "Credential.name", Rule.NOT_A_PATH),
+      Map.entry(V1 + "VmSpec.http_proxy", Rule.GUEST), // a URL the guest uses, checked by VmConfig
       Map.entry(V1 + "PushFileRequest.sha256", Rule.CONTENT),
       Map.entry(V1 + "KernelBoot.cmdline", Rule.GUEST),
       Map.entry(V1 + "ExecRequest.argv", Rule.GUEST),

@@ -34,12 +34,17 @@ import java.util.ArrayList;
  * @param gpus PCI devices passed through with VFIO, at most {@link #MAX_GPUS}
  * @param cloudInit the user's cloud-init input; only for cloud images ("debian", "disk")
  * @param shares host directories shared with virtiofs, at most {@link #MAX_SHARES}, guest paths unique; q35 only
+ * @param credentials systemd credentials for the guest (SMBIOS type 11), at most {@link Credential#MAX_COUNT}, names
+ *     unique, {@link Credential#MAX_TOTAL} bytes encoded in all; q35 only (microvm has no SMBIOS tables)
+ * @param httpProxy "" or the guest's HTTP(S) proxy, {@code http://[USER:PASS@]HOST[:PORT]}: for the agent's
+ *     programs, and in cloud images for apt and login shells
  * @see Builder
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
     Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform, DirectBoot directBoot,
-    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit, List<Share> shares) {
+    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit, List<Share> shares,
+    List<Credential> credentials, String httpProxy) {
   public static final int MAX_NAME = 63;
   public static final int MAX_SHARES = 8;
   public static final int MAX_VCPUS = 64;
@@ -149,6 +154,9 @@ public record VmConfig(
     }
     shares = shares == null ? List.of() : List.copyOf(shares);
     checkShares(shares, platform);
+    credentials = credentials == null ? List.of() : List.copyOf(credentials);
+    httpProxy = httpProxy == null ? "" : httpProxy;
+    GuestSettings.check(credentials, httpProxy, platform);
     if (!gpus.isEmpty() && !platform.firmware().equals("uefi")) {
       throw VmException.invalid("gpus need firmware uefi (a GPU's option ROM and large BARs need OVMF): add --firmware uefi");
     }
@@ -177,14 +185,15 @@ public record VmConfig(
 
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null, null);
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null, null,
+        null, null);
   }
 
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares);
+        network, gpus, cloudInit, shares, credentials, httpProxy);
   }
 
   /** The same config with {@code root} as its first disk (a cloud image's root disk). */
@@ -195,7 +204,7 @@ public record VmConfig(
     List<DiskConfig> list = new ArrayList<>(disks);
     list.add(0, root);
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares);
+        network, gpus, cloudInit, shares, credentials, httpProxy);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -237,6 +246,8 @@ public record VmConfig(
     private List<PciAddress> gpus = List.of();
     private CloudInitConfig cloudInit = CloudInitConfig.NONE;
     private List<Share> shares = List.of();
+    private List<Credential> credentials = List.of();
+    private String httpProxy = "";
 
     private Builder(String name) {
       this.name = name;
@@ -312,6 +323,16 @@ public record VmConfig(
       return this;
     }
 
+    public Builder credentials(List<Credential> c) {
+      credentials = c;
+      return this;
+    }
+
+    public Builder httpProxy(String p) {
+      httpProxy = p;
+      return this;
+    }
+
     /**
      * Validates; throws {@link VmException} naming the first bad field. An image given as a path
      * becomes image "disk" with a persistent root disk over that image first.
@@ -327,13 +348,13 @@ public record VmConfig(
         }
         all.addAll(disks);
         return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
-            network, gpus, cloudInit, shares);
+            network, gpus, cloudInit, shares, credentials, httpProxy);
       }
       if (img.contains("/")) {
         throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
       }
       return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
-          network, gpus, cloudInit, shares);
+          network, gpus, cloudInit, shares, credentials, httpProxy);
     }
   }
 }

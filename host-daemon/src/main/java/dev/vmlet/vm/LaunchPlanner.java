@@ -171,14 +171,13 @@ final class LaunchPlanner {
   private static void writeSeed(VmConfig config, String instanceId, VmFiles files) throws IOException {
     List<String> keys = new ArrayList<>();
     keys.add(Files.readString(files.sshDir().resolve("id_ed25519.pub")).strip());
-    if (!config.cloudInit().sshAuthorizedKey().isEmpty()) {
-      keys.add(config.cloudInit().sshAuthorizedKey());
-    }
+    keys.addAll(config.cloudInit().sshKeys());
     UserData user = config.cloudInit().userData().isEmpty() ? null : UserData.parse(config.cloudInit().userData());
     Map<String, String> seed = new LinkedHashMap<>();
     seed.put("meta-data", NoCloudSeed.metaData(instanceId, config.name()));
     seed.put("network-config", NoCloudSeed.networkConfig(QemuCommandBuilder.mac(instanceId)));
-    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user, config.platform().agentOnSerial(), config.shares()));
+    seed.put("user-data", NoCloudSeed.userData(instanceId, keys, user, config.platform().agentOnSerial(), config.shares(),
+        config.httpProxy()));
     SeedIso.write(files.seedIso(), seed);
   }
 
@@ -270,8 +269,10 @@ final class LaunchPlanner {
     } else {
       attached = disks.planned(config.disks(), files);
     }
+    List<Path> oemStrings = List.of();
     if (create) {
       AgentToken.ensure(files.agentToken());
+      oemStrings = OemStringFiles.write(config, files);
     }
     List<Path> readOnly = List.of();
     if (VmConfig.isCloudImage(config.image())) {
@@ -284,6 +285,12 @@ final class LaunchPlanner {
     if (user != null) {
       if (create) {
         QemuUserReach.handOver(user, files, attached, firmware);
+        if (!oemStrings.isEmpty()) {
+          user.handOver(oemStrings.get(0).getParent());
+          for (Path f : oemStrings) {
+            user.handOver(f);
+          }
+        }
       }
       if (create) {
         reach.check(user, config, boot, files, attached, firmware, readOnly);

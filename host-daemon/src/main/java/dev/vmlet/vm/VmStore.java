@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Logger;
@@ -22,7 +23,7 @@ import java.nio.file.FileSystemException;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Persists {@link VmRecord}s as {@code <stateDir>/vms/<name>/vm.json}. A write goes to a temporary
+ * Persists {@link VmRecord}s as {@code <stateDir>/vms/<name>/vm.json} (mode 0600). A write goes to a temporary
  * file that is fsynced and renamed over the old one, so a crash leaves either the old or the new
  * record, never half of one.
  */
@@ -46,6 +47,9 @@ public final class VmStore {
     Path tmp = dir.resolve("vm.json.tmp");
     try {
       Files.createDirectories(dir);
+      // 0600: the record holds the VM's credentials (secrets) and proxy.
+      Files.deleteIfExists(tmp);
+      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       Files.writeString(tmp, GSON.toJson(record), StandardCharsets.UTF_8);
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ch.force(true);

@@ -79,4 +79,22 @@ class VmSpecsTest {
     VmSpec spec = VmSpec.newBuilder().setName("a").addForwards(PortForward.newBuilder().setHostPort(-1).setGuestPort(80)).build();
     assertThatThrownBy(() -> VmSpecs.config(spec)).hasMessageContaining("host_port");
   }
+
+  @Test
+  void credentialsProxyAndKeys_roundTrip_butWhatTheDaemonShowsHasNoSecrets() {
+    VmConfig c = VmConfig.builder("a").image("debian")
+        .credentials(java.util.List.of(new dev.vmlet.spec.Credential("db.password", "hunter2".getBytes(java.nio.charset.StandardCharsets.UTF_8))))
+        .httpProxy("http://u:pw@10.0.2.2:3128")
+        .cloudInit(dev.vmlet.spec.CloudInitConfig.of("", java.util.List.of("ssh-ed25519 AAAA k1", "ssh-rsa BBBB k2", "ssh-ed25519 AAAA k1")))
+        .build();
+    VmSpec sent = VmSpecs.spec(c);
+    assertThat(sent.getCloudInit().getSshAuthorizedKey()).isEqualTo("ssh-ed25519 AAAA k1");
+    assertThat(sent.getCloudInit().getSshAuthorizedKeysList()).containsExactly("ssh-rsa BBBB k2");
+    assertThat(VmSpecs.config(sent)).isEqualTo(c);
+    VmSpec shown = VmSpecs.shown(c);
+    assertThat(shown.getCredentials(0).getName()).isEqualTo("db.password");
+    assertThat(shown.getCredentials(0).getValue().isEmpty()).isTrue();
+    assertThat(shown.getHttpProxy()).isEqualTo("http://***@10.0.2.2:3128");
+    assertThat(shown.toString()).doesNotContain("hunter2").doesNotContain("pw@");
+  }
 }

@@ -36,6 +36,19 @@ class NoCloudSeedTest {
   }
 
   @Test
+  void vmletsPart_withAProxy_setsAptsProxyAndAppendsTheVariablesToEtcEnvironment() {
+    Map<String, Object> cfg = new Yaml().load(NoCloudSeed.vmletCloudConfig("id-1", List.of(), false, List.of(), "http://10.0.2.2:3128"));
+    assertThat(cfg.get("apt")).isEqualTo(Map.of("http_proxy", "http://10.0.2.2:3128", "https_proxy", "http://10.0.2.2:3128"));
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> files = (List<Map<String, Object>>) cfg.get("write_files");
+    Map<String, Object> env = files.stream().filter(f -> f.get("path").equals("/etc/environment")).findFirst().orElseThrow();
+    assertThat(env).containsEntry("append", true);
+    assertThat(env.get("content").toString()).contains("http_proxy=http://10.0.2.2:3128\n").contains("HTTPS_PROXY=http://10.0.2.2:3128\n")
+        .contains("no_proxy=localhost,127.0.0.1,::1");
+    assertThat(NoCloudSeed.vmletCloudConfig("id-1", List.of(), false, List.of(), "")).doesNotContain("proxy");
+  }
+
+  @Test
   void vmletsPart_mountsEachShareAtEveryBoot_readOnlyOnesRo() {
     Map<String, Object> cfg = new Yaml().load(NoCloudSeed.vmletCloudConfig("id-1", List.of(), false,
         List.of(new Share("/srv/w", "/mnt/work", false), new Share("/srv/in", "/mnt/in", true))));

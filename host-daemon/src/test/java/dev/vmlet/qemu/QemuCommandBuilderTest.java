@@ -239,4 +239,14 @@ class QemuCommandBuilderTest {
     assertThat(s[2]).isEqualTo((byte) 0xE6); // out imm8, al
     assertThat(AccelProbe.EXPECTED_EXIT).isEqualTo(67);
   }
+
+  @Test
+  void build_withCredentialsAndAProxy_readsEachOemStringFromItsFile_neverPutsASecretOnTheCommandLine() {
+    VmConfig c = VmConfig.builder("web1").credentials(List.of(new dev.vmlet.spec.Credential("db.password",
+        "hunter2".getBytes(java.nio.charset.StandardCharsets.UTF_8)))).httpProxy("http://u:pw@10.0.2.2:3128").build();
+    String line = line(c, MICRO, List.of());
+    assertThat(line).contains("-smbios type=11,path=/var/lib/vmlet/vms/web1/smbios/oem-0 -smbios type=11,path=/var/lib/vmlet/vms/web1/smbios/oem-1 ")
+        .doesNotContain("hunter2").doesNotContain("pw@").doesNotContain("oem-2");
+    assertThat(line(config, MICRO, List.of())).doesNotContain("-smbios");
+  }
 }

@@ -31,6 +31,18 @@ class VmStoreTest {
   }
 
   @Test
+  void aRecordWithCredentials_roundTrips_inAFileOnlyItsOwnerReads() throws Exception {
+    VmStore store = new VmStore(dir);
+    VmConfig c = VmConfig.builder("c").credentials(java.util.List.of(new dev.vmlet.spec.Credential("k", new byte[] {0, 7, -1})))
+        .httpProxy("http://10.0.2.2:3128").build();
+    VmRecord r = VmRecord.created(c, "id-c", null);
+    store.save(r);
+    assertThat(store.loadAll()).containsExactly(r);
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("vms/c/vm.json"))))
+        .isEqualTo("rw-------");
+  }
+
+  @Test
   void theStateFile_keepsItsFieldNames() throws Exception {
     VmStore store = new VmStore(dir);
     store.save(record("a", VmState.RUNNING));

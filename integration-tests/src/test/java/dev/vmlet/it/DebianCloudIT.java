@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmlet.common.testing.Poll;
 import dev.vmlet.image.ImageBuilder;
-import dev.vmlet.proto.v1.CloudInit;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.StopVmRequest;
@@ -28,12 +27,15 @@ import java.io.File;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.Map;
 import java.util.Random;
 
 /**
  * A real Debian 12 cloud image with real cloud-init under TCG: the agent arrives through the NoCloud
  * seed and the agent bundle, the user's cloud-config is merged (not replaced), SSH works with the
- * VM's own key, and a reboot brings the agent back without cloud-init installing it again.
+ * VM's own key, and a reboot brings the agent back without cloud-init installing it again. Launched
+ * with the CLI as a user would, with credentials (systemd imports them), a proxy (apt and shells get
+ * it) and a running ssh-agent (its key is authorized); `vmlet ssh-config` makes `ssh NAME.vmlet` work.
  */
 class DebianCloudIT {
   @TempDir Path tmp;
@@ -46,6 +48,11 @@ class DebianCloudIT {
       runcmd:
         - echo user-runcmd > /root/user-runcmd.txt
       """;
+
+  static final String CREDENTIAL = "hello-credential";
+  static final byte[] BINARY = {0, 1, 2, (byte) 0xfe, (byte) 0xff, '\n'};
+  /** Nothing listens there: the test checks that the guest was told, not that a proxy works. */
+  static final String PROXY = "http://10.0.2.2:3128";
 
   /** Polls `cloud-init status` (each call short: an exec has a 60 s deadline) until it is not running. */
   static void awaitCloudInit(TestDaemon d, String name) throws Exception {
@@ -67,12 +74,17 @@ class DebianCloudIT {
         cache.resolve("images/agent-bundle"), l -> System.out.println("[bundle] " + l));
     System.out.printf("debian image and agent bundle ready in %d s%n", (System.nanoTime() - t0) / 1_000_000_000L);
     String name = "it-debian";
-    try (TestDaemon d = TestDaemon.start(tmp)) {
-      Vm created = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-          .setSpec(VmSpec.newBuilder().setName(name).setImage("debian").setVcpus(2).setMemoryMib(1024)
-              .setCloudInit(CloudInit.newBuilder().setUserData(USER_DATA)))
-          .setStart(true).build());
+    Path userData = Files.writeString(tmp.resolve("user-data.yaml"), USER_DATA);
+    Path blob = Files.write(tmp.resolve("blob.bin"), BINARY);
+    try (TestDaemon d = TestDaemon.start(tmp); SshAgent agent = SshAgent.start(tmp.resolve("ssh-agent"))) {
+      // Launched as a user does, with a running ssh-agent whose key vmlet launch authorizes too.
+      Guests.Result launch = vmlet(d, Map.of("SSH_AUTH_SOCK", agent.socket.toString()), "launch", "--name", name, "--image", "debian",
+          "--cpus", "2", "--memory", "1024", "--cloud-init", userData.toString(), "--credential", "it.text=" + CREDENTIAL,
+          "--credential-file", "it.bin=" + blob, "--http-proxy", PROXY, "--no-wait");
+      assertThat(launch.exitCode()).as(launch.stdout() + launch.stderr()).isZero();
+      Vm created = d.client.vms().getVm(VmRef.newBuilder().setName(name).build());
       assertThat(created.getSpec().getDisks(0).getName()).isEqualTo("root");
+      assertThat(created.getSpec().getCloudInit().getSshAuthorizedKey()).isEqualTo(agent.publicKey);
       // Right after the launch the guest's sshd is not up: vmlet ssh waits for it, saying so,
       // instead of handing over ssh's bare "Connection reset by peer".
       Guests.Result sshAtOnce = vmletSsh(d, name, "cat", "/etc/hostname");
@@ -100,6 +112,18 @@ class DebianCloudIT {
       assertThat(Guests.exec(d.client, name, "sh", "-c", "echo out; echo err >&2; exit 4"))
           .isEqualTo(new Guests.Result("out\n", "err\n", 4));
 
+      // systemd (252) imported the SMBIOS credentials at boot; the agent hands them to its programs.
+      System.out.println("systemd-creds --system list:\n" + Guests.sh(d.client, name, "systemd-creds --system list 2>&1"));
+      assertThat(Guests.sh(d.client, name, "cat /run/credentials/@system/it.text")).isEqualTo(CREDENTIAL);
+      assertThat(Guests.sh(d.client, name, "od -An -tx1 /run/credentials/@system/it.bin | tr -d ' \\n'"))
+          .isEqualTo(HexFormat.of().formatHex(BINARY));
+      assertThat(Guests.sh(d.client, name, "cat \"$CREDENTIALS_DIRECTORY/it.text\"")).isEqualTo(CREDENTIAL);
+      // The proxy: cloud-init gave it to apt; login shells get it from /etc/environment; the agent's programs from the agent.
+      assertThat(Guests.sh(d.client, name, "apt-config dump | grep -i '^Acquire::http::Proxy '"))
+          .isEqualTo("Acquire::http::Proxy \"" + PROXY + "\";\n");
+      assertThat(Guests.sh(d.client, name, "grep -c '^https_proxy=" + PROXY + "$' /etc/environment")).isEqualTo("1\n");
+      assertThat(Guests.sh(d.client, name, "echo $http_proxy")).isEqualTo(PROXY + "\n");
+
       // A file in and out through the agent, digests checked on both ends.
       byte[] data = new byte[8 << 20];
       new Random(5).nextBytes(data);
@@ -118,6 +142,23 @@ class DebianCloudIT {
       String sshOut = new String(ssh.getInputStream().readAllBytes());
       assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
       assertThat(ssh.exitValue()).as("ssh: " + sshOut).isZero();
+      // vmlet ssh-config, then plain ssh NAME.vmlet through an Include; the guest's host key is remembered per instance.
+      Path include = tmp.resolve("home/.ssh/config.d/vmlet");
+      Guests.Result written = vmlet(d, Map.of(), "ssh-config", "--file", include.toString());
+      assertThat(written.stdout()).as(written.stderr()).contains("Wrote " + include + ": 1 host (ssh NAME.vmlet)");
+      Path userConfig = Files.writeString(tmp.resolve("ssh_config"), "Include " + include + "\n");
+      Guests.Result plain = ssh(List.of("-F", userConfig.toString(), name + ".vmlet", "cat", "/etc/hostname"), Map.of());
+      assertThat(plain.stdout()).as(plain.stderr()).isEqualTo(name + "\n");
+      assertThat(plain.exitCode()).isZero();
+      assertThat(Files.readString(include.resolveSibling("vmlet.known_hosts"))).startsWith(created.getInstanceId() + ".vmlet ssh-");
+      // The second time the remembered key is checked, without a word.
+      assertThat(ssh(List.of("-F", userConfig.toString(), name + ".vmlet", "true"), Map.of())).isEqualTo(new Guests.Result("", "", 0));
+      // The ssh-agent's key alone (no vmlet key offered) logs in too.
+      Guests.Result byAgent = ssh(List.of("-F", "/dev/null", "-o", "IdentityAgent=" + agent.socket, "-o", "StrictHostKeyChecking=no",
+          "-o", "UserKnownHostsFile=/dev/null", "-o", "IdentityFile=/nonexistent", "-p", Integer.toString(info.getSshPort()),
+          "vmlet@" + info.getSshHost(), "true"), Map.of());
+      assertThat(byAgent.exitCode()).as(byAgent.stderr()).isZero();
+
       // What the daemon reports for a VM whose agent never phoned home, asked of this one.
       assertThat(SshProbe.cloudInitStatus(info.getSshHost(), info.getSshPort(), Path.of(info.getSshIdentityFile())))
           .contains("status: done");
@@ -192,17 +233,40 @@ class DebianCloudIT {
 
   /** `vmlet ssh` as a user runs it: its own process, stdin closed (ssh would read the test JVM's). */
   private static Guests.Result vmletSsh(TestDaemon d, String name, String... command) throws Exception {
+    List<String> args = new ArrayList<>(List.of("ssh", "--wait", "600", name, "--"));
+    args.addAll(List.of(command));
+    return vmlet(d, Map.of(), args.toArray(String[]::new));
+  }
+
+  /** The vmlet CLI in its own process against the test's daemon, with these extra environment variables. */
+  private static Guests.Result vmlet(TestDaemon d, Map<String, String> env, String... args) throws Exception {
     List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "dev.vmlet.cli.Main", "ssh", "--socket=" + d.paths.socket(), "--wait", "600",
-        name, "--"));
-    argv.addAll(List.of(command));
-    Path out = Files.createTempFile("vmlet-ssh", ".out");
-    Path err = Files.createTempFile("vmlet-ssh", ".err");
-    Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        "-cp", System.getProperty("java.class.path"), "dev.vmlet.cli.Main", args[0], "--socket=" + d.paths.socket()));
+    argv.addAll(List.of(args).subList(1, args.length));
+    return run(argv, env);
+  }
+
+  /** The real ssh client, batch mode (no prompts), bounded. */
+  private static Guests.Result ssh(List<String> args, Map<String, String> env) throws Exception {
+    List<String> argv = new ArrayList<>(List.of("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30"));
+    argv.addAll(args);
+    return run(argv, env);
+  }
+
+  private static Guests.Result run(List<String> argv, Map<String, String> env) throws Exception {
+    Path out = Files.createTempFile("vmlet-it", ".out");
+    Path err = Files.createTempFile("vmlet-it", ".err");
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .redirectOutput(out.toFile()).redirectError(err.toFile());
+    pb.environment().remove("SSH_AUTH_SOCK");
+    pb.environment().putAll(env);
+    Process p = pb.start();
     if (!p.waitFor(12, TimeUnit.MINUTES)) {
       p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
-    return new Guests.Result(Files.readString(out), Files.readString(err), p.isAlive() ? -1 : p.exitValue());
+    Guests.Result r = new Guests.Result(Files.readString(out), Files.readString(err), p.isAlive() ? -1 : p.exitValue());
+    Files.delete(out);
+    Files.delete(err);
+    return r;
   }
 }
