@@ -35,6 +35,8 @@ VMLET_DEPS=(
   "tmux:tmux"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
+  # --tpm and --os windows: a TPM 2.0 per VM (TpmIT, WindowsProfileIT, SwtpmTest).
+  "swtpm:swtpm"
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
   "fc-list:fontconfig"
   "file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"

@@ -13,7 +13,7 @@ import java.util.Arrays;
 /**
  * The daemon's layering (shared/DESIGN.md): arrows point down only. From the top: cli; daemon;
  * api and metrics; at; vm; the leaves (qemu, qmp, disk, net, cloudinit, vfio, image, console, agent, node,
- * host, security, config, share); at the bottom spec (the plain types of a VM) and fs, which use nothing
+ * host, security, config, share, tpm); at the bottom spec (the plain types of a VM) and fs, which use nothing
  * of vmlet's. The client side (client/) is used by the CLI, the API and the daemon, and uses none
  * of them. A new package cycle or a wrong-way import fails here, naming the classes.
  */
@@ -24,7 +24,7 @@ class LayeringTest {
       "dev.vmlet.daemon..", "dev.vmlet.cli.."};
   private static final String[] LEAVES = {"dev.vmlet.qemu..", "dev.vmlet.qmp..", "dev.vmlet.disk..", "dev.vmlet.net..",
       "dev.vmlet.cloudinit..", "dev.vmlet.vfio..", "dev.vmlet.image..", "dev.vmlet.console..", "dev.vmlet.agent..",
-      "dev.vmlet.node..", "dev.vmlet.host..", "dev.vmlet.security..", "dev.vmlet.config..", "dev.vmlet.client..", "dev.vmlet.share.."};
+      "dev.vmlet.node..", "dev.vmlet.host..", "dev.vmlet.security..", "dev.vmlet.config..", "dev.vmlet.client..", "dev.vmlet.share..", "dev.vmlet.tpm.."};
 
   @BeforeAll
   static void importTheDaemon() {

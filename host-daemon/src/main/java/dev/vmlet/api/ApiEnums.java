@@ -4,6 +4,8 @@ import com.google.protobuf.ProtocolMessageEnum;
 import dev.vmlet.proto.v1.AgentPort;
 import dev.vmlet.proto.v1.Accel;
 import dev.vmlet.proto.v1.Firmware;
+import dev.vmlet.proto.v1.GuestOs;
+import dev.vmlet.proto.v1.ShareType;
 import dev.vmlet.proto.v1.Machine;
 import dev.vmlet.proto.v1.Protocol;
 import dev.vmlet.spec.VmException;
@@ -52,6 +54,14 @@ public final class ApiEnums {
 
   public static AgentPort agentPort(String word) {
     return parse(AgentPort.class, "agent_port", word);
+  }
+
+  public static GuestOs os(String word) {
+    return parse(GuestOs.class, "os", word);
+  }
+
+  public static ShareType shareType(String word) {
+    return parse(ShareType.class, "share type", word);
   }
 
   public static Protocol protocol(String word) {

@@ -59,13 +59,15 @@ public final class VmSpecs {
         .tuning(new Tuning(s.getBalloon(), s.getHugepages(), s.getCpuPinningList().stream().map(VmSpecs::unsigned).toList()))
         .platform(new Platform(ApiEnums.known("spec.machine", s.getMachine(), s.getMachineValue()),
             ApiEnums.known("spec.firmware", s.getFirmware(), s.getFirmwareValue()),
-            ApiEnums.known("spec.agent_port", s.getAgentPort(), s.getAgentPortValue())))
+            ApiEnums.known("spec.agent_port", s.getAgentPort(), s.getAgentPortValue()),
+            ApiEnums.known("spec.os", s.getOs(), s.getOsValue()), s.getTpm(), s.getDriversIso()))
         .directBoot(s.hasKernel() ? new DirectBoot(s.getKernel().getPath(), s.getKernel().getInitrd(), s.getKernel().getCmdline()) : null)
         .network(new Network(s.getTap()))
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
         .cloudInit(new CloudInitConfig(s.getCloudInit().getUserData(), s.getCloudInit().getSshAuthorizedKey(),
             s.getCloudInit().getSshAuthorizedKeysList()))
-        .shares(s.getSharesList().stream().map(h -> new Share(h.getHostPath(), h.getGuestPath(), h.getReadOnly())).toList())
+        .shares(s.getSharesList().stream().map(h -> new Share(h.getHostPath(), h.getGuestPath(), h.getReadOnly(),
+            ApiEnums.known("spec.shares.type", h.getType(), h.getTypeValue()))).toList())
         .credentials(s.getCredentialsList().stream().map(c -> new Credential(c.getName(), c.getValue().toByteArray())).toList())
         .httpProxy(s.getHttpProxy())
         .build();
@@ -92,10 +94,11 @@ public final class VmSpecs {
         .setBalloon(c.tuning().balloon()).setHugepages(c.tuning().hugepages()).addAllCpuPinning(c.tuning().cpuPinning())
         .setMachine(ApiEnums.machine(c.platform().machine())).setFirmware(ApiEnums.firmware(c.platform().firmware()))
         .setAgentPort(ApiEnums.agentPort(c.platform().agentPort()))
+        .setOs(ApiEnums.os(c.platform().os())).setTpm(c.platform().tpm()).setDriversIso(c.platform().driversIso())
         .setTap(c.network().tap())
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList())
         .addAllShares(c.shares().stream().map(h -> dev.vmlet.proto.v1.Share.newBuilder().setHostPath(h.hostPath())
-            .setGuestPath(h.guestPath()).setReadOnly(h.readOnly()).build()).toList())
+            .setGuestPath(h.guestPath()).setReadOnly(h.readOnly()).setType(ApiEnums.shareType(h.type())).build()).toList())
         .addAllCredentials(c.credentials().stream().map(k -> dev.vmlet.proto.v1.Credential.newBuilder().setName(k.name())
             .setValue(ByteString.copyFrom(k.value())).build()).toList())
         .setHttpProxy(c.httpProxy());

@@ -52,9 +52,20 @@ final class VmSpecOptions {
       description = "q35 (default) or microvm (no PCI, virtio-mmio devices; micro or kernel boot only).")
   String machine;
 
-  @Option(names = "--agent-port", defaultValue = "virtio", paramLabel = "virtio|serial",
-      description = "How the agent reaches the daemon: virtio (default) or serial, a legacy serial port (ttyS1) for guests without virtio drivers; q35 only.")
-  String agentPort;
+  @Option(names = "--agent-port", paramLabel = "virtio|serial",
+      description = "How the agent reaches the daemon: virtio (default; serial with --os windows) or serial, a legacy serial port (ttyS1, COM2) for guests without virtio drivers; q35 only.")
+  String agentPort = "";
+
+  @Option(names = "--os", paramLabel = "linux|windows",
+      description = {"The guest's profile: linux (default) or windows: Hyper-V enlightenments, UEFI with Secure Boot, a TPM,",
+          "the agent on COM2. Needs a Windows disk image (--image PATH); not the micro image or --kernel."})
+  String os = "";
+
+  @Option(names = "--tpm", description = "Give the VM a TPM 2.0 (swtpm, started and stopped with the VM; state kept with the VM); q35 only.")
+  boolean tpm;
+
+  @Option(names = "--drivers-iso", paramLabel = "PATH", description = "With --os windows: attach this drivers ISO (virtio-win) as a CD-ROM.")
+  String driversIso;
 
   @Option(names = "--tap", paramLabel = "DEVICE",
       description = "Use this pre-created TAP device (on a bridge) instead of user-mode networking; no --forward then.")
@@ -104,8 +115,9 @@ final class VmSpecOptions {
           "base=PATH: an image it starts from and never writes; ephemeral: recreated on every start."})
   List<String> disks = new ArrayList<>();
 
-  @Option(names = "--firmware", defaultValue = "bios", description = "bios (default) or uefi (OVMF; a per-VM copy of its variables).")
-  String firmware;
+  @Option(names = "--firmware", paramLabel = "bios|uefi",
+      description = "bios (default; uefi with --os windows) or uefi (OVMF; a per-VM copy of its variables).")
+  String firmware = "";
 
   @Option(names = "--balloon", description = "Add a virtio balloon device.")
   boolean balloon;
@@ -116,26 +128,35 @@ final class VmSpecOptions {
   @Option(names = "--cpu-pinning", split = ",", paramLabel = "CPU,...", description = "One host CPU per vCPU, e.g. 2,3.")
   List<Integer> cpuPinning = new ArrayList<>();
 
-  @Option(names = "--share", paramLabel = "HOST_DIR:GUEST_PATH[:ro]",
-      description = {"Share a host directory into the VM with virtiofs, mounted at GUEST_PATH on boot; repeatable.",
-          ":ro mounts it read-only. Machine q35 only; the daemon must run as root (it runs virtiofsd)."})
+  @Option(names = "--share", paramLabel = "HOST_DIR:GUEST_PATH[:ro][:9p]",
+      description = {"Share a host directory into the VM, mounted at GUEST_PATH on boot; repeatable. :ro mounts it read-only.",
+          "virtiofs by default (the daemon must run as root: it runs virtiofsd); :9p uses QEMU's 9p server instead,",
+          "for guest kernels with 9p (not the micro or debian images). Machine q35 only."})
   List<String> shares = new ArrayList<>();
 
-  /** HOST_DIR:GUEST_PATH[:ro|:rw]; HOST_DIR relative to the current directory is made absolute. */
+  /**
+   * HOST_DIR:GUEST_PATH followed by at most one of ro|rw and one of virtiofs|9p, in any order;
+   * HOST_DIR relative to the current directory is made absolute.
+   */
   static Share parseShare(String spec) {
     String[] parts = spec.split(":", -1);
-    if (parts.length < 2 || parts.length > 3 || parts[0].isEmpty() || parts[1].isEmpty()) {
-      throw new CliException("--share " + spec + ": expected HOST_DIR:GUEST_PATH or HOST_DIR:GUEST_PATH:ro");
+    if (parts.length < 2 || parts.length > 4 || parts[0].isEmpty() || parts[1].isEmpty()) {
+      throw new CliException("--share " + spec + ": expected HOST_DIR:GUEST_PATH, then optionally :ro and :9p");
     }
-    boolean ro = false;
-    if (parts.length == 3) {
-      if (!parts[2].equals("ro") && !parts[2].equals("rw")) {
-        throw new CliException("--share " + spec + ": the third part must be ro or rw, got '" + parts[2] + "'");
+    String mode = null;
+    String type = null;
+    for (String opt : List.of(parts).subList(2, parts.length)) {
+      boolean isMode = opt.equals("ro") || opt.equals("rw");
+      boolean isType = opt.equals(Share.VIRTIOFS) || opt.equals(Share.NINE_P);
+      if ((!isMode && !isType) || (isMode && mode != null) || (isType && type != null)) {
+        throw new CliException("--share " + spec + ": after GUEST_PATH give at most one of ro or rw and one of virtiofs or 9p, got '"
+            + opt + "'");
       }
-      ro = parts[2].equals("ro");
+      mode = isMode ? opt : mode;
+      type = isType ? opt : type;
     }
     try {
-      return new Share(absolute(parts[0]), parts[1], ro);
+      return new Share(absolute(parts[0]), parts[1], "ro".equals(mode), type);
     } catch (VmException e) {
       throw new CliException("--share " + spec + ": " + e.getMessage());
     }
@@ -184,7 +205,7 @@ final class VmSpecOptions {
       }
       VmConfig config = VmConfig.builder(name).vcpus(cpus).memoryMib(memory).image(image).accel(accel)
           .forwards(parsed).labels(labels).disks(parsedDisks).tuning(new Tuning(balloon, hugepages, cpuPinning))
-          .platform(new Platform(machine, firmware, agentPort))
+          .platform(new Platform(machine, firmware, agentPort, os, tpm, driversIso == null ? "" : absolute(driversIso)))
           .directBoot(kernel == null ? null : new DirectBoot(absolute(kernel), initrd == null ? "" : absolute(initrd), cmdline))
           .network(new Network(tap))
           .gpus(gpus.stream().map(PciAddress::new).toList())

@@ -47,9 +47,11 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-name", config.name() + ",process=vmlet-" + config.name() + ",debug-threads=on"));
     // microvm: ACPI on so the guest sees the power button (graceful stop) and its virtio-mmio devices;
     // PIT and PIC on because under TCG the kernel otherwise finds no timer to calibrate against and hangs.
-    a.addAll(List.of("-machine", microvm ? "microvm,acpi=on,rtc=on,pit=on,pic=on" : "q35"));
+    boolean windows = config.platform().windows();
+    // smm=on for Windows: Secure Boot's variables may only be written from SMM.
+    a.addAll(List.of("-machine", microvm ? "microvm,acpi=on,rtc=on,pit=on,pic=on" : windows ? "q35,smm=on" : "q35"));
     a.addAll(List.of("-accel", accel));
-    a.addAll(List.of("-cpu", cpuModel(accel)));
+    a.addAll(List.of("-cpu", windows ? WindowsProfile.cpu(accel) : cpuModel(accel)));
     a.addAll(List.of("-smp", Integer.toString(config.vcpus())));
     a.addAll(List.of("-m", config.memoryMib() + "M"));
     if (config.tuning().hugepages()) {
@@ -58,9 +60,9 @@ public final class QemuCommandBuilder {
       }
       // share=on with shares: virtiofsd maps guest memory to answer the guest's requests.
       a.addAll(List.of("-object", "memory-backend-file,id=mem0,size=" + config.memoryMib() + "M,mem-path="
-          + opt(l.hugepagesMount()) + ",share=" + (config.shares().isEmpty() ? "off" : "on") + ",prealloc=on"));
+          + opt(l.hugepagesMount()) + ",share=" + (config.shares().stream().allMatch(Share::ninep) ? "off" : "on") + ",prealloc=on"));
       a.addAll(List.of("-numa", "node,memdev=mem0"));
-    } else if (!config.shares().isEmpty()) {
+    } else if (config.shares().stream().anyMatch(sh -> !sh.ninep())) {
       // vhost-user-fs needs guest memory that virtiofsd can map: memfd, shared.
       a.addAll(List.of("-object", "memory-backend-memfd,id=mem0,size=" + config.memoryMib() + "M,share=on"));
       a.addAll(List.of("-numa", "node,memdev=mem0"));
@@ -75,6 +77,9 @@ public final class QemuCommandBuilder {
     if (config.platform().firmware().equals("uefi")) {
       if (l.firmware() == null) {
         throw new IllegalArgumentException("UEFI requested but no firmware given");
+      }
+      if (l.firmware().secureBoot()) {
+        a.addAll(List.of("-global", "driver=cfi.pflash01,property=secure,value=on"));
       }
       a.addAll(List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + opt(l.firmware().code())));
       a.addAll(List.of("-drive", "if=pflash,format=qcow2,unit=1,file=" + opt(l.files().uefiVars())));
@@ -102,6 +107,15 @@ public final class QemuCommandBuilder {
       a.addAll(List.of("-chardev", "socket,id=agentserial,path=" + opt(l.files().agentSerialSocket()) + ",server=on,wait=off"));
       a.addAll(List.of("-serial", "chardev:agentserial"));
     }
+    if (windows) {
+      a.addAll(WindowsProfile.clock());
+    }
+    if (config.platform().tpm()) {
+      // swtpm listens on this socket (started before QEMU); tpm-tis, the guest's /dev/tpm0 or Windows' TPM 2.0.
+      a.addAll(List.of("-chardev", "socket,id=chrtpm,path=" + opt(l.files().tpmSocket())));
+      a.addAll(List.of("-tpmdev", "emulator,id=tpm0,chardev=chrtpm"));
+      a.addAll(List.of("-device", "tpm-tis,tpmdev=tpm0"));
+    }
     for (int i = 0; i < l.disks().size(); i++) {
       AttachedDisk d = l.disks().get(i);
       a.addAll(List.of("-drive", "file=" + opt(d.file()) + ",format=qcow2,if=none,id=disk-" + d.name() + ",discard=unmap"));
@@ -112,6 +126,11 @@ public final class QemuCommandBuilder {
       a.addAll(List.of("-drive", "file=" + opt(l.readOnlyDisks().get(i)) + ",format=raw,if=none,id=ro" + i + ",readonly=on"));
       a.addAll(List.of("-device", "virtio-blk" + virtio + ",drive=ro" + i));
     }
+    if (!config.platform().driversIso().isEmpty()) {
+      // A CD-ROM on the AHCI controller q35 has built in, which Windows drives without extra drivers.
+      a.addAll(List.of("-drive", "file=" + opt(Path.of(config.platform().driversIso())) + ",media=cdrom,if=none,id=drivers,readonly=on"));
+      a.addAll(List.of("-device", "ide-cd,drive=drivers,bus=ide.1"));
+    }
     a.addAll(List.of("-netdev", netdev(config, l.forwards())));
     a.addAll(List.of("-device", "virtio-net" + virtio + ",netdev=net0,mac=" + mac(l.instanceId())));
     a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
@@ -121,6 +140,14 @@ public final class QemuCommandBuilder {
     a.addAll(List.of("-chardev", "socket,id=qga,path=" + opt(l.files().qgaSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=qga,name=" + QGA_PORT));
     for (int i = 0; i < config.shares().size(); i++) {
+      Share share = config.shares().get(i);
+      if (share.ninep()) {
+        // QEMU's own 9p server; mapped-xattr keeps the guest's owners and modes in xattrs, so the
+        // files on the host stay QEMU's user's and a guest's root cannot make set-uid files.
+        a.addAll(List.of("-virtfs", "local,path=" + opt(Path.of(share.hostPath())) + ",mount_tag=" + Share.tag(i)
+            + ",security_model=mapped-xattr,id=fs" + i + (share.readOnly() ? ",readonly=on" : "")));
+        continue;
+      }
       a.addAll(List.of("-chardev", "socket,id=fs" + i + ",path=" + opt(l.files().shareSocket(i))));
       // queue-size 1024: virtiofsd's default request queue; the guest mounts by this tag.
       a.addAll(List.of("-device", "vhost-user-fs-pci,queue-size=1024,chardev=fs" + i + ",tag=" + Share.tag(i)));
@@ -205,14 +232,15 @@ public final class QemuCommandBuilder {
   }
 
   /**
-   * One {@code vmlet.share=TAG:GUEST_PATH[:ro]} per share, which the micro image's init mounts
+   * One {@code vmlet.share=TAG:GUEST_PATH[:ro][:9p]} per share, which the micro image's init mounts
    * (Share keeps guest paths free of spaces and colons, so each is one parameter).
    */
   static String shareParameters(VmConfig config) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < config.shares().size(); i++) {
       Share s = config.shares().get(i);
-      sb.append(" vmlet.share=").append(Share.tag(i)).append(':').append(s.guestPath()).append(s.readOnly() ? ":ro" : "");
+      sb.append(" vmlet.share=").append(Share.tag(i)).append(':').append(s.guestPath()).append(s.readOnly() ? ":ro" : "")
+          .append(s.ninep() ? ":9p" : "");
     }
     return sb.toString();
   }

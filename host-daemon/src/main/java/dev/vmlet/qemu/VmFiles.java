@@ -48,6 +48,21 @@ public record VmFiles(Path runDir, Path stateDir) {
     return stateDir.resolve("virtiofsd-" + index + ".log");
   }
 
+  /** The control socket of the VM's swtpm (tpm), which QEMU connects to. */
+  public Path tpmSocket() {
+    return runDir.resolve("tpm.sock");
+  }
+
+  /** The TPM's state (swtpm's files), kept across restarts. */
+  public Path tpmState() {
+    return stateDir.resolve("tpm");
+  }
+
+  /** The output of the VM's swtpm. */
+  public Path tpmLog() {
+    return stateDir.resolve("swtpm.log");
+  }
+
   public Path pidFile() {
     return runDir.resolve("qemu.pid");
   }

@@ -56,6 +56,7 @@ final class HostPathFields {
       Map.entry(V1 + "KernelBoot.path", Rule.HOST_FILE),
       Map.entry(V1 + "KernelBoot.initrd", Rule.HOST_FILE),
       Map.entry(V1 + "VmSpec.tap", Rule.TAP_DEVICE),
+      Map.entry(V1 + "VmSpec.drivers_iso", Rule.HOST_FILE),
       Map.entry(V1 + "Share.host_path", Rule.SHARED_DIR),
       Map.entry(V1 + "Share.guest_path", Rule.GUEST),
       Map.entry(V1 + "VmSpec.gpus", Rule.HOST_DEVICE),

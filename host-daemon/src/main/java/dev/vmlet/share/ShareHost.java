@@ -8,8 +8,9 @@ import java.util.List;
 
 /**
  * What this host needs for a VM's shares, checked at create (nothing is written before) and again
- * at start (a directory may have gone since): each host directory exists and is a directory,
- * virtiofsd is installed, and the daemon runs as root (virtiofsd's namespace sandbox needs it).
+ * at start (a directory may have gone since): each host directory exists and is a directory, and
+ * for virtiofs shares, virtiofsd is installed and the daemon runs as root (virtiofsd's namespace
+ * sandbox needs it). 9p shares need neither: QEMU serves them.
  */
 public final class ShareHost {
   private ShareHost() {}
@@ -29,8 +30,8 @@ public final class ShareHost {
         throw new VmException(missing, "shares: " + s.hostPath() + " is not a directory; share the directory that holds it");
       }
     }
-    if (shares.isEmpty()) {
-      return;
+    if (shares.stream().allMatch(Share::ninep)) {
+      return; // QEMU serves 9p itself; QemuUserReach checks that its user can reach the directories
     }
     if (!Files.isExecutable(binary)) {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, "shares need virtiofsd, and " + binary
@@ -38,7 +39,8 @@ public final class ShareHost {
     }
     if (!root) {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, "shares need the daemon to run as root: virtiofsd sandboxes"
-          + " itself in namespaces, which needs root; run the daemon as root or launch without --share");
+          + " itself in namespaces, which needs root; run the daemon as root, or share with 9p (--share-type 9p) if the guest"
+          + " kernel has it, or launch without --share");
     }
   }
 

@@ -28,12 +28,12 @@ import java.util.ArrayList;
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
  * @param disks at most {@link #MAX_DISKS}, names unique
  * @param tuning balloon, hugepages and CPU pinning; pinning lists one host CPU per vCPU
- * @param platform machine type and firmware
+ * @param platform machine type, firmware, agent port, the guest OS profile and the TPM
  * @param directBoot the user's kernel when image is "kernel", else null
  * @param network user-mode networking (the default) or a pre-created TAP device
  * @param gpus PCI devices passed through with VFIO, at most {@link #MAX_GPUS}
  * @param cloudInit the user's cloud-init input; only for cloud images ("debian", "disk")
- * @param shares host directories shared with virtiofs, at most {@link #MAX_SHARES}, guest paths unique; q35 only
+ * @param shares host directories shared with virtiofs or 9p, at most {@link #MAX_SHARES}, guest paths unique; q35 only
  * @param credentials systemd credentials for the guest (SMBIOS type 11), at most {@link Credential#MAX_COUNT}, names
  *     unique, {@link Credential#MAX_TOTAL} bytes encoded in all; q35 only (microvm has no SMBIOS tables)
  * @param httpProxy "" or the guest's HTTP(S) proxy, {@code http://[USER:PASS@]HOST[:PORT]}: for the agent's
@@ -153,7 +153,10 @@ public record VmConfig(
       }
     }
     shares = shares == null ? List.of() : List.copyOf(shares);
-    checkShares(shares, platform);
+    checkShares(shares, platform, image);
+    if (platform.windows()) {
+      checkWindows(image, cloudInit, shares);
+    }
     credentials = credentials == null ? List.of() : List.copyOf(credentials);
     httpProxy = httpProxy == null ? "" : httpProxy;
     GuestSettings.check(credentials, httpProxy, platform);
@@ -162,7 +165,22 @@ public record VmConfig(
     }
   }
 
-  private static void checkShares(List<Share> shares, Platform platform) {
+  /** The Windows profile boots a disk through OVMF; nothing of the Linux images or cloud-init applies. */
+  private static void checkWindows(String image, CloudInitConfig cloudInit, List<Share> shares) {
+    if (!image.equals("disk")) {
+      throw VmException.invalid("os windows boots a Windows disk image through UEFI (--image /path/windows.qcow2, or image disk"
+          + " with a base disk first); image '" + image + "' is a Linux " + (image.equals("kernel") ? "direct kernel boot" : "image"));
+    }
+    if (!cloudInit.isEmpty()) {
+      throw VmException.invalid("cloud_init is for Linux cloud images; leave it out for os windows (the image runs its own setup)");
+    }
+    if (!shares.isEmpty()) {
+      throw VmException.invalid("shares are mounted by Linux guests only; leave them out for os windows (vmlet does not set up"
+          + " WinFsp and the virtio-fs service)");
+    }
+  }
+
+  private static void checkShares(List<Share> shares, Platform platform, String image) {
     if (shares.size() > MAX_SHARES) {
       throw VmException.invalid("shares: at most " + MAX_SHARES + ", got " + shares.size());
     }
@@ -173,9 +191,18 @@ public record VmConfig(
       }
     }
     if (!shares.isEmpty() && platform.microvm()) {
-      // vmlet puts vhost-user-fs on PCI only; microvm has no PCI bus.
-      throw VmException.invalid("shares need machine q35 (the default); microvm has no PCI bus for vhost-user-fs");
+      // vmlet puts vhost-user-fs and virtio-9p on PCI only; microvm has no PCI bus.
+      throw VmException.invalid("shares need machine q35 (the default); microvm has no PCI bus for vhost-user-fs or virtio-9p");
     }
+    if ((image.equals("micro") || image.equals("debian")) && shares.stream().anyMatch(Share::ninep)) {
+      throw VmException.invalid("shares: type 9p needs a guest kernel with 9p, and the " + image + " image's kernel (Debian's"
+          + " cloud kernel) has none; use virtiofs (the default), or 9p with your own image or kernel");
+    }
+  }
+
+  /** Whether the daemon attaches a NoCloud seed and the agent bundle: a Linux cloud image. */
+  public boolean attachesSeed() {
+    return isCloudImage(image) && !platform.windows();
   }
 
   /** Whether the image boots with cloud-init: a NoCloud seed and the agent bundle are attached. */

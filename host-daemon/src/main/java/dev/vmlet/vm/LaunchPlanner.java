@@ -34,6 +34,7 @@ import dev.vmlet.cloudinit.SshKeys;
 import dev.vmlet.vfio.Gpus;
 import dev.vmlet.share.ShareHost;
 import dev.vmlet.share.Virtiofsd;
+import dev.vmlet.tpm.Swtpm;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -75,7 +76,7 @@ final class LaunchPlanner {
    * @return the config to keep (with the root disk for "debian")
    */
   VmConfig prepareCloudImage(VmConfig config, VmFiles files) throws IOException {
-    if (!VmConfig.isCloudImage(config.image())) {
+    if (!config.attachesSeed()) {
       return config;
     }
     if (config.image().equals("debian")) {
@@ -111,14 +112,20 @@ final class LaunchPlanner {
     disks.checkBases(config.disks());
     ShareHost.check(config.shares(), Virtiofsd.BINARY, ShareHost.root(), VmException.Kind.INVALID_ARGUMENT);
     checkDevices(config);
+    if (!config.platform().driversIso().isEmpty()) {
+      readable(config.platform().driversIso(), "drivers_iso", VmException.Kind.INVALID_ARGUMENT);
+    }
     // After the checks of the user's input: a bad path is reported as such even on a host that
     // has not built the bundle yet.
-    if (VmConfig.isCloudImage(config.image())) {
+    if (config.attachesSeed()) {
       images.agentBundle();
     }
   }
 
   private void checkDevices(VmConfig config) {
+    if (config.platform().tpm()) {
+      Swtpm.check(Swtpm.BINARY);
+    }
     if (config.network().isTap()) {
       taps.require(config.network().tap());
     }
@@ -229,6 +236,9 @@ final class LaunchPlanner {
     BootImage boot = boot(config, files, VmException.Kind.FAILED_PRECONDITION);
     ShareHost.check(config.shares(), Virtiofsd.BINARY, ShareHost.root(), VmException.Kind.FAILED_PRECONDITION);
     checkDevices(config);
+    if (!config.platform().driversIso().isEmpty()) {
+      readable(config.platform().driversIso(), "drivers_iso", VmException.Kind.FAILED_PRECONDITION);
+    }
     QemuSandbox.Confinement confinement;
     Accel accel;
     try {
@@ -258,7 +268,8 @@ final class LaunchPlanner {
         user.handOver(hugepagesMount);
       }
     }
-    Firmware firmware = config.platform().firmware().equals("uefi") ? Firmware.find() : null;
+    Firmware firmware = !config.platform().firmware().equals("uefi") ? null
+        : config.platform().windows() ? Firmware.findSecureBoot() : Firmware.find();
     List<PortForward> forwards = config.network().isTap() ? List.of() : HostPorts.resolve(withSsh(config.forwards()));
     List<AttachedDisk> attached;
     if (create) {
@@ -275,7 +286,7 @@ final class LaunchPlanner {
       oemStrings = OemStringFiles.write(config, files);
     }
     List<Path> readOnly = List.of();
-    if (VmConfig.isCloudImage(config.image())) {
+    if (config.attachesSeed()) {
       Path bundle = images.agentBundle();
       if (create) {
         writeSeed(config, instanceId, files);

@@ -7,6 +7,7 @@ import dev.vmlet.qemu.QemuUser;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.spec.BootImage;
 import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import java.io.IOException;
@@ -61,7 +62,10 @@ final class QemuUserReach {
     refuseFirst(denied);
   }
 
-  /** What a VM reads that exists before any start: kernel, initrd, base images and their chains, firmware, read-only disks. */
+  /**
+   * What a VM reads that exists before any start: kernel, initrd, base images and their chains,
+   * firmware, read-only disks, the drivers ISO, and the directories of 9p shares (read and write).
+   */
   void checkInputs(QemuUser user, VmConfig config, BootImage boot, Firmware firmware, List<Path> readOnly) {
     refuseFirst(inputsDenied(user, config, boot, firmware, readOnly));
   }
@@ -88,6 +92,15 @@ final class QemuUserReach {
     }
     for (Path p : readOnly) {
       denied.add(user.denied(p, false, "the read-only disk"));
+    }
+    if (!config.platform().driversIso().isEmpty()) {
+      denied.add(user.denied(Path.of(config.platform().driversIso()), false, "the drivers ISO"));
+    }
+    for (Share s : config.shares()) {
+      if (s.ninep()) {
+        // QEMU itself serves a 9p share, as its user.
+        denied.add(user.denied(Path.of(s.hostPath()), !s.readOnly(), "the 9p share"));
+      }
     }
     return denied;
   }

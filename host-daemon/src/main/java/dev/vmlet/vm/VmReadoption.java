@@ -2,6 +2,7 @@ package dev.vmlet.vm;
 
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.share.Virtiofsd;
+import dev.vmlet.tpm.Swtpm;
 import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.vfio.Gpus;
 import java.io.IOException;
@@ -60,8 +61,9 @@ final class VmReadoption {
         vm.publish(x -> x.withRecord(x.record().withError("re-adopt failed: " + e.getMessage())));
       }
     } else {
-      // Its virtiofsd processes (shares) end with it; one that never saw QEMU connect would stay.
+      // Its virtiofsd processes (shares) and swtpm end with it; one that never saw QEMU connect would stay.
       Virtiofsd.stopAll(vm.files.runDir());
+      Swtpm.stop(vm.files.runDir());
       VmState to = r.state() == VmState.STOPPING ? VmState.STOPPED : VmState.CRASHED;
       events.transition(vm, to, "recover", x -> x.withError("QEMU (pid " + r.pid() + ") exited while the daemon was down"));
       store.save(vm.record());

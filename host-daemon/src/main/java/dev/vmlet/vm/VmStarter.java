@@ -11,6 +11,9 @@ import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import dev.vmlet.vfio.Gpus;
 import dev.vmlet.share.Virtiofsd;
+import dev.vmlet.tpm.Swtpm;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.stream.Stream;
 import java.util.List;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -87,10 +90,13 @@ final class VmStarter {
     Files.deleteIfExists(vm.files.consoleLog());
     LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
     takeGpus(vm.name(), config);
-    startShares(vm, config); // a failed start ends them: VmTeardown.release
+    startShares(vm, config); // a failed start ends them and the TPM: VmTeardown.release
+    if (config.platform().tpm()) {
+      startTpm(vm);
+    }
     long startedAt = clock.millis();
     ProcessHandle qemu = launcher.launch(plan.argv(), vm.files, LAUNCH_BOUND);
-    BootTimeline timeline = VmConfig.isCloudImage(config.image()) ? new BootTimeline(clock) : null;
+    BootTimeline timeline = config.attachesSeed() ? new BootTimeline(clock) : null;
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
         plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(plan.argv()), plan.forwards())));
     try {
@@ -112,6 +118,9 @@ final class VmStarter {
   /** One virtiofsd per share, running and listening before QEMU connects to it. */
   private static void startShares(VmRuntime vm, VmConfig config) throws IOException {
     for (int i = 0; i < config.shares().size(); i++) {
+      if (config.shares().get(i).ninep()) {
+        continue; // QEMU serves it
+      }
       Path socket = vm.files.shareSocket(i);
       List<String> argv = Virtiofsd.command(Virtiofsd.BINARY, config.shares().get(i), socket);
       Virtiofsd.start(argv, socket, Virtiofsd.pidFile(vm.files.runDir(), i), vm.files.shareLog(i));
@@ -121,6 +130,26 @@ final class VmStarter {
       }
       LOG.info("VM " + vm.name() + ": virtiofsd for " + config.shares().get(i).hostPath() + " on " + socket);
     }
+  }
+
+  /**
+   * The VM's swtpm, listening before QEMU connects to it; as QEMU's user when the daemon is root,
+   * which then owns the TPM's state directory.
+   */
+  private static void startTpm(VmRuntime vm) throws IOException {
+    Path state = vm.files.tpmState();
+    Files.createDirectories(state, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    var user = QemuSandbox.user();
+    if (user.isPresent()) {
+      try (Stream<Path> files = Files.walk(state)) {
+        for (Path f : files.toList()) {
+          user.get().handOver(f); // also state a start as another user left
+        }
+      }
+    }
+    List<String> argv = Swtpm.command(user.map(u -> u.prefix(0)).orElse(List.of()), Swtpm.BINARY, state, vm.files.tpmSocket());
+    ProcessHandle h = Swtpm.start(argv, vm.files.tpmSocket(), vm.files.runDir(), vm.files.tpmLog());
+    LOG.info("VM " + vm.name() + ": swtpm (pid " + h.pid() + ") on " + vm.files.tpmSocket() + ", state in " + state);
   }
 
   private void takeGpus(String name, VmConfig config) {

@@ -2,6 +2,7 @@ package dev.vmlet.vm;
 
 import dev.vmlet.fs.FileTrees;
 import dev.vmlet.share.Virtiofsd;
+import dev.vmlet.tpm.Swtpm;
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.spec.VmException;
 import dev.vmlet.vfio.Gpus;
@@ -117,9 +118,10 @@ final class VmTeardown {
     events.transition(vm, to, action, r -> settled);
   }
 
-  /** QEMU is gone: its virtiofsd processes end, its sockets and pidfile go, and its GPUs go back to the host. */
+  /** QEMU is gone: its virtiofsd processes and swtpm end, its sockets and pidfile go, and its GPUs go back to the host. */
   void release(VmRuntime vm) {
     Virtiofsd.stopAll(vm.files.runDir());
+    Swtpm.stop(vm.files.runDir());
     try {
       FileTrees.deleteTree(vm.files.runDir());
     } catch (RuntimeException e) {

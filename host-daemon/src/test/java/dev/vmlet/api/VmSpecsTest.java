@@ -14,6 +14,8 @@ import dev.vmlet.proto.v1.PortForward;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.spec.VmConfig;
 import org.junit.jupiter.api.Test;
+import dev.vmlet.proto.v1.GuestOs;
+import dev.vmlet.proto.v1.ShareType;
 import com.google.protobuf.UnknownFieldSet;
 
 class VmSpecsTest {
@@ -22,10 +24,27 @@ class VmSpecsTest {
     VmSpec spec = VmSpec.newBuilder().setName("web").setVcpus(2).setMemoryMib(1024).setImage("kernel").setAccel(Accel.ACCEL_TCG)
         .putLabels("role", "web").addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(10).setEphemeral(true))
         .setBalloon(true).setHugepages(true).addCpuPinning(0).addCpuPinning(1).setMachine(Machine.MACHINE_MICROVM)
-        .setFirmware(Firmware.FIRMWARE_BIOS).setAgentPort(AgentPort.AGENT_PORT_VIRTIO)
+        .setFirmware(Firmware.FIRMWARE_BIOS).setAgentPort(AgentPort.AGENT_PORT_VIRTIO).setOs(GuestOs.GUEST_OS_LINUX)
         .setKernel(KernelBoot.newBuilder().setPath("/boot/vmlinuz").setInitrd("/boot/initrd").setCmdline("console=ttyS0"))
         .setTap("tap0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);
+  }
+
+  @Test
+  void aWindowsSpecWithA9pShareElsewhere_roundTrips_withWhatTheProfileImplies() {
+    VmSpec spec = VmSpec.newBuilder().setName("w").setImage("/srv/win.qcow2").setOs(GuestOs.GUEST_OS_WINDOWS)
+        .setDriversIso("/srv/virtio-win.iso").build();
+    VmSpec back = VmSpecs.spec(VmSpecs.config(spec));
+    assertThat(back.getOs()).isEqualTo(GuestOs.GUEST_OS_WINDOWS);
+    assertThat(back.getTpm()).isTrue();
+    assertThat(back.getFirmware()).isEqualTo(Firmware.FIRMWARE_UEFI);
+    assertThat(back.getAgentPort()).isEqualTo(AgentPort.AGENT_PORT_SERIAL);
+    assertThat(back.getDriversIso()).isEqualTo("/srv/virtio-win.iso");
+    VmSpec ninep = VmSpec.newBuilder().setName("l").setImage("/srv/own.qcow2").setAccel(Accel.ACCEL_AUTO).setVcpus(1).setMemoryMib(512)
+        .setMachine(Machine.MACHINE_Q35).setFirmware(Firmware.FIRMWARE_BIOS).setAgentPort(AgentPort.AGENT_PORT_VIRTIO)
+        .setOs(GuestOs.GUEST_OS_LINUX).addShares(dev.vmlet.proto.v1.Share.newBuilder().setHostPath("/srv/w").setGuestPath("/mnt/w")
+            .setType(ShareType.SHARE_TYPE_9P)).build();
+    assertThat(VmSpecs.spec(VmSpecs.config(ninep)).getShares(0).getType()).isEqualTo(ShareType.SHARE_TYPE_9P);
   }
 
   @Test
@@ -40,6 +59,7 @@ class VmSpecsTest {
   void forwardsAndGpus_roundTrip() {
     VmSpec spec = VmSpec.newBuilder().setName("a").setImage("micro").setAccel(Accel.ACCEL_AUTO).setVcpus(1).setMemoryMib(512)
         .setMachine(Machine.MACHINE_Q35).setFirmware(Firmware.FIRMWARE_UEFI).setAgentPort(AgentPort.AGENT_PORT_SERIAL)
+        .setOs(GuestOs.GUEST_OS_LINUX).setTpm(true)
         .addForwards(PortForward.newBuilder().setProtocol(Protocol.PROTOCOL_UDP).setHostAddress("0.0.0.0").setHostPort(0).setGuestPort(53))
         .addGpus("0000:01:00.0").build();
     assertThat(VmSpecs.spec(VmSpecs.config(spec))).isEqualTo(spec);

@@ -16,6 +16,14 @@ class ShareOptionTest {
   }
 
   @Test
+  void parseShare_9pOrVirtiofsSuffix_inEitherOrderWithTheMode() {
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w:9p")).isEqualTo(new Share("/srv/w", "/mnt/w", false, "9p"));
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w:ro:9p")).isEqualTo(new Share("/srv/w", "/mnt/w", true, "9p"));
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w:9p:ro")).isEqualTo(new Share("/srv/w", "/mnt/w", true, "9p"));
+    assertThat(VmSpecOptions.parseShare("/srv/w:/mnt/w:virtiofs")).isEqualTo(new Share("/srv/w", "/mnt/w", false));
+  }
+
+  @Test
   void parseShare_makesARelativeHostDirectoryAbsolute() {
     assertThat(VmSpecOptions.parseShare("work:/mnt/w").hostPath())
         .isEqualTo(Path.of("work").toAbsolutePath().normalize().toString());
@@ -24,9 +32,14 @@ class ShareOptionTest {
   @Test
   void parseShare_badInput_saysWhatWasExpected() {
     assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w")).isInstanceOf(CliException.class)
-        .hasMessage("--share /srv/w: expected HOST_DIR:GUEST_PATH or HOST_DIR:GUEST_PATH:ro");
+        .hasMessage("--share /srv/w: expected HOST_DIR:GUEST_PATH, then optionally :ro and :9p");
     assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w:/mnt/w:rx"))
-        .hasMessage("--share /srv/w:/mnt/w:rx: the third part must be ro or rw, got 'rx'");
+        .hasMessage("--share /srv/w:/mnt/w:rx: after GUEST_PATH give at most one of ro or rw and one of virtiofs or 9p, got 'rx'");
+    assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w:/mnt/w:ro:rw"))
+        .hasMessage("--share /srv/w:/mnt/w:ro:rw: after GUEST_PATH give at most one of ro or rw and one of virtiofs or 9p, got 'rw'");
+    assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w:/mnt/w:9p:virtiofs"))
+        .hasMessage("--share /srv/w:/mnt/w:9p:virtiofs: after GUEST_PATH give at most one of ro or rw and one of virtiofs or 9p,"
+            + " got 'virtiofs'");
     assertThatThrownBy(() -> VmSpecOptions.parseShare("/srv/w:mnt/w"))
         .hasMessage("--share /srv/w:mnt/w: shares: guest path must be absolute (e.g. /mnt/work), got 'mnt/w'");
   }

@@ -45,4 +45,24 @@ class QemuShareArgsTest {
     String line = line(VmConfig.builder("w").build(), null);
     assertThat(line).doesNotContain("memory-backend", "vhost-user-fs", "vmlet.share");
   }
+
+  @Test
+  void a9pShare_isServedByQemuWithMappedXattr_andNeedsNoSharedMemory() {
+    VmConfig c = VmConfig.builder("w").image("kernel").directBoot(new dev.vmlet.spec.DirectBoot("/k", "", ""))
+        .shares(List.of(new Share("/srv/work", "/mnt/work", false, "9p"), new Share("/srv/in", "/mnt/in", true, "9p"))).build();
+    String line = line(c, null);
+    assertThat(line).doesNotContain("memory-backend").doesNotContain("vhost-user-fs");
+    assertThat(line).contains(" -virtfs local,path=/srv/work,mount_tag=vmlet0,security_model=mapped-xattr,id=fs0"
+        + " -virtfs local,path=/srv/in,mount_tag=vmlet1,security_model=mapped-xattr,id=fs1,readonly=on ");
+    assertThat(line).contains("vmlet.share=vmlet0:/mnt/work:9p vmlet.share=vmlet1:/mnt/in:ro:9p");
+  }
+
+  @Test
+  void a9pShareBesideAVirtiofsShare_keepsTheSharedMemoryVirtiofsNeeds() {
+    VmConfig c = VmConfig.builder("w").image("kernel").directBoot(new dev.vmlet.spec.DirectBoot("/k", "", ""))
+        .shares(List.of(new Share("/srv/work", "/mnt/work", false, "9p"), new Share("/srv/in", "/mnt/in", true))).build();
+    String line = line(c, null);
+    assertThat(line).contains("memory-backend-memfd,id=mem0,size=512M,share=on")
+        .contains("-virtfs local,path=/srv/work,mount_tag=vmlet0").contains("vhost-user-fs-pci,queue-size=1024,chardev=fs1,tag=vmlet1");
+  }
 }

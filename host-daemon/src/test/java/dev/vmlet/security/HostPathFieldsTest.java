@@ -86,6 +86,7 @@ class HostPathFieldsTest {
             "vmlet.v1.DiskSpec.base_image DISK_IMAGE",
             "vmlet.v1.KernelBoot.path HOST_FILE",
             "vmlet.v1.KernelBoot.initrd HOST_FILE",
+            "vmlet.v1.VmSpec.drivers_iso HOST_FILE",
             "vmlet.v1.VmSpec.tap TAP_DEVICE",
             "vmlet.v1.Share.host_path SHARED_DIR",
             "vmlet.v1.VmSpec.gpus HOST_DEVICE",
