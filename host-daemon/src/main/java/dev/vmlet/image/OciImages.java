@@ -173,7 +173,7 @@ public final class OciImages {
   private Fetched fetchBlob(RegistryClient registry, OciArtifact.Layer layer) throws IOException {
     String hex = layer.digest().substring("sha256:".length());
     Path partial = Files.createDirectories(root.resolve("blobs/sha256")).resolve(hex + ".partial");
-    long moved = 0;
+    long[] moved = {0};
     IOException last = null;
     for (int attempt = 1; attempt <= BLOB_ATTEMPTS; attempt++) {
       long have = Files.exists(partial) ? Files.size(partial) : 0;
@@ -181,7 +181,7 @@ public final class OciImages {
         break;
       }
       try {
-        moved += registry.fetchBlobOnce(layer.digest(), layer.size(), partial, progress);
+        registry.fetchBlobOnce(layer.digest(), layer.size(), partial, progress, n -> moved[0] += n);
         last = null;
       } catch (IOException e) {
         last = e;
@@ -202,7 +202,7 @@ public final class OciImages {
           + layer.digest() + " and " + layer.size() + " bytes; nothing was kept, and the image is not stored");
     }
     progress.accept(layer.title() + ": " + layer.size() + " bytes, digest checked");
-    return new Fetched(partial, moved);
+    return new Fetched(partial, moved[0]);
   }
 
   private static void inflate(Path blob, Path out, OciArtifact.Layer layer) throws IOException {

@@ -18,6 +18,7 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -157,10 +158,10 @@ public final class RegistryClient {
    * Appends the rest of the blob to {@code partial} (from its current length, with HTTP Range),
    * once. The caller checks the digest when the size is reached.
    *
-   * @return the bytes this call moved
+   * @param moved told of the bytes as they are written, so a cut attempt counts too
    * @throws IOException when the connection fails or is cut; what arrived stays in {@code partial}
    */
-  long fetchBlobOnce(String digest, long size, Path partial, Consumer<String> progress) throws IOException {
+  void fetchBlobOnce(String digest, long size, Path partial, Consumer<String> progress, LongConsumer moved) throws IOException {
     long have = Files.exists(partial) ? Files.size(partial) : 0;
     HttpRequest.Builder b = request("blobs/" + digest).GET();
     if (have > 0) {
@@ -180,17 +181,17 @@ public final class RegistryClient {
       } else {
         throw failure("fetching blob " + digest, r.statusCode(), new String(in.readNBytes(4096), StandardCharsets.UTF_8));
       }
-      long moved = 0;
+      long written = 0;
       try (OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
           append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
         byte[] buf = new byte[1 << 16];
         long limit = size - (append ? have : 0);
-        for (int n; moved < limit && (n = in.read(buf, 0, (int) Math.min(buf.length, limit - moved))) > 0; ) {
+        for (int n; written < limit && (n = in.read(buf, 0, (int) Math.min(buf.length, limit - written))) > 0; ) {
           out.write(buf, 0, n);
-          moved += n;
+          written += n;
+          moved.accept(n);
         }
       }
-      return moved;
     }
   }
 
