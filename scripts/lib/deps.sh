@@ -34,6 +34,9 @@ VMLET_DEPS=(
   "prometheus:prometheus"
   "tmux:tmux"
   "file:/bin/busybox:busybox-static"
+  # OciRegistryIT: a real OCI registry (distribution 2.8), and htpasswd for its Basic-auth test.
+  "docker-registry:docker-registry"
+  "htpasswd:apache2-utils"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
   # --tpm and --os windows: a TPM 2.0 per VM (TpmIT, WindowsProfileIT, SwtpmTest).
   "swtpm:swtpm"
@@ -90,6 +93,16 @@ vmlet_ensure_host_deps() {
     # start their own on loopback, so the one the install started goes again.
     if [[ " $missing " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
       systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+    # docker-registry's packaged service listens on :5000 with htpasswd on; the tests start their
+    # own on 127.0.0.1 with their own config, so the packaged one is stopped and not started at boot.
+    if [[ " $missing " == *" docker-registry "* ]]; then
+      if [[ -d /run/systemd/system ]]; then
+        systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+      else
+        service docker-registry stop >/dev/null 2>&1 || true
+        update-rc.d docker-registry disable >/dev/null 2>&1 || true
+      fi
     fi
   fi
   missing=$(vmlet_missing_packages)

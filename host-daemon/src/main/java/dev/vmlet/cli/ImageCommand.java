@@ -4,6 +4,13 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.image.ImageBuilder;
 import dev.vmlet.image.MicroImage;
 import dev.vmlet.image.MicroImageBuilder;
+import dev.vmlet.image.OciImages;
+import dev.vmlet.image.RegistryClient;
+import dev.vmlet.spec.OciReference;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,8 +24,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import dev.vmlet.fs.FileTrees;
 
-@Command(name = "image", mixinStandardHelpOptions = true, description = "Build, list and remove VM images in the cache.",
-    subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class})
+@Command(name = "image", mixinStandardHelpOptions = true,
+    description = "Build, list and remove VM images in the cache; push them to and pull them from an OCI registry.",
+    subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class, ImageCommand.Push.class,
+        ImageCommand.Pull.class})
 final class ImageCommand implements Runnable {
   static final List<ImageBuilder.Recipe> RECIPES = List.of(ImageBuilder.MICRO, ImageBuilder.DEBIAN, ImageBuilder.AGENT_BUNDLE);
 
@@ -112,6 +121,97 @@ final class ImageCommand implements Runnable {
       }
       FileTrees.deleteTree(dir);
       System.out.println("Removed the " + recipe.name() + " image from " + dir);
+      return 0;
+    }
+  }
+
+  /** How to reach a registry: credentials and plain HTTP, shared by push and pull. */
+  static final class RegistryOptions {
+    @Option(names = "--username", paramLabel = "USER", description = "Registry user (default $VMLET_REGISTRY_USERNAME).")
+    String username;
+
+    @Option(names = "--password-stdin", description = "Read the registry password from the first line of standard input"
+        + " (default $VMLET_REGISTRY_PASSWORD).")
+    boolean passwordStdin;
+
+    @Option(names = "--plain-http", description = "Speak plain HTTP to a registry that is not on loopback (loopback always is).")
+    boolean plainHttp;
+
+    RegistryClient.Options options() throws IOException {
+      if (username == null && !passwordStdin) {
+        return RegistryClient.Options.fromEnvironment(plainHttp);
+      }
+      if (username == null || !passwordStdin) {
+        throw new CliException("give --username and --password-stdin together", 2);
+      }
+      String password = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+      if (password == null || password.isEmpty()) {
+        throw new CliException("--password-stdin read no password from standard input", 2);
+      }
+      return new RegistryClient.Options(new RegistryClient.Credentials(username, password), plainHttp);
+    }
+  }
+
+  static OciReference reference(String text) {
+    try {
+      return OciReference.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage(), 2);
+    }
+  }
+
+  @Command(name = "push", mixinStandardHelpOptions = true,
+      description = {"Push an image of the cache to an OCI registry as an ORAS-style artifact: one zstd layer per file.",
+          "Blobs the registry already has are not sent again."})
+  static final class Push implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "micro, debian or agent-bundle")
+    String image;
+
+    @Parameters(index = "1", paramLabel = "REGISTRY/REPOSITORY:TAG")
+    String target;
+
+    @Mixin CacheOption cache;
+    @Mixin RegistryOptions registry;
+
+    @Override
+    public Integer call() throws Exception {
+      ImageBuilder.Recipe recipe = recipe(image);
+      OciReference ref = reference(target);
+      Path dir = cache.paths().imageDir(recipe.name());
+      if (ImageBuilder.load(recipe, dir).isEmpty()) {
+        throw new CliException("there is no complete " + recipe.name() + " image in " + dir + "; run: vmlet image build " + recipe.name());
+      }
+      OciImages.Pushed p = new OciImages(cache.paths().cacheDir(), line -> System.out.println("  " + line))
+          .push(dir, recipe.name(), ref, registry.options());
+      System.out.println("Pushed " + recipe.name() + " to " + ref + " (" + p.layers() + " layers, " + p.bytesUploaded()
+          + " bytes uploaded)");
+      System.out.println("digest " + p.digest());
+      return 0;
+    }
+  }
+
+  @Command(name = "pull", mixinStandardHelpOptions = true,
+      description = {"Pull an image from an OCI registry into the cache, checking every blob's digest.",
+          "An image whose digest is cached moves no blob; a cut download resumes where it stopped.",
+          "Boot it with: vmlet launch NAME --image oci://REGISTRY/REPOSITORY:TAG"})
+  static final class Pull implements Callable<Integer> {
+    @Parameters(paramLabel = "REGISTRY/REPOSITORY:TAG", description = "or REGISTRY/REPOSITORY@sha256:HEX")
+    String source;
+
+    @Mixin CacheOption cache;
+    @Mixin RegistryOptions registry;
+
+    @Override
+    public Integer call() throws Exception {
+      OciReference ref = reference(source);
+      OciImages.Pulled p;
+      try {
+        p = new OciImages(cache.paths().cacheDir(), line -> System.out.println("  " + line)).pull(ref, registry.options());
+      } catch (IllegalArgumentException e) {
+        throw new CliException(ref + ": " + e.getMessage());
+      }
+      System.out.println("Pulled " + ref + " into " + p.dir() + " (" + p.bytesDownloaded() + " bytes downloaded)");
+      System.out.println("digest " + p.digest());
       return 0;
     }
   }

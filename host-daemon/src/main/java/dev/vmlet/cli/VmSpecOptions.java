@@ -33,10 +33,12 @@ final class VmSpecOptions {
   @Option(names = "--memory", defaultValue = "512", paramLabel = "MIB", description = "Memory in MiB (default: ${DEFAULT-VALUE}).")
   long memory;
 
-  @Option(names = "--image", paramLabel = "micro|debian|PATH|disk|kernel",
+  @Option(names = "--image", paramLabel = "micro|debian|PATH|disk|kernel|oci://REF",
       description = {"What to boot: micro (the built-in micro image; the default), debian (vmlet image build debian;",
           "cloud-init installs the agent), PATH of a disk image (booted by its own boot loader, with cloud-init),",
-          "disk (firmware boots the first --disk, which needs base=PATH), kernel (--kernel; the default with --kernel)."})
+          "disk (firmware boots the first --disk, which needs base=PATH), kernel (--kernel; the default with --kernel),",
+          "oci://REGISTRY/REPOSITORY:TAG (a kernel + initramfs image from a registry, pulled into the daemon's cache",
+          "when missing; vmlet image push/pull)."})
   String image = "";
 
   @Option(names = "--kernel", paramLabel = "PATH", description = "Boot this kernel directly (absolute path on the daemon's host).")

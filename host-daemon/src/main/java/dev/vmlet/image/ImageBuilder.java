@@ -11,12 +11,9 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
@@ -82,6 +79,17 @@ public final class ImageBuilder {
       }
     }
     return Optional.of(p);
+  }
+
+  /** When the image in {@code imageDir} was built, as its manifest records it (ISO-8601). */
+  static Optional<String> builtAt(Path imageDir) {
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(imageDir.resolve(MANIFEST))) {
+      p.load(r);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(p.getProperty("built.at"));
   }
 
   /**
@@ -211,10 +219,6 @@ public final class ImageBuilder {
   }
 
   static String sha256(byte[] data) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Digests.hex(data);
   }
 }

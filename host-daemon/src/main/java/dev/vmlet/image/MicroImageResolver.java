@@ -4,10 +4,16 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.spec.BootImage;
 import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.VmException;
+import dev.vmlet.spec.OciReference;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
+import java.util.logging.Logger;
 
-/** Finds the images built into the cache: micro, debian and the agent bundle. */
+/** Finds the images built into the cache (micro, debian and the agent bundle) and those from a registry ({@code oci://}). */
 public final class MicroImageResolver implements ImageResolver {
+  private static final Logger LOG = Logger.getLogger(MicroImageResolver.class.getName());
   private final VmletPaths paths;
 
   public MicroImageResolver(VmletPaths paths) {
@@ -16,13 +22,47 @@ public final class MicroImageResolver implements ImageResolver {
 
   @Override
   public BootImage resolve(String image) {
+    if (OciReference.isOci(image)) {
+      return oci(image);
+    }
     if (!image.equals("micro")) {
-      throw VmException.invalid("unknown image '" + image + "'; this version boots only 'micro'");
+      throw VmException.invalid("unknown image '" + image + "'; this version boots 'micro' or oci://REGISTRY/REPOSITORY:TAG");
     }
     MicroImage m = MicroImageBuilder.load(paths.imageDir("micro"))
         .orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
             "the micro image is not built in " + paths.imageDir("micro") + "; run: vmlet image build micro"));
     return new BootImage(m.kernel(), m.initrd());
+  }
+
+  /**
+   * The kernel and initramfs of an image from a registry: the cached one when the tag (or digest)
+   * was pulled before, else pulled now, with the daemon's {@code VMLET_REGISTRY_*} credentials.
+   */
+  private BootImage oci(String image) {
+    OciReference ref;
+    try {
+      ref = OciReference.parse(image);
+    } catch (IllegalArgumentException e) {
+      throw VmException.invalid("image " + image + ": " + e.getMessage());
+    }
+    OciImages store = new OciImages(paths.cacheDir(), line -> LOG.info(() -> "pull " + ref + ": " + line));
+    Path dir;
+    try {
+      Optional<Path> cached = store.cached(ref);
+      dir = cached.isPresent() ? cached.get() : store.pull(ref, RegistryClient.Options.fromEnvironment(false)).dir();
+    } catch (IllegalArgumentException e) {
+      throw VmException.invalid("image " + image + ": " + e.getMessage());
+    } catch (IOException e) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "image " + image + ": " + e.getMessage()
+          + " (a private image can be pulled first into the daemon's cache: vmlet image pull " + ref + " --username ...)", e);
+    }
+    Path kernel = dir.resolve("vmlinuz");
+    Path initrd = dir.resolve("initrd.img");
+    if (!Files.isRegularFile(kernel) || !Files.isRegularFile(initrd)) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "image " + image
+          + " holds no vmlinuz and initrd.img; only kernel + initramfs images (like micro) boot from a registry");
+    }
+    return new BootImage(kernel, initrd);
   }
 
   @Override

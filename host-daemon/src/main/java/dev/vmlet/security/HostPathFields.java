@@ -21,7 +21,10 @@ final class HostPathFields {
   enum Rule {
     /** A host disk image QEMU reads, and every file of its backing chain. */
     DISK_IMAGE(true),
-    /** An image of the cache by name ("micro", "debian"), or, when it holds a '/', a host disk image as {@link #DISK_IMAGE}. */
+    /**
+     * An image of the cache by name ("micro", "debian") or from a registry ({@code oci://...}), or,
+     * when it otherwise holds a '/', a host disk image as {@link #DISK_IMAGE}.
+     */
     IMAGE_OR_NAME(true),
     /** A host file QEMU reads (a kernel, an initramfs). */
     HOST_FILE(true),
@@ -126,12 +129,12 @@ final class HostPathFields {
     return m.getDescriptorForType().getFile().getPackage().startsWith("vmlet.");
   }
 
-  /** What a request names on the host (an image name without '/' is not a path), as sent. */
+  /** What a request names on the host (an image name without '/', or an oci:// reference, is not a path), as sent. */
   static List<Named> named(Message request) {
     List<Named> out = new ArrayList<>();
     if (classified(request)) {
       map(request, "", (where, rule, value) -> {
-        if (rule != null && rule.host && !(rule == Rule.IMAGE_OR_NAME && !value.contains("/"))) {
+        if (rule != null && rule.host && !(rule == Rule.IMAGE_OR_NAME && !HostPaths.isHostPath(value))) {
           out.add(new Named(where, value, value));
         }
         return value;

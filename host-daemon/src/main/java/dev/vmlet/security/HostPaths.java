@@ -3,6 +3,7 @@ package dev.vmlet.security;
 import com.google.protobuf.Message;
 import dev.vmlet.disk.QemuImg;
 import dev.vmlet.net.TapDevices;
+import dev.vmlet.spec.OciReference;
 import dev.vmlet.security.HostPathFields.Named;
 import dev.vmlet.security.HostPathFields.Rule;
 import java.io.IOException;
@@ -116,7 +117,7 @@ public final class HostPaths {
     Message approved = HostPathFields.map(m, "", (where, rule, value) -> {
       try {
         String resolved = decide(caller, where, rule, value);
-        if (rule != Rule.IMAGE_OR_NAME || value.contains("/")) {
+        if (rule != Rule.IMAGE_OR_NAME || isHostPath(value)) {
           decided.add(new Named(where, value, resolved));
         }
         return resolved;
@@ -142,7 +143,7 @@ public final class HostPaths {
           + " host path, so it refuses the request (a bug: the field is missing from HostPathFields)");
     }
     return switch (rule) {
-      case IMAGE_OR_NAME -> value.contains("/") ? file(caller, where, value, true) : value;
+      case IMAGE_OR_NAME -> isHostPath(value) ? file(caller, where, value, true) : value;
       case DISK_IMAGE -> file(caller, where, value, true);
       case HOST_FILE -> file(caller, where, value, false);
       case TAP_DEVICE -> tap(caller, where, value);
@@ -214,6 +215,11 @@ public final class HostPaths {
         + " a directory the node allows (vmlet daemon --allow-path DIR; this node allows "
         + (allowed.isEmpty() ? "none" : allowed.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElseThrow())
         + "); use an image by name (micro, debian), or ask the node's admin";
+  }
+
+  /** Whether an image field names a host file: it holds a '/' and is not an {@code oci://} reference. */
+  static boolean isHostPath(String image) {
+    return image.contains("/") && !OciReference.isOci(image);
   }
 
   private static boolean under(Path p, List<Path> dirs) {

@@ -22,7 +22,8 @@ import java.util.ArrayList;
  * @param image the boot source: "micro" (the built-in micro image), "debian" (the cached Debian cloud
  *     image; the daemon adds its root disk at create), "disk" (firmware boots the first disk, which
  *     needs a base image; the builder turns an image path into this) or "kernel" (the user's
- *     {@link DirectBoot} kernel)
+ *     {@link DirectBoot} kernel), or {@code oci://REGISTRY/REPOSITORY:TAG} (a kernel + initramfs image from an
+ *     OCI registry, booted like micro)
  * @param accel "auto", "kvm" or "tcg"
  * @param forwards user-mode network port forwards, at most {@link #MAX_FORWARDS}, no host port twice
  * @param labels at most {@link #MAX_LABELS}; see {@link #LABEL_KEY} and {@link #LABEL_VALUE}
@@ -70,9 +71,15 @@ public record VmConfig(
       throw VmException.invalid(
           "memory_mib must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB + ", got " + memoryMib);
     }
-    if (!image.equals("micro") && !image.equals("debian") && !image.equals("disk") && !image.equals("kernel")) {
-      throw VmException.invalid("image must be micro, debian, the absolute path of a disk image, disk (boot the first disk)"
-          + " or kernel (with kernel.path), got '" + image + "'");
+    if (OciReference.isOci(image)) {
+      try {
+        OciReference.parse(image);
+      } catch (IllegalArgumentException e) {
+        throw VmException.invalid("image " + image + ": " + e.getMessage());
+      }
+    } else if (!image.equals("micro") && !image.equals("debian") && !image.equals("disk") && !image.equals("kernel")) {
+      throw VmException.invalid("image must be micro, debian, the absolute path of a disk image, disk (boot the first disk),"
+          + " kernel (with kernel.path) or oci://REGISTRY/REPOSITORY:TAG, got '" + image + "'");
     }
     if (image.equals("kernel") != (directBoot != null)) {
       throw VmException.invalid(directBoot == null
@@ -377,7 +384,7 @@ public record VmConfig(
         return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
             network, gpus, cloudInit, shares, credentials, httpProxy);
       }
-      if (img.contains("/")) {
+      if (img.contains("/") && !OciReference.isOci(img)) {
         throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
       }
       return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,

@@ -4,6 +4,7 @@ import dev.vmlet.spec.BootImage;
 import dev.vmlet.spec.DirectBoot;
 import dev.vmlet.spec.DiskConfig;
 import dev.vmlet.spec.ImageResolver;
+import dev.vmlet.spec.OciReference;
 import dev.vmlet.spec.PciAddress;
 import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.VmConfig;
@@ -170,7 +171,12 @@ final class LaunchPlanner {
         Path kernel = readable(d.kernel(), "kernel.path", missing);
         yield new BootImage(kernel, d.initrd().isEmpty() ? null : readable(d.initrd(), "kernel.initrd", missing));
       }
-      default -> throw new IllegalStateException("unknown image " + config.image());
+      default -> {
+        if (!OciReference.isOci(config.image())) {
+          throw new IllegalStateException("unknown image " + config.image());
+        }
+        yield images.resolve(config.image());
+      }
     };
   }
 

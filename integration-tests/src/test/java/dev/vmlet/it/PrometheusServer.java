@@ -6,7 +6,6 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.File;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -17,9 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.OptionalDouble;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
-import java.net.InetAddress;
 
 /**
  * A real Prometheus (Debian's package) for a test: on 127.0.0.1 and a free port, with a config
@@ -53,7 +50,7 @@ final class PrometheusServer implements AutoCloseable {
             static_configs:
               - targets: ['%s']
         """.formatted(target));
-    int port = freePort();
+    int port = ServerProcess.freeLoopbackPort();
     Path log = dir.resolve("prometheus.log");
     Process p = new ProcessBuilder(BINARY, "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("tsdb"),
         "--web.listen-address=127.0.0.1:" + port, "--log.level=warn")
@@ -68,27 +65,8 @@ final class PrometheusServer implements AutoCloseable {
     return s;
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
   private void awaitReady(Duration bound) throws Exception {
-    try {
-      Poll.until("prometheus to answer /-/ready", bound, () -> {
-        if (!process.isAlive()) {
-          throw new AssertionError("prometheus exited " + process.exitValue() + ": " + Files.readString(log));
-        }
-        try {
-          return get("/-/ready").statusCode() == 200;
-        } catch (IOException notYet) {
-          return false; // not listening yet
-        }
-      });
-    } catch (AssertionError e) {
-      throw new AssertionError(e.getMessage() + "; its log: " + Files.readString(log), e);
-    }
+    ServerProcess.awaitReady("prometheus to answer /-/ready", process, log, bound, () -> get("/-/ready").statusCode() == 200);
   }
 
   private HttpResponse<String> get(String path) throws IOException, InterruptedException {
@@ -125,9 +103,6 @@ final class PrometheusServer implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    process.destroy(); // SIGTERM, to this pid only
-    if (!process.waitFor(20, TimeUnit.SECONDS)) {
-      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
+    ServerProcess.stop(process);
   }
 }
