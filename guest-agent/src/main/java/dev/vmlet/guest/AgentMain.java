@@ -22,6 +22,7 @@ public final class AgentMain {
   private AgentMain() {}
 
   public static void main(String[] args) throws Exception {
+    long mainMs = BootClock.nowMs();
     System.setProperty("java.util.logging.SimpleFormatter.format", "vmlet-agent: %4$s %5$s%6$s%n");
     String port = GuestPlatform.current().defaultPort();
     String socket = null;
@@ -71,6 +72,7 @@ public final class AgentMain {
         .setProtocolVersion(Agent.PROTOCOL_VERSION)
         .setMinProtocolVersion(Agent.MIN_PROTOCOL_VERSION)
         .setGuest(GuestFacts.read())
+        .setBootTimes(BootClock.atStart(mainMs))
         .build();
     Agent[] agent = new Agent[1];
     Transport t = socket != null ? new UnixSocketTransport(Path.of(socket))
@@ -93,7 +95,7 @@ public final class AgentMain {
    */
   static void warmUp() throws Exception {
     Hello hello = Hello.newBuilder().setInstanceId("warm-up").setBootId(GuestFacts.bootId())
-        .setAgentVersion(Agent.VERSION).setGuest(GuestFacts.read()).build();
+        .setAgentVersion(Agent.VERSION).setGuest(GuestFacts.read()).setBootTimes(BootClock.atStart(BootClock.nowMs())).build();
     byte[] wire = FrameEncoder.encode(Frame.newBuilder().setHello(hello).build());
     List<Frame> frames = new ArrayList<>();
     new FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);

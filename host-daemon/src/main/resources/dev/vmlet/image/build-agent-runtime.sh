@@ -40,6 +40,8 @@ fi
 cat > "$DEST/agent.sh" <<AGENT
 #!/bin/sh
 cd "\$(dirname "\$0")"
+# When the JVM starts, on the boot clock, for the agent's Hello (the daemon's boot breakdown).
+[ -r /proc/uptime ] && read -r VMLET_AGENT_EXEC_UPTIME _ < /proc/uptime && export VMLET_AGENT_EXEC_UPTIME
 exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.guest.AgentMain "\$@"
 AGENT
 chmod +x "$DEST/agent.sh"

@@ -85,12 +85,15 @@ INITTAB
 cat > "$root/etc/init.d/rcS" <<'RCS'
 #!/bin/sh
 mount -t proc proc /proc
+# When init began on the boot clock, for the agent's Hello (the daemon's boot breakdown).
+read -r init_uptime _ < /proc/uptime
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/virtio-ports
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+mkdir -p /run/vmlet && echo "$init_uptime" > /run/vmlet/init-uptime
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m.ko 2>/dev/null; done
 for p in $(cat /proc/cmdline); do
   case $p in
