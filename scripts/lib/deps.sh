@@ -13,6 +13,7 @@ VMLET_DEPS=(
   "cpio:cpio"
   "modinfo:kmod"
   "gzip:gzip"
+  "lz4:lz4"
   "dpkg-deb:dpkg"
   "ip:iproute2"
   "ssh:openssh-client"

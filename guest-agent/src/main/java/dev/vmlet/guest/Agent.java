@@ -270,7 +270,9 @@ final class Agent implements AutoCloseable {
           slow = refused;
           session = generation;
         }
-        w.write(Frame.newBuilder().setHello(hello.toBuilder().setSessionNumber(session)).build());
+        Hello.Builder h = hello.toBuilder().setSessionNumber(session);
+        h.getBootTimesBuilder().setHelloMs(BootClock.nowMs());
+        w.write(Frame.newBuilder().setHello(h).build());
         Thread.sleep(helloInterval.toMillis() * (slow ? 10 : 1));
       }
     } catch (InterruptedException e) {

@@ -58,6 +58,14 @@ public final class AgentLink implements Closeable {
     /** A session began: the agent said Hello and was welcomed. */
     void ready(Hello hello);
 
+    /**
+     * As {@link #ready(Hello)}, with when (daemon clock, Unix ms) the Hello that began the session
+     * arrived: the boot breakdown's anchor between the guest's clock and the daemon's.
+     */
+    default void ready(Hello hello, long helloArrivedAtMs) {
+      ready(hello);
+    }
+
     /** The session ended while the connection stays (no heartbeat answers, or the agent started another). */
     default void lost(String reason) {}
 

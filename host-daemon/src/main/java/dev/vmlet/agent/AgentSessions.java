@@ -35,7 +35,7 @@ final class AgentSessions {
   }
 
   /** A session that waits for the agent's proof of the VM's token. */
-  private record Pending(Hello hello, String session, byte[] challenge) {}
+  private record Pending(Hello hello, String session, byte[] challenge, long arrivedAtMs) {}
 
   private final String vmName;
   private final String instanceId;
@@ -75,6 +75,7 @@ final class AgentSessions {
   }
 
   void onHello(Hello h) throws IOException {
+    long arrivedAtMs = System.currentTimeMillis();
     if (!h.getInstanceId().equals(instanceId)) {
       LOG.warning("VM " + vmName + ": Hello from instance '" + h.getInstanceId() + "', expected " + instanceId + "; ignored");
       return;
@@ -88,7 +89,7 @@ final class AgentSessions {
       return;
     }
     if (token != null) {
-      challenge(h, agentMax);
+      challenge(h, agentMax, arrivedAtMs);
       return;
     }
     Hello previous;
@@ -113,7 +114,7 @@ final class AgentSessions {
       link.failAll(why + "; requests in flight failed");
     }
     LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + "), session " + sessionId);
-    events.ready(h);
+    events.ready(h, arrivedAtMs);
   }
 
   private static boolean sameAgent(Hello a, Hello b) {
@@ -122,7 +123,7 @@ final class AgentSessions {
   }
 
   /** With a token: Welcome carries a challenge; the session begins at a right proof. */
-  private void challenge(Hello h, int agentMax) throws IOException {
+  private void challenge(Hello h, int agentMax, long arrivedAtMs) throws IOException {
     Welcome.Builder w = Welcome.newBuilder().setHeartbeatIntervalMs((int) heartbeat.toMillis())
         .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION));
     synchronized (lock) {
@@ -132,7 +133,7 @@ final class AgentSessions {
         if (pending == null || !sameAgent(pending.hello(), h)) {
           byte[] c = new byte[32];
           RANDOM.nextBytes(c);
-          pending = new Pending(h, UUID.randomUUID().toString(), c);
+          pending = new Pending(h, UUID.randomUUID().toString(), c, arrivedAtMs);
         }
         w.setSessionId(pending.session()).setChallenge(ByteString.copyFrom(pending.challenge()));
       }
@@ -168,7 +169,7 @@ final class AgentSessions {
       link.failAll("the agent of VM " + vmName + " started a new session; requests in flight failed");
     }
     LOG.info("VM " + vmName + ": agent " + p.hello().getAgentVersion() + " ready, token proven, session " + sessionId);
-    events.ready(p.hello());
+    events.ready(p.hello(), p.arrivedAtMs());
     return true;
   }
 

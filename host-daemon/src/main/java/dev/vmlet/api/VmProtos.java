@@ -1,5 +1,7 @@
 package dev.vmlet.api;
 
+import dev.vmlet.proto.v1.BootBreakdown;
+
 import dev.vmlet.proto.v1.Vm;
 import java.util.List;
 import dev.vmlet.proto.v1.VmEvent;
@@ -51,6 +53,11 @@ final class VmProtos {
         .setConsoleFirstOutputUnixMs(v.consoleFirstOutputAtMs());
     if (v.hello() != null) {
       b.setAgentReadyAtUnixMs(v.agentReadyAtMs()).setGuest(AgentReplies.guest(v.hello().getGuest())).setAgentVersion(v.hello().getAgentVersion());
+      if (v.boot() != null) {
+        b.setBootBreakdown(BootBreakdown.newBuilder().setFirmwareMs(v.boot().firmwareMs()).setKernelMs(v.boot().kernelMs())
+            .setInitMs(v.boot().initMs()).setAgentJvmMs(v.boot().agentJvmMs()).setAgentMainMs(v.boot().agentMainMs())
+            .setHandshakeMs(v.boot().handshakeMs()));
+      }
     }
     return b.build();
   }

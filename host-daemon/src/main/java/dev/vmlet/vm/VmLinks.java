@@ -72,7 +72,12 @@ final class VmLinks {
         new AgentLink.Events() {
           @Override
           public void ready(Hello hello) {
-            agentReady(vm, qemu, hello, self);
+            agentReady(vm, qemu, hello, 0, self);
+          }
+
+          @Override
+          public void ready(Hello hello, long helloArrivedAtMs) {
+            agentReady(vm, qemu, hello, helloArrivedAtMs, self);
           }
 
           @Override
@@ -104,9 +109,11 @@ final class VmLinks {
     return before[0].process() == qemu ? before[0] : null;
   }
 
-  private void agentReady(VmRuntime vm, ProcessHandle qemu, Hello hello, CompletableFuture<AgentLink> link) {
+  private void agentReady(VmRuntime vm, ProcessHandle qemu, Hello hello, long helloArrivedAtMs, CompletableFuture<AgentLink> link) {
     long at = clock.millis();
-    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().ready(hello, at)));
+    var steps = hello.getBootTimes();
+    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().ready(hello, at, BootBreakdown.of(x.record().startedAtMs(),
+        helloArrivedAtMs, at, steps.getInitMs(), steps.getAgentExecMs(), steps.getAgentMainMs(), steps.getHelloMs()))));
     if (before == null) {
       return;
     }
@@ -119,7 +126,10 @@ final class VmLinks {
     }
     events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
     if (!hello.getBootId().equals(before.agent().bootId())) {
-      LOG.info("VM " + vm.name() + ": agent ready " + (at - before.record().startedAtMs()) + " ms after QEMU start");
+      BootBreakdown b = vm.now().agent().boot();
+      LOG.info("VM " + vm.name() + ": agent ready " + (at - before.record().startedAtMs()) + " ms after QEMU start"
+          + (b == null ? "" : " (firmware " + b.firmwareMs() + ", kernel " + b.kernelMs() + ", init " + b.initMs() + ", agent JVM "
+              + b.agentJvmMs() + ", agent main " + b.agentMainMs() + ", handshake " + b.handshakeMs() + " ms)"));
     }
     BootTimeline t = before.timeline();
     if (t != null && t.cloudInitDoneAtMs == 0) {

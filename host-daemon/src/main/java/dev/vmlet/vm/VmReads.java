@@ -98,7 +98,7 @@ final class VmReads {
     return new VmView(s.record(), s.agent().hello(), s.agent().readyAtMs(), vm.files.consoleLog(),
         t == null ? 0 : t.cloudInitDoneAtMs, t == null ? 0 : t.sshReadyAtMs, Files.exists(identity) ? identity : null,
         // Only for a boot this daemon started: after a re-adoption the first output seen is not the boot's.
-        t != null && console != null ? console.firstOutputAtMs() : 0);
+        t != null && console != null ? console.firstOutputAtMs() : 0, s.agent().boot());
   }
 
   private static Path identity(VmRuntime vm) {

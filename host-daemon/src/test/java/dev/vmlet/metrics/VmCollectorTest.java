@@ -32,7 +32,7 @@ class VmCollectorTest {
   private static VmView view(String name, VmState state, long pid, Map<String, String> labels, boolean agent) {
     VmConfig c = VmConfig.builder(name).vcpus(2).memoryMib(1024).labels(labels).build();
     VmRecord r = VmRecord.created(c, "id-" + name, null).withState(state).withStarted(pid, "tcg", "test", 1_000, "qemu", List.of());
-    return new VmView(r, agent ? Hello.getDefaultInstance() : null, agent ? 8_500 : 0, null, 0, 0, null, 0);
+    return new VmView(r, agent ? Hello.getDefaultInstance() : null, agent ? 8_500 : 0, null, 0, 0, null, 0, null);
   }
 
   private void fakeProc(long pid, long ticks, long rssKib) throws Exception {

@@ -46,7 +46,7 @@ class QemuCommandBuilderTest {
         "-m", "1024M",
         "-nodefaults", "-no-user-config", "-display", "none",
         "-kernel", "/cache/micro/vmlinuz", "-initrd", "/cache/micro/initrd.img",
-        "-append", "console=ttyS0 panic=-1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
+        "-append", "console=ttyS0 panic=-1 quiet vmlet.instance_id=1111-2222 vmlet.hostname=web1",
         "-chardev", "socket,id=console,path=/run/vmlet/vms/web1/console.sock,server=on,wait=off",
         "-serial", "chardev:console",
         "-drive", "file=/var/lib/vmlet/vms/web1/disks/data.qcow2,format=qcow2,if=none,id=disk-data,discard=unmap",
@@ -58,6 +58,7 @@ class QemuCommandBuilderTest {
         "-device", "virtserialport,bus=vser0.0,chardev=agent,name=dev.vmlet.agent.0",
         "-chardev", "socket,id=qga,path=/run/vmlet/vms/web1/qga.sock,server=on,wait=off",
         "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0",
+        "-device", "virtio-rng-pci,id=rng0",
         "-fw_cfg", "name=opt/dev.vmlet/token,file=/var/lib/vmlet/vms/web1/agent-token",
         "-qmp", "unix:/run/vmlet/vms/web1/qmp.sock,server=on,wait=off",
         "-pidfile", "/run/vmlet/vms/web1/qemu.pid");

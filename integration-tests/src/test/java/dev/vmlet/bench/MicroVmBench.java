@@ -16,10 +16,14 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.vmlet.api.ApiEnums;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.util.Random;
+import dev.vmlet.proto.v1.BootBreakdown;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Not part of the test run: {@code ./scripts/bench micro}. Micro VMs under this host's accelerator:
- * boot to agent ready and the kernel's share of it; the agent's JVM start with and without its
+ * boot to agent ready and where its time went (firmware, kernel, init, agent JVM, handshake; with
+ * {@code -Dbench.micro.bootOnly=true} only that); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
  * processes and threads per VM, the agent's memory in the guest.
  */
@@ -31,21 +35,31 @@ class MicroVmBench {
     int runs = Bench.runs();
     int density = Integer.getInteger("bench.density.vms", 4);
     try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
-      // Boot: one VM started and stopped again, `runs` times.
+      // Boot: one VM started and stopped again, `runs` times; where the time went, from Vm.boot_breakdown.
       List<Double> ready = new ArrayList<>();
-      List<Double> kernel = new ArrayList<>();
+      Map<String, List<Double>> phases = new LinkedHashMap<>();
       String accel = "";
       for (int i = 0; i < runs; i++) {
         Vm vm = i == 0 ? node.start("boot", 384) : startAgain(node, "boot");
         accel = ApiEnums.word(vm.getAccel());
         ready.add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
-        Double toInit = Bench.kernelToInit(vm.getConsoleLog());
-        assertThat(toInit).as("'Run /init' in the console log").isNotNull();
-        kernel.add(toInit);
+        BootBreakdown b = vm.getBootBreakdown();
+        assertThat(b.getKernelMs()).as("the breakdown's kernel phase (the agent reports its boot times)").isPositive();
+        phase(phases, "firmware (QEMU start to kernel start)", b.getFirmwareMs());
+        phase(phases, "kernel to /init", b.getKernelMs());
+        phase(phases, "/init to agent JVM start (modules, mounts, devices)", b.getInitMs());
+        phase(phases, "agent JVM start to main()", b.getAgentJvmMs());
+        phase(phases, "agent main() to Hello", b.getAgentMainMs());
+        phase(phases, "handshake (Hello to agent ready)", b.getHandshakeMs());
         node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName("boot").setForce(true).build());
       }
       Bench.report("micro VM (" + accel + "): QEMU start to agent ready (s)", Bench.stats(ready, "%.2f"));
-      Bench.report("micro VM (" + accel + "): kernel start to /init, the kernel's own clock (s)", Bench.stats(kernel, "%.2f"));
+      for (var p : phases.entrySet()) {
+        Bench.report("micro VM (" + accel + ") boot breakdown: " + p.getKey() + " (s)", Bench.stats(p.getValue(), "%.2f"));
+      }
+      if (Boolean.getBoolean("bench.micro.bootOnly")) {
+        return;
+      }
 
       // The agent's JVM start (its --warm-up: frames, protobuf, one exec) with and without the CDS archive.
       node.start("jvm", 384);
@@ -66,7 +80,8 @@ class MicroVmBench {
       Bench.report("exec round trip of 'true' in the same VM, for scale (ms)", Bench.stats(plain, "%.0f"));
       new Bench.Chart("micro-boot.png", "Micro VM under " + accel + ": where the time to agent ready goes (s, medians)", "s")
           .bar("seconds", "QEMU start to agent ready", Bench.median(ready))
-          .bar("seconds", "kernel to /init", Bench.median(kernel))
+          .bar("seconds", "firmware", Bench.median(phases.get("firmware (QEMU start to kernel start)")))
+          .bar("seconds", "kernel to /init", Bench.median(phases.get("kernel to /init")))
           .bar("seconds", "agent JVM start, CDS", Bench.median(withCds) / 1000)
           .bar("seconds", "agent JVM start, no CDS", Bench.median(withoutCds) / 1000)
           .write();
@@ -126,6 +141,10 @@ class MicroVmBench {
       node.sh("jvm", "rm -f /tmp/bench.bin");
 
     }
+  }
+
+  private static void phase(Map<String, List<Double>> phases, String what, long ms) {
+    phases.computeIfAbsent(what, k -> new ArrayList<>()).add(ms / 1000.0);
   }
 
   private static Vm startAgain(BenchSupport.MicroNode node, String name) {
