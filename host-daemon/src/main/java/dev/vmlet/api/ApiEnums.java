@@ -6,6 +6,7 @@ import dev.vmlet.proto.v1.Accel;
 import dev.vmlet.proto.v1.Firmware;
 import dev.vmlet.proto.v1.Machine;
 import dev.vmlet.proto.v1.Protocol;
+import dev.vmlet.proto.v1.RestartPolicy;
 import dev.vmlet.spec.VmException;
 import java.util.Locale;
 
@@ -52,6 +53,11 @@ public final class ApiEnums {
 
   public static AgentPort agentPort(String word) {
     return parse(AgentPort.class, "agent_port", word);
+  }
+
+  /** A {@link dev.vmlet.spec.RestartPolicy#flag()} word ("on-failure") as the API's value. */
+  public static RestartPolicy restart(String flag) {
+    return parse(RestartPolicy.class, "restart", flag.replace('-', '_'));
   }
 
   public static Protocol protocol(String word) {

@@ -10,6 +10,7 @@ import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
 import dev.vmlet.spec.Platform;
 import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.RestartPolicy;
 import dev.vmlet.spec.Share;
 import dev.vmlet.spec.Tuning;
 import dev.vmlet.spec.VmConfig;
@@ -61,7 +62,12 @@ public final class VmSpecs {
         .gpus(s.getGpusList().stream().map(PciAddress::new).toList())
         .cloudInit(new CloudInitConfig(s.getCloudInit().getUserData(), s.getCloudInit().getSshAuthorizedKey()))
         .shares(s.getSharesList().stream().map(h -> new Share(h.getHostPath(), h.getGuestPath(), h.getReadOnly())).toList())
+        .restart(restart(ApiEnums.known("spec.restart", s.getRestart(), s.getRestartValue())))
         .build();
+  }
+
+  private static RestartPolicy restart(String word) {
+    return word.isEmpty() ? RestartPolicy.NO : RestartPolicy.parse(word.replace('_', '-'));
   }
 
   private static void refuseUnknown(String where, UnknownFieldSet unknown) {
@@ -89,6 +95,9 @@ public final class VmSpecs {
         .addAllGpus(c.gpus().stream().map(PciAddress::value).toList())
         .addAllShares(c.shares().stream().map(h -> dev.vmlet.proto.v1.Share.newBuilder().setHostPath(h.hostPath())
             .setGuestPath(h.guestPath()).setReadOnly(h.readOnly()).build()).toList());
+    if (c.restart() != RestartPolicy.NO) {
+      b.setRestart(ApiEnums.restart(c.restart().flag()));
+    }
     if (!c.cloudInit().isEmpty()) {
       b.setCloudInit(CloudInit.newBuilder().setUserData(c.cloudInit().userData())
           .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()));

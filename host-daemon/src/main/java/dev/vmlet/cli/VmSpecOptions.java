@@ -5,6 +5,7 @@ import dev.vmlet.api.VmSpecs;
 import dev.vmlet.spec.CloudInitConfig;
 import dev.vmlet.spec.DirectBoot;
 import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.RestartPolicy;
 import dev.vmlet.spec.Share;
 import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
@@ -104,6 +105,12 @@ final class VmSpecOptions {
           ":ro mounts it read-only. Machine q35 only; the daemon must run as root (it runs virtiofsd)."})
   List<String> shares = new ArrayList<>();
 
+  @Option(names = "--restart", paramLabel = "no|on-failure|always", defaultValue = "no",
+      description = {"What the daemon does with the VM when it starts and finds it not running: on-failure starts it",
+          "again when it crashed (its QEMU ended with a replaced container or a rebooted host); always also when it",
+          "was stopped (default: ${DEFAULT-VALUE})."})
+  String restart;
+
   /** HOST_DIR:GUEST_PATH[:ro|:rw]; HOST_DIR relative to the current directory is made absolute. */
   static Share parseShare(String spec) {
     String[] parts = spec.split(":", -1);
@@ -173,6 +180,7 @@ final class VmSpecOptions {
           .gpus(gpus.stream().map(PciAddress::new).toList())
           .cloudInit(new CloudInitConfig(readUserData(), readSshKey()))
           .shares(shares.stream().map(VmSpecOptions::parseShare).toList())
+          .restart(RestartPolicy.parse(restart))
           .build();
       return VmSpecs.spec(config);
     } catch (VmException e) {

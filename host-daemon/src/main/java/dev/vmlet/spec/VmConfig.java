@@ -34,12 +34,14 @@ import java.util.ArrayList;
  * @param gpus PCI devices passed through with VFIO, at most {@link #MAX_GPUS}
  * @param cloudInit the user's cloud-init input; only for cloud images ("debian", "disk")
  * @param shares host directories shared with virtiofs, at most {@link #MAX_SHARES}, guest paths unique; q35 only
+ * @param restart what the daemon does with the VM when it starts and finds it not running (null: {@link RestartPolicy#NO})
  * @see Builder
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
     Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform, DirectBoot directBoot,
-    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit, List<Share> shares) {
+    Network network, List<PciAddress> gpus, CloudInitConfig cloudInit, List<Share> shares,
+    RestartPolicy restart) {
   public static final int MAX_NAME = 63;
   public static final int MAX_SHARES = 8;
   public static final int MAX_VCPUS = 64;
@@ -149,6 +151,7 @@ public record VmConfig(
     }
     shares = shares == null ? List.of() : List.copyOf(shares);
     checkShares(shares, platform);
+    restart = restart == null ? RestartPolicy.NO : restart;
     if (!gpus.isEmpty() && !platform.firmware().equals("uefi")) {
       throw VmException.invalid("gpus need firmware uefi (a GPU's option ROM and large BARs need OVMF): add --firmware uefi");
     }
@@ -177,14 +180,14 @@ public record VmConfig(
 
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
-    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null, null);
+    this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null, null, null);
   }
 
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares);
+        network, gpus, cloudInit, shares, restart);
   }
 
   /** The same config with {@code root} as its first disk (a cloud image's root disk). */
@@ -195,7 +198,7 @@ public record VmConfig(
     List<DiskConfig> list = new ArrayList<>(disks);
     list.add(0, root);
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares);
+        network, gpus, cloudInit, shares, restart);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -237,6 +240,7 @@ public record VmConfig(
     private List<PciAddress> gpus = List.of();
     private CloudInitConfig cloudInit = CloudInitConfig.NONE;
     private List<Share> shares = List.of();
+    private RestartPolicy restart = RestartPolicy.NO;
 
     private Builder(String name) {
       this.name = name;
@@ -312,6 +316,11 @@ public record VmConfig(
       return this;
     }
 
+    public Builder restart(RestartPolicy r) {
+      restart = r;
+      return this;
+    }
+
     /**
      * Validates; throws {@link VmException} naming the first bad field. An image given as a path
      * becomes image "disk" with a persistent root disk over that image first.
@@ -327,13 +336,13 @@ public record VmConfig(
         }
         all.addAll(disks);
         return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
-            network, gpus, cloudInit, shares);
+            network, gpus, cloudInit, shares, restart);
       }
       if (img.contains("/")) {
         throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
       }
       return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
-          network, gpus, cloudInit, shares);
+          network, gpus, cloudInit, shares, restart);
     }
   }
 }
