@@ -173,7 +173,8 @@ public final class VmManager implements AutoCloseable {
 
   /** @param owner who creates it, kept for the checks before each start; null: none kept */
   public VmRecord create(VmConfig config, boolean start, VmOwner owner) {
-    fit.check(config, List.of());
+    // A VM created to start must fit beside the running ones; one created stopped, alone.
+    fit.check(config, start ? running(null) : List.of());
     VmRuntime vm = definitions.create(config, owner, filesOf(config.name()));
     // The host paths of this create were decided for its caller a moment ago: not again.
     return start ? startFitting(vm, StartCheck.NONE) : vm.record();
@@ -181,8 +182,13 @@ public final class VmManager implements AutoCloseable {
 
   /** Starts a VM if it fits in the daemon's cgroup beside the VMs that run. */
   private VmRecord startFitting(VmRuntime vm, StartCheck check) {
-    fit.check(vm.record().config(), vms.all().stream().filter(v -> v != vm && v.now().process() != null).toList());
+    fit.check(vm.record().config(), running(vm));
     return starter.start(vm, check);
+  }
+
+  /** The VMs whose QEMU runs, but {@code except}. */
+  private List<VmRuntime> running(VmRuntime except) {
+    return vms.all().stream().filter(v -> v != except && v.now().process() != null).toList();
   }
 
   /** Starts a VM; its host paths are decided again for the caller who created it ({@link StartCheck}). */
