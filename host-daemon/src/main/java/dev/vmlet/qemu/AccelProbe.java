@@ -85,6 +85,16 @@ public final class AccelProbe {
     }
   }
 
+  private static boolean groupMayUse(Path device) {
+    try {
+      var p = Files.getPosixFilePermissions(device);
+      return p.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ)
+          && p.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE);
+    } catch (IOException | UnsupportedOperationException e) {
+      return true; // unknown: say only what is surely missing
+    }
+  }
+
   /** Probes KVM; returns KVM if it works, else TCG with the reason. */
   public Accel probe() {
     boolean container = inContainer(Path.of("/"));
@@ -93,9 +103,11 @@ public final class AccelProbe {
           : kvmDevice + " does not exist (no KVM on this host); using TCG");
     }
     if (!Files.isReadable(kvmDevice) || !Files.isWritable(kvmDevice)) {
-      return new Accel("tcg", kvmDevice + " is not read/writable by this user ("
+      return new Accel("tcg", kvmDevice + " is not read/writable by this user (" + (!groupMayUse(kvmDevice)
+          ? "the device is root's alone; on the host give it to group kvm with mode 0660 (udev: KERNEL==\"kvm\", GROUP=\"kvm\","
+              + " MODE=\"0660\"), then " : "")
           + (container ? "give the container the device's group: --group-add $(stat -c %g /dev/kvm) on the host"
-              : "add it to the kvm group") + "); using TCG");
+              : "add this user to the device's group (kvm)") + "); using TCG");
     }
     long t0 = System.nanoTime();
     String outcome = bootSector("kvm");

@@ -32,13 +32,17 @@ class KvmDeviceIT {
     Path kvm = Path.of("/dev/kvm");
     org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(kvm), "this host has no /dev/kvm to give the container");
     String image = Docker.nodeImage();
+    // Host directories for the socket (the test connects to it) and the state, writable by uid 10001.
     Path run = Files.createDirectories(dir.resolve("run"));
-    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path state = Files.createDirectories(dir.resolve("state"));
+    for (Path d : new Path[] {run, state}) {
+      Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxrwxrwx"));
+    }
     String gid = Files.getAttribute(kvm, "unix:gid").toString();
     String name = "vmlet-kvm-it-" + UUID.randomUUID().toString().substring(0, 8);
     Docker.out("run", "-d", "--name", name, "--device", "/dev/kvm", "--group-add", gid, "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/lib/vmlet:mode=1777",
-        "--mount", "type=bind,src=" + run + ",dst=/run/vmlet",
+        "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp",
+        "--mount", "type=bind,src=" + state + ",dst=/var/lib/vmlet", "--mount", "type=bind,src=" + run + ",dst=/run/vmlet",
         "--mount", "type=bind,src=" + VmletPaths.fromEnvironment().cacheDir() + ",dst=/var/cache/vmlet,readonly", image);
     try (DaemonClient client = Poll.forValue("the daemon's socket in " + run, Duration.ofMinutes(3),
         () -> DaemonClient.isListening(run.resolve("vmlet.sock")) ? new DaemonClient(run.resolve("vmlet.sock")) : null)) {
@@ -50,7 +54,8 @@ class KvmDeviceIT {
       assertThat(c.getKvmPresent()).isTrue();
       assertThat(c.getAccelReason()).doesNotContain("does not exist").containsAnyOf("KVM probe", "not read/writable");
     } finally {
-      System.out.println(Docker.run(java.util.Map.of(), Docker.CALL, "logs", "--tail", "5", name).stdout());
+      Docker.Result logs = Docker.run(java.util.Map.of(), Docker.CALL, "logs", "--tail", "5", name);
+      System.out.println("the container's last lines:\n" + logs.stdout() + logs.stderr());
       Docker.out("rm", "-f", name);
     }
   }

@@ -8,6 +8,7 @@ import com.google.gson.JsonObject;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.common.testing.Poll;
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.fs.FileTrees;
 import dev.vmlet.image.MicroImageBuilder;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DiskSpec;
@@ -39,7 +40,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * deploy/swarm-stack.yml deployed as it is on a one-node swarm (./scripts/test makes one when the
@@ -57,7 +57,7 @@ class SwarmStackIT {
   static final String LABEL = "vm-capable";
   static final String MARKER = "vmlet-disk-marker-" + UUID.randomUUID();
 
-  @TempDir Path dir;
+  private Path dir;
   private final String stack = "vmlet-it-" + UUID.randomUUID().toString().substring(0, 8);
   private final String service = stack + "_vmlet";
   private final long t0 = System.nanoTime();
@@ -70,6 +70,7 @@ class SwarmStackIT {
   @BeforeAll
   void deploy() throws Exception {
     Docker.assume(true);
+    dir = Files.createTempDirectory("vmlet-swarm-it");
     String image = Docker.nodeImage();
     Path cache = VmletPaths.fromEnvironment().cacheDir();
     MicroImageBuilder.build(Path.of(System.getProperty("vmlet.agentJar")), cache.resolve("images/micro"),
@@ -127,6 +128,9 @@ class SwarmStackIT {
     if (node != null) {
       Docker.out("node", "update", labelBefore.isEmpty() ? "--label-rm" : "--label-add",
           labelBefore.isEmpty() ? LABEL : LABEL + "=" + labelBefore, node);
+    }
+    if (dir != null) {
+      FileTrees.deleteTree(dir);
     }
     System.out.printf("SwarmStackIT: %.0f s in all%n", (System.nanoTime() - t0) / 1e9);
   }
