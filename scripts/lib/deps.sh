@@ -79,17 +79,9 @@ vmlet_ensure_host_deps() {
   if [[ -z $missing ]] && vmlet_apt_lists_ready; then
     return 0
   fi
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "vmlet: missing host packages or package lists. Run:" >&2
-    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing}" >&2
-    return 1
-  fi
-  echo "==> Installing host packages: ${missing:-(none; refreshing package lists)}"
-  # A third-party source that cannot be reached must not stop the Debian ones from updating.
-  apt-get update -qq || echo "vmlet: apt-get update reported errors; continuing with the lists it got" >&2
+  # shellcheck disable=SC2086
+  vmlet_apt_install "missing host packages or package lists" $missing || return 1
   if [[ -n $missing ]]; then
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
     # Debian's prometheus package starts a system-wide server on :9090 where systemd runs; the tests
     # start their own on loopback, so the one the install started goes again.
     if [[ " $missing " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
@@ -113,6 +105,22 @@ vmlet_ensure_host_deps() {
   fi
 }
 
+# Installs Debian packages for one purpose (WHY, said when not root: then the command is printed);
+# with no PACKAGE it refreshes the package lists only. Usage: vmlet_apt_install WHY [PACKAGE...]
+vmlet_apt_install() {
+  local why=$1
+  shift
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "vmlet: $why. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $*" >&2
+    return 1
+  fi
+  echo "==> Installing host packages: ${*:-(none; refreshing package lists)}"
+  # A third-party source that cannot be reached must not stop the Debian ones from updating.
+  apt-get update -qq || echo "vmlet: apt-get update reported errors; continuing with the lists it got" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # The npm packages the tests use, pinned: buf lints proto/ (and checks it against the last tagged
 # API), and the Node.js client example runs against a real daemon (NodeClientIT). They go into a
 # cache directory outside the repository; VMLET_NODE_TOOLS (exported) says where.
@@ -130,18 +138,62 @@ vmlet_ensure_node_tools() {
   fi
   # Node.js and npm only for the tests (buf, the Node.js client example), not for ./vmlet demo.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    if [[ $(id -u) -ne 0 ]]; then
-      echo "vmlet: the tests need Node.js and npm. Run:" >&2
-      echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends nodejs npm" >&2
-      return 1
-    fi
-    echo "==> Installing host packages: nodejs npm"
-    apt-get update -qq || echo "vmlet: apt-get update reported errors; continuing with the lists it got" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    vmlet_apt_install "the tests need Node.js and npm" nodejs npm || return 1
   fi
   echo "==> Installing npm packages into $VMLET_NODE_TOOLS: $want"
   mkdir -p "$VMLET_NODE_TOOLS"
   # --prefix keeps everything (node_modules, the lock file) in the cache directory.
   npm install --prefix "$VMLET_NODE_TOOLS" --no-audit --no-fund --loglevel=error "${VMLET_NPM_PACKAGES[@]}" >/dev/null
   echo "$want" >"$stamp"
+}
+
+# Docker Engine for the node image and the Swarm tests (Debian's docker.io). dockerd is started
+# only when none answers, and a one-node swarm is made only when the engine is in none; what this
+# started is written down (VMLET_DOCKER_STARTED, VMLET_SWARM_CREATED) and vmlet_release_docker
+# undoes exactly that, so an engine or a swarm that was there before is left as it was.
+vmlet_ensure_docker() {
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+    vmlet_apt_install "the container tests need Docker Engine" docker.io || return 1
+    # Where systemd runs, the package enabled and started its own engine; it is ours to stop.
+    if [[ -d /run/systemd/system ]] && systemctl is-active -q docker.service; then
+      systemctl disable -q --now docker.service docker.socket >/dev/null 2>&1 || true
+    fi
+  fi
+  export VMLET_DOCKER_STARTED=${VMLET_DOCKER_STARTED:-}
+  if ! docker info >/dev/null 2>&1; then
+    echo "==> Starting dockerd (stopped again when the tests end)"
+    local log=${TMPDIR:-/tmp}/vmlet-dockerd.log
+    dockerd >"$log" 2>&1 &
+    VMLET_DOCKER_STARTED=$!
+    local i
+    for i in $(seq 1 120); do
+      docker info >/dev/null 2>&1 && break
+      kill -0 "$VMLET_DOCKER_STARTED" 2>/dev/null || { echo "vmlet: dockerd exited; its log: $log" >&2; tail -n 20 "$log" >&2; return 1; }
+      sleep 0.5
+    done
+    docker info >/dev/null 2>&1 || { echo "vmlet: dockerd did not answer within 60 s; its log: $log" >&2; return 1; }
+  fi
+  export VMLET_SWARM_CREATED=${VMLET_SWARM_CREATED:-}
+  if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == inactive ]]; then
+    echo "==> Making a one-node swarm (left again when the tests end)"
+    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+    VMLET_SWARM_CREATED=1
+  fi
+}
+
+# Undoes what vmlet_ensure_docker started: the swarm it made, the dockerd it started. Nothing else.
+vmlet_release_docker() {
+  if [[ -n ${VMLET_SWARM_CREATED:-} ]]; then
+    docker swarm leave --force >/dev/null 2>&1 || echo "vmlet: could not leave the swarm the tests made" >&2
+    VMLET_SWARM_CREATED=
+  fi
+  if [[ -n ${VMLET_DOCKER_STARTED:-} ]]; then
+    kill "$VMLET_DOCKER_STARTED" 2>/dev/null || true
+    local i
+    for i in $(seq 1 60); do
+      kill -0 "$VMLET_DOCKER_STARTED" 2>/dev/null || break
+      sleep 0.5
+    done
+    VMLET_DOCKER_STARTED=
+  fi
 }

@@ -8,6 +8,7 @@ import dev.vmlet.proto.v1.GuestOs;
 import dev.vmlet.proto.v1.ShareType;
 import dev.vmlet.proto.v1.Machine;
 import dev.vmlet.proto.v1.Protocol;
+import dev.vmlet.proto.v1.RestartPolicy;
 import dev.vmlet.spec.VmException;
 import java.util.Locale;
 
@@ -62,6 +63,11 @@ public final class ApiEnums {
 
   public static ShareType shareType(String word) {
     return parse(ShareType.class, "share type", word);
+  }
+
+  /** A {@link dev.vmlet.spec.RestartPolicy#flag()} word ("on-failure") as the API's value. */
+  public static RestartPolicy restart(String flag) {
+    return parse(RestartPolicy.class, "restart", flag.replace('-', '_'));
   }
 
   public static Protocol protocol(String word) {

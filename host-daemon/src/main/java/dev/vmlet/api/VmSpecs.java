@@ -13,6 +13,7 @@ import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
 import dev.vmlet.spec.Platform;
 import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.RestartPolicy;
 import dev.vmlet.spec.Share;
 import dev.vmlet.spec.Tuning;
 import dev.vmlet.spec.VmConfig;
@@ -70,7 +71,12 @@ public final class VmSpecs {
             ApiEnums.known("spec.shares.type", h.getType(), h.getTypeValue()))).toList())
         .credentials(s.getCredentialsList().stream().map(c -> new Credential(c.getName(), c.getValue().toByteArray())).toList())
         .httpProxy(s.getHttpProxy())
+        .restart(restart(ApiEnums.known("spec.restart", s.getRestart(), s.getRestartValue())))
         .build();
+  }
+
+  private static RestartPolicy restart(String word) {
+    return word.isEmpty() ? RestartPolicy.NO : RestartPolicy.parse(word.replace('_', '-'));
   }
 
   private static void refuseUnknown(String where, UnknownFieldSet unknown) {
@@ -102,6 +108,9 @@ public final class VmSpecs {
         .addAllCredentials(c.credentials().stream().map(k -> dev.vmlet.proto.v1.Credential.newBuilder().setName(k.name())
             .setValue(ByteString.copyFrom(k.value())).build()).toList())
         .setHttpProxy(c.httpProxy());
+    if (c.restart() != RestartPolicy.NO) {
+      b.setRestart(ApiEnums.restart(c.restart().flag()));
+    }
     if (!c.cloudInit().isEmpty()) {
       b.setCloudInit(CloudInit.newBuilder().setUserData(c.cloudInit().userData())
           .setSshAuthorizedKey(c.cloudInit().sshAuthorizedKey()).addAllSshAuthorizedKeys(c.cloudInit().moreSshAuthorizedKeys()));

@@ -55,6 +55,10 @@ final class DaemonCommand implements Callable<Integer> {
       "certificates from vmlet certs issue; the node's certificates from vmlet certs init)."})
   String listen;
 
+  @Option(names = "--pki", paramLabel = "DIR", description = {"Read the TCP listener's certificates from DIR (ca.pem, server.pem,",
+      "server.key, and crl.pem if there), e.g. /run/secrets with Swarm secrets; default: the state directory's pki."})
+  Path pkiDir;
+
   @Option(names = "--allow-path", paramLabel = "DIR", description = {"Let remote operators and viewers (TCP) name host files under DIR",
       "(repeatable): disk images, kernels, initramfs. Without it they may use images by name only;",
       "local users may use the files they can read themselves, admins any."})
@@ -94,7 +98,7 @@ final class DaemonCommand implements Callable<Integer> {
     }
     InetSocketAddress metricsAddress = metrics == null ? null : metricsAddress(metrics, metricsNonLocal);
     Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
-        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths).withMetrics(metricsAddress));
+        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths).withMetrics(metricsAddress).withPki(pkiDir));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();

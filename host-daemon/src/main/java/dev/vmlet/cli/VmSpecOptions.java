@@ -5,6 +5,7 @@ import dev.vmlet.api.VmSpecs;
 import dev.vmlet.spec.CloudInitConfig;
 import dev.vmlet.spec.DirectBoot;
 import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.RestartPolicy;
 import dev.vmlet.spec.Share;
 import dev.vmlet.spec.Network;
 import dev.vmlet.spec.PciAddress;
@@ -136,6 +137,12 @@ final class VmSpecOptions {
           "for guest kernels with 9p (not the micro or debian images). Machine q35 only."})
   List<String> shares = new ArrayList<>();
 
+  @Option(names = "--restart", paramLabel = "no|on-failure|always", defaultValue = "no",
+      description = {"What the daemon does with the VM when it starts and finds it not running: on-failure starts it",
+          "again when it crashed (its QEMU ended with a replaced container or a rebooted host); always also when it",
+          "was stopped (default: ${DEFAULT-VALUE})."})
+  String restart;
+
   /**
    * HOST_DIR:GUEST_PATH followed by at most one of ro|rw and one of virtiofs|9p, in any order;
    * HOST_DIR relative to the current directory is made absolute.
@@ -215,6 +222,7 @@ final class VmSpecOptions {
           .shares(shares.stream().map(VmSpecOptions::parseShare).toList())
           .credentials(GuestOptions.credentials(credentials, credentialFiles))
           .httpProxy(httpProxy)
+          .restart(RestartPolicy.parse(restart))
           .build();
       return VmSpecs.spec(config);
     } catch (VmException e) {

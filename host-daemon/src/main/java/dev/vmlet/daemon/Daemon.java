@@ -65,7 +65,7 @@ public final class Daemon implements AutoCloseable {
    * {@code metrics} is where to serve Prometheus metrics, or null for none.
    */
   public record Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
-      InetSocketAddress listen, List<Path> allowPaths, InetSocketAddress metrics) {
+      InetSocketAddress listen, List<Path> allowPaths, InetSocketAddress metrics, Path pkiDir) {
     public static final Options DEFAULT = new Options(null, List.of(), Nodes.NONE);
 
     public Options {
@@ -78,12 +78,20 @@ public final class Daemon implements AutoCloseable {
 
     public Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
         InetSocketAddress listen, List<Path> allowPaths) {
-      this(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, null);
+      this(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, null, null);
     }
 
     /** These options with Prometheus metrics served on {@code address}. */
     public Options withMetrics(InetSocketAddress address) {
-      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, address);
+      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, address, pkiDir);
+    }
+
+    /**
+     * These options with the TCP listener's certificates read from {@code dir} (ca.pem, server.pem,
+     * server.key; crl.pem if there) instead of the state directory's pki: e.g. Swarm secrets.
+     */
+    public Options withPki(Path dir) {
+      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, metrics, dir);
     }
   }
 
@@ -113,7 +121,8 @@ public final class Daemon implements AutoCloseable {
           options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
       AuditLog audit = new AuditLog(paths.stateDir().resolve("audit.log"));
       DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(), audit,
-          options.listen() == null ? null : new DaemonServer.Tls(options.listen(), pki(paths)),
+          options.listen() == null ? null : new DaemonServer.Tls(options.listen(),
+              options.pkiDir() == null ? pki(paths) : new NodePki(options.pkiDir())),
           Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
       if (options.metrics() != null) {
         metrics = new MetricsEndpoint(manager, Path.of("/proc"), options.sysfs());

@@ -141,8 +141,9 @@ public final class DaemonServer implements AutoCloseable {
 
   private void startTls() throws IOException {
     NodePki pki = tcp.pki();
-    if (!pki.initialised()) {
-      throw new IOException("--listen needs the node's certificates; make them with: vmlet certs init");
+    if (!pki.servable()) {
+      throw new IOException("--listen needs the node's certificates (ca.pem, server.pem, server.key) in " + pki.dir()
+          + "; make them with: vmlet certs init (or give their directory with --pki)");
     }
     try {
       X509Certificate ca = NodePki.readCert(pki.caCert());

@@ -28,6 +28,12 @@ public final class AccelProbe {
   /** The probe QEMU prints a line or two; more is not read into memory. */
   private static final int OUTPUT_LIMIT = 64 * 1024;
 
+  /** Why a container has no /dev/kvm, and the ways out: said by the probe inside one. */
+  static final String NO_DEVICE_IN_CONTAINER = "A Docker Swarm service cannot be given devices (moby/swarmkit#1244:"
+      + " a devices: entry is dropped in swarm mode, and a bind mount of /dev/kvm is refused by the device cgroup)."
+      + " Ways out: docker run --device /dev/kvm (or compose) on a single host; a KVM device plugin on Kubernetes"
+      + " (devices.kubevirt.io/kvm, deploy/k8s-daemonset.yaml)";
+
   private final String qemuBinary;
   private final Path kvmDevice;
   private final Duration timeout;
@@ -67,13 +73,41 @@ public final class AccelProbe {
     return probed;
   }
 
+  /** Whether this process runs in a container (Docker's or Podman's marker file, or container= in PID 1's environment). */
+  static boolean inContainer(Path root) {
+    if (Files.exists(root.resolve(".dockerenv")) || Files.exists(root.resolve("run/.containerenv"))) {
+      return true;
+    }
+    try {
+      return Files.readString(root.resolve("proc/1/cgroup")).matches("(?s).*(/docker/|/kubepods|/containerd/|docker-).*");
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static boolean groupMayUse(Path device) {
+    try {
+      var p = Files.getPosixFilePermissions(device);
+      return p.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ)
+          && p.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE);
+    } catch (IOException | UnsupportedOperationException e) {
+      return true; // unknown: say only what is surely missing
+    }
+  }
+
   /** Probes KVM; returns KVM if it works, else TCG with the reason. */
   public Accel probe() {
+    boolean container = inContainer(Path.of("/"));
     if (!Files.exists(kvmDevice)) {
-      return new Accel("tcg", kvmDevice + " does not exist (no KVM on this host); using TCG");
+      return new Accel("tcg", container ? kvmDevice + " does not exist in this container. " + NO_DEVICE_IN_CONTAINER + "; using TCG"
+          : kvmDevice + " does not exist (no KVM on this host); using TCG");
     }
     if (!Files.isReadable(kvmDevice) || !Files.isWritable(kvmDevice)) {
-      return new Accel("tcg", kvmDevice + " is not read/writable by this user (add it to the kvm group); using TCG");
+      return new Accel("tcg", kvmDevice + " is not read/writable by this user (" + (!groupMayUse(kvmDevice)
+          ? "the device is root's alone; on the host give it to group kvm with mode 0660 (udev: KERNEL==\"kvm\", GROUP=\"kvm\","
+              + " MODE=\"0660\"), then " : "")
+          + (container ? "give the container the device's group: --group-add $(stat -c %g /dev/kvm) on the host"
+              : "add this user to the device's group (kvm)") + "); using TCG");
     }
     long t0 = System.nanoTime();
     String outcome = bootSector("kvm");

@@ -85,6 +85,11 @@ public final class NodePki {
     return dir.resolve("clients").resolve(name + ".key");
   }
 
+  /** Whether a daemon can serve TLS from here: the CA's certificate and the server's pair (no CA key needed). */
+  public boolean servable() {
+    return Files.exists(caCert()) && Files.exists(serverCert()) && Files.exists(serverKey());
+  }
+
   public boolean initialised() {
     return Files.exists(caCert()) && Files.exists(dir.resolve("ca.key")) && Files.exists(serverCert());
   }

@@ -39,13 +39,15 @@ import java.util.ArrayList;
  *     unique, {@link Credential#MAX_TOTAL} bytes encoded in all; q35 only (microvm has no SMBIOS tables)
  * @param httpProxy "" or the guest's HTTP(S) proxy, {@code http://[USER:PASS@]HOST[:PORT]}: for the agent's
  *     programs, and in cloud images for apt and login shells
+ * @param restart what the daemon does with the VM when it starts and finds it not running (null: {@link RestartPolicy#NO})
  * @see Builder
  */
 public record VmConfig(
     String name, int vcpus, long memoryMib, String image, String accel, List<PortForward> forwards,
     Map<String, String> labels, List<DiskConfig> disks, Tuning tuning, Platform platform, DirectBoot directBoot,
     Network network, List<PciAddress> gpus, CloudInitConfig cloudInit, List<Share> shares,
-    List<Credential> credentials, String httpProxy) {
+    List<Credential> credentials, String httpProxy,
+    RestartPolicy restart) {
   public static final int MAX_NAME = 63;
   public static final int MAX_SHARES = 8;
   public static final int MAX_VCPUS = 64;
@@ -167,6 +169,7 @@ public record VmConfig(
     credentials = credentials == null ? List.of() : List.copyOf(credentials);
     httpProxy = httpProxy == null ? "" : httpProxy;
     GuestSettings.check(credentials, httpProxy, platform);
+    restart = restart == null ? RestartPolicy.NO : restart;
     if (!gpus.isEmpty() && !platform.firmware().equals("uefi")) {
       throw VmException.invalid("gpus need firmware uefi (a GPU's option ROM and large BARs need OVMF): add --firmware uefi");
     }
@@ -220,14 +223,14 @@ public record VmConfig(
   /** A config without port forwards, labels, disks or tuning. */
   public VmConfig(String name, int vcpus, long memoryMib, String image, String accel) {
     this(name, vcpus, memoryMib, image, accel, List.of(), Map.of(), List.of(), Tuning.NONE, Platform.DEFAULT, null, null, null, null, null,
-        null, null);
+        null, null, null);
   }
 
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares, credentials, httpProxy);
+        network, gpus, cloudInit, shares, credentials, httpProxy, restart);
   }
 
   /** The same config with {@code root} as its first disk (a cloud image's root disk). */
@@ -238,7 +241,7 @@ public record VmConfig(
     List<DiskConfig> list = new ArrayList<>(disks);
     list.add(0, root);
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares, credentials, httpProxy);
+        network, gpus, cloudInit, shares, credentials, httpProxy, restart);
   }
 
   /** Checks a VM name; the message says what is allowed. */
@@ -282,6 +285,7 @@ public record VmConfig(
     private List<Share> shares = List.of();
     private List<Credential> credentials = List.of();
     private String httpProxy = "";
+    private RestartPolicy restart = RestartPolicy.NO;
 
     private Builder(String name) {
       this.name = name;
@@ -367,6 +371,11 @@ public record VmConfig(
       return this;
     }
 
+    public Builder restart(RestartPolicy r) {
+      restart = r;
+      return this;
+    }
+
     /**
      * Validates; throws {@link VmException} naming the first bad field. An image given as a path
      * becomes image "disk" with a persistent root disk over that image first.
@@ -382,13 +391,13 @@ public record VmConfig(
         }
         all.addAll(disks);
         return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
-            network, gpus, cloudInit, shares, credentials, httpProxy);
+            network, gpus, cloudInit, shares, credentials, httpProxy, restart);
       }
       if (img.contains("/") && !OciReference.isOci(img)) {
         throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
       }
       return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
-          network, gpus, cloudInit, shares, credentials, httpProxy);
+          network, gpus, cloudInit, shares, credentials, httpProxy, restart);
     }
   }
 }

@@ -26,6 +26,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.logging.Logger;
 
 /**
  * The one entry point to this host's VMs: the API and the CLI call only this. Every state change
@@ -42,9 +43,11 @@ import java.util.function.Consumer;
  * would give callers two entry points for no gain in what either does.
  */
 public final class VmManager implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(VmManager.class.getName());
   static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
 
   private final VmletPaths paths;
+  private final CgroupFit fit = new CgroupFit(Path.of("/"));
   private final VmStore store;
   private final LaunchPlanner planner;
   private final Gpus gpus;
@@ -119,9 +122,32 @@ public final class VmManager implements AutoCloseable {
     this.definitions = new VmDefinitions(vms, store, events, planner, teardown);
   }
 
-  /** Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. */
+  /**
+   * Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. Then
+   * starts, one after the other on a thread of its own (the daemon serves meanwhile), the VMs whose
+   * {@link dev.vmlet.spec.RestartPolicy} asks for it; a start that fails is logged and stays the
+   * VM's error.
+   */
   public void recover() {
     readoption.recover(vms, this::filesOf);
+    List<VmRuntime> restarts = vms.all().stream()
+        .filter(vm -> vm.record().config().restart().restartsFrom(vm.record().state().name())).toList();
+    if (restarts.isEmpty()) {
+      return;
+    }
+    Thread t = new Thread(() -> {
+      for (VmRuntime vm : restarts) {
+        LOG.info("VM " + vm.name() + " (" + vm.record().instanceId() + "): " + vm.record().state()
+            + ", restart " + vm.record().config().restart().flag() + ": starting it");
+        try {
+          startFitting(vm, startCheck);
+        } catch (RuntimeException e) {
+          LOG.warning("VM " + vm.name() + ": restart failed: " + e.getMessage());
+        }
+      }
+    }, "vm-restart");
+    t.setDaemon(true);
+    t.start();
   }
   public Gpus gpus() {
     return gpus;
@@ -147,14 +173,27 @@ public final class VmManager implements AutoCloseable {
 
   /** @param owner who creates it, kept for the checks before each start; null: none kept */
   public VmRecord create(VmConfig config, boolean start, VmOwner owner) {
+    // A VM created to start must fit beside the running ones; one created stopped, alone.
+    fit.check(config, start ? running(null) : List.of());
     VmRuntime vm = definitions.create(config, owner, filesOf(config.name()));
     // The host paths of this create were decided for its caller a moment ago: not again.
-    return start ? starter.start(vm, StartCheck.NONE) : vm.record();
+    return start ? startFitting(vm, StartCheck.NONE) : vm.record();
+  }
+
+  /** Starts a VM if it fits in the daemon's cgroup beside the VMs that run. */
+  private VmRecord startFitting(VmRuntime vm, StartCheck check) {
+    fit.check(vm.record().config(), running(vm));
+    return starter.start(vm, check);
+  }
+
+  /** The VMs whose QEMU runs, but {@code except}. */
+  private List<VmRuntime> running(VmRuntime except) {
+    return vms.all().stream().filter(v -> v != except && v.now().process() != null).toList();
   }
 
   /** Starts a VM; its host paths are decided again for the caller who created it ({@link StartCheck}). */
   public VmRecord start(String name) {
-    return starter.start(vms.require(name), startCheck);
+    return startFitting(vms.require(name), startCheck);
   }
 
   /**

@@ -58,4 +58,20 @@ class AccelProbeTest {
     assertThat(probe.resolve("tcg").reason()).isEqualTo("TCG requested");
     assertThat(runner.calls()).hasSize(1);
   }
+
+  @Test
+  void inContainer_knowsDockersMarkerAndAKubernetesCgroup_andNotAPlainHost() throws Exception {
+    Path host = Files.createDirectories(dir.resolve("host/proc/1"));
+    Files.writeString(host.resolve("cgroup"), "0::/init.scope\n");
+    Path docker = Files.createDirectories(dir.resolve("docker"));
+    Files.createFile(docker.resolve(".dockerenv"));
+    Path pod = Files.createDirectories(dir.resolve("pod/proc/1"));
+    Files.writeString(pod.resolve("cgroup"), "12:memory:/kubepods/burstable/pod1/abc\n");
+
+    assertThat(AccelProbe.inContainer(dir.resolve("host"))).isFalse();
+    assertThat(AccelProbe.inContainer(docker)).isTrue();
+    assertThat(AccelProbe.inContainer(dir.resolve("pod"))).isTrue();
+    assertThat(AccelProbe.NO_DEVICE_IN_CONTAINER).contains("moby/swarmkit#1244").contains("docker run --device /dev/kvm")
+        .contains("device plugin");
+  }
 }

@@ -1,5 +1,6 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.spec.RestartPolicy;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -63,6 +64,16 @@ class VmStoreTest {
          "lastError": "", "qemuCommand": "qemu", "activeForwards": []}
         """);
     assertThat(new VmStore(dir).loadAll()).containsExactly(record("old", VmState.RUNNING));
+  }
+
+  @Test
+  void theRestartPolicy_isKept_andAFileFromBeforeItHadOne_meansNo() {
+    VmStore store = new VmStore(dir);
+    VmConfig c = VmConfig.builder("r").restart(RestartPolicy.ON_FAILURE).build();
+    store.save(VmRecord.created(c, "id-r", null));
+    assertThat(store.loadAll()).singleElement().satisfies(r -> assertThat(r.config().restart()).isEqualTo(RestartPolicy.ON_FAILURE));
+    // aStateFileFromBeforeOwnersWereKept_loads: a config without the field equals one with NO.
+    assertThat(new VmConfig("x", 1, 512, "micro", "auto").restart()).isEqualTo(RestartPolicy.NO);
   }
 
   @Test
