@@ -33,6 +33,8 @@ VMLET_DEPS=(
   # MetricsIT: a real Prometheus scrapes the daemon; vmlet top runs in a real terminal (tmux).
   "prometheus:prometheus"
   "tmux:tmux"
+  # FleetDiscoveryIT: a real DNS server (its own config, loopback only) that the daemons discover peers through.
+  "dnsmasq:dnsmasq-base"
   "file:/bin/busybox:busybox-static"
   "file:/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
   # Fonts for the benchmark charts (XChart draws text with the JDK's font stack).
