@@ -14,7 +14,7 @@ import picocli.CommandLine.Mixin;
 @Command(name = "nodes", mixinStandardHelpOptions = true,
     description = {"The fleet as the daemon sees it: this node, the nodes file's and the peers found through DNS (--peers),",
         "each with its address, accelerator, free memory, CPUs and VMs; the unreachable ones with the reason.",
-        "Exit code 0 even when some cannot be reached (see the REACHABLE column or --output json)."})
+        "Exit code 0 even when some cannot be reached (they are listed under Unreachable, and in --format json)."})
 final class NodesCommand implements Callable<Integer> {
   @Mixin ClientOptions client;
 

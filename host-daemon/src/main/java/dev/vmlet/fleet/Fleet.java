@@ -66,8 +66,14 @@ public final class Fleet implements AutoCloseable {
     NodeSummary describe(Nodes.Endpoint endpoint, String name) throws IOException;
   }
 
+  /** The addresses of the peer source now (a seam for unit tests; the real one is {@link PeerSource#resolve}). */
+  interface Resolver {
+    List<InetAddress> resolve() throws IOException;
+  }
+
   private final String self;
   private final Nodes nodes;
+  private final Resolver resolver;
   private final Discovery discovery;
   private final InetSocketAddress listener;
   private final Describer describer;
@@ -84,7 +90,12 @@ public final class Fleet implements AutoCloseable {
    * @param listener this node's own TLS listener, skipped among the discovered addresses; null: none
    */
   public Fleet(String self, Nodes nodes, Discovery discovery, InetSocketAddress listener, Describer describer) {
+    this(self, nodes, discovery, discovery == null ? null : discovery.source()::resolve, listener, describer);
+  }
+
+  Fleet(String self, Nodes nodes, Discovery discovery, Resolver resolver, InetSocketAddress listener, Describer describer) {
     this.self = self;
+    this.resolver = resolver;
     this.nodes = nodes;
     this.discovery = discovery;
     this.listener = listener;
@@ -142,7 +153,7 @@ public final class Fleet implements AutoCloseable {
     synchronized (refreshing) {
       List<InetAddress> addresses;
       try {
-        addresses = discovery.source().resolve();
+        addresses = resolver.resolve();
         lastError = null;
       } catch (IOException e) {
         // Keep what we knew: a DNS server that hiccups must not drop every peer at once.
