@@ -51,7 +51,7 @@ final class CommandLines {
       if (across != null && across.stream().anyMatch(st -> st.node() == null)) {
         nodes.selfEndpoint(); // says which flags a line across nodes needs
       }
-      remote = across != null ? null : NodeLines.remote(p, req.getLine());
+      remote = across != null ? null : NodeLines.remote(p, req.getLine(), nodes.self());
       if (remote != null && remote.node().equals(nodes.self())) {
         p = AtParser.parse(remote.line()); // @this-node/vm: run here
         remote = null;
