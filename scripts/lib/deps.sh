@@ -34,6 +34,8 @@ VMLET_DEPS=(
   # MetricsIT: a real Prometheus scrapes the daemon; vmlet top runs in a real terminal (tmux).
   "prometheus:prometheus"
   "tmux:tmux"
+  # FleetDiscoveryIT: a real DNS server (its own config, loopback only) that the daemons discover peers through.
+  "dnsmasq:dnsmasq-base"
   "file:/bin/busybox:busybox-static"
   # OciRegistryIT: a real OCI registry (distribution 2.8), and htpasswd for its Basic-auth test.
   "docker-registry:docker-registry"

@@ -24,7 +24,7 @@ class LayeringTest {
       "dev.vmlet.daemon..", "dev.vmlet.cli.."};
   private static final String[] LEAVES = {"dev.vmlet.qemu..", "dev.vmlet.qmp..", "dev.vmlet.disk..", "dev.vmlet.net..",
       "dev.vmlet.cloudinit..", "dev.vmlet.vfio..", "dev.vmlet.image..", "dev.vmlet.console..", "dev.vmlet.agent..",
-      "dev.vmlet.node..", "dev.vmlet.host..", "dev.vmlet.security..", "dev.vmlet.config..", "dev.vmlet.client..", "dev.vmlet.share..", "dev.vmlet.tpm.."};
+      "dev.vmlet.node..", "dev.vmlet.host..", "dev.vmlet.security..", "dev.vmlet.config..", "dev.vmlet.client..", "dev.vmlet.share..", "dev.vmlet.tpm..", "dev.vmlet.fleet.."};
 
   @BeforeAll
   static void importTheDaemon() {

@@ -20,6 +20,9 @@ import com.google.protobuf.util.JsonFormat;
 import dev.vmlet.at.NodeLines;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.client.Nodes;
+import dev.vmlet.at.FleetLine;
+import java.util.List;
+import dev.vmlet.fleet.Fleet;
 import dev.vmlet.host.HostAccess;
 import dev.vmlet.security.Access;
 import dev.vmlet.security.Role;
@@ -36,14 +39,23 @@ final class CommandLines {
 
   private CommandLines() {}
 
-  static void run(VmManager manager, HostAccess host, Nodes nodes, RunCommandLineRequest req,
+  static void run(VmManager manager, HostAccess host, Fleet nodes, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
     Pipeline p;
     NodeLines.Remote remote;
     Nodes.Endpoint node = null;
+    List<FleetLine.Step> across;
     try {
       p = AtParser.parse(req.getLine());
-      remote = NodeLines.remote(p, req.getLine());
+      across = FleetLine.plan(p, nodes.self(), host::isHost);
+      if (across != null && across.stream().anyMatch(st -> st.node() == null)) {
+        nodes.selfEndpoint(); // says which flags a line across nodes needs
+      }
+      remote = across != null ? null : NodeLines.remote(p, req.getLine(), nodes.self());
+      if (remote != null && remote.node().equals(nodes.self())) {
+        p = AtParser.parse(remote.line()); // @this-node/vm: run here
+        remote = null;
+      }
       if (remote != null) {
         node = nodes.endpoint(remote.node());
       }
@@ -52,30 +64,63 @@ final class CommandLines {
       return;
     }
     if (remote != null) {
-      forward(remote, node, req, out);
+      forward(remote, node, nodes, req, out);
       return;
     }
     GuardedStream<RunCommandLineResponse> stream = new GuardedStream<>(out).paced();
+    if (across != null) {
+      runAcross(across, nodes, req, stream);
+      return;
+    }
     Access.Caller caller = Access.CALLER.get(); // null when called without the interceptor
     // Fails closed: a call that reached the service without a known caller may not use @host.
     VmTargets.HostPolicy hostPolicy = caller == null ? VmTargets.HostPolicy.refuse("an unidentified caller")
         : caller.role().allows(Role.ADMIN) ? VmTargets.HostPolicy.ALLOW
         : VmTargets.HostPolicy.refuse(caller.name() + " is " + caller.role().label());
     // Its own thread: the run blocks until every stage ended.
+    Pipeline line = p;
+    runOnItsThread(stream, () -> PipelineRunner.run(line, new VmTargets(manager, host, hostPolicy, VmServiceImpl.DEFAULT_STOP_TIMEOUT,
+        CommandLines::json), output(stream), req.getPipefail(), timeout(req)));
+  }
+
+  /** A line across nodes: every stage through its node's Exec ({@link FleetLine}). */
+  private static void runAcross(List<FleetLine.Step> steps, Fleet nodes, RunCommandLineRequest req,
+      GuardedStream<RunCommandLineResponse> stream) {
+    FleetLine.Connector connector = n -> {
+      Nodes.Endpoint e = n == null ? nodes.selfEndpoint() : nodes.endpoint(n);
+      return e.connect(n == null ? nodes.self() : n);
+    };
+    runOnItsThread(stream, () -> FleetLine.run(steps, connector, output(stream), req.getPipefail(), timeout(req)));
+  }
+
+  private static long timeout(RunCommandLineRequest req) {
+    return req.getTimeoutSeconds() == 0 ? DEFAULT_LINE_TIMEOUT_SECONDS : req.getTimeoutSeconds();
+  }
+
+  private static PipelineRunner.Output output(GuardedStream<RunCommandLineResponse> stream) {
+    return new PipelineRunner.Output() {
+      @Override
+      public void stdout(byte[] data) {
+        stream.sendPaced(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
+      }
+
+      @Override
+      public void stderr(int stage, String vm, byte[] data) {
+        stream.sendPaced(RunCommandLineResponse.newBuilder()
+            .setStderr(StageStderr.newBuilder().setStage(stage + 1).setVm(vm).setData(ByteString.copyFrom(data))).build());
+      }
+    };
+  }
+
+  private interface LineBody {
+    PipelineRunner.Result run() throws IOException, InterruptedException;
+  }
+
+  /** Runs the line on a thread of its own (it blocks until every stage ended); a caller that goes away cancels it. */
+  private static void runOnItsThread(GuardedStream<RunCommandLineResponse> stream, LineBody body) {
     Thread t = new Thread(() -> {
       try {
-        PipelineRunner.Result r = PipelineRunner.run(p, new VmTargets(manager, host, hostPolicy, VmServiceImpl.DEFAULT_STOP_TIMEOUT, CommandLines::json), new PipelineRunner.Output() {
-          @Override
-          public void stdout(byte[] data) {
-            stream.sendPaced(RunCommandLineResponse.newBuilder().setStdout(ByteString.copyFrom(data)).build());
-          }
-
-          @Override
-          public void stderr(int stage, String vm, byte[] data) {
-            stream.sendPaced(RunCommandLineResponse.newBuilder()
-                .setStderr(StageStderr.newBuilder().setStage(stage + 1).setVm(vm).setData(ByteString.copyFrom(data))).build());
-          }
-        }, req.getPipefail(), req.getTimeoutSeconds() == 0 ? DEFAULT_LINE_TIMEOUT_SECONDS : req.getTimeoutSeconds());
+        PipelineRunner.Result r = body.run();
         RunResult.Builder result = RunResult.newBuilder().setExitCode(r.exitCode()).addAllStageExitCodes(r.stageExits());
         if (r.failure() != null) {
           result.setFailure(r.failure());
@@ -104,12 +149,13 @@ final class CommandLines {
    * A line for another node: that node's daemon runs it (without the node prefixes) and its
    * answers are passed on as they come; a caller that goes away cancels it there too.
    */
-  private static void forward(NodeLines.Remote remote, Nodes.Endpoint node, RunCommandLineRequest req,
+  private static void forward(NodeLines.Remote remote, Nodes.Endpoint node, Fleet fleet, RunCommandLineRequest req,
       StreamObserver<RunCommandLineResponse> out) {
     DaemonClient client;
     try {
       client = node.connect(remote.node());
     } catch (IOException e) {
+      fleet.refreshSoon();
       out.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
       return;
     }
@@ -133,6 +179,9 @@ final class CommandLines {
           @Override
           public void onError(Throwable t) {
             Status s = Status.fromThrowable(t);
+            if (s.getCode() == Status.Code.UNAVAILABLE) {
+              fleet.refreshSoon(); // the peer may have moved or gone
+            }
             stream.fail(s.withDescription("node " + remote.node() + ": " + s.getDescription()).asRuntimeException());
             closeQuietly(client);
           }

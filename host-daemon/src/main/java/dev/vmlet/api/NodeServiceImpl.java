@@ -18,15 +18,84 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
 import dev.vmlet.vfio.VfioException;
+import dev.vmlet.client.Nodes;
+import dev.vmlet.fleet.Fleet;
+import dev.vmlet.node.HostLoad;
+import dev.vmlet.proto.v1.DescribeNodeRequest;
+import dev.vmlet.proto.v1.FleetNode;
+import dev.vmlet.proto.v1.ListFleetVmsRequest;
+import dev.vmlet.proto.v1.ListFleetVmsResponse;
+import dev.vmlet.proto.v1.ListNodesRequest;
+import dev.vmlet.proto.v1.ListNodesResponse;
+import dev.vmlet.proto.v1.NodeSummary;
+import dev.vmlet.proto.v1.NodeVm;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.vm.VmState;
+import dev.vmlet.vm.VmView;
+import java.nio.file.Path;
+import java.util.ArrayList;
 
-/** NodeService: the host's capabilities and its GPUs. */
+/** NodeService: the host's capabilities, its GPUs, and the fleet it knows. */
 public final class NodeServiceImpl extends NodeServiceGrpc.NodeServiceImplBase {
   private final VmManager manager;
   private final HostCapabilities capabilities;
+  private final Fleet fleet;
 
   public NodeServiceImpl(VmManager manager, HostCapabilities capabilities) {
+    this(manager, capabilities, Fleet.of(Nodes.NONE));
+  }
+
+  public NodeServiceImpl(VmManager manager, HostCapabilities capabilities, Fleet fleet) {
     this.manager = manager;
     this.capabilities = capabilities;
+    this.fleet = fleet;
+  }
+
+  @Override
+  public void describeNode(DescribeNodeRequest req, StreamObserver<NodeSummary> out) {
+    answer(out, this::summary);
+  }
+
+  @Override
+  public void listNodes(ListNodesRequest req, StreamObserver<ListNodesResponse> out) {
+    answer(out, () -> ListNodesResponse.newBuilder().addNodes(selfNode()).addAllNodes(FleetProtos.nodes(peers())).build());
+  }
+
+  @Override
+  public void listFleetVms(ListFleetVmsRequest req, StreamObserver<ListFleetVmsResponse> out) {
+    answer(out, () -> {
+      ListFleetVmsResponse.Builder b = ListFleetVmsResponse.newBuilder();
+      for (VmView v : manager.list()) {
+        Vm vm = VmProtos.vm(v);
+        if (VmProtos.matches(vm, req.getFilter())) {
+          b.addVms(NodeVm.newBuilder().setNode(fleet.self()).setVm(vm));
+        }
+      }
+      for (Fleet.Peer p : peers()) {
+        FleetProtos.addVms(b, p, req.getFilter());
+      }
+      return b.build();
+    });
+  }
+
+  /** The nodes file's nodes and the discovered peers, asked now. */
+  private List<Fleet.Peer> peers() {
+    List<Fleet.Peer> all = new ArrayList<>(fleet.staticNodes());
+    all.addAll(fleet.refresh());
+    return all;
+  }
+
+  private FleetNode selfNode() throws IOException {
+    return FleetNode.newBuilder().setName(fleet.self()).setAddress("local").setSource("self").setReachable(true)
+        .setSummary(summary()).build();
+  }
+
+  private NodeSummary summary() throws IOException {
+    HostLoad load = HostLoad.read(Path.of("/"));
+    List<VmView> vms = manager.list();
+    return NodeSummary.newBuilder().setName(fleet.self()).setAccel(ApiEnums.accel(manager.autoAccel().name())).setCpus(load.cpus())
+        .setMemoryTotalMib(load.memoryTotalMib()).setMemoryAvailableMib(load.memoryAvailableMib()).setVmCount(vms.size())
+        .setRunningVmCount((int) vms.stream().filter(v -> v.record().state() == VmState.RUNNING).count()).build();
   }
 
   @Override

@@ -30,6 +30,7 @@ import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.function.Supplier;
 import dev.vmlet.client.Nodes;
+import dev.vmlet.fleet.Fleet;
 import dev.vmlet.host.HostAccess;
 import dev.vmlet.proto.v1.FileTransferResult;
 import dev.vmlet.proto.v1.GetGuestInfoResponse;
@@ -51,13 +52,18 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   private final VmManager manager;
   private final HostAccess host;
-  private final Nodes nodes;
+  private final Fleet nodes;
 
   public VmServiceImpl(VmManager manager) {
     this(manager, HostAccess.disabled(), Nodes.NONE);
   }
 
   public VmServiceImpl(VmManager manager, HostAccess host, Nodes nodes) {
+    this(manager, host, Fleet.of(nodes));
+  }
+
+  /** @param nodes the other nodes that {@code @node/vm} lines are sent to */
+  public VmServiceImpl(VmManager manager, HostAccess host, Fleet nodes) {
     this.host = host;
     this.nodes = nodes;
     this.manager = manager;

@@ -21,6 +21,14 @@ public final class NodeLines {
 
   /** Null when every target is on this node. */
   public static Remote remote(Pipeline p, String line) {
+    return remote(p, line, null);
+  }
+
+  /**
+   * Null when every target is on this node; targets named {@code @self/vm} count as this node's
+   * (the answer is then {@code self} with the line without the prefixes, to run here).
+   */
+  public static Remote remote(Pipeline p, String line, String self) {
     List<Target> targets = new ArrayList<>();
     for (Stage s : p.stages()) {
       targets.add(s.target());
@@ -34,7 +42,11 @@ public final class NodeLines {
     if (first == null) {
       return null;
     }
+    boolean here = first.node().equals(self);
     for (Target t : targets) {
+      if (here && t.node() == null) {
+        continue; // @self/a | @b: both here
+      }
       if (!first.node().equals(t.node())) {
         throw new IllegalArgumentException("column " + t.column() + ": " + t + " is not on node " + first.node() + " like " + first
             + "; a line runs on one node (prefix every target with " + first.node() + "/)");
@@ -44,6 +56,9 @@ public final class NodeLines {
     StringBuilder local = new StringBuilder(line);
     targets.sort(Comparator.comparingInt(Target::column).reversed());
     for (Target t : targets) {
+      if (t.node() == null) {
+        continue;
+      }
       int at = t.column() - 1;
       local.delete(at + 1, at + 1 + t.node().length() + 1);
     }

@@ -7,6 +7,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import dev.vmlet.client.Nodes;
+import dev.vmlet.fleet.Fleet;
+import dev.vmlet.fleet.PeerSource;
+import dev.vmlet.security.NodePki;
 import dev.vmlet.security.HostPaths;
 import dev.vmlet.spec.VmConfig;
 import java.net.InetSocketAddress;
@@ -43,6 +46,27 @@ final class DaemonCommand implements Callable<Integer> {
   @Option(names = "--nodes", paramLabel = "FILE", description = {"Other nodes for @node/vm targets: lines 'NAME unix:/path/to/vmlet.sock'",
       "(default /etc/vmlet/nodes when it exists)."})
   Path nodesFile;
+
+  @Option(names = "--node-name", paramLabel = "NAME", description = {"This node's name in @NAME/vm lines and vmlet nodes, reported to its",
+      "peers (default: the host name's first label)."})
+  String nodeName;
+
+  @Option(names = "--peers", paramLabel = "dns:NAME:PORT", description = {"Find the fleet's other daemons through DNS: every address of NAME",
+      "(Swarm's tasks.SERVICE, a Kubernetes headless Service) on PORT, asked again every --peer-interval;",
+      "dns://SERVER[:PORT]/NAME:PORT asks that DNS server. Peers are reached with mutual TLS only."})
+  String peers;
+
+  @Option(names = "--peer-interval", paramLabel = "SECONDS", defaultValue = "10", description = "How often to ask DNS for peers (default: ${DEFAULT-VALUE}).")
+  int peerInterval;
+
+  @Option(names = "--peer-cert", paramLabel = "PEM", description = "This daemon's client certificate for its peers (default: STATE/pki/clients/peer.pem).")
+  Path peerCert;
+
+  @Option(names = "--peer-key", paramLabel = "PEM", description = "Its key (default: STATE/pki/clients/peer.key).")
+  Path peerKey;
+
+  @Option(names = "--peer-ca", paramLabel = "PEM", description = "The CA the peers' certificates come from (default: STATE/pki/ca.pem).")
+  Path peerCa;
 
   @Option(names = "--sysfs-root", paramLabel = "DIR", defaultValue = "/sys", description = "Where PCI devices are read and bound (default: ${DEFAULT-VALUE}).")
   Path sysfsRoot;
@@ -97,8 +121,15 @@ final class DaemonCommand implements Callable<Integer> {
       throw new CliException(e.getMessage());
     }
     InetSocketAddress metricsAddress = metrics == null ? null : metricsAddress(metrics, metricsNonLocal);
-    Daemon daemon = Daemon.start(paths, qemu, new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
-        sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths).withMetrics(metricsAddress).withPki(pkiDir));
+    Daemon.Options options;
+    try {
+      options = new Daemon.Options(allowHostExec ? AgentJar.locate() : null, hostAliases, nodes,
+          sysfsRoot, gpuHook, listen == null ? null : ClientOptions.tcpAddress(listen), allowPaths).withMetrics(metricsAddress)
+          .withPki(pkiDir).withFleet(nodeName, discovery(paths));
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage());
+    }
+    Daemon daemon = Daemon.start(paths, qemu, options);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         daemon.close();
@@ -109,6 +140,7 @@ final class DaemonCommand implements Callable<Integer> {
     System.out.println("vmlet daemon listening on unix:" + paths.socket() + (listen == null ? "" : " and " + listen + " (mutual TLS)")
         + " (state " + paths.stateDir() + ")" + (allowHostExec ? "; @host enabled" : "")
         + (allowPaths.isEmpty() ? "" : "; remote callers may name files under " + allowPaths)
+        + "; node " + daemon.fleet().self() + (peers == null ? "" : ", peers from " + daemon.fleet().discovery().source())
         + (daemon.metrics() == null ? "" : "; metrics on http://" + metricsAddress.getAddress().getHostAddress() + ":"
             + daemon.metrics().port() + "/metrics"));
     daemon.awaitTermination();
@@ -134,6 +166,28 @@ final class DaemonCommand implements Callable<Integer> {
           + "authentication: use 127.0.0.1:PORT, or add --metrics-non-local to serve it on " + a.getHostString() + " anyway");
     }
     return a;
+  }
+
+  /** Where peers are found and as which client, or null without --peers; a missing certificate says how to make it. */
+  Fleet.Discovery discovery(VmletPaths paths) {
+    if (peers == null) {
+      return null;
+    }
+    PeerSource source = PeerSource.parse(peers);
+    if (peerInterval < 1) {
+      throw new CliException("--peer-interval must be at least 1 second, got " + peerInterval);
+    }
+    NodePki pki = Daemon.pki(paths);
+    Fleet.Credentials c = new Fleet.Credentials(peerCert != null ? peerCert : pki.clientCert("peer"),
+        peerKey != null ? peerKey : pki.clientKey("peer"), peerCa != null ? peerCa : pki.caCert());
+    for (Path f : List.of(c.cert(), c.key(), c.ca())) {
+      if (!Files.isRegularFile(f)) {
+        throw new CliException("--peers needs this daemon's client certificate, key and the fleet's CA; " + f + " does not exist."
+            + " Make them with: vmlet certs issue peer --role operator (on the node whose CA the fleet shares), or give"
+            + " --peer-cert, --peer-key and --peer-ca");
+      }
+    }
+    return new Fleet.Discovery(source, c, java.time.Duration.ofSeconds(peerInterval));
   }
 
   VmletPaths resolve(VmletPaths p) {

@@ -20,7 +20,7 @@ public final class Main implements Runnable {
    * annotations: parsing 27 classes' annotations cost about 8 % of a `vmlet list`.
    */
   static final Map<String, Class<?>> SUBCOMMANDS = table(
-      "daemon", DaemonCommand.class, "node", NodeCommand.class, "gpu", GpuCommand.class, "certs", CertsCommand.class,
+      "daemon", DaemonCommand.class, "node", NodeCommand.class, "nodes", NodesCommand.class, "gpu", GpuCommand.class, "certs", CertsCommand.class,
       "launch", LaunchCommand.class, "list ls", ListCommand.class, "info", InfoCommand.class, "guest-info", GuestInfoCommand.class,
       "shell", ShellCommand.class, "run", RunCommand.class, "exec", ExecCommand.class, "cp", CpCommand.class, "ssh", SshCommand.class,
       "ssh-config", SshConfigCommand.class,

@@ -55,15 +55,29 @@ public final class DaemonClient implements AutoCloseable {
    * the node CA that the daemon's certificate must come from.
    */
   public DaemonClient(InetSocketAddress node, Path cert, Path key, Path ca) throws IOException {
+    this(node, cert, key, ca, null);
+  }
+
+  /**
+   * As above, checking the daemon's certificate against {@code authority} instead of the address:
+   * a peer found through DNS has an address no certificate can list in advance, so its server
+   * certificate names the service ({@code vmlet certs init --name tasks.vmlet}) and that name is
+   * checked. Null: the address.
+   */
+  public DaemonClient(InetSocketAddress node, Path cert, Path key, Path ca, String authority) throws IOException {
     this.socket = null;
     try {
       var ssl = GrpcSslContexts.forClient()
           .trustManager(NodePki.readCert(ca))
           .keyManager(NodePki.readKey(key), NodePki.readCert(cert))
           .build();
-      this.channel = NettyChannelBuilder.forAddress(node).eventLoopGroup(group)
+      NettyChannelBuilder b = NettyChannelBuilder.forAddress(node).eventLoopGroup(group)
           .channelType(EpollSocketChannel.class)
-          .sslContext(ssl).maxInboundMessageSize(16 << 20).build();
+          .sslContext(ssl).maxInboundMessageSize(16 << 20);
+      if (authority != null) {
+        b.overrideAuthority(authority + ":" + node.getPort());
+      }
+      this.channel = b.build();
     } catch (GeneralSecurityException e) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot read the client certificate, key or CA: " + e.getMessage(), e);

@@ -23,6 +23,8 @@ public final class ExecClient implements AutoCloseable {
   private final BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
   private final Object ready = new Object();
   private volatile ClientCallStreamObserver<ExecRequest> call;
+  /** The daemon ended the call: it will never be ready again, so a writer must not wait for it. */
+  private volatile boolean callEnded;
   private boolean ended;
 
   private ExecClient() {}
@@ -54,11 +56,13 @@ public final class ExecClient implements AutoCloseable {
       @Override
       public void onError(Throwable t) {
         c.responses.add(t);
+        c.endCall();
       }
 
       @Override
       public void onCompleted() {
         c.responses.add(END);
+        c.endCall();
       }
     });
     c.call.onNext(start);
@@ -112,9 +116,20 @@ public final class ExecClient implements AutoCloseable {
     call.onNext(ExecRequest.newBuilder().setCancel(true).build());
   }
 
+  private void endCall() {
+    callEnded = true;
+    synchronized (ready) {
+      ready.notifyAll();
+    }
+  }
+
+  /** @throws IllegalStateException when the call ended (the program exited and will read no more) */
   private void awaitReady() throws InterruptedException {
     synchronized (ready) {
       while (!call.isReady()) {
+        if (callEnded) {
+          throw new IllegalStateException("the exec ended; its program reads no more input");
+        }
         ready.wait(100, 0);
       }
     }

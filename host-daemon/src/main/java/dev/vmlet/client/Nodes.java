@@ -28,8 +28,16 @@ public record Nodes(Map<String, Endpoint> endpoints) {
   public static final Nodes NONE = new Nodes(Map.of());
   private static final Pattern TCP = Pattern.compile("tcp://(\\[[0-9a-fA-F:]+\\]|[^:/\\[\\]]+):([0-9]{1,5})");
 
-  /** How to reach one node: its unix socket, or a TCP address with this daemon's client certificate. */
-  public record Endpoint(Path socket, InetSocketAddress tcp, Path cert, Path key, Path ca) {
+  /**
+   * How to reach one node: its unix socket, or a TCP address with this daemon's client certificate;
+   * {@code authority}, when set, is the name the node's server certificate must carry (a peer found
+   * through DNS), else its address is checked.
+   */
+  public record Endpoint(Path socket, InetSocketAddress tcp, Path cert, Path key, Path ca, String authority) {
+    public Endpoint(Path socket, InetSocketAddress tcp, Path cert, Path key, Path ca) {
+      this(socket, tcp, cert, key, ca, null);
+    }
+
     public String describe() {
       return socket != null ? "unix:" + socket : "tcp://" + tcp.getHostString() + ":" + tcp.getPort();
     }
@@ -42,7 +50,7 @@ public record Nodes(Map<String, Endpoint> endpoints) {
         }
         return new DaemonClient(socket);
       }
-      return new DaemonClient(tcp, cert, key, ca);
+      return new DaemonClient(tcp, cert, key, ca, authority);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.vmlet.daemon;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.client.Nodes;
 import dev.vmlet.config.VmletPaths;
+import dev.vmlet.fleet.Fleet;
 import dev.vmlet.host.HostAccess;
 import dev.vmlet.host.HostAgent;
 import dev.vmlet.image.MicroImageResolver;
@@ -33,12 +34,19 @@ public final class Daemon implements AutoCloseable {
 
   private final HostAccess host;
   private final MetricsEndpoint metrics;
+  private final Fleet fleet;
 
-  private Daemon(VmManager manager, DaemonServer server, HostAccess host, MetricsEndpoint metrics) {
+  private Daemon(VmManager manager, DaemonServer server, HostAccess host, MetricsEndpoint metrics, Fleet fleet) {
     this.manager = manager;
     this.server = server;
     this.host = host;
     this.metrics = metrics;
+    this.fleet = fleet;
+  }
+
+  /** The other nodes: the nodes file's and the discovered peers. */
+  public Fleet fleet() {
+    return fleet;
   }
 
   /** The metrics endpoint, or null when the daemon serves none. */
@@ -62,14 +70,22 @@ public final class Daemon implements AutoCloseable {
    * other daemons for {@code @node/vm}; {@code sysfs} is where PCI devices are read and bound
    * ({@code /sys}, or a fake tree); {@code gpuHook} runs before a GPU passthrough and after its give-back;
    * {@code allowPaths} are the directories under which remote operators and viewers may name host files;
-   * {@code metrics} is where to serve Prometheus metrics, or null for none.
+   * {@code metrics} is where to serve Prometheus metrics, or null for none; {@code pkiDir} holds the TCP
+   * listener's certificates (null: the state directory's pki); {@code nodeName} is the
+   * name this node reports to its peers (null: from the host name); {@code peers} is where the
+   * fleet's other daemons are found (DNS), or null for the nodes file only.
    */
   public record Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
-      InetSocketAddress listen, List<Path> allowPaths, InetSocketAddress metrics, Path pkiDir) {
+      InetSocketAddress listen, List<Path> allowPaths, InetSocketAddress metrics, Path pkiDir, String nodeName,
+      Fleet.Discovery peers) {
     public static final Options DEFAULT = new Options(null, List.of(), Nodes.NONE);
 
     public Options {
       allowPaths = allowPaths == null ? List.of() : List.copyOf(allowPaths);
+      if (nodeName != null && !nodeName.matches("[a-z0-9][a-z0-9-]{0,62}")) {
+        throw new IllegalArgumentException("a node name is 1-63 lower-case letters, digits and '-' (it is written @NODE/vm), got '"
+            + nodeName + "'");
+      }
     }
 
     public Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes) {
@@ -78,12 +94,12 @@ public final class Daemon implements AutoCloseable {
 
     public Options(Path hostAgentJar, List<String> hostAliases, Nodes nodes, Path sysfs, Path gpuHook,
         InetSocketAddress listen, List<Path> allowPaths) {
-      this(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, null, null);
+      this(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, null, null, null, null);
     }
 
     /** These options with Prometheus metrics served on {@code address}. */
     public Options withMetrics(InetSocketAddress address) {
-      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, address, pkiDir);
+      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, address, pkiDir, nodeName, peers);
     }
 
     /**
@@ -91,7 +107,12 @@ public final class Daemon implements AutoCloseable {
      * server.key; crl.pem if there) instead of the state directory's pki: e.g. Swarm secrets.
      */
     public Options withPki(Path dir) {
-      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, metrics, dir);
+      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, metrics, dir, nodeName, peers);
+    }
+
+    /** These options with this node's name (null: from the host name) and where its peers are found (null: nowhere). */
+    public Options withFleet(String name, Fleet.Discovery discovery) {
+      return new Options(hostAgentJar, hostAliases, nodes, sysfs, gpuHook, listen, allowPaths, metrics, pkiDir, name, discovery);
     }
   }
 
@@ -116,11 +137,13 @@ public final class Daemon implements AutoCloseable {
     manager.recover();
     HostAccess host = null;
     MetricsEndpoint metrics = null;
+    Fleet fleet = new Fleet(options.nodeName() != null ? options.nodeName() : Fleet.defaultName(), options.nodes(), options.peers(),
+        options.listen(), Fleet::describeOverGrpc);
     try {
       host = new HostAccess(options.hostAliases(),
           options.hostAgentJar() == null ? null : HostAgent.start(options.hostAgentJar(), paths.runDir()));
       AuditLog audit = new AuditLog(paths.stateDir().resolve("audit.log"));
-      DaemonServer server = new DaemonServer(paths.socket(), manager, host, options.nodes(), audit,
+      DaemonServer server = new DaemonServer(paths.socket(), manager, host, fleet, audit,
           options.listen() == null ? null : new DaemonServer.Tls(options.listen(),
               options.pkiDir() == null ? pki(paths) : new NodePki(options.pkiDir())),
           Access.DEFAULT_STREAMS_PER_CALLER, hostPaths);
@@ -140,8 +163,10 @@ public final class Daemon implements AutoCloseable {
               + ": " + e.getMessage(), e);
         }
       }
-      return new Daemon(manager, server, host, metrics);
+      fleet.start();
+      return new Daemon(manager, server, host, metrics, fleet);
     } catch (IOException | RuntimeException e) {
+      fleet.close();
       if (metrics != null) {
         metrics.close();
       }
@@ -184,6 +209,7 @@ public final class Daemon implements AutoCloseable {
   /** Stops serving and closes VM links; the VMs keep running for the next daemon to adopt. */
   @Override
   public void close() throws InterruptedException {
+    fleet.close();
     if (metrics != null) {
       metrics.close();
     }

@@ -2,6 +2,7 @@ package dev.vmlet.daemon;
 
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.client.Nodes;
+import dev.vmlet.fleet.Fleet;
 import dev.vmlet.api.VmServiceImpl;
 import dev.vmlet.vm.VmManager;
 import io.grpc.Server;
@@ -58,7 +59,7 @@ public final class DaemonServer implements AutoCloseable {
   private Server server;
 
   private final HostAccess host;
-  private final Nodes nodes;
+  private final Fleet nodes;
 
   public DaemonServer(Path socket, VmManager manager) {
     this(socket, manager, HostAccess.disabled(), Nodes.NONE);
@@ -86,6 +87,12 @@ public final class DaemonServer implements AutoCloseable {
 
   /** @param hostPaths decides which host paths each caller may name (with the directories remote callers may use) */
   public DaemonServer(Path socket, VmManager manager, HostAccess host, Nodes nodes,
+      AuditLog audit, Tls tcp, int streamsPerCaller, HostPaths hostPaths) {
+    this(socket, manager, host, Fleet.of(nodes), audit, tcp, streamsPerCaller, hostPaths);
+  }
+
+  /** @param nodes the nodes file's nodes and the peers found through DNS, for {@code @node/vm} lines and NodeService's fleet calls */
+  public DaemonServer(Path socket, VmManager manager, HostAccess host, Fleet nodes,
       AuditLog audit, Tls tcp, int streamsPerCaller, HostPaths hostPaths) {
     this.socket = socket;
     this.manager = manager;
@@ -134,7 +141,7 @@ public final class DaemonServer implements AutoCloseable {
     return b
         .addService(new VmServiceImpl(manager, host, nodes))
         .addService(new NodeServiceImpl(manager, new HostCapabilities(Path.of("/"), manager.gpus().bus(),
-            manager.qemuBinary(), manager::autoAccel)))
+            manager.qemuBinary(), manager::autoAccel), nodes))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
   }

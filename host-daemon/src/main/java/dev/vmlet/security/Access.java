@@ -69,6 +69,8 @@ public final class Access implements ServerInterceptor {
       Map.entry(VM + "PullFile", Role.OPERATOR), Map.entry(VM + "ListFiles", Role.OPERATOR),
       Map.entry(VM + "OpenConsole", Role.OPERATOR), Map.entry(VM + "RunCommandLine", Role.OPERATOR),
       Map.entry(NODE + "GetCapabilities", Role.VIEWER), Map.entry(NODE + "ListGpus", Role.VIEWER),
+      Map.entry(NODE + "DescribeNode", Role.VIEWER), Map.entry(NODE + "ListNodes", Role.VIEWER),
+      Map.entry(NODE + "ListFleetVms", Role.VIEWER),
       Map.entry(NODE + "PassthroughGpu", Role.ADMIN), Map.entry(NODE + "ReclaimGpu", Role.ADMIN),
       Map.entry("grpc.health.v1.Health/Check", Role.VIEWER), Map.entry("grpc.health.v1.Health/Watch", Role.VIEWER),
       Map.entry("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Role.VIEWER));

@@ -28,4 +28,12 @@ class NodeLinesTest {
     assertThatThrownBy(() -> remote("@n2/a ls | @b cat")).hasMessageContaining("column 12").hasMessageContaining("one node");
     assertThatThrownBy(() -> remote("@n2/a ls > @n3/b /x")).hasMessageContaining("column 12");
   }
+
+  @Test
+  void targetsNamingThisNode_areThisNodes_withOrWithoutThePrefix() {
+    String line = "@me/a ls | @b cat > @me/c /tmp/o";
+    assertThat(NodeLines.remote(AtParser.parse(line), line, "me")).isEqualTo(new NodeLines.Remote("me", "@a ls | @b cat > @c /tmp/o"));
+    assertThatThrownBy(() -> NodeLines.remote(AtParser.parse("@n2/a ls | @b cat"), "@n2/a ls | @b cat", "me"))
+        .hasMessageContaining("column 12");
+  }
 }

@@ -49,6 +49,36 @@ class CliBadInputTest {
     assertThat(dir.resolve("s")).doesNotExist();
   }
 
+  private int daemon(String... more) {
+    String[] base = {"daemon", "--socket", dir.resolve("s").toString(), "--state-dir", dir.resolve("state").toString(), "--run-dir",
+        dir.resolve("run").toString()};
+    String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+    System.arraycopy(more, 0, all, base.length, more.length);
+    return run(all);
+  }
+
+  @Test
+  void daemon_withPeersThatAreNotADnsTarget_saysTheSyntax_beforeAnythingStarts() {
+    assertThat(daemon("--peers", "tasks.vmlet:7443")).isEqualTo(1);
+    assertThat(err.toString()).contains("--peers 'tasks.vmlet:7443'").contains("dns:NAME:PORT or dns://SERVER[:DNSPORT]/NAME:PORT");
+    assertThat(dir.resolve("s")).doesNotExist();
+  }
+
+  @Test
+  void daemon_withPeersButNoPeerCertificate_saysHowToMakeOne_beforeAnythingStarts() {
+    assertThat(daemon("--peers", "dns:tasks.vmlet:7443")).isEqualTo(1);
+    assertThat(err.toString()).contains("--peers needs this daemon's client certificate")
+        .contains(dir.resolve("state/pki/clients/peer.pem").toString()).contains("vmlet certs issue peer --role operator");
+    assertThat(dir.resolve("s")).doesNotExist();
+  }
+
+  @Test
+  void daemon_withANodeNameAtTargetsCannotSay_isRefused() {
+    assertThat(daemon("--node-name", "Node_A")).isEqualTo(1);
+    assertThat(err.toString()).contains("a node name is 1-63 lower-case letters, digits and '-'").contains("'Node_A'");
+    assertThat(dir.resolve("s")).doesNotExist();
+  }
+
   @Test
   void top_withoutAMetricsEndpoint_saysHowToGetOne() {
     assertThat(run("top", "--once", "--socket", dir.resolve("s").toString())).isEqualTo(1);

@@ -346,7 +346,7 @@ class AgentApiIT {
       assertThatThrownBy(() -> other.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@n9/x true").build()).hasNext()).hasMessageContaining("no node named 'n9'");
       assertThatThrownBy(() -> other.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
-          .setLine("@n1/" + VM + " ls | @here cat").build()).hasNext()).hasMessageContaining("one node");
+          .setLine("@n1/" + VM + " ls | @here cat").build()).hasNext()).hasMessageContaining("a line across nodes");
       assertThatThrownBy(() -> other.client.vms().runCommandLine(RunCommandLineRequest.newBuilder()
           .setLine("@n1/no-such-vm true").build()).hasNext()).hasMessageContaining("node n1: column 1");
     }

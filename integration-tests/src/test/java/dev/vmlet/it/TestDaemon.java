@@ -49,6 +49,11 @@ final class TestDaemon implements AutoCloseable {
     return start(dir, new Daemon.Options(null, List.of(), nodes));
   }
 
+  /** A daemon with these options (a TCP listener, a node name, peers found through DNS). */
+  static TestDaemon withOptions(Path dir, Daemon.Options options) throws Exception {
+    return start(dir, options);
+  }
+
   private static TestDaemon start(Path dir, Daemon.Options host) throws Exception {
     Qemu.assumeInstalled();
     Qemu.reachable(dir);
