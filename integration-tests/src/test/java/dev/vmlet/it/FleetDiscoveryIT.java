@@ -237,6 +237,8 @@ class FleetDiscoveryIT {
     assertThat(run(a, "@node-a/vm1 hostname | @node-b/vm2 tr a-z A-Z")).isEqualTo("VM1\n0");
     // From node-b's side, and with a stage of this node named without its node.
     assertThat(run(b, "@node-a/vm1 echo hello | @vm2 sed s/hello/bye/")).isEqualTo("bye\n0");
+    // This node named by its own name: run here.
+    assertThat(run(a, "@node-a/vm1 hostname | @vm1 tr a-z A-Z")).isEqualTo("VM1\n0");
     // A VM on another node alone: forwarded whole to that node's daemon.
     assertThat(run(a, "@node-b/vm2 hostname")).isEqualTo("vm2\n0");
     // The exit code of the last stage counts.
