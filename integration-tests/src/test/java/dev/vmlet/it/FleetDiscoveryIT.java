@@ -237,10 +237,29 @@ class FleetDiscoveryIT {
     assertThat(run(a, "@node-a/vm1 hostname | @node-b/vm2 tr a-z A-Z")).isEqualTo("VM1\n0");
     // From node-b's side, and with a stage of this node named without its node.
     assertThat(run(b, "@node-a/vm1 echo hello | @vm2 sed s/hello/bye/")).isEqualTo("bye\n0");
+    // This node named by its own name: run here.
+    assertThat(run(a, "@node-a/vm1 hostname | @vm1 tr a-z A-Z")).isEqualTo("VM1\n0");
     // A VM on another node alone: forwarded whole to that node's daemon.
     assertThat(run(a, "@node-b/vm2 hostname")).isEqualTo("vm2\n0");
     // The exit code of the last stage counts.
     assertThat(run(a, "@node-a/vm1 echo x | @node-b/vm2 grep y")).isEqualTo("1");
+
+    // Latency of a two-stage line, across nodes next to one node, in the same run.
+    long[] across = new long[5];
+    long[] here = new long[5];
+    for (int i = 0; i < 5; i++) {
+      long t0 = System.nanoTime();
+      assertThat(run(a, "@node-a/vm1 true | @node-b/vm2 true")).isEqualTo("0");
+      across[i] = (System.nanoTime() - t0) / 1_000_000;
+      t0 = System.nanoTime();
+      assertThat(run(a, "@vm1 true | @vm1 true")).isEqualTo("0");
+      here[i] = (System.nanoTime() - t0) / 1_000_000;
+    }
+    java.util.Arrays.sort(across);
+    java.util.Arrays.sort(here);
+    System.out.printf("line '@X true | @Y true', median of 5 (min-max): across two nodes %d ms (%d-%d), on one node %d ms (%d-%d);"
+        + " load average %s%n", across[2], across[0], across[4], here[2], here[0], here[4],
+        Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
 
     String list = cli(a, "list", "--all-nodes");
     assertThat(list).startsWith("NODE").containsPattern("node-a +vm1 +RUNNING").containsPattern("node-b +vm2 +RUNNING");
