@@ -112,6 +112,30 @@ public final class OciImages {
     }
   }
 
+  /** A tag pulled into the cache: what it named at its last pull, and where that image is. */
+  public record CachedTag(String reference, String digest, Path dir) {}
+
+  /** Every tag pulled into the cache whose image is still there, sorted by reference. */
+  public List<CachedTag> tags() throws IOException {
+    Path refs = root.resolve("refs");
+    List<CachedTag> out = new ArrayList<>();
+    if (!Files.isDirectory(refs)) {
+      return out;
+    }
+    try (Stream<Path> s = Files.walk(refs)) {
+      for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".")).sorted().toList()) {
+        Path rel = refs.relativize(f);
+        String digest = Files.readString(f).strip();
+        Path dir = imageDir(digest);
+        if (OciReference.DIGEST.matcher(digest).matches() && Files.isRegularFile(dir.resolve(MANIFEST_FILE))) {
+          String repo = rel.subpath(1, rel.getNameCount() - 1).toString();
+          out.add(new CachedTag(rel.getName(0) + "/" + repo + ":" + rel.getFileName(), digest, dir));
+        }
+      }
+    }
+    return out;
+  }
+
   /** The image {@code ref} names when it is in the cache, without asking the registry. */
   public Optional<Path> cached(OciReference ref) throws IOException {
     String digest = ref.digest();
