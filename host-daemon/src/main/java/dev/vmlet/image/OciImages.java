@@ -47,6 +47,7 @@ public final class OciImages {
   /** Fast and still 2-3x on kernels and disks; the same level gives the same blob, so a second push moves nothing. */
   static final int ZSTD_LEVEL = 6;
 
+  private static final Object PULLS = new Object();
   private final Path root;
   private final Consumer<String> progress;
 
@@ -156,6 +157,14 @@ public final class OciImages {
    * mid-way is fetched again from where it was cut (HTTP Range), here and by a later pull.
    */
   public Pulled pull(OciReference ref, RegistryClient.Options options) throws IOException {
+    // One pull at a time in this process: two VMs created at once from one new tag would otherwise
+    // write the same .partial; the second now finds the image cached.
+    synchronized (PULLS) {
+      return pullAlone(ref, options);
+    }
+  }
+
+  private Pulled pullAlone(OciReference ref, RegistryClient.Options options) throws IOException {
     RegistryClient registry = new RegistryClient(ref, options, false);
     RegistryClient.Manifest manifest = registry.manifest();
     OciArtifact.Parsed parsed = OciArtifact.parse(manifest.bytes());
