@@ -96,6 +96,13 @@ final class ImageCommand implements Runnable {
         Duration age = Duration.between(Instant.parse(p.getProperty("built.at", Instant.now().toString())), Instant.now());
         System.out.printf(fmt, r.name(), bytes / (1 << 20) + " MiB", age(age), p.getProperty("kernel.version", "-"), dir);
       }
+      List<OciImages.CachedTag> pulled = new OciImages(paths.cacheDir(), line -> { }).tags();
+      if (!pulled.isEmpty()) {
+        System.out.printf("%nPULLED (launch --image oci://REFERENCE)%n");
+        for (OciImages.CachedTag t : pulled) {
+          System.out.printf("%-50s %s %s%n", t.reference(), t.digest().substring(0, 19), t.dir());
+        }
+      }
       return 0;
     }
 

@@ -47,6 +47,7 @@ public final class OciImages {
   /** Fast and still 2-3x on kernels and disks; the same level gives the same blob, so a second push moves nothing. */
   static final int ZSTD_LEVEL = 6;
 
+  private static final Object PULLS = new Object();
   private final Path root;
   private final Consumer<String> progress;
 
@@ -112,6 +113,30 @@ public final class OciImages {
     }
   }
 
+  /** A tag pulled into the cache: what it named at its last pull, and where that image is. */
+  public record CachedTag(String reference, String digest, Path dir) {}
+
+  /** Every tag pulled into the cache whose image is still there, sorted by reference. */
+  public List<CachedTag> tags() throws IOException {
+    Path refs = root.resolve("refs");
+    List<CachedTag> out = new ArrayList<>();
+    if (!Files.isDirectory(refs)) {
+      return out;
+    }
+    try (Stream<Path> s = Files.walk(refs)) {
+      for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".")).sorted().toList()) {
+        Path rel = refs.relativize(f);
+        String digest = Files.readString(f).strip();
+        Path dir = imageDir(digest);
+        if (OciReference.DIGEST.matcher(digest).matches() && Files.isRegularFile(dir.resolve(MANIFEST_FILE))) {
+          String repo = rel.subpath(1, rel.getNameCount() - 1).toString();
+          out.add(new CachedTag(rel.getName(0) + "/" + repo + ":" + rel.getFileName(), digest, dir));
+        }
+      }
+    }
+    return out;
+  }
+
   /** The image {@code ref} names when it is in the cache, without asking the registry. */
   public Optional<Path> cached(OciReference ref) throws IOException {
     String digest = ref.digest();
@@ -132,6 +157,14 @@ public final class OciImages {
    * mid-way is fetched again from where it was cut (HTTP Range), here and by a later pull.
    */
   public Pulled pull(OciReference ref, RegistryClient.Options options) throws IOException {
+    // One pull at a time in this process: two VMs created at once from one new tag would otherwise
+    // write the same .partial; the second now finds the image cached.
+    synchronized (PULLS) {
+      return pullAlone(ref, options);
+    }
+  }
+
+  private Pulled pullAlone(OciReference ref, RegistryClient.Options options) throws IOException {
     RegistryClient registry = new RegistryClient(ref, options, false);
     RegistryClient.Manifest manifest = registry.manifest();
     OciArtifact.Parsed parsed = OciArtifact.parse(manifest.bytes());

@@ -160,6 +160,17 @@ class HostPathsTest {
   }
 
   @Test
+  void anOciImage_isAName_notAHostPath_forARemoteCaller() throws Exception {
+    String ref = "oci://127.0.0.1:5000/vmlet/micro:1";
+    CreateVmRequest req = CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder().setName("a").setImage(ref)).build();
+    HostPaths.Decision d = paths.decide(CI, req);
+    assertThat(((CreateVmRequest) d.request()).getSpec().getImage()).isEqualTo(ref);
+    assertThat(d.named()).isEmpty();
+    assertThat(HostPathFields.named(req)).isEmpty();
+    assertThat(files.looked).isEmpty();
+  }
+
+  @Test
   void aRemoteOperator_mayNameAFileUnderAnAllowedDirectory_butNotOneALinkThereLeadsOutOf() throws Exception {
     Path img = file(allowed, "debian-custom.img");
     files.raw(img);
