@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import dev.vmlet.spec.Platform;
+import dev.vmlet.spec.Share;
 import org.junit.jupiter.api.io.TempDir;
 import com.google.gson.JsonParser;
 import java.nio.file.FileSystemException;
@@ -74,6 +76,21 @@ class VmStoreTest {
     assertThat(store.loadAll()).singleElement().satisfies(r -> assertThat(r.config().restart()).isEqualTo(RestartPolicy.ON_FAILURE));
     // aStateFileFromBeforeOwnersWereKept_loads: a config without the field equals one with NO.
     assertThat(new VmConfig("x", 1, 512, "micro", "auto").restart()).isEqualTo(RestartPolicy.NO);
+  }
+
+  @Test
+  void aStateFileFromBeforeGuestProfilesTpmsAnd9p_loadsAsALinuxGuestWithoutATpmAndVirtiofsShares() throws Exception {
+    Files.createDirectories(dir.resolve("vms/older"));
+    Files.writeString(dir.resolve("vms/older/vm.json"), """
+        {"config": {"name": "older", "vcpus": 1, "memoryMib": 512, "image": "micro", "accel": "auto",
+          "platform": {"machine": "q35", "firmware": "bios", "agentPort": "virtio"},
+          "shares": [{"hostPath": "/srv/w", "guestPath": "/mnt/w", "readOnly": false}]},
+         "instanceId": "id-older", "state": "STOPPED", "pid": 0, "accel": "", "accelReason": "", "startedAtMs": 0,
+         "lastError": "", "qemuCommand": "", "activeForwards": []}
+        """);
+    var config = new VmStore(dir).loadAll().get(0).config();
+    assertThat(config.platform()).isEqualTo(Platform.DEFAULT);
+    assertThat(config.shares()).containsExactly(new Share("/srv/w", "/mnt/w", false));
   }
 
   @Test

@@ -46,6 +46,18 @@ final class Bench {
         xs.stream().min(Double::compare).orElseThrow(), xs.stream().max(Double::compare).orElseThrow(), xs.size());
   }
 
+  /** A piece of work to time. */
+  interface Timed {
+    void run() throws Exception;
+  }
+
+  /** Runs {@code work} and returns {@code bytes} over its wall time, in MB/s. */
+  static double mbPerSecond(long bytes, Timed work) throws Exception {
+    long t0 = System.nanoTime();
+    work.run();
+    return bytes / 1e6 / ((System.nanoTime() - t0) / 1e9);
+  }
+
   static void report(String what, String figure) {
     Faults.keep("bench.txt", "BENCH " + what + ": " + figure);
   }

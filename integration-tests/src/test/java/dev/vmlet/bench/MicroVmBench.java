@@ -128,12 +128,8 @@ class MicroVmBench {
         }
         execP50.add(Bench.percentile(ms, 50));
         if (i < 3) {
-          long t0 = System.nanoTime();
-          assertThat(node.push("jvm", "/tmp/bench.bin", data).getSha256()).isEqualTo(sha);
-          push.add(data.length / 1e6 / ((System.nanoTime() - t0) / 1e9));
-          long t1 = System.nanoTime();
-          assertThat(BenchSupport.sha(node.pull("jvm", "/tmp/bench.bin"))).isEqualTo(sha);
-          pull.add(data.length / 1e6 / ((System.nanoTime() - t1) / 1e9));
+          push.add(Bench.mbPerSecond(data.length, () -> assertThat(node.push("jvm", "/tmp/bench.bin", data).getSha256()).isEqualTo(sha)));
+          pull.add(Bench.mbPerSecond(data.length, () -> assertThat(BenchSupport.sha(node.pull("jvm", "/tmp/bench.bin"))).isEqualTo(sha)));
         }
       }
       Bench.report("micro VM: exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(execP50, "%.0f"));

@@ -116,9 +116,13 @@ public final class BenchSupport {
 
     /** Creates and starts a micro VM and waits for its agent; returns the VM then. */
     public Vm start(String name, int memoryMib) {
-      client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-          .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(memoryMib)).setStart(true).build());
-      return Guests.waitReady(client, name);
+      return start(VmSpec.newBuilder().setName(name).setMemoryMib(memoryMib).build());
+    }
+
+    /** Creates and starts a VM of this spec and waits for its agent; returns the VM then. */
+    public Vm start(VmSpec spec) {
+      client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
+      return Guests.waitReady(client, spec.getName());
     }
 
     public String sh(String vm, String line) {
