@@ -37,6 +37,12 @@ final class GuestInfoCommand implements Callable<Integer> {
       line("Uptime", String.format("%.0f s", g.getUptimeSeconds()));
       line("Load", g.getLoadAverageList().stream().map(l -> String.format("%.2f", l)).collect(Collectors.joining(" ")));
       line("Memory", String.format("%d MiB available of %d MiB", g.getMemoryAvailableBytes() >> 20, g.getMemoryTotalBytes() >> 20));
+      if (g.getCredentialNamesCount() > 0) {
+        line("Credentials", String.join(", ", g.getCredentialNamesList()) + " (in $CREDENTIALS_DIRECTORY of the agent's programs)");
+      }
+      if (!g.getHttpProxy().isEmpty()) {
+        line("Proxy", g.getHttpProxy());
+      }
       for (NetworkAddress a : g.getAddressesList()) {
         line("Address", a.getInterface() + " " + a.getAddress() + "/" + a.getPrefixLength());
       }
