@@ -164,6 +164,10 @@ vmlet_ensure_docker() {
   export VMLET_DOCKER_STARTED=${VMLET_DOCKER_STARTED:-}
   if ! docker info >/dev/null 2>&1; then
     echo "==> Starting dockerd (stopped again when the tests end)"
+    # dockerd turns IP forwarding on, sets the FORWARD policy to DROP and adds bridges and rules
+    # that outlive it: what was there before is noted here and put back by vmlet_release_docker.
+    VMLET_DOCKER_FORWARDING=$(cat /proc/sys/net/ipv4/ip_forward)
+    VMLET_DOCKER_FORWARD_POLICY=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')
     local log=${TMPDIR:-/tmp}/vmlet-dockerd.log
     dockerd >"$log" 2>&1 &
     VMLET_DOCKER_STARTED=$!
@@ -183,7 +187,8 @@ vmlet_ensure_docker() {
   fi
 }
 
-# Undoes what vmlet_ensure_docker started: the swarm it made, the dockerd it started. Nothing else.
+# Undoes what vmlet_ensure_docker started: the swarm it made, the dockerd it started with the
+# bridges, rules and forwarding dockerd left behind. Nothing else.
 vmlet_release_docker() {
   if [[ -n ${VMLET_SWARM_CREATED:-} ]]; then
     docker swarm leave --force >/dev/null 2>&1 || echo "vmlet: could not leave the swarm the tests made" >&2
@@ -197,5 +202,14 @@ vmlet_release_docker() {
       sleep 0.5
     done
     VMLET_DOCKER_STARTED=
+    local link
+    for link in docker0 docker_gwbridge; do
+      ip link delete "$link" 2>/dev/null || true
+    done
+    if command -v iptables-save >/dev/null; then
+      iptables-save | grep -v -i docker | iptables-restore || echo "vmlet: could not remove dockerd's iptables rules" >&2
+      [[ -z ${VMLET_DOCKER_FORWARD_POLICY:-} ]] || iptables -P FORWARD "$VMLET_DOCKER_FORWARD_POLICY"
+    fi
+    [[ -z ${VMLET_DOCKER_FORWARDING:-} ]] || echo "$VMLET_DOCKER_FORWARDING" >/proc/sys/net/ipv4/ip_forward
   fi
 }

@@ -8,7 +8,9 @@ import dev.vmlet.config.VmletPaths;
 import dev.vmlet.qemu.FakeQemu;
 import dev.vmlet.qemu.QemuLauncher;
 import dev.vmlet.spec.ImageResolver;
+import dev.vmlet.spec.RestartPolicy;
 import dev.vmlet.spec.VmConfig;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.spec.VmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,6 +62,18 @@ class VmLifecycleTest {
 
   private VmRecord createAndStart(String name) {
     return manager.create(new VmConfig(name, 1, 256, "micro", "tcg"), true);
+  }
+
+  /** Kills the fake QEMU and returns once the manager has marked its VM CRASHED. */
+  private void crashAndWait() throws Exception {
+    CompletableFuture<Void> crashed = new CompletableFuture<>();
+    manager.watch(e -> {
+      if (e.kind() == LifecycleEvent.Kind.CRASHED) {
+        crashed.complete(null);
+      }
+    });
+    qemu.crash();
+    crashed.get(30, TimeUnit.SECONDS);
   }
 
   private List<String> qmpSent() {
@@ -195,17 +209,30 @@ class VmLifecycleTest {
   void aVmStartedAgainAfterACrash_runsANewQemu() throws Exception {
     createAndStart("again");
     long first = qemu.process().pid();
-    CompletableFuture<Void> crashed = new CompletableFuture<>();
-    manager.watch(e -> {
-      if (e.kind() == LifecycleEvent.Kind.CRASHED) {
-        crashed.complete(null);
-      }
-    });
-    qemu.crash();
-    crashed.get(30, TimeUnit.SECONDS);
+    crashAndWait();
     VmRecord r = manager.start("again");
     assertThat(r.state()).isEqualTo(VmState.RUNNING);
     assertThat(r.pid()).isNotEqualTo(first).isEqualTo(qemu.process().pid());
     assertThat(r.lastError()).as("a new start clears the crash's reason").isEmpty();
+  }
+
+  @Test
+  void aCrashedVmWithRestartOnFailure_isStartedAgainByTheNextDaemon_andOneWithNo_isLeft() throws Exception {
+    manager.create(VmConfig.builder("keep").memoryMib(256).accel("tcg").restart(RestartPolicy.ON_FAILURE).build(), true);
+    manager.create(VmConfig.builder("leave").memoryMib(256).accel("tcg").build(), false);
+    long first = qemu.process().pid();
+    crashAndWait();
+    manager.close();
+
+    manager = manager(qemu);
+    manager.recover();
+
+    Poll.until("VM keep to run again", Duration.ofSeconds(60), () -> manager.get("keep").record().state() == VmState.RUNNING);
+    assertThat(manager.get("keep").record().pid()).isNotEqualTo(first).isEqualTo(qemu.process().pid());
+    assertThat(manager.get("leave").record().state()).as("never started, restart no").isEqualTo(VmState.CREATED);
+    assertThat(RestartPolicy.NO.restartsFrom("CRASHED")).isFalse();
+    assertThat(RestartPolicy.ON_FAILURE.restartsFrom("STOPPED")).isFalse();
+    assertThat(RestartPolicy.ALWAYS.restartsFrom("STOPPED")).isTrue();
+    assertThat(RestartPolicy.ALWAYS.restartsFrom("CREATED")).isFalse();
   }
 }

@@ -125,16 +125,17 @@ final class Docker {
         .map(l -> l.replaceAll("\\s+", " ")).toList());
   }
 
-  /** The processes whose parent is {@code pid}. */
-  static List<Long> children(long pid) throws IOException {
+  /** The host's processes in the container {@code id} (its full id in their cgroup paths). */
+  static List<Long> processesIn(String id) throws IOException {
     List<Long> out = new ArrayList<>();
-    try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-      for (Path t : tasks.toList()) {
-        String c = Files.readString(t.resolve("children")).strip();
-        if (!c.isEmpty()) {
-          for (String s : c.split("\\s+")) {
-            out.add(Long.parseLong(s));
+    try (var procs = Files.list(Path.of("/proc"))) {
+      for (Path p : procs.filter(p -> p.getFileName().toString().matches("[0-9]+")).toList()) {
+        try {
+          if (Files.readString(p.resolve("cgroup")).contains(id)) {
+            out.add(Long.parseLong(p.getFileName().toString()));
           }
+        } catch (IOException e) {
+          // it ended meanwhile
         }
       }
     }

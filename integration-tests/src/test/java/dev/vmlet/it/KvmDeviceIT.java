@@ -56,7 +56,7 @@ class KvmDeviceIT {
     } finally {
       Docker.Result logs = Docker.run(java.util.Map.of(), Docker.CALL, "logs", "--tail", "5", name);
       System.out.println("the container's last lines:\n" + logs.stdout() + logs.stderr());
-      Docker.out("rm", "-f", name);
+      Docker.out("rm", "-f", "-v", name); // -v: and the anonymous volumes of the image's VOLUME lines
     }
   }
 }

@@ -159,7 +159,8 @@ class SwarmStackIT {
   void theTask_runsConfinedOnTheLabelledNode() throws Exception {
     String container = runningContainer();
     JsonObject host = Docker.inspect(container, ".HostConfig").getAsJsonObject();
-    JsonObject spec = Docker.inspect(service, ".Spec.TaskTemplate").getAsJsonObject();
+    JsonObject spec = com.google.gson.JsonParser.parseString(
+        Docker.out("service", "inspect", "--format", "{{json .Spec.TaskTemplate}}", service)).getAsJsonObject();
     String taskNode = Docker.out("service", "ps", "--filter", "desired-state=running", "--format", "{{.Node}}", service);
     long pid = Docker.inspect(container, ".State.Pid").getAsLong();
     System.out.println("docker inspect of the task's container " + container + ":");
@@ -178,9 +179,10 @@ class SwarmStackIT {
     assertThat(host.get("CapAdd") == null || host.get("CapAdd").isJsonNull() || host.getAsJsonArray("CapAdd").isEmpty()).isTrue();
     assertThat(host.get("ReadonlyRootfs").getAsBoolean()).isTrue();
     assertThat(host.get("Memory").getAsLong()).isEqualTo(2L << 30);
-    assertThat(host.get("MemoryReservation").getAsLong()).isEqualTo(1L << 30);
     assertThat(host.get("NanoCpus").getAsLong()).isEqualTo(2_000_000_000L);
-    assertThat(spec.getAsJsonObject("Resources").getAsJsonObject("Reservations").get("NanoCPUs").getAsLong()).isEqualTo(1_000_000_000L);
+    JsonObject reservations = spec.getAsJsonObject("Resources").getAsJsonObject("Reservations");
+    assertThat(reservations.get("NanoCPUs").getAsLong()).isEqualTo(1_000_000_000L);
+    assertThat(reservations.get("MemoryBytes").getAsLong()).isEqualTo(1L << 30);
     // Writable: the state volume and two tmpfs (sockets, temporary files); the image cache read-only.
     List<String> mounts = new ArrayList<>();
     for (JsonElement m : host.getAsJsonArray("Mounts")) {
@@ -208,17 +210,17 @@ class SwarmStackIT {
     byte[] data = ("a file from outside the swarm " + UUID.randomUUID() + "\n").getBytes(StandardCharsets.UTF_8);
     assertThat(Guests.push(client, "keep", "/root/pushed.txt", data, null, false).getSha256()).isEqualTo(Guests.sha(data));
     assertThat(Guests.pull(client, "keep", "/root/pushed.txt").data()).isEqualTo(data);
-    // Its QEMU is in the container, sandboxed, with no privileges either.
-    long pid = Docker.inspect(runningContainer(), ".State.Pid").getAsLong();
+    // Its QEMUs are in the container's cgroup, with no privileges either.
+    String id = Docker.inspect(runningContainer(), ".Id").getAsString();
     List<String> qemus = new ArrayList<>();
-    for (long child : Docker.children(pid)) {
-      String status = Docker.privileges(child);
-      if (status.contains("qemu")) {
-        qemus.add(status);
+    for (long p : Docker.processesIn(id)) {
+      String status = Docker.privileges(p);
+      if (status.contains("Name: vmlet-")) { // QEMU names its process after the VM (-name ...,process=vmlet-NAME)
+        qemus.add(p + ": " + status);
       }
     }
     System.out.println("QEMU processes in the container: " + qemus);
-    assertThat(qemus).hasSize(2).allSatisfy(s -> assertThat(s).contains("NoNewPrivs: 1").contains("CapEff: 0000000000000000"));
+    assertThat(qemus).hasSize(2).anyMatch(q -> q.contains("vmlet-keep")).anyMatch(q -> q.contains("vmlet-gone")).allSatisfy(s -> assertThat(s).contains("NoNewPrivs: 1").contains("CapEff: 0000000000000000"));
   }
 
   @Test
