@@ -272,6 +272,7 @@ final class LaunchPlanner {
     }
     if (create) {
       AgentToken.ensure(files.agentToken());
+      GuestIdentity.write(files.identity(), instanceId, config.name());
     }
     List<Path> readOnly = List.of();
     if (VmConfig.isCloudImage(config.image())) {

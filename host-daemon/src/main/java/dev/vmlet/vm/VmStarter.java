@@ -12,6 +12,8 @@ import dev.vmlet.spec.VmException;
 import dev.vmlet.vfio.Gpus;
 import dev.vmlet.share.Virtiofsd;
 import java.util.List;
+import java.util.ArrayList;
+import dev.vmlet.qemu.MigrationStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,15 +88,26 @@ final class VmStarter {
     Files.createDirectories(vm.files.stateDir());
     Files.deleteIfExists(vm.files.consoleLog());
     LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
+    Path template = resumeFrom(vm);
+    List<String> argv = new ArrayList<>(plan.argv());
+    if (template != null) {
+      argv.addAll(List.of("-incoming", "defer")); // a clone's first start: QEMU waits for the template's state
+    }
     takeGpus(vm.name(), config);
     startShares(vm, config); // a failed start ends them: VmTeardown.release
     long startedAt = clock.millis();
-    ProcessHandle qemu = launcher.launch(plan.argv(), vm.files, LAUNCH_BOUND);
+    ProcessHandle qemu = launcher.launch(argv, vm.files, LAUNCH_BOUND);
     BootTimeline timeline = VmConfig.isCloudImage(config.image()) ? new BootTimeline(clock) : null;
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
-        plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(plan.argv()), plan.forwards())));
+        plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(argv), plan.forwards())));
     try {
       links.connect(vm);
+      if (template != null) {
+        MigrationStream.load(vm.now().qmp(), vm.files.migrationSocket(), template.resolve("state.bin"), LAUNCH_BOUND);
+        Files.delete(vm.files.resumeFrom()); // resumed: a later start boots
+        LOG.info("VM " + vm.name() + ": resumed from template " + template.getFileName() + " in "
+            + (clock.millis() - startedAt) + " ms");
+      }
       CpuPinning.apply(vm.now().qmp(), config.tuning().cpuPinning(), VmManager.QMP_TIMEOUT);
       if (timeline != null) {
         watchSsh(vm.name(), timeline, plan, qemu);
@@ -107,6 +120,19 @@ final class VmStarter {
       throw e;
     }
     return plan.accel();
+  }
+
+  /** The template directory a clone resumes from at its first start; null for a boot. */
+  private static Path resumeFrom(VmRuntime vm) throws IOException {
+    if (!Files.exists(vm.files.resumeFrom())) {
+      return null;
+    }
+    Path dir = Path.of(Files.readString(vm.files.resumeFrom()).strip());
+    if (!Files.isRegularFile(dir.resolve("state.bin"))) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' was cloned from the template in " + dir
+          + ", whose saved state is gone; delete the VM and clone it again from an existing template");
+    }
+    return dir;
   }
 
   /** One virtiofsd per share, running and listening before QEMU connects to it. */
