@@ -14,6 +14,7 @@ import dev.vmlet.share.Virtiofsd;
 import java.util.List;
 import java.util.ArrayList;
 import dev.vmlet.qemu.MigrationStream;
+import dev.vmlet.qmp.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -101,13 +102,12 @@ final class VmStarter {
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
         plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(argv), plan.forwards())));
     try {
-      links.connect(vm);
       if (template != null) {
-        MigrationStream.load(vm.now().qmp(), vm.files.migrationSocket(), template.resolve("state.bin"), LAUNCH_BOUND);
-        Files.delete(vm.files.resumeFrom()); // resumed: a later start boots
+        resume(vm, template);
         LOG.info("VM " + vm.name() + ": resumed from template " + template.getFileName() + " in "
             + (clock.millis() - startedAt) + " ms");
       }
+      links.connect(vm);
       CpuPinning.apply(vm.now().qmp(), config.tuning().cpuPinning(), VmManager.QMP_TIMEOUT);
       if (timeline != null) {
         watchSsh(vm.name(), timeline, plan, qemu);
@@ -120,6 +120,22 @@ final class VmStarter {
       throw e;
     }
     return plan.accel();
+  }
+
+  /**
+   * Loads the template's state into the clone's waiting QEMU and runs it, over a QMP connection of
+   * its own: the links connect after, to a guest that runs, so the agent's link sees a host that
+   * arrives (and says Hello as the clone) rather than frames sent while the guest did not run.
+   */
+  private static void resume(VmRuntime vm, Path template) throws IOException {
+    try (QmpClient qmp = QmpClient.connect(vm.files.qmpSocket(), Duration.ofSeconds(10), e -> { }, () -> { })) {
+      MigrationStream.load(qmp, vm.files.migrationSocket(), template.resolve("state.bin"), LAUNCH_BOUND);
+      String status = qmp.execute("query-status", null, VmManager.QMP_TIMEOUT).getAsJsonObject().get("status").getAsString();
+      if (!status.equals("running")) {
+        qmp.execute("cont", null, VmManager.QMP_TIMEOUT);
+      }
+    }
+    Files.delete(vm.files.resumeFrom()); // resumed: a later start boots
   }
 
   /** The template directory a clone resumes from at its first start; null for a boot. */
