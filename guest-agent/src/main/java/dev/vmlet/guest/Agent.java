@@ -313,9 +313,9 @@ final class Agent implements AutoCloseable {
         .setGuest(GuestFacts.read()).build();
   }
 
-  /** The instance id this agent says Hello with. */
-  String instanceId() {
-    return hello.getInstanceId();
+  /** The Hello this agent says now (for tests). */
+  Hello hello() {
+    return hello;
   }
 
   @Override

@@ -165,7 +165,11 @@ final class VmTemplates {
     try (var dirs = Files.list(root)) {
       for (Path d : dirs.sorted().toList()) {
         if (!d.getFileName().toString().startsWith(".") && Files.isRegularFile(d.resolve("template.json"))) {
-          out.add(get(d.getFileName().toString()));
+          try {
+            out.add(get(d.getFileName().toString()));
+          } catch (VmException e) {
+            LOG.warning(e.getMessage()); // one damaged template does not hide the others; GetTemplate says what is wrong
+          }
         }
       }
     } catch (IOException e) {
