@@ -73,6 +73,6 @@ class VmTemplatesTest {
     Files.createDirectories(root.resolve("templates/bad"));
     Files.writeString(root.resolve("templates/bad/template.json"), "{not json");
     assertThatThrownBy(() -> templates.get("bad")).hasMessageContaining("template 'bad' is damaged");
-    assertThat(templates.list()).isEmpty().as("a damaged template is not listed as one");
+    assertThat(templates.list()).as("a damaged template is not listed as one").isEmpty();
   }
 }
