@@ -18,6 +18,8 @@ import dev.vmlet.spec.VmException;
 import dev.vmlet.spec.VmException.Kind;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -26,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -73,7 +76,8 @@ final class VmTemplates {
     synchronized (vm) {
       VmRecord r = vm.record();
       Hello hello = refuseUnsaveable(vm, r);
-      Path tmp = root.resolve("." + name + ".tmp");
+      // Its own hidden directory: two creates of one name never write into each other's.
+      Path tmp = root.resolve("." + name + "." + UUID.randomUUID() + ".tmp");
       QmpClient qmp = vm.now().qmp();
       AgentLinkPause pause = new AgentLinkPause(vm);
       try {
@@ -97,7 +101,11 @@ final class VmTemplates {
             r.config().platform().machine(), qemuVersion(), clock.millis(), stateBytes, 0, hello.getGuest().getOsRelease(),
             hello.getGuest().getKernel(), hello.getGuest().getHostname(), List.of());
         Files.writeString(tmp.resolve("template.json"), GSON.toJson(new Stored(info, config)), StandardCharsets.UTF_8);
-        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        try {
+          Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+          throw new VmException(Kind.ALREADY_EXISTS, "a template named '" + name + "' was made meanwhile; nothing of this one was kept");
+        }
         LOG.info("template " + name + ": saved from VM " + vm.name() + " (" + r.instanceId() + "), state " + stateBytes + " bytes");
         return get(name);
       } catch (IOException | RuntimeException e) {
@@ -146,7 +154,7 @@ final class VmTemplates {
     Hello hello = vm.now().agent().hello();
     if (hello == null) {
       throw new VmException(Kind.FAILED_PRECONDITION, "the agent of VM '" + vm.name()
-          + "' is not ready: a template must hold a guest whose agent answers; wait for it (vmlet wait " + vm.name() + ") and retry");
+          + "' is not ready: a template must hold a guest whose agent answers; wait until `vmlet info " + vm.name() + "` shows it ready and retry");
     }
     VmSnapshots.refuseLiveWithPassthrough(vm, "making a template");
     if (VmConfig.isCloudImage(r.config().image())) {
