@@ -37,7 +37,12 @@ final class Agent implements AutoCloseable {
 
   private final Transport transport;
   private final VmToken token = new VmToken();
-  private final Hello hello;
+  private volatile Hello hello;
+  private volatile VmIdentity identity = new VmIdentity(VmIdentity.FW_CFG);
+  /** The identity this agent says Hello with; null until read (or when the host gives none). */
+  private VmIdentity.Values current;
+  /** Set when the agent took a new VM's identity: the next Welcome's clock is the guest's. */
+  private volatile boolean clockFromHost;
   private final Duration helloInterval;
   private final Streams streams;
   private final FrameHandlers handlers;
@@ -58,6 +63,11 @@ final class Agent implements AutoCloseable {
   /** Reads the VM token from {@code file} instead of fw_cfg (tests, and guests without fw_cfg). */
   void tokenFile(Path file) {
     token.file(file);
+  }
+
+  /** Reads the VM's identity from {@code file} instead of fw_cfg (tests). */
+  void identityFile(Path file) {
+    identity = new VmIdentity(file);
   }
 
   Agent(Transport transport, Hello hello, Duration helloInterval, Policy policy) {
@@ -194,6 +204,10 @@ final class Agent implements AutoCloseable {
   }
 
   private void onWelcome(Frame f) throws IOException {
+    if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
+      clockFromHost = false;
+      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs());
+    }
     if (!f.getWelcome().getChallenge().isEmpty()) {
       write(Frame.newBuilder().setProof(AgentProof.newBuilder()
           .setHmac(ByteString.copyFrom(token.proof(f.getWelcome())))).build());
@@ -270,6 +284,7 @@ final class Agent implements AutoCloseable {
           slow = refused;
           session = generation;
         }
+        checkIdentity();
         Hello.Builder h = hello.toBuilder().setSessionNumber(session);
         h.getBootTimesBuilder().setHelloMs(BootClock.nowMs());
         w.write(Frame.newBuilder().setHello(h).build());
@@ -280,6 +295,29 @@ final class Agent implements AutoCloseable {
     } catch (IOException e) {
       LOG.fine("hello not sent: " + e.getMessage());
     }
+  }
+
+  /**
+   * Before each Hello: a VM resumed from a template finds another instance id in its identity
+   * than the one this agent started with; it takes the new identity and says Hello as the new VM,
+   * as a new agent start (nothing of the template's session is carried over).
+   */
+  private void checkIdentity() {
+    VmIdentity.Values next = identity.read().orElse(null);
+    if (next == null || next.instanceId().equals(hello.getInstanceId())) {
+      current = next == null ? current : next;
+      return;
+    }
+    VmIdentity.adopt(next, current == null ? "" : current.mac());
+    current = next;
+    clockFromHost = true;
+    hello = hello.toBuilder().setInstanceId(next.instanceId()).setAgentStartId(UUID.randomUUID().toString())
+        .setGuest(GuestFacts.read()).build();
+  }
+
+  /** The Hello this agent says now (for tests). */
+  Hello hello() {
+    return hello;
   }
 
   @Override

@@ -15,6 +15,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
@@ -170,6 +171,34 @@ class AgentTest {
     host.close();
     accept();
     assertThat(in.read().getHello().getInstanceId()).isEqualTo("inst-1");
+  }
+
+  @Test
+  void resumedInANewVm_saysHelloWithTheNewIdentity_asANewAgentStart() throws Exception {
+    Path identity = dir.resolve("identity");
+    agent.identityFile(identity);
+    Files.writeString(identity, "instance_id=inst-1\nhostname=a\n\n\n");
+    welcome();
+    String firstStart = agent.hello().getAgentStartId();
+    // The saved state resumes in another VM: the host's identity says who it is now. (No hostname,
+    // MAC or seed here: this test must not change the machine it runs on.)
+    Files.writeString(identity, "instance_id=inst-2\n\n\n");
+    host.close();
+    accept();
+    Hello again = in.read().getHello();
+    assertThat(again.getInstanceId()).isEqualTo("inst-2");
+    assertThat(again.getAgentStartId()).isNotEqualTo(firstStart);
+  }
+
+  @Test
+  void identity_parsesTheHostsLines_andSkipsWhatItDoesNotKnow() {
+    var v = VmIdentity.parse("instance_id=i-9\nhostname=web\nmac=52:54:00:aa:bb:cc\nseed=00ff\nfuture=1\n\n\n").orElseThrow();
+    assertThat(v.instanceId()).isEqualTo("i-9");
+    assertThat(v.hostname()).isEqualTo("web");
+    assertThat(v.mac()).isEqualTo("52:54:00:aa:bb:cc");
+    assertThat(v.seed()).containsExactly(0, 0xff);
+    assertThat(VmIdentity.parse("hostname=web\n")).isEmpty();
+    assertThat(VmIdentity.parse("instance_id=x\nmac=not-a-mac\nseed=zz").orElseThrow().mac()).isEmpty();
   }
 
   @Test

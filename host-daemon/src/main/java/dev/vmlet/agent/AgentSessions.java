@@ -103,7 +103,8 @@ final class AgentSessions {
       }
     }
     link.send(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId(sessionId)
-        .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION)).setHeartbeatIntervalMs((int) heartbeat.toMillis())).build());
+        .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION)).setHeartbeatIntervalMs((int) heartbeat.toMillis())
+        .setHostTimeUnixMs(System.currentTimeMillis())).build());
     if (repeated) {
       return; // sent before our Welcome reached it: the same session
     }
@@ -125,6 +126,7 @@ final class AgentSessions {
   /** With a token: Welcome carries a challenge; the session begins at a right proof. */
   private void challenge(Hello h, int agentMax, long arrivedAtMs) throws IOException {
     Welcome.Builder w = Welcome.newBuilder().setHeartbeatIntervalMs((int) heartbeat.toMillis())
+        .setHostTimeUnixMs(System.currentTimeMillis())
         .setProtocolVersion(Math.min(agentMax, PROTOCOL_VERSION));
     synchronized (lock) {
       if (sameAgent(hello, h)) {

@@ -44,6 +44,14 @@ import dev.vmlet.proto.v1.RunCommandLineResponse;
 import dev.vmlet.security.Access;
 import java.io.IOException;
 import java.time.Clock;
+import dev.vmlet.proto.v1.CreateTemplateRequest;
+import dev.vmlet.proto.v1.DeleteTemplateResponse;
+import dev.vmlet.proto.v1.ListTemplatesRequest;
+import dev.vmlet.proto.v1.ListTemplatesResponse;
+import dev.vmlet.proto.v1.Template;
+import dev.vmlet.proto.v1.TemplateRef;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.spec.VmConfig;
 
 /** The gRPC face of {@link VmManager}: converts a request, calls the manager, converts the reply. */
 public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
@@ -72,6 +80,14 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void createVm(CreateVmRequest req, StreamObserver<Vm> out) {
     unary(out, () -> {
+      if (!req.getTemplate().isEmpty()) {
+        VmSpec s = req.getSpec();
+        TemplateProtos.refuseBootFields(s);
+        VmConfig asked = VmSpecs.config(s);
+        manager.createClone(req.getTemplate(), s.getName(), s.getVcpus(), s.getMemoryMib(), asked.labels(), asked.forwards(),
+            req.getStart(), OwnerChecks.owner(Access.CALLER.get()));
+        return VmProtos.vm(manager.get(s.getName()));
+      }
       manager.create(VmSpecs.config(req.getSpec()), req.getStart(), OwnerChecks.owner(Access.CALLER.get()));
       return VmProtos.vm(manager.get(req.getSpec().getName()));
     });
@@ -285,6 +301,30 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
     unary(out, () -> {
       manager.deleteSnapshot(req.getName(), req.getSnapshot());
       return VmProtos.snapshots(manager.listSnapshots(req.getName()));
+    });
+  }
+
+  @Override
+  public void createTemplate(CreateTemplateRequest req, StreamObserver<Template> out) {
+    unary(out, () -> TemplateProtos.template(manager.createTemplate(req.getVm(), req.getName())));
+  }
+
+  @Override
+  public void listTemplates(ListTemplatesRequest req, StreamObserver<ListTemplatesResponse> out) {
+    unary(out, () -> ListTemplatesResponse.newBuilder()
+        .addAllTemplates(manager.listTemplates().stream().map(TemplateProtos::template).toList()).build());
+  }
+
+  @Override
+  public void getTemplate(TemplateRef req, StreamObserver<Template> out) {
+    unary(out, () -> TemplateProtos.template(manager.getTemplate(req.getName())));
+  }
+
+  @Override
+  public void deleteTemplate(TemplateRef req, StreamObserver<DeleteTemplateResponse> out) {
+    unary(out, () -> {
+      manager.deleteTemplate(req.getName());
+      return DeleteTemplateResponse.getDefaultInstance();
     });
   }
 

@@ -27,7 +27,7 @@ public final class Main implements Runnable {
       "start", VmActionCommands.Start.class, "stop", StopCommand.class, "restart", VmActionCommands.Restart.class,
       "pause", VmActionCommands.Pause.class, "resume", VmActionCommands.Resume.class, "delete rm", DeleteCommand.class,
       "dry-run", DryRunCommand.class, "events", EventsCommand.class, "top", TopCommand.class, "console", ConsoleCommand.class,
-      "snapshot", SnapshotCommand.class, "disk", DiskCommand.class, "image", ImageCommand.class, "demo", DemoCommand.class,
+      "snapshot", SnapshotCommand.class, "template", TemplateCommand.class, "disk", DiskCommand.class, "image", ImageCommand.class, "demo", DemoCommand.class,
       "help", CommandLine.HelpCommand.class);
 
   @Override

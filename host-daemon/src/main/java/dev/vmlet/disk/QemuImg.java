@@ -134,6 +134,14 @@ public final class QemuImg {
     run(List.of(binary, "resize", "-q", image.toString(), sizeMib + "M"));
   }
 
+  /**
+   * Copies a qcow2 image and its backing chain into one standalone qcow2 file; {@code -U}: a paused
+   * VM's QEMU still holds the image's lock, and a paused VM writes nothing.
+   */
+  public void flatten(Path image, Path qcow2) throws IOException {
+    run(List.of(binary, "convert", "-q", "-U", "-O", "qcow2", image.toString(), qcow2.toString()));
+  }
+
   /** Copies a raw image into a new qcow2 file. */
   public void convertToQcow2(Path raw, Path qcow2) throws IOException {
     run(List.of(binary, "convert", "-q", "-f", "raw", "-O", "qcow2", raw.toString(), qcow2.toString()));

@@ -24,4 +24,20 @@ public final class FileTrees {
       throw new UncheckedIOException("cannot delete " + dir, e);
     }
   }
+
+  /** The bytes of the regular files under {@code dir} (as allocated or not: their sizes); 0 when missing. */
+  public static long size(Path dir) {
+    if (!Files.exists(dir)) {
+      return 0;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      long total = 0;
+      for (Path p : walk.filter(Files::isRegularFile).toList()) {
+        total += Files.size(p);
+      }
+      return total;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot measure " + dir, e);
+    }
+  }
 }

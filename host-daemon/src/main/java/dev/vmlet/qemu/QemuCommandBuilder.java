@@ -19,6 +19,8 @@ import java.util.Map;
 public final class QemuCommandBuilder {
   /** The fw_cfg entry with the VM's agent token; the guest reads /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw. */
   public static final String TOKEN_FW_CFG = "opt/dev.vmlet/token";
+  /** The fw_cfg entry with the VM's identity (VmFiles#identity); the agent re-reads it before every Hello. */
+  public static final String IDENTITY_FW_CFG = "opt/dev.vmlet/identity";
 
   /** The virtio-serial port name the guest agent opens. */
   public static final String AGENT_PORT = "dev.vmlet.agent.0";
@@ -164,6 +166,7 @@ public final class QemuCommandBuilder {
     }
     // The agent's token: only root in the guest can read fw_cfg entries.
     a.addAll(List.of("-fw_cfg", "name=" + TOKEN_FW_CFG + ",file=" + opt(l.files().agentToken())));
+    a.addAll(List.of("-fw_cfg", "name=" + IDENTITY_FW_CFG + ",file=" + opt(l.files().identity())));
     a.addAll(List.of("-qmp", "unix:" + opt(l.files().qmpSocket()) + ",server=on,wait=off"));
     a.addAll(List.of("-pidfile", l.files().pidFile().toString()));
     return a;

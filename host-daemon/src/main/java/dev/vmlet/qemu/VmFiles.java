@@ -20,6 +20,29 @@ public record VmFiles(Path runDir, Path stateDir) {
     return stateDir.resolve("smbios").resolve("oem-" + index);
   }
 
+  /**
+   * The VM's identity for its guest (instance id, hostname, MAC, a random seed), rewritten at every
+   * start and handed to the guest through fw_cfg: a VM resumed from a template reads it live.
+   */
+  public Path identity() {
+    return stateDir.resolve("identity");
+  }
+
+  /** Where a clone's QEMU waits for the template's saved state (migrate-incoming), or a template's is saved from. */
+  public Path migrationSocket() {
+    return runDir.resolve("migrate.sock");
+  }
+
+  /** Present while the VM has yet to resume from its template: holds the template's directory. */
+  public Path resumeFrom() {
+    return stateDir.resolve("resume-from");
+  }
+
+  /** The template a clone was made from (its name); absent for a VM that was not cloned. */
+  public Path templateName() {
+    return stateDir.resolve("template");
+  }
+
   public Path qmpSocket() {
     return runDir.resolve("qmp.sock");
   }

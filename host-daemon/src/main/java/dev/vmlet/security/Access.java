@@ -60,7 +60,9 @@ public final class Access implements ServerInterceptor {
   static final Map<String, Role> REQUIRED = Map.ofEntries(
       Map.entry(VM + "GetVm", Role.VIEWER), Map.entry(VM + "ListVms", Role.VIEWER), Map.entry(VM + "WatchVms", Role.VIEWER),
       Map.entry(VM + "ListSnapshots", Role.VIEWER), Map.entry(VM + "DryRun", Role.VIEWER), Map.entry(VM + "GetGuestInfo", Role.VIEWER),
-      Map.entry(VM + "WaitAgentReady", Role.VIEWER),
+      Map.entry(VM + "WaitAgentReady", Role.VIEWER), Map.entry(VM + "ListTemplates", Role.VIEWER),
+      Map.entry(VM + "GetTemplate", Role.VIEWER), Map.entry(VM + "CreateTemplate", Role.OPERATOR),
+      Map.entry(VM + "DeleteTemplate", Role.OPERATOR),
       Map.entry(VM + "CreateVm", Role.OPERATOR), Map.entry(VM + "StartVm", Role.OPERATOR), Map.entry(VM + "StopVm", Role.OPERATOR),
       Map.entry(VM + "RebootVm", Role.OPERATOR), Map.entry(VM + "PauseVm", Role.OPERATOR), Map.entry(VM + "ResumeVm", Role.OPERATOR),
       Map.entry(VM + "DeleteVm", Role.OPERATOR), Map.entry(VM + "ResizeDisk", Role.OPERATOR),

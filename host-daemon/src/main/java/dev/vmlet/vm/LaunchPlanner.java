@@ -290,6 +290,7 @@ final class LaunchPlanner {
     if (create) {
       AgentToken.ensure(files.agentToken());
       oemStrings = OemStringFiles.write(config, files);
+      GuestIdentity.write(files.identity(), instanceId, config.name());
     }
     List<Path> readOnly = List.of();
     if (config.attachesSeed()) {

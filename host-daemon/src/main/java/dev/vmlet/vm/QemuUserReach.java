@@ -41,6 +41,7 @@ final class QemuUserReach {
       user.handOver(files.uefiVars());
     }
     user.handOver(files.agentToken());
+    user.handOver(files.identity());
   }
 
   /**
@@ -59,6 +60,7 @@ final class QemuUserReach {
       denied.add(user.denied(files.uefiVars(), true, "the UEFI variables"));
     }
     denied.add(user.denied(files.agentToken(), false, "the agent token"));
+    denied.add(user.denied(files.identity(), false, "the VM's identity"));
     refuseFirst(denied);
   }
 

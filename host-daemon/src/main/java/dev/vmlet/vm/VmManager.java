@@ -25,6 +25,10 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.nio.file.Files;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.TemplateInfo;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 
@@ -63,6 +67,7 @@ public final class VmManager implements AutoCloseable {
   private final VmReads reads;
   private final VmDefinitions definitions;
   private final StartCheck startCheck;
+  private final VmTemplates templates;
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
     this(paths, images, probe, qemuBinary, clock, defaultGpus(paths, Path.of("/sys"), null));
@@ -120,6 +125,7 @@ public final class VmManager implements AutoCloseable {
     this.readoption = new VmReadoption(store, events, links, gpus);
     this.reads = new VmReads(vms);
     this.definitions = new VmDefinitions(vms, store, events, planner, teardown);
+    this.templates = new VmTemplates(paths.stateDir().resolve("templates"), vms, qemuImg, qemuBinary, clock);
   }
 
   /**
@@ -189,6 +195,52 @@ public final class VmManager implements AutoCloseable {
   /** The VMs whose QEMU runs, but {@code except}. */
   private List<VmRuntime> running(VmRuntime except) {
     return vms.all().stream().filter(v -> v != except && v.now().process() != null).toList();
+  }
+
+  /**
+   * Saves a running VM whose agent is ready as template {@code template}: its memory and device
+   * state and its disks, frozen. The VM is paused while it is saved and runs on afterwards.
+   */
+  public TemplateInfo createTemplate(String vmName, String template) {
+    return templates.create(vms.require(vmName), template);
+  }
+
+  public List<TemplateInfo> listTemplates() {
+    return templates.list();
+  }
+
+  public TemplateInfo getTemplate(String template) {
+    return templates.get(template);
+  }
+
+  /** Deletes a template; refused, naming them, while VMs cloned from it exist. */
+  public void deleteTemplate(String template) {
+    templates.delete(template);
+  }
+
+  /**
+   * Creates a VM from a template: its disks are overlays on the template's, and its first start
+   * resumes the template's saved state (with its own identity) instead of booting. A clone whose
+   * first start fails is deleted: nothing is left behind.
+   *
+   * @param vcpus 0 for the template's; anything else must equal it (likewise memoryMib)
+   */
+  public VmRecord createClone(String template, String name, int vcpus, long memoryMib, Map<String, String> labels,
+      List<PortForward> forwards, boolean start, VmOwner owner) {
+    VmTemplates.Stored t = templates.require(template);
+    VmConfig config = templates.cloneConfig(t, name, vcpus, memoryMib, labels, forwards);
+    VmRuntime vm = definitions.create(config, owner, filesOf(name));
+    try {
+      Files.writeString(vm.files.templateName(), template);
+      Files.writeString(vm.files.resumeFrom(), templates.dirOf(template).toString());
+      return start ? starter.start(vm, StartCheck.NONE) : vm.record();
+    } catch (IOException | RuntimeException e) {
+      definitions.delete(vm, true);
+      if (e instanceof VmException ve) {
+        throw ve;
+      }
+      throw new VmException(VmException.Kind.INTERNAL, "cannot clone template '" + template + "': " + e.getMessage(), e);
+    }
   }
 
   /** Starts a VM; its host paths are decided again for the caller who created it ({@link StartCheck}). */

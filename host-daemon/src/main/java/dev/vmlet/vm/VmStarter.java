@@ -15,6 +15,9 @@ import dev.vmlet.tpm.Swtpm;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.stream.Stream;
 import java.util.List;
+import java.util.ArrayList;
+import dev.vmlet.qemu.MigrationStream;
+import dev.vmlet.qmp.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,17 +92,27 @@ final class VmStarter {
     Files.createDirectories(vm.files.stateDir());
     Files.deleteIfExists(vm.files.consoleLog());
     LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
+    Path template = resumeFrom(vm);
+    List<String> argv = new ArrayList<>(plan.argv());
+    if (template != null) {
+      argv.addAll(List.of("-incoming", "defer")); // a clone's first start: QEMU waits for the template's state
+    }
     takeGpus(vm.name(), config);
     startShares(vm, config); // a failed start ends them and the TPM: VmTeardown.release
     if (config.platform().tpm()) {
       startTpm(vm);
     }
     long startedAt = clock.millis();
-    ProcessHandle qemu = launcher.launch(plan.argv(), vm.files, LAUNCH_BOUND);
+    ProcessHandle qemu = launcher.launch(argv, vm.files, LAUNCH_BOUND);
     BootTimeline timeline = config.attachesSeed() ? new BootTimeline(clock) : null;
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
-        plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(plan.argv()), plan.forwards())));
+        plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(argv), plan.forwards())));
     try {
+      if (template != null) {
+        resume(vm, template);
+        LOG.info("VM " + vm.name() + ": resumed from template " + template.getFileName() + " in "
+            + (clock.millis() - startedAt) + " ms");
+      }
       links.connect(vm);
       CpuPinning.apply(vm.now().qmp(), config.tuning().cpuPinning(), VmManager.QMP_TIMEOUT);
       if (timeline != null) {
@@ -113,6 +126,35 @@ final class VmStarter {
       throw e;
     }
     return plan.accel();
+  }
+
+  /**
+   * Loads the template's state into the clone's waiting QEMU and runs it, over a QMP connection of
+   * its own: the links connect after, to a guest that runs, so the agent's link sees a host that
+   * arrives (and says Hello as the clone) rather than frames sent while the guest did not run.
+   */
+  private static void resume(VmRuntime vm, Path template) throws IOException {
+    try (QmpClient qmp = QmpClient.connect(vm.files.qmpSocket(), Duration.ofSeconds(10), e -> { }, () -> { })) {
+      MigrationStream.load(qmp, vm.files.migrationSocket(), template.resolve("state.bin"), LAUNCH_BOUND);
+      String status = qmp.execute("query-status", null, VmManager.QMP_TIMEOUT).getAsJsonObject().get("status").getAsString();
+      if (!status.equals("running")) {
+        qmp.execute("cont", null, VmManager.QMP_TIMEOUT);
+      }
+    }
+    Files.delete(vm.files.resumeFrom()); // resumed: a later start boots
+  }
+
+  /** The template directory a clone resumes from at its first start; null for a boot. */
+  private static Path resumeFrom(VmRuntime vm) throws IOException {
+    if (!Files.exists(vm.files.resumeFrom())) {
+      return null;
+    }
+    Path dir = Path.of(Files.readString(vm.files.resumeFrom()).strip());
+    if (!Files.isRegularFile(dir.resolve("state.bin"))) {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' was cloned from the template in " + dir
+          + ", whose saved state is gone; delete the VM and clone it again from an existing template");
+    }
+    return dir;
   }
 
   /** One virtiofsd per share, running and listening before QEMU connects to it. */

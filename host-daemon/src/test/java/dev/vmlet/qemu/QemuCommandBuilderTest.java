@@ -60,6 +60,7 @@ class QemuCommandBuilderTest {
         "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0",
         "-device", "virtio-rng-pci,id=rng0",
         "-fw_cfg", "name=opt/dev.vmlet/token,file=/var/lib/vmlet/vms/web1/agent-token",
+        "-fw_cfg", "name=opt/dev.vmlet/identity,file=/var/lib/vmlet/vms/web1/identity",
         "-qmp", "unix:/run/vmlet/vms/web1/qmp.sock,server=on,wait=off",
         "-pidfile", "/run/vmlet/vms/web1/qemu.pid");
   }

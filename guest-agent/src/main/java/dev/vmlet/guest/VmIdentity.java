@@ -1,0 +1,145 @@
+package dev.vmlet.guest;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * The identity the host gives this VM at every start of its QEMU, through QEMU's fw_cfg entry
+ * {@code opt/dev.vmlet/identity} (root only): {@code key=value} lines, padded to a fixed size
+ * because the guest kernel learns an entry's size once, at boot.
+ *
+ * <p>The kernel command line and the agent's memory are frozen in a template's saved state, so a
+ * VM resumed from a template still carries the template's instance id. fw_cfg is read live: the
+ * agent reads this entry before every Hello, and an instance id that differs from the one it says
+ * Hello with means it now runs in a new VM (a clone). It then takes the new identity: hostname, the
+ * MAC of the network interface, fresh randomness for the kernel's pool, and (at the Welcome) the
+ * host's clock.
+ *
+ * <pre>
+ * instance_id=UUID
+ * hostname=NAME
+ * mac=52:54:00:xx:xx:xx
+ * seed=64 hex digits (32 random bytes)
+ * </pre>
+ */
+final class VmIdentity {
+  private static final Logger LOG = Logger.getLogger(VmIdentity.class.getName());
+  static final Path FW_CFG = Path.of("/sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/identity/raw");
+
+  /** One identity as the host wrote it. */
+  record Values(String instanceId, String hostname, String mac, byte[] seed) {}
+
+  private final Path file;
+
+  VmIdentity(Path file) {
+    this.file = file;
+  }
+
+  /** The identity in the file; empty when there is none (a VM started before identities, a test). */
+  Optional<Values> read() {
+    try {
+      return parse(new String(Files.readAllBytes(file), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Parses the file's text; empty when it has no instance id. Unknown keys are skipped. */
+  static Optional<Values> parse(String text) {
+    String id = "";
+    String host = "";
+    String mac = "";
+    byte[] seed = new byte[0];
+    for (String line : text.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq < 0) {
+        continue;
+      }
+      String v = line.substring(eq + 1).strip();
+      switch (line.substring(0, eq).strip()) {
+        case "instance_id" -> id = v;
+        case "hostname" -> host = v;
+        case "mac" -> mac = v.matches("[0-9a-f]{2}(:[0-9a-f]{2}){5}") ? v : "";
+        case "seed" -> seed = v.matches("([0-9a-f]{2})+") ? HexFormat.of().parseHex(v) : new byte[0];
+        default -> { }
+      }
+    }
+    return id.isEmpty() ? Optional.empty() : Optional.of(new Values(id, host, mac, seed));
+  }
+
+  /**
+   * Takes {@code next} after a resume in a new VM: each step is tried and logged on its own, so
+   * one the guest lacks (no {@code ip} tool, say) does not keep the others from being done.
+   *
+   * @param previousMac the MAC the template's interface had, "" when unknown
+   */
+  static void adopt(Values next, String previousMac) {
+    if (!next.hostname().isEmpty()) {
+      try {
+        Files.writeString(Path.of("/proc/sys/kernel/hostname"), next.hostname());
+      } catch (IOException e) {
+        LOG.warning("cannot set the hostname to " + next.hostname() + ": " + e.getMessage());
+      }
+    }
+    if (next.seed().length > 0) {
+      // Mixed into the pool (not credited): the clones of one template must not draw the same numbers.
+      try (OutputStream out = Files.newOutputStream(Path.of("/dev/urandom"))) {
+        out.write(next.seed());
+      } catch (IOException e) {
+        LOG.warning("cannot add the new random seed: " + e.getMessage());
+      }
+    }
+    if (!next.mac().isEmpty() && !previousMac.isEmpty()) {
+      for (String dev : interfacesWith(previousMac)) {
+        run(List.of("ip", "link", "set", "dev", dev, "address", next.mac()));
+      }
+    }
+    LOG.info("resumed in a new VM: instance " + next.instanceId() + ", hostname " + next.hostname() + ", mac " + next.mac());
+  }
+
+  /** Sets the guest's clock to the host's (Unix ms): GNU date takes fractions, busybox whole seconds. */
+  static void setClock(long unixMs) {
+    String exact = String.format("@%d.%03d", unixMs / 1000, unixMs % 1000);
+    if (!run(List.of("date", "-u", "-s", exact))) {
+      run(List.of("date", "-u", "-s", "@" + Math.round(unixMs / 1000.0)));
+    }
+  }
+
+  private static List<String> interfacesWith(String mac) {
+    try (var dirs = Files.list(Path.of("/sys/class/net"))) {
+      return dirs.filter(d -> GuestFacts.firstLine(d.resolve("address")).orElse("").equalsIgnoreCase(mac))
+          .map(d -> d.getFileName().toString()).toList();
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  private static boolean run(List<String> argv) {
+    try {
+      Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        LOG.warning(String.join(" ", argv) + ": no answer in 10 s");
+        return false;
+      }
+      if (p.exitValue() != 0) {
+        LOG.warning(String.join(" ", argv) + ": exit " + p.exitValue());
+      }
+      return p.exitValue() == 0;
+    } catch (IOException e) {
+      LOG.warning(String.join(" ", argv) + ": " + e.getMessage());
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+}

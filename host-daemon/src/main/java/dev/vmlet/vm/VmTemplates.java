@@ -1,0 +1,320 @@
+package dev.vmlet.vm;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonParseException;
+import dev.vmlet.disk.QemuImg;
+import dev.vmlet.fs.FileTrees;
+import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.qemu.MigrationStream;
+import dev.vmlet.qemu.QemuCommandBuilder;
+import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.qmp.QmpClient;
+import dev.vmlet.spec.DiskConfig;
+import dev.vmlet.spec.PortForward;
+import dev.vmlet.spec.TemplateInfo;
+import dev.vmlet.spec.VmConfig;
+import dev.vmlet.spec.VmException;
+import dev.vmlet.spec.VmException.Kind;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * Templates ({@code <state>/templates/NAME/}): the saved state of a running VM whose agent was
+ * ready ({@code state.bin}, QEMU's migration stream), its disks flattened and frozen read-only
+ * ({@code disks/}), and {@code template.json} (what it is and the config clones copy). A template
+ * is written into a hidden directory renamed into place when complete: a failed create leaves
+ * nothing. The source VM is paused while it is saved and runs on afterwards.
+ */
+final class VmTemplates {
+  private static final Logger LOG = Logger.getLogger(VmTemplates.class.getName());
+  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+  private static final Duration SAVE_BOUND = Duration.ofMinutes(5);
+
+  /** What template.json holds. */
+  record Stored(TemplateInfo info, VmConfig config) {}
+
+  private final Path root;
+  private final VmTable vms;
+  private final QemuImg qemuImg;
+  private final String qemuBinary;
+  private final Clock clock;
+  private volatile String qemuVersion;
+
+  VmTemplates(Path root, VmTable vms, QemuImg qemuImg, String qemuBinary, Clock clock) {
+    this.root = root;
+    this.vms = vms;
+    this.qemuImg = qemuImg;
+    this.qemuBinary = qemuBinary;
+    this.clock = clock;
+  }
+
+  Path dirOf(String name) {
+    return root.resolve(name);
+  }
+
+  /** Saves {@code vm} as template {@code name}; the VM keeps running. */
+  TemplateInfo create(VmRuntime vm, String name) {
+    validateName(name);
+    Path dir = dirOf(name);
+    if (Files.exists(dir)) {
+      throw new VmException(Kind.ALREADY_EXISTS, "a template named '" + name + "' already exists (see: vmlet template list)");
+    }
+    synchronized (vm) {
+      VmRecord r = vm.record();
+      Hello hello = refuseUnsaveable(vm, r);
+      // Its own hidden directory: two creates of one name never write into each other's.
+      Path tmp = root.resolve("." + name + "." + UUID.randomUUID() + ".tmp");
+      QmpClient qmp = vm.now().qmp();
+      AgentLinkPause pause = new AgentLinkPause(vm);
+      try {
+        FileTrees.deleteTree(tmp);
+        Files.createDirectories(tmp.resolve("disks"));
+        qmp.execute("stop", null, VmManager.QMP_TIMEOUT);
+        pause.pause();
+        long stateBytes = MigrationStream.save(qmp, vm.files.migrationSocket(), tmp.resolve("state.bin"),
+            QemuSandbox.user().orElse(null), SAVE_BOUND);
+        List<DiskConfig> disks = new ArrayList<>();
+        for (DiskConfig d : r.config().disks()) {
+          Path frozen = tmp.resolve("disks").resolve(d.name() + ".qcow2");
+          qemuImg.flatten(vm.files.disk(d.name()), frozen);
+          frozen.toFile().setReadOnly();
+          disks.add(new DiskConfig(d.name(), dir.resolve("disks").resolve(d.name() + ".qcow2").toString(), 0, false));
+        }
+        VmConfig config = VmConfig.builder(r.config().name()).vcpus(r.config().vcpus()).memoryMib(r.config().memoryMib())
+            .image(r.config().image()).accel(r.config().accel()).disks(disks).tuning(r.config().tuning())
+            .platform(r.config().platform()).directBoot(r.config().directBoot()).network(r.config().network()).build();
+        TemplateInfo info = new TemplateInfo(name, vm.name(), r.config().image(), r.config().vcpus(), r.config().memoryMib(),
+            r.config().platform().machine(), qemuVersion(), clock.millis(), stateBytes, 0, hello.getGuest().getOsRelease(),
+            hello.getGuest().getKernel(), hello.getGuest().getHostname(), List.of());
+        Files.writeString(tmp.resolve("template.json"), GSON.toJson(new Stored(info, config)), StandardCharsets.UTF_8);
+        try {
+          Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+          throw new VmException(Kind.ALREADY_EXISTS, "a template named '" + name + "' was made meanwhile; nothing of this one was kept");
+        }
+        LOG.info("template " + name + ": saved from VM " + vm.name() + " (" + r.instanceId() + "), state " + stateBytes + " bytes");
+        return get(name);
+      } catch (IOException | RuntimeException e) {
+        FileTrees.deleteTree(tmp);
+        if (e instanceof VmException ve) {
+          throw ve;
+        }
+        throw new VmException(Kind.INTERNAL, "cannot make template '" + name + "' from VM '" + vm.name() + "': " + e.getMessage()
+            + "; nothing was kept", e);
+      } finally {
+        resume(vm, qmp, pause);
+      }
+    }
+  }
+
+  /** The VM's agent link stops checking heartbeats while the guest is paused for the save. */
+  private record AgentLinkPause(VmRuntime vm) {
+    void pause() {
+      set(true);
+    }
+
+    void set(boolean paused) {
+      QemuLinks l = vm.now().links();
+      if (l != null && l.agent() != null) {
+        l.agent().suspendLiveness(paused);
+      }
+    }
+  }
+
+  private static void resume(VmRuntime vm, QmpClient qmp, AgentLinkPause pause) {
+    try {
+      qmp.execute("cont", null, VmManager.QMP_TIMEOUT);
+    } catch (IOException e) {
+      LOG.warning("VM " + vm.name() + ": cannot resume after saving a template: " + e.getMessage());
+    } finally {
+      pause.set(false);
+    }
+  }
+
+  /** @return the agent's Hello, when the VM's state can be saved as a template */
+  private static Hello refuseUnsaveable(VmRuntime vm, VmRecord r) {
+    if (r.state() != VmState.RUNNING || vm.now().qmp() == null) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' is " + r.state()
+          + ": a template is made from a running VM whose agent is ready; start it (vmlet start " + vm.name() + ") and retry");
+    }
+    Hello hello = vm.now().agent().hello();
+    if (hello == null) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "the agent of VM '" + vm.name()
+          + "' is not ready: a template must hold a guest whose agent answers; wait until `vmlet info " + vm.name() + "` shows it ready and retry");
+    }
+    VmSnapshots.refuseLiveWithPassthrough(vm, "making a template");
+    if (VmConfig.isCloudImage(r.config().image())) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' boots image '" + r.config().image()
+          + "': templates are made from micro or kernel VMs in this version (a cloud image's seed and root disk are not yet cloned)");
+    }
+    if (!r.qemuCommand().contains(QemuCommandBuilder.IDENTITY_FW_CFG)) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' was started by an older vmlet, without the identity"
+          + " a clone needs; restart it (vmlet stop, vmlet start) and retry");
+    }
+    return hello;
+  }
+
+  List<TemplateInfo> list() {
+    List<TemplateInfo> out = new ArrayList<>();
+    try (var dirs = Files.list(root)) {
+      for (Path d : dirs.sorted().toList()) {
+        if (!d.getFileName().toString().startsWith(".") && Files.isRegularFile(d.resolve("template.json"))) {
+          try {
+            out.add(get(d.getFileName().toString()));
+          } catch (VmException e) {
+            LOG.warning(e.getMessage()); // one damaged template does not hide the others; GetTemplate says what is wrong
+          }
+        }
+      }
+    } catch (IOException e) {
+      return out; // no templates directory yet
+    }
+    return out;
+  }
+
+  TemplateInfo get(String name) {
+    Stored s = load(name);
+    return s.info().withSize(FileTrees.size(dirOf(name)), clonesOf(name));
+  }
+
+  /** The template, checked so that QEMU can load it: complete, and saved by this QEMU. */
+  Stored require(String name) {
+    Stored s = load(name);
+    Path state = dirOf(name).resolve("state.bin");
+    long size;
+    try {
+      size = Files.size(state);
+    } catch (IOException e) {
+      size = -1;
+    }
+    if (size != s.info().stateBytes()) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "template '" + name + "' is damaged: its state file " + state + " has "
+          + size + " bytes, " + s.info().stateBytes() + " were saved (truncated?); delete it (vmlet template delete " + name
+          + ") and make it again");
+    }
+    String here = qemuVersion();
+    if (!here.equals(s.info().qemuVersion())) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "template '" + name + "' was saved by " + s.info().qemuVersion()
+          + ", this host runs " + here + ": QEMU loads only its own version's state; make the template again on this host");
+    }
+    return s;
+  }
+
+  private Stored load(String name) {
+    validateName(name);
+    Path json = dirOf(name).resolve("template.json");
+    if (!Files.isRegularFile(json)) {
+      throw new VmException(Kind.NOT_FOUND, "no template named '" + name + "' (see: vmlet template list)");
+    }
+    try {
+      Stored s = GSON.fromJson(Files.readString(json), Stored.class);
+      if (s == null || s.info() == null || s.config() == null) {
+        throw new JsonParseException("empty");
+      }
+      return s;
+    } catch (IOException | JsonParseException e) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "template '" + name + "' is damaged: " + json + " cannot be read ("
+          + e.getMessage() + "); delete it and make it again");
+    }
+  }
+
+  /**
+   * The config of a clone named {@code name}: the template's, with the caller's labels and forwards.
+   *
+   * @param vcpus 0: the template's; else must be the template's
+   * @param memoryMib 0: the template's; else must be the template's
+   */
+  VmConfig cloneConfig(Stored t, String name, int vcpus, long memoryMib, Map<String, String> labels, List<PortForward> forwards) {
+    TemplateInfo i = t.info();
+    if ((vcpus != 0 && vcpus != i.vcpus()) || (memoryMib != 0 && memoryMib != i.memoryMib())) {
+      throw VmException.invalid("template '" + i.name() + "' holds a VM of " + i.vcpus() + " vCPUs and " + i.memoryMib()
+          + " MiB, asked for " + (vcpus == 0 ? i.vcpus() : vcpus) + " vCPUs and " + (memoryMib == 0 ? i.memoryMib() : memoryMib)
+          + " MiB: a clone resumes the template's machine as it was; leave vcpus and memory unset, or make a template of that size");
+    }
+    VmConfig c = t.config();
+    return VmConfig.builder(name).vcpus(c.vcpus()).memoryMib(c.memoryMib()).image(c.image()).accel(c.accel()).disks(c.disks())
+        .tuning(c.tuning()).platform(c.platform()).directBoot(c.directBoot()).network(c.network()).labels(labels)
+        .forwards(forwards).build();
+  }
+
+  /** Deletes a template no VM uses. */
+  void delete(String name) {
+    load(name);
+    List<String> users = clonesOf(name);
+    if (!users.isEmpty()) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "template '" + name + "' is the base of VMs " + users
+          + ": delete them first (vmlet delete NAME)");
+    }
+    Path dir = dirOf(name);
+    Path gone = root.resolve("." + name + ".deleting");
+    try {
+      FileTrees.deleteTree(gone);
+      Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE); // a half-deleted template is never listed
+    } catch (IOException e) {
+      throw new VmException(Kind.INTERNAL, "cannot delete template '" + name + "': " + e.getMessage(), e);
+    }
+    FileTrees.deleteTree(gone);
+    LOG.info("template " + name + ": deleted");
+  }
+
+  /** The VMs whose disks are overlays on the template's. */
+  List<String> clonesOf(String name) {
+    List<String> out = new ArrayList<>();
+    for (VmRuntime vm : vms.all()) {
+      try {
+        if (Files.exists(vm.files.templateName()) && Files.readString(vm.files.templateName()).strip().equals(name)) {
+          out.add(vm.name());
+        }
+      } catch (IOException e) {
+        out.add(vm.name()); // cannot tell: keep the template
+      }
+    }
+    return out.stream().sorted().toList();
+  }
+
+  static void validateName(String name) {
+    try {
+      VmConfig.validateName(name);
+    } catch (VmException e) {
+      throw VmException.invalid("template " + e.getMessage());
+    }
+  }
+
+  /** The first line of {@code qemu-system-x86_64 --version}, asked once. */
+  String qemuVersion() {
+    String v = qemuVersion;
+    if (v != null) {
+      return v;
+    }
+    try {
+      Process p = new ProcessBuilder(qemuBinary, "--version").redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        p.destroyForcibly();
+        throw new IOException(qemuBinary + " --version failed: " + out.strip());
+      }
+      v = out.lines().findFirst().orElse("").strip();
+    } catch (IOException e) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "cannot ask QEMU its version: " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new VmException(Kind.INTERNAL, "interrupted while asking QEMU its version", e);
+    }
+    qemuVersion = v;
+    return v;
+  }
+}

@@ -1,0 +1,103 @@
+package dev.vmlet.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmlet.it.BenchSupport;
+import dev.vmlet.proto.v1.CreateTemplateRequest;
+import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.Template;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Not part of the test run: {@code ./scripts/bench clone}. A micro template and its clones: launch
+ * to agent ready (an exec answered) from the template next to a cold boot of the same image, taken
+ * in turns in the same run; the template's size; and the host memory each of 10 clones running at
+ * once adds (QEMU's private memory and PSS).
+ */
+class CloneBench {
+  private static final int MEMORY_MIB = 256;
+
+  @TempDir Path tmp;
+
+  @Test
+  void cloneToReady_nextToColdBoot_andMemoryPerClone() throws Exception {
+    int runs = Bench.runs();
+    int clones = Integer.getInteger("bench.clones", 10);
+    try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
+      node.start("src", MEMORY_MIB);
+      Template t = node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
+          .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl").setVm("src").build());
+      node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("src").setForce(true).build());
+      Bench.report("micro template (" + MEMORY_MIB + " MiB guest): saved state / everything (MiB)",
+          String.format("%.1f / %.1f", t.getStateBytes() / 1048576.0, t.getSizeBytes() / 1048576.0));
+
+      List<Double> cold = new ArrayList<>();
+      List<Double> clone = new ArrayList<>();
+      for (int i = 0; i < runs; i++) {
+        cold.add(launchToExec(node, "cold" + i, ""));
+        clone.add(launchToExec(node, "clone" + i, "tpl"));
+        delete(node, "cold" + i);
+        delete(node, "clone" + i);
+      }
+      Bench.report("micro: launch to exec answered, cold boot (s)", Bench.stats(cold, "%.2f"));
+      Bench.report("micro: launch to exec answered, clone of a template (s)", Bench.stats(clone, "%.2f"));
+      new Bench.Chart("clone-launch.png", "Micro VM: launch to exec answered (s, medians, same run)", "s")
+          .bar("seconds", "cold boot", Bench.median(cold))
+          .bar("seconds", "clone of a template", Bench.median(clone))
+          .write();
+
+      List<Vm> running = new ArrayList<>();
+      for (int i = 0; i < clones; i++) {
+        launchToExec(node, "many" + i, "tpl");
+        running.add(node.client.vms().getVm(dev.vmlet.proto.v1.VmRef.newBuilder().setName("many" + i).build()));
+      }
+      List<Double> rss = new ArrayList<>();
+      List<Double> pss = new ArrayList<>();
+      List<Double> priv = new ArrayList<>();
+      for (Vm vm : running) {
+        rss.add(rollup(vm.getPid(), "Rss:"));
+        pss.add(rollup(vm.getPid(), "Pss:"));
+        priv.add(rollup(vm.getPid(), "Private_Clean:") + rollup(vm.getPid(), "Private_Dirty:"));
+      }
+      Bench.report(clones + " clones of one micro template running at once: QEMU RSS per clone (MiB)", Bench.stats(rss, "%.0f"));
+      Bench.report(clones + " clones: QEMU PSS per clone (MiB)", Bench.stats(pss, "%.0f"));
+      Bench.report(clones + " clones: QEMU private memory per clone, RSS minus shared (MiB)", Bench.stats(priv, "%.0f"));
+    }
+  }
+
+  /** Seconds from CreateVm (started) to the agent ready and an exec answered. */
+  private static double launchToExec(BenchSupport.MicroNode node, String name, String template) {
+    long t0 = System.nanoTime();
+    node.client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(template.isEmpty() ? MEMORY_MIB : 0))
+        .setTemplate(template).setStart(true).build());
+    node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
+        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+    assertThat(node.exec(name, "true")).isZero();
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  private static void delete(BenchSupport.MicroNode node, String name) {
+    node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(name).setForce(true).build());
+  }
+
+  /** A field of /proc/PID/smaps_rollup, in MiB. */
+  private static double rollup(long pid, String field) throws Exception {
+    for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
+      if (l.startsWith(field)) {
+        return Long.parseLong(l.substring(field.length()).replaceAll("[^0-9]", "")) / 1024.0;
+      }
+    }
+    throw new AssertionError(field + " not in /proc/" + pid + "/smaps_rollup");
+  }
+}

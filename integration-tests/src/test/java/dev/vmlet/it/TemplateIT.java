@@ -1,0 +1,152 @@
+package dev.vmlet.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vmlet.client.DaemonClient;
+import dev.vmlet.proto.v1.CreateTemplateRequest;
+import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.StopVmRequest;
+import dev.vmlet.proto.v1.Template;
+import dev.vmlet.proto.v1.TemplateRef;
+import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmRef;
+import dev.vmlet.proto.v1.VmSpec;
+import dev.vmlet.proto.v1.VmState;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Templates and clones with real parts: a micro VM saved as a template by real QEMU (TCG here),
+ * two clones resumed from it side by side, each with its own identity, files and token.
+ */
+class TemplateIT {
+  @TempDir static Path tmp;
+  static TestDaemon testDaemon;
+  static DaemonClient client;
+
+  @BeforeAll
+  static void startDaemon() throws Exception {
+    testDaemon = TestDaemon.start(tmp);
+    client = testDaemon.client;
+  }
+
+  @AfterAll
+  static void stopDaemon() throws Exception {
+    if (testDaemon != null) {
+      testDaemon.close();
+    }
+  }
+
+  private static String sh(String vm, String line) {
+    return Guests.sh(client, vm, line).strip();
+  }
+
+  private static Vm create(String name, String template) {
+    long t0 = System.nanoTime();
+    Vm vm = client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(template.isEmpty() ? 256 : 0)).setTemplate(template)
+        .setStart(true).build());
+    Vm ready = Guests.waitReady(client, name);
+    assertThat(Guests.exec(client, name, "true").exitCode()).isZero();
+    System.out.printf("%s %s: create to exec answered in %d ms%n", template.isEmpty() ? "boot" : "clone of " + template, name,
+        (System.nanoTime() - t0) / 1_000_000);
+    return ready;
+  }
+
+  @Test
+  void template_fromMicroVm_givesClonesOfTheirOwn_andIsKeptWhileTheyExist() throws Exception {
+    Vm source = create("tpl-src", "");
+    String sourceId = source.getInstanceId();
+    sh("tpl-src", "echo from-template > /root/marker");
+    byte[] sourceToken = Files.readAllBytes(testDaemon.paths.vmStateDir("tpl-src").resolve("agent-token"));
+
+    Template t = client.vms().withDeadlineAfter(300, TimeUnit.SECONDS)
+        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl").setVm("tpl-src").build());
+    System.out.printf("template tpl: state %d bytes, %d bytes in all%n", t.getStateBytes(), t.getSizeBytes());
+    assertThat(t.getSourceVm()).isEqualTo("tpl-src");
+    assertThat(t.getMemoryMib()).isEqualTo(256);
+    assertThat(t.getStateBytes()).isPositive();
+    assertThat(t.getGuest().getHostname()).isEqualTo("tpl-src");
+    // The source runs on and still answers.
+    assertThat(sh("tpl-src", "cat /root/marker")).isEqualTo("from-template");
+
+    Vm a = create("clone-a", "tpl");
+    Vm b = create("clone-b", "tpl");
+    assertThat(a.getQemuCommand()).contains("-incoming defer");
+    // Each clone says who it is: its own instance id, hostname and MAC; the template's file is there.
+    for (Vm c : new Vm[] {a, b}) {
+      String name = c.getSpec().getName();
+      assertThat(c.getInstanceId()).isNotEqualTo(sourceId);
+      assertThat(c.getGuest().getHostname()).isEqualTo(name);
+      assertThat(sh(name, "hostname")).isEqualTo(name);
+      assertThat(sh(name, "cat /root/marker")).isEqualTo("from-template");
+      String identity = sh(name, "cat /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/identity/raw");
+      assertThat(identity).contains("instance_id=" + c.getInstanceId());
+      assertThat(sh(name, "cat /sys/class/net/eth0/address")).isEqualTo(identity.lines()
+          .filter(l -> l.startsWith("mac=")).findFirst().orElseThrow().substring(4));
+      // The token the agent proved is the clone's own, not the template's.
+      String token = sh(name, "od -An -tx1 -v /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw | tr -d ' \\n'");
+      assertThat(token).isEqualTo(HexFormat.of().formatHex(Files.readAllBytes(testDaemon.paths.vmStateDir(name).resolve("agent-token"))))
+          .isNotEqualTo(HexFormat.of().formatHex(sourceToken));
+      // The clock is now, not the template's moment.
+      long guestSecs = Long.parseLong(sh(name, "date +%s"));
+      assertThat(Math.abs(guestSecs - System.currentTimeMillis() / 1000)).isLessThan(10);
+    }
+    assertThat(a.getInstanceId()).isNotEqualTo(b.getInstanceId());
+    // Root is a tmpfs in the micro image: what one clone writes the other and the source never see.
+    sh("clone-a", "echo only-a > /root/a");
+    assertThat(sh("clone-b", "cat /root/a 2>&1 || echo missing")).endsWith("missing");
+    assertThat(sh("tpl-src", "cat /root/a 2>&1 || echo missing")).endsWith("missing");
+
+    // A template in use is kept, naming its clones.
+    assertThatThrownBy(() -> client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription()).contains("clone-a", "clone-b");
+        });
+    // A clone of another size is refused before anything is made.
+    assertThatThrownBy(() -> client.vms().createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName("clone-big").setMemoryMib(512)).setTemplate("tpl").setStart(true).build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(e.getStatus().getDescription()).contains("256 MiB");
+        });
+    assertThat(Files.exists(testDaemon.paths.vmStateDir("clone-big"))).isFalse();
+
+    // A clone stops and starts again like any VM (a boot now), and is deleted.
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName("clone-b").build());
+    Vm again = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName("clone-b").build());
+    assertThat(again.getState()).isEqualTo(VmState.RUNNING);
+    assertThat(again.getQemuCommand()).doesNotContain("-incoming");
+    Guests.waitReady(client, "clone-b");
+    assertThat(sh("clone-b", "hostname")).isEqualTo("clone-b");
+    for (String vm : new String[] {"clone-a", "clone-b", "tpl-src"}) {
+      client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(vm).setForce(true).build());
+    }
+    client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl").build());
+    assertThat(client.vms().listTemplates(dev.vmlet.proto.v1.ListTemplatesRequest.getDefaultInstance()).getTemplatesList()).isEmpty();
+  }
+
+  @Test
+  void template_fromAStoppedVm_isRefusedWithTheWayOut() {
+    client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName("tpl-stopped").setMemoryMib(256)).build());
+    assertThatThrownBy(() -> client.vms().createTemplate(CreateTemplateRequest.newBuilder().setName("t2").setVm("tpl-stopped").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription()).contains("CREATED", "vmlet start tpl-stopped");
+        });
+    assertThat(Files.exists(testDaemon.paths.stateDir().resolve("templates/t2"))).isFalse();
+    client.vms().deleteVm(DeleteVmRequest.newBuilder().setName("tpl-stopped").build());
+  }
+}
