@@ -90,8 +90,9 @@ public final class BenchSupport {
     TestDaemon d = TestDaemon.start(dir);
     d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(name).setImage("debian").setVcpus(2).setMemoryMib(2048)).setStart(true).build());
-    d.client.vms().withDeadlineAfter(500, TimeUnit.SECONDS)
-        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(480).build());
+    // Generous: on a loaded 2-core host the first boot took 444 s to install the agent (load 29).
+    d.client.vms().withDeadlineAfter(920, TimeUnit.SECONDS)
+        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(900).build());
     return new DebianVm(d, name);
   }
 
