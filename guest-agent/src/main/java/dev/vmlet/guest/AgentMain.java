@@ -2,6 +2,7 @@ package dev.vmlet.guest;
 
 import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.common.session.TokenProof;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.logging.Logger;
@@ -106,6 +107,12 @@ public final class AgentMain {
     new ExecRunner(1, ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
     // The answer to the host's challenge: its HMAC classes (JCA providers) are the handshake's cost.
     TokenProof.hmac(new byte[32], new byte[32], "warm-up");
+    // The agent itself as main builds it (its handlers, a random start id), without a host to serve.
+    try (Agent agent = new Agent(() -> {
+      throw new IOException("warm-up: no host");
+    }, hello, Duration.ofSeconds(1), Policy.allowAll())) {
+      agent.handlers();
+    }
     LOG.info("warm-up done: " + frames.size() + " frames");
   }
 

@@ -1,5 +1,7 @@
 package dev.vmlet.cli;
 
+import dev.vmlet.proto.v1.BootBreakdown;
+
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
@@ -50,6 +52,9 @@ final class InfoCommand implements Callable<Integer> {
             (v.getAgentReadyAtUnixMs() - v.getStartedAtUnixMs()) / 1000.0));
         line("Guest", v.getGuest().getOs() + " " + v.getGuest().getKernel() + " " + v.getGuest().getArch()
             + ", hostname " + v.getGuest().getHostname());
+        if (v.hasBootBreakdown()) {
+          line("Boot to agent", breakdown(v.getBootBreakdown()));
+        }
       } else {
         line("Agent", "not connected");
       }
@@ -93,6 +98,13 @@ final class InfoCommand implements Callable<Integer> {
     step.accept("cloud-init done", v.getCloudInitDoneUnixMs());
     step.accept("SSH ready", v.getSshReadyUnixMs());
     return sb.toString();
+  }
+
+  /** Where a boot's time to agent ready went, in seconds, phase by phase. */
+  static String breakdown(BootBreakdown b) {
+    return String.format("firmware %.2f s, kernel %.2f s, init %.2f s, agent JVM %.2f s, agent main %.2f s, handshake %.2f s",
+        b.getFirmwareMs() / 1000.0, b.getKernelMs() / 1000.0, b.getInitMs() / 1000.0, b.getAgentJvmMs() / 1000.0,
+        b.getAgentMainMs() / 1000.0, b.getHandshakeMs() / 1000.0);
   }
 
   private static void line(String k, String v) {

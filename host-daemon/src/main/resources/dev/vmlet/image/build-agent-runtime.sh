@@ -37,11 +37,7 @@ case $JIT in
   tiered) JIT_FLAGS="-XX:CICompilerCount=2" ;;
   *) die "JIT must be c1 or tiered, got '$JIT'" ;;
 esac
-# CompileThresholdScaling=10: a method is compiled after 10 times the usual calls. Under TCG the
-# JIT's fresh code must be translated again by QEMU, so compiling the start-up's lukewarm methods
-# cost more than interpreting them (the agent's --warm-up in a micro VM: 3.1-4.2 s of QEMU CPU
-# against 4.6-6.6 s with the usual thresholds); a transfer's loops still get hot and compiled.
-JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:CompileThresholdScaling=10 -XX:-UsePerfData -Xss512k -Xmx96m -Djdk.lang.Process.launchMechanism=VFORK"
+JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m -Djdk.lang.Process.launchMechanism=VFORK"
 if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
       -cp vmlet-agent.jar dev.vmlet.guest.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"

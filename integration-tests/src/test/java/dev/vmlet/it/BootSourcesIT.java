@@ -84,10 +84,10 @@ class BootSourcesIT {
     create(VmSpec.newBuilder().setName(name).setMachine(Machine.MACHINE_MICROVM).setBalloon(true)
         .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(8)));
     Guests.waitReady(client, name);
-    // No PCI bus at all; the disk, the NIC, the console port and the balloon sit on virtio-mmio.
+    // No PCI bus at all; the disk, the NIC, the console port, the entropy source and the balloon sit on virtio-mmio.
     assertThat(Guests.sh(client, name, "ls /sys/bus/pci/devices 2>/dev/null | wc -l")).isEqualTo("0\n");
     String devices = Guests.sh(client, name, "for d in /sys/bus/virtio/devices/*; do readlink -f $d; done");
-    assertThat(devices.lines()).hasSize(4).allSatisfy(d -> assertThat(d).doesNotContain("pci"));
+    assertThat(devices.lines()).hasSize(5).allSatisfy(d -> assertThat(d).doesNotContain("pci"));
     assertThat(Guests.sh(client, name, "cat /sys/block/vda/size")).isEqualTo(8 * 2048 + "\n");
     long t0 = System.nanoTime();
     Vm stopped = client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).build());
