@@ -86,8 +86,16 @@ class SwarmFleetIT {
       String b = nodes.get(1);
       DaemonClient ca = clients.get(a);
       DaemonClient cb = clients.get(b);
-      Poll.until(a + " to see " + b + " through " + SAN, Duration.ofSeconds(120), () -> names(ca).contains(b));
-      Poll.until(b + " to see " + a + " through " + SAN, Duration.ofSeconds(120), () -> names(cb).contains(a));
+      try {
+        Poll.until(a + " to see " + b + " through " + SAN, Duration.ofSeconds(120), () -> names(ca).contains(b));
+        Poll.until(b + " to see " + a + " through " + SAN, Duration.ofSeconds(120), () -> names(cb).contains(a));
+      } catch (AssertionError e) {
+        for (var c : clients.entrySet()) {
+          System.out.println(c.getKey() + " lists " + c.getValue().node().listNodes(ListNodesRequest.getDefaultInstance()).getNodesList());
+        }
+        System.out.println("docker service logs:\n" + Docker.run(Map.of(), Docker.CALL, "service", "logs", "--raw", stack.service));
+        throw e;
+      }
       System.out.printf("%s and %s see each other %.0f s after the start; %s lists %s%n", a, b, (System.nanoTime() - t0) / 1e9,
           a, ca.node().listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
               .map(n -> n.getName() + "@" + n.getAddress() + (n.getReachable() ? "" : " (unreachable)")).toList());
