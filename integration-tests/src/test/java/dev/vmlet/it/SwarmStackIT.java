@@ -100,11 +100,14 @@ class SwarmStackIT {
     if (client != null) {
       client.close();
     }
-    if (stack != null) {
-      stack.close();
-    }
-    if (dir != null) {
-      FileTrees.deleteTree(dir);
+    try {
+      if (stack != null) {
+        stack.close();
+      }
+    } finally {
+      if (dir != null) {
+        FileTrees.deleteTree(dir); // also when the stack's removal failed
+      }
     }
     System.out.printf("SwarmStackIT: %.0f s in all%n", (System.nanoTime() - t0) / 1e9);
   }
