@@ -13,7 +13,6 @@ import javax.naming.NameNotFoundException;
 import javax.naming.NamingEnumeration;
 import javax.naming.NamingException;
 import javax.naming.directory.Attribute;
-import javax.naming.directory.Attributes;
 import javax.naming.directory.DirContext;
 import javax.naming.directory.InitialDirContext;
 
@@ -77,10 +76,16 @@ public record PeerSource(String server, int serverPort, String name, int port) {
     DirContext ctx = null;
     try {
       ctx = new InitialDirContext(env);
-      Attributes attrs = ctx.getAttributes(name, new String[] {"A", "AAAA"});
+      // One query per type: asked for both at once, JNDI sends a single ANY query, which Docker's
+      // embedded DNS server (Swarm's tasks.SERVICE) answers with NXDOMAIN.
       List<InetAddress> out = new ArrayList<>();
       for (String type : List.of("A", "AAAA")) {
-        Attribute a = attrs.get(type);
+        Attribute a;
+        try {
+          a = ctx.getAttributes(name, new String[] {type}).get(type);
+        } catch (NameNotFoundException e) {
+          continue; // no task runs (NXDOMAIN), or none with this kind of address
+        }
         if (a == null) {
           continue;
         }
@@ -90,8 +95,6 @@ public record PeerSource(String server, int serverPort, String name, int port) {
         }
       }
       return out;
-    } catch (NameNotFoundException e) {
-      return List.of();
     } catch (NamingException e) {
       throw new IOException("cannot resolve " + name + (server == null ? " with the host's resolvers" : " at " + server + ":"
           + serverPort) + ": " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " " + e.getMessage()), e);

@@ -47,6 +47,21 @@ class DeployManifestsTest {
   }
 
   @Test
+  void theFleetFile_addsPeersThroughSwarmDns_thePeerCertificate_andTheNodesName() throws Exception {
+    Object fleet = new Yaml().load(Files.readString(DEPLOY.resolve("swarm-fleet.yml")));
+    Object svc = at(fleet, "services", "vmlet");
+    List<String> command = at(svc, "command");
+    // It replaces the stack file's command: the listener and its certificates must stay.
+    assertThat(String.join(" ", command)).contains("--listen tcp://0.0.0.0:7443 --pki /run/secrets")
+        .contains("--peers dns:tasks.vmlet:7443").contains("--peer-cert /run/secrets/peer.pem")
+        .contains("--peer-key /run/secrets/peer.key").contains("--peer-ca /run/secrets/ca.pem");
+    assertThat((String) at(svc, "hostname")).isEqualTo("{{.Node.Hostname}}");
+    assertThat((List<Map<String, Object>>) at(svc, "secrets")).extracting(m -> m.get("target"))
+        .containsExactlyInAnyOrder("peer.pem", "peer.key");
+    assertThat((Object) at(svc, "deploy")).isNull(); // the stack file's placement and limits stay as they are
+  }
+
+  @Test
   void theDaemonSet_runsAsNonRoot_withoutPrivileges_onVmCapableNodes() throws Exception {
     Object ds = new Yaml().load(Files.readString(DEPLOY.resolve("k8s-daemonset.yaml")));
     assertThat((String) at(ds, "kind")).isEqualTo("DaemonSet");

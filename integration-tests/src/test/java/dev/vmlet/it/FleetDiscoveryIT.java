@@ -47,8 +47,8 @@ import org.junit.jupiter.api.io.TempDir;
  * certificate). Records change by rewriting the file and sending dnsmasq SIGHUP, as a Swarm task
  * coming or going changes {@code tasks.SERVICE}.
  *
- * <p>The same test on a Swarm stack (two daemon tasks on an overlay network) needs the node image
- * of the swarm branch: {@code SwarmFleetIT} is its hook.
+ * <p>{@code SwarmFleetIT} runs the same checks on a Swarm stack (two daemon tasks on an overlay
+ * network, Docker's embedded DNS).
  */
 class FleetDiscoveryIT {
   @TempDir static Path tmp;

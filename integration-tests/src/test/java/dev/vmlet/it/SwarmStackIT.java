@@ -23,7 +23,6 @@ import dev.vmlet.security.Role;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,23 +52,22 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SwarmStackIT {
-  static final Duration START = Duration.ofMinutes(4);
-  static final String LABEL = "vm-capable";
+  static final Duration START = SwarmStack.START;
   static final String MARKER = "vmlet-disk-marker-" + UUID.randomUUID();
 
   private Path dir;
-  private final String stack = "vmlet-it-" + UUID.randomUUID().toString().substring(0, 8);
-  private final String service = stack + "_vmlet";
   private final long t0 = System.nanoTime();
-  private final List<String> secrets = new ArrayList<>();
+  private SwarmStack stack;
+  private String service;
   private String node;
-  private String labelBefore;
-  private boolean deployed;
   private DaemonClient client;
 
   @BeforeAll
   void deploy() throws Exception {
     Docker.assume(true);
+    stack = new SwarmStack();
+    service = stack.service;
+    node = stack.node;
     dir = Files.createTempDirectory("vmlet-swarm-it");
     String image = Docker.nodeImage();
     Path cache = VmletPaths.fromEnvironment().cacheDir();
@@ -78,22 +76,13 @@ class SwarmStackIT {
     NodePki pki = new NodePki(dir.resolve("pki"));
     pki.init(List.of("127.0.0.1"));
     pki.issueClient("controller", Role.ADMIN, Duration.ofDays(1));
-    for (var s : Map.of("ca", pki.caCert(), "server-cert", pki.serverCert(), "server-key", pki.serverKey()).entrySet()) {
-      Docker.out("secret", "create", stack + "-" + s.getKey(), s.getValue().toString());
-      secrets.add(stack + "-" + s.getKey());
-    }
-    node = Docker.out("info", "--format", "{{.Swarm.NodeID}}");
-    labelBefore = Docker.out("node", "inspect", "--format", "{{index .Spec.Labels \"" + LABEL + "\"}}", node);
-    Docker.out("node", "update", "--label-add", LABEL + "=true", node);
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    deployed = true;
-    Docker.out(Map.of("VMLET_IMAGE", image, "VMLET_IMAGES_DIR", cache.toString(), "VMLET_SECRETS", stack,
-        "VMLET_PORT", Integer.toString(port)), "stack", "deploy", "-c", "deploy/swarm-stack.yml", stack);
+    stack.secrets(Map.of("ca", pki.caCert(), "server-cert", pki.serverCert(), "server-key", pki.serverKey()));
+    stack.labelNode();
+    int port = SwarmStack.freePort();
+    stack.deploy(Map.of("VMLET_IMAGE", image, "VMLET_IMAGES_DIR", cache.toString(), "VMLET_PORT", Integer.toString(port)),
+        "deploy/swarm-stack.yml");
     String container = runningContainer();
-    System.out.println("stack " + stack + " deployed; task container " + container);
+    System.out.println("stack " + stack.name + " deployed; task container " + container);
     client = new DaemonClient(new InetSocketAddress("127.0.0.1", port), pki.clientCert("controller"),
         pki.clientKey("controller"), pki.caCert());
     Poll.until("the daemon in the service to answer over mutual TLS on port " + port, START, () -> {
@@ -111,26 +100,14 @@ class SwarmStackIT {
     if (client != null) {
       client.close();
     }
-    if (deployed) {
-      Docker.out("stack", "rm", stack);
-      // The task containers go asynchronously; their volumes can go only after them.
-      Poll.until("the stack's containers to be gone", START,
-          () -> Docker.out("ps", "-aq", "--filter", "label=com.docker.stack.namespace=" + stack).isEmpty());
-      Poll.until("the stack's network to be gone", START,
-          () -> Docker.out("network", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + stack).isEmpty());
-      for (String v : Docker.out("volume", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + stack).lines().toList()) {
-        Docker.out("volume", "rm", v);
+    try {
+      if (stack != null) {
+        stack.close();
       }
-    }
-    for (String s : secrets) {
-      Docker.out("secret", "rm", s);
-    }
-    if (node != null) {
-      Docker.out("node", "update", labelBefore.isEmpty() ? "--label-rm" : "--label-add",
-          labelBefore.isEmpty() ? LABEL : LABEL + "=" + labelBefore, node);
-    }
-    if (dir != null) {
-      FileTrees.deleteTree(dir);
+    } finally {
+      if (dir != null) {
+        FileTrees.deleteTree(dir); // also when the stack's removal failed
+      }
     }
     System.out.printf("SwarmStackIT: %.0f s in all%n", (System.nanoTime() - t0) / 1e9);
   }
@@ -138,9 +115,8 @@ class SwarmStackIT {
   /** The one running task's container, once Swarm runs it. */
   private String runningContainer() throws Exception {
     return Poll.forValue("a running task of " + service, START, () -> {
-      String id = Docker.out("ps", "-q", "--filter", "label=com.docker.swarm.service.name=" + service,
-          "--filter", "status=running");
-      return id.isEmpty() || id.contains("\n") ? null : id;
+      List<String> ids = stack.runningContainers();
+      return ids.size() == 1 ? ids.get(0) : null;
     });
   }
 
@@ -246,8 +222,8 @@ class SwarmStackIT {
     long t = System.nanoTime();
     Docker.out("service", "update", "--force", "--detach", service);
     String after = Poll.forValue("a new task container", START, () -> {
-      String id = Docker.out("ps", "-q", "--filter", "label=com.docker.swarm.service.name=" + service, "--filter", "status=running");
-      return id.isEmpty() || id.contains("\n") || id.equals(before) ? null : id;
+      List<String> ids = stack.runningContainers();
+      return ids.size() == 1 && !ids.get(0).equals(before) ? ids.get(0) : null;
     });
     Poll.until("VM keep to run again in the new container", START, () -> {
       try {
@@ -270,7 +246,7 @@ class SwarmStackIT {
   @Test
   @Order(5)
   void withoutTheNodeLabel_noTaskRuns_andSwarmSaysWhy() throws Exception {
-    Docker.out("node", "update", "--label-rm", LABEL, node);
+    Docker.out("node", "update", "--label-rm", SwarmStack.LABEL, node);
     String why = Poll.forValue("the task on the unlabelled node to be rejected", START, () -> {
       String ps = Docker.out("service", "ps", "--no-trunc", "--format", "{{.DesiredState}} {{.CurrentState}} | {{.Error}}", service);
       return ps.lines().filter(l -> l.contains("no longer meets constraints")).findFirst().orElse(null);
