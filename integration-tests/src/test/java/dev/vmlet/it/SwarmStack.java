@@ -37,7 +37,7 @@ final class SwarmStack implements AutoCloseable {
 
   /** Labels the node vm-capable=true (remembering a label it had). */
   void labelNode() {
-    labelBefore = Docker.out("node", "inspect", "--format", "{{index .Spec.Labels \"" + LABEL + "\"}}", node);
+    labelBefore = label();
     Docker.out("node", "update", "--label-add", LABEL + "=true", node);
   }
 
@@ -86,8 +86,19 @@ final class SwarmStack implements AutoCloseable {
       Docker.out("secret", "rm", s);
     }
     if (labelBefore != null) {
-      Docker.out("node", "update", labelBefore.isEmpty() ? "--label-rm" : "--label-add",
-          labelBefore.isEmpty() ? LABEL : LABEL + "=" + labelBefore, node);
+      // A test may have taken the label away already (SwarmStackIT does, to see the task rejected);
+      // docker refuses to remove a label that is not there.
+      String now = label();
+      if (!labelBefore.isEmpty()) {
+        Docker.out("node", "update", "--label-add", LABEL + "=" + labelBefore, node);
+      } else if (!now.isEmpty()) {
+        Docker.out("node", "update", "--label-rm", LABEL, node);
+      }
     }
+  }
+
+  /** The node's vm-capable label, or "" when it has none. */
+  private String label() {
+    return Docker.out("node", "inspect", "--format", "{{index .Spec.Labels \"" + LABEL + "\"}}", node);
   }
 }
