@@ -229,8 +229,7 @@ public record VmConfig(
   /** The same config with one disk replaced (matched by name). */
   public VmConfig withDisk(DiskConfig disk) {
     List<DiskConfig> list = disks.stream().map(d -> d.name().equals(disk.name()) ? disk : d).toList();
-    return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
-        network, gpus, cloudInit, shares, credentials, httpProxy, restart);
+    return withDisks(list);
   }
 
   /** The same config with {@code root} as its first disk (a cloud image's root disk). */
@@ -240,6 +239,10 @@ public record VmConfig(
     }
     List<DiskConfig> list = new ArrayList<>(disks);
     list.add(0, root);
+    return withDisks(list);
+  }
+
+  private VmConfig withDisks(List<DiskConfig> list) {
     return new VmConfig(name, vcpus, memoryMib, image, accel, forwards, labels, list, tuning, platform, directBoot,
         network, gpus, cloudInit, shares, credentials, httpProxy, restart);
   }
@@ -382,21 +385,20 @@ public record VmConfig(
      */
     public VmConfig build() {
       String img = !image.isEmpty() ? image : directBoot != null ? "kernel" : "micro";
+      List<DiskConfig> all = disks;
       if (img.startsWith("/")) {
-        List<DiskConfig> all = new ArrayList<>(List.of(new DiskConfig("root", img, 0, false)));
         for (DiskConfig d : disks) {
           if (d.name().equals("root")) {
             throw VmException.invalid("disks: 'root' is the name of the image's own disk; name yours otherwise");
           }
         }
+        all = new ArrayList<>(List.of(new DiskConfig("root", img, 0, false)));
         all.addAll(disks);
-        return new VmConfig(name, vcpus, memoryMib, "disk", accel, forwards, labels, all, tuning, platform, directBoot,
-            network, gpus, cloudInit, shares, credentials, httpProxy, restart);
-      }
-      if (img.contains("/") && !OciReference.isOci(img)) {
+        img = "disk";
+      } else if (img.contains("/") && !OciReference.isOci(img)) {
         throw VmException.invalid("image '" + img + "' looks like a path; give the absolute path of a disk image");
       }
-      return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, disks, tuning, platform, directBoot,
+      return new VmConfig(name, vcpus, memoryMib, img, accel, forwards, labels, all, tuning, platform, directBoot,
           network, gpus, cloudInit, shares, credentials, httpProxy, restart);
     }
   }
