@@ -29,7 +29,8 @@ import dev.vmlet.fs.FileTrees;
     subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class, ImageCommand.Push.class,
         ImageCommand.Pull.class})
 final class ImageCommand implements Runnable {
-  static final List<ImageBuilder.Recipe> RECIPES = List.of(ImageBuilder.MICRO, ImageBuilder.DEBIAN, ImageBuilder.AGENT_BUNDLE);
+  static final List<ImageBuilder.Recipe> RECIPES = List.of(ImageBuilder.MICRO, ImageBuilder.MICRO_GENERIC, ImageBuilder.DEBIAN,
+      ImageBuilder.AGENT_BUNDLE);
 
   @Override
   public void run() {
@@ -55,10 +56,11 @@ final class ImageCommand implements Runnable {
   @Command(name = "build", mixinStandardHelpOptions = true,
       description = {"Build an image from the host's Debian packages. A no-op when it is up to date.",
           "micro: kernel + initramfs with busybox, a jlink runtime and the agent (about 20 s).",
+          "micro-generic: the same on Debian's generic kernel, which mounts 9p shares (about 20 s).",
           "debian: Debian 12 with systemd, cloud-init and SSH, no Java (root; about 2 minutes).",
           "agent-bundle: the agent and a jlink runtime that cloud-init installs into a guest."})
   static final class Build implements Callable<Integer> {
-    @Parameters(paramLabel = "IMAGE", description = "micro, debian or agent-bundle")
+    @Parameters(paramLabel = "IMAGE", description = "micro, micro-generic, debian or agent-bundle")
     String image;
 
     @Mixin CacheOption cache;
@@ -114,7 +116,7 @@ final class ImageCommand implements Runnable {
   @Command(name = "rm", aliases = "remove", mixinStandardHelpOptions = true,
       description = "Remove an image from the cache (VMs made from it keep their own disks but cannot start until it is rebuilt).")
   static final class Remove implements Callable<Integer> {
-    @Parameters(paramLabel = "IMAGE", description = "micro, debian or agent-bundle")
+    @Parameters(paramLabel = "IMAGE", description = "micro, micro-generic, debian or agent-bundle")
     String image;
 
     @Mixin CacheOption cache;
@@ -171,7 +173,7 @@ final class ImageCommand implements Runnable {
       description = {"Push an image of the cache to an OCI registry as an ORAS-style artifact: one zstd layer per file.",
           "Blobs the registry already has are not sent again."})
   static final class Push implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "micro, debian or agent-bundle")
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "micro, micro-generic, debian or agent-bundle")
     String image;
 
     @Parameters(index = "1", paramLabel = "REGISTRY/REPOSITORY:TAG")

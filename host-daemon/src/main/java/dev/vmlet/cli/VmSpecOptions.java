@@ -34,8 +34,9 @@ final class VmSpecOptions {
   @Option(names = "--memory", defaultValue = "512", paramLabel = "MIB", description = "Memory in MiB (default: ${DEFAULT-VALUE}).")
   long memory;
 
-  @Option(names = "--image", paramLabel = "micro|debian|PATH|disk|kernel|oci://REF",
-      description = {"What to boot: micro (the built-in micro image; the default), debian (vmlet image build debian;",
+  @Option(names = "--image", paramLabel = "micro|micro-generic|debian|PATH|disk|kernel|oci://REF",
+      description = {"What to boot: micro (the built-in micro image; the default), micro-generic (the same on Debian's",
+          "generic kernel, which mounts 9p shares; vmlet image build micro-generic), debian (vmlet image build debian;",
           "cloud-init installs the agent), PATH of a disk image (booted by its own boot loader, with cloud-init),",
           "disk (firmware boots the first --disk, which needs base=PATH), kernel (--kernel; the default with --kernel),",
           "oci://REGISTRY/REPOSITORY:TAG (a kernel + initramfs image from a registry, pulled into the daemon's cache",
@@ -134,7 +135,7 @@ final class VmSpecOptions {
   @Option(names = "--share", paramLabel = "HOST_DIR:GUEST_PATH[:ro][:9p]",
       description = {"Share a host directory into the VM, mounted at GUEST_PATH on boot; repeatable. :ro mounts it read-only.",
           "virtiofs by default (the daemon must run as root: it runs virtiofsd); :9p uses QEMU's 9p server instead,",
-          "for guest kernels with 9p (not the micro or debian images). Machine q35 only."})
+          "for guest kernels with 9p (image micro-generic; not micro or debian). Machine q35 only."})
   List<String> shares = new ArrayList<>();
 
   @Option(names = "--restart", paramLabel = "no|on-failure|always", defaultValue = "no",

@@ -54,6 +54,9 @@ public final class ImageBuilder {
 
   public static final Recipe MICRO = new Recipe("micro", List.of("build-micro.sh", "build-agent-runtime.sh"),
       List.of("vmlinuz", "initrd.img"), true);
+  /** The micro image on Debian's generic kernel with its 9p modules (the cloud kernel has no 9p). */
+  public static final Recipe MICRO_GENERIC = new Recipe("micro-generic",
+      List.of("build-micro-generic.sh", "build-micro.sh", "build-agent-runtime.sh"), List.of("vmlinuz", "initrd.img"), true);
   public static final Recipe DEBIAN = new Recipe("debian", List.of("build-debian.sh"),
       List.of("root.qcow2", "vmlinuz", "initrd.img"), false);
   public static final Recipe AGENT_BUNDLE = new Recipe("agent-bundle",

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.logging.Logger;
 
-/** Finds the images built into the cache (micro, debian and the agent bundle) and those from a registry ({@code oci://}). */
+/** Finds the images built into the cache (micro, micro-generic, debian and the agent bundle) and those from a registry ({@code oci://}). */
 public final class MicroImageResolver implements ImageResolver {
   private static final Logger LOG = Logger.getLogger(MicroImageResolver.class.getName());
   private final VmletPaths paths;
@@ -25,12 +25,15 @@ public final class MicroImageResolver implements ImageResolver {
     if (OciReference.isOci(image)) {
       return oci(image);
     }
-    if (!image.equals("micro")) {
-      throw VmException.invalid("unknown image '" + image + "'; this version boots 'micro' or oci://REGISTRY/REPOSITORY:TAG");
+    ImageBuilder.Recipe recipe = image.equals("micro") ? ImageBuilder.MICRO
+        : image.equals("micro-generic") ? ImageBuilder.MICRO_GENERIC : null;
+    if (recipe == null) {
+      throw VmException.invalid("unknown image '" + image + "'; this version boots 'micro', 'micro-generic' or"
+          + " oci://REGISTRY/REPOSITORY:TAG");
     }
-    MicroImage m = MicroImageBuilder.load(paths.imageDir("micro"))
-        .orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
-            "the micro image is not built in " + paths.imageDir("micro") + "; run: vmlet image build micro"));
+    Path dir = paths.imageDir(image);
+    MicroImage m = MicroImageBuilder.load(recipe, dir).orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
+        "the " + image + " image is not built in " + dir + "; run: vmlet image build " + image));
     return new BootImage(m.kernel(), m.initrd());
   }
 

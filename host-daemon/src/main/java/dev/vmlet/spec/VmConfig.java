@@ -19,7 +19,8 @@ import java.util.ArrayList;
  * @param name 1 to 63 characters, lower-case letters, digits and '-', starting with a letter or digit
  * @param vcpus 1 to {@link #MAX_VCPUS}
  * @param memoryMib {@link #MIN_MEMORY_MIB} to {@link #MAX_MEMORY_MIB}
- * @param image the boot source: "micro" (the built-in micro image), "debian" (the cached Debian cloud
+ * @param image the boot source: "micro" (the built-in micro image; "micro-generic" the same on Debian's generic
+ *     kernel, which mounts 9p), "debian" (the cached Debian cloud
  *     image; the daemon adds its root disk at create), "disk" (firmware boots the first disk, which
  *     needs a base image; the builder turns an image path into this) or "kernel" (the user's
  *     {@link DirectBoot} kernel), or {@code oci://REGISTRY/REPOSITORY:TAG} (a kernel + initramfs image from an
@@ -79,8 +80,8 @@ public record VmConfig(
       } catch (IllegalArgumentException e) {
         throw VmException.invalid("image " + image + ": " + e.getMessage());
       }
-    } else if (!image.equals("micro") && !image.equals("debian") && !image.equals("disk") && !image.equals("kernel")) {
-      throw VmException.invalid("image must be micro, debian, the absolute path of a disk image, disk (boot the first disk),"
+    } else if (BuiltInImage.named(image).isEmpty() && !image.equals("disk") && !image.equals("kernel")) {
+      throw VmException.invalid("image must be micro, micro-generic, debian, the absolute path of a disk image, disk (boot the first disk),"
           + " kernel (with kernel.path) or oci://REGISTRY/REPOSITORY:TAG, got '" + image + "'");
     }
     if (image.equals("kernel") != (directBoot != null)) {
@@ -204,9 +205,10 @@ public record VmConfig(
       // vmlet puts vhost-user-fs and virtio-9p on PCI only; microvm has no PCI bus.
       throw VmException.invalid("shares need machine q35 (the default); microvm has no PCI bus for vhost-user-fs or virtio-9p");
     }
-    if ((image.equals("micro") || image.equals("debian")) && shares.stream().anyMatch(Share::ninep)) {
+    if (BuiltInImage.named(image).filter(b -> !b.mounts9p()).isPresent() && shares.stream().anyMatch(Share::ninep)) {
       throw VmException.invalid("shares: type 9p needs a guest kernel with 9p, and the " + image + " image's kernel (Debian's"
-          + " cloud kernel) has none; use virtiofs (the default), or 9p with your own image or kernel");
+          + " cloud kernel) has none; use virtiofs (the default), image micro-generic (Debian's generic kernel, with 9p),"
+          + " or 9p with your own image or kernel");
     }
   }
 

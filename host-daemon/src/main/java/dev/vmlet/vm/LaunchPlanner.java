@@ -162,7 +162,7 @@ final class LaunchPlanner {
    */
   BootImage boot(VmConfig config, VmFiles files, VmException.Kind missing) {
     return switch (config.image()) {
-      case "micro" -> images.resolve("micro");
+      case "micro", "micro-generic" -> images.resolve(config.image());
       case "disk" -> null;
       case "debian" -> new BootImage(readable(files.baseDir().resolve("vmlinuz").toString(), "the debian image's kernel", missing),
           readable(files.baseDir().resolve("initrd.img").toString(), "the debian image's initrd", missing));

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the vmlet micro image from Debian packages: the distribution cloud kernel, an initramfs
 # with static busybox, the virtio modules (virtiofs for shares), a jlink runtime and the guest agent.
-# Usage: build-micro.sh AGENT_JAR OUT_DIR DOWNLOAD_DIR
+# Usage: build-micro.sh AGENT_JAR OUT_DIR DOWNLOAD_DIR [cloud|generic]
+# generic (the micro-generic image, build-micro-generic.sh): Debian's generic kernel instead, and
+# its 9p modules too; the cloud kernel has no 9p at all (CONFIG_NET_9P unset).
 # Writes OUT_DIR/vmlinuz, OUT_DIR/initrd.img and OUT_DIR/kernel-version. Run by MicroImageBuilder,
 # which builds into a fresh directory and renames it into place only on success.
 set -euo pipefail
@@ -9,12 +11,18 @@ set -euo pipefail
 AGENT_JAR=$1
 OUT=$2
 DOWNLOADS=$3
-KERNEL_META=linux-image-cloud-amd64
+FLAVOUR=${4:-cloud}
 # Load order matters: each module after the ones it depends on (modinfo -F depends).
 # virtio_rng: the VM's virtio-rng device seeds the kernel's random pool at once. Without it the
 # first read of /dev/urandom (the agent's JVM makes one) waits for the kernel's jitter entropy,
 # which under TCG took 7 s.
 MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_rng virtio_console virtio_blk failover net_failover virtio_net button evdev qemu_fw_cfg fuse virtiofs"
+case $FLAVOUR in
+  cloud) KERNEL_META=linux-image-cloud-amd64 ;;
+  # 9p needs fscache and netfs (modinfo -F depends 9p), and 9pnet_virtio its transport.
+  generic) KERNEL_META=linux-image-amd64; MODULES="$MODULES netfs fscache 9pnet 9pnet_virtio 9p" ;;
+  *) echo "error: kernel flavour must be cloud or generic, got '$FLAVOUR'" >&2; exit 2 ;;
+esac
 
 die() { echo "error: $*" >&2; exit 1; }
 step() { echo "$*"; }
@@ -103,12 +111,16 @@ for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m.ko 2>/dev/nul
 for p in $(cat /proc/cmdline); do
   case $p in
     vmlet.hostname=*) hostname "${p#vmlet.hostname=}" ;;
-    # vmlet.share=TAG:GUEST_PATH[:ro]: a host directory shared with virtiofs (the daemon checked the path).
+    # vmlet.share=TAG:GUEST_PATH[:ro][:9p]: a host directory shared with virtiofs, or with 9p
+    # (the micro-generic image's kernel only); the daemon checked the path.
     vmlet.share=*)
-      s=${p#vmlet.share=}; tag=${s%%:*}; rest=${s#*:}; dir=${rest%:ro}; opts=rw
-      [ "$dir" != "$rest" ] && opts=ro
-      mkdir -p "$dir" && mount -t virtiofs -o "$opts" "$tag" "$dir" \
-        || echo "vmlet micro: cannot mount share $tag at $dir" ;;
+      s=${p#vmlet.share=}; tag=${s%%:*}; rest=${s#*:}; type=virtiofs; opts=rw
+      [ "${rest%:9p}" != "$rest" ] && { type=9p; rest=${rest%:9p}; }
+      dir=${rest%:ro}; [ "$dir" != "$rest" ] && opts=ro
+      # 9P2000.L over virtio with 512 KiB messages, as cloud images mount it (8 KiB makes large files crawl).
+      [ $type = 9p ] && opts=$opts,trans=virtio,version=9p2000.L,msize=524288
+      mkdir -p "$dir" && mount -t $type -o "$opts" "$tag" "$dir" \
+        || echo "vmlet micro: cannot mount $type share $tag at $dir" ;;
   esac
 done
 ip link set lo up 2>/dev/null

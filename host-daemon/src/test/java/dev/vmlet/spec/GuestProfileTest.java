@@ -3,6 +3,7 @@ package dev.vmlet.spec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -56,13 +57,25 @@ class GuestProfileTest {
   }
 
   @Test
-  void a9pShare_onTheMicroOrDebianImage_isRefused_becauseTheirKernelHasNo9p() {
+  void a9pShare_onTheMicroOrDebianImage_isRefused_becauseTheirKernelHasNo9p_butMicroGenericTakesIt() {
     List<Share> ninep = List.of(new Share("/srv/w", "/mnt/w", false, "9p"));
     assertThatThrownBy(() -> VmConfig.builder("m").shares(ninep).build())
         .hasMessage("shares: type 9p needs a guest kernel with 9p, and the micro image's kernel (Debian's cloud kernel) has none;"
-            + " use virtiofs (the default), or 9p with your own image or kernel");
+            + " use virtiofs (the default), image micro-generic (Debian's generic kernel, with 9p), or 9p with your own image"
+            + " or kernel");
     assertThatThrownBy(() -> VmConfig.builder("m").image("debian").shares(ninep).build()).hasMessageContaining("the debian image's kernel");
+    assertThat(VmConfig.builder("m").image("micro-generic").shares(ninep).build().image()).isEqualTo("micro-generic");
     assertThat(VmConfig.builder("m").image("/srv/own.qcow2").shares(ninep).build().shares().get(0).ninep()).isTrue();
     assertThatThrownBy(() -> new Share("/srv/w", "/mnt/w", false, "nfs")).hasMessage("shares: type must be virtiofs or 9p, got 'nfs'");
+  }
+
+  @Test
+  void builtInImages_onlyMicroGenericMounts9p_andAreNamedAsVmSpecsNameThem() {
+    assertThat(BuiltInImage.named("micro-generic")).contains(BuiltInImage.MICRO_GENERIC);
+    assertThat(BuiltInImage.named("disk")).isEmpty();
+    assertThat(Arrays.stream(BuiltInImage.values()).filter(BuiltInImage::mounts9p)).containsExactly(BuiltInImage.MICRO_GENERIC);
+    for (BuiltInImage b : BuiltInImage.values()) {
+      assertThat(VmConfig.builder("m").image(b.imageName()).build().image()).isEqualTo(b.imageName());
+    }
   }
 }
