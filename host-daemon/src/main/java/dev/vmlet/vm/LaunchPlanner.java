@@ -6,6 +6,7 @@ import dev.vmlet.spec.DiskConfig;
 import dev.vmlet.spec.ImageResolver;
 import dev.vmlet.spec.OciReference;
 import dev.vmlet.spec.PciAddress;
+import dev.vmlet.spec.Share;
 import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
@@ -112,6 +113,15 @@ final class LaunchPlanner {
     }
     disks.checkBases(config.disks());
     ShareHost.check(config.shares(), Virtiofsd.BINARY, ShareHost.root(), VmException.Kind.INVALID_ARGUMENT);
+    if (config.shares().stream().anyMatch(Share::ninep)) {
+      // QEMU serves 9p shares as its user (a root daemon's): a directory it cannot reach is refused
+      // at create, before anything is written, not at the first start.
+      try {
+        QemuSandbox.user().ifPresent(u -> reach.checkShares(u, config));
+      } catch (IllegalStateException e) {
+        throw new VmException(VmException.Kind.FAILED_PRECONDITION, e.getMessage());
+      }
+    }
     checkDevices(config);
     if (!config.platform().driversIso().isEmpty()) {
       readable(config.platform().driversIso(), "drivers_iso", VmException.Kind.INVALID_ARGUMENT);

@@ -98,9 +98,19 @@ final class QemuUserReach {
     if (!config.platform().driversIso().isEmpty()) {
       denied.add(user.denied(Path.of(config.platform().driversIso()), false, "the drivers ISO"));
     }
+    denied.addAll(sharesDenied(user, config));
+    return denied;
+  }
+
+  /** The directories of 9p shares, which QEMU itself serves as its user (read, and write unless read-only). */
+  void checkShares(QemuUser user, VmConfig config) {
+    refuseFirst(sharesDenied(user, config));
+  }
+
+  private static List<String> sharesDenied(QemuUser user, VmConfig config) {
+    List<String> denied = new ArrayList<>();
     for (Share s : config.shares()) {
       if (s.ninep()) {
-        // QEMU itself serves a 9p share, as its user.
         denied.add(user.denied(Path.of(s.hostPath()), !s.readOnly(), "the 9p share"));
       }
     }

@@ -71,6 +71,12 @@ final class TestDaemon implements AutoCloseable {
         VmletPaths.fromEnvironment().cacheDir().resolve("images/agent-bundle"), line -> System.out.println("[bundle] " + line));
   }
 
+  /** Builds the micro-generic image (the micro image on Debian's generic kernel, with 9p) when it is stale. */
+  static void microGeneric() throws Exception {
+    MicroImageBuilder.build(ImageBuilder.MICRO_GENERIC, Path.of(System.getProperty("vmlet.agentJar")),
+        VmletPaths.fromEnvironment().cacheDir().resolve("images/micro-generic"), line -> System.out.println("[micro-generic] " + line));
+  }
+
   static Path microImage() {
     return VmletPaths.fromEnvironment().cacheDir().resolve("images/micro");
   }
