@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vmlet.it.BenchSupport;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
+import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.VmRef;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +24,8 @@ import java.util.Map;
 /**
  * Not part of the test run: {@code ./scripts/bench micro}. Micro VMs under this host's accelerator:
  * boot to agent ready and where its time went (firmware, kernel, init, agent JVM, handshake; with
- * {@code -Dbench.micro.bootOnly=true} only that); the agent's JVM start with and without its
+ * {@code -Dbench.micro.bootOnly=true} only that; {@code -Dbench.micro.images=micro,micro-generic}
+ * boots each of these images in turns); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
  * processes and threads per VM, the agent's memory in the guest.
  */
@@ -35,27 +37,39 @@ class MicroVmBench {
     int runs = Bench.runs();
     int density = Integer.getInteger("bench.density.vms", 4);
     try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
-      // Boot: one VM started and stopped again, `runs` times; where the time went, from Vm.boot_breakdown.
-      List<Double> ready = new ArrayList<>();
-      Map<String, List<Double>> phases = new LinkedHashMap<>();
+      // Boot: one VM per image started and stopped again, `runs` times, the images in turns (so a
+      // busy moment hits each alike); where the time went, from Vm.boot_breakdown.
+      List<String> images = List.of(System.getProperty("bench.micro.images", "micro").split(","));
+      if (images.contains("micro-generic")) {
+        BenchSupport.buildMicroGeneric();
+      }
+      Map<String, List<Double>> ready = new LinkedHashMap<>();
+      Map<String, Map<String, List<Double>>> phases = new LinkedHashMap<>();
       String accel = "";
       for (int i = 0; i < runs; i++) {
-        Vm vm = i == 0 ? node.start("boot", 384) : startAgain(node, "boot");
-        accel = ApiEnums.word(vm.getAccel());
-        ready.add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
-        BootBreakdown b = vm.getBootBreakdown();
-        assertThat(b.getKernelMs()).as("the breakdown's kernel phase (the agent reports its boot times)").isPositive();
-        phase(phases, "firmware (QEMU start to kernel start)", b.getFirmwareMs());
-        phase(phases, "kernel to /init", b.getKernelMs());
-        phase(phases, "/init to agent JVM start (modules, mounts, devices)", b.getInitMs());
-        phase(phases, "agent JVM start to main()", b.getAgentJvmMs());
-        phase(phases, "agent main() to Hello", b.getAgentMainMs());
-        phase(phases, "handshake (Hello to agent ready)", b.getHandshakeMs());
-        node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName("boot").setForce(true).build());
+        for (String image : images) {
+          String name = image.equals("micro") ? "boot" : "boot-" + image;
+          Vm vm = i == 0 ? node.start(VmSpec.newBuilder().setName(name).setImage(image).setMemoryMib(384).build())
+              : startAgain(node, name);
+          accel = ApiEnums.word(vm.getAccel());
+          ready.computeIfAbsent(image, k -> new ArrayList<>()).add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
+          BootBreakdown b = vm.getBootBreakdown();
+          assertThat(b.getKernelMs()).as("the breakdown's kernel phase (the agent reports its boot times)").isPositive();
+          Map<String, List<Double>> ph = phases.computeIfAbsent(image, k -> new LinkedHashMap<>());
+          phase(ph, "firmware (QEMU start to kernel start)", b.getFirmwareMs());
+          phase(ph, "kernel to /init", b.getKernelMs());
+          phase(ph, "/init to agent JVM start (modules, mounts, devices)", b.getInitMs());
+          phase(ph, "agent JVM start to main()", b.getAgentJvmMs());
+          phase(ph, "agent main() to Hello", b.getAgentMainMs());
+          phase(ph, "handshake (Hello to agent ready)", b.getHandshakeMs());
+          node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).stopVm(StopVmRequest.newBuilder().setName(name).setForce(true).build());
+        }
       }
-      Bench.report("micro VM (" + accel + "): QEMU start to agent ready (s)", Bench.stats(ready, "%.2f"));
-      for (var p : phases.entrySet()) {
-        Bench.report("micro VM (" + accel + ") boot breakdown: " + p.getKey() + " (s)", Bench.stats(p.getValue(), "%.2f"));
+      for (String image : images) {
+        Bench.report(image + " VM (" + accel + "): QEMU start to agent ready (s)", Bench.stats(ready.get(image), "%.2f"));
+        for (var p : phases.get(image).entrySet()) {
+          Bench.report(image + " VM (" + accel + ") boot breakdown: " + p.getKey() + " (s)", Bench.stats(p.getValue(), "%.2f"));
+        }
       }
       if (Boolean.getBoolean("bench.micro.bootOnly")) {
         return;
@@ -79,9 +93,9 @@ class MicroVmBench {
       Bench.report("agent JVM start in the micro VM, without it (-Xshare:off) (ms)", Bench.stats(withoutCds, "%.0f"));
       Bench.report("exec round trip of 'true' in the same VM, for scale (ms)", Bench.stats(plain, "%.0f"));
       new Bench.Chart("micro-boot.png", "Micro VM under " + accel + ": where the time to agent ready goes (s, medians)", "s")
-          .bar("seconds", "QEMU start to agent ready", Bench.median(ready))
-          .bar("seconds", "firmware", Bench.median(phases.get("firmware (QEMU start to kernel start)")))
-          .bar("seconds", "kernel to /init", Bench.median(phases.get("kernel to /init")))
+          .bar("seconds", "QEMU start to agent ready", Bench.median(ready.get(images.get(0))))
+          .bar("seconds", "firmware", Bench.median(phases.get(images.get(0)).get("firmware (QEMU start to kernel start)")))
+          .bar("seconds", "kernel to /init", Bench.median(phases.get(images.get(0)).get("kernel to /init")))
           .bar("seconds", "agent JVM start, CDS", Bench.median(withCds) / 1000)
           .bar("seconds", "agent JVM start, no CDS", Bench.median(withoutCds) / 1000)
           .write();

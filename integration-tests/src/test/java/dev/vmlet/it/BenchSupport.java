@@ -158,6 +158,11 @@ public final class BenchSupport {
     }
   }
 
+  /** Builds the micro-generic image (micro on Debian's generic kernel, with 9p) when it is stale. */
+  public static void buildMicroGeneric() throws Exception {
+    TestDaemon.microGeneric();
+  }
+
   public static MicroNode microNode(Path dir) throws Exception {
     DaemonProcess d = new DaemonProcess(dir);
     d.start();
