@@ -6,6 +6,7 @@ import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qemu.QemuLauncher;
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.qemu.TemplateMemory;
 import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
@@ -93,7 +94,12 @@ final class VmStarter {
     Files.deleteIfExists(vm.files.consoleLog());
     LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
     Path template = resumeFrom(vm);
+    VmTemplates.SharedMemory memory = template == null ? null : VmTemplates.sharedMemory(template);
     List<String> argv = new ArrayList<>(plan.argv());
+    if (memory != null) {
+      // The template's RAM, mapped copy-on-write: pages stay shared with the other clones until written.
+      argv.addAll(TemplateMemory.backend(memory.backendId(), config.memoryMib(), template.resolve(TemplateMemory.FILE), false));
+    }
     if (template != null) {
       argv.addAll(List.of("-incoming", "defer")); // a clone's first start: QEMU waits for the template's state
     }
@@ -111,7 +117,7 @@ final class VmStarter {
       long qemuUpAt = clock.millis();
       long[] resumed = null;
       if (template != null) {
-        resumed = resume(vm, template);
+        resumed = resume(vm, template, memory != null);
       }
       links.connect(vm);
       if (template != null) {
@@ -141,9 +147,12 @@ final class VmStarter {
    *
    * @return when (clock ms) the state was loaded and when the guest ran
    */
-  private long[] resume(VmRuntime vm, Path template) throws IOException {
+  private long[] resume(VmRuntime vm, Path template, boolean sharedMemory) throws IOException {
     long loadedAt;
     try (QmpClient qmp = QmpClient.connect(vm.files.qmpSocket(), Duration.ofSeconds(10), e -> { }, () -> { })) {
+      if (sharedMemory) {
+        TemplateMemory.ignoreShared(qmp); // the stream holds the device state; the RAM is the mapped file
+      }
       MigrationStream.load(qmp, vm.files.migrationSocket(), template.resolve("state.bin"), LAUNCH_BOUND);
       loadedAt = clock.millis();
       String status = qmp.execute("query-status", null, VmManager.QMP_TIMEOUT).getAsJsonObject().get("status").getAsString();
