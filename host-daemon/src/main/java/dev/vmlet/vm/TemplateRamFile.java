@@ -34,12 +34,17 @@ final class TemplateRamFile {
   private static final Duration BOUND = Duration.ofMinutes(5);
   private static final Duration QUIT_BOUND = Duration.ofSeconds(30);
 
-  private final LaunchPlanner planner;
+  /** The command line of a QEMU for {@code config}, its files made ({@link LaunchPlanner#plan} of a start). */
+  interface Planner {
+    List<String> argv(VmConfig config, String instanceId, VmFiles files) throws IOException;
+  }
+
+  private final Planner planner;
   private final QemuLauncher launcher;
   private final Path runRoot;
 
   /** @param runRoot where the helper's sockets go (the daemon's run directory: short paths) */
-  TemplateRamFile(LaunchPlanner planner, QemuLauncher launcher, Path runRoot) {
+  TemplateRamFile(Planner planner, QemuLauncher launcher, Path runRoot) {
     this.planner = planner;
     this.launcher = launcher;
     this.runRoot = runRoot;
@@ -69,7 +74,7 @@ final class TemplateRamFile {
       if (user != null) {
         user.handOver(memory);
       }
-      List<String> argv = new ArrayList<>(planner.plan(config, instanceId, files, true).argv());
+      List<String> argv = new ArrayList<>(planner.argv(config, instanceId, files));
       argv.addAll(TemplateMemory.backend(backendId, config.memoryMib(), memory, true));
       argv.addAll(List.of("-S", "-incoming", "defer")); // the guest never runs: its RAM is the saved one
       long t0 = System.nanoTime();

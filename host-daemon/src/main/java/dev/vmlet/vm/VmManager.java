@@ -126,7 +126,7 @@ public final class VmManager implements AutoCloseable {
     this.reads = new VmReads(vms);
     this.definitions = new VmDefinitions(vms, store, events, planner, teardown);
     this.templates = new VmTemplates(paths.stateDir().resolve("templates"), vms, qemuImg, qemuBinary, clock,
-        new TemplateRamFile(planner, launcher, paths.runDir()));
+        new TemplateRamFile((c, id, f) -> planner.plan(c, id, f, true).argv(), launcher, paths.runDir()));
   }
 
   /**

@@ -127,11 +127,6 @@ class CloneBench {
 
   /** A field of /proc/PID/smaps_rollup, in MiB. */
   private static double rollup(long pid, String field) throws Exception {
-    for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
-      if (l.startsWith(field)) {
-        return Long.parseLong(l.substring(field.length()).replaceAll("[^0-9]", "")) / 1024.0;
-      }
-    }
-    throw new AssertionError(field + " not in /proc/" + pid + "/smaps_rollup");
+    return BenchSupport.smapsRollupKiB(pid, field) / 1024.0;
   }
 }
