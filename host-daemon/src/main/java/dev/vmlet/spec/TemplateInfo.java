@@ -14,8 +14,8 @@ import java.util.List;
  * @param machine the QEMU machine type ("q35", "microvm")
  * @param qemuVersion the QEMU that saved it; another version cannot load it
  * @param createdAtMs when it was saved (Unix ms)
- * @param stateBytes the saved memory and device state
- * @param sizeBytes everything in the template's directory: state and disks
+ * @param stateBytes the saved device state (with the RAM when the template keeps no memory file)
+ * @param sizeBytes what the template's directory takes on disk: state, the memory file's allocated blocks, disks
  * @param guestOs, guestKernel, guestHostname what the agent reported when it was saved
  * @param clones the VMs made from it that still exist
  */

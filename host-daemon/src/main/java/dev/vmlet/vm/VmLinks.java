@@ -112,8 +112,11 @@ final class VmLinks {
   private void agentReady(VmRuntime vm, ProcessHandle qemu, Hello hello, long helloArrivedAtMs, CompletableFuture<AgentLink> link) {
     long at = clock.millis();
     var steps = hello.getBootTimes();
-    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().ready(hello, at, BootBreakdown.of(x.record().startedAtMs(),
-        helloArrivedAtMs, at, steps.getInitMs(), steps.getAgentExecMs(), steps.getAgentMainMs(), steps.getHelloMs()))));
+    // A clone's guest did not boot: its boot clock is the template's, so there is no boot to break down.
+    boolean clone = vm.record().qemuCommand().contains("-incoming defer");
+    VmSnapshot before = reportFor(vm, qemu, x -> x.withAgent(x.agent().ready(hello, at, clone ? null
+        : BootBreakdown.of(x.record().startedAtMs(), helloArrivedAtMs, at, steps.getInitMs(), steps.getAgentExecMs(),
+            steps.getAgentMainMs(), steps.getHelloMs()))));
     if (before == null) {
       return;
     }
@@ -125,7 +128,11 @@ final class VmLinks {
           : !previous.getAgentStartId().equals(hello.getAgentStartId()) ? "the agent restarted" : "the agent started a new session");
     }
     events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
-    if (!hello.getBootId().equals(before.agent().bootId())) {
+    if (clone && before.agent().hello() == null) {
+      long start = before.record().startedAtMs();
+      LOG.info("VM " + vm.name() + ": clone agent ready, ms after the start: Hello arrived "
+          + (helloArrivedAtMs > 0 ? helloArrivedAtMs - start : -1) + ", ready " + (at - start));
+    } else if (!hello.getBootId().equals(before.agent().bootId())) {
       BootBreakdown b = vm.now().agent().boot();
       LOG.info("VM " + vm.name() + ": agent ready " + (at - before.record().startedAtMs()) + " ms after QEMU start"
           + (b == null ? "" : " (firmware " + b.firmwareMs() + ", kernel " + b.kernelMs() + ", init " + b.initMs() + ", agent JVM "

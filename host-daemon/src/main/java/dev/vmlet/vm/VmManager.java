@@ -125,7 +125,8 @@ public final class VmManager implements AutoCloseable {
     this.readoption = new VmReadoption(store, events, links, gpus);
     this.reads = new VmReads(vms);
     this.definitions = new VmDefinitions(vms, store, events, planner, teardown);
-    this.templates = new VmTemplates(paths.stateDir().resolve("templates"), vms, qemuImg, qemuBinary, clock);
+    this.templates = new VmTemplates(paths.stateDir().resolve("templates"), vms, qemuImg, qemuBinary, clock,
+        new TemplateRamFile((c, id, f) -> planner.plan(c, id, f, true).argv(), launcher, paths.runDir()));
   }
 
   /**

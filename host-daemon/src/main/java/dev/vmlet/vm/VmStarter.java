@@ -6,6 +6,7 @@ import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qemu.QemuLauncher;
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.qemu.TemplateMemory;
 import dev.vmlet.spec.PortForward;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
@@ -93,7 +94,12 @@ final class VmStarter {
     Files.deleteIfExists(vm.files.consoleLog());
     LaunchPlanner.Plan plan = planner.plan(config, vm.record().instanceId(), vm.files, true);
     Path template = resumeFrom(vm);
+    VmTemplates.SharedMemory memory = template == null ? null : VmTemplates.sharedMemory(template);
     List<String> argv = new ArrayList<>(plan.argv());
+    if (memory != null) {
+      // The template's RAM, mapped copy-on-write: pages stay shared with the other clones until written.
+      argv.addAll(TemplateMemory.backend(memory.backendId(), config.memoryMib(), template.resolve(TemplateMemory.FILE), false));
+    }
     if (template != null) {
       argv.addAll(List.of("-incoming", "defer")); // a clone's first start: QEMU waits for the template's state
     }
@@ -108,12 +114,18 @@ final class VmStarter {
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
         plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(argv), plan.forwards())));
     try {
+      long qemuUpAt = clock.millis();
+      long[] resumed = null;
       if (template != null) {
-        resume(vm, template);
-        LOG.info("VM " + vm.name() + ": resumed from template " + template.getFileName() + " in "
-            + (clock.millis() - startedAt) + " ms");
+        resumed = resume(vm, template, memory != null);
       }
       links.connect(vm);
+      if (template != null) {
+        // One line with where a clone's start went; the agent's part follows in VmLinks' "clone agent ready".
+        LOG.info("VM " + vm.name() + ": resumed from template " + template.getFileName() + ", ms after the start: QEMU up "
+            + (qemuUpAt - startedAt) + ", state loaded " + (resumed[0] - startedAt) + ", running " + (resumed[1] - startedAt)
+            + ", links connected " + (clock.millis() - startedAt));
+      }
       CpuPinning.apply(vm.now().qmp(), config.tuning().cpuPinning(), VmManager.QMP_TIMEOUT);
       if (timeline != null) {
         watchSsh(vm.name(), timeline, plan, qemu);
@@ -132,16 +144,24 @@ final class VmStarter {
    * Loads the template's state into the clone's waiting QEMU and runs it, over a QMP connection of
    * its own: the links connect after, to a guest that runs, so the agent's link sees a host that
    * arrives (and says Hello as the clone) rather than frames sent while the guest did not run.
+   *
+   * @return when (clock ms) the state was loaded and when the guest ran
    */
-  private static void resume(VmRuntime vm, Path template) throws IOException {
+  private long[] resume(VmRuntime vm, Path template, boolean sharedMemory) throws IOException {
+    long loadedAt;
     try (QmpClient qmp = QmpClient.connect(vm.files.qmpSocket(), Duration.ofSeconds(10), e -> { }, () -> { })) {
+      if (sharedMemory) {
+        TemplateMemory.ignoreShared(qmp); // the stream holds the device state; the RAM is the mapped file
+      }
       MigrationStream.load(qmp, vm.files.migrationSocket(), template.resolve("state.bin"), LAUNCH_BOUND);
+      loadedAt = clock.millis();
       String status = qmp.execute("query-status", null, VmManager.QMP_TIMEOUT).getAsJsonObject().get("status").getAsString();
       if (!status.equals("running")) {
         qmp.execute("cont", null, VmManager.QMP_TIMEOUT);
       }
     }
     Files.delete(vm.files.resumeFrom()); // resumed: a later start boots
+    return new long[] {loadedAt, clock.millis()};
   }
 
   /** The template directory a clone resumes from at its first start; null for a boot. */

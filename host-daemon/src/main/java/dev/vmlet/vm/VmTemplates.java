@@ -9,6 +9,7 @@ import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.qemu.MigrationStream;
 import dev.vmlet.qemu.QemuCommandBuilder;
 import dev.vmlet.qemu.QemuSandbox;
+import dev.vmlet.qemu.TemplateMemory;
 import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.spec.DiskConfig;
 import dev.vmlet.spec.PortForward;
@@ -34,32 +35,51 @@ import java.util.logging.Logger;
 
 /**
  * Templates ({@code <state>/templates/NAME/}): the saved state of a running VM whose agent was
- * ready ({@code state.bin}, QEMU's migration stream), its disks flattened and frozen read-only
- * ({@code disks/}), and {@code template.json} (what it is and the config clones copy). A template
- * is written into a hidden directory renamed into place when complete: a failed create leaves
- * nothing. The source VM is paused while it is saved and runs on afterwards.
+ * ready, its disks flattened and frozen read-only ({@code disks/}), and {@code template.json} (what
+ * it is and the config clones copy). The state is the guest's RAM in {@code memory} (a sparse file
+ * that clones map copy-on-write, {@link TemplateMemory}) and the device state in {@code state.bin}
+ * (QEMU's migration stream without that RAM); a VM whose RAM is not QEMU's default (hugepages, the
+ * memfd of virtiofs shares) and a template made before this keep the RAM in {@code state.bin},
+ * which each clone then loads whole. A template is written into a hidden directory renamed into
+ * place when complete: a failed create leaves nothing. The source VM is paused while it is saved
+ * and runs on afterwards.
  */
 final class VmTemplates {
   private static final Logger LOG = Logger.getLogger(VmTemplates.class.getName());
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
   private static final Duration SAVE_BOUND = Duration.ofMinutes(5);
 
-  /** What template.json holds. */
-  record Stored(TemplateInfo info, VmConfig config) {}
+  /**
+   * What template.json holds.
+   *
+   * @param memory the guest's RAM in a file of its own; null: in the state stream
+   */
+  record Stored(TemplateInfo info, VmConfig config, SharedMemory memory) {}
+
+  /**
+   * A template's RAM file ({@link TemplateMemory#FILE}).
+   *
+   * @param backendId the RAM backend's id, which names the RAM block in the device state
+   * @param bytes the file's size (the guest's RAM)
+   * @param allocatedBytes what it takes on disk: the pages that were zero are holes
+   */
+  record SharedMemory(String backendId, long bytes, long allocatedBytes) {}
 
   private final Path root;
   private final VmTable vms;
   private final QemuImg qemuImg;
   private final String qemuBinary;
   private final Clock clock;
+  private final TemplateRamFile ramFile;
   private volatile String qemuVersion;
 
-  VmTemplates(Path root, VmTable vms, QemuImg qemuImg, String qemuBinary, Clock clock) {
+  VmTemplates(Path root, VmTable vms, QemuImg qemuImg, String qemuBinary, Clock clock, TemplateRamFile ramFile) {
     this.root = root;
     this.vms = vms;
     this.qemuImg = qemuImg;
     this.qemuBinary = qemuBinary;
     this.clock = clock;
+    this.ramFile = ramFile;
   }
 
   Path dirOf(String name) {
@@ -78,35 +98,43 @@ final class VmTemplates {
       Hello hello = refuseUnsaveable(vm, r);
       // Its own hidden directory: two creates of one name never write into each other's.
       Path tmp = root.resolve("." + name + "." + UUID.randomUUID() + ".tmp");
-      QmpClient qmp = vm.now().qmp();
-      AgentLinkPause pause = new AgentLinkPause(vm);
       try {
         FileTrees.deleteTree(tmp);
         Files.createDirectories(tmp.resolve("disks"));
-        qmp.execute("stop", null, VmManager.QMP_TIMEOUT);
-        pause.pause();
-        long stateBytes = MigrationStream.save(qmp, vm.files.migrationSocket(), tmp.resolve("state.bin"),
-            QemuSandbox.user().orElse(null), SAVE_BOUND);
+        Path state = tmp.resolve("state.bin");
+        Path full = tmp.resolve(".full-state.bin");
+        String backendId = saveSource(vm, r, full, tmp.resolve("disks"));
+        List<DiskConfig> frozen = new ArrayList<>();
         List<DiskConfig> disks = new ArrayList<>();
         for (DiskConfig d : r.config().disks()) {
-          Path frozen = tmp.resolve("disks").resolve(d.name() + ".qcow2");
-          qemuImg.flatten(vm.files.disk(d.name()), frozen);
-          frozen.toFile().setReadOnly();
+          frozen.add(new DiskConfig(d.name(), tmp.resolve("disks").resolve(d.name() + ".qcow2").toString(), 0, false));
           disks.add(new DiskConfig(d.name(), dir.resolve("disks").resolve(d.name() + ".qcow2").toString(), 0, false));
         }
-        VmConfig config = VmConfig.builder(r.config().name()).vcpus(r.config().vcpus()).memoryMib(r.config().memoryMib())
-            .image(r.config().image()).accel(r.config().accel()).disks(disks).tuning(r.config().tuning())
-            .platform(r.config().platform()).directBoot(r.config().directBoot()).network(r.config().network()).build();
+        SharedMemory memory = null;
+        long stateBytes;
+        if (backendId != null) {
+          Path memoryFile = tmp.resolve(TemplateMemory.FILE);
+          stateBytes = ramFile.split(templateConfig(r.config(), "template-helper", frozen), r.instanceId(), backendId, full,
+              memoryFile, state);
+          Files.delete(full);
+          memory = new SharedMemory(backendId, Files.size(memoryFile), TemplateRamFile.allocated(memoryFile));
+        } else {
+          Files.move(full, state, StandardCopyOption.ATOMIC_MOVE);
+          stateBytes = Files.size(state);
+        }
         TemplateInfo info = new TemplateInfo(name, vm.name(), r.config().image(), r.config().vcpus(), r.config().memoryMib(),
             r.config().platform().machine(), qemuVersion(), clock.millis(), stateBytes, 0, hello.getGuest().getOsRelease(),
             hello.getGuest().getKernel(), hello.getGuest().getHostname(), List.of());
-        Files.writeString(tmp.resolve("template.json"), GSON.toJson(new Stored(info, config)), StandardCharsets.UTF_8);
+        Files.writeString(tmp.resolve("template.json"), GSON.toJson(new Stored(info, templateConfig(r.config(), r.config().name(),
+            disks), memory)), StandardCharsets.UTF_8);
         try {
           Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
         } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
           throw new VmException(Kind.ALREADY_EXISTS, "a template named '" + name + "' was made meanwhile; nothing of this one was kept");
         }
-        LOG.info("template " + name + ": saved from VM " + vm.name() + " (" + r.instanceId() + "), state " + stateBytes + " bytes");
+        LOG.info("template " + name + ": saved from VM " + vm.name() + " (" + r.instanceId() + "), device state " + stateBytes
+            + " bytes, " + (memory == null ? "RAM in the state" : "RAM in a file of " + memory.bytes() + " bytes, "
+            + memory.allocatedBytes() + " allocated"));
         return get(name);
       } catch (IOException | RuntimeException e) {
         FileTrees.deleteTree(tmp);
@@ -115,10 +143,39 @@ final class VmTemplates {
         }
         throw new VmException(Kind.INTERNAL, "cannot make template '" + name + "' from VM '" + vm.name() + "': " + e.getMessage()
             + "; nothing was kept", e);
-      } finally {
-        resume(vm, qmp, pause);
       }
     }
+  }
+
+  /**
+   * Saves the VM's whole state into {@code full} and its disks, flattened, into {@code disks}, while
+   * the guest is paused; it runs on after, whatever happened.
+   *
+   * @return the id of its RAM backend when a template can keep the RAM in a file; else null
+   */
+  private String saveSource(VmRuntime vm, VmRecord r, Path full, Path disks) throws IOException {
+    QmpClient qmp = vm.now().qmp();
+    AgentLinkPause pause = new AgentLinkPause(vm);
+    try {
+      qmp.execute("stop", null, VmManager.QMP_TIMEOUT);
+      pause.pause();
+      MigrationStream.save(qmp, vm.files.migrationSocket(), full, QemuSandbox.user().orElse(null), SAVE_BOUND);
+      for (DiskConfig d : r.config().disks()) {
+        Path frozen = disks.resolve(d.name() + ".qcow2");
+        qemuImg.flatten(vm.files.disk(d.name()), frozen);
+        frozen.toFile().setReadOnly();
+      }
+      // A balloon's discard punches holes in a private file mapping's file in QEMU 7.2: the shared RAM would lose pages.
+      return r.config().tuning().balloon() ? null : TemplateMemory.defaultRamBackend(qmp).orElse(null);
+    } finally {
+      resume(vm, qmp, pause);
+    }
+  }
+
+  /** The config a template keeps (and its helper QEMU runs): the source's machine with these disks. */
+  private static VmConfig templateConfig(VmConfig c, String name, List<DiskConfig> disks) {
+    return VmConfig.builder(name).vcpus(c.vcpus()).memoryMib(c.memoryMib()).image(c.image()).accel(c.accel()).disks(disks)
+        .tuning(c.tuning()).platform(c.platform()).directBoot(c.directBoot()).network(c.network()).build();
   }
 
   /** The VM's agent link stops checking heartbeats while the guest is paused for the save. */
@@ -186,9 +243,11 @@ final class VmTemplates {
     return out;
   }
 
+  /** The template; its size is what it takes on disk (the memory file's allocated blocks, not its length). */
   TemplateInfo get(String name) {
     Stored s = load(name);
-    return s.info().withSize(FileTrees.size(dirOf(name)), clonesOf(name));
+    long size = FileTrees.size(dirOf(name)) - (s.memory() == null ? 0 : s.memory().bytes() - s.memory().allocatedBytes());
+    return s.info().withSize(size, clonesOf(name));
   }
 
   /** The template, checked so that QEMU can load it: complete, and saved by this QEMU. */
@@ -206,6 +265,7 @@ final class VmTemplates {
           + size + " bytes, " + s.info().stateBytes() + " were saved (truncated?); delete it (vmlet template delete " + name
           + ") and make it again");
     }
+    requireMemory(name, s.memory(), dirOf(name));
     String here = qemuVersion();
     if (!here.equals(s.info().qemuVersion())) {
       throw new VmException(Kind.FAILED_PRECONDITION, "template '" + name + "' was saved by " + s.info().qemuVersion()
@@ -220,6 +280,39 @@ final class VmTemplates {
     if (!Files.isRegularFile(json)) {
       throw new VmException(Kind.NOT_FOUND, "no template named '" + name + "' (see: vmlet template list)");
     }
+    return read(name, json);
+  }
+
+  /**
+   * The RAM file of the template in {@code dir} (a clone's start), checked; null when the template
+   * keeps its RAM in the state stream.
+   */
+  static SharedMemory sharedMemory(Path dir) {
+    String name = dir.getFileName().toString();
+    SharedMemory m = read(name, dir.resolve("template.json")).memory();
+    requireMemory(name, m, dir);
+    return m;
+  }
+
+  private static void requireMemory(String name, SharedMemory m, Path dir) {
+    if (m == null) {
+      return;
+    }
+    Path file = dir.resolve(TemplateMemory.FILE);
+    long size;
+    try {
+      size = Files.size(file);
+    } catch (IOException e) {
+      size = -1;
+    }
+    if (size != m.bytes()) {
+      throw new VmException(Kind.FAILED_PRECONDITION, "template '" + name + "' is damaged: its memory file " + file + " has "
+          + size + " bytes, " + m.bytes() + " were saved (truncated or gone?); delete it (vmlet template delete " + name
+          + ") and make it again");
+    }
+  }
+
+  private static Stored read(String name, Path json) {
     try {
       Stored s = GSON.fromJson(Files.readString(json), Stored.class);
       if (s == null || s.info() == null || s.config() == null) {

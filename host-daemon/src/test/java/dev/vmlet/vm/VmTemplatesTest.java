@@ -8,6 +8,8 @@ import dev.vmlet.disk.QemuImg;
 import dev.vmlet.spec.TemplateInfo;
 import dev.vmlet.spec.VmConfig;
 import dev.vmlet.spec.VmException;
+import dev.vmlet.qemu.TemplateMemory;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -25,16 +27,22 @@ class VmTemplatesTest {
     Path qemu = root.resolve("fake-qemu");
     Files.writeString(qemu, "#!/bin/sh\necho '" + version + "'\n");
     qemu.toFile().setExecutable(true);
-    return new VmTemplates(root.resolve("templates"), new VmTable(), new QemuImg("qemu-img"), qemu.toString(), Clock.systemUTC());
+    return new VmTemplates(root.resolve("templates"), new VmTable(), new QemuImg("qemu-img"), qemu.toString(), Clock.systemUTC(),
+        null);
   }
 
   private void save(String name, long stateBytes, int actualBytes, String qemuVersion) throws Exception {
+    save(name, stateBytes, actualBytes, qemuVersion, null);
+  }
+
+  private void save(String name, long stateBytes, int actualBytes, String qemuVersion, VmTemplates.SharedMemory memory)
+      throws Exception {
     Path dir = root.resolve("templates").resolve(name);
     Files.createDirectories(dir);
     Files.write(dir.resolve("state.bin"), new byte[actualBytes]);
     TemplateInfo info = new TemplateInfo(name, "src", "micro", 1, 256, "q35", qemuVersion, 1, stateBytes, 0, "", "", "src", List.of());
     VmConfig config = VmConfig.builder("src").memoryMib(256).build();
-    Files.writeString(dir.resolve("template.json"), new Gson().toJson(new VmTemplates.Stored(info, config)));
+    Files.writeString(dir.resolve("template.json"), new Gson().toJson(new VmTemplates.Stored(info, config, memory)));
   }
 
   @Test
@@ -74,5 +82,41 @@ class VmTemplatesTest {
     Files.writeString(root.resolve("templates/bad/template.json"), "{not json");
     assertThatThrownBy(() -> templates.get("bad")).hasMessageContaining("template 'bad' is damaged");
     assertThat(templates.list()).as("a damaged template is not listed as one").isEmpty();
+  }
+
+  @Test
+  void require_aTruncatedMemoryFile_isRefusedWithTheWayOut() throws Exception {
+    save("t", 10, 10, "v", new VmTemplates.SharedMemory("pc.ram", 4096, 0));
+    Path memory = root.resolve("templates/t").resolve(TemplateMemory.FILE);
+    try (RandomAccessFile f = new RandomAccessFile(memory.toFile(), "rw")) {
+      f.setLength(1024);
+    }
+    assertThatThrownBy(() -> templates("v").require("t"))
+        .isInstanceOfSatisfying(VmException.class, e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+        .hasMessageContaining("memory file").hasMessageContaining("1024 bytes, 4096 were saved")
+        .hasMessageContaining("vmlet template delete t");
+    Files.delete(memory);
+    assertThatThrownBy(() -> VmTemplates.sharedMemory(root.resolve("templates/t"))).hasMessageContaining("-1 bytes, 4096 were saved");
+  }
+
+  @Test
+  void get_countsTheMemoryFilesAllocatedBytes_notItsLength() throws Exception {
+    save("t", 10, 10, "v", new VmTemplates.SharedMemory("pc.ram", 1 << 20, 8192));
+    try (RandomAccessFile f = new RandomAccessFile(root.resolve("templates/t").resolve(TemplateMemory.FILE).toFile(), "rw")) {
+      f.setLength(1 << 20);
+    }
+    VmTemplates templates = templates("v");
+    long json = Files.size(root.resolve("templates/t/template.json"));
+    assertThat(templates.get("t").sizeBytes()).isEqualTo(10 + json + 8192);
+    assertThat(templates.require("t").memory().backendId()).isEqualTo("pc.ram");
+  }
+
+  @Test
+  void aTemplateFromBeforeMemoryFiles_keepsItsRamInTheStream() throws Exception {
+    save("old", 10, 10, "v");
+    String json = Files.readString(root.resolve("templates/old/template.json"));
+    assertThat(json).doesNotContain("\"memory\"");
+    assertThat(templates("v").require("old").memory()).isNull();
+    assertThat(VmTemplates.sharedMemory(root.resolve("templates/old"))).isNull();
   }
 }

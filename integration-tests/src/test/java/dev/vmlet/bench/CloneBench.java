@@ -15,6 +15,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,6 +53,7 @@ class CloneBench {
       }
       Bench.report("micro: launch to exec answered, cold boot (s)", Bench.stats(cold, "%.2f"));
       Bench.report("micro: launch to exec answered, clone of a template (s)", Bench.stats(clone, "%.2f"));
+      reportCloneBreakdown(tmp.resolve("daemon.log"));
       new Bench.Chart("clone-launch.png", "Micro VM: launch to exec answered (s, medians, same run)", "s")
           .bar("seconds", "cold boot", Bench.median(cold))
           .bar("seconds", "clone of a template", Bench.median(clone))
@@ -75,6 +78,37 @@ class CloneBench {
     }
   }
 
+  private static final Pattern RESUMED = Pattern.compile("VM (clone\\d+): resumed from template \\S+, ms after the start: QEMU up (\\d+),"
+      + " state loaded (\\d+), running (\\d+), links connected (\\d+)");
+  private static final Pattern READY = Pattern.compile("VM (clone\\d+): clone agent ready, ms after the start: Hello arrived (-?\\d+),"
+      + " ready (\\d+)");
+
+  /** Where the clones' starts went, from the daemon's log lines (VmStarter, VmLinks): medians over the runs. */
+  private static void reportCloneBreakdown(Path daemonLog) throws Exception {
+    String[] names = {"QEMU up", "state loaded", "running (cont)", "links connected", "agent Hello arrived", "agent ready"};
+    List<List<Double>> phases = new ArrayList<>();
+    for (int i = 0; i < names.length; i++) {
+      phases.add(new ArrayList<>());
+    }
+    for (String line : Files.readAllLines(daemonLog)) {
+      Matcher m = RESUMED.matcher(line);
+      if (m.find()) {
+        for (int i = 0; i < 4; i++) {
+          phases.get(i).add(Double.parseDouble(m.group(i + 2)) / 1000);
+        }
+      }
+      m = READY.matcher(line);
+      if (m.find()) {
+        phases.get(4).add(Double.parseDouble(m.group(2)) / 1000);
+        phases.get(5).add(Double.parseDouble(m.group(3)) / 1000);
+      }
+    }
+    for (int i = 0; i < names.length; i++) {
+      Bench.report("micro clone, s after the start of QEMU's launch: " + names[i],
+          phases.get(i).isEmpty() ? "not in the daemon's log" : Bench.stats(phases.get(i), "%.2f"));
+    }
+  }
+
   /** Seconds from CreateVm (started) to the agent ready and an exec answered. */
   private static double launchToExec(BenchSupport.MicroNode node, String name, String template) {
     long t0 = System.nanoTime();
@@ -93,11 +127,6 @@ class CloneBench {
 
   /** A field of /proc/PID/smaps_rollup, in MiB. */
   private static double rollup(long pid, String field) throws Exception {
-    for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
-      if (l.startsWith(field)) {
-        return Long.parseLong(l.substring(field.length()).replaceAll("[^0-9]", "")) / 1024.0;
-      }
-    }
-    throw new AssertionError(field + " not in /proc/" + pid + "/smaps_rollup");
+    return BenchSupport.smapsRollupKiB(pid, field) / 1024.0;
   }
 }

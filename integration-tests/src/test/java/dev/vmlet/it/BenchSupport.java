@@ -169,6 +169,16 @@ public final class BenchSupport {
     return new MicroNode(d);
   }
 
+  /** A field of /proc/PID/smaps_rollup ("Rss:", "Pss:", "Private_Dirty:" ...), in KiB. */
+  public static long smapsRollupKiB(long pid, String field) throws Exception {
+    for (String l : java.nio.file.Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
+      if (l.startsWith(field)) {
+        return Long.parseLong(l.substring(field.length()).replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new AssertionError(field + " not in /proc/" + pid + "/smaps_rollup");
+  }
+
   public static String sha(byte[] data) throws Exception {
     return Guests.sha(data);
   }

@@ -7,6 +7,7 @@ import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.Machine;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Template;
 import dev.vmlet.proto.v1.TemplateRef;
@@ -79,10 +80,27 @@ class TemplateIT {
     assertThat(t.getGuest().getHostname()).isEqualTo("tpl-src");
     // The source runs on and still answers.
     assertThat(sh("tpl-src", "cat /root/marker")).isEqualTo("from-template");
+    // The guest's RAM is a file of its own (sparse: what was zero takes no disk), the state stream the devices only;
+    // the helper QEMU that split them is gone with its run directory.
+    Path dir = testDaemon.paths.stateDir().resolve("templates/tpl");
+    Path memory = dir.resolve("memory");
+    assertThat(Files.size(memory)).isEqualTo(256L << 20);
+    assertThat(t.getStateBytes()).isPositive().isLessThan(16L << 20);
+    assertThat(t.getSizeBytes()).isLessThan(Files.size(memory) + t.getStateBytes());
+    try (var files = Files.list(dir)) {
+      assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder("disks", "memory", "state.bin", "template.json");
+    }
+    try (var runs = Files.list(testDaemon.paths.runDir())) {
+      assertThat(runs.map(f -> f.getFileName().toString())).noneMatch(f -> f.startsWith("tpl-"));
+    }
+    assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains("process=vmlet-template-helper")))
+        .isEmpty();
+    String memoryDigest = sha256(memory);
 
     Vm a = create("clone-a", "tpl");
     Vm b = create("clone-b", "tpl");
-    assertThat(a.getQemuCommand()).contains("-incoming defer");
+    assertThat(a.getQemuCommand()).contains("-incoming defer", "memory-backend-file,id=pc.ram,size=256M,mem-path=" + memory
+        + ",share=off");
     // Each clone says who it is: its own instance id, hostname and MAC; the template's file is there.
     for (Vm c : new Vm[] {a, b}) {
       String name = c.getSpec().getName();
@@ -107,6 +125,32 @@ class TemplateIT {
     sh("clone-a", "echo only-a > /root/a");
     assertThat(sh("clone-b", "cat /root/a 2>&1 || echo missing")).endsWith("missing");
     assertThat(sh("tpl-src", "cat /root/a 2>&1 || echo missing")).endsWith("missing");
+    // Clones write their RAM copy-on-write: 32 MiB written in a clone's tmpfs leave the template's file as it was,
+    // and the pages a clone only read are the page cache's, shared (its QEMU's RSS minus private).
+    sh("clone-b", "dd if=/dev/urandom of=/root/big bs=1M count=32 2>/dev/null; echo done");
+    assertThat(sh("clone-a", "cat /root/big 2>&1 || echo missing")).endsWith("missing");
+    assertThat(sha256(memory)).isEqualTo(memoryDigest);
+    long sharedKiB = BenchSupport.smapsRollupKiB(a.getPid(), "Rss:") - BenchSupport.smapsRollupKiB(a.getPid(), "Private_Clean:")
+        - BenchSupport.smapsRollupKiB(a.getPid(), "Private_Dirty:");
+    System.out.printf("clone-a's QEMU: %d MiB of its RSS shared%n", sharedKiB / 1024);
+    assertThat(sharedKiB).isGreaterThan(32 * 1024);
+
+    // A damaged template is refused before anything is made: a truncated state, a truncated memory file.
+    for (Path f : new Path[] {dir.resolve("state.bin"), memory}) {
+      Path saved = tmp.resolve("saved-" + f.getFileName());
+      Files.copy(f, saved);
+      try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+        ch.truncate(Files.size(f) / 2);
+      }
+      assertThatThrownBy(() -> client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+          .setSpec(VmSpec.newBuilder().setName("clone-bad")).setTemplate("tpl").setStart(true).build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(e.getStatus().getDescription()).contains("is damaged", f.toString(), "vmlet template delete tpl");
+          });
+      assertThat(Files.exists(testDaemon.paths.vmStateDir("clone-bad"))).isFalse();
+      Files.move(saved, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
 
     // A template in use is kept, naming its clones.
     assertThatThrownBy(() -> client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl").build()))
@@ -136,6 +180,50 @@ class TemplateIT {
     client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl").build());
     assertThat(client.vms().listTemplates(dev.vmlet.proto.v1.ListTemplatesRequest.getDefaultInstance()).getTemplatesList()).isEmpty();
   }
+
+  @Test
+  void template_ofAMicrovm_namesItsRamBlock_andOneWithABalloon_keepsItsRamInTheStream() throws Exception {
+    // microvm's default RAM backend is microvm.ram, not q35's pc.ram: the clone's backend must carry that name.
+    client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder()
+        .setName("mv-src").setMemoryMib(256).setMachine(Machine.MACHINE_MICROVM)).setStart(true).build());
+    Guests.waitReady(client, "mv-src");
+    Template mv = client.vms().withDeadlineAfter(300, TimeUnit.SECONDS)
+        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-mv").setVm("mv-src").build());
+    assertThat(mv.getStateBytes()).isLessThan(16L << 20);
+    Vm clone = create("mv-clone", "tpl-mv");
+    assertThat(clone.getQemuCommand()).contains("memory-backend-file,id=microvm.ram,", "share=off");
+    assertThat(sh("mv-clone", "hostname")).isEqualTo("mv-clone");
+
+    // A balloon may discard pages, which QEMU 7.2 would punch out of the shared file: its RAM stays in the stream.
+    client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder()
+        .setName("bl-src").setMemoryMib(256).setBalloon(true)).setStart(true).build());
+    Guests.waitReady(client, "bl-src");
+    Template bl = client.vms().withDeadlineAfter(300, TimeUnit.SECONDS)
+        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-bl").setVm("bl-src").build());
+    assertThat(bl.getStateBytes()).isGreaterThan(64L << 20);
+    assertThat(testDaemon.paths.stateDir().resolve("templates/tpl-bl/memory")).doesNotExist();
+    Vm blClone = create("bl-clone", "tpl-bl");
+    assertThat(blClone.getQemuCommand()).contains("-incoming defer").doesNotContain("memory-backend-file");
+    assertThat(sh("bl-clone", "hostname")).isEqualTo("bl-clone");
+
+    for (String vm : new String[] {"mv-clone", "mv-src", "bl-clone", "bl-src"}) {
+      client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(vm).setForce(true).build());
+    }
+    client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl-mv").build());
+    client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl-bl").build());
+  }
+
+  private static String sha256(Path file) throws Exception {
+    java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    try (var in = Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 20];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
 
   @Test
   void template_fromAStoppedVm_isRefusedWithTheWayOut() {
