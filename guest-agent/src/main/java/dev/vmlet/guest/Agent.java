@@ -12,7 +12,6 @@ import dev.vmlet.proto.agent.v1.Hello;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.logging.Logger;
 
 /**
@@ -74,7 +73,7 @@ final class Agent implements AutoCloseable {
     this.transport = transport;
     Hello.Builder h = hello.toBuilder();
     if (h.getAgentStartId().isEmpty()) {
-      h.setAgentStartId(UUID.randomUUID().toString());
+      h.setAgentStartId(GuestFacts.newStartId());
     }
     if (h.getProtocolVersion() == 0) {
       h.setProtocolVersion(PROTOCOL_VERSION).setMinProtocolVersion(MIN_PROTOCOL_VERSION);
@@ -311,7 +310,7 @@ final class Agent implements AutoCloseable {
     VmIdentity.adopt(next, current == null ? "" : current.mac());
     current = next;
     clockFromHost = true;
-    hello = hello.toBuilder().setInstanceId(next.instanceId()).setAgentStartId(UUID.randomUUID().toString())
+    hello = hello.toBuilder().setInstanceId(next.instanceId()).setAgentStartId(GuestFacts.newStartId())
         .setGuest(GuestFacts.read()).build();
   }
 

@@ -25,7 +25,7 @@ public final class AgentMain {
 
   public static void main(String[] args) throws Exception {
     long mainMs = BootClock.nowMs();
-    System.setProperty("java.util.logging.SimpleFormatter.format", "vmlet-agent: %4$s %5$s%6$s%n");
+    AgentLogFormat.install();
     String port = GuestPlatform.current().defaultPort();
     String socket = null;
     String serial = null;

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import dev.vmlet.proto.agent.v1.GuestDisk;
@@ -30,6 +31,17 @@ final class GuestFacts {
 
   static String bootId() {
     return firstLine(Path.of("/proc/sys/kernel/random/boot_id")).orElse("");
+  }
+
+  /**
+   * A new id for this start of the agent: the kernel's (a fresh random version-4 UUID at each read of
+   * /proc/sys/kernel/random/uuid), elsewhere {@link UUID#randomUUID}. It must be unique, not secret;
+   * the kernel's spares the agent's start the set-up of Java's SecureRandom before its first Hello
+   * (under TCG a third of main() to Hello; docs/benchmarks.md).
+   */
+  static String newStartId() {
+    return firstLine(Path.of("/proc/sys/kernel/random/uuid")).filter(id -> id.length() == 36)
+        .orElseGet(() -> UUID.randomUUID().toString());
   }
 
   /** PRETTY_NAME from an os-release file. */

@@ -16,11 +16,14 @@ FLAVOUR=${4:-cloud}
 # virtio_rng: the VM's virtio-rng device seeds the kernel's random pool at once. Without it the
 # first read of /dev/urandom (the agent's JVM makes one) waits for the kernel's jitter entropy,
 # which under TCG took 7 s.
-MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_rng virtio_console virtio_blk failover net_failover virtio_net button evdev qemu_fw_cfg fuse virtiofs"
+MODULES="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_rng virtio_console virtio_blk failover net_failover virtio_net button evdev qemu_fw_cfg"
+# Loaded by init only when the VM has a share (vmlet.share=): fuse alone took a fifth of init's
+# module loading under TCG, on every boot.
+SHARE_MODULES="fuse virtiofs"
 case $FLAVOUR in
   cloud) KERNEL_META=linux-image-cloud-amd64 ;;
   # 9p needs fscache and netfs (modinfo -F depends 9p), and 9pnet_virtio its transport.
-  generic) KERNEL_META=linux-image-amd64; MODULES="$MODULES netfs fscache 9pnet 9pnet_virtio 9p" ;;
+  generic) KERNEL_META=linux-image-amd64; SHARE_MODULES="$SHARE_MODULES netfs fscache 9pnet 9pnet_virtio 9p" ;;
   *) echo "error: kernel flavour must be cloud or generic, got '$FLAVOUR'" >&2; exit 2 ;;
 esac
 
@@ -64,7 +67,7 @@ for applet in $(/bin/busybox --list-full); do
   [[ $applet == bin/busybox ]] || ln -sf /bin/busybox "$root/$applet"
 done
 ln -sf /bin/busybox "$root/init"
-for m in $MODULES; do
+for m in $MODULES $SHARE_MODULES; do
   # Module names use _, some files - (virtio-rng.ko).
   f=$(find "$work/kernel/lib/modules/$kver" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \
     -o -name "${m//_/-}.ko" -o -name "${m//_/-}.ko.xz" -o -name "${m//_/-}.ko.zst" | head -n 1)
@@ -76,6 +79,7 @@ for m in $MODULES; do
   esac
 done
 echo "$MODULES" > "$root/lib/modules/load-order"
+echo "$SHARE_MODULES" > "$root/lib/modules/share-load-order"
 
 # 3. A Java runtime with only what the agent needs, and the shared libraries it links.
 bash "$(dirname "$0")/build-agent-runtime.sh" "$AGENT_JAR" "$root/opt/vmlet"
@@ -119,6 +123,7 @@ for p in $(cat /proc/cmdline); do
       dir=${rest%:ro}; [ "$dir" != "$rest" ] && opts=ro
       # 9P2000.L over virtio with 512 KiB messages, as cloud images mount it (8 KiB makes large files crawl).
       [ $type = 9p ] && opts=$opts,trans=virtio,version=9p2000.L,msize=524288
+      [ -f /run/share-modules ] || { for m in $(cat /lib/modules/share-load-order); do insmod /lib/modules/$m.ko 2>/dev/null; done; : > /run/share-modules; }
       mkdir -p "$dir" && mount -t $type -o "$opts" "$tag" "$dir" \
         || echo "vmlet micro: cannot mount $type share $tag at $dir" ;;
   esac

@@ -46,7 +46,7 @@ class QemuCommandBuilderTest {
         "-m", "1024M",
         "-nodefaults", "-no-user-config", "-display", "none",
         "-kernel", "/cache/micro/vmlinuz", "-initrd", "/cache/micro/initrd.img",
-        "-append", "console=ttyS0 panic=-1 quiet vmlet.instance_id=1111-2222 vmlet.hostname=web1",
+        "-append", "console=ttyS0 panic=-1 quiet cryptomgr.notests=1 vmlet.instance_id=1111-2222 vmlet.hostname=web1",
         "-chardev", "socket,id=console,path=/run/vmlet/vms/web1/console.sock,server=on,wait=off",
         "-serial", "chardev:console",
         "-drive", "file=/var/lib/vmlet/vms/web1/disks/data.qcow2,format=qcow2,if=none,id=disk-data,discard=unmap",
