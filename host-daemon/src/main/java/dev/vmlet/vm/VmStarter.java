@@ -66,6 +66,8 @@ final class VmStarter {
       store.save(vm.record()); // a state directory that cannot take the new state refuses the start here
       events.transition(vm, VmState.STARTING, "start");
       try {
+        // On disk before QEMU runs: a daemon that dies from here on finds this start and its QEMU (VmReadoption).
+        store.save(vm.record());
         Accel accel = launch(vm);
         events.transition(vm, VmState.RUNNING, "start");
         store.save(vm.record());
@@ -108,6 +110,7 @@ final class VmStarter {
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
         plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(argv), plan.forwards())));
     try {
+      store.save(vm.record()); // its pid, for a daemon that dies before the start ends
       if (template != null) {
         resume(vm, template);
         LOG.info("VM " + vm.name() + ": resumed from template " + template.getFileName() + " in "
