@@ -308,19 +308,25 @@ public final class RegistryClient {
     if (c != null) {
       tb.header("Authorization", basic(c));
     }
-    HttpResponse<String> r;
+    HttpResponse<InputStream> r;
+    String body;
     try {
-      r = http.send(tb.build(), HttpResponse.BodyHandlers.ofString());
+      r = http.send(tb.build(), HttpResponse.BodyHandlers.ofInputStream());
+      try (InputStream in = bounded(r.body())) {
+        body = new String(in.readNBytes(MAX_MANIFEST_BYTES), StandardCharsets.UTF_8);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while asking " + realm + " for a token");
+    } catch (IdleBoundedInputStream.Stalled e) {
+      throw new IOException("the token server " + realm + " stopped sending its answer (" + e.getMessage() + "); try again", e);
     }
     if (r.statusCode() != 200) {
       throw new IOException("the token server " + realm + " refused "
           + (c == null ? "anonymous access; give --username and --password-stdin" : "the credentials of " + c.username())
           + " (" + r.statusCode() + ")");
     }
-    String token = OciArtifact.token(r.body());
+    String token = OciArtifact.token(body);
     if (token == null) {
       throw new IOException("the token server " + realm + " answered without a token");
     }
