@@ -17,6 +17,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -50,11 +51,17 @@ public final class OciImages {
   private static final Object PULLS = new Object();
   private final Path root;
   private final Consumer<String> progress;
+  private volatile Duration bodyIdle = RegistryClient.BODY_IDLE;
 
   /** @param cacheDir the image cache ({@code VmletPaths.cacheDir()}); the store is its {@code oci} directory */
   public OciImages(Path cacheDir, Consumer<String> progress) {
     this.root = cacheDir.resolve("oci");
     this.progress = progress;
+  }
+
+  /** How long a registry's response body may send nothing before the attempt is given up (tests shorten it). */
+  void bodyIdle(Duration d) {
+    bodyIdle = d;
   }
 
   /** What a push did: the manifest's digest and the bytes uploaded (0 when the registry had every blob). */
@@ -75,7 +82,7 @@ public final class OciImages {
     try (Stream<Path> s = Files.list(imageDir)) {
       files = s.filter(Files::isRegularFile).sorted().toList();
     }
-    RegistryClient registry = new RegistryClient(ref, options, true);
+    RegistryClient registry = new RegistryClient(ref, options, true, bodyIdle);
     Path staging = staging("push-");
     try {
       long uploaded = 0;
@@ -165,7 +172,7 @@ public final class OciImages {
   }
 
   private Pulled pullAlone(OciReference ref, RegistryClient.Options options) throws IOException {
-    RegistryClient registry = new RegistryClient(ref, options, false);
+    RegistryClient registry = new RegistryClient(ref, options, false, bodyIdle);
     RegistryClient.Manifest manifest = registry.manifest();
     OciArtifact.Parsed parsed = OciArtifact.parse(manifest.bytes());
     Path dir = imageDir(manifest.digest());

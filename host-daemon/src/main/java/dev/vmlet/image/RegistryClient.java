@@ -60,8 +60,11 @@ public final class RegistryClient {
     }
   }
 
-  /** Bound on the wait for a response's headers; bodies are read as they come. */
+  /** Bound on the wait for a response's headers. */
   static final Duration REQUEST_TIMEOUT = Duration.ofMinutes(2);
+  /** Bound on a silence within a response's body (see {@link IdleBoundedInputStream}). */
+  static final Duration BODY_IDLE = Duration.ofSeconds(60);
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(15);
   /** The distribution spec lets registries refuse manifests above 4 MiB; ours are a few hundred bytes. */
   static final int MAX_MANIFEST_BYTES = 4 << 20;
   private static final Pattern PARAM = Pattern.compile("(\\w+)=\"([^\"]*)\"");
@@ -71,26 +74,48 @@ public final class RegistryClient {
   private final URI base;
   private final HttpClient http;
   private final String scope;
+  private final Duration bodyIdle;
   private volatile String authorization;
 
   /**
    * @param push whether the client will write (asks a token server for push as well as pull)
    */
   public RegistryClient(OciReference ref, Options options, boolean push) {
+    this(ref, options, push, BODY_IDLE);
+  }
+
+  /** @param bodyIdle how long a response body may send nothing before it is given up (tests shorten it) */
+  RegistryClient(OciReference ref, Options options, boolean push, Duration bodyIdle) {
     this.ref = ref;
     this.options = options;
+    this.bodyIdle = bodyIdle;
     this.base = URI.create((options.plainHttp() || ref.isLoopback() ? "http" : "https") + "://" + ref.registry() + "/v2/" + ref.repository() + "/");
-    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(15)).followRedirects(HttpClient.Redirect.NORMAL).build();
+    this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL).build();
     this.scope = "repository:" + ref.repository() + (push ? ":pull,push" : ":pull");
   }
 
   /** The manifest as the registry sent it, and its digest (the SHA-256 of those bytes). */
   public record Manifest(byte[] bytes, String digest) {}
 
+  /** A small answer (status, headers, a body of at most 64 KiB read within {@link #bodyIdle}). */
+  private record Answer(int statusCode, java.net.http.HttpHeaders headers, byte[] body) {}
+
+  private Answer ask(HttpRequest.Builder b, String what) throws IOException {
+    HttpResponse<InputStream> r = send(b, HttpResponse.BodyHandlers.ofInputStream());
+    try (InputStream in = bounded(r.body())) {
+      return new Answer(r.statusCode(), r.headers(), in.readNBytes(64 << 10));
+    } catch (IdleBoundedInputStream.Stalled e) {
+      throw new IOException(ref.registry() + " stopped sending its answer to " + what + " (" + e.getMessage() + "); try again", e);
+    }
+  }
+
+  private InputStream bounded(InputStream body) {
+    return new IdleBoundedInputStream(body, bodyIdle);
+  }
+
   /** Whether the repository holds the blob. */
   public boolean hasBlob(String digest) throws IOException {
-    HttpResponse<byte[]> r = send(request("blobs/" + digest).method("HEAD", HttpRequest.BodyPublishers.noBody()),
-        HttpResponse.BodyHandlers.ofByteArray());
+    Answer r = ask(request("blobs/" + digest).method("HEAD", HttpRequest.BodyPublishers.noBody()), "checking for blob " + digest);
     if (r.statusCode() == 200) {
       return true;
     }
@@ -102,8 +127,7 @@ public final class RegistryClient {
 
   /** Uploads {@code file} as the blob {@code digest} in one PUT (POST opens the upload session). */
   public void pushBlob(String digest, Path file) throws IOException {
-    HttpResponse<byte[]> start = send(request("blobs/uploads/").POST(HttpRequest.BodyPublishers.noBody()),
-        HttpResponse.BodyHandlers.ofByteArray());
+    Answer start = ask(request("blobs/uploads/").POST(HttpRequest.BodyPublishers.noBody()), "starting the upload of " + digest);
     if (start.statusCode() != 202) {
       throw failure("starting the upload of " + digest, start);
     }
@@ -112,9 +136,8 @@ public final class RegistryClient {
     URI upload = base.resolve(location);
     String sep = upload.getRawQuery() == null ? "?" : "&";
     URI put = URI.create(upload + sep + "digest=" + URLEncoder.encode(digest, StandardCharsets.UTF_8));
-    HttpResponse<byte[]> done = send(HttpRequest.newBuilder(put).timeout(REQUEST_TIMEOUT)
-        .header("Content-Type", "application/octet-stream").PUT(HttpRequest.BodyPublishers.ofFile(file)),
-        HttpResponse.BodyHandlers.ofByteArray());
+    Answer done = ask(HttpRequest.newBuilder(put).timeout(REQUEST_TIMEOUT)
+        .header("Content-Type", "application/octet-stream").PUT(HttpRequest.BodyPublishers.ofFile(file)), "uploading " + digest);
     if (done.statusCode() != 201) {
       throw failure("uploading " + digest, done);
     }
@@ -122,8 +145,8 @@ public final class RegistryClient {
 
   /** Stores {@code bytes} as the manifest tagged {@code tag}; returns its digest. */
   public String putManifest(String tag, byte[] bytes) throws IOException {
-    HttpResponse<byte[]> r = send(request("manifests/" + tag).header("Content-Type", OciArtifact.MANIFEST_TYPE)
-        .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)), HttpResponse.BodyHandlers.ofByteArray());
+    Answer r = ask(request("manifests/" + tag).header("Content-Type", OciArtifact.MANIFEST_TYPE)
+        .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)), "storing the manifest " + ref.repository() + ":" + tag);
     if (r.statusCode() != 201) {
       throw failure("storing the manifest " + ref.repository() + ":" + tag, r);
     }
@@ -135,8 +158,10 @@ public final class RegistryClient {
     HttpResponse<InputStream> r = send(request("manifests/" + ref.reference()).header("Accept", OciArtifact.MANIFEST_TYPE).GET(),
         HttpResponse.BodyHandlers.ofInputStream());
     byte[] body;
-    try (InputStream in = r.body()) {
+    try (InputStream in = bounded(r.body())) {
       body = in.readNBytes(MAX_MANIFEST_BYTES + 1);
+    } catch (IdleBoundedInputStream.Stalled e) {
+      throw new IOException(ref.registry() + " stopped sending the manifest of " + ref + " (" + e.getMessage() + "); try the pull again", e);
     }
     if (r.statusCode() == 404) {
       throw new IOException(ref + " is not in the registry (404); check the repository and tag");
@@ -169,7 +194,7 @@ public final class RegistryClient {
       progress.accept("resuming " + short12(digest) + " at byte " + have + " of " + size);
     }
     HttpResponse<InputStream> r = send(b, HttpResponse.BodyHandlers.ofInputStream());
-    try (InputStream in = r.body()) {
+    try (InputStream in = bounded(r.body())) {
       boolean append;
       if (r.statusCode() == 206 && have > 0) {
         append = true;
@@ -192,6 +217,9 @@ public final class RegistryClient {
           moved.accept(n);
         }
       }
+    } catch (IdleBoundedInputStream.Stalled e) {
+      long kept = Files.exists(partial) ? Files.size(partial) : 0;
+      throw new IOException(ref.registry() + " stopped sending blob " + digest + " after " + kept + " of " + size + " bytes (" + e.getMessage() + "); what arrived is kept, and the pull resumes from there", e);
     }
   }
 
@@ -232,6 +260,12 @@ public final class RegistryClient {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while talking to " + ref.registry());
+    } catch (java.net.http.HttpConnectTimeoutException e) {
+      throw new IOException("the registry at " + ref.registry() + " did not accept a connection within " + CONNECT_TIMEOUT.toSeconds()
+          + " s; check that it runs and is reachable", e);
+    } catch (java.net.http.HttpTimeoutException e) {
+      throw new IOException(ref.registry() + " did not answer " + req.method() + " " + req.uri().getPath() + " within "
+          + REQUEST_TIMEOUT.toSeconds() + " s; try again", e);
     } catch (java.net.ConnectException e) {
       throw new IOException("cannot connect to the registry at " + req.uri().getScheme() + "://" + ref.registry()
           + (req.uri().getScheme().equals("https") ? " (for a registry that speaks plain HTTP, add --plain-http)" : ""), e);
@@ -274,19 +308,25 @@ public final class RegistryClient {
     if (c != null) {
       tb.header("Authorization", basic(c));
     }
-    HttpResponse<String> r;
+    HttpResponse<InputStream> r;
+    String body;
     try {
-      r = http.send(tb.build(), HttpResponse.BodyHandlers.ofString());
+      r = http.send(tb.build(), HttpResponse.BodyHandlers.ofInputStream());
+      try (InputStream in = bounded(r.body())) {
+        body = new String(in.readNBytes(MAX_MANIFEST_BYTES), StandardCharsets.UTF_8);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while asking " + realm + " for a token");
+    } catch (IdleBoundedInputStream.Stalled e) {
+      throw new IOException("the token server " + realm + " stopped sending its answer (" + e.getMessage() + "); try again", e);
     }
     if (r.statusCode() != 200) {
       throw new IOException("the token server " + realm + " refused "
           + (c == null ? "anonymous access; give --username and --password-stdin" : "the credentials of " + c.username())
           + " (" + r.statusCode() + ")");
     }
-    String token = OciArtifact.token(r.body());
+    String token = OciArtifact.token(body);
     if (token == null) {
       throw new IOException("the token server " + realm + " answered without a token");
     }
@@ -297,7 +337,7 @@ public final class RegistryClient {
     return "Basic " + Base64.getEncoder().encodeToString((c.username() + ":" + c.password()).getBytes(StandardCharsets.UTF_8));
   }
 
-  private IOException failure(String what, HttpResponse<byte[]> r) {
+  private IOException failure(String what, Answer r) {
     return failure(what, r.statusCode(), new String(r.body(), StandardCharsets.UTF_8));
   }
 

@@ -75,20 +75,42 @@ public final class QemuProcess {
     }
   }
 
+  /** A VM's QEMU found again, or why none was: what a re-adoption decides on. */
+  public record Lookup(Optional<ProcessHandle> qemu, String why) {}
+
   /**
-   * The live QEMU named by a pidfile that started within {@link #START_SLACK} of {@code launchedAtMs}:
-   * a pid that was recycled by another program, even another QEMU, does not match.
+   * The live QEMU of the VM whose pidfile is {@code pidFile} (see {@link QemuIdentity} for what makes
+   * it that VM's): the pid the pidfile names, else the pid the VM's record holds ({@code recordPid},
+   * 0: none), else any process whose command line names the pidfile (a QEMU that had not written it
+   * yet). A pid recycled by another program, even another VM's QEMU, does not match.
+   *
+   * @param launchedAtMs when the VM's QEMU was launched (0: unknown)
    */
-  public static Optional<ProcessHandle> find(Path pidFile, long launchedAtMs) {
-    return find(pidFile).filter(h -> startedNear(h, launchedAtMs));
-  }
-
-  static final Duration START_SLACK = Duration.ofSeconds(30);
-
-  static boolean startedNear(ProcessHandle h, long launchedAtMs) {
-    return h.info().startInstant()
-        .map(t -> Math.abs(t.toEpochMilli() - launchedAtMs) <= START_SLACK.toMillis())
-        .orElse(true); // unknown start time: trust the pidfile and the command name
+  public static Lookup lookUp(Path pidFile, long recordPid, long launchedAtMs) {
+    List<String> why = new ArrayList<>();
+    long named = 0;
+    try {
+      named = Long.parseLong(Files.readString(pidFile).strip());
+    } catch (IOException | NumberFormatException e) {
+      why.add("no readable pidfile " + pidFile);
+    }
+    for (long pid : new long[] {named, recordPid == named ? 0 : recordPid}) {
+      if (pid <= 0) {
+        continue;
+      }
+      QemuIdentity id = QemuIdentity.read(pid);
+      Optional<String> mismatch = id.mismatch(pidFile, launchedAtMs);
+      if (mismatch.isEmpty()) {
+        return new Lookup(ProcessHandle.of(pid), "");
+      }
+      why.add(mismatch.get());
+    }
+    Optional<QemuIdentity> found = QemuIdentity.scan(pidFile);
+    if (found.isPresent()) {
+      return new Lookup(ProcessHandle.of(found.get().pid()), "");
+    }
+    why.add("no process names " + pidFile);
+    return new Lookup(Optional.empty(), String.join("; ", why));
   }
 
   /** Guards against a recycled pid: the process must still be a QEMU. */

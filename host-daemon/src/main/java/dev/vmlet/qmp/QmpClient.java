@@ -68,7 +68,13 @@ public final class QmpClient implements Closeable {
     try {
       s.setSoTimeout((int) timeout.toMillis());
       QmpClient c = new QmpClient(s, events, onClose);
-      String greeting = c.in.readLine();
+      String greeting;
+      try {
+        greeting = c.in.readLine();
+      } catch (java.net.SocketTimeoutException e) {
+        throw new QmpException("", "QEMU sent no QMP greeting on " + socketPath + " within " + timeout.toMillis()
+            + " ms (busy, or stopped)");
+      }
       if (greeting == null || !JsonParser.parseString(greeting).getAsJsonObject().has("QMP")) {
         throw new QmpException("", "not a QMP greeting from " + socketPath + ": " + greeting);
       }

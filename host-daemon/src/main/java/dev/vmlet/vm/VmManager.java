@@ -122,15 +122,21 @@ public final class VmManager implements AutoCloseable {
     this.links = new VmLinks(clock, events, teardown::onQemuGone);
     this.controls = new VmControls(store, events, qemuImg, new VmSnapshots(qemuImg));
     this.starter = new VmStarter(store, events, links, teardown, planner, gpus, launcher, clock);
-    this.readoption = new VmReadoption(store, events, links, gpus);
+    this.readoption = new VmReadoption(store, events, links, teardown, gpus);
     this.reads = new VmReads(vms);
     this.definitions = new VmDefinitions(vms, store, events, planner, teardown);
     this.templates = new VmTemplates(paths.stateDir().resolve("templates"), vms, qemuImg, qemuBinary, clock,
         new TemplateRamFile((c, id, f) -> planner.plan(c, id, f, true).argv(), launcher, paths.runDir()));
   }
 
+  /** How long {@link #recover} waits for a QEMU that runs but does not answer before ending it (tests shorten it). */
+  void readoptionPatience(Duration d) {
+    readoption.patience(d);
+  }
+
   /**
-   * Loads persisted VMs and re-adopts the QEMU processes that still run; nothing is killed. Then
+   * Loads persisted VMs and re-adopts the QEMU processes that still run (see {@link VmReadoption}
+   * for the few that are ended instead, and why). Then
    * starts, one after the other on a thread of its own (the daemon serves meanwhile), the VMs whose
    * {@link dev.vmlet.spec.RestartPolicy} asks for it; a start that fails is logged and stays the
    * VM's error.

@@ -1,11 +1,13 @@
 package dev.vmlet.vm;
 
+import dev.vmlet.qemu.QemuIdentity;
 import dev.vmlet.qemu.QemuProcess;
+import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.share.Virtiofsd;
 import dev.vmlet.tpm.Swtpm;
-import dev.vmlet.qemu.VmFiles;
 import dev.vmlet.vfio.Gpus;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -14,22 +16,43 @@ import java.util.stream.Collectors;
 
 /**
  * A daemon's start: loads the persisted VMs and re-adopts the QEMU processes that still run, found
- * by their pidfile, their start time and their name. Nothing is killed: a QEMU that cannot be
- * reached is kept and reported; a VM whose QEMU is gone is marked CRASHED (STOPPED when it was
- * being stopped).
+ * by {@link QemuProcess#lookUp} (pidfile, recorded pid, command line; see {@link QemuIdentity}).
+ *
+ * <p>What is decided, VM by VM:
+ * <ul>
+ *   <li>no QEMU of the VM runs: CRASHED (STOPPED when it was being stopped), saying why none matched;
+ *   <li>the VM was STARTING (the last daemon died during its start, before it was connected): its
+ *       QEMU is ended and the VM CRASHED, saying so, since nothing of that start can be trusted
+ *       (a clone may still wait for its template's state);
+ *   <li>its QEMU runs: adopted. A QEMU that does not answer at once (a loaded machine, a QEMU
+ *       stopped with SIGSTOP) is never judged dead for it: it stays the VM's, RUNNING with the reason
+ *       in its error, and a thread of its own connects again every {@link #RETRY} until it answers,
+ *       exits (then CRASHED or STOPPED as any exit) or {@link #patience} runs out. Then, and only
+ *       while its identity still holds, it is ended (SIGTERM, SIGKILL) and the VM CRASHED with the
+ *       reason: a QEMU the daemon cannot reach is never left running without an owner.
+ * </ul>
  */
 final class VmReadoption {
   private static final Logger LOG = Logger.getLogger(VmReadoption.class.getName());
+  static final Duration RETRY = Duration.ofSeconds(2);
   private final VmStore store;
   private final VmEvents events;
   private final VmLinks links;
+  private final VmTeardown teardown;
   private final Gpus gpus;
+  private volatile Duration patience = Duration.ofMinutes(5);
 
-  VmReadoption(VmStore store, VmEvents events, VmLinks links, Gpus gpus) {
+  VmReadoption(VmStore store, VmEvents events, VmLinks links, VmTeardown teardown, Gpus gpus) {
     this.store = store;
     this.events = events;
     this.links = links;
+    this.teardown = teardown;
     this.gpus = gpus;
+  }
+
+  /** How long a QEMU that runs but does not answer is waited for before it is ended (tests shorten it). */
+  void patience(Duration d) {
+    patience = d;
   }
 
   /** Adds every persisted VM to {@code vms}, each as its QEMU is found. */
@@ -50,23 +73,98 @@ final class VmReadoption {
   }
 
   private void readopt(VmRuntime vm, VmRecord r) {
-    Optional<ProcessHandle> p = QemuProcess.find(vm.files.pidFile(), r.startedAtMs());
-    if (p.isPresent() && p.get().pid() == r.pid()) {
-      vm.publish(x -> x.withQemu(p.get(), null));
-      try {
-        links.connect(vm);
-        LOG.info("VM " + vm.name() + " (" + r.instanceId() + "): re-adopted QEMU pid " + r.pid());
-      } catch (IOException e) {
-        LOG.warning("VM " + vm.name() + ": QEMU pid " + r.pid() + " runs but cannot be reached: " + e.getMessage());
-        vm.publish(x -> x.withRecord(x.record().withError("re-adopt failed: " + e.getMessage())));
-      }
-    } else {
+    QemuProcess.Lookup found = QemuProcess.lookUp(vm.files.pidFile(), r.pid(), r.startedAtMs());
+    if (found.qemu().isEmpty()) {
       // Its virtiofsd processes (shares) and swtpm end with it; one that never saw QEMU connect would stay.
       Virtiofsd.stopAll(vm.files.runDir());
       Swtpm.stop(vm.files.runDir());
       VmState to = r.state() == VmState.STOPPING ? VmState.STOPPED : VmState.CRASHED;
-      events.transition(vm, to, "recover", x -> x.withError("QEMU (pid " + r.pid() + ") exited while the daemon was down"));
+      String why = r.pid() == 0 ? "the daemon stopped before this VM's QEMU was started"
+          : "QEMU (pid " + r.pid() + ") exited while the daemon was down";
+      LOG.warning("VM " + vm.name() + " (" + r.instanceId() + "): " + why + " (" + found.why() + ")");
+      events.transition(vm, to, "recover", x -> x.withError(why));
       store.save(vm.record());
+      return;
     }
+    ProcessHandle qemu = found.qemu().get();
+    vm.publish(x -> x.withQemu(qemu, null).withRecord(x.record().withPid(qemu.pid())));
+    if (r.state() == VmState.STARTING) {
+      end(vm, qemu, "the daemon stopped while it started this VM; its QEMU (pid " + qemu.pid()
+          + ") was never connected and was ended: start the VM again");
+      return;
+    }
+    if (tryConnect(vm, qemu, 1)) {
+      return;
+    }
+    Thread t = new Thread(() -> keepTrying(vm, qemu), "vm-readopt-" + vm.name());
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** Connects the links of {@code qemu}; false (with the reason in the VM's error) when it did not answer. Caller owns the VM. */
+  private boolean tryConnect(VmRuntime vm, ProcessHandle qemu, int attempt) {
+    VmLinks.closeAll(vm); // what an earlier attempt opened
+    try {
+      links.connect(vm);
+      vm.publish(x -> x.withRecord(x.record().withError("")));
+      store.save(vm.record());
+      LOG.info("VM " + vm.name() + " (" + vm.record().instanceId() + "): re-adopted QEMU pid " + qemu.pid()
+          + (attempt > 1 ? " at attempt " + attempt : ""));
+      return true;
+    } catch (IOException e) {
+      String why = "re-adopting: QEMU pid " + qemu.pid() + " runs but did not answer (attempt " + attempt + "): " + e.getMessage();
+      LOG.warning("VM " + vm.name() + ": " + why);
+      vm.publish(x -> x.withRecord(x.record().withError(why)));
+      return false;
+    }
+  }
+
+  /** Connects again until {@code qemu} answers, exits or {@link #patience} runs out; on the VM's thread of its own. */
+  private void keepTrying(VmRuntime vm, ProcessHandle qemu) {
+    long deadline = System.nanoTime() + patience.toNanos();
+    for (int attempt = 2; ; attempt++) {
+      try {
+        Thread.sleep(RETRY.toMillis()); // the pause between attempts, not a synchronisation
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      synchronized (vm) {
+        if (teardown.closing() || vm.now().process() != qemu) {
+          return; // the daemon is going away, or a stop or delete already accounted for this QEMU
+        }
+        if (!QemuProcess.isRunning(qemu)) {
+          teardown.onQemuGone(vm, qemu); // as any exit: STOPPED or CRASHED, files released
+          return;
+        }
+        if (tryConnect(vm, qemu, attempt)) {
+          return;
+        }
+        if (System.nanoTime() >= deadline) {
+          end(vm, qemu, "QEMU pid " + qemu.pid() + " ran but did not answer for " + patience.toSeconds()
+              + " s after the daemon restarted, and was ended (last: " + vm.record().lastError() + ")");
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * Ends a QEMU of the VM that cannot be adopted, by its pid, after checking again that it is the
+   * VM's, and marks the VM CRASHED with {@code why}. Caller owns the VM.
+   */
+  private void end(VmRuntime vm, ProcessHandle qemu, String why) {
+    Optional<String> stranger = QemuIdentity.read(qemu.pid()).mismatch(vm.files.pidFile(), vm.record().startedAtMs());
+    if (stranger.isEmpty()) {
+      LOG.warning("VM " + vm.name() + " (" + vm.record().instanceId() + "): " + why);
+      try {
+        StopLadder.run(vm, vm.record().state(), true, Duration.ZERO);
+      } catch (RuntimeException e) {
+        LOG.warning("VM " + vm.name() + ": " + e.getMessage());
+      }
+    }
+    VmLinks.drop(vm, events, "QEMU was ended");
+    teardown.release(vm);
+    teardown.settle(vm, VmState.CRASHED, "recover", r -> r.withError(why).withPid(0));
   }
 }

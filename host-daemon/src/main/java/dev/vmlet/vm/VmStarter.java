@@ -67,6 +67,8 @@ final class VmStarter {
       store.save(vm.record()); // a state directory that cannot take the new state refuses the start here
       events.transition(vm, VmState.STARTING, "start");
       try {
+        // On disk before QEMU runs: a daemon that dies from here on finds this start and its QEMU (VmReadoption).
+        store.save(vm.record());
         Accel accel = launch(vm);
         events.transition(vm, VmState.RUNNING, "start");
         store.save(vm.record());
@@ -116,6 +118,7 @@ final class VmStarter {
     try {
       long qemuUpAt = clock.millis();
       long[] resumed = null;
+      store.save(vm.record()); // its pid, for a daemon that dies before the start ends
       if (template != null) {
         resumed = resume(vm, template, memory != null);
       }

@@ -135,6 +135,11 @@ final class VmTeardown {
     closing = true;
   }
 
+  /** Whether the daemon is going away (see {@link #daemonClosing}). */
+  boolean closing() {
+    return closing;
+  }
+
   private static String consoleTail(VmRuntime vm) {
     try {
       List<String> lines = Files.readAllLines(vm.files.consoleLog());

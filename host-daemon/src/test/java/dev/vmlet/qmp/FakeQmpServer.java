@@ -109,6 +109,7 @@ public final class FakeQmpServer implements Closeable {
   private volatile Connection current;
   private volatile int connections;
   private volatile boolean closed;
+  private volatile boolean mute;
 
   private FakeQmpServer(Path socketPath) throws IOException {
     this.socketPath = socketPath;
@@ -146,6 +147,15 @@ public final class FakeQmpServer implements Closeable {
   /** Answers {@code command} with an error of QEMU's {@code errorClass}. */
   public FakeQmpServer fail(String command, String errorClass, String desc) {
     return on(command, c -> c.fail(errorClass, desc));
+  }
+
+  /**
+   * While {@code on}, a client that connects gets no greeting and no answer, as from a QEMU stopped
+   * with SIGSTOP (the kernel still accepts its connections); one connected after it is off is served.
+   */
+  public FakeQmpServer mute(boolean on) {
+    mute = on;
+    return this;
   }
 
   /** Never answers {@code command}: a QEMU that is hung, or too busy. */
@@ -269,6 +279,10 @@ public final class FakeQmpServer implements Closeable {
     }
 
     void serve() throws IOException {
+      if (mute) {
+        socket.getInputStream().transferTo(OutputStream.nullOutputStream()); // until the client gives up
+        return;
+      }
       send(JsonParser.parseString(GREETING).getAsJsonObject());
       BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
       String line;

@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import dev.vmlet.common.testing.Poll;
+import dev.vmlet.qemu.QemuProcess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -59,7 +61,11 @@ class ReadoptionTest {
 
   /** A VM the last daemon left RUNNING with QEMU at {@code pid}, as its state and run directories hold it. */
   private VmFiles persisted(String name, long pid, long startedAtMs) throws Exception {
-    VmRecord r = VmRecord.created(VmConfig.builder(name).build(), "iid-" + name, null).withState(VmState.RUNNING)
+    return persisted(name, VmState.RUNNING, pid, startedAtMs);
+  }
+
+  private VmFiles persisted(String name, VmState state, long pid, long startedAtMs) throws Exception {
+    VmRecord r = VmRecord.created(VmConfig.builder(name).build(), "iid-" + name, null).withState(state)
         .withStarted(pid, "tcg", "test", startedAtMs, "", List.of());
     new VmStore(paths.stateDir()).save(r);
     VmFiles files = new VmFiles(paths.vmRunDir(name), paths.vmStateDir(name));
@@ -68,8 +74,10 @@ class ReadoptionTest {
     return files;
   }
 
-  private void listen(Path socket) throws Exception {
-    ports.add(FakeQemu.listen(socket));
+  /** The console and agent sockets of a QEMU: they accept. */
+  private void listenOnPorts(VmFiles files) throws Exception {
+    ports.add(FakeQemu.listen(files.consoleSocket()));
+    ports.add(FakeQemu.listen(files.agentSocket()));
   }
 
   private Process standInQemu() throws Exception {
@@ -81,8 +89,7 @@ class ReadoptionTest {
     qemu = standInQemu();
     VmFiles files = persisted("adopt", qemu.pid(), System.currentTimeMillis());
     qmp = FakeQmpServer.start(files.qmpSocket());
-    listen(files.consoleSocket());
-    listen(files.agentSocket());
+    listenOnPorts(files);
 
     manager.recover();
     VmView adopted = manager.get("adopt");
@@ -123,5 +130,102 @@ class ReadoptionTest {
     assertThat(v.record().lastError()).isEqualTo("QEMU (pid " + pid + ") exited while the daemon was down");
     assertThat(new VmStore(paths.stateDir()).loadAll()).singleElement()
         .satisfies(r -> assertThat(r.state()).isEqualTo(VmState.CRASHED));
+  }
+  /** Records every CRASHED event of the manager's VMs. */
+  private List<LifecycleEvent> crashes() {
+    List<LifecycleEvent> seen = new CopyOnWriteArrayList<>();
+    manager.watch(e -> {
+      if (e.kind() == LifecycleEvent.Kind.CRASHED) {
+        seen.add(e);
+      }
+    });
+    return seen;
+  }
+
+  @Test
+  void aRunningVmWhosePidfileIsGone_isReadoptedByItsRecordedPid() throws Exception {
+    qemu = standInQemu();
+    VmFiles files = persisted("nopidfile", qemu.pid(), System.currentTimeMillis());
+    Files.delete(files.pidFile());
+    qmp = FakeQmpServer.start(files.qmpSocket());
+    listenOnPorts(files);
+
+    manager.recover();
+    VmView v = manager.get("nopidfile");
+    assertThat(v.record().state()).isEqualTo(VmState.RUNNING);
+    assertThat(v.record().pid()).isEqualTo(qemu.pid());
+    assertThat(v.record().lastError()).isEmpty();
+  }
+
+  @Test
+  void aQemuSlowToAnswer_staysRunning_neverCrashed_andIsAdoptedOnceItAnswers() throws Exception {
+    qemu = standInQemu();
+    VmFiles files = persisted("slow", qemu.pid(), System.currentTimeMillis());
+    qmp = FakeQmpServer.start(files.qmpSocket()).mute(true);
+    listenOnPorts(files);
+    List<LifecycleEvent> crashes = crashes();
+
+    manager.recover(); // the first attempt waits out QMP's connect bound (10 s)
+    VmView waiting = manager.get("slow");
+    assertThat(waiting.record().state()).isEqualTo(VmState.RUNNING);
+    assertThat(waiting.record().pid()).isEqualTo(qemu.pid());
+    assertThat(waiting.record().lastError()).startsWith("re-adopting: QEMU pid " + qemu.pid() + " runs but did not answer (attempt 1)");
+
+    qmp.mute(false);
+    Poll.until("the re-adoption to connect", Duration.ofSeconds(60), () -> manager.get("slow").record().lastError().isEmpty());
+    VmView adopted = manager.get("slow");
+    assertThat(adopted.record().state()).isEqualTo(VmState.RUNNING);
+    assertThat(adopted.record().pid()).isEqualTo(qemu.pid());
+    assertThat(qemu.isAlive()).isTrue();
+    assertThat(crashes).isEmpty();
+    assertThat(new VmStore(paths.stateDir()).loadAll()).singleElement()
+        .satisfies(r -> assertThat(r.state()).isEqualTo(VmState.RUNNING));
+  }
+
+  @Test
+  void aQemuThatNeverAnswers_isEndedOnceThePatienceRunsOut_andCrashedSayingWhy() throws Exception {
+    qemu = standInQemu();
+    VmFiles files = persisted("mute", qemu.pid(), System.currentTimeMillis());
+    qmp = FakeQmpServer.start(files.qmpSocket()).mute(true);
+    listenOnPorts(files);
+    manager.readoptionPatience(Duration.ofSeconds(1));
+
+    manager.recover();
+    assertThat(manager.get("mute").record().state()).isEqualTo(VmState.RUNNING);
+    Poll.until("the unanswering QEMU to be ended", Duration.ofSeconds(90),
+        () -> manager.get("mute").record().state() == VmState.CRASHED);
+    assertThat(QemuProcess.awaitExit(qemu.toHandle(), Duration.ofSeconds(10))).as("QEMU ended, not left behind").isTrue();
+    VmView v = manager.get("mute");
+    assertThat(v.record().lastError()).startsWith("QEMU pid " + qemu.pid() + " ran but did not answer for 1 s after the daemon restarted,"
+        + " and was ended (last: re-adopting: ");
+    assertThat(v.record().pid()).isZero();
+    assertThat(files.runDir()).doesNotExist();
+  }
+
+  @Test
+  void aVmLeftStarting_hasItsQemuEnded_andIsCrashedSayingWhy() throws Exception {
+    qemu = standInQemu();
+    VmFiles files = persisted("halfstarted", VmState.STARTING, qemu.pid(), System.currentTimeMillis());
+
+    manager.recover();
+    assertThat(QemuProcess.awaitExit(qemu.toHandle(), Duration.ofSeconds(10))).as("QEMU ended, not left behind").isTrue();
+    VmView v = manager.get("halfstarted");
+    assertThat(v.record().state()).isEqualTo(VmState.CRASHED);
+    assertThat(v.record().lastError()).isEqualTo("the daemon stopped while it started this VM; its QEMU (pid " + qemu.pid()
+        + ") was never connected and was ended: start the VM again");
+    assertThat(files.runDir()).doesNotExist();
+    assertThat(new VmStore(paths.stateDir()).loadAll()).singleElement()
+        .satisfies(r -> assertThat(r.state()).isEqualTo(VmState.CRASHED));
+  }
+
+  @Test
+  void aVmLeftStartingBeforeItsQemuRan_isCrashedSayingSo() throws Exception {
+    persisted("neverlaunched", VmState.STARTING, 0, 0);
+    Files.delete(new VmFiles(paths.vmRunDir("neverlaunched"), paths.vmStateDir("neverlaunched")).pidFile());
+
+    manager.recover();
+    VmView v = manager.get("neverlaunched");
+    assertThat(v.record().state()).isEqualTo(VmState.CRASHED);
+    assertThat(v.record().lastError()).isEqualTo("the daemon stopped before this VM's QEMU was started");
   }
 }

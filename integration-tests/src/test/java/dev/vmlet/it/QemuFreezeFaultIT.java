@@ -29,6 +29,8 @@ import java.util.List;
  * answers. Every call that waits on it must end on the daemon's own deadline (the client's here
  * are far longer): the QMP call with an error, an exec in flight when the agent's heartbeats stop,
  * a stop by its ladder down to SIGKILL. Calls that need no answer from QEMU go on being served.
+ * And a QEMU frozen while the daemon restarts is re-adopted once it runs again: never marked
+ * CRASHED for being silent, never left running without an owner.
  */
 class QemuFreezeFaultIT {
   @TempDir Path tmp;
@@ -120,5 +122,39 @@ class QemuFreezeFaultIT {
     assertThat(execResult[1]).as("the exec fails with a status").isEqualTo(Status.Code.UNAVAILABLE.value());
     assertThat(execResult[0]).isLessThan(40_000);
     assertThat(stopMs).isLessThan(40_000);
+  }
+  @Test
+  void aQemuFrozenWhileTheDaemonRestarts_isReadoptedOnceItRunsAgain_notCrashedNorOrphaned() throws Exception {
+    d = TestDaemon.start(tmp);
+    String name = "qr";
+    d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(384)).setStart(true).build());
+    Vm vm = Guests.waitReady(d.client, name);
+    VmRef ref = VmRef.newBuilder().setName(name).build();
+    String bootId = Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id").strip();
+
+    signal("STOP", vm.getPid());
+    frozenPid = vm.getPid();
+    long t0 = System.nanoTime();
+    d = d.restart(() -> { });
+    long restartMs = millisSince(t0);
+    Vm frozen = d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS).getVm(ref);
+    assertThat(frozen.getState()).as("a silent QEMU is not a dead one").isEqualTo(VmState.RUNNING);
+    assertThat(frozen.getPid()).isEqualTo(vm.getPid());
+    assertThat(frozen.getLastError()).startsWith("re-adopting: QEMU pid " + vm.getPid() + " runs but did not answer");
+
+    signal("CONT", vm.getPid());
+    frozenPid = 0;
+    t0 = System.nanoTime();
+    Guests.waitReady(d.client, name);
+    long backMs = millisSince(t0);
+    Vm adopted = d.client.vms().withDeadlineAfter(30, TimeUnit.SECONDS).getVm(ref);
+    assertThat(adopted.getState()).isEqualTo(VmState.RUNNING);
+    assertThat(adopted.getPid()).as("the same QEMU").isEqualTo(vm.getPid());
+    assertThat(adopted.getLastError()).isEmpty();
+    assertThat(Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id").strip()).as("no guest reboot").isEqualTo(bootId);
+    Faults.report("QEMU frozen across a daemon restart", String.format("SIGSTOP of QEMU, then a daemon restart: the new daemon"
+        + " was up after %d ms with the VM RUNNING (same pid, error '%s'); after SIGCONT the agent was ready again in %d ms,"
+        + " same boot, error cleared", restartMs, frozen.getLastError(), backMs));
   }
 }
