@@ -89,12 +89,12 @@ class ShareBench {
       Bench.report(where + " with vmlet cp's path (agent): push / pull (MB/s)",
           Bench.stats(cpPush, "%.1f") + " / " + Bench.stats(cpPull, "%.1f"));
       new Bench.Chart("share-throughput.png", size + " into and out of a micro-generic VM under " + accel + " (MB/s, medians)", "MB/s")
-          .bar("MB/s", "virtiofs: guest reads", Bench.median(shareRead))
-          .bar("MB/s", "virtiofs: guest writes", Bench.median(shareWrite))
-          .bar("MB/s", "9p: guest reads", Bench.median(ninepRead))
-          .bar("MB/s", "9p: guest writes", Bench.median(ninepWrite))
-          .bar("MB/s", "vmlet cp: push", Bench.median(cpPush))
-          .bar("MB/s", "vmlet cp: pull", Bench.median(cpPull))
+          .bar("MB/s", "virtiofs read", Bench.median(shareRead))
+          .bar("MB/s", "virtiofs write", Bench.median(shareWrite))
+          .bar("MB/s", "9p read", Bench.median(ninepRead))
+          .bar("MB/s", "9p write", Bench.median(ninepWrite))
+          .bar("MB/s", "cp push", Bench.median(cpPush))
+          .bar("MB/s", "cp pull", Bench.median(cpPull))
           .write();
     }
   }

@@ -124,6 +124,15 @@ class NinePShareIT {
     assertThat((int) Files.getAttribute(fromGuest, "unix:uid")).isEqualTo(qemuUid);
     assertThat(Files.getPosixFilePermissions(fromGuest)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
 
+    // A directory the guest makes is QEMU's user's too, 0700 on the host.
+    assertThat(Guests.sh(client, name, "mkdir /mnt/work/d && stat -c '%u %a' /mnt/work/d")).isEqualTo("0 755\n");
+    assertThat(Files.getPosixFilePermissions(rw.resolve("d"))).isEqualTo(PosixFilePermissions.fromString("rwx------"));
+    // Guest root is no one special on the host: the host's root-owned 0644 file is not QEMU's user's to write.
+    Guests.Result denied = Guests.exec(client, name, "sh", "-c", "echo x >> /mnt/work/from-host.txt");
+    assertThat(denied.exitCode()).isNotZero();
+    assertThat(denied.stderr()).contains("Permission denied");
+    assertThat(Files.readString(rw.resolve("from-host.txt"))).isEqualTo("changed on the host\n");
+
     // Read-only: refused in the guest, also after the guest's root remounts it read-write (QEMU's
     // readonly=on export refuses), and the host files are unchanged.
     assertThat(Guests.exec(client, name, "cat", "/mnt/inputs/input.txt").stdout()).isEqualTo("read-only input\n");

@@ -12,7 +12,18 @@ import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.spec.OciReference;
+import com.github.luben.zstd.ZstdInputStream;
+import com.github.luben.zstd.ZstdOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import land.oras.Annotations;
+import land.oras.ArtifactType;
+import land.oras.Config;
+import land.oras.ContainerRef;
+import land.oras.LocalPath;
+import land.oras.Manifest;
+import land.oras.Registry;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -31,7 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Images through a real registry (Debian's docker-registry, distribution 2.8, started by the test
  * on 127.0.0.1): push and pull round trip, the manifest's ORAS shape as the registry serves it,
  * no bytes for a cached digest, a download cut mid-blob resumed with Range, a corrupted blob
- * refused, Basic and Bearer-token auth, and a micro VM booted from {@code oci://}.
+ * refused, Basic and Bearer-token auth, a micro VM booted from {@code oci://}, and the ORAS
+ * project's Java SDK pulling what vmlet pushed and pushing what vmlet pulls.
  */
 class OciRegistryIT {
   private static final String USER = "vmlet";
@@ -91,6 +103,44 @@ class OciRegistryIT {
       OciImages.Pulled byDigest = store("pull-cache-2").pull(ref.withDigest(first.digest()), RegistryClient.Options.ANONYMOUS);
       assertThat(byDigest.digest()).isEqualTo(first.digest());
       assertThat(leftovers(tmp.resolve("pull-cache"))).isEmpty();
+    }
+  }
+
+  @Test
+  void theOrasSdk_pullsWhatVmletPushed_andVmletPullsWhatTheSdkPushed() throws Exception {
+    try (RegistryServer registry = RegistryServer.open(tmp.resolve("registry"))) {
+      Path image = image(2 << 20);
+      Registry oras = Registry.builder().insecure().build(); // plain HTTP, as to any loopback registry
+      // vmlet pushes; ORAS sees a vmlet artifact and pulls NAME.zst files that zstd -d turns back into the image's.
+      String pushedByVmlet = registry.address() + "/vmlet/to-oras:v1";
+      store("push-cache").push(image, "micro", OciReference.parse(pushedByVmlet), RegistryClient.Options.ANONYMOUS);
+      Manifest manifest = oras.getManifest(ContainerRef.parse(pushedByVmlet));
+      assertThat(manifest.getArtifactType().getMediaType()).isEqualTo(OciArtifact.ARTIFACT_TYPE);
+      assertThat(manifest.getLayers()).allSatisfy(l -> assertThat(l.getMediaType()).isEqualTo("application/zstd"));
+      Path orasOut = Files.createDirectories(tmp.resolve("oras-pull"));
+      oras.pullArtifact(ContainerRef.parse(pushedByVmlet), orasOut, true);
+      for (String file : List.of("initrd.img", "vmlinuz")) {
+        try (InputStream in = new ZstdInputStream(Files.newInputStream(orasOut.resolve(file + ".zst")))) {
+          assertThat(in.readAllBytes()).as(file).isEqualTo(Files.readAllBytes(image.resolve(file)));
+        }
+      }
+
+      // ORAS pushes zstd files with vmlet's artifact type, as `oras push` would; vmlet pulls the image.
+      Path orasIn = Files.createDirectories(tmp.resolve("oras-push"));
+      List<LocalPath> layers = new ArrayList<>();
+      for (String file : List.of("initrd.img", "vmlinuz")) {
+        try (OutputStream out = new ZstdOutputStream(Files.newOutputStream(orasIn.resolve(file + ".zst")), 6)) {
+          out.write(Files.readAllBytes(image.resolve(file)));
+        }
+        layers.add(LocalPath.of(orasIn.resolve(file + ".zst"), "application/zstd"));
+      }
+      String pushedByOras = registry.address() + "/vmlet/from-oras:v1";
+      oras.pushArtifact(ContainerRef.parse(pushedByOras), ArtifactType.from(OciArtifact.ARTIFACT_TYPE), Annotations.empty(),
+          Config.empty(), layers.toArray(LocalPath[]::new));
+      OciImages.Pulled pulled = store("pull-cache").pull(OciReference.parse(pushedByOras), RegistryClient.Options.ANONYMOUS);
+      for (String file : List.of("initrd.img", "vmlinuz")) {
+        assertThat(Files.readAllBytes(pulled.dir().resolve(file))).as(file).isEqualTo(Files.readAllBytes(image.resolve(file)));
+      }
     }
   }
 
