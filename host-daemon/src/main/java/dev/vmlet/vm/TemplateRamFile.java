@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,7 +68,9 @@ final class TemplateRamFile {
     boolean quit = false;
     try {
       Files.createDirectories(files.stateDir());
-      // Made by the daemon (sparse) and handed over: QEMU's user may not create files in the template's directory.
+      // Made by the daemon (sparse, 0600: it is the guest's RAM) and handed over: QEMU's user may not create files in
+      // the template's directory.
+      Files.createFile(memory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       try (RandomAccessFile f = new RandomAccessFile(memory.toFile(), "rw")) {
         f.setLength(config.memoryMib() << 20);
       }
