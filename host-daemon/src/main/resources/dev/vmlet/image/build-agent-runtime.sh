@@ -42,8 +42,10 @@ esac
 # randomisation of the archive). Relocating rewrote every pointer of both archives at each start:
 # under TCG that was half of the JVM's own start (0.31 against 0.17 s of instruction-counted guest
 # time), and the rewritten pages were the agent's, 9 MiB of anonymous memory instead of shared file
-# pages. The JVM still relocates when that address is taken.
-JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0 -Djdk.lang.Process.launchMechanism=VFORK"
+# pages. The JVM still relocates when that address is taken. Left out for a JDK without the flag.
+RELOCATION_FLAGS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
+"$DEST/runtime/bin/java" $RELOCATION_FLAGS -version >/dev/null 2>&1 || RELOCATION_FLAGS=""
+JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m $RELOCATION_FLAGS -Djdk.lang.Process.launchMechanism=VFORK"
 if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
       -cp vmlet-agent.jar dev.vmlet.guest.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"
