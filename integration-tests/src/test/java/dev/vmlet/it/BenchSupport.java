@@ -10,6 +10,8 @@ import dev.vmlet.proto.v1.VmSpec;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import dev.vmlet.client.DaemonClient;
 import dev.vmlet.proto.v1.ListFilesRequest;
@@ -161,6 +163,29 @@ public final class BenchSupport {
   /** Builds the micro-generic image (micro on Debian's generic kernel, with 9p) when it is stale. */
   public static void buildMicroGeneric() throws Exception {
     TestDaemon.microGeneric();
+  }
+
+  /** The {@code ./vmlet} launcher of this checkout, run as a user types it. */
+  public static final String LAUNCHER = Path.of("..", "vmlet").toAbsolutePath().normalize().toString();
+
+  /**
+   * Runs {@code ./vmlet ARGS} with its defaults against the daemon at {@code socket} (only
+   * VMLET_SOCKET set) and returns its wall time in seconds; fails when it exits non-zero.
+   */
+  public static double typed(Path socket, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(LAUNCHER));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.INHERIT);
+    pb.environment().put("VMLET_SOCKET", socket.toString());
+    pb.environment().remove("VMLET_NODE");
+    long t0 = System.nanoTime();
+    int rc = pb.start().waitFor();
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    if (rc != 0) {
+      throw new AssertionError(String.join(" ", cmd) + " exited " + rc);
+    }
+    return seconds;
   }
 
   public static MicroNode microNode(Path dir) throws Exception {
