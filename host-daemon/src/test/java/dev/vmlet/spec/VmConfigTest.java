@@ -113,7 +113,7 @@ class VmConfigTest {
     assertThatThrownBy(() -> VmConfig.builder("a").image("kernel").build()).hasMessageContaining("image 'kernel' needs kernel.path");
     assertThatThrownBy(() -> VmConfig.builder("a").image("micro").directBoot(k).build())
         .hasMessageContaining("kernel.path is given, so image must be 'kernel'");
-    assertThatThrownBy(() -> VmConfig.builder("a").image("ubuntu").build()).hasMessageContaining("image must be micro, debian");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("ubuntu").build()).hasMessageContaining("image must be micro, micro-generic, debian");
     assertThatThrownBy(() -> VmConfig.builder("a").image("disk").build()).hasMessageContaining("image 'disk' boots the first disk");
     assertThatThrownBy(() -> VmConfig.builder("a").image("disk").disks(List.of(new DiskConfig("d", "", 10, false))).build())
         .hasMessageContaining("give a disk with a base_image first");
