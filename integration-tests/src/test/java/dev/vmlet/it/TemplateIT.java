@@ -85,7 +85,10 @@ class TemplateIT {
     Path dir = testDaemon.paths.stateDir().resolve("templates/tpl");
     Path memory = dir.resolve("memory");
     assertThat(Files.size(memory)).isEqualTo(256L << 20);
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(memory))).isEqualTo("rw-------");
+    for (Path f : new Path[] {memory, dir.resolve("state.bin")}) {
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString())
+          .isEqualTo("rw-------");
+    }
     assertThat(t.getStateBytes()).isPositive().isLessThan(16L << 20);
     assertThat(t.getSizeBytes()).isLessThan(Files.size(memory) + t.getStateBytes());
     try (var files = Files.list(dir)) {
