@@ -125,6 +125,9 @@ class TemplateIT {
       assertThat(Math.abs(guestSecs - System.currentTimeMillis() / 1000)).isLessThan(10);
     }
     assertThat(a.getInstanceId()).isNotEqualTo(b.getInstanceId());
+    // A clone did not boot: no boot breakdown from the template's boot clock (the source has one).
+    assertThat(source.hasBootBreakdown()).isTrue();
+    assertThat(client.vms().getVm(VmRef.newBuilder().setName("clone-a").build()).hasBootBreakdown()).isFalse();
     // Root is a tmpfs in the micro image: what one clone writes the other and the source never see.
     sh("clone-a", "echo only-a > /root/a");
     assertThat(sh("clone-b", "cat /root/a 2>&1 || echo missing")).endsWith("missing");
