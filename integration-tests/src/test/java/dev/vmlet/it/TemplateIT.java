@@ -85,7 +85,10 @@ class TemplateIT {
     Path dir = testDaemon.paths.stateDir().resolve("templates/tpl");
     Path memory = dir.resolve("memory");
     assertThat(Files.size(memory)).isEqualTo(256L << 20);
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(memory))).isEqualTo("rw-------");
+    for (Path f : new Path[] {memory, dir.resolve("state.bin")}) {
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString())
+          .isEqualTo("rw-------");
+    }
     assertThat(t.getStateBytes()).isPositive().isLessThan(16L << 20);
     assertThat(t.getSizeBytes()).isLessThan(Files.size(memory) + t.getStateBytes());
     try (var files = Files.list(dir)) {
@@ -122,6 +125,9 @@ class TemplateIT {
       assertThat(Math.abs(guestSecs - System.currentTimeMillis() / 1000)).isLessThan(10);
     }
     assertThat(a.getInstanceId()).isNotEqualTo(b.getInstanceId());
+    // A clone did not boot: no boot breakdown from the template's boot clock (the source has one).
+    assertThat(source.hasBootBreakdown()).isTrue();
+    assertThat(client.vms().getVm(VmRef.newBuilder().setName("clone-a").build()).hasBootBreakdown()).isFalse();
     // Root is a tmpfs in the micro image: what one clone writes the other and the source never see.
     sh("clone-a", "echo only-a > /root/a");
     assertThat(sh("clone-b", "cat /root/a 2>&1 || echo missing")).endsWith("missing");
