@@ -105,7 +105,7 @@ public final class AgentMain {
     List<Frame> frames = new ArrayList<>();
     new FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
     new ExecRunner(1, ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
-    // The answer to the host's challenge: its HMAC classes (JCA providers) are the handshake's cost.
+    // The answer to the host's challenge (plain-Java HMAC-SHA256, interpreted until C1 compiles it).
     TokenProof.hmac(new byte[32], new byte[32], "warm-up");
     // The agent itself as main builds it (its handlers, a random start id), without a host to serve.
     try (Agent agent = new Agent(() -> {
