@@ -1,6 +1,7 @@
 package dev.vmlet.guest;
 
 import com.google.protobuf.ByteString;
+import dev.vmlet.common.frame.ArrivingInputStream;
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
 import dev.vmlet.common.frame.TruncatedFrameException;
@@ -185,7 +186,9 @@ final class Agent implements AutoCloseable {
   private void serve(Transport.Connection c) throws IOException {
     FrameWriter w = new FrameWriter(c.out());
     writer = w;
-    FrameReader reader = new FrameReader(c.in(), e -> LOG.warning("bad frame from host: " + e.getMessage()));
+    // Any byte from the host counts as word from it, not only a whole frame (see ArrivingInputStream).
+    FrameReader reader = new FrameReader(new ArrivingInputStream(c.in(), () -> lastFromHostNanos = System.nanoTime()),
+        e -> LOG.warning("bad frame from host: " + e.getMessage()));
     Thread greeter = new Thread(() -> greet(w), "hello");
     greeter.setDaemon(true);
     greeter.start();

@@ -1,6 +1,7 @@
 package dev.vmlet.agent;
 
 import dev.vmlet.fs.UnixSockets;
+import dev.vmlet.common.frame.ArrivingInputStream;
 import dev.vmlet.common.frame.FrameReader;
 import dev.vmlet.common.frame.FrameWriter;
 import dev.vmlet.proto.agent.v1.Frame;
@@ -27,13 +28,14 @@ final class LinkConnection {
   private final FloodGuard flood;
   private volatile boolean closed;
   private volatile String cutReason;
+  private volatile long lastArrivalNanos = System.nanoTime();
 
   LinkConnection(String vmName, AFUNIXSocket socket, FloodGuard flood) throws IOException {
     this.vmName = vmName;
     this.socket = socket;
     this.flood = flood;
     this.writer = new FrameWriter(socket.getOutputStream());
-    this.reader = new FrameReader(socket.getInputStream(),
+    this.reader = new FrameReader(new ArrivingInputStream(socket.getInputStream(), () -> lastArrivalNanos = System.nanoTime()),
         e -> LOG.warning("VM " + vmName + ": bad frame from agent: " + e.getMessage()));
   }
 
@@ -52,6 +54,11 @@ final class LinkConnection {
 
   boolean closed() {
     return closed;
+  }
+
+  /** When the agent's last bytes arrived ({@link System#nanoTime}), in a whole frame or part of one. */
+  long lastArrivalNanos() {
+    return lastArrivalNanos;
   }
 
   /**

@@ -10,7 +10,7 @@ import java.util.function.Consumer;
 /**
  * The host's heartbeats on one link, and the check that the agent still answers: every interval
  * it sends a Heartbeat while a session is on, and ends the session once the agent has been
- * silent for three intervals (a hung guest, a stopped agent). While the guest is paused silence
+ * silent for three intervals (a hung guest, a stopped agent): no frame and no byte of one. While the guest is paused silence
  * is not counted. Runs on its own thread until the link closes.
  */
 final class LinkLiveness implements Runnable {
@@ -64,7 +64,10 @@ final class LinkLiveness implements Runnable {
       if (!inSession.getAsBoolean() || link.closed()) {
         continue;
       }
-      long silentMs = (System.nanoTime() - lastHeardNanos) / 1_000_000;
+      // Bytes of a frame still on its way count: on a slow port a 32 KiB frame can take longer than the limit.
+      long heard = lastHeardNanos;
+      long arrived = link.lastArrivalNanos();
+      long silentMs = (System.nanoTime() - (arrived - heard > 0 ? arrived : heard)) / 1_000_000;
       if (!suspended && silentMs > 3 * interval.toMillis()) {
         silent.accept("the agent of VM " + vmName + " has not answered for " + silentMs / 1000
             + " s (agent stopped, or guest hung)");

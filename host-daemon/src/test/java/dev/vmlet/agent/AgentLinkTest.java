@@ -10,6 +10,8 @@ import dev.vmlet.proto.agent.v1.ExecOutput;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import dev.vmlet.proto.agent.v1.Hello;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
@@ -100,24 +102,9 @@ class AgentLinkTest {
   @Test
   void anAgentThatStopsAnsweringHeartbeats_isLost_andItsRequestsFail() throws Exception {
     BlockingQueue<String> lost = new LinkedBlockingQueue<>();
-    Path sock = dir.resolve("agent2.sock");
-    try (ServerSocketChannel s2 = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(sock));
-         AgentLink l2 = AgentLink.connect("vm2", "instance-1", sock, Duration.ofSeconds(5), Duration.ofMillis(100),
-             new AgentLink.Events() {
-               @Override
-               public void ready(Hello h) {
-               }
-
-               @Override
-               public void lost(String reason) {
-                 lost.add(reason);
-               }
-
-               @Override
-               public void closed() {
-               }
-             });
-         SocketChannel g2 = s2.accept()) {
+    try (FastLink fast = FastLink.open(dir.resolve("agent2.sock"), lost)) {
+      AgentLink l2 = fast.link();
+      SocketChannel g2 = fast.guest();
       FrameWriter w2 = new FrameWriter(Channels.newOutputStream(g2));
       FrameReader r2 = new FrameReader(Channels.newInputStream(g2), e -> { });
       Frame first = r2.read();
@@ -194,6 +181,63 @@ class AgentLinkTest {
     guest.close();
     assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:").contains("closed");
     assertThat(closed.await(5, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /** A link whose heartbeat interval is 100 ms (silence limit 300 ms), its lost sessions told to a queue, and the guest's end. */
+  private record FastLink(ServerSocketChannel server, AgentLink link, SocketChannel guest) implements AutoCloseable {
+    static FastLink open(Path sock, BlockingQueue<String> lost) throws Exception {
+      ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(sock));
+      AgentLink link = AgentLink.connect("vm2", "instance-1", sock, Duration.ofSeconds(5), Duration.ofMillis(100), new AgentLink.Events() {
+        @Override
+        public void ready(Hello h) {
+        }
+
+        @Override
+        public void lost(String reason) {
+          lost.add(reason);
+        }
+
+        @Override
+        public void closed() {
+        }
+      });
+      return new FastLink(server, link, server.accept());
+    }
+
+    @Override
+    public void close() throws Exception {
+      link.close();
+      guest.close();
+      server.close();
+    }
+  }
+
+  @Test
+  void aFrameSlowerThanTheSilenceLimit_keepsTheSessionWhileItsBytesArrive_andSilenceStillEndsIt() throws Exception {
+    BlockingQueue<String> lost = new LinkedBlockingQueue<>();
+    try (FastLink fast = FastLink.open(dir.resolve("agent3.sock"), lost)) {
+      AgentLink l3 = fast.link();
+      SocketChannel g3 = fast.guest();
+      OutputStream raw = Channels.newOutputStream(g3);
+      FrameReader r3 = new FrameReader(Channels.newInputStream(g3), e -> { });
+      assertThat(r3.read().getHeartbeat().getNoSession()).isTrue();
+      new FrameWriter(raw).write(hello("instance-1"));
+      assertThat(r3.read().hasWelcome()).isTrue();
+      ByteArrayOutputStream encoded = new ByteArrayOutputStream();
+      new FrameWriter(encoded).write(output(99, ExecOutput.Fd.STDOUT, "x".repeat(4000)));
+      byte[] frame = encoded.toByteArray();
+      // One frame over 1.5 s, five times the 300 ms limit, a piece every 50 ms: a slow serial port's pace.
+      int pieces = 30;
+      for (int i = 0; i < pieces; i++) {
+        int from = i * frame.length / pieces;
+        raw.write(frame, from, (i + 1) * frame.length / pieces - from);
+        raw.flush();
+        Thread.sleep(50); // the port's pace, not a wait for the link
+      }
+      assertThat(lost).as("no session lost while the frame's bytes kept arriving").isEmpty();
+      assertThat(l3.hello()).isNotNull();
+      assertThat(lost.poll(5, TimeUnit.SECONDS)).as("silence still ends the session").contains("has not answered");
+    }
   }
 
   private static Frame output(int stream, ExecOutput.Fd fd, String s) {
