@@ -153,7 +153,7 @@ final class AgentSessions {
     if (p == null || token == null) {
       return false;
     }
-    byte[] expected = TokenProof.hmac(token, p.challenge(), p.session());
+    byte[] expected = TokenProof.expected(token, p.challenge(), p.session());
     if (!MessageDigest.isEqual(expected, f.getProof().getHmac().toByteArray())) {
       String why = "the agent in VM " + vmName + " could not prove it runs in the VM this daemon made (wrong or missing VM token);"
           + " its session was refused";
