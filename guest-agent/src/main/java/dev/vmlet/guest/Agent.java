@@ -55,6 +55,8 @@ final class Agent implements AutoCloseable {
   private volatile FrameWriter writer;
   private volatile boolean closed;
   private volatile Transport.Connection connection;
+  /** When (System.nanoTime) the host was last seen gone: where a resumed clone's timeline starts. */
+  private volatile long hostGoneNanos = System.nanoTime();
 
   Agent(Transport transport, Hello hello, Duration helloInterval) {
     this(transport, hello, helloInterval, Policy.load(DEFAULT_POLICY));
@@ -119,6 +121,7 @@ final class Agent implements AutoCloseable {
    * the session ends, its streams are dropped, and the agent says Hello again.
    */
   void hostGone() {
+    hostGoneNanos = System.nanoTime();
     synchronized (lock) {
       if (welcomed) {
         LOG.info("host disconnected; saying Hello again");
@@ -204,13 +207,20 @@ final class Agent implements AutoCloseable {
   }
 
   private void onWelcome(Frame f) throws IOException {
-    if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
+    long t0 = System.nanoTime();
+    boolean setClock = clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0;
+    if (setClock) {
       clockFromHost = false;
       VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs());
     }
+    long t1 = System.nanoTime();
     if (!f.getWelcome().getChallenge().isEmpty()) {
       write(Frame.newBuilder().setProof(AgentProof.newBuilder()
           .setHmac(ByteString.copyFrom(token.proof(f.getWelcome())))).build());
+    }
+    if (setClock) {
+      LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; clock set from the host's in "
+          + ms(t1 - t0) + " ms, proof written " + ms(System.nanoTime() - t1) + " ms later");
     }
     synchronized (lock) {
       if (!welcomed) {
@@ -284,10 +294,16 @@ final class Agent implements AutoCloseable {
           slow = refused;
           session = generation;
         }
-        checkIdentity();
+        long checkNanos = System.nanoTime();
+        String adopted = checkIdentity();
         Hello.Builder h = hello.toBuilder().setSessionNumber(session);
         h.getBootTimesBuilder().setHelloMs(BootClock.nowMs());
         w.write(Frame.newBuilder().setHello(h).build());
+        if (adopted != null) {
+          long now = System.nanoTime();
+          LOG.info("Hello as the new VM written " + ms(now - hostGoneNanos) + " ms after the host was seen gone (until the identity check "
+              + ms(checkNanos - hostGoneNanos) + " ms; " + adopted + "; Hello written in " + ms(now - checkNanos) + " ms in all)");
+        }
         Thread.sleep(helloInterval.toMillis() * (slow ? 10 : 1));
       }
     } catch (InterruptedException e) {
@@ -302,17 +318,25 @@ final class Agent implements AutoCloseable {
    * than the one this agent started with; it takes the new identity and says Hello as the new VM,
    * as a new agent start (nothing of the template's session is carried over).
    */
-  private void checkIdentity() {
+  private String checkIdentity() {
+    long t0 = System.nanoTime();
     VmIdentity.Values next = identity.read().orElse(null);
     if (next == null || next.instanceId().equals(hello.getInstanceId())) {
       current = next == null ? current : next;
-      return;
+      return null;
     }
+    long t1 = System.nanoTime();
     VmIdentity.adopt(next, current == null ? "" : current.mac());
     current = next;
     clockFromHost = true;
+    long t2 = System.nanoTime();
     hello = hello.toBuilder().setInstanceId(next.instanceId()).setAgentStartId(UUID.randomUUID().toString())
         .setGuest(GuestFacts.read()).build();
+    return "identity read " + ms(t1 - t0) + " ms, taken " + ms(t2 - t1) + " ms, Hello made " + ms(System.nanoTime() - t2) + " ms";
+  }
+
+  private static long ms(long nanos) {
+    return nanos / 1_000_000;
   }
 
   /** The Hello this agent says now (for tests). */
