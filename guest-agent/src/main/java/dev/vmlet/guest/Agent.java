@@ -40,9 +40,13 @@ final class Agent implements AutoCloseable {
   private volatile Hello hello;
   private volatile VmIdentity identity = new VmIdentity(VmIdentity.FW_CFG);
   /** The identity this agent says Hello with; null until read (or when the host gives none). */
-  private VmIdentity.Values current;
-  /** Set when the agent took a new VM's identity: the next Welcome's clock is the guest's. */
+  private volatile VmIdentity.Values current;
+  /**
+   * Set when the agent took a new VM's identity and said Hello with it: at the next Welcome, after
+   * the proof, the interface gets the new MAC (it had {@code macBefore}) and the guest the host's clock.
+   */
   private volatile boolean clockFromHost;
+  private volatile String macBefore = "";
   private final Duration helloInterval;
   private final Streams streams;
   private final FrameHandlers handlers;
@@ -208,19 +212,20 @@ final class Agent implements AutoCloseable {
 
   private void onWelcome(Frame f) throws IOException {
     long t0 = System.nanoTime();
-    boolean setClock = clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0;
-    if (setClock) {
-      clockFromHost = false;
-      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs());
-    }
-    long t1 = System.nanoTime();
     if (!f.getWelcome().getChallenge().isEmpty()) {
       write(Frame.newBuilder().setProof(AgentProof.newBuilder()
           .setHmac(ByteString.copyFrom(token.proof(f.getWelcome())))).build());
     }
-    if (setClock) {
-      LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; clock set from the host's in "
-          + ms(t1 - t0) + " ms, proof written " + ms(System.nanoTime() - t1) + " ms later");
+    // The MAC and the clock after the proof, so the host need not wait for `ip` and `date`: still on the
+    // thread that reads the host's frames, so no request of the new session runs before they are done.
+    if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
+      clockFromHost = false;
+      long t1 = System.nanoTime();
+      VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
+      long t2 = System.nanoTime();
+      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t2 - t0));
+      LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; proof written in " + ms(t1 - t0)
+          + " ms, then the MAC set in " + ms(t2 - t1) + " ms and the clock from the host's in " + ms(System.nanoTime() - t2) + " ms");
     }
     synchronized (lock) {
       if (!welcomed) {
@@ -326,7 +331,8 @@ final class Agent implements AutoCloseable {
       return null;
     }
     long t1 = System.nanoTime();
-    VmIdentity.adopt(next, current == null ? "" : current.mac());
+    VmIdentity.adopt(next);
+    macBefore = current == null ? "" : current.mac();
     current = next;
     clockFromHost = true;
     long t2 = System.nanoTime();
