@@ -43,7 +43,7 @@ final class Agent implements AutoCloseable {
   private volatile VmIdentity.Values current;
   /**
    * Set when the agent took a new VM's identity and said Hello with it: at the next Welcome, after
-   * the proof, the interface gets the new MAC (it had {@code macBefore}) and the guest the host's clock.
+   * the proof, the guest gets the host's clock and the interface the new MAC (it had {@code macBefore}).
    */
   private volatile boolean clockFromHost;
   private volatile String macBefore = "";
@@ -221,11 +221,11 @@ final class Agent implements AutoCloseable {
     if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
       clockFromHost = false;
       long t1 = System.nanoTime();
-      VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
+      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t1 - t0));
       long t2 = System.nanoTime();
-      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t2 - t0));
+      VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
       LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; proof written in " + ms(t1 - t0)
-          + " ms, then the MAC set in " + ms(t2 - t1) + " ms and the clock from the host's in " + ms(System.nanoTime() - t2) + " ms");
+          + " ms, then the clock set from the host's in " + ms(t2 - t1) + " ms and the MAC in " + ms(System.nanoTime() - t2) + " ms");
     }
     synchronized (lock) {
       if (!welcomed) {
