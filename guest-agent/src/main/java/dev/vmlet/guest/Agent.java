@@ -40,9 +40,13 @@ final class Agent implements AutoCloseable {
   private volatile Hello hello;
   private volatile VmIdentity identity = new VmIdentity(VmIdentity.FW_CFG);
   /** The identity this agent says Hello with; null until read (or when the host gives none). */
-  private VmIdentity.Values current;
-  /** Set when the agent took a new VM's identity: the next Welcome's clock is the guest's. */
+  private volatile VmIdentity.Values current;
+  /**
+   * Set when the agent took a new VM's identity and said Hello with it: at the next Welcome, after
+   * the proof, the guest gets the host's clock and the interface the new MAC (it had {@code macBefore}).
+   */
   private volatile boolean clockFromHost;
+  private volatile String macBefore = "";
   private final Duration helloInterval;
   private final Streams streams;
   private final FrameHandlers handlers;
@@ -55,6 +59,8 @@ final class Agent implements AutoCloseable {
   private volatile FrameWriter writer;
   private volatile boolean closed;
   private volatile Transport.Connection connection;
+  /** When (System.nanoTime) the host was last seen gone: where a resumed clone's timeline starts. */
+  private volatile long hostGoneNanos = System.nanoTime();
 
   Agent(Transport transport, Hello hello, Duration helloInterval) {
     this(transport, hello, helloInterval, Policy.load(DEFAULT_POLICY));
@@ -119,6 +125,7 @@ final class Agent implements AutoCloseable {
    * the session ends, its streams are dropped, and the agent says Hello again.
    */
   void hostGone() {
+    hostGoneNanos = System.nanoTime();
     synchronized (lock) {
       if (welcomed) {
         LOG.info("host disconnected; saying Hello again");
@@ -206,13 +213,21 @@ final class Agent implements AutoCloseable {
   }
 
   private void onWelcome(Frame f) throws IOException {
-    if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
-      clockFromHost = false;
-      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs());
-    }
+    long t0 = System.nanoTime();
     if (!f.getWelcome().getChallenge().isEmpty()) {
       write(Frame.newBuilder().setProof(AgentProof.newBuilder()
           .setHmac(ByteString.copyFrom(token.proof(f.getWelcome())))).build());
+    }
+    // The MAC and the clock after the proof, so the host need not wait for `ip` and `date`: still on the
+    // thread that reads the host's frames, so no request of the new session runs before they are done.
+    if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
+      clockFromHost = false;
+      long t1 = System.nanoTime();
+      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t1 - t0));
+      long t2 = System.nanoTime();
+      VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
+      LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; proof written in " + ms(t1 - t0)
+          + " ms, then the clock set from the host's in " + ms(t2 - t1) + " ms and the MAC in " + ms(System.nanoTime() - t2) + " ms");
     }
     synchronized (lock) {
       if (!welcomed) {
@@ -286,10 +301,16 @@ final class Agent implements AutoCloseable {
           slow = refused;
           session = generation;
         }
-        checkIdentity();
+        long checkNanos = System.nanoTime();
+        String adopted = checkIdentity();
         Hello.Builder h = hello.toBuilder().setSessionNumber(session);
         h.getBootTimesBuilder().setHelloMs(BootClock.nowMs());
         w.write(Frame.newBuilder().setHello(h).build());
+        if (adopted != null) {
+          long now = System.nanoTime();
+          LOG.info("Hello as the new VM written " + ms(now - hostGoneNanos) + " ms after the host was seen gone (until the identity check "
+              + ms(checkNanos - hostGoneNanos) + " ms; " + adopted + "; Hello written in " + ms(now - checkNanos) + " ms in all)");
+        }
         Thread.sleep(helloInterval.toMillis() * (slow ? 10 : 1));
       }
     } catch (InterruptedException e) {
@@ -304,17 +325,26 @@ final class Agent implements AutoCloseable {
    * than the one this agent started with; it takes the new identity and says Hello as the new VM,
    * as a new agent start (nothing of the template's session is carried over).
    */
-  private void checkIdentity() {
+  private String checkIdentity() {
+    long t0 = System.nanoTime();
     VmIdentity.Values next = identity.read().orElse(null);
     if (next == null || next.instanceId().equals(hello.getInstanceId())) {
       current = next == null ? current : next;
-      return;
+      return null;
     }
-    VmIdentity.adopt(next, current == null ? "" : current.mac());
+    long t1 = System.nanoTime();
+    VmIdentity.adopt(next);
+    macBefore = current == null ? "" : current.mac();
     current = next;
     clockFromHost = true;
+    long t2 = System.nanoTime();
     hello = hello.toBuilder().setInstanceId(next.instanceId()).setAgentStartId(GuestFacts.newStartId())
         .setGuest(GuestFacts.read()).build();
+    return "identity read " + ms(t1 - t0) + " ms, taken " + ms(t2 - t1) + " ms, Hello made " + ms(System.nanoTime() - t2) + " ms";
+  }
+
+  private static long ms(long nanos) {
+    return nanos / 1_000_000;
   }
 
   /** The Hello this agent says now (for tests). */

@@ -76,12 +76,12 @@ final class VmIdentity {
   }
 
   /**
-   * Takes {@code next} after a resume in a new VM: each step is tried and logged on its own, so
-   * one the guest lacks (no {@code ip} tool, say) does not keep the others from being done.
-   *
-   * @param previousMac the MAC the template's interface had, "" when unknown
+   * Takes {@code next} after a resume in a new VM, before its Hello: the hostname and the random
+   * seed, file writes only. The MAC ({@link #setMac}) and the clock ({@link #setClock}) need a
+   * process each (100-800 ms under TCG), so they come after the proof. Each step is tried and
+   * logged on its own, so one the guest lacks does not keep the others from being done.
    */
-  static void adopt(Values next, String previousMac) {
+  static void adopt(Values next) {
     if (!next.hostname().isEmpty()) {
       try {
         Files.writeString(Path.of("/proc/sys/kernel/hostname"), next.hostname());
@@ -97,19 +97,41 @@ final class VmIdentity {
         LOG.warning("cannot add the new random seed: " + e.getMessage());
       }
     }
-    if (!next.mac().isEmpty() && !previousMac.isEmpty()) {
-      for (String dev : interfacesWith(previousMac)) {
-        run(List.of("ip", "link", "set", "dev", dev, "address", next.mac()));
-      }
-    }
     LOG.info("resumed in a new VM: instance " + next.instanceId() + ", hostname " + next.hostname() + ", mac " + next.mac());
   }
 
-  /** Sets the guest's clock to the host's (Unix ms): GNU date takes fractions, busybox whole seconds. */
+  /**
+   * Gives the interface that has {@code previousMac} (the template's) the MAC {@code mac}.
+   *
+   * @param previousMac the MAC the template's interface had, "" when unknown
+   */
+  static void setMac(String previousMac, String mac) {
+    if (!mac.isEmpty() && !previousMac.isEmpty()) {
+      for (String dev : interfacesWith(previousMac)) {
+        run(List.of("ip", "link", "set", "dev", dev, "address", mac));
+      }
+    }
+  }
+
+  /**
+   * Sets the guest's clock to the host's (Unix ms) with one {@code date}: GNU date takes fractions,
+   * busybox's only whole seconds (it refuses a fraction, which cost a second process start).
+   */
   static void setClock(long unixMs) {
-    String exact = String.format("@%d.%03d", unixMs / 1000, unixMs % 1000);
-    if (!run(List.of("date", "-u", "-s", exact))) {
-      run(List.of("date", "-u", "-s", "@" + Math.round(unixMs / 1000.0)));
+    String whole = "@" + Math.round(unixMs / 1000.0);
+    if (isBusybox(Path.of("/bin/date"))) {
+      run(List.of("date", "-u", "-s", whole));
+    } else if (!run(List.of("date", "-u", "-s", String.format("@%d.%03d", unixMs / 1000, unixMs % 1000)))) {
+      run(List.of("date", "-u", "-s", whole));
+    }
+  }
+
+  /** Whether {@code tool} is busybox's applet (a link to the busybox binary). */
+  static boolean isBusybox(Path tool) {
+    try {
+      return tool.toRealPath().getFileName().toString().startsWith("busybox");
+    } catch (IOException e) {
+      return false;
     }
   }
 

@@ -202,6 +202,16 @@ class AgentTest {
   }
 
   @Test
+  void clock_isSetWithBusyboxsWholeSeconds_onlyWhereDateIsBusybox() throws Exception {
+    Path busybox = Files.writeString(dir.resolve("busybox"), "");
+    Path applet = Files.createSymbolicLink(dir.resolve("date"), busybox);
+    Path gnu = Files.writeString(dir.resolve("gnu-date"), "");
+    assertThat(VmIdentity.isBusybox(applet)).isTrue();
+    assertThat(VmIdentity.isBusybox(gnu)).isFalse();
+    assertThat(VmIdentity.isBusybox(dir.resolve("no-such-date"))).isFalse();
+  }
+
+  @Test
   void kernelParameter_isFoundOnTheCommandLine() {
     assertThat(GuestFacts.kernelParameter("console=ttyS0 vmlet.instance_id=abc-1 quiet", "vmlet.instance_id")).hasValue("abc-1");
     assertThat(GuestFacts.kernelParameter("xvmlet.instance_id=no", "vmlet.instance_id")).isEmpty();

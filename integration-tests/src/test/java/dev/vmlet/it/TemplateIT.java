@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vmlet.client.DaemonClient;
+import dev.vmlet.guest.TokenSessions;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
@@ -61,6 +62,14 @@ class TemplateIT {
     assertThat(Guests.exec(client, name, "true").exitCode()).isZero();
     System.out.printf("%s %s: create to exec answered in %d ms%n", template.isEmpty() ? "boot" : "clone of " + template, name,
         (System.nanoTime() - t0) / 1_000_000);
+    if (!template.isEmpty()) {
+      // Where the guest's part of the clone's start went, as its agent logged it to the console.
+      try (var lines = Files.lines(testDaemon.paths.vmStateDir(name).resolve("console.log"))) {
+        lines.filter(l -> l.contains("new VM") || l.contains("Welcome read")).forEach(l -> System.out.println(name + " guest: " + l.strip()));
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        System.out.println(name + ": no console log to show (" + e.getMessage() + ")");
+      }
+    }
     return ready;
   }
 
@@ -120,6 +129,17 @@ class TemplateIT {
       String token = sh(name, "od -An -tx1 -v /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/token/raw | tr -d ' \\n'");
       assertThat(token).isEqualTo(HexFormat.of().formatHex(Files.readAllBytes(testDaemon.paths.vmStateDir(name).resolve("agent-token"))))
           .isNotEqualTo(HexFormat.of().formatHex(sourceToken));
+      // The template's old token is refused on this clone's link. The daemon's real link code, expecting the clone's
+      // token (the file VmLinks loads), meets the real agent proving with the source's token over real sockets (QEMU's
+      // chardev is the daemon's, so a relay stands in for it): refused; with the token this clone's guest read: a session.
+      byte[] cloneHostToken = Files.readAllBytes(testDaemon.paths.vmStateDir(name).resolve("agent-token"));
+      Path oldToken = Files.write(tmp.resolve(name + "-template-token"), sourceToken);
+      Path guestToken = Files.write(tmp.resolve(name + "-guest-token"), HexFormat.of().parseHex(token));
+      TokenSessions.Outcome withOld = TokenSessions.connect(tmp.resolve(name + "-old"), c.getInstanceId(), cloneHostToken, oldToken);
+      assertThat(withOld.ready()).isNull();
+      assertThat(withOld.refused()).contains("could not prove it runs in the VM this daemon made");
+      assertThat(TokenSessions.connect(tmp.resolve(name + "-own"), c.getInstanceId(), cloneHostToken, guestToken).ready())
+          .isNotNull();
       // The clock is now, not the template's moment.
       long guestSecs = Long.parseLong(sh(name, "date +%s"));
       assertThat(Math.abs(guestSecs - System.currentTimeMillis() / 1000)).isLessThan(10);
