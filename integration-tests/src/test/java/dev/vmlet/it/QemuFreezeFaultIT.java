@@ -47,6 +47,14 @@ class QemuFreezeFaultIT {
     }
   }
 
+  /** A daemon of its own and a micro VM on it whose agent is ready. */
+  private Vm startReady(String name) throws Exception {
+    d = TestDaemon.start(tmp);
+    d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(384)).setStart(true).build());
+    return Guests.waitReady(d.client, name);
+  }
+
   private static void signal(String sig, long pid) throws Exception {
     assertThat(new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).start().waitFor()).isZero();
   }
@@ -57,11 +65,8 @@ class QemuFreezeFaultIT {
 
   @Test
   void aFrozenQemu_endsEveryWaitingCallOnTheDaemonsDeadline() throws Exception {
-    d = TestDaemon.start(tmp);
     String name = "qf";
-    d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(384)).setStart(true).build());
-    Vm vm = Guests.waitReady(d.client, name);
+    Vm vm = startReady(name);
     VmRef ref = VmRef.newBuilder().setName(name).build();
 
     // A long program whose first line says it runs; its call has a 10-minute client deadline.
@@ -123,13 +128,11 @@ class QemuFreezeFaultIT {
     assertThat(execResult[0]).isLessThan(40_000);
     assertThat(stopMs).isLessThan(40_000);
   }
+
   @Test
   void aQemuFrozenWhileTheDaemonRestarts_isReadoptedOnceItRunsAgain_notCrashedNorOrphaned() throws Exception {
-    d = TestDaemon.start(tmp);
     String name = "qr";
-    d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(384)).setStart(true).build());
-    Vm vm = Guests.waitReady(d.client, name);
+    Vm vm = startReady(name);
     VmRef ref = VmRef.newBuilder().setName(name).build();
     String bootId = Guests.sh(d.client, name, "cat /proc/sys/kernel/random/boot_id").strip();
 
