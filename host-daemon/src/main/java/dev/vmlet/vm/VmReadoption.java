@@ -3,6 +3,7 @@ package dev.vmlet.vm;
 import dev.vmlet.qemu.QemuIdentity;
 import dev.vmlet.qemu.QemuProcess;
 import dev.vmlet.qemu.VmFiles;
+import dev.vmlet.qmp.QmpClient;
 import dev.vmlet.share.Virtiofsd;
 import dev.vmlet.tpm.Swtpm;
 import dev.vmlet.vfio.Gpus;
@@ -35,6 +36,7 @@ import java.util.stream.Collectors;
 final class VmReadoption {
   private static final Logger LOG = Logger.getLogger(VmReadoption.class.getName());
   static final Duration RETRY = Duration.ofSeconds(2);
+  private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
   private final VmStore store;
   private final VmEvents events;
   private final VmLinks links;
@@ -112,11 +114,15 @@ final class VmReadoption {
           + (attempt > 1 ? " at attempt " + attempt : ""));
       return true;
     } catch (IOException e) {
-      String why = "re-adopting: QEMU pid " + qemu.pid() + " runs but did not answer (attempt " + attempt + "): " + e.getMessage();
-      LOG.warning("VM " + vm.name() + ": " + why);
-      vm.publish(x -> x.withRecord(x.record().withError(why)));
+      notAnswered(vm, qemu, attempt, e.getMessage());
       return false;
     }
+  }
+
+  private static void notAnswered(VmRuntime vm, ProcessHandle qemu, int attempt, String reason) {
+    String why = "re-adopting: QEMU pid " + qemu.pid() + " runs but did not answer (attempt " + attempt + "): " + reason;
+    LOG.warning("VM " + vm.name() + ": " + why);
+    vm.publish(x -> x.withRecord(x.record().withError(why)));
   }
 
   /** Connects again until {@code qemu} answers, exits or {@link #patience} runs out; on the VM's thread of its own. */
@@ -129,6 +135,9 @@ final class VmReadoption {
         Thread.currentThread().interrupt();
         return;
       }
+      // Waiting for a silent QEMU happens here, without the VM's lock: a stop or delete of the VM
+      // meanwhile is not held up by it. Only a QEMU that greeted is then connected under the lock.
+      String silent = silence(vm, PROBE_TIMEOUT);
       synchronized (vm) {
         if (teardown.closing() || vm.now().process() != qemu) {
           return; // the daemon is going away, or a stop or delete already accounted for this QEMU
@@ -137,8 +146,11 @@ final class VmReadoption {
           teardown.onQemuGone(vm, qemu); // as any exit: STOPPED or CRASHED, files released
           return;
         }
-        if (tryConnect(vm, qemu, attempt)) {
+        if (silent == null && tryConnect(vm, qemu, attempt)) {
           return;
+        }
+        if (silent != null) {
+          notAnswered(vm, qemu, attempt, silent);
         }
         if (System.nanoTime() >= deadline) {
           end(vm, qemu, "QEMU pid " + qemu.pid() + " ran but did not answer for " + patience.toSeconds()
@@ -146,6 +158,18 @@ final class VmReadoption {
           return;
         }
       }
+    }
+  }
+
+  /**
+   * Null when the VM's QEMU greets on QMP and negotiates within {@code timeout} (the probe's
+   * connection is closed again), else why not.
+   */
+  private static String silence(VmRuntime vm, Duration timeout) {
+    try (QmpClient probe = QmpClient.connect(vm.files.qmpSocket(), timeout, e -> { }, () -> { })) {
+      return null;
+    } catch (IOException e) {
+      return e.getMessage();
     }
   }
 

@@ -183,6 +183,27 @@ class ReadoptionTest {
   }
 
   @Test
+  void aStopDuringTheRetries_isNotHeldUpByTheWaitForASilentQemu() throws Exception {
+    qemu = standInQemu();
+    VmFiles files = persisted("frozen", qemu.pid(), System.currentTimeMillis());
+    qmp = FakeQmpServer.start(files.qmpSocket()).mute(true);
+    listenOnPorts(files);
+
+    manager.recover(); // the first attempt waits out QMP's connect bound
+    assertThat(qmp.connections()).isEqualTo(1);
+    // The retry thread's next wait for a greeting has begun: it lasts the connect bound (10 s) for this mute QEMU.
+    Poll.until("the second attempt to connect", Duration.ofSeconds(60), () -> qmp.connections() == 2);
+    long begun = System.nanoTime();
+    VmRecord stopped = manager.stop("frozen", true, Duration.ZERO);
+    long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begun);
+
+    assertThat(stopped.state()).isEqualTo(VmState.STOPPED);
+    // Waiting for the greeting under the VM's lock held a stop for the whole connect bound (10 s).
+    assertThat(tookMs).as("the stop waited for the re-adoption's wait for QMP").isLessThan(8_000);
+    assertThat(QemuProcess.awaitExit(qemu.toHandle(), Duration.ofSeconds(10))).isTrue();
+  }
+
+  @Test
   void aQemuThatNeverAnswers_isEndedOnceThePatienceRunsOut_andCrashedSayingWhy() throws Exception {
     qemu = standInQemu();
     VmFiles files = persisted("mute", qemu.pid(), System.currentTimeMillis());
