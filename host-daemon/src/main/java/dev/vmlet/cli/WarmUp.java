@@ -26,8 +26,9 @@ import dev.vmlet.proto.v1.Accel;
 
 /**
  * The CLI's training run for its class-data-sharing archive: the launcher runs this once per
- * build with {@code -XX:ArchiveClassesAtExit}, and every later command maps the classes it loaded
- * instead of reading, verifying and linking them from the jar again. It runs the commands people
+ * build with {@code -XX:DumpLoadedClassList}, makes a static archive of the classes it loaded
+ * ({@code -Xshare:dump}), and every later command maps them instead of reading, verifying and
+ * linking them from the jar again. It runs the commands people
  * type most ({@code list}, {@code info}, {@code exec}) through the real CLI and the real unix
  * socket transport, against a stand-in VmService on a temporary socket, so that no daemon or VM
  * is needed. Output is thrown away; the exit code says whether all three ran.
