@@ -15,13 +15,13 @@ import java.nio.file.Path;
  */
 public record MicroImage(Path kernel, Path initrd, Path elfKernel, String kernelVersion, String agentSha256,
     String builderVersion) {
+  /** The ELF kernel's file name in an image directory, built or pulled. */
+  public static final String ELF_KERNEL = "vmlinux";
+
   /** What QEMU boots: {@link BootImage#forPlatform} picks the kernel file. */
   public BootImage boot() {
     return new BootImage(kernel, initrd, elfKernel);
   }
-
-  /** The ELF kernel's file name in an image directory, built or pulled. */
-  public static final String ELF_KERNEL = "vmlinux";
 
   /** {@code dir/vmlinux} when the image in {@code dir} has one, else null. */
   public static Path elfKernelIn(Path dir) {

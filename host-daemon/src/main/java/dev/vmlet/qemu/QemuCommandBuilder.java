@@ -225,7 +225,6 @@ public final class QemuCommandBuilder {
     return path.toString().replace(",", ",,");
   }
 
-  /** The micro image's own parameters, or the user's command line; then vmlet's parameters. */
   /**
    * The micro images' kernel command line (before vmlet's parameters). quiet: the kernel's few
    * hundred lines through the emulated UART cost 0.4 s of CPU under TCG; warnings and errors still
@@ -235,6 +234,7 @@ public final class QemuCommandBuilder {
    */
   public static final String MICRO_COMMAND_LINE = "console=ttyS0 panic=-1 quiet cryptomgr.notests=1";
 
+  /** The micro image's own parameters, or the user's command line; then vmlet's parameters. */
   static String kernelCommandLine(VmConfig config, String instanceId) {
     String base = switch (config.image()) {
       case "kernel" -> config.directBoot().cmdline();
