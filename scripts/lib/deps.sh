@@ -14,6 +14,8 @@ VMLET_DEPS=(
   "modinfo:kmod"
   "gzip:gzip"
   "lz4:lz4"
+  # The micro-generic image's vmlinux comes out of an xz-compressed bzImage (build-micro.sh).
+  "xz:xz-utils"
   "dpkg-deb:dpkg"
   "ip:iproute2"
   "ssh:openssh-client"

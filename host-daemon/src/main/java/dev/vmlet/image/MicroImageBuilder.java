@@ -39,7 +39,8 @@ public final class MicroImageBuilder {
   }
 
   private static MicroImage image(Path dir, Properties p) {
-    return new MicroImage(dir.resolve("vmlinuz"), dir.resolve("initrd.img"), p.getProperty("kernel.version", ""),
+    return new MicroImage(dir.resolve("vmlinuz"), dir.resolve("initrd.img"), MicroImage.elfKernelIn(dir),
+        p.getProperty("kernel.version", ""),
         p.getProperty("agent.sha256", ""), p.getProperty("builder.sha256", ""));
   }
 }

@@ -34,7 +34,7 @@ public final class MicroImageResolver implements ImageResolver {
     Path dir = paths.imageDir(image);
     MicroImage m = MicroImageBuilder.load(recipe, dir).orElseThrow(() -> new VmException(VmException.Kind.FAILED_PRECONDITION,
         "the " + image + " image is not built in " + dir + "; run: vmlet image build " + image));
-    return new BootImage(m.kernel(), m.initrd());
+    return m.boot();
   }
 
   /**
@@ -65,7 +65,7 @@ public final class MicroImageResolver implements ImageResolver {
       throw new VmException(VmException.Kind.FAILED_PRECONDITION, "image " + image
           + " holds no vmlinuz and initrd.img; only kernel + initramfs images (like micro) boot from a registry");
     }
-    return new BootImage(kernel, initrd);
+    return new BootImage(kernel, initrd, MicroImage.elfKernelIn(dir)); // a vmlinux when the pushed image had one
   }
 
   @Override

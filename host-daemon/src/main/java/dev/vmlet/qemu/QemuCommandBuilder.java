@@ -225,17 +225,22 @@ public final class QemuCommandBuilder {
     return path.toString().replace(",", ",,");
   }
 
+  /**
+   * The micro images' kernel command line (before vmlet's parameters). quiet: the kernel's few
+   * hundred lines through the emulated UART cost 0.4 s of CPU under TCG; warnings and errors still
+   * reach the console. cryptomgr.notests: the crypto API's boot-time self-tests of every algorithm it
+   * registers (the cloud kernel's SP800-108 KDF test alone took 2.7 s under TCG) halved the kernel's
+   * part of a micro boot; the kernel allows it outside FIPS mode.
+   */
+  public static final String MICRO_COMMAND_LINE = "console=ttyS0 panic=-1 quiet cryptomgr.notests=1";
+
   /** The micro image's own parameters, or the user's command line; then vmlet's parameters. */
   static String kernelCommandLine(VmConfig config, String instanceId) {
     String base = switch (config.image()) {
       case "kernel" -> config.directBoot().cmdline();
       // The Debian image's root file system fills its whole disk, which is always the first.
       case "debian" -> "root=/dev/vda rw console=ttyS0";
-      // quiet: the kernel's few hundred lines through the emulated UART cost 0.4 s of CPU under TCG;
-      // warnings and errors still reach the console. cryptomgr.notests: the crypto API's boot-time
-      // self-tests of every algorithm it registers (the cloud kernel's SP800-108 KDF test alone took
-      // 2.7 s under TCG) halved the kernel's part of a micro boot; the kernel allows it outside FIPS mode.
-      default -> "console=ttyS0 panic=-1 quiet cryptomgr.notests=1";
+      default -> MICRO_COMMAND_LINE;
     };
     String vmlet = "vmlet.instance_id=" + instanceId + " vmlet.hostname=" + config.name()
         + (config.platform().agentOnSerial() ? " vmlet.agent_port=serial" : "") + shareParameters(config);

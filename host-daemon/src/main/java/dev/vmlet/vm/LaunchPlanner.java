@@ -168,9 +168,15 @@ final class LaunchPlanner {
   /**
    * @param missing the kind of error for a user's kernel file that is not there: a bad argument at
    *     create, a failed precondition when it went away later
-   * @return the kernel to boot, or null when firmware boots the first disk
+   * @return the kernel to boot (for a micro image, the ELF kernel or the bzImage as the platform's
+   *     firmware takes it: {@link BootImage#forPlatform}), or null when firmware boots the first disk
    */
   BootImage boot(VmConfig config, VmFiles files, VmException.Kind missing) {
+    BootImage boot = bootFiles(config, files, missing);
+    return boot == null ? null : boot.forPlatform(config.platform());
+  }
+
+  private BootImage bootFiles(VmConfig config, VmFiles files, VmException.Kind missing) {
     return switch (config.image()) {
       case "micro", "micro-generic" -> images.resolve(config.image());
       case "disk" -> null;

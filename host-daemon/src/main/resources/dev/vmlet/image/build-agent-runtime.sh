@@ -30,6 +30,14 @@ fi
   --no-header-files --compress=2 $cds --output "$DEST/runtime"
 # The agent's heap is far below 32 GiB, so the JVM maps the compressed-oops archive only.
 rm -f "$DEST/runtime/lib/server/classes_nocoops.jsa"
+# libjvm.so's symbol table (4 of its 23 MB) serves only crash reports' native frames; the JVM links
+# through its dynamic symbols. A micro guest holds the runtime in RAM and its kernel unpacks it at
+# each boot. (Before the class archive below is made; jlink's copy, not the JDK's, is stripped.)
+if command -v strip >/dev/null; then
+  strip --strip-unneeded "$DEST/runtime/lib/server/libjvm.so"
+else
+  echo "warning: no strip (binutils): libjvm.so keeps its symbol table"
+fi
 cp "$AGENT_JAR" "$DEST/vmlet-agent.jar"
 # The class path is relative, so the archive made here is valid wherever DEST ends up.
 case $JIT in

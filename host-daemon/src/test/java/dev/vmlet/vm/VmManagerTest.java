@@ -153,6 +153,29 @@ class VmManagerTest {
   }
 
   @Test
+  void dryRun_ofAnImageWithAnElfKernel_bootsItUnderSeaBiosAndQboot_andTheBzImageUnderUefi() throws Exception {
+    Path vmlinux = Files.writeString(dir.resolve("img/vmlinux"), "not an ELF kernel either");
+    VmManager m = new VmManager(paths, name -> new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img"), vmlinux),
+        TestHost.noKvm(dir), "/nonexistent/qemu", Clock.systemUTC());
+    assertThat(kernelOf(m.dryRun(VmConfig.builder("q35").image("micro").accel("tcg").build()))).isEqualTo(vmlinux.toString());
+    assertThat(kernelOf(m.dryRun(VmConfig.builder("mvm").image("micro").accel("tcg").platform(new Platform("microvm", "bios")).build())))
+        .isEqualTo(vmlinux.toString());
+    Assumptions.assumeTrue(Files.exists(Path.of("/usr/share/OVMF")), "needs OVMF for a UEFI plan (scripts/test installs it)");
+    assertThat(kernelOf(m.dryRun(VmConfig.builder("efi").image("micro").accel("tcg").platform(new Platform("q35", "uefi")).build())))
+        .as("OVMF loads no ELF kernel").isEqualTo(dir.resolve("img/vmlinuz").toString());
+  }
+
+  @Test
+  void dryRun_ofAnImageWithoutAnElfKernel_bootsTheBzImage() {
+    assertThat(kernelOf(manager.dryRun(VmConfig.builder("old").image("micro").accel("tcg").build())))
+        .isEqualTo(dir.resolve("img/vmlinuz").toString());
+  }
+
+  private static String kernelOf(VmManager.DryRun plan) {
+    return plan.argv().get(plan.argv().indexOf("-kernel") + 1);
+  }
+
+  @Test
   void dryRun_whenQemusUserCannotReachTheKernel_isRefusedNamingIt() throws Exception {
     Assumptions.assumeTrue(System.getProperty("user.name").equals("root"), "QEMU changes user only under root");
     Files.setPosixFilePermissions(dir.resolve("img"), PosixFilePermissions.fromString("rwx------"));

@@ -20,12 +20,17 @@ import java.util.Random;
 import dev.vmlet.proto.v1.BootBreakdown;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Locale;
+import dev.vmlet.config.VmletPaths;
+import dev.vmlet.proto.v1.KernelBoot;
+import dev.vmlet.qemu.QemuCommandBuilder;
 
 /**
  * Not part of the test run: {@code ./scripts/bench micro}. Micro VMs under this host's accelerator:
  * boot to agent ready and where its time went (firmware, kernel, init, agent JVM, handshake; with
  * {@code -Dbench.micro.bootOnly=true} only that; {@code -Dbench.micro.images=micro,micro-generic}
- * boots each of these images in turns); the agent's JVM start with and without its
+ * boots each of these images in turns, and {@code micro-bzImage} among them boots the micro image's
+ * bzImage instead of its vmlinux, for a before/after in one run); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
  * processes and threads per VM, the agent's memory in the guest.
  */
@@ -40,7 +45,7 @@ class MicroVmBench {
       // Boot: one VM per image started and stopped again, `runs` times, the images in turns (so a
       // busy moment hits each alike); where the time went, from Vm.boot_breakdown.
       List<String> images = List.of(System.getProperty("bench.micro.images", "micro").split(","));
-      if (images.contains("micro-generic")) {
+      if (images.contains("micro-generic") || images.contains("micro-generic-bzImage")) {
         BenchSupport.buildMicroGeneric();
       }
       Map<String, List<Double>> ready = new LinkedHashMap<>();
@@ -48,9 +53,8 @@ class MicroVmBench {
       String accel = "";
       for (int i = 0; i < runs; i++) {
         for (String image : images) {
-          String name = image.equals("micro") ? "boot" : "boot-" + image;
-          Vm vm = i == 0 ? node.start(VmSpec.newBuilder().setName(name).setImage(image).setMemoryMib(384).build())
-              : startAgain(node, name);
+          String name = image.equals("micro") ? "boot" : "boot-" + image.toLowerCase(Locale.ROOT);
+          Vm vm = i == 0 ? node.start(bootSpec(name, image)) : startAgain(node, name);
           accel = ApiEnums.word(vm.getAccel());
           ready.computeIfAbsent(image, k -> new ArrayList<>()).add((vm.getAgentReadyAtUnixMs() - vm.getStartedAtUnixMs()) / 1000.0);
           BootBreakdown b = vm.getBootBreakdown();
@@ -166,6 +170,20 @@ class MicroVmBench {
       node.sh("jvm", "rm -f /tmp/bench.bin");
 
     }
+  }
+
+  /**
+   * A VM of {@code image}; "micro-bzImage" and "micro-generic-bzImage" are that image booted as
+   * before the images held a vmlinux: its bzImage as the user's kernel, with the image's command line.
+   */
+  private static VmSpec bootSpec(String name, String image) {
+    VmSpec.Builder spec = VmSpec.newBuilder().setName(name).setMemoryMib(384);
+    if (!image.endsWith("-bzImage")) {
+      return spec.setImage(image).build();
+    }
+    Path dir = VmletPaths.fromEnvironment().cacheDir().resolve("images").resolve(image.substring(0, image.length() - "-bzImage".length()));
+    return spec.setKernel(KernelBoot.newBuilder().setPath(dir.resolve("vmlinuz").toString()).setInitrd(dir.resolve("initrd.img").toString())
+        .setCmdline(QemuCommandBuilder.MICRO_COMMAND_LINE)).build();
   }
 
   private static void phase(Map<String, List<Double>> phases, String what, long ms) {

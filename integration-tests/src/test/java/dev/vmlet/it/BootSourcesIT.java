@@ -81,8 +81,10 @@ class BootSourcesIT {
   @Test
   void microvmMachine_bootsOnVirtioMmio_phonesHome_andStopsOnTheAcpiButton() {
     String name = "it-microvm";
-    create(VmSpec.newBuilder().setName(name).setMachine(Machine.MACHINE_MICROVM).setBalloon(true)
+    Vm vm = create(VmSpec.newBuilder().setName(name).setMachine(Machine.MACHINE_MICROVM).setBalloon(true)
         .addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(8)));
+    // qboot gets the ELF kernel and enters it at its PVH entry.
+    assertThat(vm.getQemuCommand()).contains("-kernel " + micro.resolve("vmlinux") + " ");
     Guests.waitReady(client, name);
     // No PCI bus at all; the disk, the NIC, the console port, the entropy source and the balloon sit on virtio-mmio.
     assertThat(Guests.sh(client, name, "ls /sys/bus/pci/devices 2>/dev/null | wc -l")).isEqualTo("0\n");

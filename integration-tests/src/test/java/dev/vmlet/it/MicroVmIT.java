@@ -96,6 +96,8 @@ class MicroVmIT {
             .addDisks(DiskSpec.newBuilder().setName("scratch").setBaseImage(base.toString()).setEphemeral(true)))
         .setStart(true).build());
     assertThat(vm.getState()).isEqualTo(VmState.RUNNING);
+    // SeaBIOS: QEMU loads the ELF kernel and enters it at its PVH entry (no bzImage decompressor).
+    assertThat(vm.getQemuCommand()).contains("-kernel " + TestDaemon.microImage().resolve("vmlinux") + " ");
     long pid = vm.getPid();
     // QEMU runs under its seccomp filter (mode 2) where the build has one.
     if (!QemuSandbox.options(Qemu.BINARY).isEmpty()) {
@@ -329,9 +331,11 @@ class MicroVmIT {
   @Test
   void uefiVm_bootsThroughOvmf_andSnapshotsIncludeItsMemory() throws Exception {
     String name = "it-uefi";
-    client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+    Vm vm = client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(name).setFirmware(Firmware.FIRMWARE_UEFI).addDisks(DiskSpec.newBuilder().setName("d").setSizeMib(16)))
         .setStart(true).build());
+    // OVMF loads no ELF kernel: the bzImage, beside the image's vmlinux.
+    assertThat(vm.getQemuCommand()).contains("-kernel " + TestDaemon.microImage().resolve("vmlinuz") + " ");
     waitReady(name);
     assertThat(exec(name, "sh", "-c", "test -d /sys/firmware/efi && echo uefi").stdout()).isEqualTo("uefi\n");
     assertThat(paths.vmStateDir(name).resolve("uefi-vars.qcow2")).exists();
