@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
@@ -63,8 +64,8 @@ final class ExecPipes {
     stdin.add(END);
   }
 
-  /** Writes stdin frames to {@code process} through {@code to} as they come. */
-  Future<?> feed(OutputStream to, Process process) {
+  /** Writes stdin frames to the program through {@code to} as they come; {@code alive}: whether it still runs. */
+  Future<?> feed(OutputStream to, BooleanSupplier alive) {
     return THREADS.submit(() -> {
       try (to) {
         while (true) {
@@ -83,15 +84,15 @@ final class ExecPipes {
         }
       } catch (IOException e) {
         // the program closed its stdin or ended: later input is dropped, its credit returned
-        drainStdin(process);
+        drainStdin(alive);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     });
   }
 
-  private void drainStdin(Process p) {
-    while (p != null && p.isAlive()) {
+  private void drainStdin(BooleanSupplier alive) {
+    while (alive.getAsBoolean()) {
       try {
         ExecInput in = stdin.poll(200, TimeUnit.MILLISECONDS);
         if (in != null) {
