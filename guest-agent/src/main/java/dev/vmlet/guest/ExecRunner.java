@@ -12,6 +12,9 @@ import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.IntConsumer;
@@ -39,7 +42,15 @@ final class ExecRunner implements Runnable {
   private final GuestPlatform platform;
   private final boolean agentIsRoot;
   private final ExecPipes pipes;
+  /** Kills programs past their timeout: one thread for all execs, started at the first timeout. */
+  private static final ScheduledExecutorService DEADLINES = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "exec-deadlines");
+    t.setDaemon(true);
+    return t;
+  });
+
   private volatile StartedProgram program;
+  private volatile boolean timedOut;
   private volatile boolean cancelled;
   private volatile Pty pty;
 
@@ -201,12 +212,18 @@ final class ExecRunner implements Runnable {
     }
     Future<?> out = pipes.pump(pty != null ? pty.masterIn() : p.stdout(), ExecOutput.Fd.STDOUT);
     Future<?> err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.stderr(), ExecOutput.Fd.STDERR);
-    boolean timedOut = false;
-    if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
+    ScheduledFuture<?> deadline = start.getTimeoutSeconds() <= 0 ? null : DEADLINES.schedule(() -> {
       timedOut = true;
       kill();
+    }, start.getTimeoutSeconds(), TimeUnit.SECONDS);
+    int code;
+    try {
+      code = p.waitFor();
+    } finally {
+      if (deadline != null) {
+        deadline.cancel(false);
+      }
     }
-    int code = p.waitFor();
     if (in != null) {
       pipes.endInput();
     }

@@ -2,7 +2,6 @@ package dev.vmlet.guest;
 
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A program started by the JDK's launcher ({@link ProcessBuilder}); {@code ownGroup} when its argv
@@ -30,11 +29,6 @@ final class JdkProgram implements StartedProgram {
   @Override
   public InputStream stderr() {
     return process.getErrorStream();
-  }
-
-  @Override
-  public boolean waitFor(long timeout, TimeUnit unit) throws InterruptedException {
-    return process.waitFor(timeout, unit);
   }
 
   @Override

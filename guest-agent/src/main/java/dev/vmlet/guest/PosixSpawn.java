@@ -13,10 +13,6 @@ import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -32,14 +28,20 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@link #available} is false where libc lacks any of these (musl, older glibc, no JNA): the
  * caller then uses the JDK's launcher and a setsid.
  *
- * <p>The program's end is seen through {@link ProcessHandle#onExit} (waitid with WNOWAIT: the
- * child stays a zombie), and only then reaped under the same lock a kill takes, so a kill never
- * reaches a process group whose id was given to another program after the reap.
+ * <p>The program's end is waited for on the caller's thread (waitid with WNOWAIT: the child stays
+ * a zombie), and only then reaped under the same lock a kill takes, so a kill never reaches a
+ * process group whose id was given to another program after the reap. Not {@link
+ * ProcessHandle#onExit}: its future completes through {@code handleAsync}, which with one or two
+ * CPUs (the common pool's parallelism below 2) starts a new thread per call. The wait is not
+ * interruptible: a kill ends it.
  */
 final class PosixSpawn implements StartedProgram {
   private static final int O_CLOEXEC = 02000000;
   private static final int EINTR = 4;
   private static final int WNOHANG = 1;
+  private static final int P_PID = 1;
+  private static final int WEXITED = 4;
+  private static final int WNOWAIT = 0x01000000;
   private static final short POSIX_SPAWN_SETSIGDEF = 0x04;
   private static final short POSIX_SPAWN_SETSIGMASK = 0x08;
   private static final short POSIX_SPAWN_SETSID = 0x80;
@@ -76,6 +78,8 @@ final class PosixSpawn implements StartedProgram {
 
     int posix_spawn(IntByReference pid, String path, Pointer actions, Pointer attr, String[] argv, String[] envp);
 
+    int waitid(int idType, int id, Pointer info, int options);
+
     int waitpid(int pid, int[] status, int options);
 
     int kill(int pid, int sig);
@@ -111,16 +115,15 @@ final class PosixSpawn implements StartedProgram {
   }
 
   private final int pid;
-  private final CompletableFuture<ProcessHandle> exit;
+  private volatile boolean ended;
   private final FdOutputStream stdin;
   private final FdInputStream stdout;
   private final FdInputStream stderr;
   private boolean reaped;
   private int status;
 
-  private PosixSpawn(int pid, CompletableFuture<ProcessHandle> exit, int stdin, int stdout, int stderr) {
+  private PosixSpawn(int pid, int stdin, int stdout, int stderr) {
     this.pid = pid;
-    this.exit = exit;
     this.stdin = new FdOutputStream(stdin);
     this.stdout = new FdInputStream(stdout);
     this.stderr = stderr < 0 ? null : new FdInputStream(stderr);
@@ -167,9 +170,7 @@ final class PosixSpawn implements StartedProgram {
           throw new IOException("posix_spawn failed (errno " + rc + ")");
         }
         started = true;
-        ProcessHandle handle = ProcessHandle.of(pid.getValue())
-            .orElseThrow(() -> new IOException("the started program " + pid.getValue() + " is not in /proc"));
-        return new PosixSpawn(pid.getValue(), handle.onExit(), in[1], out[0], err == null ? -1 : err[0]);
+        return new PosixSpawn(pid.getValue(), in[1], out[0], err == null ? -1 : err[0]);
       } finally {
         LIBC.posix_spawn_file_actions_destroy(actions);
         LIBC.posix_spawnattr_destroy(attr);
@@ -215,24 +216,16 @@ final class PosixSpawn implements StartedProgram {
   }
 
   @Override
-  public boolean waitFor(long timeout, TimeUnit unit) throws InterruptedException {
-    try {
-      exit.get(timeout, unit);
-      return true;
-    } catch (TimeoutException e) {
-      return false;
-    } catch (ExecutionException e) {
-      throw new IllegalStateException("waiting for program " + pid + " failed", e.getCause());
+  public int waitFor() {
+    try (Memory info = new Memory(OPAQUE)) {
+      while (LIBC.waitid(P_PID, pid, info, WEXITED | WNOWAIT) != 0) {
+        int errno = Native.getLastError();
+        if (errno != EINTR) {
+          throw new IllegalStateException("waitid for program " + pid + " failed (errno " + errno + ")");
+        }
+      }
     }
-  }
-
-  @Override
-  public int waitFor() throws InterruptedException {
-    try {
-      exit.get();
-    } catch (ExecutionException e) {
-      throw new IllegalStateException("waiting for program " + pid + " failed", e.getCause());
-    }
+    ended = true;
     return reap();
   }
 
@@ -252,7 +245,7 @@ final class PosixSpawn implements StartedProgram {
 
   @Override
   public boolean isAlive() {
-    return !exit.isDone();
+    return !ended;
   }
 
   @Override

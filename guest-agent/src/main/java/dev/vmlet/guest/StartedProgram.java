@@ -2,7 +2,6 @@ package dev.vmlet.guest;
 
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A program an exec started: its pipes, its end, and a kill that reaches what it started. Two
@@ -19,10 +18,7 @@ interface StartedProgram {
   /** The program's stderr; null when it was merged into stdout or a terminal has both. */
   InputStream stderr();
 
-  /** Waits at most {@code timeout} for the program to end; true when it did. */
-  boolean waitFor(long timeout, TimeUnit unit) throws InterruptedException;
-
-  /** Waits for the program to end: its exit code, or 128 + the signal that ended it. */
+  /** Waits for the program to end (a {@link #kill} ends the wait): its exit code, or 128 + the signal that ended it. */
   int waitFor() throws InterruptedException;
 
   boolean isAlive();
