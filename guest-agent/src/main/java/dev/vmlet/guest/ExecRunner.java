@@ -30,8 +30,8 @@ import java.util.Map;
  * window (a host that stops reading stops the program at a full pipe, not the agent's memory),
  * then exactly one ExecExit (after both pipes are drained) or a StreamError when the program
  * cannot start. Stdin arrives through {@link #input}; {@link #cancel} kills the program and
- * everything it started. This class starts the program and waits for it; {@link ExecPipes} moves
- * its bytes.
+ * everything it started. This class starts the program ({@link PosixSpawn} where it can, else the
+ * JDK's launcher and a setsid: {@link JdkProgram}) and waits for it; {@link ExecPipes} moves its bytes.
  */
 final class ExecRunner implements Runnable {
   private static final Logger LOG = Logger.getLogger(ExecRunner.class.getName());

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
 
 /**
  * Starts a program with glibc's posix_spawn(3) in a session and process group of its own
@@ -97,14 +98,18 @@ final class PosixSpawn implements StartedProgram {
     if (!System.getProperty("os.name", "").equals("Linux") || "jdk".equals(System.getProperty("vmlet.agent.spawn"))) {
       return null;
     }
+    Logger log = Logger.getLogger(PosixSpawn.class.getName());
     try {
       NativeLibrary c = NativeLibrary.getInstance("c");
       for (String f : List.of("posix_spawn", "posix_spawn_file_actions_addclosefrom_np", "posix_spawn_file_actions_addchdir_np",
           "pipe2")) {
         c.getFunction(f); // throws when libc lacks it
       }
-      return Native.load("c", LibC.class);
+      LibC libc = Native.load("c", LibC.class);
+      log.info("exec: programs start with posix_spawn in a session of their own");
+      return libc;
     } catch (UnsatisfiedLinkError | RuntimeException e) {
+      log.info("exec: no posix_spawn with closefrom and chdir here (" + e.getMessage() + "); programs start through setsid");
       return null;
     }
   }
