@@ -108,6 +108,56 @@ final class ExecPipes {
     }
   }
 
+  /**
+   * Sends both outputs of a spawned program from the calling thread, reading whichever poll(2)
+   * says is ready, until both end: no thread handoff on a short exec's way (each one a wake-up of
+   * a guest CPU under TCG). A pump that cannot send kills the program, as {@link #pump}.
+   */
+  void pumpHere(PosixSpawn p) {
+    byte[] buf = new byte[CHUNK];
+    boolean out = true;
+    boolean err = p.stderr() != null;
+    try {
+      while (out || err) {
+        int ready = p.awaitOutput(out, err);
+        if ((ready & 1) != 0) {
+          out = sendOnce(p.stdout(), buf, ExecOutput.Fd.STDOUT);
+        }
+        if ((ready & 2) != 0) {
+          err = sendOnce(p.stderr(), buf, ExecOutput.Fd.STDERR);
+        }
+      }
+    } catch (IOException e) {
+      LOG.fine("exec " + stream + " pump ended: " + e.getMessage());
+      kill.run();
+    } finally {
+      closeQuietly(p.stdout());
+      if (p.stderr() != null) {
+        closeQuietly(p.stderr());
+      }
+    }
+  }
+
+  /** One read of a ready output, sent; false at its end. */
+  private boolean sendOnce(InputStream in, byte[] buf, ExecOutput.Fd fd) throws IOException {
+    int n = in.read(buf);
+    if (n <= 0) {
+      return false;
+    }
+    window.acquire(n);
+    sink.send(Frame.newBuilder().setStreamId(stream)
+        .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(UnsafeByteOperations.unsafeWrap(buf, 0, n))).build());
+    return true;
+  }
+
+  private static void closeQuietly(InputStream in) {
+    try {
+      in.close();
+    } catch (IOException e) {
+      // a pipe's end: nothing to lose
+    }
+  }
+
   /** Sends what the program writes to {@code in} as ExecOutput on {@code fd}, until it ends. */
   Future<?> pump(InputStream in, ExecOutput.Fd fd) {
     return THREADS.submit(() -> {

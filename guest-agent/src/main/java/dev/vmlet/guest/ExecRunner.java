@@ -210,14 +210,21 @@ final class ExecRunner implements Runnable {
     if (in == null && pty == null) {
       p.stdin().close();
     }
-    Future<?> out = pipes.pump(pty != null ? pty.masterIn() : p.stdout(), ExecOutput.Fd.STDOUT);
-    Future<?> err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.stderr(), ExecOutput.Fd.STDERR);
     ScheduledFuture<?> deadline = start.getTimeoutSeconds() <= 0 ? null : DEADLINES.schedule(() -> {
       timedOut = true;
       kill();
     }, start.getTimeoutSeconds(), TimeUnit.SECONDS);
+    Future<?> out = null;
+    Future<?> err = null;
+    if (!(p instanceof PosixSpawn)) {
+      out = pipes.pump(pty != null ? pty.masterIn() : p.stdout(), ExecOutput.Fd.STDOUT);
+      err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.stderr(), ExecOutput.Fd.STDERR);
+    }
     int code;
     try {
+      if (p instanceof PosixSpawn spawned) {
+        pipes.pumpHere(spawned); // until both outputs end: the program ended, or left them to what it started
+      }
       code = p.waitFor();
     } finally {
       if (deadline != null) {
@@ -230,7 +237,7 @@ final class ExecRunner implements Runnable {
     if (pty != null) {
       awaitPipe(out, 2000); // a background program may still hold the terminal: do not wait for it
       closePty();
-    } else {
+    } else if (out != null) {
       awaitPipe(out, Long.MAX_VALUE);
     }
     if (err != null) {

@@ -48,6 +48,7 @@ final class PosixSpawn implements StartedProgram {
   private static final short POSIX_SPAWN_SETSID = 0x80;
   // glibc's posix_spawnattr_t is 336 bytes, posix_spawn_file_actions_t 80, sigset_t 128 (x86_64).
   private static final int OPAQUE = 512;
+  private static final short POLLIN = 0x1;
 
   /** The libc functions used here, through JNA. */
   interface LibC extends Library {
@@ -80,6 +81,8 @@ final class PosixSpawn implements StartedProgram {
     int posix_spawn(IntByReference pid, String path, Pointer actions, Pointer attr, String[] argv, String[] envp);
 
     int waitid(int idType, int id, Pointer info, int options);
+
+    int poll(Pointer fds, long count, int timeoutMs);
 
     int waitpid(int pid, int[] status, int options);
 
@@ -218,6 +221,41 @@ final class PosixSpawn implements StartedProgram {
   @Override
   public InputStream stderr() {
     return stderr;
+  }
+
+  /**
+   * Waits until the program's stdout (bit 1) or stderr (bit 2) has bytes or its end to read, for
+   * those of the two still open; the bits of the ready ones.
+   */
+  int awaitOutput(boolean out, boolean err) throws IOException {
+    try (Memory fds = new Memory(16)) {
+      int n = 0;
+      if (out) {
+        fds.setInt(0, stdout.fd);
+        fds.setShort(4, POLLIN);
+        fds.setShort(6, (short) 0);
+        n++;
+      }
+      if (err) {
+        fds.setInt(8L * n, stderr.fd);
+        fds.setShort(8L * n + 4, POLLIN);
+        fds.setShort(8L * n + 6, (short) 0);
+        n++;
+      }
+      while (LIBC.poll(fds, n, -1) < 0) {
+        int errno = Native.getLastError();
+        if (errno != EINTR) {
+          throw new IOException("poll of the program's output failed (errno " + errno + ")");
+        }
+      }
+      int ready = 0;
+      for (int i = 0; i < n; i++) {
+        if (fds.getShort(8L * i + 6) != 0) { // POLLIN, POLLHUP or POLLERR: a read will not block
+          ready |= fds.getInt(8L * i) == stdout.fd ? 1 : 2;
+        }
+      }
+      return ready;
+    }
   }
 
   @Override

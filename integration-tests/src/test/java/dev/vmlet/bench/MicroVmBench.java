@@ -167,15 +167,21 @@ class MicroVmBench {
   /**
    * The exec round trip of {@code true} by argv, p50 of 20 per run; in turns with {@code setsid
    * true}, two execs in the guest where the agent's own exec makes one: what an exec of {@code
-   * true} cost before the agent started programs with posix_spawn (it exec'd a setsid first).
+   * true} cost before the agent started programs with posix_spawn (it exec'd a setsid first); and
+   * a ListFiles of /etc, the same round trip through the daemon and the agent with no program.
    */
   private static void execRoundTrips(BenchSupport.MicroNode node, int runs) {
     List<Double> p50 = new ArrayList<>();
     List<Double> p50Setsid = new ArrayList<>();
+    List<Double> p50List = new ArrayList<>();
     for (int i = 0; i < runs; i++) {
       List<Double> ms = new ArrayList<>();
       List<Double> msSetsid = new ArrayList<>();
+      List<Double> msList = new ArrayList<>();
       for (int k = 0; k < 20; k++) {
+        long t2 = System.nanoTime();
+        assertThat(node.listFiles("jvm", "/etc")).isPositive();
+        msList.add((System.nanoTime() - t2) / 1e6);
         long t0 = System.nanoTime();
         assertThat(node.exec("jvm", "true")).isZero();
         ms.add((System.nanoTime() - t0) / 1e6);
@@ -185,10 +191,13 @@ class MicroVmBench {
       }
       p50.add(Bench.percentile(ms, 50));
       p50Setsid.add(Bench.percentile(msSetsid, 50));
+      p50List.add(Bench.percentile(msList, 50));
     }
     Bench.report("micro VM: exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50, "%.0f"));
     Bench.report("micro VM: exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
         Bench.stats(p50Setsid, "%.0f"));
+    Bench.report("micro VM: ListFiles /etc in turns with them (daemon, link and agent, no program), p50 of 20 (ms)",
+        Bench.stats(p50List, "%.0f"));
   }
 
   private static void phase(Map<String, List<Double>> phases, String what, long ms) {
