@@ -6,6 +6,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
+import com.sun.jna.StringArray;
 import com.sun.jna.ptr.IntByReference;
 import java.io.IOException;
 import java.io.InputStream;
@@ -60,7 +61,7 @@ final class PosixSpawn implements StartedProgram {
 
     int posix_spawn_file_actions_adddup2(Pointer actions, int fd, int newFd);
 
-    int posix_spawn_file_actions_addchdir_np(Pointer actions, String dir);
+    int posix_spawn_file_actions_addchdir_np(Pointer actions, Pointer dir);
 
     int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
 
@@ -78,7 +79,7 @@ final class PosixSpawn implements StartedProgram {
 
     int sigfillset(Pointer set);
 
-    int posix_spawn(IntByReference pid, String path, Pointer actions, Pointer attr, String[] argv, String[] envp);
+    int posix_spawn(IntByReference pid, Pointer path, Pointer actions, Pointer attr, Pointer argv, Pointer envp);
 
     int waitid(int idType, int id, Pointer info, int options);
 
@@ -96,6 +97,8 @@ final class PosixSpawn implements StartedProgram {
   }
 
   private static final LibC LIBC = load();
+  /** How the JDK's launcher encodes argv, the environment and paths (the guest's locale). */
+  private static final String ENCODING = System.getProperty("sun.jnu.encoding", "UTF-8");
 
   private static LibC load() {
     if (!System.getProperty("os.name", "").equals("Linux") || "jdk".equals(System.getProperty("vmlet.agent.spawn"))) {
@@ -162,7 +165,7 @@ final class PosixSpawn implements StartedProgram {
         check(LIBC.posix_spawn_file_actions_adddup2(actions, out[1], 1), "adddup2");
         check(LIBC.posix_spawn_file_actions_adddup2(actions, err == null ? out[1] : err[1], 2), "adddup2");
         if (dir != null) {
-          check(LIBC.posix_spawn_file_actions_addchdir_np(actions, dir), "addchdir_np");
+          check(LIBC.posix_spawn_file_actions_addchdir_np(actions, cString(dir)), "addchdir_np");
         }
         check(LIBC.posix_spawn_file_actions_addclosefrom_np(actions, 3), "addclosefrom_np");
         LIBC.sigemptyset(signals);
@@ -173,7 +176,8 @@ final class PosixSpawn implements StartedProgram {
             "setflags");
         String[] envp = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toArray(String[]::new);
         IntByReference pid = new IntByReference();
-        int rc = LIBC.posix_spawn(pid, program, actions, attr, argv.toArray(String[]::new), envp);
+        int rc = LIBC.posix_spawn(pid, cString(program), actions, attr, new StringArray(argv.toArray(String[]::new), ENCODING),
+            new StringArray(envp, ENCODING));
         if (rc != 0) {
           throw new IOException("posix_spawn failed (errno " + rc + ")");
         }
@@ -189,6 +193,13 @@ final class PosixSpawn implements StartedProgram {
         parentEnds.forEach(LIBC::close);
       }
     }
+  }
+
+  /** {@code s} NUL-terminated in the encoding the JDK's launcher would use. */
+  private static Memory cString(String s) {
+    Memory m = new Memory(s.getBytes(java.nio.charset.Charset.forName(ENCODING)).length + 1L);
+    m.setString(0, s, ENCODING);
+    return m;
   }
 
   /** A pipe, close-on-exec at both ends; {@code toParent}: the child writes, the parent reads. */
