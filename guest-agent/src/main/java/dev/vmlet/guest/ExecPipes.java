@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
@@ -63,8 +64,8 @@ final class ExecPipes {
     stdin.add(END);
   }
 
-  /** Writes stdin frames to {@code process} through {@code to} as they come. */
-  Future<?> feed(OutputStream to, Process process) {
+  /** Writes stdin frames to the program through {@code to} as they come; {@code alive}: whether it still runs. */
+  Future<?> feed(OutputStream to, BooleanSupplier alive) {
     return THREADS.submit(() -> {
       try (to) {
         while (true) {
@@ -83,15 +84,15 @@ final class ExecPipes {
         }
       } catch (IOException e) {
         // the program closed its stdin or ended: later input is dropped, its credit returned
-        drainStdin(process);
+        drainStdin(alive);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     });
   }
 
-  private void drainStdin(Process p) {
-    while (p != null && p.isAlive()) {
+  private void drainStdin(BooleanSupplier alive) {
+    while (alive.getAsBoolean()) {
       try {
         ExecInput in = stdin.poll(200, TimeUnit.MILLISECONDS);
         if (in != null) {
@@ -104,6 +105,56 @@ final class ExecPipes {
         Thread.currentThread().interrupt();
         return;
       }
+    }
+  }
+
+  /**
+   * Sends both outputs of a spawned program from the calling thread, reading whichever poll(2)
+   * says is ready, until both end: no thread handoff on a short exec's way (each one a wake-up of
+   * a guest CPU under TCG). A pump that cannot send kills the program, as {@link #pump}.
+   */
+  void pumpHere(PosixSpawn p) {
+    byte[] buf = new byte[CHUNK];
+    boolean out = true;
+    boolean err = p.stderr() != null;
+    try {
+      while (out || err) {
+        int ready = p.awaitOutput(out, err);
+        if ((ready & 1) != 0) {
+          out = sendOnce(p.stdout(), buf, ExecOutput.Fd.STDOUT);
+        }
+        if ((ready & 2) != 0) {
+          err = sendOnce(p.stderr(), buf, ExecOutput.Fd.STDERR);
+        }
+      }
+    } catch (IOException e) {
+      LOG.fine("exec " + stream + " pump ended: " + e.getMessage());
+      kill.run();
+    } finally {
+      closeQuietly(p.stdout());
+      if (p.stderr() != null) {
+        closeQuietly(p.stderr());
+      }
+    }
+  }
+
+  /** One read of a ready output, sent; false at its end. */
+  private boolean sendOnce(InputStream in, byte[] buf, ExecOutput.Fd fd) throws IOException {
+    int n = in.read(buf);
+    if (n <= 0) {
+      return false;
+    }
+    window.acquire(n);
+    sink.send(Frame.newBuilder().setStreamId(stream)
+        .setExecOutput(ExecOutput.newBuilder().setFd(fd).setData(UnsafeByteOperations.unsafeWrap(buf, 0, n))).build());
+    return true;
+  }
+
+  private static void closeQuietly(InputStream in) {
+    try {
+      in.close();
+    } catch (IOException e) {
+      // a pipe's end: nothing to lose
     }
   }
 

@@ -12,6 +12,9 @@ import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.IntConsumer;
@@ -19,14 +22,16 @@ import java.util.logging.Logger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Runs one ExecStart: output frames as the program produces them, each within the stream's send
  * window (a host that stops reading stops the program at a full pipe, not the agent's memory),
  * then exactly one ExecExit (after both pipes are drained) or a StreamError when the program
  * cannot start. Stdin arrives through {@link #input}; {@link #cancel} kills the program and
- * everything it started. This class starts the program and waits for it; {@link ExecPipes} moves
- * its bytes.
+ * everything it started. This class starts the program ({@link PosixSpawn} where it can, else the
+ * JDK's launcher and a setsid: {@link JdkProgram}) and waits for it; {@link ExecPipes} moves its bytes.
  */
 final class ExecRunner implements Runnable {
   private static final Logger LOG = Logger.getLogger(ExecRunner.class.getName());
@@ -37,8 +42,15 @@ final class ExecRunner implements Runnable {
   private final GuestPlatform platform;
   private final boolean agentIsRoot;
   private final ExecPipes pipes;
-  private volatile Process process;
-  private boolean ownGroup;
+  /** Kills programs past their timeout: one thread for all execs, started at the first timeout. */
+  private static final ScheduledExecutorService DEADLINES = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "exec-deadlines");
+    t.setDaemon(true);
+    return t;
+  });
+
+  private volatile StartedProgram program;
+  private volatile boolean timedOut;
   private volatile boolean cancelled;
   private volatile Pty pty;
 
@@ -81,13 +93,9 @@ final class ExecRunner implements Runnable {
   }
 
   private void kill() {
-    Process p = process;
+    StartedProgram p = program;
     if (p != null) {
-      if (ownGroup) {
-        Pty.killGroup(p.pid()); // the whole group at once; then whatever left it
-      }
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
+      p.kill();
     }
   }
 
@@ -150,7 +158,18 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
-    GuestPlatform.Session session = platform.session();
+    Map<String, String> env = new HashMap<>(System.getenv());
+    env.putAll(SmbiosSettings.current().environment());
+    env.putAll(start.getEnvMap());
+    File dir = null;
+    if (!start.getWorkingDir().isEmpty()) {
+      dir = new File(start.getWorkingDir());
+      if (!dir.isDirectory()) {
+        fail(StreamError.Code.NOT_FOUND, "working directory " + dir + " does not exist in the guest");
+        return;
+      }
+    }
+    StartedProgram p;
     if (start.getTty()) {
       if (platform.isWindows()) {
         fail(StreamError.Code.FAILED_PRECONDITION, "tty execs need a Linux guest");
@@ -162,72 +181,63 @@ final class ExecRunner implements Runnable {
         fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
         return;
       }
+      env.putIfAbsent("TERM", "xterm-256color");
       // setsid -c: a new session whose controlling terminal is stdin, the pty's slave.
       List<String> withSession = new ArrayList<>(List.of("setsid", "-c"));
       withSession.addAll(argv);
-      argv = withSession;
-      ownGroup = true;
-    } else if (session != null) {
+      File slave = new File(pty.slavePath());
+      p = startJdk(new ProcessBuilder(withSession).redirectInput(slave).redirectOutput(slave).redirectError(slave), env, dir, true);
+    } else if (!platform.isWindows()) {
       Path program = findProgram(argv.get(0));
       if (program == null) {
         fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': "
             + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));
         return;
       }
-      // Its own session and process group (setsid execs in place: the pid is the group's id).
-      List<String> withSession = new ArrayList<>(session.prefix());
-      withSession.add(session.absoluteProgram() ? program.toString() : argv.get(0));
-      withSession.addAll(argv.subList(1, argv.size()));
-      argv = withSession;
-      ownGroup = true;
+      p = PosixSpawn.available() ? startSpawned(program, argv, env, dir) : startWithSetsid(program, argv, env, dir);
+    } else {
+      p = startJdk(new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput()), env, dir, false);
     }
-    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput());
-    if (pty != null) {
-      File slave = new File(pty.slavePath());
-      pb.redirectInput(slave).redirectOutput(slave).redirectError(slave);
-      pb.environment().putIfAbsent("TERM", "xterm-256color");
-    }
-    pb.environment().putAll(SmbiosSettings.current().environment());
-    pb.environment().putAll(start.getEnvMap());
-    if (!start.getWorkingDir().isEmpty()) {
-      File dir = new File(start.getWorkingDir());
-      if (!dir.isDirectory()) {
-        fail(StreamError.Code.NOT_FOUND, "working directory " + dir + " does not exist in the guest");
-        return;
-      }
-      pb.directory(dir);
-    }
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
+    if (p == null) {
       closePty();
-      fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + e.getMessage());
-      return;
+      return; // the StreamError went out
     }
-    process = p;
+    program = p;
     if (cancelled) {
       kill();
     }
-    Future<?> in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.getOutputStream(), p) : null;
+    Future<?> in = start.getStdin() ? pipes.feed(pty != null ? pty.masterOut() : p.stdin(), p::isAlive) : null;
     if (in == null && pty == null) {
-      p.getOutputStream().close();
+      p.stdin().close();
     }
-    Future<?> out = pipes.pump(pty != null ? pty.masterIn() : p.getInputStream(), ExecOutput.Fd.STDOUT);
-    Future<?> err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.getErrorStream(), ExecOutput.Fd.STDERR);
-    boolean timedOut = false;
-    if (start.getTimeoutSeconds() > 0 && !p.waitFor(start.getTimeoutSeconds(), TimeUnit.SECONDS)) {
+    ScheduledFuture<?> deadline = start.getTimeoutSeconds() <= 0 ? null : DEADLINES.schedule(() -> {
       timedOut = true;
       kill();
+    }, start.getTimeoutSeconds(), TimeUnit.SECONDS);
+    Future<?> out = null;
+    Future<?> err = null;
+    if (!(p instanceof PosixSpawn)) {
+      out = pipes.pump(pty != null ? pty.masterIn() : p.stdout(), ExecOutput.Fd.STDOUT);
+      err = start.getMergeOutput() || pty != null ? null : pipes.pump(p.stderr(), ExecOutput.Fd.STDERR);
     }
-    int code = p.waitFor();
+    int code;
+    try {
+      if (p instanceof PosixSpawn spawned) {
+        pipes.pumpHere(spawned); // until both outputs end: the program ended, or left them to what it started
+      }
+      code = p.waitFor();
+    } finally {
+      if (deadline != null) {
+        deadline.cancel(false);
+      }
+    }
     if (in != null) {
       pipes.endInput();
     }
     if (pty != null) {
       awaitPipe(out, 2000); // a background program may still hold the terminal: do not wait for it
       closePty();
-    } else {
+    } else if (out != null) {
       awaitPipe(out, Long.MAX_VALUE);
     }
     if (err != null) {
@@ -237,6 +247,41 @@ final class ExecRunner implements Runnable {
     sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
         .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
         .setSignal(killed ? 9 : 0)).build());
+  }
+
+  /** One clone and one exec, in a session of its own; null when it could not start (the error went out). */
+  private StartedProgram startSpawned(Path program, List<String> argv, Map<String, String> env, File dir) throws IOException {
+    try {
+      return PosixSpawn.start(program.toString(), argv, env, dir == null ? null : dir.getPath(), start.getMergeOutput());
+    } catch (IOException e) {
+      fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + e.getMessage());
+      return null;
+    }
+  }
+
+  /** The JDK's launcher through a setsid (the guest has no posix_spawn that makes a session), else as it is. */
+  private StartedProgram startWithSetsid(Path program, List<String> argv, Map<String, String> env, File dir) throws IOException {
+    GuestPlatform.Session session = platform.session();
+    if (session == null) {
+      return startJdk(new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput()), env, dir, false);
+    }
+    // Its own session and process group (setsid execs in place: the pid is the group's id).
+    List<String> withSession = new ArrayList<>(session.prefix());
+    withSession.add(session.absoluteProgram() ? program.toString() : argv.get(0));
+    withSession.addAll(argv.subList(1, argv.size()));
+    return startJdk(new ProcessBuilder(withSession).redirectErrorStream(start.getMergeOutput()), env, dir, true);
+  }
+
+  private StartedProgram startJdk(ProcessBuilder pb, Map<String, String> env, File dir, boolean ownGroup) throws IOException {
+    pb.environment().clear();
+    pb.environment().putAll(env);
+    pb.directory(dir);
+    try {
+      return new JdkProgram(pb.start(), ownGroup);
+    } catch (IOException e) {
+      fail(StreamError.Code.NOT_FOUND, "cannot run '" + pb.command().get(0) + "': " + e.getMessage());
+      return null;
+    }
   }
 
   /** Waits for a pump to end; it reports its own failures, so only the wait's own end matters here. */

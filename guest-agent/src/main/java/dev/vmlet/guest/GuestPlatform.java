@@ -71,7 +71,8 @@ final class GuestPlatform {
 
   /**
    * How a program starts in a session and process group of its own (so a cancel can kill the
-   * whole group): {@code prefix} goes before the program's argv. The agent's own static busybox
+   * whole group) where {@link PosixSpawn} cannot start it, and for a terminal: {@code prefix} goes
+   * before the program's argv. The agent's own static busybox
    * comes first when its bundle has one ({@code bin/busybox} beside the agent's jar): a Debian
    * guest's setsid is dynamically linked, and under TCG its exec cost about as much again as the
    * program's own (docs/benchmarks.md). Busybox runs its own applet for a bare name ({@code ls}

@@ -181,6 +181,13 @@ final class Streams {
 
   /** The agent is closing: running work is interrupted, new work dropped. */
   void shutdown() {
+    // A program's wait may be in native code, which an interrupt does not end: its kill does.
+    open.values().forEach(s -> {
+      ExecRunner r = s.exec;
+      if (r != null) {
+        r.cancel();
+      }
+    });
     workers.shutdownNow();
   }
 }

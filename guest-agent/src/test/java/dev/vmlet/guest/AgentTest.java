@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import java.util.List;
@@ -163,6 +164,28 @@ class AgentTest {
     Result r = exec(6, ExecStart.newBuilder().addArgv("sh").addArgv("-c").addArgv("echo $GREETING; pwd")
         .putEnv("GREETING", "hello").setWorkingDir(dir.toString()).build());
     assertThat(r.stdout()).isEqualTo("hello\n" + dir.toRealPath() + "\n");
+  }
+
+  @Test
+  void exec_runsTheProgramAsTheLeaderOfASessionOfItsOwn_withOnlyItsThreeDescriptors() throws Exception {
+    welcome();
+    // Fields 1, 5 and 6 of /proc/PID/stat: the pid, its process group and its session.
+    Result r = exec(7, "sh", "-c", "cut -d' ' -f1,5,6 /proc/$$/stat; ls /proc/$$/fd; true");
+    String[] lines = r.stdout().split("\n");
+    String[] ids = lines[0].split(" ");
+    assertThat(ids[1]).as("process group of the program").isEqualTo(ids[0]);
+    assertThat(ids[2]).as("session of the program").isEqualTo(ids[0]);
+    assertThat(ProcessHandle.current().pid()).isNotEqualTo(Long.parseLong(ids[0]));
+    // No descriptor of the agent's (its port, its jar) leaks into the program.
+    assertThat(List.of(lines).subList(1, lines.length)).containsExactlyInAnyOrder("0", "1", "2");
+  }
+
+  @Test
+  void exec_whenPosixSpawnIsAvailable_isUsedOnLinux() {
+    // Debian 12 and the micro image have glibc 2.36; this build machine too. A libc without
+    // addclosefrom_np (before 2.34) or musl falls back to the JDK's launcher and a setsid.
+    Assumptions.assumeTrue(System.getProperty("os.name").equals("Linux"), "Linux only");
+    assertThat(PosixSpawn.available()).as("posix_spawn with a session, through JNA").isTrue();
   }
 
   @Test

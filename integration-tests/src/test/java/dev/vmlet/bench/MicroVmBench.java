@@ -32,7 +32,8 @@ import dev.vmlet.qemu.QemuCommandBuilder;
  * boots each of these images in turns, and {@code micro-bzImage} among them boots the micro image's
  * bzImage instead of its vmlinux, for a before/after in one run); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
- * processes and threads per VM, the agent's memory in the guest.
+ * processes and threads per VM, the agent's memory in the guest. {@code -Dbench.micro.execOnly=true}:
+ * only the exec round trips in one VM (a minute; for working on exec).
  */
 class MicroVmBench {
   @TempDir Path tmp;
@@ -42,6 +43,11 @@ class MicroVmBench {
     int runs = Bench.runs();
     int density = Integer.getInteger("bench.density.vms", 4);
     try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
+      if (Boolean.getBoolean("bench.micro.execOnly")) {
+        node.start("jvm", 384);
+        execRoundTrips(node, runs);
+        return;
+      }
       // Boot: one VM per image started and stopped again, `runs` times, the images in turns (so a
       // busy moment hits each alike); where the time went, from Vm.boot_breakdown.
       List<String> images = List.of(System.getProperty("bench.micro.images", "micro").split(","));
@@ -131,7 +137,6 @@ class MicroVmBench {
       Bench.report("agent resident memory in the guest (MiB)", Bench.stats(agentRss, "%.1f"));
 
       // Exec and transfer through the agent of a micro VM (its root file system is in RAM).
-      List<Double> execP50 = new ArrayList<>();
       List<Double> push = new ArrayList<>();
       List<Double> pull = new ArrayList<>();
       byte[] data = new byte[64 << 20];
@@ -144,25 +149,16 @@ class MicroVmBench {
       BenchSupport.typed(node.socket(), "launch", "--name", "cp");
       List<Double> cpPush = new ArrayList<>();
       List<Double> cpPull = new ArrayList<>();
-      for (int i = 0; i < runs; i++) {
-        List<Double> ms = new ArrayList<>();
-        for (int k = 0; k < 20; k++) {
-          long t0 = System.nanoTime();
-          assertThat(node.exec("jvm", "true")).isZero();
-          ms.add((System.nanoTime() - t0) / 1e6);
-        }
-        execP50.add(Bench.percentile(ms, 50));
-        if (i < 3) {
-          push.add(Bench.mbPerSecond(data.length, () -> assertThat(node.push("jvm", "/tmp/bench.bin", data).getSha256()).isEqualTo(sha)));
-          pull.add(Bench.mbPerSecond(data.length, () -> assertThat(BenchSupport.sha(node.pull("jvm", "/tmp/bench.bin"))).isEqualTo(sha)));
-          cpPush.add(data.length / 1e6 / BenchSupport.typed(node.socket(), "cp", local.toString(), "cp:/tmp/bench.bin"));
-          Path back = tmp.resolve("back.bin");
-          cpPull.add(data.length / 1e6 / BenchSupport.typed(node.socket(), "cp", "cp:/tmp/bench.bin", back.toString()));
-          assertThat(BenchSupport.sha(Files.readAllBytes(back))).isEqualTo(sha);
-          Files.delete(back);
-        }
+      for (int i = 0; i < Math.min(runs, 3); i++) {
+        push.add(Bench.mbPerSecond(data.length, () -> assertThat(node.push("jvm", "/tmp/bench.bin", data).getSha256()).isEqualTo(sha)));
+        pull.add(Bench.mbPerSecond(data.length, () -> assertThat(BenchSupport.sha(node.pull("jvm", "/tmp/bench.bin"))).isEqualTo(sha)));
+        cpPush.add(data.length / 1e6 / BenchSupport.typed(node.socket(), "cp", local.toString(), "cp:/tmp/bench.bin"));
+        Path back = tmp.resolve("back.bin");
+        cpPull.add(data.length / 1e6 / BenchSupport.typed(node.socket(), "cp", "cp:/tmp/bench.bin", back.toString()));
+        assertThat(BenchSupport.sha(Files.readAllBytes(back))).isEqualTo(sha);
+        Files.delete(back);
       }
-      Bench.report("micro VM: exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(execP50, "%.0f"));
+      execRoundTrips(node, runs);
       Bench.report("micro VM: push / pull of 64 MiB (MB/s)", Bench.stats(push, "%.1f") + " / " + Bench.stats(pull, "%.1f"));
       Bench.report("micro VM: `vmlet cp` as typed, 64 MiB in / out of a VM of `vmlet launch --name cp` defaults, in turns with the"
           + " line above (MB/s)", Bench.stats(cpPush, "%.1f") + " / " + Bench.stats(cpPull, "%.1f") + String.format(
@@ -184,6 +180,42 @@ class MicroVmBench {
     Path dir = VmletPaths.fromEnvironment().cacheDir().resolve("images").resolve(image.substring(0, image.length() - "-bzImage".length()));
     return spec.setKernel(KernelBoot.newBuilder().setPath(dir.resolve("vmlinuz").toString()).setInitrd(dir.resolve("initrd.img").toString())
         .setCmdline(QemuCommandBuilder.MICRO_COMMAND_LINE)).build();
+  }
+
+  /**
+   * The exec round trip of {@code true} by argv, p50 of 20 per run; in turns with {@code setsid
+   * true}, two execs in the guest where the agent's own exec makes one: what an exec of {@code
+   * true} cost before the agent started programs with posix_spawn (it exec'd a setsid first); and
+   * a ListFiles of /etc, the same round trip through the daemon and the agent with no program.
+   */
+  private static void execRoundTrips(BenchSupport.MicroNode node, int runs) {
+    List<Double> p50 = new ArrayList<>();
+    List<Double> p50Setsid = new ArrayList<>();
+    List<Double> p50List = new ArrayList<>();
+    for (int i = 0; i < runs; i++) {
+      List<Double> ms = new ArrayList<>();
+      List<Double> msSetsid = new ArrayList<>();
+      List<Double> msList = new ArrayList<>();
+      for (int k = 0; k < 20; k++) {
+        long t2 = System.nanoTime();
+        assertThat(node.listFiles("jvm", "/etc")).isPositive();
+        msList.add((System.nanoTime() - t2) / 1e6);
+        long t0 = System.nanoTime();
+        assertThat(node.exec("jvm", "true")).isZero();
+        ms.add((System.nanoTime() - t0) / 1e6);
+        long t1 = System.nanoTime();
+        assertThat(node.exec("jvm", "setsid", "true")).isZero();
+        msSetsid.add((System.nanoTime() - t1) / 1e6);
+      }
+      p50.add(Bench.percentile(ms, 50));
+      p50Setsid.add(Bench.percentile(msSetsid, 50));
+      p50List.add(Bench.percentile(msList, 50));
+    }
+    Bench.report("micro VM: exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50, "%.0f"));
+    Bench.report("micro VM: exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
+        Bench.stats(p50Setsid, "%.0f"));
+    Bench.report("micro VM: ListFiles /etc in turns with them (daemon, link and agent, no program), p50 of 20 (ms)",
+        Bench.stats(p50List, "%.0f"));
   }
 
   private static void phase(Map<String, List<Double>> phases, String what, long ms) {

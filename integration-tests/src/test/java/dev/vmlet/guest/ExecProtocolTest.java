@@ -100,6 +100,18 @@ class ExecProtocolTest {
     Poll.until("the background 'sleep " + marker + "' to be killed too", Duration.ofSeconds(5), () -> !sleeping(marker));
   }
 
+  @Test
+  void cancel_killsAlsoWhatTheProgramStartedAndLeftBehind() throws Exception {
+    // The subshell starts sleep and exits: sleep is nobody's descendant now, only in the group.
+    String marker = "4343" + new Random().nextInt(1000);
+    ProtocolHarness.Recorder rec = h.start(ExecStart.newBuilder().setShell("(sleep " + marker + " &); echo started; sleep 300").build());
+    assertThat(new String(rec.chunks.poll(10, TimeUnit.SECONDS))).isEqualTo("started\n");
+    Poll.until("'sleep " + marker + "' to run", Duration.ofSeconds(10), () -> sleeping(marker));
+    h.link.execCancel(rec.id);
+    assertThat(rec.await().exit().getCancelled()).isTrue();
+    Poll.until("the left-behind 'sleep " + marker + "' to be killed too", Duration.ofSeconds(5), () -> !sleeping(marker));
+  }
+
   private static boolean sleeping(String marker) {
     return ProcessHandle.allProcesses().anyMatch(p -> p.info().arguments().map(a -> List.of(a).contains(marker)).orElse(false));
   }

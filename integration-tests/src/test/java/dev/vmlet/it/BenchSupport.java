@@ -137,6 +137,12 @@ public final class BenchSupport {
       return Guests.exec(client, vm, argv).exitCode();
     }
 
+    /** ListFiles of a guest directory: a round trip through the daemon and the agent that starts no program. */
+    public int listFiles(String vm, String path) {
+      return client.vms().withDeadlineAfter(30, TimeUnit.SECONDS)
+          .listFiles(ListFilesRequest.newBuilder().setName(vm).setPath(path).build()).getEntriesCount();
+    }
+
     public FileTransferResult push(String vm, String path, byte[] data) throws Exception {
       return Guests.push(client, vm, path, data, null, false);
     }
