@@ -101,6 +101,23 @@ final class VmIdentity {
   }
 
   /**
+   * Rewrites {@code file} (a cloud image's /etc/vmlet/instance-id, from the template's cloud-init)
+   * with the clone's instance id, when there is such a file; replaced whole, never half-written.
+   */
+  static void replaceInstanceId(Path file, String instanceId) {
+    if (!Files.isRegularFile(file)) {
+      return;
+    }
+    Path tmp = file.resolveSibling("." + file.getFileName() + ".new");
+    try {
+      Files.writeString(tmp, instanceId + "\n");
+      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      LOG.warning("cannot write the new instance id into " + file + ": " + e.getMessage());
+    }
+  }
+
+  /**
    * Gives the interface that has {@code previousMac} (the template's) the MAC {@code mac}.
    *
    * @param previousMac the MAC the template's interface had, "" when unknown
@@ -144,12 +161,18 @@ final class VmIdentity {
     }
   }
 
-  private static boolean run(List<String> argv) {
+  /** Runs {@code argv} (output discarded, 10 s at most); true when it exits 0. */
+  static boolean run(List<String> argv) {
+    return run(argv, 10);
+  }
+
+  /** Runs {@code argv} (output discarded, {@code seconds} at most); true when it exits 0. */
+  static boolean run(List<String> argv, int seconds) {
     try {
       Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        LOG.warning(String.join(" ", argv) + ": no answer in 10 s");
+        LOG.warning(String.join(" ", argv) + ": no answer in " + seconds + " s");
         return false;
       }
       if (p.exitValue() != 0) {

@@ -183,11 +183,14 @@ class AgentTest {
     // The saved state resumes in another VM: the host's identity says who it is now. (No hostname,
     // MAC or seed here: this test must not change the machine it runs on.)
     Files.writeString(identity, "instance_id=inst-2\n\n\n");
+    Files.writeString(dir.resolve("instance-id"), "inst-1\n");
     host.close();
     accept();
     Hello again = in.read().getHello();
     assertThat(again.getInstanceId()).isEqualTo("inst-2");
     assertThat(again.getAgentStartId()).isNotEqualTo(firstStart);
+    // cloud-init's file of the instance id (a cloud image's) names the clone now: a restarted agent starts as the clone.
+    assertThat(dir.resolve("instance-id")).hasContent("inst-2\n");
   }
 
   @Test
