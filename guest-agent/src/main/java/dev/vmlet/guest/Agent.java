@@ -237,7 +237,13 @@ final class Agent implements AutoCloseable {
       VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t1 - t0));
       long t2 = System.nanoTime();
       VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
-      sshHostKeys.renewInBackground();
+      SshHostKeys keys = sshHostKeys;
+      Thread after = new Thread(() -> {
+        VmIdentity.announce(VmIdentity.ROUTES);
+        keys.renewIfAny();
+      }, "clone-after-proof");
+      after.setDaemon(true);
+      after.start();
       LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; proof written in " + ms(t1 - t0)
           + " ms, then the clock set from the host's in " + ms(t2 - t1) + " ms and the MAC in " + ms(System.nanoTime() - t2) + " ms");
     }

@@ -12,8 +12,8 @@ import java.util.stream.Stream;
 /**
  * A clone's own SSH host keys. The clones of one template resume the template's disk, and with it
  * its {@code /etc/ssh/ssh_host_*} keys: every clone would answer with the template's identity and
- * could read the others' traffic. So once a clone has taken its new identity (after the proof, off
- * the thread that reads the host's frames: RSA key generation takes seconds under TCG) the agent
+ * could read the others' traffic. So once a clone has taken its new identity (after the proof, on a
+ * thread of the agent's, off the one that reads the host's frames: RSA keys take seconds under TCG) the agent
  * makes new keys with {@code ssh-keygen -A} into a directory beside them, moves them over the old
  * ones and has sshd reload them. A guest without host keys (no sshd, the micro image) is left alone.
  * A reboot of a clone is a new instance to cloud-init, which makes its keys again.
@@ -35,23 +35,19 @@ final class SshHostKeys {
     this.run = run;
   }
 
-  /** Renews the keys on a thread of its own, when the guest has any. */
-  void renewInBackground() {
+  /** Renews the keys, when the guest has any, and logs how it went; never throws. */
+  void renewIfAny() {
     if (!hasKeys()) {
       return;
     }
-    Thread t = new Thread(() -> {
-      long t0 = System.nanoTime();
-      try {
-        boolean reloaded = renew();
-        LOG.info("SSH host keys of this clone made anew in " + (System.nanoTime() - t0) / 1_000_000 + " ms"
-            + (reloaded ? ", sshd reloaded" : ", sshd not reloaded (not running?)"));
-      } catch (IOException e) {
-        LOG.warning("cannot renew the SSH host keys: " + e.getMessage());
-      }
-    }, "ssh-host-keys");
-    t.setDaemon(true);
-    t.start();
+    long t0 = System.nanoTime();
+    try {
+      boolean reloaded = renew();
+      LOG.info("SSH host keys of this clone made anew in " + (System.nanoTime() - t0) / 1_000_000 + " ms"
+          + (reloaded ? ", sshd reloaded" : ", sshd not reloaded (not running?)"));
+    } catch (IOException | RuntimeException e) {
+      LOG.warning("cannot renew the SSH host keys: " + e.getMessage());
+    }
   }
 
   boolean hasKeys() {

@@ -1,6 +1,9 @@
 package dev.vmlet.guest;
 
 import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -128,6 +131,44 @@ final class VmIdentity {
         run(List.of("ip", "link", "set", "dev", dev, "address", mac));
       }
     }
+  }
+
+  static final Path ROUTES = Path.of("/proc/net/route");
+
+  /**
+   * Sends one empty UDP datagram to the default gateway's discard port. A clone's new QEMU delivers
+   * nothing to the guest's NIC (not even user-mode networking's ARP for a port forward's connection)
+   * until the guest has sent a frame; a clone that only listens (sshd behind a forward) would stay
+   * unreachable. A guest without a default route is left alone.
+   */
+  static void announce(Path routes) {
+    try {
+      Optional<InetAddress> gateway = defaultGateway(Files.readAllLines(routes));
+      if (gateway.isPresent()) {
+        try (DatagramSocket s = new DatagramSocket()) {
+          s.send(new DatagramPacket(new byte[0], 0, gateway.get(), 9));
+        }
+      }
+    } catch (IOException e) {
+      LOG.warning("cannot send a first frame to the gateway: " + e.getMessage());
+    }
+  }
+
+  /** The default route's gateway in /proc/net/route's lines (addresses in the kernel's byte order, hex). */
+  static Optional<InetAddress> defaultGateway(List<String> lines) {
+    for (String line : lines) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length > 2 && f[1].equals("00000000") && f[2].matches("[0-9A-Fa-f]{8}") && !f[2].equals("00000000")) {
+        int g = Integer.parseUnsignedInt(f[2], 16);
+        byte[] ip = {(byte) g, (byte) (g >> 8), (byte) (g >> 16), (byte) (g >> 24)};
+        try {
+          return Optional.of(InetAddress.getByAddress(ip));
+        } catch (java.net.UnknownHostException e) {
+          return Optional.empty(); // four bytes are always an address
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /**

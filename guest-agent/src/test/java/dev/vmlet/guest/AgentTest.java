@@ -215,6 +215,15 @@ class AgentTest {
   }
 
   @Test
+  void defaultGateway_isReadFromTheKernelsRouteTable() throws Exception {
+    List<String> routes = List.of("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+        "enp0s4\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+        "enp0s4\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0");
+    assertThat(VmIdentity.defaultGateway(routes)).hasValue(java.net.InetAddress.getByName("10.0.2.2"));
+    assertThat(VmIdentity.defaultGateway(routes.subList(0, 2))).isEmpty();
+  }
+
+  @Test
   void kernelParameter_isFoundOnTheCommandLine() {
     assertThat(GuestFacts.kernelParameter("console=ttyS0 vmlet.instance_id=abc-1 quiet", "vmlet.instance_id")).hasValue("abc-1");
     assertThat(GuestFacts.kernelParameter("xvmlet.instance_id=no", "vmlet.instance_id")).isEmpty();

@@ -66,7 +66,7 @@ class SshHostKeysTest {
   void aGuestWithoutHostKeys_isLeftAlone() {
     SshHostKeys keys = new SshHostKeys(etc.resolve("no-ssh"), this::keygen);
     assertThat(keys.hasKeys()).isFalse();
-    keys.renewInBackground();
+    keys.renewIfAny();
     assertThat(ran).isEmpty();
   }
 }
