@@ -109,10 +109,6 @@ class DebianTemplateIT {
         assertThat(Guests.exec(d.client, name, "true").exitCode()).isZero();
         System.out.printf("clone of deb-tpl %s: create to exec answered in %d ms (agent ready %d ms after QEMU start)%n", name,
             (System.nanoTime() - c0) / 1_000_000, ready.getAgentReadyAtUnixMs() - ready.getStartedAtUnixMs());
-        try (var lines = Files.lines(d.paths.vmStateDir(name).resolve("console.log"))) {
-          lines.filter(l -> l.contains("new VM") || l.contains("Welcome read") || l.contains("SSH host keys"))
-              .forEach(l -> System.out.println(name + " guest: " + l.strip()));
-        }
         clones.add(ready);
       }
 
@@ -139,6 +135,9 @@ class DebianTemplateIT {
           String k = servedHostKey(info);
           return k != null && !k.equals(templateKey) ? k : null;
         });
+        // Where the guest's part of the clone's start went, as its agent logged it (to the journal, in Debian).
+        System.out.println(name + " guest:\n" + sh(d, name, "journalctl -u vmlet-agent --no-pager -o cat"
+            + " | grep -E 'new VM|Welcome read|SSH host keys'"));
         assertThat(hostKey(d, name)).isEqualTo(served);
         assertThat(keys.add(served)).as("a host key no other clone or the template has").isTrue();
         System.out.println(name + " network: " + sh(d, name, "ip -4 -o addr show scope global"));
