@@ -10,6 +10,7 @@ import dev.vmlet.image.ImageBuilder;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
+import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Template;
 import dev.vmlet.proto.v1.TemplateRef;
 import dev.vmlet.proto.v1.Vm;
@@ -33,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A template of the real Debian 12 cloud image (cloud-init done, sshd running) under TCG, and two
  * clones resumed from it side by side: each its own hostname, instance id, MAC, SSH host keys (made
- * anew by the agent, served by the clone's sshd through its own port forward) and root disk.
+ * anew by the agent, served by the clone's sshd through its own port forward) and root disk; a
+ * clone's next start boots as itself.
  */
 class DebianTemplateIT {
   @TempDir Path tmp;
@@ -177,6 +179,20 @@ class DebianTemplateIT {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
             assertThat(e.getStatus().getDescription()).contains("deb-a", "deb-b");
           });
+
+      // A clone's next start boots, from its own disk and the template's kernel; cloud-init sees the clone's instance id
+      // (its seed) and does its per-instance work as for a new VM: the hostname and instance id stay the clone's.
+      d.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
+          .stopVm(StopVmRequest.newBuilder().setName("deb-b").setTimeoutSeconds(120).build());
+      Vm again = d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName("deb-b").build());
+      assertThat(again.getQemuCommand()).doesNotContain("-incoming");
+      d.client.vms().withDeadlineAfter(620, TimeUnit.SECONDS)
+          .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName("deb-b").setTimeoutSeconds(600).build());
+      DebianCloudIT.awaitCloudInit(d, "deb-b");
+      assertThat(sh(d, "deb-b", "hostname")).isEqualTo("deb-b");
+      assertThat(sh(d, "deb-b", "cat /etc/vmlet/instance-id")).isEqualTo(clones.get(1).getInstanceId());
+      assertThat(sh(d, "deb-b", "cat /root/pushed.bin | sha256sum | cut -d' ' -f1")).isEqualTo(sha);
+      assertThat(hostKey(d, "deb-b")).isNotEqualTo(templateKey);
 
       for (String vm : List.of("deb-a", "deb-b", "deb-src")) {
         d.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(vm).setForce(true).build());
