@@ -47,6 +47,12 @@ final class Agent implements AutoCloseable {
    */
   private volatile boolean clockFromHost;
   private volatile String macBefore = "";
+  /**
+   * Where cloud-init wrote the instance id that start.sh gives the agent (cloud images): a clone
+   * rewrites it, so that an agent restarted in the clone starts as the clone.
+   */
+  private volatile Path instanceIdFile = Path.of("/etc/vmlet/instance-id");
+  private volatile SshHostKeys sshHostKeys = new SshHostKeys(SshHostKeys.ETC_SSH, SshHostKeys::run);
   private final Duration helloInterval;
   private final Streams streams;
   private final FrameHandlers handlers;
@@ -71,9 +77,14 @@ final class Agent implements AutoCloseable {
     token.file(file);
   }
 
-  /** Reads the VM's identity from {@code file} instead of fw_cfg (tests). */
+  /**
+   * Reads the VM's identity from {@code file} instead of fw_cfg (tests); a clone's SSH host keys
+   * are then those in {@code ssh} beside it, never the test machine's.
+   */
   void identityFile(Path file) {
     identity = new VmIdentity(file);
+    sshHostKeys = new SshHostKeys(file.resolveSibling("ssh"), SshHostKeys::run);
+    instanceIdFile = file.resolveSibling("instance-id");
   }
 
   Agent(Transport transport, Hello hello, Duration helloInterval, Policy policy) {
@@ -226,6 +237,13 @@ final class Agent implements AutoCloseable {
       VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t1 - t0));
       long t2 = System.nanoTime();
       VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
+      SshHostKeys keys = sshHostKeys;
+      Thread after = new Thread(() -> {
+        VmIdentity.announce(VmIdentity.ROUTES);
+        keys.renewIfAny();
+      }, "clone-after-proof");
+      after.setDaemon(true);
+      after.start();
       LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; proof written in " + ms(t1 - t0)
           + " ms, then the clock set from the host's in " + ms(t2 - t1) + " ms and the MAC in " + ms(System.nanoTime() - t2) + " ms");
     }
@@ -334,6 +352,7 @@ final class Agent implements AutoCloseable {
     }
     long t1 = System.nanoTime();
     VmIdentity.adopt(next);
+    VmIdentity.replaceInstanceId(instanceIdFile, next.instanceId());
     macBefore = current == null ? "" : current.mac();
     current = next;
     clockFromHost = true;

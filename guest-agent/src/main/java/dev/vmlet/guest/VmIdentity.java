@@ -1,6 +1,9 @@
 package dev.vmlet.guest;
 
 import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -101,6 +104,23 @@ final class VmIdentity {
   }
 
   /**
+   * Rewrites {@code file} (a cloud image's /etc/vmlet/instance-id, from the template's cloud-init)
+   * with the clone's instance id, when there is such a file; replaced whole, never half-written.
+   */
+  static void replaceInstanceId(Path file, String instanceId) {
+    if (!Files.isRegularFile(file)) {
+      return;
+    }
+    Path tmp = file.resolveSibling("." + file.getFileName() + ".new");
+    try {
+      Files.writeString(tmp, instanceId + "\n");
+      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      LOG.warning("cannot write the new instance id into " + file + ": " + e.getMessage());
+    }
+  }
+
+  /**
    * Gives the interface that has {@code previousMac} (the template's) the MAC {@code mac}.
    *
    * @param previousMac the MAC the template's interface had, "" when unknown
@@ -111,6 +131,44 @@ final class VmIdentity {
         run(List.of("ip", "link", "set", "dev", dev, "address", mac));
       }
     }
+  }
+
+  static final Path ROUTES = Path.of("/proc/net/route");
+
+  /**
+   * Sends one empty UDP datagram to the default gateway's discard port. A clone's new QEMU delivers
+   * nothing to the guest's NIC (not even user-mode networking's ARP for a port forward's connection)
+   * until the guest has sent a frame; a clone that only listens (sshd behind a forward) would stay
+   * unreachable. A guest without a default route is left alone.
+   */
+  static void announce(Path routes) {
+    try {
+      Optional<InetAddress> gateway = defaultGateway(Files.readAllLines(routes));
+      if (gateway.isPresent()) {
+        try (DatagramSocket s = new DatagramSocket()) {
+          s.send(new DatagramPacket(new byte[0], 0, gateway.get(), 9));
+        }
+      }
+    } catch (IOException e) {
+      LOG.warning("cannot send a first frame to the gateway: " + e.getMessage());
+    }
+  }
+
+  /** The default route's gateway in /proc/net/route's lines (addresses in the kernel's byte order, hex). */
+  static Optional<InetAddress> defaultGateway(List<String> lines) {
+    for (String line : lines) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length > 2 && f[1].equals("00000000") && f[2].matches("[0-9A-Fa-f]{8}") && !f[2].equals("00000000")) {
+        int g = Integer.parseUnsignedInt(f[2], 16);
+        byte[] ip = {(byte) g, (byte) (g >> 8), (byte) (g >> 16), (byte) (g >> 24)};
+        try {
+          return Optional.of(InetAddress.getByAddress(ip));
+        } catch (java.net.UnknownHostException e) {
+          return Optional.empty(); // four bytes are always an address
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /**
@@ -144,12 +202,18 @@ final class VmIdentity {
     }
   }
 
-  private static boolean run(List<String> argv) {
+  /** Runs {@code argv} (output discarded, 10 s at most); true when it exits 0. */
+  static boolean run(List<String> argv) {
+    return run(argv, 10);
+  }
+
+  /** Runs {@code argv} (output discarded, {@code seconds} at most); true when it exits 0. */
+  static boolean run(List<String> argv, int seconds) {
     try {
       Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        LOG.warning(String.join(" ", argv) + ": no answer in 10 s");
+        LOG.warning(String.join(" ", argv) + ": no answer in " + seconds + " s");
         return false;
       }
       if (p.exitValue() != 0) {

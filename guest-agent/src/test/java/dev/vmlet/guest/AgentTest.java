@@ -206,11 +206,14 @@ class AgentTest {
     // The saved state resumes in another VM: the host's identity says who it is now. (No hostname,
     // MAC or seed here: this test must not change the machine it runs on.)
     Files.writeString(identity, "instance_id=inst-2\n\n\n");
+    Files.writeString(dir.resolve("instance-id"), "inst-1\n");
     host.close();
     accept();
     Hello again = in.read().getHello();
     assertThat(again.getInstanceId()).isEqualTo("inst-2");
     assertThat(again.getAgentStartId()).isNotEqualTo(firstStart);
+    // cloud-init's file of the instance id (a cloud image's) names the clone now: a restarted agent starts as the clone.
+    assertThat(dir.resolve("instance-id")).hasContent("inst-2\n");
   }
 
   @Test
@@ -232,6 +235,15 @@ class AgentTest {
     assertThat(VmIdentity.isBusybox(applet)).isTrue();
     assertThat(VmIdentity.isBusybox(gnu)).isFalse();
     assertThat(VmIdentity.isBusybox(dir.resolve("no-such-date"))).isFalse();
+  }
+
+  @Test
+  void defaultGateway_isReadFromTheKernelsRouteTable() throws Exception {
+    List<String> routes = List.of("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+        "enp0s4\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+        "enp0s4\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0");
+    assertThat(VmIdentity.defaultGateway(routes)).hasValue(java.net.InetAddress.getByName("10.0.2.2"));
+    assertThat(VmIdentity.defaultGateway(routes.subList(0, 2))).isEmpty();
   }
 
   @Test

@@ -31,6 +31,7 @@ import java.nio.file.Files;
 import dev.vmlet.qemu.VmFiles;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import dev.vmlet.cloudinit.SshKeys;
 import dev.vmlet.vfio.Gpus;
@@ -78,19 +79,55 @@ final class LaunchPlanner {
    * @return the config to keep (with the root disk for "debian")
    */
   VmConfig prepareCloudImage(VmConfig config, VmFiles files) throws IOException {
+    return prepareCloudImage(config, files, null);
+  }
+
+  /**
+   * @param template the directory of the template a clone is made from (its config already names
+   *     the template's root disk; the kernel, initrd and SSH key pair come from the template), or null
+   */
+  VmConfig prepareCloudImage(VmConfig config, VmFiles files, Path template) throws IOException {
     if (!config.attachesSeed()) {
       return config;
     }
     if (config.image().equals("debian")) {
-      Path cache = images.debian();
       Files.createDirectories(files.baseDir());
-      for (String f : List.of("root.qcow2", "vmlinuz", "initrd.img")) {
-        linkOrCopy(cache.resolve(f), files.baseDir().resolve(f));
+      if (template == null) {
+        Path cache = images.debian();
+        for (String f : List.of("root.qcow2", "vmlinuz", "initrd.img")) {
+          linkOrCopy(cache.resolve(f), files.baseDir().resolve(f));
+        }
+        config = config.withRootDisk(new DiskConfig("root", files.baseDir().resolve("root.qcow2").toString(), 0, false));
       }
-      config = config.withRootDisk(new DiskConfig("root", files.baseDir().resolve("root.qcow2").toString(), 0, false));
+    }
+    if (template != null) {
+      takeCloudFiles(template, files);
     }
     SshKeys.ensure(files.sshDir(), "vmlet@" + config.name());
     return config;
+  }
+
+  /**
+   * Gives a VM made from the template in {@code template} (a clone, or the helper QEMU that splits
+   * the template's RAM) what the template keeps of a cloud image: the kernel and initrd (linked)
+   * and the SSH key pair the template's guest authorized (copied: a resumed guest runs no cloud-init
+   * that would authorize a new one). A template of a micro or kernel VM keeps neither.
+   */
+  static void takeCloudFiles(Path template, VmFiles files) throws IOException {
+    Path boot = template.resolve(VmTemplates.BOOT_DIR);
+    if (Files.isDirectory(boot)) {
+      Files.createDirectories(files.baseDir());
+      for (String f : VmTemplates.BOOT_FILES) {
+        linkOrCopy(boot.resolve(f), files.baseDir().resolve(f));
+      }
+    }
+    Path ssh = template.resolve(VmTemplates.SSH_DIR);
+    if (Files.isRegularFile(ssh.resolve("id_ed25519"))) {
+      Files.createDirectories(files.sshDir());
+      for (String f : List.of("id_ed25519", "id_ed25519.pub")) {
+        Files.copy(ssh.resolve(f), files.sshDir().resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
+      }
+    }
   }
 
   private static void linkOrCopy(Path from, Path to) throws IOException {

@@ -58,9 +58,12 @@ final class TemplateRamFile {
    * @param fullState the stream saved from the source VM
    * @param memory the memory file to write (must not exist)
    * @param state where the device state goes
+   * @param template the template being written, whose kernel, initrd and SSH key (a cloud image's) the helper's
+   *     command line needs
    * @return the bytes of the device state
    */
-  long split(VmConfig config, String instanceId, String backendId, Path fullState, Path memory, Path state) throws IOException {
+  long split(VmConfig config, String instanceId, String backendId, Path fullState, Path memory, Path state, Path template)
+      throws IOException {
     Path run = runRoot.resolve("tpl-" + UUID.randomUUID().toString().substring(0, 8));
     VmFiles files = new VmFiles(run, run.resolve("files"));
     QemuUser user = QemuSandbox.user().orElse(null);
@@ -68,6 +71,7 @@ final class TemplateRamFile {
     boolean quit = false;
     try {
       Files.createDirectories(files.stateDir());
+      LaunchPlanner.takeCloudFiles(template, files);
       // Made by the daemon (sparse, 0600: it is the guest's RAM) and handed over: QEMU's user may not create files in
       // the template's directory.
       Files.createFile(memory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

@@ -7,6 +7,7 @@ import dev.vmlet.spec.VmException;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.logging.Logger;
@@ -35,6 +36,11 @@ final class VmDefinitions {
 
   /** See {@link VmManager#create(VmConfig, boolean, VmOwner)}; returns the VM, CREATED. */
   VmRuntime create(VmConfig config, VmOwner owner, VmFiles files) {
+    return create(config, owner, files, null);
+  }
+
+  /** @param template the directory of the template a clone is made from, or null */
+  VmRuntime create(VmConfig config, VmOwner owner, VmFiles files, Path template) {
     long hostMib = hostMemoryMib();
     if (config.memoryMib() > hostMib) {
       throw VmException.invalid("memory_mib " + config.memoryMib() + " is more than this host has (" + hostMib + " MiB)");
@@ -49,7 +55,7 @@ final class VmDefinitions {
     try {
       planner.checkHost(config, files);
       try {
-        VmConfig prepared = planner.prepareCloudImage(config, files);
+        VmConfig prepared = planner.prepareCloudImage(config, files, template);
         r = VmRecord.created(prepared, instanceId, owner);
         synchronized (vm) {
           vm.publish(x -> x.withRecord(r));

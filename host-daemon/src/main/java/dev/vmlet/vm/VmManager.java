@@ -236,7 +236,7 @@ public final class VmManager implements AutoCloseable {
       List<PortForward> forwards, boolean start, VmOwner owner) {
     VmTemplates.Stored t = templates.require(template);
     VmConfig config = templates.cloneConfig(t, name, vcpus, memoryMib, labels, forwards);
-    VmRuntime vm = definitions.create(config, owner, filesOf(name));
+    VmRuntime vm = definitions.create(config, owner, filesOf(name), templates.dirOf(template));
     try {
       Files.writeString(vm.files.templateName(), template);
       Files.writeString(vm.files.resumeFrom(), templates.dirOf(template).toString());

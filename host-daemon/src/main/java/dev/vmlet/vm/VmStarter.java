@@ -112,7 +112,8 @@ final class VmStarter {
     }
     long startedAt = clock.millis();
     ProcessHandle qemu = launcher.launch(argv, vm.files, LAUNCH_BOUND);
-    BootTimeline timeline = config.attachesSeed() ? new BootTimeline(clock) : null;
+    // A clone resumes a guest whose cloud-init finished in the template: nothing of a boot to watch.
+    BootTimeline timeline = config.attachesSeed() && template == null ? new BootTimeline(clock) : null;
     vm.publish(s -> s.withQemu(qemu, timeline).withRecord(s.record().withStarted(qemu.pid(), plan.accel().name(),
         plan.accel().reason(), startedAt, QemuCommandBuilder.toShellLine(argv), plan.forwards())));
     try {

@@ -24,6 +24,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -104,6 +105,9 @@ final class VmTemplates {
         Path state = tmp.resolve("state.bin");
         Path full = tmp.resolve(".full-state.bin");
         String backendId = saveSource(vm, r, full, tmp.resolve("disks"));
+        if (r.config().attachesSeed()) {
+          keepCloudFiles(vm, tmp);
+        }
         List<DiskConfig> frozen = new ArrayList<>();
         List<DiskConfig> disks = new ArrayList<>();
         for (DiskConfig d : r.config().disks()) {
@@ -115,7 +119,7 @@ final class VmTemplates {
         if (backendId != null) {
           Path memoryFile = tmp.resolve(TemplateMemory.FILE);
           stateBytes = ramFile.split(templateConfig(r.config(), "template-helper", frozen), r.instanceId(), backendId, full,
-              memoryFile, state);
+              memoryFile, state, tmp);
           Files.delete(full);
           memory = new SharedMemory(backendId, Files.size(memoryFile), TemplateRamFile.allocated(memoryFile));
         } else {
@@ -172,6 +176,35 @@ final class VmTemplates {
     }
   }
 
+  /**
+   * What a clone of a Debian VM needs besides the disks: the kernel and initrd its disk's modules
+   * match ({@code boot/}, linked: a later boot of a clone boots them), and the VM's SSH key pair
+   * ({@code ssh/}), the one the guest's cloud-init authorized, which each clone gets a copy of so
+   * that {@code vmlet ssh} logs into it.
+   */
+  private static void keepCloudFiles(VmRuntime vm, Path tmp) throws IOException {
+    Files.createDirectories(tmp.resolve(BOOT_DIR));
+    for (String f : BOOT_FILES) {
+      Path from = vm.files.baseDir().resolve(f);
+      try {
+        Files.createLink(tmp.resolve(BOOT_DIR).resolve(f), from);
+      } catch (IOException | UnsupportedOperationException e) {
+        Files.copy(from, tmp.resolve(BOOT_DIR).resolve(f)); // another file system
+      }
+    }
+    Path ssh = Files.createDirectories(tmp.resolve(SSH_DIR),
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    for (String f : List.of("id_ed25519", "id_ed25519.pub")) {
+      Files.copy(vm.files.sshDir().resolve(f), ssh.resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
+    }
+  }
+
+  /** Where a template of a Debian VM keeps its kernel and initrd, and their names there. */
+  static final String BOOT_DIR = "boot";
+  static final List<String> BOOT_FILES = List.of("vmlinuz", "initrd.img");
+  /** Where a template of a cloud image keeps the SSH key pair its guest authorized. */
+  static final String SSH_DIR = "ssh";
+
   /** The config a template keeps (and its helper QEMU runs): the source's machine with these disks. */
   private static VmConfig templateConfig(VmConfig c, String name, List<DiskConfig> disks) {
     return VmConfig.builder(name).vcpus(c.vcpus()).memoryMib(c.memoryMib()).image(c.image()).accel(c.accel()).disks(disks)
@@ -214,9 +247,16 @@ final class VmTemplates {
           + "' is not ready: a template must hold a guest whose agent answers; wait until `vmlet info " + vm.name() + "` shows it ready and retry");
     }
     VmSnapshots.refuseLiveWithPassthrough(vm, "making a template");
-    if (VmConfig.isCloudImage(r.config().image())) {
+    if (VmConfig.isCloudImage(r.config().image()) && !r.config().image().equals("debian")) {
       throw new VmException(Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' boots image '" + r.config().image()
-          + "': templates are made from micro or kernel VMs in this version (a cloud image's seed and root disk are not yet cloned)");
+          + "' (a disk image of your own): templates are made from debian, micro or kernel VMs in this version");
+    }
+    BootTimeline boot = vm.now().timeline();
+    if (boot != null && boot.cloudInitDoneAtMs == 0) {
+      // A clone would go on with the template's first-boot setup (users, SSH host keys) under the template's identity.
+      throw new VmException(Kind.FAILED_PRECONDITION, "cloud-init has not finished in VM '" + vm.name()
+          + "': a template of a cloud image holds a guest whose first-boot setup is done; wait until `vmlet info " + vm.name()
+          + "` shows cloud-init done and retry");
     }
     if (!r.qemuCommand().contains(QemuCommandBuilder.IDENTITY_FW_CFG)) {
       throw new VmException(Kind.FAILED_PRECONDITION, "VM '" + vm.name() + "' was started by an older vmlet, without the identity"

@@ -22,7 +22,7 @@ class TemplateRamFileTest {
     try (FakeQemu qemu = new FakeQemu(dir)) { // its QMP knows no migrate-incoming: the load fails as a refused one does
       TemplateRamFile ramFile = new TemplateRamFile((c, id, f) -> List.of("qemu-system-x86_64"), qemu, run);
       assertThatThrownBy(() -> ramFile.split(VmConfig.builder("src").memoryMib(128).build(), "id", "pc.ram", full,
-          dir.resolve("memory"), dir.resolve("state.bin")))
+          dir.resolve("memory"), dir.resolve("state.bin"), dir.resolve("template")))
           .isInstanceOf(IOException.class).hasMessageContaining("migrate-incoming");
       assertThat(qemu.argv()).containsSubsequence("-object", "memory-backend-file,id=pc.ram,size=128M,mem-path=" + dir.resolve("memory")
           + ",share=on", "-machine", "memory-backend=pc.ram", "-S", "-incoming", "defer");

@@ -119,4 +119,32 @@ class VmTemplatesTest {
     assertThat(templates("v").require("old").memory()).isNull();
     assertThat(VmTemplates.sharedMemory(root.resolve("templates/old"))).isNull();
   }
+  @Test
+  void aDebianTemplatesKernelAndSshKey_reachItsClone_linkedAndCopied_andAMicroTemplateGivesNone() throws Exception {
+    Path tpl = root.resolve("templates/deb");
+    Files.createDirectories(tpl.resolve(VmTemplates.BOOT_DIR));
+    Files.createDirectories(tpl.resolve(VmTemplates.SSH_DIR));
+    for (String f : VmTemplates.BOOT_FILES) {
+      Files.writeString(tpl.resolve(VmTemplates.BOOT_DIR).resolve(f), f);
+    }
+    Files.writeString(tpl.resolve(VmTemplates.SSH_DIR).resolve("id_ed25519"), "private");
+    Files.setPosixFilePermissions(tpl.resolve(VmTemplates.SSH_DIR).resolve("id_ed25519"),
+        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Files.writeString(tpl.resolve(VmTemplates.SSH_DIR).resolve("id_ed25519.pub"), "ssh-ed25519 AAAA vmlet@src");
+    dev.vmlet.qemu.VmFiles clone = new dev.vmlet.qemu.VmFiles(root.resolve("run/clone"), root.resolve("vms/clone"));
+    LaunchPlanner.takeCloudFiles(tpl, clone);
+    for (String f : VmTemplates.BOOT_FILES) {
+      assertThat(Files.isSameFile(clone.baseDir().resolve(f), tpl.resolve(VmTemplates.BOOT_DIR).resolve(f))).as(f).isTrue();
+    }
+    assertThat(clone.sshDir().resolve("id_ed25519")).hasContent("private");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(clone.sshDir().resolve("id_ed25519"))))
+        .isEqualTo("rw-------");
+    assertThat(clone.sshDir().resolve("id_ed25519.pub")).hasContent("ssh-ed25519 AAAA vmlet@src");
+
+    Path micro = Files.createDirectories(root.resolve("templates/micro"));
+    dev.vmlet.qemu.VmFiles microClone = new dev.vmlet.qemu.VmFiles(root.resolve("run/mc"), root.resolve("vms/mc"));
+    LaunchPlanner.takeCloudFiles(micro, microClone);
+    assertThat(microClone.baseDir()).doesNotExist();
+    assertThat(microClone.sshDir()).doesNotExist();
+  }
 }

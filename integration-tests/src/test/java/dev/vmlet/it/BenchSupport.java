@@ -194,6 +194,14 @@ public final class BenchSupport {
     return seconds;
   }
 
+  /** A daemon process for Debian VMs: the Debian image and the agent bundle built first when stale. */
+  public static MicroNode debianNode(Path dir) throws Exception {
+    Path cache = VmletPaths.fromEnvironment().cacheDir();
+    ImageBuilder.build(ImageBuilder.DEBIAN, null, cache.resolve("images/debian"), l -> System.out.println("[debian] " + l));
+    TestDaemon.agentBundle();
+    return microNode(dir);
+  }
+
   public static MicroNode microNode(Path dir) throws Exception {
     DaemonProcess d = new DaemonProcess(dir);
     d.start();
