@@ -77,9 +77,9 @@ final class VmIdentity {
 
   /**
    * Takes {@code next} after a resume in a new VM, before its Hello: the hostname and the random
-   * seed, file writes only. The MAC ({@link #setMac}) and the clock ({@link #setClock}) need a
-   * process each (100-800 ms under TCG), so they come after the proof. Each step is tried and
-   * logged on its own, so one the guest lacks does not keep the others from being done.
+   * seed, file writes only. The clock comes with the Welcome, so it and the MAC are set then
+   * ({@link CloneClockAndMac}). Each step is tried on its own, so one the guest lacks does not keep
+   * the others from being done.
    */
   static void adopt(Values next) {
     if (!next.hostname().isEmpty()) {
@@ -97,33 +97,21 @@ final class VmIdentity {
         LOG.warning("cannot add the new random seed: " + e.getMessage());
       }
     }
-    LOG.info("resumed in a new VM: instance " + next.instanceId() + ", hostname " + next.hostname() + ", mac " + next.mac());
   }
 
-  /**
-   * Gives the interface that has {@code previousMac} (the template's) the MAC {@code mac}.
-   *
-   * @param previousMac the MAC the template's interface had, "" when unknown
-   */
-  static void setMac(String previousMac, String mac) {
-    if (!mac.isEmpty() && !previousMac.isEmpty()) {
-      for (String dev : interfacesWith(previousMac)) {
-        run(List.of("ip", "link", "set", "dev", dev, "address", mac));
-      }
-    }
+  /** Gives interface {@code dev} the MAC {@code mac} with {@code ip} (where libc could not). */
+  static void setMac(String dev, String mac) {
+    run(List.of("ip", "link", "set", "dev", dev, "address", mac));
   }
 
-  /**
-   * Sets the guest's clock to the host's (Unix ms) with one {@code date}: GNU date takes fractions,
-   * busybox's only whole seconds (it refuses a fraction, which cost a second process start).
-   */
+  /** Sets the guest's clock to the host's (Unix ms) with {@code date} (where libc could not). */
   static void setClock(long unixMs) {
-    String whole = "@" + Math.round(unixMs / 1000.0);
-    if (isBusybox(Path.of("/bin/date"))) {
-      run(List.of("date", "-u", "-s", whole));
-    } else if (!run(List.of("date", "-u", "-s", String.format("@%d.%03d", unixMs / 1000, unixMs % 1000)))) {
-      run(List.of("date", "-u", "-s", whole));
-    }
+    run(List.of("date", "-u", "-s", dateArgument(unixMs, Path.of("/bin/date"))));
+  }
+
+  /** {@code date -s}'s argument for {@code unixMs}: whole seconds where {@code date} is busybox's (it refuses a fraction). */
+  static String dateArgument(long unixMs, Path date) {
+    return isBusybox(date) ? "@" + Math.round(unixMs / 1000.0) : String.format("@%d.%03d", unixMs / 1000, unixMs % 1000);
   }
 
   /** Whether {@code tool} is busybox's applet (a link to the busybox binary). */
@@ -135,7 +123,11 @@ final class VmIdentity {
     }
   }
 
-  private static List<String> interfacesWith(String mac) {
+  /** The interfaces whose MAC is {@code mac} now; none for "". */
+  static List<String> interfacesWith(String mac) {
+    if (mac.isEmpty()) {
+      return List.of();
+    }
     try (var dirs = Files.list(Path.of("/sys/class/net"))) {
       return dirs.filter(d -> GuestFacts.firstLine(d.resolve("address")).orElse("").equalsIgnoreCase(mac))
           .map(d -> d.getFileName().toString()).toList();

@@ -46,7 +46,8 @@ esac
 RELOCATION_FLAGS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
 "$DEST/runtime/bin/java" $RELOCATION_FLAGS -version >/dev/null 2>&1 || RELOCATION_FLAGS=""
 JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m $RELOCATION_FLAGS -Djdk.lang.Process.launchMechanism=VFORK"
-if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
+# jna.tmpdir: JNA unpacks its native library there during the warm-up (removed after), not in this user's home.
+if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa -Djna.tmpdir=warm-up-tmp \
       -cp vmlet-agent.jar dev.vmlet.guest.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"
   CDS_FLAGS="-XX:SharedArchiveFile=agent.jsa"
@@ -54,6 +55,7 @@ else
   echo "warning: no agent class archive (the agent starts without it)"
   CDS_FLAGS=""
 fi
+rm -rf "$DEST/warm-up-tmp"
 # "$@" passes the agent's own options (e.g. --instance-id) through.
 cat > "$DEST/agent.sh" <<AGENT
 #!/bin/sh
