@@ -13,6 +13,7 @@ import dev.vmlet.proto.agent.v1.Hello;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.logging.Logger;
 
 /**
@@ -46,8 +47,6 @@ final class Agent implements AutoCloseable {
    * the proof, the guest gets the host's clock (and by then the interface the new MAC).
    */
   private volatile Resumed resumed;
-  /** Whether libc was loaded for a clone's clock and MAC (on the thread that reads the host's frames). */
-  private boolean nativePrepared;
   private final Duration helloInterval;
   private final Streams streams;
   private final FrameHandlers handlers;
@@ -233,13 +232,6 @@ final class Agent implements AutoCloseable {
     if (r != null) {
       resumed = null;
       settle(r, f.getWelcome().getHostTimeUnixMs(), t0);
-    } else if (!nativePrepared) {
-      nativePrepared = true;
-      // After the first Welcome, not before the Hello: a boot's agent is ready no later for it, and a
-      // template saved from this guest holds it done.
-      Thread t = new Thread(CloneClockAndMac::prepare, "prepare-clone-calls");
-      t.setDaemon(true);
-      t.start();
     }
     if (first) {
       LOG.info("welcomed by host, session " + f.getWelcome().getSessionId() + ", protocol " + f.getWelcome().getProtocolVersion());
@@ -274,34 +266,17 @@ final class Agent implements AutoCloseable {
   /**
    * The clock and the MAC of a resumed clone, after the proof so that the host need not wait for
    * them, and on the thread that reads the host's frames, so that no request of the new session
-   * runs before they are the new VM's. Through libc, no program ({@link CloneClockAndMac}); with
-   * {@code date} and {@code ip} where that fails. Then one line with where the clone's start went.
+   * runs before they are the new VM's: one process ({@link VmIdentity#setClockAndMac}). Then one
+   * line with where the clone's start went in the guest.
    */
   private void settle(Resumed r, long hostTimeMs, long welcomeNanos) {
     long proofNanos = System.nanoTime();
-    long clockNanos = proofNanos;
-    if (hostTimeMs > 0) {
-      long now = hostTimeMs + ms(System.nanoTime() - welcomeNanos);
-      String failed = CloneClockAndMac.setClock(now);
-      if (failed != null) {
-        LOG.warning("cannot set the clock through libc (" + failed + "); with date");
-        VmIdentity.setClock(now);
-      }
-      clockNanos = System.nanoTime();
-    }
-    if (!r.previousMac.isEmpty() && !r.mac.isEmpty()) {
-      for (String dev : VmIdentity.interfacesWith(r.previousMac)) {
-        String failed = CloneClockAndMac.setMac(dev, r.mac);
-        if (failed != null) {
-          LOG.warning("cannot set the MAC through libc (" + failed + "); with ip");
-          VmIdentity.setMac(dev, r.mac);
-        }
-      }
-    }
+    List<String> interfaces = r.previousMac.isEmpty() ? List.of() : VmIdentity.interfacesWith(r.previousMac);
+    VmIdentity.setClockAndMac(hostTimeMs <= 0 ? 0 : hostTimeMs + ms(System.nanoTime() - welcomeNanos), interfaces, r.mac);
     LOG.info("resumed in a new VM: instance " + r.instanceId + ", hostname " + r.hostname + ", mac " + r.mac
         + "; ms after the host was seen gone: identity taken " + ms(r.takenNanos - r.goneNanos) + ", Hello written "
-        + ms((r.helloNanos == 0 ? welcomeNanos : r.helloNanos) - r.goneNanos) + ", Welcome read " + ms(welcomeNanos - r.goneNanos) + ", proof written "
-        + ms(proofNanos - r.goneNanos) + ", clock set " + ms(clockNanos - r.goneNanos) + ", MAC set " + ms(System.nanoTime() - r.goneNanos));
+        + ms((r.helloNanos == 0 ? welcomeNanos : r.helloNanos) - r.goneNanos) + ", Welcome read " + ms(welcomeNanos - r.goneNanos)
+        + ", proof written " + ms(proofNanos - r.goneNanos) + ", clock and MAC set " + ms(System.nanoTime() - r.goneNanos));
   }
 
   /**

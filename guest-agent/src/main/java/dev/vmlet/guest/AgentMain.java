@@ -107,9 +107,6 @@ public final class AgentMain {
     new ExecRunner(1, ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
     // The answer to the host's challenge (plain-Java HMAC-SHA256, interpreted until C1 compiles it).
     TokenProof.hmac(new byte[32], new byte[32], "warm-up");
-    // JNA and libc for a clone's clock and MAC (calls that change nothing): its classes in the archive,
-    // so that the agent's own load of them, after its first Welcome, is done before a template is saved.
-    CloneClockAndMac.prepare();
     // The agent itself as main builds it (its handlers, a random start id), without a host to serve.
     try (Agent agent = new Agent(() -> {
       throw new IOException("warm-up: no host");

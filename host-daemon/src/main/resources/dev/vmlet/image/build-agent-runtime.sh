@@ -46,8 +46,7 @@ esac
 RELOCATION_FLAGS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
 "$DEST/runtime/bin/java" $RELOCATION_FLAGS -version >/dev/null 2>&1 || RELOCATION_FLAGS=""
 JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m $RELOCATION_FLAGS -Djdk.lang.Process.launchMechanism=VFORK"
-# jna.tmpdir: JNA unpacks its native library there during the warm-up (removed after), not in this user's home.
-if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa -Djna.tmpdir=warm-up-tmp \
+if (cd "$DEST" && runtime/bin/java $JVM_FLAGS -XX:ArchiveClassesAtExit=agent.jsa \
       -cp vmlet-agent.jar dev.vmlet.guest.AgentMain --warm-up >/dev/null 2>&1); then
   echo "agent class archive $(du -h "$DEST/agent.jsa" | cut -f1)"
   CDS_FLAGS="-XX:SharedArchiveFile=agent.jsa"
@@ -55,7 +54,6 @@ else
   echo "warning: no agent class archive (the agent starts without it)"
   CDS_FLAGS=""
 fi
-rm -rf "$DEST/warm-up-tmp"
 # "$@" passes the agent's own options (e.g. --instance-id) through.
 cat > "$DEST/agent.sh" <<AGENT
 #!/bin/sh

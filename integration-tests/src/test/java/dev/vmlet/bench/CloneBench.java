@@ -126,11 +126,11 @@ class CloneBench {
   }
 
   private static final Pattern GUEST = Pattern.compile("resumed in a new VM: .*; ms after the host was seen gone: identity taken (\\d+),"
-      + " Hello written (\\d+), Welcome read (\\d+), proof written (\\d+), clock set (\\d+), MAC set (\\d+)");
+      + " Hello written (\\d+), Welcome read (\\d+), proof written (\\d+), clock and MAC set (\\d+)");
 
   /** Where the clones' starts went in the guest, from the agent's line in their console logs: medians over the runs. */
   private static void reportGuestBreakdown(List<String> consoleLines) {
-    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock set", "MAC set"};
+    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set (one shell: date, ip)"};
     List<List<Double>> steps = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       steps.add(new ArrayList<>());
