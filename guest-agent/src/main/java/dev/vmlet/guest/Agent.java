@@ -266,7 +266,7 @@ final class Agent implements AutoCloseable {
   /**
    * The clock and the MAC of a resumed clone, after the proof so that the host need not wait for
    * them, and on the thread that reads the host's frames, so that no request of the new session
-   * runs before they are the new VM's: one process ({@link VmIdentity#setClockAndMac}). Then one
+   * runs before they are the new VM's ({@link VmIdentity#setClockAndMac}: {@code date}, {@code ip}). Then one
    * line with where the clone's start went in the guest.
    */
   private void settle(Resumed r, long hostTimeMs, long welcomeNanos) {

@@ -101,22 +101,17 @@ final class VmIdentity {
   }
 
   /**
-   * Sets the guest's clock to the host's (Unix ms; 0: leaves it) and gives {@code interfaces} (those
-   * that had the template's MAC) the MAC {@code mac}, in one shell: under TCG each process a resumed
-   * guest starts costs 0.05-0.8 s, so one instead of a {@code date} and an {@code ip}. Where there is
-   * no shell, a process each.
+   * Sets the guest's clock to the host's (Unix ms; 0: leaves it) with {@code date}, then gives
+   * {@code interfaces} (those that had the template's MAC) the MAC {@code mac} with {@code ip}: a
+   * process each (0.05-0.8 s each under TCG, the first a resumed guest starts the dearest). One
+   * shell running both was no faster (docs/benchmarks.md), nor JNA's libc calls, whose own set-up
+   * in the guest took longer than the processes.
    */
   static void setClockAndMac(long unixMs, List<String> interfaces, String mac) {
-    List<List<String>> commands = commands(unixMs, interfaces, mac, isBusybox(Path.of("/bin/date")));
-    if (commands.isEmpty()) {
-      return;
-    }
-    if (!run(List.of("/bin/sh", "-c", script(commands)))) {
-      commands.forEach(VmIdentity::run);
-    }
+    commands(unixMs, interfaces, mac, isBusybox(Path.of("/bin/date"))).forEach(VmIdentity::run);
   }
 
-  /** The clock's {@code date} and each interface's {@code ip link set}; names and values checked, so a shell reads no syntax in them. */
+  /** The clock's {@code date} and each interface's {@code ip link set}, checked: an unknown clock or a bad MAC or name gives none. */
   static List<List<String>> commands(long unixMs, List<String> interfaces, String mac, boolean busyboxDate) {
     List<List<String>> out = new ArrayList<>();
     if (unixMs > 0) {
@@ -130,15 +125,6 @@ final class VmIdentity {
       }
     }
     return out;
-  }
-
-  /** One command a line, each word quoted; the shell ends with the first command that fails. */
-  static String script(List<List<String>> commands) {
-    StringBuilder s = new StringBuilder("set -e\n");
-    for (List<String> c : commands) {
-      s.append(String.join(" ", c.stream().map(w -> "'" + w + "'").toList())).append(" >/dev/null\n");
-    }
-    return s.toString();
   }
 
   /** {@code date -s}'s argument for {@code unixMs}: whole seconds for busybox's {@code date} (it refuses a fraction). */

@@ -212,7 +212,7 @@ class AgentTest {
   }
 
   @Test
-  void clockAndMac_areOneShellOfCheckedCommands_withoutWhatIsUnknownOrUnsafe() {
+  void clockAndMac_areCheckedCommands_withoutWhatIsUnknownOrUnsafe() {
     String mac = "52:54:00:aa:bb:cc";
     var commands = VmIdentity.commands(1_796_198_325_631L, List.of("eth0", "bad;name"), mac, true);
     assertThat(commands).containsExactly(List.of("date", "-u", "-s", "@1796198326"),
@@ -220,8 +220,6 @@ class AgentTest {
     assertThat(VmIdentity.commands(1_796_198_325_631L, List.of(), "", false))
         .containsExactly(List.of("date", "-u", "-s", "@1796198325.631"));
     assertThat(VmIdentity.commands(0, List.of("eth0"), "not-a-mac", true)).isEmpty();
-    assertThat(VmIdentity.script(commands)).isEqualTo("set -e\n'date' '-u' '-s' '@1796198326' >/dev/null\n"
-        + "'ip' 'link' 'set' 'dev' 'eth0' 'address' '52:54:00:aa:bb:cc' >/dev/null\n");
   }
 
   @Test

@@ -130,7 +130,7 @@ class CloneBench {
 
   /** Where the clones' starts went in the guest, from the agent's line in their console logs: medians over the runs. */
   private static void reportGuestBreakdown(List<String> consoleLines) {
-    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set (one shell: date, ip)"};
+    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set (date, ip)"};
     List<List<Double>> steps = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       steps.add(new ArrayList<>());
