@@ -111,7 +111,7 @@ final class VmIdentity {
     commands(unixMs, interfaces, mac, isBusybox(Path.of("/bin/date"))).forEach(VmIdentity::run);
   }
 
-  /** The clock's {@code date} and each interface's {@code ip link set}, checked: an unknown clock or a bad MAC or name gives none. */
+  /** The clock's {@code date} and each interface's {@code ip link set}, checked: an unknown clock or a bad MAC gives none. */
   static List<List<String>> commands(long unixMs, List<String> interfaces, String mac, boolean busyboxDate) {
     List<List<String>> out = new ArrayList<>();
     if (unixMs > 0) {
@@ -119,9 +119,7 @@ final class VmIdentity {
     }
     if (mac.matches("[0-9a-f]{2}(:[0-9a-f]{2}){5}")) {
       for (String dev : interfaces) {
-        if (dev.matches("[A-Za-z0-9_.@-]{1,15}")) {
-          out.add(List.of("ip", "link", "set", "dev", dev, "address", mac));
-        }
+        out.add(List.of("ip", "link", "set", "dev", dev, "address", mac));
       }
     }
     return out;
