@@ -13,6 +13,7 @@ import dev.vmlet.proto.agent.v1.Hello;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.logging.Logger;
 
 /**
@@ -43,10 +44,9 @@ final class Agent implements AutoCloseable {
   private volatile VmIdentity.Values current;
   /**
    * Set when the agent took a new VM's identity and said Hello with it: at the next Welcome, after
-   * the proof, the guest gets the host's clock and the interface the new MAC (it had {@code macBefore}).
+   * the proof, the guest gets the host's clock (and by then the interface the new MAC).
    */
-  private volatile boolean clockFromHost;
-  private volatile String macBefore = "";
+  private volatile Resumed resumed;
   /**
    * Where cloud-init wrote the instance id that start.sh gives the agent (cloud images): a clone
    * rewrites it, so that an agent restarted in the clone starts as the clone.
@@ -77,10 +77,7 @@ final class Agent implements AutoCloseable {
     token.file(file);
   }
 
-  /**
-   * Reads the VM's identity from {@code file} instead of fw_cfg (tests); a clone's SSH host keys
-   * are then those in {@code ssh} beside it, never the test machine's.
-   */
+  /** Reads the VM's identity from {@code file} instead of fw_cfg (tests). */
   void identityFile(Path file) {
     identity = new VmIdentity(file);
     sshHostKeys = new SshHostKeys(file.resolveSibling("ssh"), SshHostKeys::run);
@@ -137,13 +134,15 @@ final class Agent implements AutoCloseable {
    */
   void hostGone() {
     hostGoneNanos = System.nanoTime();
+    boolean was;
     synchronized (lock) {
-      if (welcomed) {
-        LOG.info("host disconnected; saying Hello again");
-      }
+      was = welcomed;
       welcomed = false;
       generation++;
       lock.notifyAll();
+    }
+    if (was) {
+      LOG.info("host disconnected; saying Hello again"); // outside the lock: the Hello need not wait for the console
     }
     streams.dropAll("the session with the host ended");
   }
@@ -229,31 +228,21 @@ final class Agent implements AutoCloseable {
       write(Frame.newBuilder().setProof(AgentProof.newBuilder()
           .setHmac(ByteString.copyFrom(token.proof(f.getWelcome())))).build());
     }
-    // The MAC and the clock after the proof, so the host need not wait for `ip` and `date`: still on the
-    // thread that reads the host's frames, so no request of the new session runs before they are done.
-    if (clockFromHost && f.getWelcome().getHostTimeUnixMs() > 0) {
-      clockFromHost = false;
-      long t1 = System.nanoTime();
-      VmIdentity.setClock(f.getWelcome().getHostTimeUnixMs() + ms(t1 - t0));
-      long t2 = System.nanoTime();
-      VmIdentity.setMac(macBefore, current == null ? "" : current.mac());
-      SshHostKeys keys = sshHostKeys;
-      Thread after = new Thread(() -> {
-        VmIdentity.announce(VmIdentity.ROUTES);
-        keys.renewIfAny();
-      }, "clone-after-proof");
-      after.setDaemon(true);
-      after.start();
-      LOG.info("Welcome read " + ms(t0 - hostGoneNanos) + " ms after the host was seen gone; proof written in " + ms(t1 - t0)
-          + " ms, then the clock set from the host's in " + ms(t2 - t1) + " ms and the MAC in " + ms(System.nanoTime() - t2) + " ms");
-    }
+    boolean first;
     synchronized (lock) {
-      if (!welcomed) {
-        LOG.info("welcomed by host, session " + f.getWelcome().getSessionId() + ", protocol " + f.getWelcome().getProtocolVersion());
-      }
+      // Welcomed before the clock and MAC below: the greeter, waking meanwhile, must not say Hello again.
+      first = !welcomed;
       welcomed = true;
       refused = false;
       heartbeatMs = f.getWelcome().getHeartbeatIntervalMs() == 0 ? 5000 : f.getWelcome().getHeartbeatIntervalMs();
+    }
+    Resumed r = resumed;
+    if (r != null) {
+      resumed = null;
+      settle(r, f.getWelcome().getHostTimeUnixMs(), t0);
+    }
+    if (first) {
+      LOG.info("welcomed by host, session " + f.getWelcome().getSessionId() + ", protocol " + f.getWelcome().getProtocolVersion());
     }
   }
 
@@ -279,6 +268,55 @@ final class Agent implements AutoCloseable {
       }
     } else if (!f.getHeartbeat().getReply()) {
       write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(f.getHeartbeat().getSequence()).setReply(true)).build());
+    }
+  }
+
+  /**
+   * The clock and the MAC of a resumed clone, after the proof so that the host need not wait for
+   * them, and on the thread that reads the host's frames, so that no request of the new session
+   * runs before they are the new VM's ({@link VmIdentity#setClockAndMac}: {@code date}, {@code ip}). Then one
+   * line with where the clone's start went in the guest.
+   */
+  private void settle(Resumed r, long hostTimeMs, long welcomeNanos) {
+    long proofNanos = System.nanoTime();
+    List<String> interfaces = r.previousMac.isEmpty() ? List.of() : VmIdentity.interfacesWith(r.previousMac);
+    VmIdentity.setClockAndMac(hostTimeMs <= 0 ? 0 : hostTimeMs + ms(System.nanoTime() - welcomeNanos), interfaces, r.mac);
+    // Off this thread (RSA keys take seconds under TCG; exec must not wait): a first frame out of the
+    // new NIC, then new SSH host keys where the guest has sshd.
+    SshHostKeys keys = sshHostKeys;
+    Thread after = new Thread(() -> {
+      VmIdentity.announce(VmIdentity.ROUTES);
+      keys.renewIfAny();
+    }, "clone-after-proof");
+    after.setDaemon(true);
+    after.start();
+    LOG.info("resumed in a new VM: instance " + r.instanceId + ", hostname " + r.hostname + ", mac " + r.mac
+        + "; ms after the host was seen gone: identity taken " + ms(r.takenNanos - r.goneNanos) + ", Hello written "
+        + ms((r.helloNanos == 0 ? welcomeNanos : r.helloNanos) - r.goneNanos) + ", Welcome read " + ms(welcomeNanos - r.goneNanos)
+        + ", proof written " + ms(proofNanos - r.goneNanos) + ", clock and MAC set " + ms(System.nanoTime() - r.goneNanos));
+  }
+
+  /**
+   * A resumed clone's identity, taken before its Hello, until its Welcome sets the clock and the
+   * MAC; and when (System.nanoTime) each step happened, for the line {@link #settle} logs.
+   */
+  private static final class Resumed {
+    final String instanceId;
+    final String hostname;
+    /** The template's MAC, "" when unknown: no interface is changed then. */
+    final String previousMac;
+    final String mac;
+    final long goneNanos;
+    final long takenNanos;
+    volatile long helloNanos;
+
+    Resumed(VmIdentity.Values next, String previousMac, long goneNanos, long takenNanos) {
+      this.instanceId = next.instanceId();
+      this.hostname = next.hostname();
+      this.previousMac = previousMac;
+      this.mac = next.mac();
+      this.goneNanos = goneNanos;
+      this.takenNanos = takenNanos;
     }
   }
 
@@ -319,15 +357,12 @@ final class Agent implements AutoCloseable {
           slow = refused;
           session = generation;
         }
-        long checkNanos = System.nanoTime();
-        String adopted = checkIdentity();
+        Resumed adopted = checkIdentity();
         Hello.Builder h = hello.toBuilder().setSessionNumber(session);
         h.getBootTimesBuilder().setHelloMs(BootClock.nowMs());
         w.write(Frame.newBuilder().setHello(h).build());
         if (adopted != null) {
-          long now = System.nanoTime();
-          LOG.info("Hello as the new VM written " + ms(now - hostGoneNanos) + " ms after the host was seen gone (until the identity check "
-              + ms(checkNanos - hostGoneNanos) + " ms; " + adopted + "; Hello written in " + ms(now - checkNanos) + " ms in all)");
+          adopted.helloNanos = System.nanoTime();
         }
         Thread.sleep(helloInterval.toMillis() * (slow ? 10 : 1));
       }
@@ -343,23 +378,25 @@ final class Agent implements AutoCloseable {
    * than the one this agent started with; it takes the new identity and says Hello as the new VM,
    * as a new agent start (nothing of the template's session is carried over).
    */
-  private String checkIdentity() {
-    long t0 = System.nanoTime();
+  private Resumed checkIdentity() {
     VmIdentity.Values next = identity.read().orElse(null);
     if (next == null || next.instanceId().equals(hello.getInstanceId())) {
       current = next == null ? current : next;
       return null;
     }
-    long t1 = System.nanoTime();
     VmIdentity.adopt(next);
     VmIdentity.replaceInstanceId(instanceIdFile, next.instanceId());
-    macBefore = current == null ? "" : current.mac();
+    // Resumed again before a Welcome came: the MAC the interface has is still the first template's.
+    Resumed before = resumed;
+    Resumed r = new Resumed(next, before != null ? before.previousMac : current == null ? "" : current.mac(), hostGoneNanos,
+        System.nanoTime());
     current = next;
-    clockFromHost = true;
-    long t2 = System.nanoTime();
+    resumed = r;
+    // Only the hostname of the guest's facts changed (the OS, kernel and architecture are the template's).
+    String hostname = GuestFacts.firstLine(Path.of("/proc/sys/kernel/hostname")).orElse(hello.getGuest().getHostname());
     hello = hello.toBuilder().setInstanceId(next.instanceId()).setAgentStartId(GuestFacts.newStartId())
-        .setGuest(GuestFacts.read()).build();
-    return "identity read " + ms(t1 - t0) + " ms, taken " + ms(t2 - t1) + " ms, Hello made " + ms(System.nanoTime() - t2) + " ms";
+        .setGuest(hello.getGuest().toBuilder().setHostname(hostname)).build();
+    return r;
   }
 
   private static long ms(long nanos) {

@@ -1,13 +1,14 @@
 package dev.vmlet.guest;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -80,9 +81,9 @@ final class VmIdentity {
 
   /**
    * Takes {@code next} after a resume in a new VM, before its Hello: the hostname and the random
-   * seed, file writes only. The MAC ({@link #setMac}) and the clock ({@link #setClock}) need a
-   * process each (100-800 ms under TCG), so they come after the proof. Each step is tried and
-   * logged on its own, so one the guest lacks does not keep the others from being done.
+   * seed, file writes only. The clock comes with the Welcome, so it and the MAC are set then
+   * ({@link #setClockAndMac}). Each step is tried on its own, so one the guest lacks does not keep
+   * the others from being done.
    */
   static void adopt(Values next) {
     if (!next.hostname().isEmpty()) {
@@ -100,7 +101,58 @@ final class VmIdentity {
         LOG.warning("cannot add the new random seed: " + e.getMessage());
       }
     }
-    LOG.info("resumed in a new VM: instance " + next.instanceId() + ", hostname " + next.hostname() + ", mac " + next.mac());
+  }
+
+  /**
+   * Sets the guest's clock to the host's (Unix ms; 0: leaves it) with {@code date}, then gives
+   * {@code interfaces} (those that had the template's MAC) the MAC {@code mac} with {@code ip}: a
+   * process each (0.05-0.8 s each under TCG, the first a resumed guest starts the dearest). One
+   * shell running both was no faster (docs/benchmarks.md), nor JNA's libc calls, whose own set-up
+   * in the guest took longer than the processes.
+   */
+  static void setClockAndMac(long unixMs, List<String> interfaces, String mac) {
+    commands(unixMs, interfaces, mac, isBusybox(Path.of("/bin/date"))).forEach(VmIdentity::run);
+  }
+
+  /** The clock's {@code date} and each interface's {@code ip link set}, checked: an unknown clock or a bad MAC gives none. */
+  static List<List<String>> commands(long unixMs, List<String> interfaces, String mac, boolean busyboxDate) {
+    List<List<String>> out = new ArrayList<>();
+    if (unixMs > 0) {
+      out.add(List.of("date", "-u", "-s", dateArgument(unixMs, busyboxDate)));
+    }
+    if (mac.matches("[0-9a-f]{2}(:[0-9a-f]{2}){5}")) {
+      for (String dev : interfaces) {
+        out.add(List.of("ip", "link", "set", "dev", dev, "address", mac));
+      }
+    }
+    return out;
+  }
+
+  /** {@code date -s}'s argument for {@code unixMs}: whole seconds for busybox's {@code date} (it refuses a fraction). */
+  static String dateArgument(long unixMs, boolean busyboxDate) {
+    return busyboxDate ? "@" + Math.round(unixMs / 1000.0) : String.format("@%d.%03d", unixMs / 1000, unixMs % 1000);
+  }
+
+  /** Whether {@code tool} is busybox's applet (a link to the busybox binary). */
+  static boolean isBusybox(Path tool) {
+    try {
+      return tool.toRealPath().getFileName().toString().startsWith("busybox");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The interfaces whose MAC is {@code mac} now; none for "". */
+  static List<String> interfacesWith(String mac) {
+    if (mac.isEmpty()) {
+      return List.of();
+    }
+    try (var dirs = Files.list(Path.of("/sys/class/net"))) {
+      return dirs.filter(d -> GuestFacts.firstLine(d.resolve("address")).orElse("").equalsIgnoreCase(mac))
+          .map(d -> d.getFileName().toString()).toList();
+    } catch (IOException e) {
+      return List.of();
+    }
   }
 
   /**
@@ -117,19 +169,6 @@ final class VmIdentity {
       Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       LOG.warning("cannot write the new instance id into " + file + ": " + e.getMessage());
-    }
-  }
-
-  /**
-   * Gives the interface that has {@code previousMac} (the template's) the MAC {@code mac}.
-   *
-   * @param previousMac the MAC the template's interface had, "" when unknown
-   */
-  static void setMac(String previousMac, String mac) {
-    if (!mac.isEmpty() && !previousMac.isEmpty()) {
-      for (String dev : interfacesWith(previousMac)) {
-        run(List.of("ip", "link", "set", "dev", dev, "address", mac));
-      }
     }
   }
 
@@ -169,37 +208,6 @@ final class VmIdentity {
       }
     }
     return Optional.empty();
-  }
-
-  /**
-   * Sets the guest's clock to the host's (Unix ms) with one {@code date}: GNU date takes fractions,
-   * busybox's only whole seconds (it refuses a fraction, which cost a second process start).
-   */
-  static void setClock(long unixMs) {
-    String whole = "@" + Math.round(unixMs / 1000.0);
-    if (isBusybox(Path.of("/bin/date"))) {
-      run(List.of("date", "-u", "-s", whole));
-    } else if (!run(List.of("date", "-u", "-s", String.format("@%d.%03d", unixMs / 1000, unixMs % 1000)))) {
-      run(List.of("date", "-u", "-s", whole));
-    }
-  }
-
-  /** Whether {@code tool} is busybox's applet (a link to the busybox binary). */
-  static boolean isBusybox(Path tool) {
-    try {
-      return tool.toRealPath().getFileName().toString().startsWith("busybox");
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  private static List<String> interfacesWith(String mac) {
-    try (var dirs = Files.list(Path.of("/sys/class/net"))) {
-      return dirs.filter(d -> GuestFacts.firstLine(d.resolve("address")).orElse("").equalsIgnoreCase(mac))
-          .map(d -> d.getFileName().toString()).toList();
-    } catch (IOException e) {
-      return List.of();
-    }
   }
 
   /** Runs {@code argv} (output discarded, 10 s at most); true when it exits 0. */

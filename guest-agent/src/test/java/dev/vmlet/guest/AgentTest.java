@@ -247,6 +247,17 @@ class AgentTest {
   }
 
   @Test
+  void clockAndMac_areADateAndAnIpPerInterface_withoutAnUnknownClockOrABadMac() {
+    String mac = "52:54:00:aa:bb:cc";
+    var commands = VmIdentity.commands(1_796_198_325_631L, List.of("eth0"), mac, true);
+    assertThat(commands).containsExactly(List.of("date", "-u", "-s", "@1796198326"),
+        List.of("ip", "link", "set", "dev", "eth0", "address", mac));
+    assertThat(VmIdentity.commands(1_796_198_325_631L, List.of(), "", false))
+        .containsExactly(List.of("date", "-u", "-s", "@1796198325.631"));
+    assertThat(VmIdentity.commands(0, List.of("eth0"), "not-a-mac", true)).isEmpty();
+  }
+
+  @Test
   void kernelParameter_isFoundOnTheCommandLine() {
     assertThat(GuestFacts.kernelParameter("console=ttyS0 vmlet.instance_id=abc-1 quiet", "vmlet.instance_id")).hasValue("abc-1");
     assertThat(GuestFacts.kernelParameter("xvmlet.instance_id=no", "vmlet.instance_id")).isEmpty();

@@ -68,6 +68,7 @@ public final class VmManager implements AutoCloseable {
   private final VmDefinitions definitions;
   private final StartCheck startCheck;
   private final VmTemplates templates;
+  private final Clock clock;
 
   public VmManager(VmletPaths paths, ImageResolver images, AccelProbe probe, String qemuBinary, Clock clock) {
     this(paths, images, probe, qemuBinary, clock, defaultGpus(paths, Path.of("/sys"), null));
@@ -117,6 +118,7 @@ public final class VmManager implements AutoCloseable {
     this.store = new VmStore(paths.stateDir());
     QemuImg qemuImg = new QemuImg(QemuImg.beside(qemuBinary));
     this.planner = new LaunchPlanner(images, probe, new Disks(qemuImg), Path.of("/"), gpus, qemuBinary);
+    this.clock = clock;
     this.events = new VmEvents(clock);
     this.teardown = new VmTeardown(store, events, gpus);
     this.links = new VmLinks(clock, events, teardown::onQemuGone);
@@ -234,13 +236,21 @@ public final class VmManager implements AutoCloseable {
    */
   public VmRecord createClone(String template, String name, int vcpus, long memoryMib, Map<String, String> labels,
       List<PortForward> forwards, boolean start, VmOwner owner) {
+    long calledAt = clock.millis();
     VmTemplates.Stored t = templates.require(template);
     VmConfig config = templates.cloneConfig(t, name, vcpus, memoryMib, labels, forwards);
     VmRuntime vm = definitions.create(config, owner, filesOf(name), templates.dirOf(template));
     try {
       Files.writeString(vm.files.templateName(), template);
       Files.writeString(vm.files.resumeFrom(), templates.dirOf(template).toString());
-      return start ? starter.start(vm, StartCheck.NONE) : vm.record();
+      if (!start) {
+        return vm.record();
+      }
+      VmRecord r = starter.start(vm, StartCheck.NONE);
+      // The daemon's part before QEMU (checks, files, the plan); VmStarter and VmLinks log the rest.
+      LOG.info("VM " + name + ": clone of template " + template + ", QEMU's launch began " + (r.startedAtMs() - calledAt)
+          + " ms after the create reached the daemon, which returned " + (clock.millis() - calledAt) + " ms after it");
+      return r;
     } catch (IOException | RuntimeException e) {
       definitions.delete(vm, true);
       if (e instanceof VmException ve) {

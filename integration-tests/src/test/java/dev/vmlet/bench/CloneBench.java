@@ -43,20 +43,28 @@ class CloneBench {
       Bench.report("micro template (" + MEMORY_MIB + " MiB guest): saved state / everything (MiB)",
           String.format("%.1f / %.1f", t.getStateBytes() / 1048576.0, t.getSizeBytes() / 1048576.0));
 
-      List<Double> cold = new ArrayList<>();
-      List<Double> clone = new ArrayList<>();
+      List<Launch> cold = new ArrayList<>();
+      List<Launch> clone = new ArrayList<>();
+      List<String> guestLines = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
         cold.add(launchToExec(node, "cold" + i, ""));
         clone.add(launchToExec(node, "clone" + i, "tpl"));
+        guestLines.addAll(Files.readAllLines(node.vmStateDir("clone" + i).resolve("console.log")));
         delete(node, "cold" + i);
         delete(node, "clone" + i);
       }
-      Bench.report("micro: launch to exec answered, cold boot (s)", Bench.stats(cold, "%.2f"));
-      Bench.report("micro: launch to exec answered, clone of a template (s)", Bench.stats(clone, "%.2f"));
+      Bench.report("micro: launch to exec answered, cold boot (s)", Bench.stats(seconds(cold, Launch::exec), "%.2f"));
+      Bench.report("micro: launch to exec answered, clone of a template (s)", Bench.stats(seconds(clone, Launch::exec), "%.2f"));
+      Bench.report("micro clone, s after CreateVm was called: CreateVm returned", Bench.stats(seconds(clone, Launch::created), "%.2f"));
+      Bench.report("micro clone, s after CreateVm was called: WaitAgentReady returned", Bench.stats(seconds(clone, Launch::ready), "%.2f"));
+      Bench.report("micro clone, s after CreateVm was called: exec of true answered", Bench.stats(seconds(clone, Launch::exec), "%.2f"));
+      Bench.report("micro clone: a second exec of true (s)", Bench.stats(seconds(clone, Launch::secondExec), "%.2f"));
+      Bench.report("micro cold boot: a second exec of true (s)", Bench.stats(seconds(cold, Launch::secondExec), "%.2f"));
       reportCloneBreakdown(tmp.resolve("daemon.log"));
+      reportGuestBreakdown(guestLines);
       new Bench.Chart("clone-launch.png", "Micro VM: launch to exec answered (s, medians, same run)", "s")
-          .bar("seconds", "cold boot", Bench.median(cold))
-          .bar("seconds", "clone of a template", Bench.median(clone))
+          .bar("seconds", "cold boot", Bench.median(seconds(cold, Launch::exec)))
+          .bar("seconds", "clone of a template", Bench.median(seconds(clone, Launch::exec)))
           .write();
 
       List<Vm> running = new ArrayList<>();
@@ -78,19 +86,25 @@ class CloneBench {
     }
   }
 
+  private static final Pattern LAUNCH_BEGAN = Pattern.compile("VM (clone\\d+): clone of template \\S+, QEMU's launch began (\\d+) ms");
   private static final Pattern RESUMED = Pattern.compile("VM (clone\\d+): resumed from template \\S+, ms after the start: QEMU up (\\d+),"
       + " state loaded (\\d+), running (\\d+), links connected (\\d+)");
   private static final Pattern READY = Pattern.compile("VM (clone\\d+): clone agent ready, ms after the start: Hello arrived (-?\\d+),"
       + " ready (\\d+)");
 
-  /** Where the clones' starts went, from the daemon's log lines (VmStarter, VmLinks): medians over the runs. */
+  /** Where the clones' starts went, from the daemon's log lines (VmManager, VmStarter, VmLinks): medians over the runs. */
   private static void reportCloneBreakdown(Path daemonLog) throws Exception {
     String[] names = {"QEMU up", "state loaded", "running (cont)", "links connected", "agent Hello arrived", "agent ready"};
     List<List<Double>> phases = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       phases.add(new ArrayList<>());
     }
+    List<Double> before = new ArrayList<>();
     for (String line : Files.readAllLines(daemonLog)) {
+      Matcher began = LAUNCH_BEGAN.matcher(line);
+      if (began.find()) {
+        before.add(Double.parseDouble(began.group(2)) / 1000);
+      }
       Matcher m = RESUMED.matcher(line);
       if (m.find()) {
         for (int i = 0; i < 4; i++) {
@@ -103,22 +117,58 @@ class CloneBench {
         phases.get(5).add(Double.parseDouble(m.group(3)) / 1000);
       }
     }
+    Bench.report("micro clone: CreateVm in the daemon until QEMU's launch began (s)",
+        before.isEmpty() ? "not in the daemon's log" : Bench.stats(before, "%.2f"));
     for (int i = 0; i < names.length; i++) {
       Bench.report("micro clone, s after the start of QEMU's launch: " + names[i],
           phases.get(i).isEmpty() ? "not in the daemon's log" : Bench.stats(phases.get(i), "%.2f"));
     }
   }
 
-  /** Seconds from CreateVm (started) to the agent ready and an exec answered. */
-  private static double launchToExec(BenchSupport.MicroNode node, String name, String template) {
+  private static final Pattern GUEST = Pattern.compile("resumed in a new VM: .*; ms after the host was seen gone: identity taken (\\d+),"
+      + " Hello written (\\d+), Welcome read (\\d+), proof written (\\d+), clock and MAC set (\\d+)");
+
+  /** Where the clones' starts went in the guest, from the agent's line in their console logs: medians over the runs. */
+  private static void reportGuestBreakdown(List<String> consoleLines) {
+    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set (date, ip)"};
+    List<List<Double>> steps = new ArrayList<>();
+    for (int i = 0; i < names.length; i++) {
+      steps.add(new ArrayList<>());
+    }
+    for (String line : consoleLines) {
+      Matcher m = GUEST.matcher(line);
+      if (m.find()) {
+        for (int i = 0; i < names.length; i++) {
+          steps.get(i).add(Double.parseDouble(m.group(i + 1)) / 1000);
+        }
+      }
+    }
+    for (int i = 0; i < names.length; i++) {
+      Bench.report("micro clone, in the guest, s after its agent saw the host gone (the resume): " + names[i],
+          steps.get(i).isEmpty() ? "not in the clones' console logs" : Bench.stats(steps.get(i), "%.2f"));
+    }
+  }
+
+  /** Seconds from CreateVm (called) to its return, the agent ready, an exec answered; and a second exec's own. */
+  record Launch(double created, double ready, double exec, double secondExec) {}
+
+  private static List<Double> seconds(List<Launch> launches, java.util.function.ToDoubleFunction<Launch> what) {
+    return launches.stream().map(l -> what.applyAsDouble(l)).toList();
+  }
+
+  private static Launch launchToExec(BenchSupport.MicroNode node, String name, String template) {
     long t0 = System.nanoTime();
     node.client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
         .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(template.isEmpty() ? MEMORY_MIB : 0))
         .setTemplate(template).setStart(true).build());
+    long created = System.nanoTime();
     node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
         .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+    long ready = System.nanoTime();
     assertThat(node.exec(name, "true")).isZero();
-    return (System.nanoTime() - t0) / 1e9;
+    long exec = System.nanoTime();
+    assertThat(node.exec(name, "true")).isZero();
+    return new Launch((created - t0) / 1e9, (ready - t0) / 1e9, (exec - t0) / 1e9, (System.nanoTime() - exec) / 1e9);
   }
 
   private static void delete(BenchSupport.MicroNode node, String name) {

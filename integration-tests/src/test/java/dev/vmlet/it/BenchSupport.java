@@ -112,6 +112,11 @@ public final class BenchSupport {
       return daemon.pid();
     }
 
+    /** The VM's state directory (its console log). */
+    public Path vmStateDir(String name) {
+      return daemon.paths.vmStateDir(name);
+    }
+
     /** The daemon's unix socket, for clients in other processes (the CLI). */
     public Path socket() {
       return daemon.paths.socket();

@@ -65,7 +65,7 @@ class TemplateIT {
     if (!template.isEmpty()) {
       // Where the guest's part of the clone's start went, as its agent logged it to the console.
       try (var lines = Files.lines(testDaemon.paths.vmStateDir(name).resolve("console.log"))) {
-        lines.filter(l -> l.contains("new VM") || l.contains("Welcome read")).forEach(l -> System.out.println(name + " guest: " + l.strip()));
+        lines.filter(l -> l.contains("resumed in a new VM") || l.contains("WARNING")).forEach(l -> System.out.println(name + " guest: " + l.strip()));
       } catch (java.io.IOException | java.io.UncheckedIOException e) {
         System.out.println(name + ": no console log to show (" + e.getMessage() + ")");
       }
