@@ -10,18 +10,29 @@ import java.util.Optional;
  */
 public enum BuiltInImage {
   /** Kernel + initramfs on Debian's cloud kernel: the fastest boot; no 9p (CONFIG_NET_9P unset). */
-  MICRO("micro", false),
+  MICRO("micro", false, 256),
   /** The micro image on Debian's generic kernel, with its 9p modules: for 9p shares. */
-  MICRO_GENERIC("micro-generic", true),
+  MICRO_GENERIC("micro-generic", true, 256),
   /** Debian 12 with cloud-init, on the cloud kernel: no 9p. */
-  DEBIAN("debian", false);
+  DEBIAN("debian", false, VmConfig.MIN_MEMORY_MIB);
 
   private final String imageName;
   private final boolean mounts9p;
+  private final long minMemoryMib;
 
-  BuiltInImage(String imageName, boolean mounts9p) {
+  BuiltInImage(String imageName, boolean mounts9p, long minMemoryMib) {
     this.imageName = imageName;
     this.mounts9p = mounts9p;
+    this.minMemoryMib = minMemoryMib;
+  }
+
+  /**
+   * The least memory the image boots in. The micro images' kernel unpacks their uncompressed
+   * initramfs (about 64 MB) into the guest's memory, where the agent's JVM then runs: at 224 MiB
+   * files of it were missing (the JVM's libjli.so), at 256 MiB the agent started.
+   */
+  public long minMemoryMib() {
+    return minMemoryMib;
   }
 
   /** The name a VM spec and the image commands use. */

@@ -387,6 +387,11 @@ public record VmConfig(
      */
     public VmConfig build() {
       String img = !image.isEmpty() ? image : directBoot != null ? "kernel" : "micro";
+      long least = BuiltInImage.named(img).map(BuiltInImage::minMemoryMib).orElse(MIN_MEMORY_MIB);
+      if (memoryMib < least && memoryMib >= MIN_MEMORY_MIB) {
+        throw VmException.invalid("memory_mib: the " + img + " image needs at least " + least + " MiB (its initramfs and the"
+            + " agent's JVM live in the guest's memory), got " + memoryMib + "; give --memory " + least + " or more");
+      }
       List<DiskConfig> all = disks;
       if (img.startsWith("/")) {
         for (DiskConfig d : disks) {

@@ -52,6 +52,16 @@ class VmConfigTest {
   }
 
   @Test
+  void aMicroImageWithLessMemoryThanItBootsIn_isRefusedSayingHowMuch() {
+    assertThatThrownBy(() -> VmConfig.builder("a").memoryMib(192).build())
+        .hasMessageStartingWith("memory_mib: the micro image needs at least 256 MiB").hasMessageContaining("--memory 256");
+    assertThatThrownBy(() -> VmConfig.builder("a").image("micro-generic").memoryMib(255).build())
+        .hasMessageContaining("micro-generic image needs at least 256 MiB");
+    assertThat(VmConfig.builder("a").memoryMib(256).build().memoryMib()).isEqualTo(256);
+    assertThat(VmConfig.builder("a").image("debian").memoryMib(128).build().memoryMib()).isEqualTo(128);
+  }
+
+  @Test
   void theSameHostPortTwice_isRefused() {
     assertThatThrownBy(() -> VmConfig.builder("a")
             .forwards(List.of(PortForward.parse("8080:80"), PortForward.parse("8080:81"))).build())
