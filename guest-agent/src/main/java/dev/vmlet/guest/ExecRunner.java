@@ -194,7 +194,7 @@ final class ExecRunner implements Runnable {
             + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));
         return;
       }
-      p = PosixSpawn.available() ? startSpawned(program, argv, env, dir) : startWithSetsid(program, argv, env, dir);
+      p = SpawnLoad.done() ? startSpawned(program, argv, env, dir) : startWithSetsid(program, argv, env, dir);
     } else {
       p = startJdk(new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput()), env, dir, false);
     }
@@ -247,6 +247,34 @@ final class ExecRunner implements Runnable {
     sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
         .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
         .setSignal(killed ? 9 : 0)).build());
+    if (pty == null && !platform.isWindows()) {
+      SpawnLoad.begin();
+    }
+  }
+
+  /**
+   * posix_spawn's set-up (JNA and libc, {@link PosixSpawn}), made on a thread of its own after
+   * the first exec ended, never on an exec's path: under TCG it took seconds (about 7 s at load 8),
+   * which a VM's first exec, or a clone of a template saved before it finished, would otherwise
+   * wait for. Until it is done, programs start through the JDK's launcher and a setsid.
+   */
+  static final class SpawnLoad {
+    private static final java.util.concurrent.atomic.AtomicBoolean BEGUN = new java.util.concurrent.atomic.AtomicBoolean();
+    private static volatile boolean done;
+
+    private SpawnLoad() {}
+
+    static boolean done() {
+      return done;
+    }
+
+    static void begin() {
+      if (BEGUN.compareAndSet(false, true)) {
+        Thread t = new Thread(() -> done = PosixSpawn.available(), "posix-spawn-load");
+        t.setDaemon(true);
+        t.start();
+      }
+    }
   }
 
   /** One clone and one exec, in a session of its own; null when it could not start (the error went out). */
