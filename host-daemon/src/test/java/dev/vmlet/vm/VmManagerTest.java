@@ -160,6 +160,9 @@ class VmManagerTest {
     assertThat(kernelOf(m.dryRun(VmConfig.builder("q35").image("micro").accel("tcg").build()))).isEqualTo(vmlinux.toString());
     assertThat(kernelOf(m.dryRun(VmConfig.builder("mvm").image("micro").accel("tcg").platform(new Platform("microvm", "bios")).build())))
         .isEqualTo(vmlinux.toString());
+    BootImage image = new BootImage(dir.resolve("img/vmlinuz"), dir.resolve("img/initrd.img"), vmlinux);
+    assertThat(image.forPlatform(new Platform("q35", "bios", "virtio", "linux", true, "")).kernel())
+        .as("a TPM under SeaBIOS: the PVH-entered kernel saw no TPM2 table and no fw_cfg (TpmIT)").isEqualTo(dir.resolve("img/vmlinuz"));
     Assumptions.assumeTrue(Files.exists(Path.of("/usr/share/OVMF")), "needs OVMF for a UEFI plan (scripts/test installs it)");
     assertThat(kernelOf(m.dryRun(VmConfig.builder("efi").image("micro").accel("tcg").platform(new Platform("q35", "uefi")).build())))
         .as("OVMF loads no ELF kernel").isEqualTo(dir.resolve("img/vmlinuz").toString());
