@@ -132,7 +132,7 @@ class MetricsIT {
   void aScrape_with100VmsDefinedAnd5Running_costsUnder50Ms() throws Exception {
     for (int i = 1; i <= 99; i++) {
       boolean start = i <= 4;
-      VmSpec.Builder spec = VmSpec.newBuilder().setName("scale" + i).setMemoryMib(start ? 384 : 128).putLabels("group", "scale");
+      VmSpec.Builder spec = VmSpec.newBuilder().setName("scale" + i).setMemoryMib(start ? 384 : 256).putLabels("group", "scale");
       if (start) {
         spec.addDisks(DiskSpec.newBuilder().setName("data").setSizeMib(16));
       }
