@@ -144,14 +144,24 @@ class DebianTemplateIT {
         assertThat(keys.add(served)).as("a host key no other clone or the template has").isTrue();
         System.out.println(name + " network: " + sh(d, name, "ip -4 -o addr show scope global"));
         assertThat(sh(d, name, "ip -4 -o addr show scope global")).contains("inet ");
-        // vmlet's SSH key: the one the template's guest authorized, copied for the clone.
-        Process ssh = new ProcessBuilder(List.of("ssh", "-i", info.getSshIdentityFile(), "-p", Integer.toString(info.getSshPort()),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
-            "vmlet@" + info.getSshHost(), "hostname")).redirectErrorStream(true).start();
-        String sshOut = new String(ssh.getInputStream().readAllBytes());
-        assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
-        assertThat(ssh.exitValue()).as("ssh: " + sshOut).isZero();
-        assertThat(sshOut).contains(name);
+        // vmlet's SSH key: the one the template's guest authorized, copied for the clone. sshd re-reads the
+        // keys for each connection, so the new key is served before the agent's reload of sshd, which
+        // resets connections while sshd re-executes itself: log in once the agent says the reload was
+        // sent, and again after a reset (the reload's signal is asynchronous).
+        Poll.until("the agent of " + name + " to have reloaded sshd", Duration.ofSeconds(180),
+            () -> sh(d, name, "journalctl -u vmlet-agent --no-pager -o cat").contains("SSH host keys of this clone made anew"));
+        String[] sshOut = new String[1];
+        int exit = Poll.forValue("an SSH login to " + name, Duration.ofSeconds(90), () -> {
+          Process ssh = new ProcessBuilder(List.of("ssh", "-i", info.getSshIdentityFile(), "-p", Integer.toString(info.getSshPort()),
+              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
+              "vmlet@" + info.getSshHost(), "hostname")).redirectErrorStream(true).start();
+          sshOut[0] = new String(ssh.getInputStream().readAllBytes());
+          assertThat(ssh.waitFor(90, TimeUnit.SECONDS)).isTrue();
+          boolean reset = ssh.exitValue() == 255 && sshOut[0].contains("Connection reset");
+          return reset ? null : ssh.exitValue();
+        });
+        assertThat(exit).as("ssh: " + sshOut[0]).isZero();
+        assertThat(sshOut[0]).contains(name);
       }
       assertThat(clones.get(0).getInstanceId()).isNotEqualTo(clones.get(1).getInstanceId());
 
