@@ -30,7 +30,8 @@ import dev.vmlet.qemu.QemuCommandBuilder;
  * boot to agent ready and where its time went (firmware, kernel, init, agent JVM, handshake; with
  * {@code -Dbench.micro.bootOnly=true} only that; {@code -Dbench.micro.images=micro,micro-generic}
  * boots each of these images in turns, and {@code micro-bzImage} among them boots the micro image's
- * bzImage instead of its vmlinux, for a before/after in one run); the agent's JVM start with and without its
+ * bzImage instead of its vmlinux, and any other name a copy of an image directory in the cache under
+ * that name, for a before/after in one run); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
  * processes and threads per VM, the agent's memory in the guest. {@code -Dbench.micro.execOnly=true}:
  * only the exec round trips in one VM (a minute; for working on exec).
@@ -171,14 +172,22 @@ class MicroVmBench {
   /**
    * A VM of {@code image}; "micro-bzImage" and "micro-generic-bzImage" are that image booted as
    * before the images held a vmlinux: its bzImage as the user's kernel, with the image's command line.
+   * Any other name is a copy of an image directory under that name in the cache's {@code images}
+   * (say main's micro image copied to {@code images/micro-base}, for a before/after in one run),
+   * booted as the daemon boots a micro image: its vmlinux (its bzImage when it has none) and
+   * initramfs, with the micro command line.
    */
   private static VmSpec bootSpec(String name, String image) {
     VmSpec.Builder spec = VmSpec.newBuilder().setName(name).setMemoryMib(384);
-    if (!image.endsWith("-bzImage")) {
+    if (image.equals("micro") || image.equals("micro-generic")) {
       return spec.setImage(image).build();
     }
-    Path dir = VmletPaths.fromEnvironment().cacheDir().resolve("images").resolve(image.substring(0, image.length() - "-bzImage".length()));
-    return spec.setKernel(KernelBoot.newBuilder().setPath(dir.resolve("vmlinuz").toString()).setInitrd(dir.resolve("initrd.img").toString())
+    boolean bzImage = image.endsWith("-bzImage");
+    Path dir = VmletPaths.fromEnvironment().cacheDir().resolve("images")
+        .resolve(bzImage ? image.substring(0, image.length() - "-bzImage".length()) : image);
+    Path kernel = bzImage || !Files.isRegularFile(dir.resolve("vmlinux")) ? dir.resolve("vmlinuz") : dir.resolve("vmlinux");
+    assertThat(kernel).as("image " + image + ": a kernel in " + dir).isRegularFile();
+    return spec.setKernel(KernelBoot.newBuilder().setPath(kernel.toString()).setInitrd(dir.resolve("initrd.img").toString())
         .setCmdline(QemuCommandBuilder.MICRO_COMMAND_LINE)).build();
   }
 
