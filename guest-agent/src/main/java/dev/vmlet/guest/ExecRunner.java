@@ -6,6 +6,7 @@ import dev.vmlet.proto.agent.v1.ExecInput;
 import dev.vmlet.proto.agent.v1.ExecOutput;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.NativeSetup;
 import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
@@ -253,24 +254,37 @@ final class ExecRunner implements Runnable {
   }
 
   /**
-   * posix_spawn's set-up (JNA and libc, {@link PosixSpawn}), made on a thread of its own after
-   * the first exec ended, never on an exec's path: under TCG it took seconds (about 7 s at load 8),
-   * which a VM's first exec, or a clone of a template saved before it finished, would otherwise
-   * wait for. Until it is done, programs start through the JDK's launcher and a setsid.
+   * The agent's native set-up: posix_spawn ({@link PosixSpawn}) and the clone's clock and MAC calls
+   * ({@link NativeIdentity}), through JNA and libc, made on a thread of its own after the first exec
+   * ended, never on an exec's path: under TCG it took seconds (about 7 s at load 8), which a VM's
+   * first exec would otherwise wait for. Until it is done, programs start through the JDK's launcher
+   * and a setsid. The daemon waits for it before it saves a template (GuestInfoReply.native_setup),
+   * so that the template holds it done.
    */
   static final class SpawnLoad {
     private static final java.util.concurrent.atomic.AtomicBoolean BEGUN = new java.util.concurrent.atomic.AtomicBoolean();
     private static volatile boolean done;
+    private static volatile NativeSetup state = NativeSetup.NATIVE_SETUP_PENDING;
 
     private SpawnLoad() {}
 
+    /** Whether programs start with posix_spawn now. */
     static boolean done() {
       return done;
     }
 
+    /** Where the set-up is: pending until it finished, then ready or unavailable. */
+    static NativeSetup state() {
+      return state;
+    }
+
     static void begin() {
       if (BEGUN.compareAndSet(false, true)) {
-        Thread t = new Thread(() -> done = PosixSpawn.available(), "posix-spawn-load");
+        Thread t = new Thread(() -> {
+          done = PosixSpawn.available();
+          boolean identity = NativeIdentity.load();
+          state = done || identity ? NativeSetup.NATIVE_SETUP_READY : NativeSetup.NATIVE_SETUP_UNAVAILABLE;
+        }, "posix-spawn-load");
         t.setDaemon(true);
         t.start();
       }

@@ -104,14 +104,66 @@ final class VmIdentity {
   }
 
   /**
-   * Sets the guest's clock to the host's (Unix ms; 0: leaves it) with {@code date}, then gives
-   * {@code interfaces} (those that had the template's MAC) the MAC {@code mac} with {@code ip}: a
-   * process each (0.05-0.8 s each under TCG, the first a resumed guest starts the dearest). One
-   * shell running both was no faster (docs/benchmarks.md), nor JNA's libc calls, whose own set-up
-   * in the guest took longer than the processes.
+   * Sets the guest's clock to the host's (Unix ms; 0: leaves it), then gives {@code interfaces}
+   * (those that had the template's MAC) the MAC {@code mac}: through libc ({@link NativeIdentity},
+   * a few ms) where the agent's native set-up was done before the template was saved, else, and
+   * for a step whose call fails, with {@code date} and {@code ip}: a process each, 0.05-0.8 s each
+   * under TCG (the first a resumed guest starts the dearest).
+   *
+   * @return how each step was done, for the agent's log line ("clock by libc, MAC of eth0 by ip")
    */
-  static void setClockAndMac(long unixMs, List<String> interfaces, String mac) {
-    commands(unixMs, interfaces, mac, isBusybox(Path.of("/bin/date"))).forEach(VmIdentity::run);
+  static String setClockAndMac(long unixMs, List<String> interfaces, String mac) {
+    return setClockAndMac(unixMs, interfaces, mac, NativeIdentity.ready() ? LIBC : null, VmIdentity::run,
+        isBusybox(Path.of("/bin/date")));
+  }
+
+  /** The calls that set the clock and a MAC without a process. */
+  interface Calls {
+    void setClock(long unixMs) throws IOException;
+
+    void setMac(String dev, String mac) throws IOException;
+  }
+
+  static final Calls LIBC = new Calls() {
+    @Override
+    public void setClock(long unixMs) throws IOException {
+      NativeIdentity.setClock(unixMs);
+    }
+
+    @Override
+    public void setMac(String dev, String mac) throws IOException {
+      NativeIdentity.setMac(dev, mac);
+    }
+  };
+
+  /**
+   * As {@link #setClockAndMac(long, List, String)} with {@code calls} (null: none) and {@code
+   * processes} (runs a command; true when it exited 0): each step through {@code calls} first,
+   * through its process when that fails.
+   */
+  static String setClockAndMac(long unixMs, List<String> interfaces, String mac, Calls calls,
+      java.util.function.Predicate<List<String>> processes, boolean busyboxDate) {
+    List<String> done = new ArrayList<>();
+    List<List<String>> commands = commands(unixMs, interfaces, mac, busyboxDate);
+    for (List<String> command : commands) {
+      boolean clock = command.get(0).equals("date");
+      String what = clock ? "clock" : "MAC of " + command.get(4);
+      if (calls != null) {
+        try {
+          if (clock) {
+            calls.setClock(unixMs);
+          } else {
+            calls.setMac(command.get(4), mac);
+          }
+          done.add(what + " by libc");
+          continue;
+        } catch (IOException | RuntimeException e) {
+          LOG.warning("cannot set the " + what + " through libc (" + e.getMessage() + "); running " + command.get(0));
+        }
+      }
+      done.add(what + " by " + command.get(0) + (processes.test(command) ? "" : " (failed)"));
+    }
+    return done.isEmpty() ? "nothing to set" : String.join(", ", done);
   }
 
   /** The clock's {@code date} and each interface's {@code ip link set}, checked: an unknown clock or a bad MAC gives none. */

@@ -8,6 +8,7 @@ import dev.vmlet.proto.agent.v1.ExecOutput;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.proto.agent.v1.NativeSetup;
 import dev.vmlet.proto.agent.v1.Welcome;
 import java.io.ByteArrayOutputStream;
 import java.net.StandardProtocolFamily;
@@ -181,6 +182,18 @@ class AgentTest {
     assertThat(ProcessHandle.current().pid()).isNotEqualTo(Long.parseLong(ids[0]));
     // No descriptor of the agent's (its port, its jar) leaks into the program.
     assertThat(List.of(lines).subList(1, lines.length)).containsExactlyInAnyOrder("0", "1", "2");
+  }
+
+  @Test
+  void nativeSetup_isReportedReady_onceTheSetUpAfterAnExecEnded() throws Exception {
+    Assumptions.assumeTrue(System.getProperty("os.name").equals("Linux"), "Linux only");
+    welcome();
+    exec(9, "true"); // begins the set-up (other tests of this JVM may have begun it already)
+    Poll.until("the native set-up", Duration.ofSeconds(60),
+        () -> GuestFacts.info("t").getNativeSetup() == NativeSetup.NATIVE_SETUP_READY);
+    // Both halves are set up: programs start with posix_spawn, and the clock and MAC calls are bound.
+    assertThat(ExecRunner.SpawnLoad.done()).isTrue();
+    assertThat(NativeIdentity.ready()).isTrue();
   }
 
   @Test
