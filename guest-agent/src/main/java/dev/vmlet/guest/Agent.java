@@ -281,7 +281,9 @@ final class Agent implements AutoCloseable {
   private void settle(Resumed r, long hostTimeMs, long welcomeNanos) {
     long proofNanos = System.nanoTime();
     List<String> interfaces = r.previousMac.isEmpty() ? List.of() : VmIdentity.interfacesWith(r.previousMac);
+    long foundNanos = System.nanoTime();
     String how = VmIdentity.setClockAndMac(hostTimeMs <= 0 ? 0 : hostTimeMs + ms(System.nanoTime() - welcomeNanos), interfaces, r.mac);
+    long setNanos = System.nanoTime();
     // Off this thread (RSA keys take seconds under TCG; exec must not wait): a first frame out of the
     // new NIC, then new SSH host keys where the guest has sshd.
     SshHostKeys keys = sshHostKeys;
@@ -294,9 +296,9 @@ final class Agent implements AutoCloseable {
     LOG.info("resumed in a new VM: instance " + r.instanceId + ", hostname " + r.hostname + ", mac " + r.mac
         + "; ms after the host was seen gone: identity taken " + ms(r.takenNanos - r.goneNanos) + ", Hello written "
         + ms((r.helloNanos == 0 ? welcomeNanos : r.helloNanos) - r.goneNanos) + ", Welcome read " + ms(welcomeNanos - r.goneNanos)
-        + ", proof written " + ms(proofNanos - r.goneNanos) + ", clock and MAC set " + ms(System.nanoTime() - r.goneNanos)
-        + " (" + how + "); before the identity taken: Hello loop woke " + ms(r.checkNanos - r.goneNanos) + ", identity read "
-        + ms(r.readNanos - r.goneNanos));
+        + ", proof written " + ms(proofNanos - r.goneNanos) + ", clock and MAC set " + ms(setNanos - r.goneNanos)
+        + " (" + how + "); interfaces found " + ms(foundNanos - r.goneNanos) + ", Hello loop woke " + ms(r.checkNanos - r.goneNanos)
+        + ", identity read " + ms(r.readNanos - r.goneNanos));
   }
 
   /**

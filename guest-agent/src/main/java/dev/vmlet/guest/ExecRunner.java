@@ -283,11 +283,33 @@ final class ExecRunner implements Runnable {
         Thread t = new Thread(() -> {
           done = PosixSpawn.available();
           boolean identity = NativeIdentity.load();
+          rehearse();
           state = done || identity ? NativeSetup.NATIVE_SETUP_READY : NativeSetup.NATIVE_SETUP_UNAVAILABLE;
         }, "posix-spawn-load");
         t.setDaemon(true);
         t.start();
       }
+    }
+  }
+
+  /**
+   * Runs once, changing nothing, what a clone of a template saved from now on runs first: an exec of
+   * {@code true} through posix_spawn (the first exec before the set-up went the JDK's way, so
+   * libc's posix_spawn calls were not yet bound through JNA, nor this path's classes loaded), and the
+   * clone's taking of its identity with nothing changed ({@link VmIdentity#rehearse}). Its first exec then finds them all in the template's
+   * memory instead of binding and loading them: under TCG that was about 0.8 s of a clone's first exec
+   * (docs/benchmarks.md). Output discarded; a failure only means the clone does that work itself.
+   */
+  private static void rehearse() {
+    try {
+      if (SpawnLoad.done()) {
+        new ExecRunner(0, ExecStart.newBuilder().addArgv("true").build(), f -> { }).run();
+      }
+      if (Files.exists(VmIdentity.FW_CFG)) { // a VM of vmlet's, which can be saved as a template (not a test's host)
+        VmIdentity.rehearse();
+      }
+    } catch (RuntimeException e) {
+      LOG.fine("exec and clone paths not rehearsed: " + e);
     }
   }
 

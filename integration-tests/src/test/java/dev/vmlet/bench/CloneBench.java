@@ -161,25 +161,38 @@ class CloneBench {
   private static final Pattern GUEST = Pattern.compile("resumed in a new VM: .*; ms after the host was seen gone: identity taken (\\d+),"
       + " Hello written (\\d+), Welcome read (\\d+), proof written (\\d+), clock and MAC set (\\d+)");
 
+  private static final Pattern MORE = Pattern.compile("interfaces found (\\d+), Hello loop woke (\\d+), identity read (\\d+)");
+
   /** Where the clones' starts went in the guest, from the agent's line in their console logs: medians over the runs. */
   private static void reportGuestBreakdown(String what, List<String> consoleLines) {
-    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set"};
+    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set",
+        "Hello loop woke", "identity read (fw_cfg)", "interfaces with the old MAC found (after the proof)"};
     List<List<Double>> steps = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       steps.add(new ArrayList<>());
     }
     java.util.Map<String, Integer> ways = new java.util.TreeMap<>();
+    List<String> timed = new ArrayList<>();
     for (String line : consoleLines) {
       Matcher m = GUEST.matcher(line);
       if (m.find()) {
         Matcher how = Pattern.compile("clock and MAC set \\d+ \\(([^)]*)\\)").matcher(line);
-        ways.merge(how.find() ? how.group(1) : "not said", 1, Integer::sum);
-        for (int i = 0; i < names.length; i++) {
+        String said = how.find() ? how.group(1) : "not said";
+        ways.merge(said.replaceAll(" in \\d+ ms", ""), 1, Integer::sum);
+        timed.add(said);
+        for (int i = 0; i < 5; i++) {
           steps.get(i).add(Double.parseDouble(m.group(i + 1)) / 1000);
+        }
+        Matcher more = MORE.matcher(line);
+        if (more.find()) {
+          steps.get(5).add(Double.parseDouble(more.group(2)) / 1000);
+          steps.get(6).add(Double.parseDouble(more.group(3)) / 1000);
+          steps.get(7).add(Double.parseDouble(more.group(1)) / 1000);
         }
       }
     }
     Bench.report(what + ", in the guest: how the clock and MAC were set (clones)", ways.toString());
+    Bench.report(what + ", in the guest: each clone's clock and MAC steps", String.join(" | ", timed));
     for (int i = 0; i < names.length; i++) {
       Bench.report(what + ", in the guest, s after its agent saw the host gone (the resume): " + names[i],
           steps.get(i).isEmpty() ? "not in the clones' console logs" : Bench.stats(steps.get(i), "%.2f"));
