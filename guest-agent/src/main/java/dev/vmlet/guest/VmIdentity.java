@@ -182,9 +182,17 @@ final class VmIdentity {
     return out;
   }
 
-  /** {@code date -s}'s argument for {@code unixMs}: whole seconds for busybox's {@code date} (it refuses a fraction). */
+  /**
+   * {@code date -s}'s argument for {@code unixMs} (&gt; 0): whole seconds for busybox's {@code date}
+   * (it refuses a fraction). Not String.format: its first use in a clone loads the JDK's locale data,
+   * 1.2 s of a Debian clone's first exec under TCG (DebianTemplateIT, docs/benchmarks.md).
+   */
   static String dateArgument(long unixMs, boolean busyboxDate) {
-    return busyboxDate ? "@" + Math.round(unixMs / 1000.0) : String.format("@%d.%03d", unixMs / 1000, unixMs % 1000);
+    if (busyboxDate) {
+      return "@" + Math.round(unixMs / 1000.0);
+    }
+    String millis = Long.toString(unixMs % 1000);
+    return "@" + unixMs / 1000 + "." + "000".substring(millis.length()) + millis;
   }
 
   /** Whether {@code tool} is busybox's applet (a link to the busybox binary). */

@@ -271,6 +271,9 @@ class AgentTest {
     assertThat(VmIdentity.commands(1_796_198_325_631L, List.of(), "", false))
         .containsExactly(List.of("date", "-u", "-s", "@1796198325.631"));
     assertThat(VmIdentity.commands(0, List.of("eth0"), "not-a-mac", true)).isEmpty();
+    assertThat(VmIdentity.dateArgument(1_796_198_325_005L, false)).isEqualTo("@1796198325.005");
+    assertThat(VmIdentity.dateArgument(1_796_198_325_050L, false)).isEqualTo("@1796198325.050");
+    assertThat(VmIdentity.dateArgument(1_796_198_325_000L, false)).isEqualTo("@1796198325.000");
   }
 
   @Test
