@@ -207,14 +207,17 @@ final class VmIdentity {
   /**
    * What a clone runs to take its identity, run so that it changes nothing: the hostname it has
    * written again, 32 zero bytes mixed into the random pool (mixed, not credited: they take nothing
-   * from it), an interface list read, the clock and MAC with nothing to set. In a template's source
-   * (the agent's native set-up) this loads and links that code in the memory the template saves;
-   * run first in a clone, under TCG, it took 0.4-0.6 s before the Hello (docs/benchmarks.md).
+   * from it), an interface list read, the clock and MAC with nothing to set, and the empty datagram
+   * to the gateway's discard port (the clone's {@link #announce}, which otherwise loads the JDK's
+   * datagram classes in the clone while its first exec runs). In a template's source (the agent's
+   * native set-up) this loads and links that code in the memory the template saves, instead of in
+   * each clone, where under TCG every first use is slow (docs/benchmarks.md).
    */
   static void rehearse() {
     GuestFacts.firstLine(Path.of("/proc/sys/kernel/hostname")).ifPresent(h -> adopt(new Values("", h, "", new byte[32])));
     interfacesWith("00:00:00:00:00:00");
     setClockAndMac(0, List.of(), "");
+    announce(ROUTES);
   }
 
   /** The interfaces whose MAC is {@code mac} now; none for "". */
