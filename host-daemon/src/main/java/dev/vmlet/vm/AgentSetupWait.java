@@ -80,7 +80,10 @@ final class AgentSetupWait {
     }
   }
 
-  /** The real agent behind {@code link}: each request bounded by what is left of {@code bound}, at most 60 s. */
+  /**
+   * The real agent behind {@code link}: each request waits at most 60 s for its answer, so with the
+   * polls' bound the whole wait of an agent that stops answering is at most 3 minutes (three requests).
+   */
   static Agent over(AgentLink link) {
     return new Agent() {
       @Override
