@@ -274,13 +274,16 @@ final class Agent implements AutoCloseable {
   /**
    * The clock and the MAC of a resumed clone, after the proof so that the host need not wait for
    * them, and on the thread that reads the host's frames, so that no request of the new session
-   * runs before they are the new VM's ({@link VmIdentity#setClockAndMac}: {@code date}, {@code ip}). Then one
+   * runs before they are the new VM's ({@link VmIdentity#setClockAndMac}: libc's calls, else {@code date}
+   * and {@code ip}). Then one
    * line with where the clone's start went in the guest.
    */
   private void settle(Resumed r, long hostTimeMs, long welcomeNanos) {
     long proofNanos = System.nanoTime();
     List<String> interfaces = r.previousMac.isEmpty() ? List.of() : VmIdentity.interfacesWith(r.previousMac);
-    VmIdentity.setClockAndMac(hostTimeMs <= 0 ? 0 : hostTimeMs + ms(System.nanoTime() - welcomeNanos), interfaces, r.mac);
+    long foundNanos = System.nanoTime();
+    String how = VmIdentity.setClockAndMac(hostTimeMs <= 0 ? 0 : hostTimeMs + ms(System.nanoTime() - welcomeNanos), interfaces, r.mac);
+    long setNanos = System.nanoTime();
     // Off this thread (RSA keys take seconds under TCG; exec must not wait): a first frame out of the
     // new NIC, then new SSH host keys where the guest has sshd.
     SshHostKeys keys = sshHostKeys;
@@ -293,7 +296,9 @@ final class Agent implements AutoCloseable {
     LOG.info("resumed in a new VM: instance " + r.instanceId + ", hostname " + r.hostname + ", mac " + r.mac
         + "; ms after the host was seen gone: identity taken " + ms(r.takenNanos - r.goneNanos) + ", Hello written "
         + ms((r.helloNanos == 0 ? welcomeNanos : r.helloNanos) - r.goneNanos) + ", Welcome read " + ms(welcomeNanos - r.goneNanos)
-        + ", proof written " + ms(proofNanos - r.goneNanos) + ", clock and MAC set " + ms(System.nanoTime() - r.goneNanos));
+        + ", proof written " + ms(proofNanos - r.goneNanos) + ", clock and MAC set " + ms(setNanos - r.goneNanos)
+        + " (" + how + "); interfaces found " + ms(foundNanos - r.goneNanos) + ", Hello loop woke " + ms(r.checkNanos - r.goneNanos)
+        + ", identity read " + ms(r.readNanos - r.goneNanos));
   }
 
   /**
@@ -308,9 +313,14 @@ final class Agent implements AutoCloseable {
     final String mac;
     final long goneNanos;
     final long takenNanos;
+    /** When the Hello loop began to check the identity, and when it had read it. */
+    final long checkNanos;
+    final long readNanos;
     volatile long helloNanos;
 
-    Resumed(VmIdentity.Values next, String previousMac, long goneNanos, long takenNanos) {
+    Resumed(VmIdentity.Values next, String previousMac, long goneNanos, long checkNanos, long readNanos, long takenNanos) {
+      this.checkNanos = checkNanos;
+      this.readNanos = readNanos;
       this.instanceId = next.instanceId();
       this.hostname = next.hostname();
       this.previousMac = previousMac;
@@ -379,7 +389,9 @@ final class Agent implements AutoCloseable {
    * as a new agent start (nothing of the template's session is carried over).
    */
   private Resumed checkIdentity() {
+    long checkNanos = System.nanoTime();
     VmIdentity.Values next = identity.read().orElse(null);
+    long readNanos = System.nanoTime();
     if (next == null || next.instanceId().equals(hello.getInstanceId())) {
       current = next == null ? current : next;
       return null;
@@ -389,7 +401,7 @@ final class Agent implements AutoCloseable {
     // Resumed again before a Welcome came: the MAC the interface has is still the first template's.
     Resumed before = resumed;
     Resumed r = new Resumed(next, before != null ? before.previousMac : current == null ? "" : current.mac(), hostGoneNanos,
-        System.nanoTime());
+        checkNanos, readNanos, System.nanoTime());
     current = next;
     resumed = r;
     // Only the hostname of the guest's facts changed (the OS, kernel and architecture are the template's).

@@ -6,6 +6,7 @@ import dev.vmlet.proto.agent.v1.ExecInput;
 import dev.vmlet.proto.agent.v1.ExecOutput;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
+import dev.vmlet.proto.agent.v1.NativeSetup;
 import dev.vmlet.proto.agent.v1.StreamError;
 import java.io.File;
 import java.io.IOException;
@@ -253,27 +254,62 @@ final class ExecRunner implements Runnable {
   }
 
   /**
-   * posix_spawn's set-up (JNA and libc, {@link PosixSpawn}), made on a thread of its own after
-   * the first exec ended, never on an exec's path: under TCG it took seconds (about 7 s at load 8),
-   * which a VM's first exec, or a clone of a template saved before it finished, would otherwise
-   * wait for. Until it is done, programs start through the JDK's launcher and a setsid.
+   * The agent's native set-up: posix_spawn ({@link PosixSpawn}) and the clone's clock and MAC calls
+   * ({@link NativeIdentity}), through JNA and libc, made on a thread of its own after the first exec
+   * ended, never on an exec's path: under TCG it took seconds (about 7 s at load 8), which a VM's
+   * first exec would otherwise wait for. Until it is done, programs start through the JDK's launcher
+   * and a setsid. The daemon waits for it before it saves a template (GuestInfoReply.native_setup),
+   * so that the template holds it done.
    */
   static final class SpawnLoad {
     private static final java.util.concurrent.atomic.AtomicBoolean BEGUN = new java.util.concurrent.atomic.AtomicBoolean();
     private static volatile boolean done;
+    private static volatile NativeSetup state = NativeSetup.NATIVE_SETUP_PENDING;
 
     private SpawnLoad() {}
 
+    /** Whether programs start with posix_spawn now. */
     static boolean done() {
       return done;
     }
 
+    /** Where the set-up is: pending until it finished, then ready or unavailable. */
+    static NativeSetup state() {
+      return state;
+    }
+
     static void begin() {
       if (BEGUN.compareAndSet(false, true)) {
-        Thread t = new Thread(() -> done = PosixSpawn.available(), "posix-spawn-load");
+        Thread t = new Thread(() -> {
+          done = PosixSpawn.available();
+          boolean identity = NativeIdentity.load();
+          rehearse();
+          state = done || identity ? NativeSetup.NATIVE_SETUP_READY : NativeSetup.NATIVE_SETUP_UNAVAILABLE;
+        }, "posix-spawn-load");
         t.setDaemon(true);
         t.start();
       }
+    }
+  }
+
+  /**
+   * Runs once, changing nothing, what a clone of a template saved from now on runs first: an exec of
+   * {@code true} through posix_spawn (the first exec before the set-up went the JDK's way, so
+   * libc's posix_spawn calls were not yet bound through JNA, nor this path's classes loaded), and the
+   * clone's taking of its identity with nothing changed ({@link VmIdentity#rehearse}). Its first exec then finds them all in the template's
+   * memory instead of binding and loading them: under TCG that was about 0.8 s of a clone's first exec
+   * (docs/benchmarks.md). Output discarded; a failure only means the clone does that work itself.
+   */
+  private static void rehearse() {
+    try {
+      if (SpawnLoad.done()) {
+        new ExecRunner(0, ExecStart.newBuilder().addArgv("true").build(), f -> { }).run();
+      }
+      if (Files.exists(VmIdentity.FW_CFG)) { // a VM of vmlet's, which can be saved as a template (not a test's host)
+        VmIdentity.rehearse();
+      }
+    } catch (RuntimeException e) {
+      LOG.fine("exec and clone paths not rehearsed: " + e);
     }
   }
 

@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
 import dev.vmlet.proto.agent.v1.GuestDisk;
 import dev.vmlet.proto.agent.v1.GuestInfoReply;
 import dev.vmlet.proto.agent.v1.NetworkAddress;
+import dev.vmlet.proto.agent.v1.NativeSetup;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.util.Collections;
@@ -90,7 +91,9 @@ final class GuestFacts {
   static GuestInfoReply info(String agentVersion) {
     SmbiosSettings smbios = SmbiosSettings.current();
     var b = GuestInfoReply.newBuilder().setGuest(read()).setAgentVersion(agentVersion).setAgentIsRoot(isRoot())
-        .addAllCredentialNames(smbios.credentialNames()).setHttpProxy(smbios.httpProxyShown());
+        .addAllCredentialNames(smbios.credentialNames()).setHttpProxy(smbios.httpProxyShown())
+        // Windows guests start programs the JDK's way and never make the set-up.
+        .setNativeSetup(GuestPlatform.current().isWindows() ? NativeSetup.NATIVE_SETUP_UNAVAILABLE : ExecRunner.SpawnLoad.state());
     try {
       for (var nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
         for (var a : nif.getInterfaceAddresses()) {

@@ -104,14 +104,68 @@ final class VmIdentity {
   }
 
   /**
-   * Sets the guest's clock to the host's (Unix ms; 0: leaves it) with {@code date}, then gives
-   * {@code interfaces} (those that had the template's MAC) the MAC {@code mac} with {@code ip}: a
-   * process each (0.05-0.8 s each under TCG, the first a resumed guest starts the dearest). One
-   * shell running both was no faster (docs/benchmarks.md), nor JNA's libc calls, whose own set-up
-   * in the guest took longer than the processes.
+   * Sets the guest's clock to the host's (Unix ms; 0: leaves it), then gives {@code interfaces}
+   * (those that had the template's MAC) the MAC {@code mac}: through libc ({@link NativeIdentity},
+   * a few ms) where the agent's native set-up was done before the template was saved, else, and
+   * for a step whose call fails, with {@code date} and {@code ip}: a process each, 0.05-0.8 s each
+   * under TCG (the first a resumed guest starts the dearest).
+   *
+   * @return how each step was done, for the agent's log line ("clock by libc, MAC of eth0 by ip")
    */
-  static void setClockAndMac(long unixMs, List<String> interfaces, String mac) {
-    commands(unixMs, interfaces, mac, isBusybox(Path.of("/bin/date"))).forEach(VmIdentity::run);
+  static String setClockAndMac(long unixMs, List<String> interfaces, String mac) {
+    return setClockAndMac(unixMs, interfaces, mac, NativeIdentity.ready() ? LIBC : null, VmIdentity::run,
+        isBusybox(Path.of("/bin/date")));
+  }
+
+  /** The calls that set the clock and a MAC without a process. */
+  interface Calls {
+    void setClock(long unixMs) throws IOException;
+
+    void setMac(String dev, String mac) throws IOException;
+  }
+
+  static final Calls LIBC = new Calls() {
+    @Override
+    public void setClock(long unixMs) throws IOException {
+      NativeIdentity.setClock(unixMs);
+    }
+
+    @Override
+    public void setMac(String dev, String mac) throws IOException {
+      NativeIdentity.setMac(dev, mac);
+    }
+  };
+
+  /**
+   * As {@link #setClockAndMac(long, List, String)} with {@code calls} (null: none) and {@code
+   * processes} (runs a command; true when it exited 0): each step through {@code calls} first,
+   * through its process when that fails.
+   */
+  static String setClockAndMac(long unixMs, List<String> interfaces, String mac, Calls calls,
+      java.util.function.Predicate<List<String>> processes, boolean busyboxDate) {
+    List<String> done = new ArrayList<>();
+    List<List<String>> commands = commands(unixMs, interfaces, mac, busyboxDate);
+    for (List<String> command : commands) {
+      boolean clock = command.get(0).equals("date");
+      String what = clock ? "clock" : "MAC of " + command.get(4);
+      long t0 = System.nanoTime();
+      if (calls != null) {
+        try {
+          if (clock) {
+            calls.setClock(unixMs);
+          } else {
+            calls.setMac(command.get(4), mac);
+          }
+          done.add(what + " by libc in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+          continue;
+        } catch (IOException | RuntimeException e) {
+          LOG.warning("cannot set the " + what + " through libc (" + e.getMessage() + "); running " + command.get(0));
+        }
+      }
+      boolean ok = processes.test(command);
+      done.add(what + " by " + command.get(0) + (ok ? "" : " (failed)") + " in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+    }
+    return done.isEmpty() ? "nothing to set" : String.join(", ", done);
   }
 
   /** The clock's {@code date} and each interface's {@code ip link set}, checked: an unknown clock or a bad MAC gives none. */
@@ -128,9 +182,17 @@ final class VmIdentity {
     return out;
   }
 
-  /** {@code date -s}'s argument for {@code unixMs}: whole seconds for busybox's {@code date} (it refuses a fraction). */
+  /**
+   * {@code date -s}'s argument for {@code unixMs} (&gt; 0): whole seconds for busybox's {@code date}
+   * (it refuses a fraction). Not String.format: its first use in a clone loads the JDK's locale data,
+   * 1.2 s of a Debian clone's first exec under TCG (DebianTemplateIT, docs/benchmarks.md).
+   */
   static String dateArgument(long unixMs, boolean busyboxDate) {
-    return busyboxDate ? "@" + Math.round(unixMs / 1000.0) : String.format("@%d.%03d", unixMs / 1000, unixMs % 1000);
+    if (busyboxDate) {
+      return "@" + Math.round(unixMs / 1000.0);
+    }
+    String millis = Long.toString(unixMs % 1000);
+    return "@" + unixMs / 1000 + "." + "000".substring(millis.length()) + millis;
   }
 
   /** Whether {@code tool} is busybox's applet (a link to the busybox binary). */
@@ -140,6 +202,22 @@ final class VmIdentity {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /**
+   * What a clone runs to take its identity, run so that it changes nothing: the hostname it has
+   * written again, 32 zero bytes mixed into the random pool (mixed, not credited: they take nothing
+   * from it), an interface list read, the clock and MAC with nothing to set, and the empty datagram
+   * to the gateway's discard port (the clone's {@link #announce}, which otherwise loads the JDK's
+   * datagram classes in the clone while its first exec runs). In a template's source (the agent's
+   * native set-up) this loads and links that code in the memory the template saves, instead of in
+   * each clone, where under TCG every first use is slow (docs/benchmarks.md).
+   */
+  static void rehearse() {
+    GuestFacts.firstLine(Path.of("/proc/sys/kernel/hostname")).ifPresent(h -> adopt(new Values("", h, "", new byte[32])));
+    interfacesWith("00:00:00:00:00:00");
+    setClockAndMac(0, List.of(), "");
+    announce(ROUTES);
   }
 
   /** The interfaces whose MAC is {@code mac} now; none for "". */

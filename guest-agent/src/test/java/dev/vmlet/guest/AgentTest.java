@@ -8,6 +8,7 @@ import dev.vmlet.proto.agent.v1.ExecOutput;
 import dev.vmlet.proto.agent.v1.ExecStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import dev.vmlet.proto.agent.v1.Hello;
+import dev.vmlet.proto.agent.v1.NativeSetup;
 import dev.vmlet.proto.agent.v1.Welcome;
 import java.io.ByteArrayOutputStream;
 import java.net.StandardProtocolFamily;
@@ -184,6 +185,18 @@ class AgentTest {
   }
 
   @Test
+  void nativeSetup_isReportedReady_onceTheSetUpAfterAnExecEnded() throws Exception {
+    Assumptions.assumeTrue(System.getProperty("os.name").equals("Linux"), "Linux only");
+    welcome();
+    exec(9, "true"); // begins the set-up (other tests of this JVM may have begun it already)
+    Poll.until("the native set-up", Duration.ofSeconds(60),
+        () -> GuestFacts.info("t").getNativeSetup() == NativeSetup.NATIVE_SETUP_READY);
+    // Both halves are set up: programs start with posix_spawn, and the clock and MAC calls are bound.
+    assertThat(ExecRunner.SpawnLoad.done()).isTrue();
+    assertThat(NativeIdentity.ready()).isTrue();
+  }
+
+  @Test
   void exec_whenPosixSpawnIsAvailable_isUsedOnLinux() {
     // Debian 12 and the micro image have glibc 2.36; this build machine too. A libc without
     // addclosefrom_np (before 2.34) or musl falls back to the JDK's launcher and a setsid.
@@ -258,6 +271,9 @@ class AgentTest {
     assertThat(VmIdentity.commands(1_796_198_325_631L, List.of(), "", false))
         .containsExactly(List.of("date", "-u", "-s", "@1796198325.631"));
     assertThat(VmIdentity.commands(0, List.of("eth0"), "not-a-mac", true)).isEmpty();
+    assertThat(VmIdentity.dateArgument(1_796_198_325_005L, false)).isEqualTo("@1796198325.005");
+    assertThat(VmIdentity.dateArgument(1_796_198_325_050L, false)).isEqualTo("@1796198325.050");
+    assertThat(VmIdentity.dateArgument(1_796_198_325_000L, false)).isEqualTo("@1796198325.000");
   }
 
   @Test

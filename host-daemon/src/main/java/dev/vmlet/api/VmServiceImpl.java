@@ -306,7 +306,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void createTemplate(CreateTemplateRequest req, StreamObserver<Template> out) {
-    unary(out, () -> TemplateProtos.template(manager.createTemplate(req.getVm(), req.getName())));
+    unary(out, () -> TemplateProtos.template(manager.createTemplate(req.getVm(), req.getName(), req.getSkipAgentSetup())));
   }
 
   @Override

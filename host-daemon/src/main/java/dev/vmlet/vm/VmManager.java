@@ -211,7 +211,12 @@ public final class VmManager implements AutoCloseable {
    * state and its disks, frozen. The VM is paused while it is saved and runs on afterwards.
    */
   public TemplateInfo createTemplate(String vmName, String template) {
-    return templates.create(vms.require(vmName), template);
+    return createTemplate(vmName, template, false);
+  }
+
+  /** As {@link #createTemplate(String, String)}; {@code skipAgentSetup}: save at once, without waiting for the agent's native set-up. */
+  public TemplateInfo createTemplate(String vmName, String template, boolean skipAgentSetup) {
+    return templates.create(vms.require(vmName), template, skipAgentSetup);
   }
 
   public List<TemplateInfo> listTemplates() {

@@ -3,6 +3,7 @@ package dev.vmlet.vm;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
+import dev.vmlet.agent.AgentLink;
 import dev.vmlet.disk.QemuImg;
 import dev.vmlet.fs.FileTrees;
 import dev.vmlet.proto.agent.v1.Hello;
@@ -87,12 +88,24 @@ final class VmTemplates {
     return root.resolve(name);
   }
 
-  /** Saves {@code vm} as template {@code name}; the VM keeps running. */
-  TemplateInfo create(VmRuntime vm, String name) {
+  /**
+   * Saves {@code vm} as template {@code name}; the VM keeps running. Unless {@code skipAgentSetup},
+   * first waits (bounded, outside the VM's lock) for its agent's native set-up ({@link AgentSetupWait}).
+   */
+  TemplateInfo create(VmRuntime vm, String name, boolean skipAgentSetup) {
     validateName(name);
     Path dir = dirOf(name);
     if (Files.exists(dir)) {
       throw new VmException(Kind.ALREADY_EXISTS, "a template named '" + name + "' already exists (see: vmlet template list)");
+    }
+    String setup = "the agent's native set-up not waited for (asked so)";
+    if (!skipAgentSetup) {
+      synchronized (vm) {
+        refuseUnsaveable(vm, vm.record()); // what cannot be saved is refused before the wait, not after it
+      }
+      AgentLink link = vm.now().readyAgent();
+      setup = link == null ? "no agent link to wait on" : AgentSetupWait.await(AgentSetupWait.over(link), clock, d -> Thread.sleep(d.toMillis()),
+          AgentSetupWait.BOUND).describe();
     }
     synchronized (vm) {
       VmRecord r = vm.record();
@@ -138,7 +151,7 @@ final class VmTemplates {
         }
         LOG.info("template " + name + ": saved from VM " + vm.name() + " (" + r.instanceId() + "), device state " + stateBytes
             + " bytes, " + (memory == null ? "RAM in the state" : "RAM in a file of " + memory.bytes() + " bytes, "
-            + memory.allocatedBytes() + " allocated"));
+            + memory.allocatedBytes() + " allocated") + "; " + setup);
         return get(name);
       } catch (IOException | RuntimeException e) {
         FileTrees.deleteTree(tmp);

@@ -36,32 +36,65 @@ class CloneBench {
     int runs = Bench.runs();
     int clones = Integer.getInteger("bench.clones", 10);
     try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
+      // The template as CreateTemplate makes it (after the agent's native set-up) and, to compare in
+      // turns, one saved at once from a VM that ran no exec: its agent holds no JNA, so its clones set
+      // the clock and MAC with date and ip and start their first program the JDK's way (the way
+      // before templates waited for that set-up). -Dbench.clone.compare=false leaves that one out.
+      boolean compare = Boolean.parseBoolean(System.getProperty("bench.clone.compare", "true"));
       node.start("src", MEMORY_MIB);
+      long made = System.nanoTime();
       Template t = node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
           .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl").setVm("src").build());
+      Bench.report("micro template: CreateTemplate, the agent's native set-up waited for (s)", String.format("%.2f",
+          (System.nanoTime() - made) / 1e9));
       node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("src").setForce(true).build());
       Bench.report("micro template (" + MEMORY_MIB + " MiB guest): saved state / everything (MiB)",
           String.format("%.1f / %.1f", t.getStateBytes() / 1048576.0, t.getSizeBytes() / 1048576.0));
+      if (compare) {
+        node.start("src-old", MEMORY_MIB);
+        made = System.nanoTime();
+        node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
+            .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-old").setVm("src-old").setSkipAgentSetup(true).build());
+        Bench.report("micro template: CreateTemplate with skip_agent_setup, no exec before (s)", String.format("%.2f",
+            (System.nanoTime() - made) / 1e9));
+        delete(node, "src-old");
+      }
 
       List<Launch> cold = new ArrayList<>();
       List<Launch> clone = new ArrayList<>();
+      List<Launch> oldClone = new ArrayList<>();
       List<String> guestLines = new ArrayList<>();
+      List<String> oldGuestLines = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
         cold.add(launchToExec(node, "cold" + i, ""));
         clone.add(launchToExec(node, "clone" + i, "tpl"));
         guestLines.addAll(Files.readAllLines(node.vmStateDir("clone" + i).resolve("console.log")));
         delete(node, "cold" + i);
         delete(node, "clone" + i);
+        if (compare) {
+          oldClone.add(launchToExec(node, "old" + i, "tpl-old"));
+          oldGuestLines.addAll(Files.readAllLines(node.vmStateDir("old" + i).resolve("console.log")));
+          delete(node, "old" + i);
+        }
       }
       Bench.report("micro: launch to exec answered, cold boot (s)", Bench.stats(seconds(cold, Launch::exec), "%.2f"));
       Bench.report("micro: launch to exec answered, clone of a template (s)", Bench.stats(seconds(clone, Launch::exec), "%.2f"));
+      if (compare) {
+        Bench.report("micro: launch to exec answered, clone of a template saved without the agent's native set-up (s)",
+            Bench.stats(seconds(oldClone, Launch::exec), "%.2f"));
+        Bench.report("micro clone without the native set-up, s after CreateVm was called: WaitAgentReady returned",
+            Bench.stats(seconds(oldClone, Launch::ready), "%.2f"));
+        Bench.report("micro clone without the native set-up: a second exec of true (s)",
+            Bench.stats(seconds(oldClone, Launch::secondExec), "%.2f"));
+        reportGuestBreakdown("micro clone without the native set-up", oldGuestLines);
+      }
       Bench.report("micro clone, s after CreateVm was called: CreateVm returned", Bench.stats(seconds(clone, Launch::created), "%.2f"));
       Bench.report("micro clone, s after CreateVm was called: WaitAgentReady returned", Bench.stats(seconds(clone, Launch::ready), "%.2f"));
       Bench.report("micro clone, s after CreateVm was called: exec of true answered", Bench.stats(seconds(clone, Launch::exec), "%.2f"));
       Bench.report("micro clone: a second exec of true (s)", Bench.stats(seconds(clone, Launch::secondExec), "%.2f"));
       Bench.report("micro cold boot: a second exec of true (s)", Bench.stats(seconds(cold, Launch::secondExec), "%.2f"));
       reportCloneBreakdown(tmp.resolve("daemon.log"));
-      reportGuestBreakdown(guestLines);
+      reportGuestBreakdown("micro clone", guestLines);
       new Bench.Chart("clone-launch.png", "Micro VM: launch to exec answered (s, medians, same run)", "s")
           .bar("seconds", "cold boot", Bench.median(seconds(cold, Launch::exec)))
           .bar("seconds", "clone of a template", Bench.median(seconds(clone, Launch::exec)))
@@ -128,23 +161,40 @@ class CloneBench {
   private static final Pattern GUEST = Pattern.compile("resumed in a new VM: .*; ms after the host was seen gone: identity taken (\\d+),"
       + " Hello written (\\d+), Welcome read (\\d+), proof written (\\d+), clock and MAC set (\\d+)");
 
+  private static final Pattern MORE = Pattern.compile("interfaces found (\\d+), Hello loop woke (\\d+), identity read (\\d+)");
+
   /** Where the clones' starts went in the guest, from the agent's line in their console logs: medians over the runs. */
-  private static void reportGuestBreakdown(List<String> consoleLines) {
-    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set (date, ip)"};
+  private static void reportGuestBreakdown(String what, List<String> consoleLines) {
+    String[] names = {"identity taken (hostname, seed)", "Hello written", "Welcome read", "proof written", "clock and MAC set",
+        "Hello loop woke", "identity read (fw_cfg)", "interfaces with the old MAC found (after the proof)"};
     List<List<Double>> steps = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       steps.add(new ArrayList<>());
     }
+    java.util.Map<String, Integer> ways = new java.util.TreeMap<>();
+    List<String> timed = new ArrayList<>();
     for (String line : consoleLines) {
       Matcher m = GUEST.matcher(line);
       if (m.find()) {
-        for (int i = 0; i < names.length; i++) {
+        Matcher how = Pattern.compile("clock and MAC set \\d+ \\(([^)]*)\\)").matcher(line);
+        String said = how.find() ? how.group(1) : "not said";
+        ways.merge(said.replaceAll(" in \\d+ ms", ""), 1, Integer::sum);
+        timed.add(said);
+        for (int i = 0; i < 5; i++) {
           steps.get(i).add(Double.parseDouble(m.group(i + 1)) / 1000);
+        }
+        Matcher more = MORE.matcher(line);
+        if (more.find()) {
+          steps.get(5).add(Double.parseDouble(more.group(2)) / 1000);
+          steps.get(6).add(Double.parseDouble(more.group(3)) / 1000);
+          steps.get(7).add(Double.parseDouble(more.group(1)) / 1000);
         }
       }
     }
+    Bench.report(what + ", in the guest: how the clock and MAC were set (clones)", ways.toString());
+    Bench.report(what + ", in the guest: each clone's clock and MAC steps", String.join(" | ", timed));
     for (int i = 0; i < names.length; i++) {
-      Bench.report("micro clone, in the guest, s after its agent saw the host gone (the resume): " + names[i],
+      Bench.report(what + ", in the guest, s after its agent saw the host gone (the resume): " + names[i],
           steps.get(i).isEmpty() ? "not in the clones' console logs" : Bench.stats(steps.get(i), "%.2f"));
     }
   }

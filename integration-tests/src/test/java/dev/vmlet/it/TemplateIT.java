@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vmlet.client.DaemonClient;
+import dev.vmlet.common.testing.Poll;
 import dev.vmlet.guest.TokenSessions;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
 import dev.vmlet.proto.v1.CreateVmRequest;
@@ -20,6 +21,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -143,6 +145,8 @@ class TemplateIT {
       // The clock is now, not the template's moment.
       long guestSecs = Long.parseLong(sh(name, "date +%s"));
       assertThat(Math.abs(guestSecs - System.currentTimeMillis() / 1000)).isLessThan(10);
+      // The template was saved after the agent's native set-up: clock and MAC through libc, no process.
+      assertThat(resumedLine(name)).contains("clock by libc", "MAC of eth0 by libc");
     }
     assertThat(a.getInstanceId()).isNotEqualTo(b.getInstanceId());
     // A clone did not boot: no boot breakdown from the template's boot clock (the source has one).
@@ -225,19 +229,38 @@ class TemplateIT {
     client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder().setSpec(VmSpec.newBuilder()
         .setName("bl-src").setMemoryMib(256).setBalloon(true)).setStart(true).build());
     Guests.waitReady(client, "bl-src");
+    // Saved at once (skip_agent_setup), and bl-src ran no exec: its agent never made its native set-up, so its clone
+    // sets the clock and MAC the other way, with date and ip (as clones of templates made before that set-up did).
     Template bl = client.vms().withDeadlineAfter(300, TimeUnit.SECONDS)
-        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-bl").setVm("bl-src").build());
+        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-bl").setVm("bl-src").setSkipAgentSetup(true).build());
     assertThat(bl.getStateBytes()).isGreaterThan(64L << 20);
     assertThat(testDaemon.paths.stateDir().resolve("templates/tpl-bl/memory")).doesNotExist();
     Vm blClone = create("bl-clone", "tpl-bl");
     assertThat(blClone.getQemuCommand()).contains("-incoming defer").doesNotContain("memory-backend-file");
     assertThat(sh("bl-clone", "hostname")).isEqualTo("bl-clone");
+    assertThat(resumedLine("bl-clone")).contains("clock by date", "MAC of eth0 by ip").doesNotContain("libc", "failed");
+    String identity = sh("bl-clone", "cat /sys/firmware/qemu_fw_cfg/by_name/opt/dev.vmlet/identity/raw");
+    assertThat(sh("bl-clone", "cat /sys/class/net/eth0/address")).isEqualTo(identity.lines()
+        .filter(l -> l.startsWith("mac=")).findFirst().orElseThrow().substring(4));
+    assertThat(Math.abs(Long.parseLong(sh("bl-clone", "date +%s")) - System.currentTimeMillis() / 1000)).isLessThan(10);
 
     for (String vm : new String[] {"mv-clone", "mv-src", "bl-clone", "bl-src"}) {
       client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName(vm).setForce(true).build());
     }
     client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl-mv").build());
     client.vms().deleteTemplate(TemplateRef.newBuilder().setName("tpl-bl").build());
+  }
+
+  /** The agent's "resumed in a new VM" line in the clone's console log (the console link may write it a moment late). */
+  private static String resumedLine(String vm) throws Exception {
+    Path log = testDaemon.paths.vmStateDir(vm).resolve("console.log");
+    return Poll.forValue(vm + "'s resumed line in " + log, Duration.ofSeconds(20), () -> {
+      try (var lines = Files.lines(log, java.nio.charset.StandardCharsets.ISO_8859_1)) {
+        return lines.filter(l -> l.contains("resumed in a new VM")).findFirst().orElse(null);
+      } catch (java.nio.file.NoSuchFileException e) {
+        return null;
+      }
+    });
   }
 
   private static String sha256(Path file) throws Exception {
