@@ -21,7 +21,8 @@ import java.util.TreeMap;
  * -Dbench.agents=main,this}), so that a busy moment of the machine hits each alike: each run
  * restarts the guest's agent as each variant in order and pushes and pulls the same file. A
  * variant is the bundle's agent unless {@code -Dbench.agent.LABEL.jar=HOST_PATH} names another
- * jar (main's build, say), with extra JVM flags from {@code -Dbench.agent.LABEL.flags=...}.
+ * jar (main's build, say), with extra JVM flags from {@code -Dbench.agent.LABEL.flags=...} and
+ * an extra sed expression on the bundle's agent.sh from {@code -Dbench.agent.LABEL.sed=...}.
  *
  * <p>Beside throughput it prints, per variant, the guest CPU per MiB of each of the agent's
  * threads (from {@code /proc/PID/task/TID/stat} in the guest, summed by thread name) and the
@@ -76,7 +77,9 @@ final class AgentTurns {
       assertThat(label).as("an agent variant's label").matches("[A-Za-z0-9_-]+");
       String jar = System.getProperty("bench.agent." + label + ".jar", "");
       String flags = System.getProperty("bench.agent." + label + ".flags", "");
+      String extraSed = System.getProperty("bench.agent." + label + ".sed", "");
       assertThat(flags).as("flags of agent variant " + label).doesNotContain("'").doesNotContain("|");
+      assertThat(extraSed).as("sed expression of agent variant " + label).doesNotContain("'");
       String script = DIR + "/agent-" + label + ".sh";
       // The flags go last, just before -cp: after the script's own, so that they win, and after
       // its -XX:+UnlockDiagnosticVMOptions.
@@ -87,9 +90,12 @@ final class AgentTurns {
         vm.push(DIR + "/agent-" + label + ".jar", Files.readAllBytes(Path.of(jar)));
         sed += "; s|-cp vmlet-agent.jar|-cp agent-" + label + ".jar|; s|-XX:SharedArchiveFile=agent.jsa||";
       }
+      if (!extraSed.isEmpty()) {
+        sed += "; " + extraSed; // e.g. /agent-tcg-flags/d: the JVM's intrinsics as main had them
+      }
       vm.sh("sed '" + sed + "' " + DIR + "/agent.sh.bundle > " + script + " && chmod +x " + script);
       Bench.report("agent variant " + label, (jar.isEmpty() ? "the bundle's jar" : jar) + (flags.isEmpty() ? "" : ", flags " + flags)
-          + ": " + vm.sh("grep 'runtime/bin/java' " + script).strip());
+          + (extraSed.isEmpty() ? "" : ", sed " + extraSed) + ": " + vm.sh("grep -v '^#' " + script + " | tail -n 3").strip().replace('\n', ' '));
     }
   }
 
@@ -120,6 +126,9 @@ final class AgentTurns {
     long n1 = System.nanoTime();
     assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
     rates.computeIfAbsent(label + " out", k -> new ArrayList<>()).add(AgentTransferBench.mbps(data.length, System.nanoTime() - n1));
+    // Progress for whoever watches the log (the BENCH lines come at the end).
+    System.out.printf("agent variant %s: push %.1f MB/s, pull %.1f MB/s%n", label, rates.get(label + " in").get(rates.get(label + " in").size() - 1),
+        rates.get(label + " out").get(rates.get(label + " out").size() - 1));
     Map<String, Double> t2 = threads();
     double h2 = hostCpuSeconds();
     add(label + " in", t0, t1);
