@@ -50,6 +50,8 @@ final class AgentTurns {
   private final Map<String, List<Double>> rates = new LinkedHashMap<>();
   private final Map<String, Map<String, Double>> threadCpu = new LinkedHashMap<>();
   private final Map<String, Double> hostCpu = new LinkedHashMap<>();
+  /** The agent's resident memory after each round's push and pull (MiB). */
+  private final Map<String, List<Double>> rss = new LinkedHashMap<>();
 
   /**
    * Installs each variant next to the bundle's agent.sh, runs {@code runs} rounds of push then
@@ -131,6 +133,7 @@ final class AgentTurns {
         rates.get(label + " out").get(rates.get(label + " out").size() - 1));
     Map<String, Double> t2 = threads();
     double h2 = hostCpuSeconds();
+    rss.computeIfAbsent(label, k -> new ArrayList<>()).add(AgentTransferBench.agentRssMib(vm));
     add(label + " in", t0, t1);
     add(label + " out", t1, t2);
     hostCpu.merge(label + " in", h1 - h0, Double::sum);
@@ -174,6 +177,8 @@ final class AgentTurns {
       Bench.report("vmlet agent [" + label + "], " + sizeMib + " MiB guest to host (MB/s)", Bench.stats(out, "%.1f"));
       chart.bar("vmlet agent [" + label + "]", "host to guest", Bench.median(in)).bar("vmlet agent [" + label + "]", "guest to host",
           Bench.median(out));
+      Bench.report("vmlet agent [" + label + "], resident memory in the guest after a push and a pull (MiB)",
+          Bench.stats(rss.get(label), "%.1f"));
       double mib = (double) runs * sizeMib;
       for (String dir : List.of("in", "out")) {
         StringBuilder b = new StringBuilder();
