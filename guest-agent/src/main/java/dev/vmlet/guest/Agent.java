@@ -95,7 +95,7 @@ final class Agent implements AutoCloseable {
     }
     this.hello = h.build();
     this.helloInterval = helloInterval;
-    FilePushes pushes = new FilePushes(this::onWorker);
+    FilePushes pushes = FilePushes.forCpus(Runtime.getRuntime().availableProcessors(), this::onWorker);
     this.streams = new Streams(policy, this::sink, pushes);
     GuestPlatform platform = GuestPlatform.current();
     this.handlers = handlers(new ExecRequests(streams, platform, GuestFacts.isRoot()), new FileRequests(streams, pushes),

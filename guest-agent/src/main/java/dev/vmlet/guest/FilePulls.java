@@ -28,10 +28,11 @@ import java.util.concurrent.TimeUnit;
  * then FileDone with the whole file's size and SHA-256 (so the host can check it end to end, also
  * when it resumed from an offset); or one StreamError.
  *
- * <p>Two stages, one thread each: a reader reads the file and updates the digest into a few
- * buffers of its own ({@value #BUFFERS} chunks ahead at most), and the pull's worker frames each
- * chunk and writes it to the port within the window. Under TCG the guest's CPU is what limits a
- * pull, and the two halves of the work then run on the guest's two vCPUs at once.
+ * <p>With two vCPUs or more, two stages, one thread each: a reader reads the file and updates the
+ * digest into a few buffers of its own ({@value #BUFFERS} chunks ahead at most), and the pull's
+ * worker frames each chunk and writes it to the port within the window. Under TCG the guest's CPU
+ * is what limits a pull, and the two halves of the work then run on two vCPUs at once. With one
+ * vCPU the worker does both in turn.
  */
 final class FilePulls {
   /** Chunks the reader may be ahead of the port: enough to cover a slow write, little memory. */
@@ -46,10 +47,24 @@ final class FilePulls {
     }
   }
 
+  /** Where the reading stage puts what it read. */
+  private interface Chunks {
+    /** A buffer to read the next chunk into. */
+    byte[] empty() throws InterruptedException;
+
+    /** {@code buf} holds the next {@code n} bytes, digested already. */
+    void full(byte[] buf, int n) throws IOException, InterruptedException;
+
+    /** The file ended: its size and SHA-256, the part before the offset included. */
+    void end(long size, String sha256) throws IOException, InterruptedException;
+  }
+
   /**
    * Sends a file. Blocking: run off the reader thread.
    *
-   * @param readers runs the pull's file reading and digest (a pool's thread)
+   * @param readers runs the pull's file reading and digest (a pool's thread); null: this thread
+   *     does it all in turn (a guest with one vCPU, where a second thread would only add a hand-off
+   *     per chunk)
    */
   static void pull(int stream, FileReadStart req, FrameSink sink, SendWindow window, Executor readers) {
     FutureTask<Void> reader = null;
@@ -70,6 +85,10 @@ final class FilePulls {
       int[] owner = GuestFiles.owner(file);
       sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(Files.size(file))
           .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis()).setUid(owner[0]).setGid(owner[1])).build());
+      if (readers == null) {
+        read(file, req.getOffset(), sent(stream, sink, window));
+        return;
+      }
       BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
       for (int i = 0; i < BUFFERS; i++) {
         free.add(new byte[GuestFiles.CHUNK]);
@@ -80,26 +99,22 @@ final class FilePulls {
         String name = t.getName();
         t.setName("pull-reader"); // for per-thread profiles (the guest's /proc/PID/task/*/comm)
         try {
-          read(file, req.getOffset(), free, ready);
+          read(file, req.getOffset(), queued(free, ready));
         } finally {
           t.setName(name);
         }
         return null;
       });
       readers.execute(reader);
+      Chunks out = sent(stream, sink, window);
       while (true) {
         Chunk c = next(ready, reader);
         if (c.last()) {
-          sink.send(Frame.newBuilder().setStreamId(stream)
-              .setFileDone(FileDone.newBuilder().setSize(c.size()).setSha256(c.sha256())).build());
+          out.end(c.size(), c.sha256());
           return;
         }
-        window.acquire(c.length());
-        // Not copied: send encodes the frame before it returns, and the buffer goes back to the
-        // reader only after that.
-        sink.send(Frame.newBuilder().setStreamId(stream)
-            .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(c.buf(), 0, c.length()))).build());
-        free.add(c.buf());
+        out.full(c.buf(), c.length());
+        free.add(c.buf()); // only now: the frame that wrapped it has been written
       }
     } catch (IOException | RuntimeException e) {
       sink.sendOrLog(GuestFiles.error(stream, e));
@@ -110,6 +125,50 @@ final class FilePulls {
         reader.cancel(true); // ends a reader still waiting for a buffer (the window closed, the session ended)
       }
     }
+  }
+
+  /** Chunks sent as they come, within the window, from one buffer. */
+  private static Chunks sent(int stream, FrameSink sink, SendWindow window) {
+    byte[] buf = new byte[GuestFiles.CHUNK];
+    return new Chunks() {
+      @Override
+      public byte[] empty() {
+        return buf;
+      }
+
+      @Override
+      public void full(byte[] b, int n) throws IOException {
+        window.acquire(n);
+        // Not copied: send encodes the frame before it returns, and b is refilled only after.
+        sink.send(Frame.newBuilder().setStreamId(stream)
+            .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(b, 0, n))).build());
+      }
+
+      @Override
+      public void end(long size, String sha256) throws IOException {
+        sink.send(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(size).setSha256(sha256)).build());
+      }
+    };
+  }
+
+  /** Chunks handed to the sending thread through {@code ready}, in buffers it gives back through {@code free}. */
+  private static Chunks queued(BlockingQueue<byte[]> free, BlockingQueue<Chunk> ready) {
+    return new Chunks() {
+      @Override
+      public byte[] empty() throws InterruptedException {
+        return free.take();
+      }
+
+      @Override
+      public void full(byte[] buf, int n) {
+        ready.add(new Chunk(buf, n, 0, null));
+      }
+
+      @Override
+      public void end(long size, String sha256) {
+        ready.add(new Chunk(null, 0, size, sha256));
+      }
+    };
   }
 
   /** The reader's next chunk; its failure, or a reader that ended without its last chunk, as an exception. */
@@ -144,34 +203,29 @@ final class FilePulls {
     }
   }
 
-  /** The reader stage: the file from the start (digest only up to {@code offset}), then the end. */
-  private static void read(Path file, long offset, BlockingQueue<byte[]> free, BlockingQueue<Chunk> ready)
-      throws IOException, InterruptedException {
+  /** The reading stage: the file from the start (digested only up to {@code offset}), then the end. */
+  private static void read(Path file, long offset, Chunks out) throws IOException, InterruptedException {
     MessageDigest digest = GuestFiles.sha256();
     long size = 0;
     try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = out.empty();
       // Resuming: the host has the first `offset` bytes; they count in the digest, unsent.
-      byte[] skip = free.take();
       while (size < offset) {
-        int n = in.readNBytes(skip, 0, (int) Math.min(skip.length, offset - size));
+        int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, offset - size));
         if (n <= 0) {
           throw new IllegalArgumentException("offset " + offset + " is past the end of " + file + " (" + size + " bytes)");
         }
-        digest.update(skip, 0, n);
-        size += n;
-      }
-      free.add(skip);
-      while (true) {
-        byte[] buf = free.take();
-        int n = in.readNBytes(buf, 0, buf.length);
-        if (n <= 0) {
-          break;
-        }
         digest.update(buf, 0, n);
         size += n;
-        ready.add(new Chunk(buf, n, 0, null));
+      }
+      int n;
+      while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
+        digest.update(buf, 0, n);
+        size += n;
+        out.full(buf, n);
+        buf = out.empty();
       }
     }
-    ready.add(new Chunk(null, 0, size, HexFormat.of().formatHex(digest.digest())));
+    out.end(size, HexFormat.of().formatHex(digest.digest()));
   }
 }

@@ -49,11 +49,32 @@ final class FilePushes {
   static final long LINGER_MS = 50;
 
   private final Map<Integer, Push> pushes = new ConcurrentHashMap<>();
+  /** Null: each chunk is written on the thread that received it. */
   private final Executor writers;
 
-  /** @param writers runs each push's writing: a pool's threads (a writer waits up to {@value #LINGER_MS} ms for its next chunk) */
-  FilePushes(Executor writers) {
+  private FilePushes(Executor writers) {
     this.writers = writers;
+  }
+
+  /**
+   * Pushes written on {@code writers}, a pool's threads (a writer waits up to {@value #LINGER_MS}
+   * ms for its next chunk before it gives its thread back).
+   */
+  static FilePushes onWriters(Executor writers) {
+    return new FilePushes(writers);
+  }
+
+  /**
+   * Pushes written on the thread that receives them, as before the writers: for a guest with one
+   * vCPU, where a second thread would only add a hand-off per chunk.
+   */
+  static FilePushes inline() {
+    return new FilePushes(null);
+  }
+
+  /** Writers for a guest with {@code cpus} vCPUs: the pool's with two or more, inline with one. */
+  static FilePushes forCpus(int cpus, Executor pool) {
+    return cpus > 1 ? onWriters(pool) : inline();
   }
 
   private static final class Push {
@@ -170,7 +191,11 @@ final class FilePushes {
       }
       p.draining = true;
     }
-    writers.execute(() -> drain(p));
+    if (writers == null) {
+      drainSteps(p, false);
+    } else {
+      writers.execute(() -> drain(p));
+    }
   }
 
   /** Runs the push's queued steps in order until none is left; a failure ends the push. */
@@ -179,18 +204,18 @@ final class FilePushes {
     String name = t.getName();
     t.setName("push-writer"); // for per-thread profiles (the guest's /proc/PID/task/*/comm)
     try {
-      drainSteps(p);
+      drainSteps(p, true);
     } finally {
       t.setName(name);
     }
   }
 
-  private void drainSteps(Push p) {
+  private void drainSteps(Push p, boolean linger) {
     while (true) {
       Step step;
       synchronized (p.queue) {
         step = p.queue.poll();
-        if (step == null && !p.ended) {
+        if (step == null && linger && !p.ended) {
           // The next chunk is usually on its way: a writer that waits a little for it is woken
           // instead of a new task handed to the pool for each chunk (under TCG a thread's start,
           // or a pool's hand-off that misses an idle thread, costs more than the wait).

@@ -5,6 +5,7 @@ import dev.vmlet.proto.agent.v1.DirListRequest;
 import dev.vmlet.proto.agent.v1.FileReadStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.file.Path;
+import java.util.concurrent.Executor;
 
 /**
  * The file frames from the host, each checked against the policy's paths first: a push
@@ -15,10 +16,13 @@ import java.nio.file.Path;
 final class FileRequests {
   private final Streams streams;
   private final FilePushes pushes;
+  /** Where a pull reads its file (null: on its own worker, in turn with sending; one vCPU). */
+  private final Executor pullReaders;
 
   FileRequests(Streams streams, FilePushes pushes) {
     this.streams = streams;
     this.pushes = pushes;
+    this.pullReaders = Runtime.getRuntime().availableProcessors() > 1 ? streams::submit : null;
   }
 
   void writeStart(Frame f) {
@@ -54,7 +58,7 @@ final class FileRequests {
 
   void readStart(Frame f) {
     FileReadStart req = f.getFileReadStart();
-    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window, streams::submit));
+    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window, pullReaders));
   }
 
   void list(Frame f) {

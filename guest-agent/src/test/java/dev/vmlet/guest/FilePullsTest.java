@@ -23,6 +23,8 @@ import java.util.concurrent.ThreadPoolExecutor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A pull reads and digests the file on a reader of its own while its worker frames and sends the
@@ -66,11 +68,14 @@ class FilePullsTest {
     return Files.write(dir.resolve("f"), b);
   }
 
-  @Test
-  void aPull_sendsInfoThenEveryChunkInOrder_thenTheDigest() throws Exception {
+  @ParameterizedTest(name = "reader on its own thread: {0}")
+  @ValueSource(booleans = {true, false})
+  void aPull_sendsInfoThenEveryChunkInOrder_thenTheDigest(boolean twoThreads) throws Exception {
     Path f = file(3 * GuestFiles.CHUNK * FilePulls.BUFFERS + 123); // more chunks than the reader may hold
     byte[] want = Files.readAllBytes(f);
-    FilePulls.pull(1, FileReadStart.newBuilder().setPath(f.toString()).build(), sink, new SendWindow(Long.MAX_VALUE / 2), readersPool);
+    FilePulls.pull(1, FileReadStart.newBuilder().setPath(f.toString()).build(), sink, new SendWindow(Long.MAX_VALUE / 2),
+        twoThreads ? readersPool : null);
+    assertThat(readers).hasSize(twoThreads ? 1 : 0);
     assertThat(sent.get(0).hasFileInfo()).isTrue();
     assertThat(sent.get(0).getFileInfo().getSize()).isEqualTo(want.length);
     assertThat(data.toByteArray()).isEqualTo(want);
@@ -80,12 +85,13 @@ class FilePullsTest {
     assertThat(sent).allSatisfy(fr -> assertThat(fr.getFileData().getData().size()).isLessThanOrEqualTo(GuestFiles.CHUNK));
   }
 
-  @Test
-  void aPullFromAnOffset_sendsTheRest_andDigestsTheWholeFile() throws Exception {
+  @ParameterizedTest(name = "reader on its own thread: {0}")
+  @ValueSource(booleans = {true, false})
+  void aPullFromAnOffset_sendsTheRest_andDigestsTheWholeFile(boolean twoThreads) throws Exception {
     Path f = file(100_000);
     byte[] want = Files.readAllBytes(f);
     FilePulls.pull(2, FileReadStart.newBuilder().setPath(f.toString()).setOffset(40_000).build(), sink,
-        new SendWindow(Long.MAX_VALUE / 2), readersPool);
+        new SendWindow(Long.MAX_VALUE / 2), twoThreads ? readersPool : null);
     assertThat(data.toByteArray()).isEqualTo(java.util.Arrays.copyOfRange(want, 40_000, want.length));
     assertThat(sent.get(sent.size() - 1).getFileDone().getSha256()).isEqualTo(sha(want));
   }

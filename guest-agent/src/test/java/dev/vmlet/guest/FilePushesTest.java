@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 class FilePushesTest {
   @TempDir Path dir;
   private final ArrayDeque<Runnable> writer = new ArrayDeque<>();
-  private final FilePushes pushes = new FilePushes(writer::add);
+  private final FilePushes pushes = FilePushes.onWriters(writer::add);
   private final List<Frame> sent = new CopyOnWriteArrayList<>();
   private final FrameSink sink = sent::add;
   private final AtomicLong credited = new AtomicLong();
@@ -84,6 +84,23 @@ class FilePushesTest {
     assertThat(sent).singleElement().satisfies(f -> assertThat(f.getFileDone().getSha256()).isEqualTo(sha(a, b)));
     assertThat(partsIn(dir)).isEmpty();
     assertThat(pushes.isOpen(1)).isFalse();
+  }
+
+  @Test
+  void withOneVcpu_aChunkIsWrittenBeforeDataReturns_andWithTwoOnTheWriter() throws Exception {
+    FilePushes one = FilePushes.forCpus(1, r -> {
+      throw new AssertionError("no writer with one vCPU");
+    });
+    one.start(6, FileWriteStart.newBuilder().setPath(dir.resolve("one").toString()).build(), sink, failures::incrementAndGet);
+    one.data(6, ByteString.copyFromUtf8("now"), credited::addAndGet);
+    assertThat(credited).hasValue(3);
+
+    FilePushes two = FilePushes.forCpus(2, writer::add);
+    two.start(7, FileWriteStart.newBuilder().setPath(dir.resolve("two").toString()).build(), sink, failures::incrementAndGet);
+    two.data(7, ByteString.copyFromUtf8("later"), credited::addAndGet);
+    assertThat(credited).hasValue(3);
+    runWriter();
+    assertThat(credited).hasValue(8);
   }
 
   @Test
@@ -138,7 +155,7 @@ class FilePushesTest {
   void onAPoolOfThreads_eightMiBInChunks_arriveWhole_andInOrder() throws Exception {
     ExecutorService pool = Executors.newCachedThreadPool();
     try {
-      FilePushes threaded = new FilePushes(pool);
+      FilePushes threaded = FilePushes.onWriters(pool);
       byte[] data = new byte[8 << 20];
       new Random(3).nextBytes(data);
       Path target = dir.resolve("big");
