@@ -147,14 +147,16 @@ final class AgentTurns {
 
   /** CPU seconds of each of the agent's threads, summed by thread name. */
   private Map<String, Double> threads() {
-    String out = vm.sh("p=$(pidof java); for t in /proc/$p/task/*; do printf '%s\\t' \"$(cat $t/comm)\"; "
-        + "awk '{sub(/^.*\\) /, \"\"); print $12 + $13}' $t/stat; done; echo \"tck $(getconf CLK_TCK)\"");
+    // One whole line per thread or none: a thread may end between the listing and the reads.
+    String out = vm.sh("p=$(pidof java); for t in /proc/$p/task/*; do c=$(cat $t/comm 2>/dev/null) && "
+        + "s=$(awk '{sub(/^.*\\) /, \"\"); print $12 + $13}' $t/stat 2>/dev/null) && [ -n \"$s\" ] && printf '%s\\t%s\\n' \"$c\" \"$s\"; "
+        + "done; echo \"tck $(getconf CLK_TCK)\"");
     Map<String, Double> ticks = new TreeMap<>();
     double hz = 100;
     for (String line : out.split("\n")) {
       if (line.startsWith("tck ")) {
         hz = Double.parseDouble(line.substring(4).strip());
-      } else if (line.contains("\t")) {
+      } else if (line.matches("[^\t]*\t[0-9]+")) {
         String[] f = line.split("\t");
         ticks.merge(f[0].strip(), Double.parseDouble(f[1].strip()), Double::sum);
       }
