@@ -95,7 +95,7 @@ final class Agent implements AutoCloseable {
     }
     this.hello = h.build();
     this.helloInterval = helloInterval;
-    FilePushes pushes = new FilePushes();
+    FilePushes pushes = FilePushes.forCpus(Runtime.getRuntime().availableProcessors(), this::onWorker);
     this.streams = new Streams(policy, this::sink, pushes);
     GuestPlatform platform = GuestPlatform.current();
     this.handlers = handlers(new ExecRequests(streams, platform, GuestFacts.isRoot()), new FileRequests(streams, pushes),
@@ -121,6 +121,11 @@ final class Agent implements AutoCloseable {
         .on(BodyCase.DIR_LIST, files::list)
         .on(BodyCase.GUEST_INFO_REQUEST, guest::info)
         .on(BodyCase.POWER, guest::power);
+  }
+
+  /** Runs a push's writing on the streams' workers (through a method: the streams are made after the pushes). */
+  private void onWorker(Runnable work) {
+    streams.submit(work);
   }
 
   /** The handlers of frames from the host (for tests). */

@@ -15,17 +15,59 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 
 /**
  * File pulls on the agent's side: FileInfo, the data in chunks within the stream's send window,
  * then FileDone with the whole file's size and SHA-256 (so the host can check it end to end, also
  * when it resumed from an offset); or one StreamError.
+ *
+ * <p>With two vCPUs or more, two stages, one thread each: a reader reads the file and updates the
+ * digest into a few buffers of its own ({@value #BUFFERS} chunks ahead at most), and the pull's
+ * worker frames each chunk and writes it to the port within the window. Under TCG the guest's CPU
+ * is what limits a pull, and the two halves of the work then run on two vCPUs at once. With one
+ * vCPU the worker does both in turn.
  */
 final class FilePulls {
+  /** Chunks the reader may be ahead of the port: enough to cover a slow write, little memory. */
+  static final int BUFFERS = 4;
+
   private FilePulls() {}
 
-  /** Sends a file. Blocking: run off the reader thread. */
-  static void pull(int stream, FileReadStart req, FrameSink sink, SendWindow window) {
+  /** What the reader hands the sender: a chunk, or the end with the whole file's size and digest. */
+  private record Chunk(byte[] buf, int length, long size, String sha256) {
+    boolean last() {
+      return buf == null;
+    }
+  }
+
+  /** Where the reading stage puts what it read. */
+  private interface Chunks {
+    /** A buffer to read the next chunk into. */
+    byte[] empty() throws InterruptedException;
+
+    /** {@code buf} holds the next {@code n} bytes, digested already. */
+    void full(byte[] buf, int n) throws IOException, InterruptedException;
+
+    /** The file ended: its size and SHA-256, the part before the offset included. */
+    void end(long size, String sha256) throws IOException, InterruptedException;
+  }
+
+  /**
+   * Sends a file. Blocking: run off the reader thread.
+   *
+   * @param readers runs the pull's file reading and digest (a pool's thread); null: this thread
+   *     does it all in turn (a guest with one vCPU, where a second thread would only add a hand-off
+   *     per chunk)
+   */
+  static void pull(int stream, FileReadStart req, FrameSink sink, SendWindow window, Executor readers) {
+    FutureTask<Void> reader = null;
     try {
       Path file = GuestFiles.absolute(req.getPath());
       if (!Files.exists(file)) {
@@ -43,33 +85,147 @@ final class FilePulls {
       int[] owner = GuestFiles.owner(file);
       sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(Files.size(file))
           .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis()).setUid(owner[0]).setGid(owner[1])).build());
-      MessageDigest digest = GuestFiles.sha256();
-      long size = 0;
-      byte[] buf = new byte[GuestFiles.CHUNK];
-      try (InputStream in = Files.newInputStream(file)) {
-        // Resuming: the host has the first `offset` bytes; they count in the digest, unsent.
-        while (size < req.getOffset()) {
-          int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, req.getOffset() - size));
-          if (n <= 0) {
-            throw new IllegalArgumentException("offset " + req.getOffset() + " is past the end of " + file + " (" + size + " bytes)");
-          }
-          digest.update(buf, 0, n);
-          size += n;
-        }
-        int n;
-        while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
-          digest.update(buf, 0, n);
-          size += n;
-          window.acquire(n);
-          // Not copied: send encodes the frame before it returns, and buf is refilled only after.
-          sink.send(Frame.newBuilder().setStreamId(stream)
-              .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(buf, 0, n))).build());
-        }
+      if (readers == null) {
+        read(file, req.getOffset(), sent(stream, sink, window));
+        return;
       }
-      sink.send(Frame.newBuilder().setStreamId(stream)
-          .setFileDone(FileDone.newBuilder().setSize(size).setSha256(HexFormat.of().formatHex(digest.digest()))).build());
+      BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
+      for (int i = 0; i < BUFFERS; i++) {
+        free.add(new byte[GuestFiles.CHUNK]);
+      }
+      BlockingQueue<Chunk> ready = new ArrayBlockingQueue<>(BUFFERS + 1); // every buffer, and the end
+      reader = new FutureTask<>(() -> {
+        Thread t = Thread.currentThread();
+        String name = t.getName();
+        t.setName("pull-reader"); // for per-thread profiles (the guest's /proc/PID/task/*/comm)
+        try {
+          read(file, req.getOffset(), queued(free, ready));
+        } finally {
+          t.setName(name);
+        }
+        return null;
+      });
+      readers.execute(reader);
+      Chunks out = sent(stream, sink, window);
+      while (true) {
+        Chunk c = next(ready, reader);
+        if (c.last()) {
+          out.end(c.size(), c.sha256());
+          return;
+        }
+        out.full(c.buf(), c.length());
+        free.add(c.buf()); // only now: the frame that wrapped it has been written
+      }
     } catch (IOException | RuntimeException e) {
       sink.sendOrLog(GuestFiles.error(stream, e));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // the agent is closing
+    } finally {
+      if (reader != null) {
+        reader.cancel(true); // ends a reader still waiting for a buffer (the window closed, the session ended)
+      }
     }
+  }
+
+  /** Chunks sent as they come, within the window, from one buffer. */
+  private static Chunks sent(int stream, FrameSink sink, SendWindow window) {
+    byte[] buf = new byte[GuestFiles.CHUNK];
+    return new Chunks() {
+      @Override
+      public byte[] empty() {
+        return buf;
+      }
+
+      @Override
+      public void full(byte[] b, int n) throws IOException {
+        window.acquire(n);
+        // Not copied: send encodes the frame before it returns, and b is refilled only after.
+        sink.send(Frame.newBuilder().setStreamId(stream)
+            .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(b, 0, n))).build());
+      }
+
+      @Override
+      public void end(long size, String sha256) throws IOException {
+        sink.send(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(size).setSha256(sha256)).build());
+      }
+    };
+  }
+
+  /** Chunks handed to the sending thread through {@code ready}, in buffers it gives back through {@code free}. */
+  private static Chunks queued(BlockingQueue<byte[]> free, BlockingQueue<Chunk> ready) {
+    return new Chunks() {
+      @Override
+      public byte[] empty() throws InterruptedException {
+        return free.take();
+      }
+
+      @Override
+      public void full(byte[] buf, int n) {
+        ready.add(new Chunk(buf, n, 0, null));
+      }
+
+      @Override
+      public void end(long size, String sha256) {
+        ready.add(new Chunk(null, 0, size, sha256));
+      }
+    };
+  }
+
+  /** The reader's next chunk; its failure, or a reader that ended without its last chunk, as an exception. */
+  private static Chunk next(BlockingQueue<Chunk> ready, FutureTask<Void> reader) throws IOException, InterruptedException {
+    while (true) {
+      // Each wait is bounded by the reader's next chunk or its end; a second wakes this one in case
+      // the reader ended without a last chunk (it failed, or its pool dropped it when the agent closes).
+      Chunk c = ready.poll(1, TimeUnit.SECONDS);
+      if (c != null) {
+        return c;
+      }
+      if (reader.isDone()) {
+        c = ready.poll();
+        if (c != null) {
+          return c;
+        }
+        try {
+          reader.get();
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof IOException io) {
+            throw io;
+          }
+          if (e.getCause() instanceof RuntimeException r) {
+            throw r;
+          }
+          throw new IOException(e.getCause());
+        } catch (CancellationException e) {
+          throw new IOException("the pull's reader was cancelled");
+        }
+        throw new IOException("the pull's reader ended before the end of the file");
+      }
+    }
+  }
+
+  /** The reading stage: the file from the start (digested only up to {@code offset}), then the end. */
+  private static void read(Path file, long offset, Chunks out) throws IOException, InterruptedException {
+    MessageDigest digest = GuestFiles.sha256();
+    long size = 0;
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = out.empty();
+      // Resuming: the host has the first `offset` bytes; they count in the digest, unsent.
+      while (size < offset) {
+        int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, offset - size));
+        if (n <= 0) {
+          throw new IllegalArgumentException("offset " + offset + " is past the end of " + file + " (" + size + " bytes)");
+        }
+        digest.update(buf, 0, n);
+        size += n;
+      }
+      int n;
+      while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
+        digest.update(buf, 0, n);
+        size += n;
+        out.full(buf, n);
+        buf = out.empty();
+      }
+    }
+    out.end(size, HexFormat.of().formatHex(digest.digest()));
   }
 }

@@ -21,31 +21,84 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
+import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
 /**
  * File pushes (and mkdir) on the agent's side. A push is written to a temporary file in the
  * destination's directory and renamed into place only after its size and SHA-256 match what the
  * host says it sent; a push that fails, or whose link goes away, leaves nothing at the destination.
- * Pushes are written on the link's reader thread and their credit goes back once written, so a
- * host cannot send faster than the guest's disk takes it. Each failure is answered with one
- * StreamError and ends the push.
+ * Each failure is answered with one StreamError and ends the push.
+ *
+ * <p>A push's data is written to its file and its digest on a writer (one task at a time per push,
+ * in arrival order), not on the link's reader thread: under TCG the guest's CPU is the limit of a
+ * transfer, and the reader's part (the port, the frame's checksum, parsing) and the writer's
+ * (the file, SHA-256) then run on the guest's two vCPUs at once. Credit goes back only once a
+ * chunk is written, so a host cannot send faster than the guest's disk takes it, and what waits
+ * for the writer is bounded by the stream's window (256 KiB).
  */
 final class FilePushes {
   private static final Logger LOG = Logger.getLogger(FilePushes.class.getName());
 
+  /** How long a push's writer waits for its next chunk before it gives its thread back. */
+  static final long LINGER_MS = 50;
+
   private final Map<Integer, Push> pushes = new ConcurrentHashMap<>();
+  /** Null: each chunk is written on the thread that received it. */
+  private final Executor writers;
+
+  private FilePushes(Executor writers) {
+    this.writers = writers;
+  }
+
+  /**
+   * Pushes written on {@code writers}, a pool's threads (a writer waits up to {@value #LINGER_MS}
+   * ms for its next chunk before it gives its thread back).
+   */
+  static FilePushes onWriters(Executor writers) {
+    return new FilePushes(writers);
+  }
+
+  /**
+   * Pushes written on the thread that receives them, as before the writers: for a guest with one
+   * vCPU, where a second thread would only add a hand-off per chunk.
+   */
+  static FilePushes inline() {
+    return new FilePushes(null);
+  }
+
+  /** Writers for a guest with {@code cpus} vCPUs: the pool's with two or more, inline with one. */
+  static FilePushes forCpus(int cpus, Executor pool) {
+    return cpus > 1 ? onWriters(pool) : inline();
+  }
 
   private static final class Push {
+    final int stream;
     final Path target;
     final Path temp;
     final OutputStream out;
+    final FrameSink sink;
+    /** Runs once when the push fails on its writer (the stream ends). */
+    final Runnable onFailure;
     final MessageDigest digest = GuestFiles.sha256();
+    /** The steps the writer has yet to run, in arrival order; guarded by itself. */
+    final ArrayDeque<Step> queue = new ArrayDeque<>();
+    /** Whether a writer task is running or submitted for this push; guarded by {@link #queue}. */
+    boolean draining;
+    /**
+     * Held while a step writes, and by whoever ends the push from outside: an abort waits for the
+     * chunk being written, and no step writes after it.
+     */
+    final Object writing = new Object();
+    /** Finished, failed or aborted: no more steps run; set holding {@link #writing}. */
+    volatile boolean ended;
     /** Into the file and the digest at once. */
-    final OutputStream sink = new OutputStream() {
+    final OutputStream fileAndDigest = new OutputStream() {
       @Override
       public void write(int b) throws IOException {
         write(new byte[] {(byte) b}, 0, 1);
@@ -60,7 +113,10 @@ final class FilePushes {
     final FileWriteStart start;
     long size;
 
-    Push(Path target, Path temp, FileWriteStart start) throws IOException {
+    Push(int stream, Path target, Path temp, FileWriteStart start, FrameSink sink, Runnable onFailure) throws IOException {
+      this.stream = stream;
+      this.sink = sink;
+      this.onFailure = onFailure;
       this.target = target;
       this.temp = temp;
       this.start = start;
@@ -82,33 +138,114 @@ final class FilePushes {
     void run() throws IOException;
   }
 
-  /** FileWriteStart: opens a push (answering FileOffset when it resumes), or makes a directory. */
-  void start(int stream, FileWriteStart start, FrameSink sink) {
+  /**
+   * FileWriteStart: opens a push (answering FileOffset when it resumes), or makes a directory.
+   *
+   * @param onFailure runs when the push fails later, on its writer (the caller then ends the stream)
+   */
+  void start(int stream, FileWriteStart start, FrameSink sink, Runnable onFailure) {
     guarded(stream, sink, () -> {
       if (start.getDirectory()) {
         makeDirectory(stream, start, sink);
       } else {
-        begin(stream, start, sink);
+        begin(stream, start, sink, onFailure);
       }
     });
   }
 
-  /** FileData: appends to the push's temporary file; data for a push that already failed is dropped. */
-  void data(int stream, ByteString data, FrameSink sink) {
-    guarded(stream, sink, () -> {
-      Push p = pushes.get(stream);
-      if (p == null) {
-        return; // a push that already failed; its error was sent
-      }
-      // writeTo hands over the frame's own bytes (the decoder aliases them), not a copy.
-      data.writeTo(p.sink);
+  /**
+   * FileData: appends to the push's temporary file, on its writer; data for a push that already
+   * failed is dropped.
+   *
+   * @param written told how many bytes are in the file and the digest, once they are
+   */
+  void data(int stream, ByteString data, IntConsumer written) {
+    Push p = pushes.get(stream);
+    if (p == null) {
+      return; // a push that already failed; its error was sent
+    }
+    // The frame's own bytes (the decoder aliases them, and the frame is never reused): the writer
+    // needs no copy, and the stream's window bounds how many wait for it.
+    enqueue(p, () -> {
+      data.writeTo(p.fileAndDigest);
       p.size += data.size();
+      written.accept(data.size());
     });
   }
 
-  /** FileEnd: checks size and digest, then puts the file in place and answers FileDone. */
-  void end(int stream, FileEnd end, FrameSink sink) {
-    guarded(stream, sink, () -> finish(stream, end, sink));
+  /** FileEnd: after the data before it, checks size and digest, puts the file in place and answers FileDone. */
+  void end(int stream, FileEnd end) {
+    Push p = pushes.get(stream);
+    if (p != null) {
+      enqueue(p, () -> finish(p, end));
+    }
+  }
+
+  /** Queues a step of the push; starts a writer task unless one is running for it. */
+  private void enqueue(Push p, Step step) {
+    synchronized (p.queue) {
+      p.queue.add(step);
+      if (p.draining) {
+        p.queue.notify(); // a writer lingering for the next chunk
+        return;
+      }
+      p.draining = true;
+    }
+    if (writers == null) {
+      drainSteps(p, false);
+    } else {
+      writers.execute(() -> drain(p));
+    }
+  }
+
+  /** Runs the push's queued steps in order until none is left; a failure ends the push. */
+  private void drain(Push p) {
+    Thread t = Thread.currentThread();
+    String name = t.getName();
+    t.setName("push-writer"); // for per-thread profiles (the guest's /proc/PID/task/*/comm)
+    try {
+      drainSteps(p, true);
+    } finally {
+      t.setName(name);
+    }
+  }
+
+  private void drainSteps(Push p, boolean linger) {
+    while (true) {
+      Step step;
+      synchronized (p.queue) {
+        step = p.queue.poll();
+        if (step == null && linger && !p.ended) {
+          // The next chunk is usually on its way: a writer that waits a little for it is woken
+          // instead of a new task handed to the pool for each chunk (under TCG a thread's start,
+          // or a pool's hand-off that misses an idle thread, costs more than the wait).
+          try {
+            p.queue.wait(LINGER_MS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the agent is closing
+          }
+          step = Thread.currentThread().isInterrupted() ? null : p.queue.poll();
+        }
+        if (step == null) {
+          p.draining = false;
+          return;
+        }
+      }
+      synchronized (p.writing) {
+        if (p.ended) {
+          continue; // aborted from outside meanwhile: the rest is dropped unwritten
+        }
+        try {
+          step.run();
+        } catch (IOException | RuntimeException e) {
+          p.ended = true;
+          pushes.remove(p.stream, p);
+          closeAndDelete(p);
+          p.sink.sendOrLog(GuestFiles.error(p.stream, e));
+          p.onFailure.run();
+        }
+      }
+    }
   }
 
   private void guarded(int stream, FrameSink sink, Step step) {
@@ -159,7 +296,7 @@ final class FilePushes {
     }
   }
 
-  private void begin(int stream, FileWriteStart start, FrameSink sink) throws IOException {
+  private void begin(int stream, FileWriteStart start, FrameSink sink, Runnable onFailure) throws IOException {
     Path target = GuestFiles.absolute(start.getPath());
     Path dir = target.getParent();
     if (dir != null && start.getMkdirs()) {
@@ -181,7 +318,7 @@ final class FilePushes {
     } else {
       Files.deleteIfExists(kept); // a new push supersedes what an interrupted one left
     }
-    Push p = new Push(target, temp, start);
+    Push p = new Push(stream, target, temp, start, sink, onFailure);
     pushes.put(stream, p);
     if (start.getResume()) {
       sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileOffset(FileOffset.newBuilder().setOffset(p.size)).build());
@@ -193,11 +330,12 @@ final class FilePushes {
     return target.resolveSibling("." + target.getFileName() + ".vmlet-resume");
   }
 
-  private void finish(int stream, FileEnd end, FrameSink sink) throws IOException {
-    Push p = pushes.remove(stream);
-    if (p == null) {
-      return;
-    }
+  /** On the push's writer, holding {@link Push#writing}. */
+  private void finish(Push p, FileEnd end) throws IOException {
+    p.ended = true;
+    pushes.remove(p.stream, p);
+    int stream = p.stream;
+    FrameSink sink = p.sink;
     try {
       p.out.close();
       String sha = HexFormat.of().formatHex(p.digest.digest());
@@ -239,16 +377,29 @@ final class FilePushes {
     }
   }
 
-  /** Drops an unfinished push, deleting its temporary file. */
+  /** Drops an unfinished push, deleting its temporary file (after the chunk being written, if any). */
   void abort(int stream) {
     Push p = pushes.remove(stream);
     if (p != null) {
-      try {
-        p.out.close();
-        Files.deleteIfExists(p.temp);
-      } catch (IOException e) {
-        LOG.warning("cannot remove " + p.temp + ": " + e.getMessage());
+      synchronized (p.writing) {
+        if (!p.ended) {
+          p.ended = true;
+          closeAndDelete(p);
+        }
       }
+    }
+  }
+
+  private static void closeAndDelete(Push p) {
+    try {
+      p.out.close();
+    } catch (IOException e) {
+      LOG.fine("closing " + p.temp + ": " + e.getMessage()); // it is deleted next either way
+    }
+    try {
+      Files.deleteIfExists(p.temp);
+    } catch (IOException e) {
+      LOG.warning("cannot remove " + p.temp + ": " + e.getMessage());
     }
   }
 
@@ -262,15 +413,23 @@ final class FilePushes {
       if (p == null) {
         continue;
       }
-      try {
-        p.out.close();
-        Files.move(p.temp, resumeFile(p.target), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } catch (IOException e) {
-        LOG.warning("cannot keep " + p.temp + " for a resume: " + e.getMessage());
+      // After the chunk being written: the kept file then holds whole chunks, and its digest on
+      // resume covers exactly what it holds. Chunks still queued are dropped (the host resends them).
+      synchronized (p.writing) {
+        if (p.ended) {
+          continue;
+        }
+        p.ended = true;
         try {
-          Files.deleteIfExists(p.temp);
-        } catch (IOException ignored) {
-          // nothing more to do
+          p.out.close();
+          Files.move(p.temp, resumeFile(p.target), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+          LOG.warning("cannot keep " + p.temp + " for a resume: " + e.getMessage());
+          try {
+            Files.deleteIfExists(p.temp);
+          } catch (IOException ignored) {
+            // nothing more to do
+          }
         }
       }
     }

@@ -5,27 +5,31 @@ import dev.vmlet.proto.agent.v1.DirListRequest;
 import dev.vmlet.proto.agent.v1.FileReadStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.file.Path;
+import java.util.concurrent.Executor;
 
 /**
  * The file frames from the host, each checked against the policy's paths first: a push
- * (FileWriteStart, FileData, FileEnd) is written on the reader thread, its data counted against
- * the stream's receive window and granted back once on disk; a pull (FileReadStart) and a listing
- * (DirListRequest) run on a worker within the stream's send window.
+ * (FileWriteStart, FileData, FileEnd) is written on a worker ({@link FilePushes}), its data counted
+ * against the stream's receive window and granted back once on disk; a pull (FileReadStart) and a
+ * listing (DirListRequest) run on a worker within the stream's send window.
  */
 final class FileRequests {
   private final Streams streams;
   private final FilePushes pushes;
+  /** Where a pull reads its file (null: on its own worker, in turn with sending; one vCPU). */
+  private final Executor pullReaders;
 
   FileRequests(Streams streams, FilePushes pushes) {
     this.streams = streams;
     this.pushes = pushes;
+    this.pullReaders = Runtime.getRuntime().availableProcessors() > 1 ? streams::submit : null;
   }
 
   void writeStart(Frame f) {
     int id = f.getStreamId();
     if (streams.allowed(id, Policy.Operation.FILE_WRITE, pathOf(f.getFileWriteStart().getPath()))) {
-      streams.open(id);
-      pushes.start(id, f.getFileWriteStart(), streams.sink(id));
+      Streams.AgentStream s = streams.open(id);
+      pushes.start(id, f.getFileWriteStart(), s.sink, () -> streams.remove(id, s));
       if (!pushes.isOpen(id)) {
         streams.remove(id);
       }
@@ -43,22 +47,18 @@ final class FileRequests {
       streams.overrun(id, s);
       return;
     }
-    pushes.data(id, f.getFileData().getData(), streams.sink(id));
-    streams.consumed(id, s, n);
-    if (!pushes.isOpen(id)) {
-      streams.remove(id);
-    }
+    pushes.data(id, f.getFileData().getData(), written -> streams.consumed(id, s, written));
   }
 
   void end(Frame f) {
     int id = f.getStreamId();
-    pushes.end(id, f.getFileEnd(), streams.sink(id));
+    pushes.end(id, f.getFileEnd());
     streams.remove(id);
   }
 
   void readStart(Frame f) {
     FileReadStart req = f.getFileReadStart();
-    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window));
+    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window, pullReaders));
   }
 
   void list(Frame f) {

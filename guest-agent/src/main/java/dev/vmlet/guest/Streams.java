@@ -100,6 +100,11 @@ final class Streams {
     open.remove(id);
   }
 
+  /** Ends stream {@code id} if it is still {@code s} (not a later stream the host opened with the same id). */
+  void remove(int id, AgentStream s) {
+    open.remove(id, s);
+  }
+
 
   /** Returns credit for consumed bytes, batched. */
   void consumed(int id, AgentStream s, int n) {

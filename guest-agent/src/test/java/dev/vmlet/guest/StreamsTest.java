@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class StreamsTest {
   private final AtomicInteger session = new AtomicInteger();
   private final List<Frame> written = new CopyOnWriteArrayList<>();
-  private final Streams streams = new Streams(Policy.allowAll(), this::sink, new FilePushes());
+  private final Streams streams = new Streams(Policy.allowAll(), this::sink, FilePushes.inline());
 
   /** As Agent.sink: a stream's sink fails once the session it was made in has ended. */
   private FrameSink sink(int id) {

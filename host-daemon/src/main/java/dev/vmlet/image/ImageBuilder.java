@@ -60,7 +60,7 @@ public final class ImageBuilder {
   public static final Recipe DEBIAN = new Recipe("debian", List.of("build-debian.sh"),
       List.of("root.qcow2", "vmlinuz", "initrd.img"), false);
   public static final Recipe AGENT_BUNDLE = new Recipe("agent-bundle",
-      List.of("build-agent-bundle.sh", "build-agent-runtime.sh"), List.of("agent-bundle.iso"), true);
+      List.of("build-agent-bundle.sh", "build-agent-runtime.sh", "agent-tcg-flags.sh"), List.of("agent-bundle.iso"), true);
 
   private ImageBuilder() {}
 

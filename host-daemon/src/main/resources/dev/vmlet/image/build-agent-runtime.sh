@@ -82,12 +82,21 @@ else
 fi
 # The class lists served the dump only.
 rm -f "$DEST/agent.classlist" "$DEST/all.classlist" "$DEST/runtime/lib/classlist"
+# tiered: under TCG, two intrinsics off (agent-tcg-flags.sh says which and why). Not for c1: C1 has
+# no SHA-256 intrinsic, and the micro image's start was not measured with the CRC32C one off.
+TCG_SOURCE=""
+if [[ $JIT == tiered ]]; then
+  cp "$(dirname "$0")/agent-tcg-flags.sh" "$DEST/agent-tcg-flags.sh"
+  TCG_SOURCE=". ./agent-tcg-flags.sh"
+fi
 # "$@" passes the agent's own options (e.g. --instance-id) through.
 cat > "$DEST/agent.sh" <<AGENT
 #!/bin/sh
 cd "\$(dirname "\$0")"
 # When the JVM starts, on the boot clock, for the agent's Hello (the daemon's boot breakdown).
 [ -r /proc/uptime ] && read -r VMLET_AGENT_EXEC_UPTIME _ < /proc/uptime && export VMLET_AGENT_EXEC_UPTIME
-exec runtime/bin/java $JVM_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.guest.AgentMain "\$@"
+TCG_FLAGS=""
+$TCG_SOURCE
+exec runtime/bin/java $JVM_FLAGS \$TCG_FLAGS -Xshare:auto $CDS_FLAGS -cp vmlet-agent.jar dev.vmlet.guest.AgentMain "\$@"
 AGENT
 chmod +x "$DEST/agent.sh"

@@ -68,7 +68,13 @@ class AgentTransferBench {
       List<Double> push = new ArrayList<>();
       List<Double> pull = new ArrayList<>();
       double[] agentCpu = new double[2]; // guest CPU seconds: pushes, pulls
-      for (int i = 0; i < runs && parts.contains("vmlet"); i++) {
+      if (parts.contains("digest")) {
+        AgentTurns.digestAlone(vm);
+      }
+      if (parts.contains("vmlet") && !AgentTurns.labels().isEmpty()) {
+        AgentTurns.run(vm, data, sha, runs, sizeMib, chart); // the variants in turns instead of the running agent alone
+      }
+      for (int i = 0; i < runs && parts.contains("vmlet") && AgentTurns.labels().isEmpty(); i++) {
         double c0 = guestCpuSeconds(vm, AGENT);
         long t0 = System.nanoTime();
         assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);

@@ -1,0 +1,24 @@
+# Sourced by the agent bundle's agent.sh before the JVM starts; sets TCG_FLAGS, the JVM flags for a
+# guest whose CPU QEMU emulates (TCG, no KVM), empty elsewhere.
+#
+# Under TCG two of the JVM's intrinsics cost more than the Java code they replace, and every byte
+# of a file transfer goes through both: SHA-256's (AVX2 code, which TCG emulates vector op by vector
+# op) ran at 3.5 MB/s against 14.3 MB/s for the JDK's own Java code compiled by C2, and CRC32C's
+# (crc32 and PCLMUL instructions) at 39 against 128 MB/s, in one Debian guest with -cpu max
+# (docs/benchmarks.md, issue 15, "the digest alone"). Under KVM they run natively and stay on.
+#
+# TCG: the machine is QEMU's (DMI) and the kernel has no kvm-clock, KVM's paravirtual clock,
+# which KVM always offers. Two reads, no process: this runs at every agent start.
+# VMLET_AGENT_SYS replaces /sys (tests).
+TCG_FLAGS=""
+_sys=${VMLET_AGENT_SYS:-/sys}
+_vendor=""
+_clocks=""
+[ -r "$_sys/class/dmi/id/sys_vendor" ] && read -r _vendor < "$_sys/class/dmi/id/sys_vendor"
+[ -r "$_sys/devices/system/clocksource/clocksource0/available_clocksource" ] \
+  && read -r _clocks < "$_sys/devices/system/clocksource/clocksource0/available_clocksource"
+case "$_vendor| $_clocks " in
+  "QEMU|"*" kvm-clock "*) ;;
+  "QEMU|"*) TCG_FLAGS="-XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics" ;;
+esac
+unset _sys _vendor _clocks
