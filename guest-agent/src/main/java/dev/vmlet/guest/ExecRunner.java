@@ -53,6 +53,7 @@ final class ExecRunner implements Runnable {
   private volatile boolean timedOut;
   private volatile boolean cancelled;
   private volatile Pty pty;
+  private volatile HopTrace trace = HopTrace.OFF;
 
   ExecRunner(int stream, ExecStart start, FrameSink sink, SendWindow window, GuestPlatform platform, boolean agentIsRoot,
       IntConsumer stdinConsumed) {
@@ -67,6 +68,11 @@ final class ExecRunner implements Runnable {
   /** For the warm-up and tests: no flow control, no stdin. */
   ExecRunner(int stream, ExecStart start, FrameSink sink) {
     this(stream, start, sink, new SendWindow(Long.MAX_VALUE / 2), GuestPlatform.current(), false, n -> { });
+  }
+
+  /** Where this exec's hops are noted ({@link HopTrace#OFF} unless tracing). */
+  void trace(HopTrace t) {
+    trace = t;
   }
 
   /** Bytes for stdin (already counted against the receive window by the caller). */
@@ -101,6 +107,7 @@ final class ExecRunner implements Runnable {
 
   @Override
   public void run() {
+    trace.mark("worker");
     try {
       runOrThrow();
     } catch (IOException e) {
@@ -194,6 +201,7 @@ final class ExecRunner implements Runnable {
             + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));
         return;
       }
+      trace.mark("found");
       p = SpawnLoad.done() ? startSpawned(program, argv, env, dir) : startWithSetsid(program, argv, env, dir);
     } else {
       p = startJdk(new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput()), env, dir, false);
@@ -203,6 +211,7 @@ final class ExecRunner implements Runnable {
       return; // the StreamError went out
     }
     program = p;
+    trace.mark("spawned");
     if (cancelled) {
       kill();
     }
@@ -224,8 +233,10 @@ final class ExecRunner implements Runnable {
     try {
       if (p instanceof PosixSpawn spawned) {
         pipes.pumpHere(spawned); // until both outputs end: the program ended, or left them to what it started
+        trace.mark("output-end");
       }
       code = p.waitFor();
+      trace.mark("reaped");
     } finally {
       if (deadline != null) {
         deadline.cancel(false);
@@ -247,6 +258,8 @@ final class ExecRunner implements Runnable {
     sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
         .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
         .setSignal(killed ? 9 : 0)).build());
+    trace.mark("exit-sent");
+    trace.end();
     if (pty == null && !platform.isWindows()) {
       SpawnLoad.begin();
     }
