@@ -165,8 +165,7 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
-    Map<String, String> env = new HashMap<>(System.getenv());
-    env.putAll(SmbiosSettings.current().environment());
+    Map<String, String> env = new HashMap<>(BaseEnvironment.of(SmbiosSettings.current()));
     env.putAll(start.getEnvMap());
     File dir = null;
     if (!start.getWorkingDir().isEmpty()) {
@@ -287,6 +286,25 @@ final class ExecRunner implements Runnable {
         t.setDaemon(true);
         t.start();
       }
+    }
+  }
+
+  /**
+   * The environment every program starts from: the agent's own and the VM's credentials and proxy
+   * (SMBIOS). Made once per {@link SmbiosSettings} (read once at the agent's start), not per exec.
+   */
+  record BaseEnvironment(SmbiosSettings from, Map<String, String> env) {
+    private static volatile BaseEnvironment last;
+
+    static Map<String, String> of(SmbiosSettings settings) {
+      BaseEnvironment b = last;
+      if (b == null || b.from != settings) {
+        Map<String, String> env = new HashMap<>(System.getenv());
+        env.putAll(settings.environment());
+        b = new BaseEnvironment(settings, Map.copyOf(env));
+        last = b;
+      }
+      return b.env;
     }
   }
 
