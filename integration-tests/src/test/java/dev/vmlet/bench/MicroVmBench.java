@@ -33,7 +33,9 @@ import dev.vmlet.qemu.QemuCommandBuilder;
  * bzImage instead of its vmlinux, for a before/after in one run); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
  * processes and threads per VM, the agent's memory in the guest. {@code -Dbench.micro.execOnly=true}:
- * only the exec round trips in one VM (a minute; for working on exec).
+ * only the exec round trips in one VM (a minute; for working on exec); with {@code
+ * -Dbench.micro.compareImage=DIR} in turns with a second VM booted from DIR's bzImage and initramfs
+ * (another tree's agent). {@code -Dbench.micro.hops=true}: an exec's time hop by hop ({@link #hops}).
  */
 class MicroVmBench {
   @TempDir Path tmp;
