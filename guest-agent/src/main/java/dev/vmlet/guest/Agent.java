@@ -98,7 +98,8 @@ final class Agent implements AutoCloseable {
     FilePushes pushes = FilePushes.forCpus(Runtime.getRuntime().availableProcessors(), this::onWorker);
     this.streams = new Streams(policy, this::sink, pushes);
     GuestPlatform platform = GuestPlatform.current();
-    this.handlers = handlers(new ExecRequests(streams, platform, GuestFacts.isRoot()), new FileRequests(streams, pushes),
+    this.handlers = handlers(new ExecRequests(streams, platform, GuestFacts.isRoot(), () -> lastFromHostNanos),
+        new FileRequests(streams, pushes, () -> lastFromHostNanos),
         new GuestRequests(streams, platform));
   }
 
@@ -217,7 +218,7 @@ final class Agent implements AutoCloseable {
     try {
       Frame f;
       while ((f = reader.read()) != null) {
-        lastFromHostNanos = System.nanoTime();
+        // lastFromHostNanos is when the read that completed f returned (set as its bytes arrived).
         handlers.handle(f);
       }
     } catch (TruncatedFrameException e) {

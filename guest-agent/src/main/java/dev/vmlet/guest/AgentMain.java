@@ -56,8 +56,11 @@ public final class AgentMain {
         default -> usage("unknown option " + a);
       }
     }
+    String cmdline = GuestFacts.firstLine(Path.of("/proc/cmdline")).orElse("");
+    if (GuestFacts.kernelParameter(cmdline, "vmlet_trace").filter("hops"::equals).isPresent()) {
+      HopTrace.enable(true); // each request's hops in the log (docs/benchmarks.md)
+    }
     if (socket == null && serial == null && port.equals(GuestPlatform.current().defaultPort())) {
-      String cmdline = GuestFacts.firstLine(Path.of("/proc/cmdline")).orElse("");
       if (GuestFacts.kernelParameter(cmdline, "vmlet.agent_port").filter("serial"::equals).isPresent()) {
         serial = GuestPlatform.current().defaultSerialPort(); // the VM was made with agent_port serial
       }

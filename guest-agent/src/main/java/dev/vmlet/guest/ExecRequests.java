@@ -1,6 +1,7 @@
 package dev.vmlet.guest;
 
 import dev.vmlet.proto.agent.v1.Frame;
+import java.util.function.LongSupplier;
 
 /**
  * The exec frames from the host: ExecStart runs a program on a worker (its stream ends when the
@@ -12,20 +13,26 @@ final class ExecRequests {
   private final Streams streams;
   private final GuestPlatform platform;
   private final boolean agentIsRoot;
+  /** When the read that brought the frame being handled returned (System.nanoTime), for {@link HopTrace}. */
+  private final LongSupplier readNanos;
 
-  ExecRequests(Streams streams, GuestPlatform platform, boolean agentIsRoot) {
+  ExecRequests(Streams streams, GuestPlatform platform, boolean agentIsRoot, LongSupplier readNanos) {
     this.streams = streams;
     this.platform = platform;
     this.agentIsRoot = agentIsRoot;
+    this.readNanos = readNanos;
   }
 
   void start(Frame f) {
     int id = f.getStreamId();
+    HopTrace trace = HopTrace.begin(id, "exec", readNanos.getAsLong());
+    trace.mark("handler");
     if (!streams.allowed(id, Policy.Operation.EXEC)) {
       return;
     }
     Streams.AgentStream s = streams.open(id);
     ExecRunner r = new ExecRunner(id, f.getExecStart(), s.sink, s.send, platform, agentIsRoot, n -> streams.consumed(id, s, n));
+    r.trace(trace);
     s.exec = r;
     streams.runThenEnd(id, s, r);
   }

@@ -54,6 +54,7 @@ final class ExecRunner implements Runnable {
   private volatile boolean timedOut;
   private volatile boolean cancelled;
   private volatile Pty pty;
+  private volatile HopTrace trace = HopTrace.OFF;
 
   ExecRunner(int stream, ExecStart start, FrameSink sink, SendWindow window, GuestPlatform platform, boolean agentIsRoot,
       IntConsumer stdinConsumed) {
@@ -68,6 +69,11 @@ final class ExecRunner implements Runnable {
   /** For the warm-up and tests: no flow control, no stdin. */
   ExecRunner(int stream, ExecStart start, FrameSink sink) {
     this(stream, start, sink, new SendWindow(Long.MAX_VALUE / 2), GuestPlatform.current(), false, n -> { });
+  }
+
+  /** Where this exec's hops are noted ({@link HopTrace#OFF} unless tracing). */
+  void trace(HopTrace t) {
+    trace = t;
   }
 
   /** Bytes for stdin (already counted against the receive window by the caller). */
@@ -102,6 +108,7 @@ final class ExecRunner implements Runnable {
 
   @Override
   public void run() {
+    trace.mark("worker");
     try {
       runOrThrow();
     } catch (IOException e) {
@@ -159,8 +166,7 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
-    Map<String, String> env = new HashMap<>(System.getenv());
-    env.putAll(SmbiosSettings.current().environment());
+    Map<String, String> env = new HashMap<>(BaseEnvironment.of(SmbiosSettings.current()));
     env.putAll(start.getEnvMap());
     File dir = null;
     if (!start.getWorkingDir().isEmpty()) {
@@ -195,6 +201,7 @@ final class ExecRunner implements Runnable {
             + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));
         return;
       }
+      trace.mark("found");
       p = SpawnLoad.done() ? startSpawned(program, argv, env, dir) : startWithSetsid(program, argv, env, dir);
     } else {
       p = startJdk(new ProcessBuilder(argv).redirectErrorStream(start.getMergeOutput()), env, dir, false);
@@ -204,6 +211,7 @@ final class ExecRunner implements Runnable {
       return; // the StreamError went out
     }
     program = p;
+    trace.mark("spawned");
     if (cancelled) {
       kill();
     }
@@ -225,8 +233,10 @@ final class ExecRunner implements Runnable {
     try {
       if (p instanceof PosixSpawn spawned) {
         pipes.pumpHere(spawned); // until both outputs end: the program ended, or left them to what it started
+        trace.mark("output-end");
       }
       code = p.waitFor();
+      trace.mark("reaped");
     } finally {
       if (deadline != null) {
         deadline.cancel(false);
@@ -248,6 +258,8 @@ final class ExecRunner implements Runnable {
     sink.send(Frame.newBuilder().setStreamId(stream).setExecExit(ExecExit.newBuilder()
         .setExitCode(killed ? -1 : code).setTimedOut(timedOut).setCancelled(cancelled && !timedOut)
         .setSignal(killed ? 9 : 0)).build());
+    trace.mark("exit-sent");
+    trace.end();
     if (pty == null && !platform.isWindows()) {
       SpawnLoad.begin();
     }
@@ -310,6 +322,25 @@ final class ExecRunner implements Runnable {
       }
     } catch (RuntimeException e) {
       LOG.fine("exec and clone paths not rehearsed: " + e);
+    }
+  }
+
+  /**
+   * The environment every program starts from: the agent's own and the VM's credentials and proxy
+   * (SMBIOS). Made once per {@link SmbiosSettings} (read once at the agent's start), not per exec.
+   */
+  record BaseEnvironment(SmbiosSettings from, Map<String, String> env) {
+    private static volatile BaseEnvironment last;
+
+    static Map<String, String> of(SmbiosSettings settings) {
+      BaseEnvironment b = last;
+      if (b == null || b.from != settings) {
+        Map<String, String> env = new HashMap<>(System.getenv());
+        env.putAll(settings.environment());
+        b = new BaseEnvironment(settings, Map.copyOf(env));
+        last = b;
+      }
+      return b.env;
     }
   }
 

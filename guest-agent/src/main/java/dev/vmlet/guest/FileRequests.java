@@ -6,6 +6,7 @@ import dev.vmlet.proto.agent.v1.FileReadStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import java.nio.file.Path;
 import java.util.concurrent.Executor;
+import java.util.function.LongSupplier;
 
 /**
  * The file frames from the host, each checked against the policy's paths first: a push
@@ -19,10 +20,14 @@ final class FileRequests {
   /** Where a pull reads its file (null: on its own worker, in turn with sending; one vCPU). */
   private final Executor pullReaders;
 
-  FileRequests(Streams streams, FilePushes pushes) {
+  /** When the read that brought the frame being handled returned (System.nanoTime), for {@link HopTrace}. */
+  private final LongSupplier readNanos;
+
+  FileRequests(Streams streams, FilePushes pushes, LongSupplier readNanos) {
     this.streams = streams;
     this.pushes = pushes;
     this.pullReaders = Runtime.getRuntime().availableProcessors() > 1 ? streams::submit : null;
+    this.readNanos = readNanos;
   }
 
   void writeStart(Frame f) {
@@ -58,12 +63,12 @@ final class FileRequests {
 
   void readStart(Frame f) {
     FileReadStart req = f.getFileReadStart();
-    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window, pullReaders));
+    readOnWorker(f.getStreamId(), "pull", req.getPath(), (sink, window) -> FilePulls.pull(f.getStreamId(), req, sink, window, pullReaders));
   }
 
   void list(Frame f) {
     DirListRequest req = f.getDirList();
-    readOnWorker(f.getStreamId(), req.getPath(), (sink, window) -> DirListings.list(f.getStreamId(), req, sink, window));
+    readOnWorker(f.getStreamId(), "list", req.getPath(), (sink, window) -> DirListings.list(f.getStreamId(), req, sink, window));
   }
 
   /** A pull or a listing: it sends on its own, limited by the stream's send window. */
@@ -72,10 +77,17 @@ final class FileRequests {
   }
 
   /** Runs {@code reader} on a worker once the policy lets the host read {@code path}; the stream ends with it. */
-  private void readOnWorker(int id, String path, Reader reader) {
+  private void readOnWorker(int id, String kind, String path, Reader reader) {
+    HopTrace trace = HopTrace.begin(id, kind, readNanos.getAsLong());
+    trace.mark("handler");
     if (streams.allowed(id, Policy.Operation.FILE_READ, pathOf(path))) {
       Streams.AgentStream s = streams.open(id);
-      streams.runThenEnd(id, s, () -> reader.send(s.sink, s.send));
+      streams.runThenEnd(id, s, () -> {
+        trace.mark("worker");
+        reader.send(s.sink, s.send);
+        trace.mark("end-sent");
+        trace.end();
+      });
     }
   }
 

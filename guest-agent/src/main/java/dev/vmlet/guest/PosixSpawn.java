@@ -1,16 +1,15 @@
 package dev.vmlet.guest;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
-import com.sun.jna.StringArray;
-import com.sun.jna.ptr.IntByReference;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteOrder;
+import java.nio.charset.Charset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -49,60 +48,75 @@ final class PosixSpawn implements StartedProgram {
   private static final short POSIX_SPAWN_SETSID = 0x80;
   // glibc's posix_spawnattr_t is 336 bytes, posix_spawn_file_actions_t 80, sigset_t 128 (x86_64).
   private static final int OPAQUE = 512;
+  /** siginfo_t's size on every Linux. */
+  private static final int SIGINFO = 128;
   private static final short POLLIN = 0x1;
 
-  /** The libc functions used here, through JNA. */
-  interface LibC extends Library {
-    int pipe2(int[] fds, int flags);
+  /**
+   * The libc functions used here, bound with JNA's direct mapping ({@code static native} methods
+   * registered once): an exec makes about twenty of these calls, and JNA's interface mapping (a
+   * proxy, reflection and an argument conversion per call) cost more per call than the call itself,
+   * which under TCG and C1 was milliseconds per exec (docs/benchmarks.md, "hop by hop"). Only
+   * primitives, primitive arrays and pointers cross, so no call converts its arguments.
+   */
+  static final class LibC {
+    private LibC() {}
 
-    int posix_spawn_file_actions_init(Pointer actions);
+    static native int pipe2(int[] fds, int flags);
 
-    int posix_spawn_file_actions_destroy(Pointer actions);
+    static native int posix_spawn_file_actions_init(Pointer actions);
 
-    int posix_spawn_file_actions_adddup2(Pointer actions, int fd, int newFd);
+    static native int posix_spawn_file_actions_destroy(Pointer actions);
 
-    int posix_spawn_file_actions_addchdir_np(Pointer actions, Pointer dir);
+    static native int posix_spawn_file_actions_adddup2(Pointer actions, int fd, int newFd);
 
-    int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
+    static native int posix_spawn_file_actions_addchdir_np(Pointer actions, Pointer dir);
 
-    int posix_spawnattr_init(Pointer attr);
+    static native int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
 
-    int posix_spawnattr_destroy(Pointer attr);
+    static native int posix_spawnattr_init(Pointer attr);
 
-    int posix_spawnattr_setflags(Pointer attr, short flags);
+    static native int posix_spawnattr_setflags(Pointer attr, short flags);
 
-    int posix_spawnattr_setsigmask(Pointer attr, Pointer set);
+    static native int posix_spawnattr_setsigmask(Pointer attr, Pointer set);
 
-    int posix_spawnattr_setsigdefault(Pointer attr, Pointer set);
+    static native int posix_spawnattr_setsigdefault(Pointer attr, Pointer set);
 
-    int sigemptyset(Pointer set);
+    static native int sigemptyset(Pointer set);
 
-    int sigfillset(Pointer set);
+    static native int sigfillset(Pointer set);
 
-    int posix_spawn(IntByReference pid, Pointer path, Pointer actions, Pointer attr, Pointer argv, Pointer envp);
+    static native int posix_spawn(int[] pid, Pointer path, Pointer actions, Pointer attr, Pointer argv, Pointer envp);
 
-    int waitid(int idType, int id, Pointer info, int options);
+    static native int waitid(int idType, int id, byte[] info, int options);
 
-    int poll(Pointer fds, long count, int timeoutMs);
+    static native int poll(int[] fds, NativeLong count, int timeoutMs);
 
-    int waitpid(int pid, int[] status, int options);
+    static native int waitpid(int pid, int[] status, int options);
 
-    int kill(int pid, int sig);
+    static native int kill(int pid, int sig);
 
-    NativeLong read(int fd, byte[] buf, NativeLong count);
+    static native NativeLong read(int fd, byte[] buf, NativeLong count);
 
-    NativeLong write(int fd, byte[] buf, NativeLong count);
+    static native NativeLong write(int fd, byte[] buf, NativeLong count);
 
-    int close(int fd);
+    static native int close(int fd);
   }
 
-  private static final LibC LIBC = load();
+  /**
+   * The spawn attributes every program gets (its own session, no blocked signal, every signal at
+   * its default), made once: posix_spawn only reads them, so concurrent execs share them, and an
+   * exec saves the seven calls that would make them again. Set up by {@link #load}.
+   */
+  private static final Memory ATTR = new Memory(OPAQUE);
+  private static final boolean LOADED = load();
   /** How the JDK's launcher encodes argv, the environment and paths (the guest's locale). */
-  private static final String ENCODING = System.getProperty("sun.jnu.encoding", "UTF-8");
+  private static final Charset CHARSET = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+  private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
-  private static LibC load() {
+  private static boolean load() {
     if (!System.getProperty("os.name", "").equals("Linux") || "jdk".equals(System.getProperty("vmlet.agent.spawn"))) {
-      return null;
+      return false;
     }
     Logger log = Logger.getLogger(PosixSpawn.class.getName());
     try {
@@ -111,18 +125,27 @@ final class PosixSpawn implements StartedProgram {
           "pipe2")) {
         c.getFunction(f); // throws when libc lacks it
       }
-      LibC libc = Native.load("c", LibC.class);
+      Native.register(LibC.class, c);
+      try (Memory signals = new Memory(OPAQUE)) {
+        check(LibC.posix_spawnattr_init(ATTR), "posix_spawnattr_init");
+        LibC.sigemptyset(signals);
+        check(LibC.posix_spawnattr_setsigmask(ATTR, signals), "setsigmask");
+        LibC.sigfillset(signals);
+        check(LibC.posix_spawnattr_setsigdefault(ATTR, signals), "setsigdefault");
+        check(LibC.posix_spawnattr_setflags(ATTR, (short) (POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
+            "setflags");
+      }
       log.info("exec: programs start with posix_spawn in a session of their own");
-      return libc;
-    } catch (UnsatisfiedLinkError | RuntimeException e) {
+      return true;
+    } catch (UnsatisfiedLinkError | RuntimeException | IOException e) {
       log.info("exec: no posix_spawn with closefrom and chdir here (" + e.getMessage() + "); programs start through setsid");
-      return null;
+      return false;
     }
   }
 
   /** Whether programs start here; false means: use the JDK's launcher. */
   static boolean available() {
-    return LIBC != null;
+    return LOADED;
   }
 
   private final int pid;
@@ -148,64 +171,77 @@ final class PosixSpawn implements StartedProgram {
    */
   static PosixSpawn start(String program, List<String> argv, Map<String, String> env, String dir, boolean mergeOutput)
       throws IOException {
-    List<Integer> parentEnds = new ArrayList<>();
-    List<Integer> childEnds = new ArrayList<>();
-    Memory actions = new Memory(OPAQUE);
-    Memory attr = new Memory(OPAQUE);
-    Memory signals = new Memory(OPAQUE);
+    List<Integer> parentEnds = new ArrayList<>(3);
+    List<Integer> childEnds = new ArrayList<>(3);
+    List<String> envp = new ArrayList<>(env.size());
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      envp.add(e.getKey() + "=" + e.getValue());
+    }
     boolean started = false;
-    try {
+    // Each string set is one block (pointers, then the strings they point to): JNA's StringArray
+    // made one native allocation per string, a few dozen per exec with the environment.
+    try (Memory actions = new Memory(OPAQUE); Memory path = cStrings(List.of(program)); Memory args = cStrings(argv);
+        Memory environment = cStrings(envp); Memory workDir = dir == null ? null : cStrings(List.of(dir))) {
       int[] in = pipe(parentEnds, childEnds, false);
       int[] out = pipe(parentEnds, childEnds, true);
       int[] err = mergeOutput ? null : pipe(parentEnds, childEnds, true);
-      check(LIBC.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
-      check(LIBC.posix_spawnattr_init(attr), "posix_spawnattr_init");
+      check(LibC.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
       try {
-        check(LIBC.posix_spawn_file_actions_adddup2(actions, in[0], 0), "adddup2");
-        check(LIBC.posix_spawn_file_actions_adddup2(actions, out[1], 1), "adddup2");
-        check(LIBC.posix_spawn_file_actions_adddup2(actions, err == null ? out[1] : err[1], 2), "adddup2");
-        if (dir != null) {
-          check(LIBC.posix_spawn_file_actions_addchdir_np(actions, cString(dir)), "addchdir_np");
+        check(LibC.posix_spawn_file_actions_adddup2(actions, in[0], 0), "adddup2");
+        check(LibC.posix_spawn_file_actions_adddup2(actions, out[1], 1), "adddup2");
+        check(LibC.posix_spawn_file_actions_adddup2(actions, err == null ? out[1] : err[1], 2), "adddup2");
+        if (workDir != null) {
+          check(LibC.posix_spawn_file_actions_addchdir_np(actions, workDir.getPointer(0)), "addchdir_np");
         }
-        check(LIBC.posix_spawn_file_actions_addclosefrom_np(actions, 3), "addclosefrom_np");
-        LIBC.sigemptyset(signals);
-        check(LIBC.posix_spawnattr_setsigmask(attr, signals), "setsigmask");
-        LIBC.sigfillset(signals);
-        check(LIBC.posix_spawnattr_setsigdefault(attr, signals), "setsigdefault");
-        check(LIBC.posix_spawnattr_setflags(attr, (short) (POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
-            "setflags");
-        String[] envp = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toArray(String[]::new);
-        IntByReference pid = new IntByReference();
-        int rc = LIBC.posix_spawn(pid, cString(program), actions, attr, new StringArray(argv.toArray(String[]::new), ENCODING),
-            new StringArray(envp, ENCODING));
+        check(LibC.posix_spawn_file_actions_addclosefrom_np(actions, 3), "addclosefrom_np");
+        int[] pid = new int[1];
+        int rc = LibC.posix_spawn(pid, path.getPointer(0), actions, ATTR, args, environment);
         if (rc != 0) {
           throw new IOException("posix_spawn failed (errno " + rc + ")");
         }
         started = true;
-        return new PosixSpawn(pid.getValue(), in[1], out[0], err == null ? -1 : err[0]);
+        return new PosixSpawn(pid[0], in[1], out[0], err == null ? -1 : err[0]);
       } finally {
-        LIBC.posix_spawn_file_actions_destroy(actions);
-        LIBC.posix_spawnattr_destroy(attr);
+        LibC.posix_spawn_file_actions_destroy(actions);
       }
     } finally {
-      childEnds.forEach(LIBC::close);
+      childEnds.forEach(LibC::close);
       if (!started) {
-        parentEnds.forEach(LIBC::close);
+        parentEnds.forEach(LibC::close);
       }
     }
   }
 
-  /** {@code s} NUL-terminated in the encoding the JDK's launcher would use. */
-  private static Memory cString(String s) {
-    Memory m = new Memory(s.getBytes(java.nio.charset.Charset.forName(ENCODING)).length + 1L);
-    m.setString(0, s, ENCODING);
+  /**
+   * {@code strings} as C wants an argv: a NULL-terminated array of pointers to NUL-terminated
+   * strings (in the encoding the JDK's launcher would use), all in one native block.
+   */
+  static Memory cStrings(List<String> strings) {
+    int n = strings.size();
+    byte[][] bytes = new byte[n][];
+    long table = (n + 1L) * Native.POINTER_SIZE;
+    long size = table;
+    for (int i = 0; i < n; i++) {
+      bytes[i] = strings.get(i).getBytes(CHARSET);
+      size += bytes[i].length + 1L;
+    }
+    Memory m = new Memory(size);
+    long base = Pointer.nativeValue(m);
+    long at = table;
+    for (int i = 0; i < n; i++) {
+      m.write(at, bytes[i], 0, bytes[i].length);
+      m.setByte(at + bytes[i].length, (byte) 0);
+      m.setPointer((long) i * Native.POINTER_SIZE, new Pointer(base + at));
+      at += bytes[i].length + 1L;
+    }
+    m.setPointer((long) n * Native.POINTER_SIZE, null);
     return m;
   }
 
   /** A pipe, close-on-exec at both ends; {@code toParent}: the child writes, the parent reads. */
   private static int[] pipe(List<Integer> parentEnds, List<Integer> childEnds, boolean toParent) throws IOException {
     int[] fds = new int[2];
-    if (LIBC.pipe2(fds, O_CLOEXEC) != 0) {
+    if (LibC.pipe2(fds, O_CLOEXEC) != 0) {
       throw new IOException("pipe2 failed (errno " + Native.getLastError() + ")");
     }
     parentEnds.add(toParent ? fds[0] : fds[1]);
@@ -239,44 +275,51 @@ final class PosixSpawn implements StartedProgram {
    * those of the two still open; the bits of the ready ones.
    */
   int awaitOutput(boolean out, boolean err) throws IOException {
-    try (Memory fds = new Memory(16)) {
-      int n = 0;
-      if (out) {
-        fds.setInt(0, stdout.fd);
-        fds.setShort(4, POLLIN);
-        fds.setShort(6, (short) 0);
-        n++;
-      }
-      if (err) {
-        fds.setInt(8L * n, stderr.fd);
-        fds.setShort(8L * n + 4, POLLIN);
-        fds.setShort(8L * n + 6, (short) 0);
-        n++;
-      }
-      while (LIBC.poll(fds, n, -1) < 0) {
-        int errno = Native.getLastError();
-        if (errno != EINTR) {
-          throw new IOException("poll of the program's output failed (errno " + errno + ")");
-        }
-      }
-      int ready = 0;
-      for (int i = 0; i < n; i++) {
-        if (fds.getShort(8L * i + 6) != 0) { // POLLIN, POLLHUP or POLLERR: a read will not block
-          ready |= fds.getInt(8L * i) == stdout.fd ? 1 : 2;
-        }
-      }
-      return ready;
+    // struct pollfd {int fd; short events; short revents;} as two ints each: no native allocation.
+    int[] fds = new int[4];
+    int n = 0;
+    if (out) {
+      fds[0] = stdout.fd;
+      fds[1] = pollEvents(POLLIN);
+      n++;
     }
+    if (err) {
+      fds[2 * n] = stderr.fd;
+      fds[2 * n + 1] = pollEvents(POLLIN);
+      n++;
+    }
+    while (LibC.poll(fds, new NativeLong(n), -1) < 0) {
+      int errno = Native.getLastError();
+      if (errno != EINTR) {
+        throw new IOException("poll of the program's output failed (errno " + errno + ")");
+      }
+    }
+    int ready = 0;
+    for (int i = 0; i < n; i++) {
+      if (pollRevents(fds[2 * i + 1]) != 0) { // POLLIN, POLLHUP or POLLERR: a read will not block
+        ready |= fds[2 * i] == stdout.fd ? 1 : 2;
+      }
+    }
+    return ready;
+  }
+
+  /** A pollfd's second int with {@code events} in its {@code events} half. */
+  static int pollEvents(short events) {
+    return LITTLE_ENDIAN ? events & 0xffff : (events & 0xffff) << 16;
+  }
+
+  /** The {@code revents} half of a pollfd's second int. */
+  static int pollRevents(int word) {
+    return LITTLE_ENDIAN ? word >>> 16 : word & 0xffff;
   }
 
   @Override
   public int waitFor() {
-    try (Memory info = new Memory(OPAQUE)) {
-      while (LIBC.waitid(P_PID, pid, info, WEXITED | WNOWAIT) != 0) {
-        int errno = Native.getLastError();
-        if (errno != EINTR) {
-          throw new IllegalStateException("waitid for program " + pid + " failed (errno " + errno + ")");
-        }
+    byte[] info = new byte[SIGINFO]; // siginfo_t, unread: the status comes from the reap
+    while (LibC.waitid(P_PID, pid, info, WEXITED | WNOWAIT) != 0) {
+      int errno = Native.getLastError();
+      if (errno != EINTR) {
+        throw new IllegalStateException("waitid for program " + pid + " failed (errno " + errno + ")");
       }
     }
     ended = true;
@@ -287,7 +330,7 @@ final class PosixSpawn implements StartedProgram {
     if (!reaped) {
       int[] st = new int[1];
       int r;
-      while ((r = LIBC.waitpid(pid, st, WNOHANG)) < 0 && Native.getLastError() == EINTR) {
+      while ((r = LibC.waitpid(pid, st, WNOHANG)) < 0 && Native.getLastError() == EINTR) {
         // again
       }
       reaped = true;
@@ -307,9 +350,9 @@ final class PosixSpawn implements StartedProgram {
     if (reaped) {
       return; // its pid, and so its group's id, may be another program's now
     }
-    LIBC.kill(-pid, 9); // the whole group at once (pid is the group's id): a fork cannot escape it
+    LibC.kill(-pid, 9); // the whole group at once (pid is the group's id): a fork cannot escape it
     ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(ProcessHandle::destroyForcibly)); // those that left the group
-    LIBC.kill(pid, 9);
+    LibC.kill(pid, 9);
   }
 
   /** The parent's end of a pipe from the program, read through libc. */
@@ -328,7 +371,7 @@ final class PosixSpawn implements StartedProgram {
       }
       byte[] buf = off == 0 ? b : new byte[len];
       long n;
-      while ((n = LIBC.read(fd, buf, new NativeLong(len)).longValue()) < 0) {
+      while ((n = LibC.read(fd, buf, new NativeLong(len)).longValue()) < 0) {
         int errno = Native.getLastError();
         if (errno != EINTR) {
           throw new IOException("read from the program failed (errno " + errno + ")");
@@ -343,7 +386,7 @@ final class PosixSpawn implements StartedProgram {
     @Override
     public void close() {
       if (closed.compareAndSet(false, true)) {
-        LIBC.close(fd);
+        LibC.close(fd);
       }
     }
   }
@@ -369,7 +412,7 @@ final class PosixSpawn implements StartedProgram {
       }
       while (len > 0) {
         byte[] rest = off == 0 ? b : java.util.Arrays.copyOfRange(b, off, off + len);
-        long n = LIBC.write(fd, rest, new NativeLong(len)).longValue();
+        long n = LibC.write(fd, rest, new NativeLong(len)).longValue();
         if (n < 0) {
           int errno = Native.getLastError();
           if (errno == EINTR) {
@@ -385,7 +428,7 @@ final class PosixSpawn implements StartedProgram {
     @Override
     public void close() {
       if (closed.compareAndSet(false, true)) {
-        LIBC.close(fd);
+        LibC.close(fd);
       }
     }
   }

@@ -13,6 +13,7 @@ import dev.vmlet.vm.VmManager;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.util.logging.Logger;
 
 /**
  * The bidirectional Exec call: the first request starts the program, later ones carry stdin or a
@@ -21,6 +22,10 @@ import java.io.IOException;
  * memory); stdin waits for the agent's credit before the next request is taken.
  */
 final class ExecCalls {
+  private static final Logger LOG = Logger.getLogger(ExecCalls.class.getName());
+  /** Logs each exec's hops in the daemon (docs/benchmarks.md, "the exec round trip, hop by hop"). */
+  private static final boolean TRACE = Boolean.getBoolean("vmlet.trace.hops");
+
   private ExecCalls() {}
 
   static StreamObserver<ExecRequest> exec(VmManager manager, StreamObserver<ExecResponse> out) {
@@ -35,6 +40,13 @@ final class ExecCalls {
     private long pendingCredit;
     private boolean stdinClosed;
     private volatile boolean finished;
+    /**
+     * When (System.nanoTime) the call's first message came in, its ExecStart was written and its
+     * ExecExit read; only with {@code -Dvmlet.trace.hops=true} (docs/benchmarks.md), else 0.
+     */
+    private volatile long callInNanos;
+    private volatile long writtenNanos;
+    private volatile String vmName;
 
     Call(VmManager manager, GuardedStream<ExecResponse> stream) {
       this.manager = manager;
@@ -82,6 +94,10 @@ final class ExecCalls {
     }
 
     private void start(ExecRequest r) throws IOException {
+      if (TRACE) {
+        callInNanos = System.nanoTime();
+        vmName = r.getName();
+      }
       if (r.getArgvCount() == 0 && r.getShell().isEmpty()) {
         throw Status.INVALID_ARGUMENT.withDescription("the first message must name a program (argv) or a shell line").asRuntimeException();
       }
@@ -103,6 +119,9 @@ final class ExecCalls {
         link = l;
       }
       int stream = l.exec(start, this);
+      if (TRACE) {
+        writtenNanos = System.nanoTime();
+      }
       synchronized (this) {
         id = stream;
       }
@@ -195,8 +214,14 @@ final class ExecCalls {
 
     @Override
     public void exit(ExecExit exit) {
+      long read = TRACE ? System.nanoTime() : 0;
       finished = true;
       stream.finish(ExecResponse.newBuilder().setExit(AgentReplies.exit(exit)).build());
+      if (TRACE) {
+        long out = System.nanoTime();
+        LOG.info("hops exec VM " + vmName + " stream " + id + ": frame-written " + (writtenNanos - callInNanos) / 1000 + ", reply-read "
+            + (read - callInNanos) / 1000 + ", reply-out " + (out - callInNanos) / 1000 + " (us since the call came in)");
+      }
     }
 
     @Override

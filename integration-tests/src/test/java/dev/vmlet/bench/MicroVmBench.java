@@ -34,7 +34,9 @@ import dev.vmlet.qemu.QemuCommandBuilder;
  * that name, for a before/after in one run); the agent's JVM start with and without its
  * class-data-sharing archive; and density: the daemon's memory per running VM, QEMU's memory,
  * processes and threads per VM, the agent's memory in the guest. {@code -Dbench.micro.execOnly=true}:
- * only the exec round trips in one VM (a minute; for working on exec).
+ * only the exec round trips in one VM (a minute; for working on exec); with {@code
+ * -Dbench.micro.compareImage=DIR} in turns with a second VM booted from DIR's bzImage and initramfs
+ * (another tree's agent). {@code -Dbench.micro.hops=true}: an exec's time hop by hop ({@link #hops}).
  */
 class MicroVmBench {
   @TempDir Path tmp;
@@ -43,10 +45,29 @@ class MicroVmBench {
   void bootJvmStartAndDensity() throws Exception {
     int runs = Bench.runs();
     int density = Integer.getInteger("bench.density.vms", 4);
+    if (Boolean.getBoolean("bench.micro.hops")) {
+      System.setProperty("vmlet.trace.hops", "true"); // the daemon started below traces its execs
+    }
     try (BenchSupport.MicroNode node = BenchSupport.microNode(tmp)) {
+      if (Boolean.getBoolean("bench.micro.hops")) {
+        node.start(bootSpec("hops", "micro-bzImage", " vmlet_trace=hops"));
+        hops(node, tmp.resolve("daemon.log"), runs);
+        return;
+      }
       if (Boolean.getBoolean("bench.micro.execOnly")) {
-        node.start("jvm", 384);
-        execRoundTrips(node, runs);
+        String other = System.getProperty("bench.micro.compareImage", "");
+        if (other.isBlank()) {
+          node.start("jvm", 384);
+          execRoundTrips(node, runs, List.of("jvm"));
+        } else {
+          // Both boot their bzImage, so that only the initramfs (the agent) differs between them.
+          node.start(bootSpec("jvm", "micro-bzImage"));
+          Path dir = Path.of(other);
+          node.start(VmSpec.newBuilder().setName("other").setMemoryMib(384).setKernel(KernelBoot.newBuilder()
+              .setPath(dir.resolve("vmlinuz").toString()).setInitrd(dir.resolve("initrd.img").toString())
+              .setCmdline(QemuCommandBuilder.MICRO_COMMAND_LINE)).build());
+          execRoundTrips(node, runs, List.of("jvm", "other"));
+        }
         return;
       }
       // Boot: one VM per image started and stopped again, `runs` times, the images in turns (so a
@@ -159,7 +180,7 @@ class MicroVmBench {
         assertThat(BenchSupport.sha(Files.readAllBytes(back))).isEqualTo(sha);
         Files.delete(back);
       }
-      execRoundTrips(node, runs);
+      execRoundTrips(node, runs, List.of("jvm"));
       Bench.report("micro VM: push / pull of 64 MiB (MB/s)", Bench.stats(push, "%.1f") + " / " + Bench.stats(pull, "%.1f"));
       Bench.report("micro VM: `vmlet cp` as typed, 64 MiB in / out of a VM of `vmlet launch --name cp` defaults, in turns with the"
           + " line above (MB/s)", Bench.stats(cpPush, "%.1f") + " / " + Bench.stats(cpPull, "%.1f") + String.format(
@@ -178,6 +199,11 @@ class MicroVmBench {
    * initramfs, with the micro command line.
    */
   private static VmSpec bootSpec(String name, String image) {
+    return bootSpec(name, image, "");
+  }
+
+  /** {@code extraCmdline}: kernel parameters after the micro image's own. */
+  private static VmSpec bootSpec(String name, String image, String extraCmdline) {
     VmSpec.Builder spec = VmSpec.newBuilder().setName(name).setMemoryMib(384);
     if (image.equals("micro") || image.equals("micro-generic")) {
       return spec.setImage(image).build();
@@ -188,7 +214,7 @@ class MicroVmBench {
     Path kernel = bzImage || !Files.isRegularFile(dir.resolve("vmlinux")) ? dir.resolve("vmlinuz") : dir.resolve("vmlinux");
     assertThat(kernel).as("image " + image + ": a kernel in " + dir).isRegularFile();
     return spec.setKernel(KernelBoot.newBuilder().setPath(kernel.toString()).setInitrd(dir.resolve("initrd.img").toString())
-        .setCmdline(QemuCommandBuilder.MICRO_COMMAND_LINE)).build();
+        .setCmdline(QemuCommandBuilder.MICRO_COMMAND_LINE + extraCmdline)).build();
   }
 
   /**
@@ -197,34 +223,134 @@ class MicroVmBench {
    * true} cost before the agent started programs with posix_spawn (it exec'd a setsid first); and
    * a ListFiles of /etc, the same round trip through the daemon and the agent with no program.
    */
-  private static void execRoundTrips(BenchSupport.MicroNode node, int runs) {
-    List<Double> p50 = new ArrayList<>();
-    List<Double> p50Setsid = new ArrayList<>();
-    List<Double> p50List = new ArrayList<>();
+  private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms) {
+    Map<String, List<Double>> p50 = new LinkedHashMap<>();
+    Map<String, List<Double>> p50Setsid = new LinkedHashMap<>();
+    Map<String, List<Double>> p50List = new LinkedHashMap<>();
     for (int i = 0; i < runs; i++) {
-      List<Double> ms = new ArrayList<>();
-      List<Double> msSetsid = new ArrayList<>();
-      List<Double> msList = new ArrayList<>();
+      Map<String, List<Double>> ms = new LinkedHashMap<>();
+      Map<String, List<Double>> msSetsid = new LinkedHashMap<>();
+      Map<String, List<Double>> msList = new LinkedHashMap<>();
       for (int k = 0; k < 20; k++) {
-        long t2 = System.nanoTime();
-        assertThat(node.listFiles("jvm", "/etc")).isPositive();
-        msList.add((System.nanoTime() - t2) / 1e6);
-        long t0 = System.nanoTime();
-        assertThat(node.exec("jvm", "true")).isZero();
-        ms.add((System.nanoTime() - t0) / 1e6);
-        long t1 = System.nanoTime();
-        assertThat(node.exec("jvm", "setsid", "true")).isZero();
-        msSetsid.add((System.nanoTime() - t1) / 1e6);
+        for (String vm : vms) { // with a second image (-Dbench.micro.compareImage), the VMs in turns call by call
+          long t2 = System.nanoTime();
+          assertThat(node.listFiles(vm, "/etc")).isPositive();
+          msList.computeIfAbsent(vm, x -> new ArrayList<>()).add((System.nanoTime() - t2) / 1e6);
+          long t0 = System.nanoTime();
+          assertThat(node.exec(vm, "true")).isZero();
+          ms.computeIfAbsent(vm, x -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e6);
+          long t1 = System.nanoTime();
+          assertThat(node.exec(vm, "setsid", "true")).isZero();
+          msSetsid.computeIfAbsent(vm, x -> new ArrayList<>()).add((System.nanoTime() - t1) / 1e6);
+        }
       }
-      p50.add(Bench.percentile(ms, 50));
-      p50Setsid.add(Bench.percentile(msSetsid, 50));
-      p50List.add(Bench.percentile(msList, 50));
+      for (String vm : vms) {
+        p50.computeIfAbsent(vm, x -> new ArrayList<>()).add(Bench.percentile(ms.get(vm), 50));
+        p50Setsid.computeIfAbsent(vm, x -> new ArrayList<>()).add(Bench.percentile(msSetsid.get(vm), 50));
+        p50List.computeIfAbsent(vm, x -> new ArrayList<>()).add(Bench.percentile(msList.get(vm), 50));
+      }
     }
-    Bench.report("micro VM: exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50, "%.0f"));
-    Bench.report("micro VM: exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
-        Bench.stats(p50Setsid, "%.0f"));
-    Bench.report("micro VM: ListFiles /etc in turns with them (daemon, link and agent, no program), p50 of 20 (ms)",
-        Bench.stats(p50List, "%.0f"));
+    for (String vm : vms) {
+      String of = vm.equals("jvm") ? "" : " [image " + System.getProperty("bench.micro.compareImage") + "]";
+      Bench.report("micro VM" + of + ": exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50.get(vm), "%.0f"));
+      Bench.report("micro VM" + of + ": exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
+          Bench.stats(p50Setsid.get(vm), "%.0f"));
+      Bench.report("micro VM" + of + ": ListFiles /etc in turns with them (daemon, link and agent, no program), p50 of 20 (ms)",
+          Bench.stats(p50List.get(vm), "%.0f"));
+    }
+  }
+
+  /**
+   * {@code -Dbench.micro.hops=true}: where an exec's and a ListFiles' time goes, hop by hop. The VM
+   * boots with {@code vmlet_trace=hops} and the daemon runs with {@code -Dvmlet.trace.hops=true}, so
+   * each logs one line per request (HopTrace in the agent, ExecCalls in the daemon); the medians of
+   * each hop over {@code 20 * runs} calls, and the link's share: the daemon's wait for the reply less
+   * the agent's time from reading the request to writing the reply. With {@code
+   * -Dbench.micro.agentFlags="FLAGS"} a second VM's agent runs with these JVM flags added (its
+   * agent.sh edited in the guest, the agent restarted), and the calls go to the two VMs in turns.
+   */
+  private static void hops(BenchSupport.MicroNode node, Path daemonLog, int runs) throws Exception {
+    List<String> vms = new ArrayList<>(List.of("hops"));
+    String flags = System.getProperty("bench.micro.agentFlags", "");
+    if (!flags.isBlank()) {
+      node.start(bootSpec("hopsflags", "micro-bzImage", " vmlet_trace=hops"));
+      restartAgentWith(node, "hopsflags", flags);
+      vms.add("hopsflags");
+    }
+    Map<String, List<Double>> exec = new LinkedHashMap<>();
+    Map<String, List<Double>> list = new LinkedHashMap<>();
+    for (int i = 0; i < 20 * runs; i++) {
+      for (String vm : vms) {
+        long t0 = System.nanoTime();
+        assertThat(node.listFiles(vm, "/etc")).isPositive();
+        list.computeIfAbsent(vm, k -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e6);
+        long t1 = System.nanoTime();
+        assertThat(node.exec(vm, "true")).isZero();
+        exec.computeIfAbsent(vm, k -> new ArrayList<>()).add((System.nanoTime() - t1) / 1e6);
+      }
+    }
+    // The last lines reach the logs a moment after the replies (the agent logs after writing).
+    Thread.sleep(1000);
+    for (String vm : vms) {
+      String label = vm.equals("hops") ? "agent as built" : "agent with " + flags;
+      Map<Integer, Map<String, Long>> guest = HopLines.parse(Files.readString(node.vmStateDir(vm).resolve("console.log")),
+          "hops stream (\\d+) (?:exec|list):");
+      Map<Integer, Map<String, Long>> host = HopLines.parse(Files.readString(daemonLog), "hops exec VM " + vm + " stream (\\d+):");
+      Bench.report("hops (" + label + "): client wall time, exec `true` / ListFiles /etc, p50 / p90 of " + exec.get(vm).size() + " (ms)",
+          String.format("%.1f / %.1f, %.1f / %.1f", Bench.median(exec.get(vm)), Bench.percentile(exec.get(vm), 90),
+              Bench.median(list.get(vm)), Bench.percentile(list.get(vm), 90)));
+      for (var e : HopLines.medians(host).entrySet()) {
+        Bench.report("hops (" + label + "): daemon, exec, call in to " + e.getKey() + " (ms, median)", String.format("%.2f", e.getValue() / 1000));
+      }
+      for (String kind : List.of("exec", "list")) {
+        Map<Integer, Map<String, Long>> ofKind = new LinkedHashMap<>();
+        guest.forEach((id, h) -> {
+          if (h.containsKey(kind.equals("exec") ? "exit-sent" : "end-sent")) {
+            ofKind.put(id, h);
+          }
+        });
+        Map<String, Double> total = HopLines.medians(ofKind);
+        Map<String, Double> step = HopLines.medians(HopLines.steps(ofKind));
+        for (var e : total.entrySet()) {
+          Bench.report("hops (" + label + "): agent, " + kind + ", frame read to " + e.getKey() + " (ms, median; the step from the hop before)",
+              String.format("%.2f (%.2f)", e.getValue() / 1000, step.get(e.getKey()) / 1000));
+        }
+      }
+      List<Double> link = new ArrayList<>();
+      for (var h : host.entrySet()) {
+        Map<String, Long> g = guest.get(h.getKey());
+        if (g != null && g.containsKey("exit-sent")) {
+          link.add((h.getValue().get("reply-read") - h.getValue().get("frame-written") - g.get("exit-sent")) / 1000.0);
+        }
+      }
+      Bench.report("hops (" + label + "): exec, the link both ways (daemon's wait less the agent's time), median of " + link.size() + " (ms)",
+          link.isEmpty() ? "no lines" : String.format("%.2f", Bench.median(link)));
+    }
+  }
+
+  /**
+   * Adds {@code flags} to the JVM's flags in the guest's agent.sh and restarts the agent (init
+   * starts it again); returns once the new agent answers, within 180 s.
+   */
+  private static void restartAgentWith(BenchSupport.MicroNode node, String vm, String flags) throws Exception {
+    assertThat(flags).as("agent flags").doesNotContain("|").doesNotContain("'");
+    node.sh(vm, "sed -i 's|-Xshare:auto|" + flags + " -Xshare:auto|' /opt/vmlet/agent.sh && grep -q -- '" + flags
+        + "' /opt/vmlet/agent.sh && (sleep 1; kill -9 $PPID) </dev/null >/dev/null 2>&1 &");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    Thread.sleep(3000); // the old agent is gone by then (killed 1 s after its answer)
+    while (true) {
+      try {
+        if (node.sh(vm, "tr '\\0' ' ' < /proc/$PPID/cmdline").contains(flags)) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        // the new agent is not ready yet
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("the agent of " + vm + " did not come back with " + flags + " within 180 s");
+      }
+      Thread.sleep(1000);
+    }
   }
 
   private static void phase(Map<String, List<Double>> phases, String what, long ms) {

@@ -8,6 +8,8 @@ import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,9 +35,13 @@ final class DaemonProcess {
   void start() throws Exception {
     Path jar = Path.of(System.getProperty("vmlet.agentJar")).getParent().getParent().getParent()
         .resolve("host-daemon/target/vmlet.jar");
-    ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
+    List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
         "daemon", "--state-dir", paths.stateDir().toString(), "--run-dir", paths.runDir().toString(),
-        "--cache-dir", paths.cacheDir().toString())
+        "--cache-dir", paths.cacheDir().toString()));
+    if (Boolean.getBoolean("vmlet.trace.hops")) {
+      command.add(1, "-Dvmlet.trace.hops=true"); // the bench's hop trace (MicroVmBench)
+    }
+    ProcessBuilder pb = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(log.toString())));
     pb.environment().remove("VMLET_SOCKET");

@@ -1,0 +1,69 @@
+package dev.vmlet.guest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The real posix_spawn of this host's libc through JNA's direct mapping: argv and the environment
+ * as one native block each, a session of the program's own, its output and exit code.
+ */
+class PosixSpawnTest {
+  @Test
+  void cStrings_isANullTerminatedArrayOfTheStringsInOrder() {
+    try (Memory m = PosixSpawn.cStrings(List.of("sh", "-c", "écho ok"))) {
+      assertThat(m.getPointer(0).getString(0, "UTF-8")).isEqualTo("sh");
+      assertThat(m.getPointer(Native.POINTER_SIZE).getString(0, "UTF-8")).isEqualTo("-c");
+      assertThat(m.getPointer(2L * Native.POINTER_SIZE).getString(0, "UTF-8")).isEqualTo("écho ok");
+      assertThat(m.getPointer(3L * Native.POINTER_SIZE)).isNull();
+    }
+  }
+
+  @Test
+  void cStrings_ofNothing_isOnlyTheTerminatingNull() {
+    try (Memory m = PosixSpawn.cStrings(List.of())) {
+      assertThat(m.size()).isEqualTo(Native.POINTER_SIZE);
+      assertThat(m.getPointer(0)).isEqualTo((Pointer) null);
+    }
+  }
+
+  @Test
+  void pollEventsAndRevents_areTheTwoHalvesOfAPollfdsSecondInt() {
+    int word = PosixSpawn.pollEvents((short) 0x1);
+    assertThat(PosixSpawn.pollRevents(word)).isZero();
+    // what the kernel writes back: revents set beside events
+    int back = word | (java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN ? 0x11 << 16 : 0x11);
+    assertThat(PosixSpawn.pollRevents(back)).isEqualTo(0x11);
+  }
+
+  @Test
+  void start_runsTheProgramInASessionOfItsOwn_withExactlyTheEnvironmentGiven() throws Exception {
+    assumeTrue(PosixSpawn.available(), "this host's libc has no posix_spawn with closefrom and chdir");
+    PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", "echo \"$ONLY\" $(ps -o sid= -p $$ 2>/dev/null || cat /proc/$$/stat | cut -d' ' -f6) $$; env | wc -l; pwd; exit 3"),
+        Map.of("ONLY", "given", "PATH", "/usr/bin:/bin"), "/tmp", false);
+    p.stdin().close();
+    String out = readAll(p.stdout());
+    assertThat(p.waitFor()).isEqualTo(3);
+    String[] lines = out.split("\n");
+    String[] first = lines[0].trim().split("\\s+");
+    assertThat(first[0]).isEqualTo("given");
+    assertThat(first[1]).as("session id is the program's pid").isEqualTo(first[2]);
+    assertThat(lines[1].trim()).as("variables: ONLY, PATH and what sh sets itself").isIn("2", "3", "4");
+    assertThat(lines[2]).isEqualTo("/tmp");
+  }
+
+  private static String readAll(InputStream in) throws Exception {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    in.transferTo(b);
+    return b.toString(StandardCharsets.UTF_8);
+  }
+}
