@@ -37,7 +37,7 @@ import java.util.Map;
  * reused one; push and pull of a 256 MiB random file through vmlet's agent and scp; the first 64
  * MiB of it through qemu-guest-agent's guest-file-write and guest-file-read (base64 JSON); and the
  * raw virtio-serial port both ways ({@code dd} to and from the port), the ceiling for any agent
- * on it. Charts go to docs/benchmarks/.
+ * on it.
  */
 class AgentTransferBench {
   static final int MIB = 1 << 20;
