@@ -3,6 +3,7 @@ package dev.vmlet.spec;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -53,6 +54,23 @@ public record VmConfig(
   public static final int MAX_SHARES = 8;
   public static final int MAX_VCPUS = 64;
   public static final long MIN_MEMORY_MIB = 128;
+
+  /** The least memory the named image boots in ({@link BuiltInImage#minMemoryMib()}; others {@link #MIN_MEMORY_MIB}). */
+  public static long imageMemoryFloor(String image) {
+    return BuiltInImage.named(image).map(BuiltInImage::minMemoryMib).orElse(MIN_MEMORY_MIB);
+  }
+
+  /**
+   * Why {@code memoryMib} is too little for {@code image}, or empty when it is enough. Checked when a
+   * VM is made and again when it starts: a VM stored before an image's floor was raised would
+   * otherwise boot and never bring its agent up.
+   */
+  public static Optional<String> imageMemoryShortfall(String image, long memoryMib) {
+    long least = imageMemoryFloor(image);
+    return memoryMib >= least ? Optional.empty()
+        : Optional.of("the " + image + " image needs at least " + least + " MiB (its initramfs and the agent's JVM"
+            + " live in the guest's memory), got " + memoryMib);
+  }
   public static final long MAX_MEMORY_MIB = 1024 * 1024;
   public static final int DEFAULT_VCPUS = 1;
   public static final long DEFAULT_MEMORY_MIB = 512;
@@ -387,10 +405,9 @@ public record VmConfig(
      */
     public VmConfig build() {
       String img = !image.isEmpty() ? image : directBoot != null ? "kernel" : "micro";
-      long least = BuiltInImage.named(img).map(BuiltInImage::minMemoryMib).orElse(MIN_MEMORY_MIB);
-      if (memoryMib < least && memoryMib >= MIN_MEMORY_MIB) {
-        throw VmException.invalid("memory_mib: the " + img + " image needs at least " + least + " MiB (its initramfs and the"
-            + " agent's JVM live in the guest's memory), got " + memoryMib + "; give --memory " + least + " or more");
+      Optional<String> shortfall = memoryMib >= MIN_MEMORY_MIB ? imageMemoryShortfall(img, memoryMib) : Optional.empty();
+      if (shortfall.isPresent()) {
+        throw VmException.invalid("memory_mib: " + shortfall.get() + "; give --memory " + imageMemoryFloor(img) + " or more");
       }
       List<DiskConfig> all = disks;
       if (img.startsWith("/")) {

@@ -197,7 +197,12 @@ public final class VmManager implements AutoCloseable {
 
   /** Starts a VM if it fits in the daemon's cgroup beside the VMs that run. */
   private VmRecord startFitting(VmRuntime vm, StartCheck check) {
-    fit.check(vm.record().config(), running(vm));
+    VmConfig config = vm.record().config();
+    VmConfig.imageMemoryShortfall(config.image(), config.memoryMib()).ifPresent(why -> {
+      throw new VmException(VmException.Kind.FAILED_PRECONDITION, "VM '" + config.name() + "' cannot start: " + why
+          + "; it was made before that floor; delete it and launch it again with --memory " + VmConfig.imageMemoryFloor(config.image()));
+    });
+    fit.check(config, running(vm));
     return starter.start(vm, check);
   }
 

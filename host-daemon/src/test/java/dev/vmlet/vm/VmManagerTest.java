@@ -305,6 +305,20 @@ class VmManagerTest {
     assertThat(v.record().lastError()).contains("exited while the daemon was down");
   }
 
+  @Test
+  void start_ofAVmStoredWithLessMemoryThanItsImageNeeds_isRefusedSayingWhatToDo_andStartsNothing() throws Exception {
+    // Stored before the micro image's 256 MiB floor: made through the record, not the checked builder.
+    new VmStore(paths.stateDir()).save(VmRecord.created(new VmConfig("small", 1, 128, "micro", "tcg"), "id", null));
+    VmManager reloaded = new VmManager(paths, TestHost.images(dir), TestHost.noKvm(dir), "/nonexistent/qemu", Clock.systemUTC());
+    reloaded.recover();
+    assertThatThrownBy(() -> reloaded.start("small")).isInstanceOfSatisfying(VmException.class,
+        e -> assertThat(e.kind()).isEqualTo(VmException.Kind.FAILED_PRECONDITION))
+        .hasMessageContaining("the micro image needs at least 256 MiB").hasMessageContaining("got 128")
+        .hasMessageContaining("--memory 256");
+    assertThat(reloaded.get("small").record().state()).isEqualTo(VmState.CREATED);
+    assertThat(paths.vmRunDir("small")).doesNotExist();
+  }
+
   private FakeKernel gpuHost() throws Exception {
     return new FakeKernel(dir.resolve("fake")).driver("vfio-pci")
         .device("0000:01:00.0", "0x030000", "0x10de", "nvidia", "1")
