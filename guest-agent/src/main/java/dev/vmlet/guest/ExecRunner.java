@@ -232,7 +232,7 @@ final class ExecRunner implements Runnable {
     int code;
     try {
       if (p instanceof PosixSpawn spawned) {
-        pipes.pumpHere(spawned); // until both outputs end: the program ended, or left them to what it started
+        pipes.pumpHere(spawned, trace); // until both outputs end: the program ended, or left them to what it started
         trace.mark("output-end");
       }
       code = p.waitFor();

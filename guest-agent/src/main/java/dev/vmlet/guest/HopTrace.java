@@ -24,6 +24,8 @@ final class HopTrace {
   private final String[] names = new String[MAX_MARKS];
   private final long[] nanos = new long[MAX_MARKS];
   private int count;
+  /** Figures that are no hop (the output path's reads and frames), appended to the line. */
+  private final StringBuilder notes = new StringBuilder();
 
   private HopTrace(int stream, String kind, long readNanos) {
     this.stream = stream;
@@ -61,13 +63,28 @@ final class HopTrace {
     }
   }
 
+  /** Notes a figure of the request that is no hop, as {@code name value} after the hops. */
+  void note(String name, long value) {
+    if (this == OFF) {
+      return;
+    }
+    synchronized (this) {
+      notes.append("; ").append(name).append(' ').append(value);
+    }
+  }
+
+  /** Whether marks and notes are kept (callers skip gathering figures for {@link #OFF}). */
+  boolean on() {
+    return this != OFF;
+  }
+
   /** The line {@link #end} logs: each hop with its microseconds since the read. */
   synchronized String line() {
     StringBuilder b = new StringBuilder("hops stream ").append(stream).append(' ').append(kind).append(':');
     for (int i = 0; i < count; i++) {
       b.append(i == 0 ? " " : ", ").append(names[i]).append(' ').append((nanos[i] - readNanos) / 1000);
     }
-    return b.toString();
+    return b.append(notes).toString();
   }
 
   /** Logs the line, after the request's last frame went out (so the logging is not on its path). */

@@ -51,6 +51,14 @@ final class PosixSpawn implements StartedProgram {
   /** siginfo_t's size on every Linux. */
   private static final int SIGINFO = 128;
   private static final short POLLIN = 0x1;
+  private static final int F_SETPIPE_SZ = 1031;
+  /**
+   * The size asked for the pipes of the program's output (Linux's default is 64 KiB): the agent
+   * reads up to {@link ExecPipes#READ} at a time, and a pipe that holds more than one such read lets
+   * a program that writes fast go on while the agent sends the read before (docs/benchmarks.md,
+   * "exec with 1 MiB of output"). The stream's credit still bounds what the host is sent.
+   */
+  static final int OUTPUT_PIPE = 256 * 1024;
 
   /**
    * The libc functions used here, bound with JNA's direct mapping ({@code static native} methods
@@ -97,6 +105,11 @@ final class PosixSpawn implements StartedProgram {
     static native int kill(int pid, int sig);
 
     static native NativeLong read(int fd, byte[] buf, NativeLong count);
+
+    /** Into native memory: no copy of a Java array in and out around the call (JNA's for byte[]). */
+    static native NativeLong read(int fd, Pointer buf, NativeLong count);
+
+    static native int fcntl(int fd, int cmd, int arg);
 
     static native NativeLong write(int fd, byte[] buf, NativeLong count);
 
@@ -246,6 +259,11 @@ final class PosixSpawn implements StartedProgram {
     }
     parentEnds.add(toParent ? fds[0] : fds[1]);
     childEnds.add(toParent ? fds[1] : fds[0]);
+    if (toParent) {
+      // A failure (a user's pipe quota, /proc/sys/fs/pipe-max-size) keeps the default 64 KiB:
+      // slower for large output, nothing else.
+      LibC.fcntl(fds[0], F_SETPIPE_SZ, OUTPUT_PIPE);
+    }
     return fds;
   }
 
@@ -268,6 +286,22 @@ final class PosixSpawn implements StartedProgram {
   @Override
   public InputStream stderr() {
     return stderr;
+  }
+
+  /**
+   * One read(2) of the program's stdout ({@code stderr} false) or stderr into native memory, up to
+   * {@code max} bytes: the bytes read, or -1 at the output's end.
+   */
+  int readOutput(boolean stderr, Pointer into, int max) throws IOException {
+    int fd = stderr ? this.stderr.fd : stdout.fd;
+    long n;
+    while ((n = LibC.read(fd, into, new NativeLong(max)).longValue()) < 0) {
+      int errno = Native.getLastError();
+      if (errno != EINTR) {
+        throw new IOException("read from the program failed (errno " + errno + ")");
+      }
+    }
+    return n == 0 ? -1 : (int) n;
   }
 
   /**

@@ -33,4 +33,16 @@ class HopTraceTest {
     long exitSent = Long.parseLong(line.replaceAll(".*exit-sent ", ""));
     assertThat(exitSent).isGreaterThanOrEqualTo(5000);
   }
+
+  @Test
+  void on_appendsNotesAfterTheHops_offKeepsNone() {
+    HopTrace.OFF.note("frames", 3);
+    assertThat(HopTrace.OFF.line()).isEqualTo("hops stream 0 :");
+    HopTrace.enable(true);
+    HopTrace t = HopTrace.begin(7, "exec", System.nanoTime());
+    t.mark("output-end");
+    t.note("frames", 32);
+    t.note("bytes", 1048576);
+    assertThat(t.line()).matches("hops stream 7 exec: output-end \\d+; frames 32; bytes 1048576");
+  }
 }

@@ -61,6 +61,31 @@ class PosixSpawnTest {
     assertThat(lines[2]).isEqualTo("/tmp");
   }
 
+  @Test
+  void start_givesTheOutputAPipeOfMoreThanLinuxs64KiB_soAProgramWritingMoreEndsWithNobodyReading() throws Exception {
+    assumeTrue(PosixSpawn.available(), "this host's libc has no posix_spawn with closefrom and chdir");
+    // 200,000 bytes fit in the 256 KiB pipe asked for, not in the 64 KiB of the default: head
+    // would block on its write and never reach the echo.
+    PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", "head -c 200000 /dev/zero; echo written >&2"),
+        Map.of("PATH", "/usr/bin:/bin"), null, false);
+    p.stdin().close();
+    try {
+      String err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try {
+          return readAll(p.stderr());
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      }).get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(err).isEqualTo("written\n");
+      byte[] out = p.stdout().readAllBytes();
+      assertThat(out).hasSize(200_000);
+      assertThat(p.waitFor()).isZero();
+    } finally {
+      p.kill();
+    }
+  }
+
   private static String readAll(InputStream in) throws Exception {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     in.transferTo(b);

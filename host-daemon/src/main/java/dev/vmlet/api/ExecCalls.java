@@ -47,6 +47,9 @@ final class ExecCalls {
     private volatile long callInNanos;
     private volatile long writtenNanos;
     private volatile String vmName;
+    /** With the trace: output frames passed on, and grants held back because the client's window was full. */
+    private int outFrames;
+    private int heldGrants;
 
     Call(VmManager manager, GuardedStream<ExecResponse> stream) {
       this.manager = manager;
@@ -187,6 +190,7 @@ final class ExecCalls {
     private void owe(int n) {
       synchronized (this) {
         pendingCredit += n;
+        outFrames++;
       }
       returnCredit();
     }
@@ -197,7 +201,11 @@ final class ExecCalls {
       int stream;
       long n;
       synchronized (this) {
-        if (link == null || id < 0 || pendingCredit == 0 || !stream().call().isReady()) {
+        if (link == null || id < 0 || pendingCredit == 0) {
+          return;
+        }
+        if (!stream().call().isReady()) {
+          heldGrants++;
           return;
         }
         l = link;
@@ -220,7 +228,8 @@ final class ExecCalls {
       if (TRACE) {
         long out = System.nanoTime();
         LOG.info("hops exec VM " + vmName + " stream " + id + ": frame-written " + (writtenNanos - callInNanos) / 1000 + ", reply-read "
-            + (read - callInNanos) / 1000 + ", reply-out " + (out - callInNanos) / 1000 + " (us since the call came in)");
+            + (read - callInNanos) / 1000 + ", reply-out " + (out - callInNanos) / 1000 + " (us since the call came in); output frames "
+            + outFrames + ", grants held for the client " + heldGrants);
       }
     }
 

@@ -55,7 +55,9 @@ class AgentTransferBench {
       vm.awaitBootTimeline(); // cloud-init still works for about 20 s after the agent is ready: measure an idle guest
       String sha = BenchSupport.sha(data);
       Ssh ssh = new Ssh(vm.info(), tmp.resolve("ssh-control"));
-      if (parts.contains("exec")) {
+      if (parts.contains("exec") && !AgentTurns.labels().isEmpty()) {
+        AgentTurns.execRuns(vm, runs); // the variants in turns, each beside qemu-guest-agent
+      } else if (parts.contains("exec")) {
         execRoundTrips(vm, ssh, runs);
       }
       vm.push("/root/bench.bin", data);

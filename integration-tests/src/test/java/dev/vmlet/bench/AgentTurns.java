@@ -200,6 +200,81 @@ final class AgentTurns {
   }
 
   /**
+   * The exec part with the variants in turns ({@code -Dbench.parts=exec -Dbench.agents=main,this}):
+   * each run restarts the agent as each variant in order, warms it (its JIT starts cold), then calls
+   * `true` and a command printing 1 MiB 10 times each, call by call in turns with
+   * qemu-guest-agent, so each variant's ratio to qemu-guest-agent comes from the same minutes. With
+   * {@code -Dvmlet.agent.trace=hops} in a variant's flags, its hop lines (docs/agent-protocol.md)
+   * are summed up per variant: how the 1 MiB went out (polls, frames, credit waits).
+   */
+  static void execRuns(BenchSupport.DebianVm vm, int runs) throws Exception {
+    AgentTurns t = new AgentTurns(vm, labels());
+    t.install();
+    String mib = "head -c 1048576 /dev/zero";
+    Map<String, Map<String, List<Double>>> p50 = new LinkedHashMap<>(); // "label command way" -> p50 per run
+    Map<String, Map<String, List<Double>>> p90 = new LinkedHashMap<>();
+    Map<String, List<Map<String, Long>>> traced = new LinkedHashMap<>();
+    try {
+      for (int r = 0; r < runs; r++) {
+        for (String label : t.labels) {
+          t.switchTo(label);
+          for (int i = 0; i < 10; i++) { // warm: the restarted agent's JIT has compiled nothing
+            vm.sh("true");
+            assertThat(vm.sh(mib).length()).isEqualTo(MIB);
+          }
+          String journalSince = vm.sh("date +%s").strip();
+          for (String command : List.of("true", mib)) {
+            Map<String, List<Double>> ms = new LinkedHashMap<>();
+            for (int i = 0; i < 10; i++) {
+              long t0 = System.nanoTime();
+              int n = vm.sh(command).length();
+              ms.computeIfAbsent("vmlet agent", k -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e6);
+              long t1 = System.nanoTime();
+              int q = AgentTransferBench.qgaExec(vm.qgaSocket(), command);
+              ms.computeIfAbsent("qemu-guest-agent", k -> new ArrayList<>()).add((System.nanoTime() - t1) / 1e6);
+              int want = command.equals("true") ? 0 : MIB;
+              assertThat(n).as("vmlet output of " + command).isEqualTo(want);
+              assertThat(q).as("qemu-guest-agent output of " + command).isEqualTo(want);
+            }
+            String key = label + (command.equals("true") ? ", true" : ", 1 MiB of output");
+            ms.forEach((way, v) -> {
+              p50.computeIfAbsent(key, k -> new LinkedHashMap<>()).computeIfAbsent(way, k -> new ArrayList<>()).add(Bench.percentile(v, 50));
+              p90.computeIfAbsent(key, k -> new LinkedHashMap<>()).computeIfAbsent(way, k -> new ArrayList<>()).add(Bench.percentile(v, 90));
+            });
+            System.out.printf("agent variant %s, %s: vmlet p50 %.0f ms, qga p50 %.0f ms%n", label, key,
+                Bench.percentile(ms.get("vmlet agent"), 50), Bench.percentile(ms.get("qemu-guest-agent"), 50));
+          }
+          String hops = vm.sh("journalctl -o cat -u vmlet-agent --since @" + journalSince + " | grep 'hops stream' || true");
+          HopLines.parse(hops, "hops stream (\\d+) exec:").values().stream().filter(h -> h.getOrDefault("bytes", 0L) == MIB)
+              .forEach(h -> traced.computeIfAbsent(label, k -> new ArrayList<>()).add(h));
+        }
+      }
+    } finally {
+      t.switchTo(null);
+    }
+    for (String key : p50.keySet()) {
+      Map<String, List<Double>> a = p50.get(key);
+      Map<String, List<Double>> b = p90.get(key);
+      Bench.report("exec in turns [" + key + "], vmlet agent: p50 / p90 (ms)",
+          Bench.stats(a.get("vmlet agent"), "%.0f") + " / " + Bench.stats(b.get("vmlet agent"), "%.0f"));
+      Bench.report("exec in turns [" + key + "], qemu-guest-agent: p50 / p90 (ms)",
+          Bench.stats(a.get("qemu-guest-agent"), "%.0f") + " / " + Bench.stats(b.get("qemu-guest-agent"), "%.0f"));
+      Bench.report("exec in turns [" + key + "], vmlet / qemu-guest-agent: p50 / p90", String.format("%.2f / %.2f",
+          Bench.median(a.get("vmlet agent")) / Bench.median(a.get("qemu-guest-agent")),
+          Bench.median(b.get("vmlet agent")) / Bench.median(b.get("qemu-guest-agent"))));
+    }
+    traced.forEach((label, lines) -> {
+      Map<Integer, Map<String, Long>> byIndex = new LinkedHashMap<>();
+      for (int i = 0; i < lines.size(); i++) {
+        byIndex.put(i, lines.get(i));
+      }
+      StringBuilder b = new StringBuilder();
+      HopLines.medians(byIndex).forEach((k, v) -> b.append(k).append(' ').append(String.format("%.0f", v)).append(", "));
+      Bench.report("exec in turns [" + label + "], agent's trace of 1 MiB, medians of " + lines.size() + " (us since the read; counts)", b.toString());
+    });
+  }
+
+  /**
    * SHA-256 and CRC32C alone in the guest, on the agent's runtime, under each flag set: what the
    * digest costs there without the port, the protocol or the file.
    */
