@@ -166,8 +166,13 @@ final class ExecRunner implements Runnable {
       fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
       return;
     }
-    Map<String, String> env = new HashMap<>(BaseEnvironment.of(SmbiosSettings.current()));
-    env.putAll(start.getEnvMap());
+    // An exec with no variables of its own passes the base map itself, unchanged and unmodifiable:
+    // PosixSpawn then reuses its native block instead of building it again.
+    Map<String, String> env = BaseEnvironment.of(SmbiosSettings.current());
+    if (!start.getEnvMap().isEmpty()) {
+      env = new HashMap<>(env);
+      env.putAll(start.getEnvMap());
+    }
     File dir = null;
     if (!start.getWorkingDir().isEmpty()) {
       dir = new File(start.getWorkingDir());
@@ -188,6 +193,7 @@ final class ExecRunner implements Runnable {
         fail(StreamError.Code.FAILED_PRECONDITION, e.getMessage());
         return;
       }
+      env = new HashMap<>(env);
       env.putIfAbsent("TERM", "xterm-256color");
       // setsid -c: a new session whose controlling terminal is stdin, the pty's slave.
       List<String> withSession = new ArrayList<>(List.of("setsid", "-c"));
@@ -347,7 +353,8 @@ final class ExecRunner implements Runnable {
   /** One clone and one exec, in a session of its own; null when it could not start (the error went out). */
   private StartedProgram startSpawned(Path program, List<String> argv, Map<String, String> env, File dir) throws IOException {
     try {
-      return PosixSpawn.start(program.toString(), argv, env, dir == null ? null : dir.getPath(), start.getMergeOutput());
+      return PosixSpawn.start(program.toString(), argv, env, start.getEnvMap().isEmpty(), dir == null ? null : dir.getPath(),
+          start.getMergeOutput());
     } catch (IOException e) {
       fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': " + e.getMessage());
       return null;

@@ -8,6 +8,7 @@ import com.sun.jna.Pointer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.Charset;
 import java.util.ArrayList;
@@ -177,6 +178,19 @@ final class PosixSpawn implements StartedProgram {
   }
 
   /**
+   * The native environment block of the map most recently started with {@code keepEnvironment}:
+   * the agent's base environment, which every exec that sets no variable of its own passes as the
+   * very same map. The block (a few dozen strings) is then made once, not at every exec: the
+   * strings and their copy into native memory took about 3 ms of an exec's 57 in the agent under
+   * TCG at load 4-8 (docs/benchmarks.md, issue 15, "exec of true in the micro VM"). A block replaced
+   * by another map's is not freed here, since an exec may still be starting with it: JNA's cleaner
+   * frees it once no exec holds it.
+   */
+  private static volatile KeptEnvironment kept;
+
+  private record KeptEnvironment(Map<String, String> env, Memory block) {}
+
+  /**
    * Starts {@code program} (an absolute path) with {@code argv} (argv[0] included) and exactly
    * {@code env}, in {@code dir} when not null.
    *
@@ -184,17 +198,34 @@ final class PosixSpawn implements StartedProgram {
    */
   static PosixSpawn start(String program, List<String> argv, Map<String, String> env, String dir, boolean mergeOutput)
       throws IOException {
+    return start(program, argv, env, false, dir, mergeOutput);
+  }
+
+  /**
+   * As {@link #start(String, List, Map, String, boolean)}; with {@code keepEnvironment}, {@code env}
+   * is a map that does not change and is passed again (the agent's base environment): its native
+   * block is made once and kept for the next start with the same map.
+   */
+  static PosixSpawn start(String program, List<String> argv, Map<String, String> env, boolean keepEnvironment, String dir,
+      boolean mergeOutput) throws IOException {
+    KeptEnvironment k = kept;
+    Memory sharedEnvironment = null;
+    if (keepEnvironment) {
+      if (k == null || k.env != env) {
+        k = new KeptEnvironment(env, cStrings(envp(env)));
+        kept = k;
+      }
+      sharedEnvironment = k.block;
+    }
     List<Integer> parentEnds = new ArrayList<>(3);
     List<Integer> childEnds = new ArrayList<>(3);
-    List<String> envp = new ArrayList<>(env.size());
-    for (Map.Entry<String, String> e : env.entrySet()) {
-      envp.add(e.getKey() + "=" + e.getValue());
-    }
     boolean started = false;
     // Each string set is one block (pointers, then the strings they point to): JNA's StringArray
     // made one native allocation per string, a few dozen per exec with the environment.
     try (Memory actions = new Memory(OPAQUE); Memory path = cStrings(List.of(program)); Memory args = cStrings(argv);
-        Memory environment = cStrings(envp); Memory workDir = dir == null ? null : cStrings(List.of(dir))) {
+        Memory ownEnvironment = sharedEnvironment == null ? cStrings(envp(env)) : null;
+        Memory workDir = dir == null ? null : cStrings(List.of(dir))) {
+      Memory environment = sharedEnvironment == null ? ownEnvironment : sharedEnvironment;
       int[] in = pipe(parentEnds, childEnds, false);
       int[] out = pipe(parentEnds, childEnds, true);
       int[] err = mergeOutput ? null : pipe(parentEnds, childEnds, true);
@@ -225,30 +256,55 @@ final class PosixSpawn implements StartedProgram {
     }
   }
 
+  /** The kept environment block's address, 0 when none is kept (tests). */
+  static long keptEnvironmentAddress() {
+    KeptEnvironment k = kept;
+    return k == null ? 0 : Pointer.nativeValue(k.block);
+  }
+
+  private static List<String> envp(Map<String, String> env) {
+    List<String> envp = new ArrayList<>(env.size());
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      envp.add(e.getKey() + "=" + e.getValue());
+    }
+    return envp;
+  }
+
   /**
    * {@code strings} as C wants an argv: a NULL-terminated array of pointers to NUL-terminated
-   * strings (in the encoding the JDK's launcher would use), all in one native block.
+   * strings (in the encoding the JDK's launcher would use), all in one native block, written with
+   * one native call: a call per string and per pointer (three per string) cost more under TCG
+   * than the bytes they wrote.
    */
   static Memory cStrings(List<String> strings) {
     int n = strings.size();
     byte[][] bytes = new byte[n][];
-    long table = (n + 1L) * Native.POINTER_SIZE;
-    long size = table;
+    int table = (n + 1) * Native.POINTER_SIZE;
+    int size = table;
     for (int i = 0; i < n; i++) {
       bytes[i] = strings.get(i).getBytes(CHARSET);
-      size += bytes[i].length + 1L;
+      size = Math.addExact(size, bytes[i].length + 1);
     }
     Memory m = new Memory(size);
     long base = Pointer.nativeValue(m);
-    long at = table;
+    ByteBuffer block = ByteBuffer.allocate(size).order(ByteOrder.nativeOrder());
+    int at = table;
     for (int i = 0; i < n; i++) {
-      m.write(at, bytes[i], 0, bytes[i].length);
-      m.setByte(at + bytes[i].length, (byte) 0);
-      m.setPointer((long) i * Native.POINTER_SIZE, new Pointer(base + at));
-      at += bytes[i].length + 1L;
+      putPointer(block, i * Native.POINTER_SIZE, base + at);
+      block.put(at, bytes[i]); // the NUL after it: the buffer's zeros
+      at += bytes[i].length + 1;
     }
-    m.setPointer((long) n * Native.POINTER_SIZE, null);
+    putPointer(block, n * Native.POINTER_SIZE, 0); // the terminating NULL
+    m.write(0, block.array(), 0, size);
     return m;
+  }
+
+  private static void putPointer(ByteBuffer block, int at, long address) {
+    if (Native.POINTER_SIZE == 8) {
+      block.putLong(at, address);
+    } else {
+      block.putInt(at, (int) address);
+    }
   }
 
   /** A pipe, close-on-exec at both ends; {@code toParent}: the child writes, the parent reads. */

@@ -86,6 +86,30 @@ class PosixSpawnTest {
     }
   }
 
+  @Test
+  void start_withTheEnvironmentKept_buildsItsBlockOnceForTheSameMap_andAnewForAnotherMap() throws Exception {
+    assumeTrue(PosixSpawn.available(), "this host's libc has no posix_spawn with closefrom and chdir");
+    Map<String, String> base = Map.of("ONLY", "base", "PATH", "/usr/bin:/bin");
+    assertThat(run(base)).isEqualTo("base");
+    long block = PosixSpawn.keptEnvironmentAddress();
+    assertThat(block).isNotZero();
+    assertThat(run(base)).isEqualTo("base");
+    assertThat(PosixSpawn.keptEnvironmentAddress()).as("the same map: the same block").isEqualTo(block);
+
+    Map<String, String> changed = Map.of("ONLY", "changed", "PATH", "/usr/bin:/bin");
+    assertThat(run(changed)).as("another map (the VM's settings changed): its own variables").isEqualTo("changed");
+    assertThat(PosixSpawn.keptEnvironmentAddress()).isNotEqualTo(block);
+  }
+
+  /** $ONLY as a program started with {@code env} kept sees it. */
+  private static String run(Map<String, String> env) throws Exception {
+    PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", "echo \"$ONLY\""), env, true, null, false);
+    p.stdin().close();
+    String out = readAll(p.stdout()).trim();
+    assertThat(p.waitFor()).isZero();
+    return out;
+  }
+
   private static String readAll(InputStream in) throws Exception {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     in.transferTo(b);

@@ -50,8 +50,14 @@ done
 "$JDK/bin/jar" --create --file "$DEST/vmlet-agent.jar" --manifest "$slim/META-INF/MANIFEST.MF" -C "$slim" .
 rm -rf "$slim"
 # The class path is relative, so the archive made here is valid wherever DEST ends up.
+# c1: the compiler thread at nice 19 (ThreadPriorityPolicy=1 sets the threads' OS priorities: raising
+# a nice needs no privilege, so this holds for an agent that is not root too, after a JVM warning).
+# With one vCPU under TCG, C1 compiling for an exec took the vCPU from that exec; at nice 19 it
+# compiles in the time the agent waits for the host instead (docs/benchmarks.md, issue 15, "exec of
+# true in the micro VM"). The agent's threads keep nice 0 (Java's normal priority); the JVM's own
+# service threads get their Java priorities' (the VM thread -4) where the agent is root (micro).
 case $JIT in
-  c1) JIT_FLAGS="-XX:TieredStopAtLevel=1" ;;
+  c1) JIT_FLAGS="-XX:TieredStopAtLevel=1 -XX:ThreadPriorityPolicy=1 -XX:CompilerThreadPriority=19" ;;
   tiered) JIT_FLAGS="-XX:CICompilerCount=2" ;;
   *) die "JIT must be c1 or tiered, got '$JIT'" ;;
 esac

@@ -333,8 +333,10 @@ class MicroVmBench {
    * starts it again); returns once the new agent answers, within 180 s.
    */
   private static void restartAgentWith(BenchSupport.MicroNode node, String vm, String flags) throws Exception {
-    assertThat(flags).as("agent flags").doesNotContain("|").doesNotContain("'");
-    node.sh(vm, "sed -i 's|-Xshare:auto|" + flags + " -Xshare:auto|' /opt/vmlet/agent.sh && grep -q -- '" + flags
+    // sed's replacement treats & and a backslash specially; grep -F below, because flags such as
+    // CompileCommand patterns (dev.vmlet.*::*) are no regular expression of themselves.
+    assertThat(flags).as("agent flags").doesNotContain("|").doesNotContain("'").doesNotContain("&").doesNotContain("\\");
+    node.sh(vm, "sed -i 's|-Xshare:auto|" + flags + " -Xshare:auto|' /opt/vmlet/agent.sh && grep -qF -- '" + flags
         + "' /opt/vmlet/agent.sh && (sleep 1; kill -9 $PPID) </dev/null >/dev/null 2>&1 &");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     Thread.sleep(3000); // the old agent is gone by then (killed 1 s after its answer)

@@ -48,6 +48,8 @@ class AgentRuntimeIT {
     // used (-Xshare:auto would go on without it): the JDK's classes and the agent's come from it.
     String agentSh = Files.readString(dest.resolve("agent.sh"));
     assertThat(agentSh).contains("-Xshare:auto -XX:SharedArchiveFile=agent.jsa ");
+    // C1 alone, its compiler thread at nice 19 (an exec in a 1-vCPU guest no longer waits for it).
+    assertThat(agentSh).contains("-XX:TieredStopAtLevel=1 -XX:ThreadPriorityPolicy=1 -XX:CompilerThreadPriority=19 ");
     String exec = agentSh.lines().filter(l -> l.startsWith("exec ")).findFirst().orElseThrow()
         .replace("-Xshare:auto", "-Xshare:on -Xlog:class+load=info").replace("\"$@\"", "--warm-up");
     String out = run(dest, List.of("sh", "-c", exec), 120);
