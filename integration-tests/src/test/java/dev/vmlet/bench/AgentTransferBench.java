@@ -76,9 +76,17 @@ class AgentTransferBench {
       double[] sshdCpu = new double[2];
       Path local = tmp.resolve("bench.bin");
       Files.write(local, data);
+      // -Dbench.scp.cipher=NAME: scp with that cipher as well (-c), beside sshd's own choice.
+      String cipher = System.getProperty("bench.scp.cipher", "");
+      List<Double> scpCPush = new ArrayList<>();
+      List<Double> scpCPull = new ArrayList<>();
+      double[] sshdCCpu = new double[2];
       Runnable scpRound = () -> {
         try {
-          scp(vm, ssh, local, data.length, sha, scpPush, scpPull, sshdCpu);
+          scp(vm, ssh, local, data.length, sha, "", scpPush, scpPull, sshdCpu);
+          if (!cipher.isEmpty()) {
+            scp(vm, ssh, local, data.length, sha, cipher, scpCPush, scpCPull, sshdCCpu);
+          }
         } catch (Exception e) {
           throw new IllegalStateException("scp", e);
         }
@@ -137,6 +145,11 @@ class AgentTransferBench {
       cpuPerMib("scp (sshd, with the scp it runs)", sshdCpu, scpPush.size() * sizeMib);
       Bench.report("scp's cipher and MAC (sshd's choice for this client)", ssh.cipher());
       AgentTurns.reportRatios(turns, "scp", scpPush, scpPull, "%.2f");
+      if (!cipher.isEmpty()) {
+        transfer(chart, "scp -c " + cipher, sizeMib, scpCPush, scpCPull);
+        cpuPerMib("scp -c " + cipher + " (sshd, with the scp it runs)", sshdCCpu, scpCPush.size() * sizeMib);
+        AgentTurns.reportRatios(turns, "scp -c " + cipher, scpCPush, scpCPull, "%.2f");
+      }
 
       List<Double> qgaIn = new ArrayList<>();
       List<Double> qgaOut = new ArrayList<>();
@@ -158,17 +171,17 @@ class AgentTransferBench {
   }
 
   /** One scp push and pull of the file over the reused connection: MB/s each, and sshd's guest CPU seconds. */
-  private static void scp(BenchSupport.DebianVm vm, Ssh ssh, Path local, int size, String sha, List<Double> push, List<Double> pull,
-      double[] sshdCpu) throws Exception {
+  private static void scp(BenchSupport.DebianVm vm, Ssh ssh, Path local, int size, String sha, String cipher, List<Double> push,
+      List<Double> pull, double[] sshdCpu) throws Exception {
     double c0 = guestCpuSeconds(vm, SSHD);
     long t0 = System.nanoTime();
-    ssh.scp(local.toString(), ssh.remote("/tmp/scp.bin"));
+    ssh.scp(cipher, local.toString(), ssh.remote("/tmp/scp.bin"));
     push.add(mbps(size, System.nanoTime() - t0));
     double c1 = guestCpuSeconds(vm, SSHD);
     Path back = local.resolveSibling("back.bin");
     Files.deleteIfExists(back);
     long t1 = System.nanoTime();
-    ssh.scp(ssh.remote("/tmp/scp.bin"), back.toString());
+    ssh.scp(cipher, ssh.remote("/tmp/scp.bin"), back.toString());
     pull.add(mbps(size, System.nanoTime() - t1));
     sshdCpu[0] += c1 - c0;
     sshdCpu[1] += guestCpuSeconds(vm, SSHD) - c1;
@@ -418,9 +431,15 @@ class AgentTransferBench {
           .map(l -> l.substring(l.indexOf("kex: ") + 5)).toList());
     }
 
-    void scp(String from, String to) throws Exception {
+    /** scp over the reused connection; {@code cipher} empty: sshd's choice (a named one needs a connection of its own). */
+    void scp(String cipher, String from, String to) throws Exception {
       List<String> cmd = new ArrayList<>(List.of("scp", "-q", "-P", Integer.toString(vm.getSshPort())));
       cmd.addAll(options(true));
+      if (!cipher.isEmpty()) {
+        // A reused connection keeps the cipher it was opened with: this cipher gets its own.
+        cmd.addAll(List.of("-c", cipher));
+        cmd.set(cmd.indexOf("ControlPath=" + control), "ControlPath=" + control + "-" + cipher.replaceAll("[^A-Za-z0-9]", ""));
+      }
       cmd.add(from);
       cmd.add(to);
       Process p = new ProcessBuilder(cmd).inheritIO().start();
