@@ -8,13 +8,17 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Random;
 import java.util.function.Supplier;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * This host's real libcrypto through {@link NativeSha256} against the JDK's SHA-256, with and
  * without the TCG capability mask, and the fallback to the JDK's where the library is missing or
  * lacks the calls.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NativeSha256Test {
   private static final String LIBCRYPTO = "libcrypto.so.3";
   /** Around the 64-byte block, the 32 KiB native buffer and the agent's chunk. */
@@ -34,9 +38,12 @@ class NativeSha256Test {
   }
 
   @Test
+  @Order(1) // the mask applies only where libcrypto loads: first
   void libcrypto_loadedUnderTheTcgMask_givesTheJdksDigest_andLeavesNoMaskInTheEnvironment() {
     assumeTrue(System.getenv("OPENSSL_ia32cap") == null, "OPENSSL_ia32cap is set for this test run");
+    assumeTrue(!NativeSha256.boundAndMasked()[0], "an earlier test class in this JVM loaded libcrypto already, without the mask");
     Supplier<MessageDigest> digests = nativeDigests(true);
+    assertThat(NativeSha256.boundAndMasked()[1]).as("libcrypto loaded under the TCG mask").isTrue();
     assertThat(NativeSha256.LibC.getenv("OPENSSL_ia32cap")).as("the C library's OPENSSL_ia32cap after the load").isNull();
     assertSameAsJdk(digests);
   }
