@@ -159,9 +159,9 @@ final class AgentTurns {
     System.out.printf("agent variant %s: push %.1f MB/s, pull %.1f MB/s%n", label, rates.get(label + " in").get(rates.get(label + " in").size() - 1),
         rates.get(label + " out").get(rates.get(label + " out").size() - 1));
     if (rates.get(label + " in").size() == 1) {
-      // Which SHA-256 the variant used, as its agent logged it (older builds log none).
-      Bench.report("agent variant " + label + ", its SHA-256", vm.sh("journalctl -u vmlet-agent.service -n 300 --no-pager -o cat "
-          + "| grep -o 'transfers: SHA-256 by.*' | tail -n 1 || true").strip());
+      // Which SHA-256 the variant used, as this agent process logged it (older builds log none).
+      String logged = vm.sh("journalctl _PID=$(pidof java) --no-pager -o cat | grep -o 'transfers: SHA-256 by.*' | tail -n 1 || true").strip();
+      Bench.report("agent variant " + label + ", its SHA-256", logged.isEmpty() ? "not logged (a build before NativeSha256)" : logged);
     }
     Map<String, Double> t2 = threads();
     double h2 = hostCpuSeconds();
