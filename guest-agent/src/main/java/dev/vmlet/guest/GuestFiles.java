@@ -9,7 +9,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.util.function.Supplier;
 
 /**
  * What pushes, pulls and listings share: guest paths (absolute only), owners, digests, and a
@@ -64,11 +64,18 @@ final class GuestFiles {
     return e.getMessage() == null ? e.toString() : e.getMessage();
   }
 
+  /** A new SHA-256 digest: the guest's libcrypto's where it has one, else the JDK's ({@link NativeSha256}). */
   static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256Source.DIGESTS.get();
+  }
+
+  /**
+   * Chosen at the first digest, not at the agent's start: loading libcrypto costs time under TCG,
+   * and an agent that moves no file need not pay it. {@code vmlet.agent.tcg} comes from the
+   * bundle's agent-tcg-flags.sh; {@code vmlet.agent.crypto} names another library (tests).
+   */
+  private static final class Sha256Source {
+    static final Supplier<MessageDigest> DIGESTS = NativeSha256.digests(System.getProperty("vmlet.agent.crypto", "libcrypto.so.3"),
+        Boolean.getBoolean("vmlet.agent.tcg"));
   }
 }

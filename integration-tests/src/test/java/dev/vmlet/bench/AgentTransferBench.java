@@ -73,10 +73,52 @@ class AgentTransferBench {
       if (parts.contains("digest")) {
         AgentTurns.digestAlone(vm);
       }
-      if (parts.contains("vmlet") && !AgentTurns.labels().isEmpty()) {
-        AgentTurns.run(vm, data, sha, runs, sizeMib, chart); // the variants in turns instead of the running agent alone
+      List<Double> scpPush = new ArrayList<>();
+      List<Double> scpPull = new ArrayList<>();
+      double[] sshdCpu = new double[2];
+      Path local = tmp.resolve("bench.bin");
+      Files.write(local, data);
+      // -Dbench.scp.cipher=NAME: scp with that cipher as well (-c), beside sshd's own choice.
+      String cipher = System.getProperty("bench.scp.cipher", "");
+      List<Double> scpCPush = new ArrayList<>();
+      List<Double> scpCPull = new ArrayList<>();
+      double[] sshdCCpu = new double[2];
+      Runnable scpRound = () -> {
+        try {
+          scp(vm, ssh, local, data.length, sha, "", scpPush, scpPull, sshdCpu);
+          if (!cipher.isEmpty()) {
+            scp(vm, ssh, local, data.length, sha, cipher, scpCPush, scpCPull, sshdCCpu);
+          }
+        } catch (Exception e) {
+          throw new IllegalStateException("scp", e);
+        }
+      };
+      List<Double> rawOut = new ArrayList<>();
+      List<Double> rawIn = new ArrayList<>();
+      Runnable rawRound = () -> {
+        try {
+          rawOut.add(rawGuestToHost(vm, sizeMib));
+          rawIn.add(rawHostToGuest(vm, sizeMib));
+        } catch (Exception e) {
+          throw new IllegalStateException("the raw port", e);
+        }
+      };
+      // With variants in turns, scp and the raw port run in each round beside them (same load).
+      boolean inTurns = parts.contains("vmlet") && !AgentTurns.labels().isEmpty();
+      Map<String, List<Double>> turns = Map.of();
+      if (inTurns) {
+        List<Runnable> alongside = new ArrayList<>();
+        if (parts.contains("scp")) {
+          alongside.add(scpRound);
+        }
+        if (parts.contains("raw")) {
+          assertThat(parts).as("the raw port in turns needs qemu-guest-agent stopped: no qga part").doesNotContain("qga");
+          vm.sh("systemctl stop qemu-guest-agent; sleep 1");
+          alongside.add(rawRound);
+        }
+        turns = AgentTurns.run(vm, data, sha, runs, sizeMib, chart, alongside);
       }
-      for (int i = 0; i < runs && parts.contains("vmlet") && AgentTurns.labels().isEmpty(); i++) {
+      for (int i = 0; i < runs && parts.contains("vmlet") && !inTurns; i++) {
         double c0 = guestCpuSeconds(vm, AGENT);
         long t0 = System.nanoTime();
         assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
@@ -98,27 +140,18 @@ class AgentTransferBench {
         withC2(vm, data, sha, runs, sizeMib);
       }
 
-      List<Double> scpPush = new ArrayList<>();
-      List<Double> scpPull = new ArrayList<>();
-      Path local = tmp.resolve("bench.bin");
-      Files.write(local, data);
-      double[] sshdCpu = new double[2];
-      for (int i = 0; i < runs && parts.contains("scp"); i++) {
-        double c0 = guestCpuSeconds(vm, SSHD);
-        long t0 = System.nanoTime();
-        ssh.scp(local.toString(), ssh.remote("/tmp/scp.bin"));
-        scpPush.add(mbps(data.length, System.nanoTime() - t0));
-        double c1 = guestCpuSeconds(vm, SSHD);
-        Files.deleteIfExists(tmp.resolve("back.bin"));
-        long t1 = System.nanoTime();
-        ssh.scp(ssh.remote("/tmp/scp.bin"), tmp.resolve("back.bin").toString());
-        scpPull.add(mbps(data.length, System.nanoTime() - t1));
-        sshdCpu[0] += c1 - c0;
-        sshdCpu[1] += guestCpuSeconds(vm, SSHD) - c1;
-        assertThat(BenchSupport.sha(Files.readAllBytes(tmp.resolve("back.bin")))).isEqualTo(sha);
+      for (int i = 0; i < runs && parts.contains("scp") && !inTurns; i++) {
+        scpRound.run();
       }
       transfer(chart, "scp (reused connection)", sizeMib, scpPush, scpPull);
       cpuPerMib("scp (sshd, with the scp it runs)", sshdCpu, scpPush.size() * sizeMib);
+      Bench.report("scp's cipher and MAC (sshd's choice for this client)", ssh.cipher());
+      AgentTurns.reportRatios(turns, "scp", scpPush, scpPull, "%.2f");
+      if (!cipher.isEmpty()) {
+        transfer(chart, "scp -c " + cipher, sizeMib, scpCPush, scpCPull);
+        cpuPerMib("scp -c " + cipher + " (sshd, with the scp it runs)", sshdCCpu, scpCPush.size() * sizeMib);
+        AgentTurns.reportRatios(turns, "scp -c " + cipher, scpCPush, scpCPull, "%.2f");
+      }
 
       List<Double> qgaIn = new ArrayList<>();
       List<Double> qgaOut = new ArrayList<>();
@@ -130,15 +163,31 @@ class AgentTransferBench {
 
       // The raw port: qemu-guest-agent stopped, dd at the guest end, this process at the host end.
       vm.sh("systemctl stop qemu-guest-agent; sleep 1");
-      List<Double> rawOut = new ArrayList<>();
-      List<Double> rawIn = new ArrayList<>();
-      for (int i = 0; i < runs && parts.contains("raw"); i++) {
-        rawOut.add(rawGuestToHost(vm, sizeMib));
-        rawIn.add(rawHostToGuest(vm, sizeMib));
+      for (int i = 0; i < runs && parts.contains("raw") && !inTurns; i++) {
+        rawRound.run();
       }
       transfer(chart, "raw virtio-serial port (dd)", sizeMib, rawIn, rawOut);
+      AgentTurns.reportRatios(turns, "the raw port (%)", rawIn, rawOut, "%.1f%%");
       chart.write();
     }
+  }
+
+  /** One scp push and pull of the file over the reused connection: MB/s each, and sshd's guest CPU seconds. */
+  private static void scp(BenchSupport.DebianVm vm, Ssh ssh, Path local, int size, String sha, String cipher, List<Double> push,
+      List<Double> pull, double[] sshdCpu) throws Exception {
+    double c0 = guestCpuSeconds(vm, SSHD);
+    long t0 = System.nanoTime();
+    ssh.scp(cipher, local.toString(), ssh.remote("/tmp/scp.bin"));
+    push.add(mbps(size, System.nanoTime() - t0));
+    double c1 = guestCpuSeconds(vm, SSHD);
+    Path back = local.resolveSibling("back.bin");
+    Files.deleteIfExists(back);
+    long t1 = System.nanoTime();
+    ssh.scp(cipher, ssh.remote("/tmp/scp.bin"), back.toString());
+    pull.add(mbps(size, System.nanoTime() - t1));
+    sshdCpu[0] += c1 - c0;
+    sshdCpu[1] += guestCpuSeconds(vm, SSHD) - c1;
+    assertThat(BenchSupport.sha(Files.readAllBytes(back))).isEqualTo(sha);
   }
 
   private static void transfer(Bench.Chart chart, String how, int mib, List<Double> in, List<Double> out) {
@@ -370,9 +419,29 @@ class AgentTransferBench {
       return n;
     }
 
-    void scp(String from, String to) throws Exception {
+    /** The cipher and MAC sshd and this client agree on, both ways, as a new connection's `ssh -v` prints them. */
+    String cipher() throws Exception {
+      List<String> cmd = new ArrayList<>(List.of("ssh", "-p", Integer.toString(vm.getSshPort())));
+      cmd.addAll(options(false));
+      cmd.set(cmd.indexOf("LogLevel=ERROR"), "LogLevel=DEBUG1"); // the kex lines are debug output
+      cmd.add(vm.getSshUser() + "@" + vm.getSshHost());
+      cmd.add("true");
+      Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      String log = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("ssh -v ended").isTrue();
+      return String.join("; ", log.lines().filter(l -> l.contains("kex: ") && l.contains(" cipher: "))
+          .map(l -> l.substring(l.indexOf("kex: ") + 5)).toList());
+    }
+
+    /** scp over the reused connection; {@code cipher} empty: sshd's choice (a named one needs a connection of its own). */
+    void scp(String cipher, String from, String to) throws Exception {
       List<String> cmd = new ArrayList<>(List.of("scp", "-q", "-P", Integer.toString(vm.getSshPort())));
       cmd.addAll(options(true));
+      if (!cipher.isEmpty()) {
+        // A reused connection keeps the cipher it was opened with: this cipher gets its own.
+        cmd.addAll(List.of("-c", cipher));
+        cmd.set(cmd.indexOf("ControlPath=" + control), "ControlPath=" + control + "-" + cipher.replaceAll("[^A-Za-z0-9]", ""));
+      }
       cmd.add(from);
       cmd.add(to);
       Process p = new ProcessBuilder(cmd).inheritIO().start();

@@ -55,9 +55,12 @@ final class AgentTurns {
 
   /**
    * Installs each variant next to the bundle's agent.sh, runs {@code runs} rounds of push then
-   * pull per variant in turns, reports, and leaves the bundle's own agent running.
+   * pull per variant in turns, each round followed by {@code alongside}'s steps, reports, and
+   * leaves the bundle's own agent running. Returns each variant's rates ("LABEL in" / "LABEL
+   * out"), in round order.
    */
-  static void run(BenchSupport.DebianVm vm, byte[] data, String sha, int runs, int sizeMib, Bench.Chart chart) throws Exception {
+  static Map<String, List<Double>> run(BenchSupport.DebianVm vm, byte[] data, String sha, int runs, int sizeMib, Bench.Chart chart,
+      List<Runnable> alongside) throws Exception {
     AgentTurns t = new AgentTurns(vm, labels());
     t.install();
     try {
@@ -66,11 +69,35 @@ final class AgentTurns {
           t.switchTo(label);
           t.transfer(label, data, sha);
         }
+        // scp and the raw port in the same round, so that the ratios to them are at one load.
+        alongside.forEach(Runnable::run);
       }
     } finally {
       t.switchTo(null);
     }
     t.report(runs, sizeMib, chart);
+    return t.rates;
+  }
+
+  /**
+   * Each variant's rate over another way's, round by round (the two measured at one load), as
+   * the median and range of those ratios; {@code way} holds that way's rates in round order.
+   */
+  static void reportRatios(Map<String, List<Double>> rates, String wayName, List<Double> wayIn, List<Double> wayOut, String format) {
+    for (String label : labels()) {
+      for (String dir : List.of("in", "out")) {
+        List<Double> ours = rates.get(label + " " + dir);
+        List<Double> theirs = dir.equals("in") ? wayIn : wayOut;
+        List<Double> ratios = new ArrayList<>();
+        for (int i = 0; i < Math.min(ours.size(), theirs.size()); i++) {
+          ratios.add(ours.get(i) / theirs.get(i) * (format.contains("%%") ? 100 : 1));
+        }
+        if (!ratios.isEmpty()) {
+          Bench.report("vmlet agent [" + label + "] / " + wayName + ", " + (dir.equals("in") ? "host to guest" : "guest to host")
+              + ", round by round", Bench.stats(ratios, format));
+        }
+      }
+    }
   }
 
   private void install() throws Exception {
@@ -131,6 +158,11 @@ final class AgentTurns {
     // Progress for whoever watches the log (the BENCH lines come at the end).
     System.out.printf("agent variant %s: push %.1f MB/s, pull %.1f MB/s%n", label, rates.get(label + " in").get(rates.get(label + " in").size() - 1),
         rates.get(label + " out").get(rates.get(label + " out").size() - 1));
+    if (rates.get(label + " in").size() == 1) {
+      // Which SHA-256 the variant used, as this agent process logged it (older builds log none).
+      String logged = vm.sh("journalctl _PID=$(pidof java) --no-pager -o cat | grep -o 'transfers: SHA-256 by.*' | tail -n 1 || true").strip();
+      Bench.report("agent variant " + label + ", its SHA-256", logged.isEmpty() ? "not logged (a build before NativeSha256)" : logged);
+    }
     Map<String, Double> t2 = threads();
     double h2 = hostCpuSeconds();
     rss.computeIfAbsent(label, k -> new ArrayList<>()).add(AgentTransferBench.agentRssMib(vm));
@@ -298,6 +330,35 @@ final class AgentTurns {
           + GuestDigestProbe.class.getName() + " 16 32 2>&1");
       Bench.report("digest alone in the guest, agent's runtime, " + f.getKey() + " (" + f.getValue() + "), 32 MiB after 16 warm (MB/s)",
           out.strip().replace('\n', ','));
+    }
+    nativeSha256(vm);
+  }
+
+  /**
+   * libcrypto's SHA-256 in the guest (through python3's hashlib, which calls it), as it picks its
+   * code from the CPU's flags and with {@code OPENSSL_ia32cap} masking some: under TCG each SIMD
+   * instruction is emulated, so the code a real CPU runs fastest may be the slowest here.
+   */
+  static void nativeSha256(BenchSupport.DebianVm vm) throws Exception {
+    Bench.report("the guest CPU's flags that libcrypto's SHA-256 picks its code by",
+        vm.sh("grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\\n' | grep -xE 'ssse3|avx|avx2|bmi1|bmi2|sha_ni' | tr '\\n' ' '").strip());
+    Map<String, String> masks = new LinkedHashMap<>();
+    masks.put("as it comes", "");
+    masks.put("no SHA extensions", ":~0x20000000");
+    // CPUID(1).ECX bit 28 AVX; CPUID(7).EBX bits 3 BMI1, 5 AVX2, 8 BMI2, 29 SHA: the SSSE3 code.
+    masks.put("no AVX, AVX2, BMI, SHA (SSSE3)", "~0x1000000000000000:~0x20000128");
+    // ... and CPUID(1).ECX bit 9 SSSE3: the plain integer code.
+    masks.put("no SSSE3, AVX, AVX2, BMI, SHA (integer)", "~0x1000020000000000:~0x20000128");
+    String py = "import hashlib,time; b=bytes(range(256))*128; h=hashlib.sha256()\n"
+        + "for _ in range(512): h.update(b)\n"
+        + "t=time.perf_counter()\nfor _ in range(1024): h.update(b)\n"
+        + "print('%.1f' % (32*1.048576/(time.perf_counter()-t)))";
+    vm.push("/tmp/vmlet-probe-sha.py", py.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    for (var m : masks.entrySet()) {
+      String env = m.getValue().isEmpty() ? "" : "OPENSSL_ia32cap='" + m.getValue() + "' ";
+      String out = vm.sh(env + "python3 /tmp/vmlet-probe-sha.py 2>&1");
+      Bench.report("SHA-256 alone in the guest, libcrypto (python3 hashlib), " + m.getKey() + " (" + env.strip() + "), 32 MiB in 32 KiB after 16 warm (MB/s)",
+          out.strip());
     }
   }
 }
