@@ -6,7 +6,10 @@
 # op) ran at 3.5 MB/s against 14.3 MB/s for the JDK's own Java code compiled by C2, and CRC32C's
 # (crc32 and PCLMUL instructions) at 39 against 128 MB/s, in one Debian guest with -cpu max
 # (docs/benchmarks.md, issue 15, "the digest alone"). Under KVM they run natively and stay on.
-# -Dvmlet.agent.tcg=true tells the agent the same for the guest's libcrypto, which it loads for
+# -XX:UseAVX=0 keeps the JIT's own code (array copies, loops it vectorises) off AVX as well: in
+# one run in turns the agent moved 256 MiB 12 % faster each way with 10 % less guest CPU per MiB
+# with it (docs/benchmarks.md, issue 15, "native SHA-256"); SSE code stays, which TCG emulates at
+# less cost. -Dvmlet.agent.tcg=true tells the agent the same for the guest's libcrypto, which it loads for
 # SHA-256 with its vector code masked under TCG (NativeSha256).
 #
 # TCG: the machine is QEMU's (DMI) and the kernel has no kvm-clock, KVM's paravirtual clock,
@@ -21,6 +24,6 @@ _clocks=""
   && read -r _clocks < "$_sys/devices/system/clocksource/clocksource0/available_clocksource"
 case "$_vendor| $_clocks " in
   "QEMU|"*" kvm-clock "*) ;;
-  "QEMU|"*) TCG_FLAGS="-XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics -Dvmlet.agent.tcg=true" ;;
+  "QEMU|"*) TCG_FLAGS="-XX:UseAVX=0 -XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics -Dvmlet.agent.tcg=true" ;;
 esac
 unset _sys _vendor _clocks

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 class AgentTcgFlagsTest {
   @TempDir Path tmp;
 
-  private static final String OFF = "-XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics -Dvmlet.agent.tcg=true";
+  private static final String OFF = "-XX:UseAVX=0 -XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics -Dvmlet.agent.tcg=true";
 
   /** TCG_FLAGS as the script sets it, with {@code sys} as /sys (null entries: no such file). */
   private String flags(String vendor, String clocks) throws Exception {
