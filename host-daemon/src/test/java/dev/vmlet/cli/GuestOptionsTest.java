@@ -58,7 +58,10 @@ class GuestOptionsTest {
     Process agent = new ProcessBuilder("ssh-agent", "-D", "-a", sock.toString()).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     try {
-      dev.vmlet.common.testing.Poll.until("ssh-agent listens", java.time.Duration.ofSeconds(30), () -> Files.exists(sock));
+      // The socket file appears at bind(2), before ssh-agent listens: a connect in between is
+      // refused. `ssh-add -l` exits 1 ("no identities") once it answers, 2 while it cannot connect.
+      dev.vmlet.common.testing.Poll.until("ssh-agent answers", java.time.Duration.ofSeconds(30),
+          () -> exitCode(Map.of("SSH_AUTH_SOCK", sock.toString()), "ssh-add", "-l") == 1);
       assertThat(GuestOptions.sshAgentKeys(sock.toString())).isEmpty(); // an agent without keys
       run(Map.of("SSH_AUTH_SOCK", sock.toString()), "ssh-add", "-q", key.toString());
       assertThat(GuestOptions.sshAgentKeys(sock.toString()))
@@ -69,6 +72,17 @@ class GuestOptionsTest {
     }
     assertThat(GuestOptions.sshAgentKeys(null)).isEmpty();
     assertThat(GuestOptions.sshAgentKeys(tmp.resolve("no-agent").toString())).isEmpty();
+  }
+
+  private static int exitCode(Map<String, String> env, String... argv) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return -1;
+    }
+    return p.exitValue();
   }
 
   private static void run(Map<String, String> env, String... argv) throws Exception {
