@@ -67,6 +67,8 @@ final class Agent implements AutoCloseable {
   private volatile Transport.Connection connection;
   /** When (System.nanoTime) the host was last seen gone: where a resumed clone's timeline starts. */
   private volatile long hostGoneNanos = System.nanoTime();
+  /** Why the last session ended, as the next Hello tells the host; null before any ended. */
+  private volatile String lastSessionEnd;
 
   Agent(Transport transport, Hello hello, Duration helloInterval) {
     this(transport, hello, helloInterval, Policy.load(DEFAULT_POLICY));
@@ -138,17 +140,20 @@ final class Agent implements AutoCloseable {
    * The host is gone (the port says so, the connection ended, or it stopped sending heartbeats):
    * the session ends, its streams are dropped, and the agent says Hello again.
    */
-  void hostGone() {
+  void hostGone(String why) {
     hostGoneNanos = System.nanoTime();
     boolean was;
     synchronized (lock) {
       was = welcomed;
       welcomed = false;
       generation++;
+      if (was) {
+        lastSessionEnd = why; // before the greeter wakes: its Hello carries it
+      }
       lock.notifyAll();
     }
     if (was) {
-      LOG.info("host disconnected; saying Hello again"); // outside the lock: the Hello need not wait for the console
+      LOG.info("session ended (" + why + ")" + (closed ? "" : "; saying Hello again")); // outside the lock: the Hello need not wait for the console
     }
     streams.dropAll("the session with the host ended");
   }
@@ -160,6 +165,7 @@ final class Agent implements AutoCloseable {
     watchdog.setDaemon(true);
     watchdog.start();
     while (!closed) {
+      String ended = "the link to the host ended";
       try (Transport.Connection c = transport.open()) {
         connection = c;
         if (closed) {
@@ -168,13 +174,14 @@ final class Agent implements AutoCloseable {
         backoff = 100;
         serve(c);
       } catch (IOException e) {
+        ended = "the link to the host failed: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
         if (!closed) {
           LOG.fine("link to host: " + e.getMessage());
         }
       } finally {
         connection = null;
         writer = null;
-        hostGone();
+        hostGone(ended);
       }
       if (!closed) {
         Thread.sleep(backoff);
@@ -200,8 +207,9 @@ final class Agent implements AutoCloseable {
         limit = 3 * heartbeatMs;
       }
       if (isWelcomed && silentMs > limit) {
-        LOG.warning("nothing from the host for " + silentMs + " ms (3 heartbeat intervals)");
-        hostGone();
+        String why = "nothing from the host for " + silentMs + " ms (3 heartbeat intervals of " + limit / 3 + " ms)";
+        LOG.warning(why);
+        hostGone(why);
       }
     }
   }
@@ -269,8 +277,7 @@ final class Agent implements AutoCloseable {
         had = welcomed;
       }
       if (had) {
-        LOG.info("a new host link without our session (the old one ended unseen); saying Hello again");
-        hostGone();
+        hostGone("a host link without our session (the old one ended unseen)");
       }
     } else if (!f.getHeartbeat().getReply()) {
       write(Frame.newBuilder().setHeartbeat(Heartbeat.newBuilder().setSequence(f.getHeartbeat().getSequence()).setReply(true)).build());
@@ -375,6 +382,10 @@ final class Agent implements AutoCloseable {
         }
         Resumed adopted = checkIdentity();
         Hello.Builder h = hello.toBuilder().setSessionNumber(session);
+        String ended = lastSessionEnd;
+        if (ended != null) {
+          h.setPreviousSessionEnd(ended);
+        }
         h.getBootTimesBuilder().setHelloMs(BootClock.nowMs());
         w.write(Frame.newBuilder().setHello(h).build());
         if (adopted != null) {
@@ -441,7 +452,7 @@ final class Agent implements AutoCloseable {
         // closing
       }
     }
-    hostGone();
+    hostGone("the agent is closing");
     streams.shutdown();
   }
 }

@@ -82,7 +82,7 @@ public final class AgentMain {
     Agent[] agent = new Agent[1];
     Transport t = socket != null ? new UnixSocketTransport(Path.of(socket))
         : serial != null ? new SerialTransport(serial)
-        : new PortTransport(Path.of(port), () -> agent[0].hostGone());
+        : new PortTransport(Path.of(port), () -> agent[0].hostGone("the port said no host end is connected (a read gave 0 bytes)"));
     Policy rules = Policy.load(policy);
     if (socket == null) {
       SmbiosSettings.load(); // in a VM: its credentials and proxy, before the first program runs

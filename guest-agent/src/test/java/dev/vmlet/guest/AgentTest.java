@@ -205,11 +205,28 @@ class AgentTest {
   }
 
   @Test
-  void hostReconnecting_getsANewHello() throws Exception {
-    welcome();
+  void hostReconnecting_getsANewHello_sayingWhyTheOldSessionEnded() throws Exception {
+    Hello first = in.read().getHello();
+    assertThat(first.getPreviousSessionEnd()).isEmpty();
+    out.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("s")).build());
+    assertThat(exec(1, "true").last().getExecExit().getExitCode()).isZero(); // welcomed
     host.close();
     accept();
-    assertThat(in.read().getHello().getInstanceId()).isEqualTo("inst-1");
+    Hello again = in.read().getHello();
+    assertThat(again.getInstanceId()).isEqualTo("inst-1");
+    assertThat(again.getPreviousSessionEnd()).isEqualTo("the link to the host ended");
+  }
+
+  @Test
+  void hostSilentForThreeHeartbeats_endsTheSession_andTheNextHelloSaysSo() throws Exception {
+    in.read().getHello();
+    out.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("s").setHeartbeatIntervalMs(100)).build());
+    // No heartbeat follows: after 300 ms of silence the agent says Hello again on the same link.
+    Hello again;
+    do {
+      again = in.read().getHello();
+    } while (again.getPreviousSessionEnd().isEmpty()); // Hellos written before the Welcome was read
+    assertThat(again.getPreviousSessionEnd()).matches("nothing from the host for \\d+ ms \\(3 heartbeat intervals of 100 ms\\)");
   }
 
   @Test

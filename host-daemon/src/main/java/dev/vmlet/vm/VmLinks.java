@@ -125,7 +125,9 @@ final class VmLinks {
       // A new session while the old one was never reported gone (a reset guest or a restarted
       // agent says Hello before the heartbeats miss): watchers hear that the old one ended.
       events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, !hello.getBootId().equals(before.agent().bootId()) ? "the guest rebooted"
-          : !previous.getAgentStartId().equals(hello.getAgentStartId()) ? "the agent restarted" : "the agent started a new session");
+          : !previous.getAgentStartId().equals(hello.getAgentStartId()) ? "the agent restarted"
+          : "the agent started a new session"
+          + (hello.getPreviousSessionEnd().isEmpty() ? "" : ": " + hello.getPreviousSessionEnd()));
     }
     events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
     if (clone && before.agent().hello() == null) {

@@ -82,14 +82,20 @@ class AgentLinkTest {
     assertThat(ready.poll(200, TimeUnit.MILLISECONDS)).isNull();
   }
 
-  @Test
-  void aRepeatedHelloOfTheSameSession_keepsItsStreams_butANewAgentStartFailsThem() throws Exception {
+  /** Says Hello, is welcomed, and starts an exec that runs on: its events are returned. */
+  private BlockingQueue<String> welcomedWithAnExecInFlight() throws Exception {
     toHost.write(hello("instance-1"));
     read();
     ready.poll(5, TimeUnit.SECONDS);
     BlockingQueue<String> events = new LinkedBlockingQueue<>();
     link.exec(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build(), recorder(events));
     read();
+    return events;
+  }
+
+  @Test
+  void aRepeatedHelloOfTheSameSession_keepsItsStreams_butANewAgentStartFailsThem() throws Exception {
+    BlockingQueue<String> events = welcomedWithAnExecInFlight();
     toHost.write(hello("instance-1")); // sent before the Welcome reached the agent
     assertThat(read().hasWelcome()).isTrue();
     assertThat(events.poll(300, TimeUnit.MILLISECONDS)).isNull();
@@ -97,6 +103,15 @@ class AgentLinkTest {
     toHost.write(Frame.newBuilder().setHello(hello("instance-1").getHello().toBuilder().setAgentStartId("start-2")).build());
     assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:").contains("agent of VM vm1 restarted");
     assertThat(ready.poll(5, TimeUnit.SECONDS).getAgentStartId()).isEqualTo("start-2");
+  }
+
+  @Test
+  void aNewSessionOfTheSameAgentStart_failsRequestsInFlight_withWhyTheAgentSaysItsSessionEnded() throws Exception {
+    BlockingQueue<String> events = welcomedWithAnExecInFlight();
+    toHost.write(Frame.newBuilder().setHello(hello("instance-1").getHello().toBuilder().setSessionNumber(1)
+        .setPreviousSessionEnd("nothing from the host for 15012 ms (3 heartbeat intervals of 5000 ms)")).build());
+    assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:")
+        .contains("agent of VM vm1 started a new session (it lost the host: nothing from the host for 15012 ms");
   }
 
   @Test
@@ -172,12 +187,7 @@ class AgentLinkTest {
 
   @Test
   void guestGoingAway_failsTheOpenExec_andClosesTheLink() throws Exception {
-    toHost.write(hello("instance-1"));
-    read();
-    ready.poll(5, TimeUnit.SECONDS);
-    BlockingQueue<String> events = new LinkedBlockingQueue<>();
-    link.exec(ExecStart.newBuilder().addArgv("sleep").addArgv("100").build(), recorder(events));
-    read();
+    BlockingQueue<String> events = welcomedWithAnExecInFlight();
     guest.close();
     assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("failed:").contains("closed");
     assertThat(closed.await(5, TimeUnit.SECONDS)).isTrue();
