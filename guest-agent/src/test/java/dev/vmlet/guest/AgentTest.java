@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import java.util.List;
 
@@ -205,6 +206,7 @@ class AgentTest {
   }
 
   @Test
+  @Timeout(30) // a missing Hello would leave the read waiting
   void hostReconnecting_getsANewHello_sayingWhyTheOldSessionEnded() throws Exception {
     Hello first = in.read().getHello();
     assertThat(first.getPreviousSessionEnd()).isEmpty();
@@ -218,6 +220,7 @@ class AgentTest {
   }
 
   @Test
+  @Timeout(30) // a missing Hello would leave the read waiting
   void hostSilentForThreeHeartbeats_endsTheSession_andTheNextHelloSaysSo() throws Exception {
     in.read().getHello();
     out.write(Frame.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("s").setHeartbeatIntervalMs(100)).build());

@@ -109,19 +109,12 @@ final class AgentSessions {
       return; // sent before our Welcome reached it: the same session
     }
     if (previous != null) {
-      String why = !previous.getBootId().equals(h.getBootId()) ? "the guest of VM " + vmName + " rebooted"
-          : !previous.getAgentStartId().equals(h.getAgentStartId()) ? "the agent of VM " + vmName + " restarted"
-          : "the agent of VM " + vmName + " started a new session (it lost the host" + endedBecause(h) + ")";
+      String why = NewSession.why(vmName, previous, h);
       LOG.info(why);
       link.failAll(why + "; requests in flight failed");
     }
     LOG.info("VM " + vmName + ": agent " + h.getAgentVersion() + " ready (" + h.getGuest().getKernel() + "), session " + sessionId);
     events.ready(h, arrivedAtMs);
-  }
-
-  /** What the agent said of its previous session's end, as a clause; empty when it said nothing. */
-  static String endedBecause(Hello h) {
-    return h.getPreviousSessionEnd().isEmpty() ? "" : ": " + h.getPreviousSessionEnd();
   }
 
   private static boolean sameAgent(Hello a, Hello b) {
@@ -174,8 +167,7 @@ final class AgentSessions {
       hello = p.hello();
     }
     if (previous != null) {
-      String why = "the agent of VM " + vmName + " started a new session" + (previous.getAgentStartId().equals(p.hello().getAgentStartId())
-          && previous.getBootId().equals(p.hello().getBootId()) ? " (it lost the host" + endedBecause(p.hello()) + ")" : "");
+      String why = NewSession.why(vmName, previous, p.hello());
       LOG.info(why);
       link.failAll(why + "; requests in flight failed");
     }

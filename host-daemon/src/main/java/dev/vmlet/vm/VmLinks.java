@@ -2,6 +2,7 @@ package dev.vmlet.vm;
 
 import com.google.gson.JsonElement;
 import dev.vmlet.agent.AgentLink;
+import dev.vmlet.agent.NewSession;
 import dev.vmlet.console.ConsoleLink;
 import dev.vmlet.proto.agent.v1.Hello;
 import dev.vmlet.qemu.QemuCommandBuilder;
@@ -124,10 +125,7 @@ final class VmLinks {
     if (previous != null) {
       // A new session while the old one was never reported gone (a reset guest or a restarted
       // agent says Hello before the heartbeats miss): watchers hear that the old one ended.
-      events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, !hello.getBootId().equals(before.agent().bootId()) ? "the guest rebooted"
-          : !previous.getAgentStartId().equals(hello.getAgentStartId()) ? "the agent restarted"
-          : "the agent started a new session"
-          + (hello.getPreviousSessionEnd().isEmpty() ? "" : ": " + hello.getPreviousSessionEnd()));
+      events.emit(vm, LifecycleEvent.Kind.AGENT_LOST, NewSession.why(null, previous, hello));
     }
     events.emit(vm, LifecycleEvent.Kind.AGENT_CONNECTED, "agent " + hello.getAgentVersion() + ", boot " + hello.getBootId());
     if (clone && before.agent().hello() == null) {
