@@ -120,19 +120,28 @@ final class ExecRunner implements Runnable {
     }
   }
 
-  /** {@code program} as an absolute path, found the way execvp would; null when there is none. */
-  private Path findProgram(String program) {
+  /**
+   * {@code program} as an absolute path, found the way execvp would; null when there is none.
+   * With java.io.File, not Path and Files: the same two system calls per candidate (access, stat),
+   * without NIO's path parsing and provider calls, which under TCG and C1 made this step about 3x
+   * slower (docs/benchmarks.md, "exec of true in the micro VM").
+   */
+  static Path findProgram(String program, String workingDir, String searchPath) {
     if (program.contains("/")) {
-      Path p = Path.of(start.getWorkingDir().isEmpty() ? "." : start.getWorkingDir()).resolve(program).toAbsolutePath();
-      return Files.isExecutable(p) && !Files.isDirectory(p) ? p : null;
+      File f = program.startsWith("/") ? new File(program) : new File(workingDir.isEmpty() ? "." : workingDir, program);
+      return isProgram(f) ? f.getAbsoluteFile().toPath() : null;
     }
-    for (String dir : searchPath().split(":")) {
-      Path p = Path.of(dir.isEmpty() ? "." : dir, program);
-      if (Files.isExecutable(p) && !Files.isDirectory(p)) {
-        return p.toAbsolutePath();
+    for (String dir : searchPath.split(":")) {
+      File f = new File(dir.isEmpty() ? "." : dir, program);
+      if (isProgram(f)) {
+        return f.getAbsoluteFile().toPath();
       }
     }
     return null;
+  }
+
+  private static boolean isProgram(File f) {
+    return f.canExecute() && !f.isDirectory();
   }
 
   private String searchPath() {
@@ -201,7 +210,7 @@ final class ExecRunner implements Runnable {
       File slave = new File(pty.slavePath());
       p = startJdk(new ProcessBuilder(withSession).redirectInput(slave).redirectOutput(slave).redirectError(slave), env, dir, true);
     } else if (!platform.isWindows()) {
-      Path program = findProgram(argv.get(0));
+      Path program = findProgram(argv.get(0), start.getWorkingDir(), searchPath());
       if (program == null) {
         fail(StreamError.Code.NOT_FOUND, "cannot run '" + argv.get(0) + "': "
             + (argv.get(0).contains("/") ? "no such executable file" : "no such program in PATH (" + searchPath() + ")"));

@@ -86,7 +86,8 @@ final class AgentTurns {
   static void reportRatios(Map<String, List<Double>> rates, String wayName, List<Double> wayIn, List<Double> wayOut, String format) {
     for (String label : labels()) {
       for (String dir : List.of("in", "out")) {
-        List<Double> ours = rates.get(label + " " + dir);
+        // No transfers of this variant (the exec part alone): nothing to compare.
+        List<Double> ours = rates.getOrDefault(label + " " + dir, List.of());
         List<Double> theirs = dir.equals("in") ? wayIn : wayOut;
         List<Double> ratios = new ArrayList<>();
         for (int i = 0; i < Math.min(ours.size(), theirs.size()); i++) {
