@@ -215,7 +215,7 @@ final class Agent implements AutoCloseable {
   }
 
   private void serve(Transport.Connection c) throws IOException {
-    FrameWriter w = new FrameWriter(c.out());
+    FrameWriter w = c.frameOutput() != null ? new FrameWriter(c.frameOutput()) : new FrameWriter(c.out());
     writer = w;
     // Any byte from the host counts as word from it, not only a whole frame (see ArrivingInputStream).
     FrameReader reader = new FrameReader(new ArrivingInputStream(c.in(), () -> lastFromHostNanos = System.nanoTime()),

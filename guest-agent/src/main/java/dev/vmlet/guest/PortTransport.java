@@ -1,5 +1,6 @@
 package dev.vmlet.guest;
 
+import dev.vmlet.common.frame.FrameWriter;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -7,6 +8,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * The virtio-serial port ({@code /dev/virtio-ports/dev.vmlet.agent.0}), opened once as a file.
@@ -105,6 +107,22 @@ final class PortTransport implements Transport {
         }
       }
     };
-    return new StreamConnection(in, out, file);
+    Optional<PortWriter> direct = PortWriter.of(port);
+    if (direct.isEmpty()) {
+      return new StreamConnection(in, out, file);
+    }
+    PortWriter w = direct.get();
+    FrameWriter.BufferOutput frames = frame -> {
+      w.write(frame);
+      synchronized (writes) {
+        writes[0]++;
+        writes.notifyAll();
+      }
+    };
+    return new StreamConnection(in, out, () -> {
+      try (file) {
+        w.close();
+      }
+    }, frames);
   }
 }

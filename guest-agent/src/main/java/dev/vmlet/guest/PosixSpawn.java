@@ -114,6 +114,9 @@ final class PosixSpawn implements StartedProgram {
 
     static native NativeLong write(int fd, byte[] buf, NativeLong count);
 
+    /** From native memory (a direct buffer's): {@link PortWriter}. */
+    static native NativeLong write(int fd, Pointer buf, NativeLong count);
+
     static native int close(int fd);
   }
 

@@ -1,5 +1,6 @@
 package dev.vmlet.guest;
 
+import dev.vmlet.common.frame.FrameWriter;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,10 +19,19 @@ interface Transport {
     InputStream in();
 
     OutputStream out();
+
+    /** Where frames may go from native memory instead of through {@link #out}; null when only {@link #out}. */
+    default FrameWriter.BufferOutput frameOutput() {
+      return null;
+    }
   }
 
-  /** A connection made of two streams and what to close. */
-  record StreamConnection(InputStream in, OutputStream out, Closeable resource) implements Connection {
+  /** A connection made of two streams and what to close, and where frames may go from native memory (or null). */
+  record StreamConnection(InputStream in, OutputStream out, Closeable resource, FrameWriter.BufferOutput frameOutput) implements Connection {
+    StreamConnection(InputStream in, OutputStream out, Closeable resource) {
+      this(in, out, resource, null);
+    }
+
     @Override
     public void close() throws IOException {
       resource.close();

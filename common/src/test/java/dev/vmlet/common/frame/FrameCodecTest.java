@@ -53,6 +53,82 @@ class FrameCodecTest {
   }
 
   @Test
+  void encodeIntoABuffer_givesTheBytesOfTheArray_fromIndexZero_whateverTheBufferHeldBefore() {
+    for (Frame f : List.of(hello("abc"), output(7, 100_000), Frame.getDefaultInstance())) {
+      byte[] expected = FrameEncoder.encode(f);
+      ByteBuffer direct = ByteBuffer.allocateDirect(expected.length + 10);
+      while (direct.hasRemaining()) {
+        direct.put((byte) 0x5a); // old bytes, as in a buffer kept from a longer frame
+      }
+      direct.position(3);
+      FrameEncoder.encode(f, FrameEncoder.payloadSize(f), direct);
+      assertThat(direct.position()).isZero();
+      assertThat(direct.limit()).isEqualTo(expected.length);
+      byte[] got = new byte[direct.remaining()];
+      direct.get(got);
+      assertThat(got).isEqualTo(expected);
+    }
+  }
+
+  @Test
+  void encodeIntoABuffer_tooSmall_isRefusedWithBothSizes() {
+    Frame f = output(1, 1000);
+    assertThatThrownBy(() -> FrameEncoder.encode(f, FrameEncoder.payloadSize(f), ByteBuffer.allocateDirect(100)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("does not fit a buffer of 100");
+  }
+
+  /** Frame {@code i} of {@code stream}: small, a chunk's size, or larger than a kept buffer, marked with both. */
+  private static Frame marked(int stream, int i) {
+    byte[] data = new byte[i % 3 == 0 ? 10 : i % 3 == 1 ? 32 * 1024 - 64 : FrameWriter.KEPT + 5000];
+    Arrays.fill(data, (byte) ('a' + i % 26));
+    byte[] mark = (stream + ":" + i + ":").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    System.arraycopy(mark, 0, data, 0, mark.length);
+    return Frame.newBuilder().setStreamId(stream)
+        .setExecOutput(ExecOutput.newBuilder().setFd(ExecOutput.Fd.STDOUT).setData(ByteString.copyFrom(data))).build();
+  }
+
+  @Test
+  void writerToBuffers_fromSeveralThreads_givesWholeFramesInEachThreadsOrder() throws Exception {
+    ByteArrayOutputStream wire = new ByteArrayOutputStream();
+    FrameWriter writer = new FrameWriter(frame -> {
+      byte[] b = new byte[frame.remaining()];
+      frame.get(b);
+      wire.write(b); // under the writer's lock: one frame at a time
+    });
+    List<Thread> threads = new ArrayList<>();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    for (int t = 1; t <= 4; t++) {
+      int stream = t;
+      threads.add(new Thread(() -> {
+        try {
+          for (int i = 0; i < 30; i++) {
+            writer.write(marked(stream, i));
+          }
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      }));
+    }
+    threads.forEach(Thread::start);
+    for (Thread t : threads) {
+      t.join();
+    }
+    assertThat(failures).isEmpty();
+    decoder.decode(ByteBuffer.wrap(wire.toByteArray()));
+    assertThat(errors).isEmpty();
+    assertThat(decoder.skippedBytes()).isZero();
+    assertThat(frames).hasSize(120);
+    for (int stream = 1; stream <= 4; stream++) {
+      int s = stream;
+      List<Frame> expected = new ArrayList<>();
+      for (int i = 0; i < 30; i++) {
+        expected.add(marked(s, i));
+      }
+      assertThat(frames.stream().filter(f -> f.getStreamId() == s).toList()).containsExactlyElementsOf(expected);
+    }
+  }
+
+  @Test
   void emptyFrame_roundTrips() {
     Frame empty = Frame.getDefaultInstance();
     decoder.decode(ByteBuffer.wrap(FrameEncoder.encode(empty)));
