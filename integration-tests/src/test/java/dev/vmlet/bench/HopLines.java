@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,6 +30,23 @@ final class HopLines {
       byStream.put(Integer.parseInt(m.group(1)), hops);
     }
     return byStream;
+  }
+
+  /**
+   * The keys of the agent's trace that are counts or sums of an exec's output ({@code
+   * HopTrace.note}), not times since the frame was read.
+   */
+  static final Set<String> COUNTS = Set.of("polls", "reads", "frames", "bytes", "smallest-read", "credit-wait-us", "send-us");
+
+  /** The same lines with their counts left out: times only. */
+  static Map<Integer, Map<String, Long>> hopsOnly(Map<Integer, Map<String, Long>> byStream) {
+    Map<Integer, Map<String, Long>> out = new LinkedHashMap<>();
+    byStream.forEach((id, hops) -> {
+      Map<String, Long> times = new LinkedHashMap<>(hops);
+      times.keySet().removeAll(COUNTS);
+      out.put(id, times);
+    });
+    return out;
   }
 
   /** Each hop's time since the hop before it (the first: since the start), by stream. */

@@ -309,8 +309,9 @@ class MicroVmBench {
             ofKind.put(id, h);
           }
         });
-        Map<String, Double> total = HopLines.medians(ofKind);
-        Map<String, Double> step = HopLines.medians(HopLines.steps(ofKind));
+        Map<Integer, Map<String, Long>> times = HopLines.hopsOnly(ofKind);
+        Map<String, Double> total = HopLines.medians(times);
+        Map<String, Double> step = HopLines.medians(HopLines.steps(times));
         for (var e : total.entrySet()) {
           Bench.report("hops (" + label + "): agent, " + kind + ", frame read to " + e.getKey() + " (ms, median; the step from the hop before)",
               String.format("%.2f (%.2f)", e.getValue() / 1000, step.get(e.getKey()) / 1000));
