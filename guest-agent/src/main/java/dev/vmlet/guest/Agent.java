@@ -143,6 +143,7 @@ final class Agent implements AutoCloseable {
   void hostGone(String why) {
     hostGoneNanos = System.nanoTime();
     boolean was;
+    Streams.Ended ended;
     synchronized (lock) {
       was = welcomed;
       welcomed = false;
@@ -150,12 +151,14 @@ final class Agent implements AutoCloseable {
       if (was) {
         lastSessionEnd = why; // before the greeter wakes: its Hello carries it
       }
+      // Before the greeter wakes too: a stream the next session opens is never among these.
+      ended = streams.detachAll();
       lock.notifyAll();
     }
     if (was) {
       LOG.info("session ended (" + why + ")" + (closed ? "" : "; saying Hello again")); // outside the lock: the Hello need not wait for the console
     }
-    streams.dropAll("the session with the host ended");
+    ended.stop("the session with the host ended");
   }
 
   /** Runs until closed: connects, serves, reconnects with a short backoff. */

@@ -23,6 +23,8 @@ import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -408,11 +410,26 @@ final class FilePushes {
    * kept hidden next to it ({@link #resumeFile}) for a push with resume to continue.
    */
   void abortAll() {
+    detachAll().run();
+  }
+
+  /**
+   * Takes every unfinished push out of the map at once, to be ended by {@link #keepForResume}: a
+   * push that begins after (in the next session) is not among them.
+   */
+  Runnable detachAll() {
+    List<Push> detached = new ArrayList<>();
     for (Integer stream : pushes.keySet()) {
       Push p = pushes.remove(stream);
-      if (p == null) {
-        continue;
+      if (p != null) {
+        detached.add(p);
       }
+    }
+    return () -> keepForResume(detached);
+  }
+
+  private static void keepForResume(List<Push> detached) {
+    for (Push p : detached) {
       // After the chunk being written: the kept file then holds whole chunks, and its digest on
       // resume covers exactly what it holds. Chunks still queued are dropped (the host resends them).
       synchronized (p.writing) {
@@ -434,4 +451,5 @@ final class FilePushes {
       }
     }
   }
+
 }

@@ -6,6 +6,8 @@ import dev.vmlet.proto.agent.v1.Frame;
 import dev.vmlet.proto.agent.v1.StreamError;
 import dev.vmlet.proto.agent.v1.WindowUpdate;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -141,15 +143,39 @@ final class Streams {
     pushes.abort(id);
   }
 
-  /** The session ended: every stream is dropped, and unfinished pushes are kept for a resume. */
-  void dropAll(String reason) {
+  /**
+   * The session ended: every stream is dropped, and unfinished pushes are kept for a resume. This
+   * takes them out of the maps at once, which is quick and blocks on nothing, so the agent does it
+   * under its session lock, before a Hello of the next session can go out; {@link Ended#stop} then
+   * stops them. Stopping them after that Hello once cancelled an exec the next session had just
+   * started (SessionProtocolTest under load).
+   */
+  Ended detachAll() {
+    List<AgentStream> streams = new ArrayList<>();
     for (Integer id : open.keySet()) {
       AgentStream s = open.remove(id);
       if (s != null) {
-        stop(s, reason);
+        streams.add(s);
       }
     }
-    pushes.abortAll();
+    return new Ended(streams, pushes.detachAll());
+  }
+
+  /** The streams and pushes of a session that ended, taken out of the maps, not yet stopped. */
+  static final class Ended {
+    private final List<AgentStream> streams;
+    private final Runnable pushes;
+
+    private Ended(List<AgentStream> streams, Runnable pushes) {
+      this.streams = streams;
+      this.pushes = pushes;
+    }
+
+    /** Cancels their programs and ends their sends; keeps the unfinished pushes for a resume. */
+    void stop(String reason) {
+      streams.forEach(s -> Streams.stop(s, reason));
+      pushes.run();
+    }
   }
 
   private static void stop(AgentStream s, String reason) {
