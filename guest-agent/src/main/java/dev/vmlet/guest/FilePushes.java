@@ -22,8 +22,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
-import java.util.HexFormat;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -407,15 +407,9 @@ final class FilePushes {
 
   /**
    * The session went away: nothing appears at any unfinished push's destination; what arrived is
-   * kept hidden next to it ({@link #resumeFile}) for a push with resume to continue.
-   */
-  void abortAll() {
-    detachAll().run();
-  }
-
-  /**
-   * Takes every unfinished push out of the map at once, to be ended by {@link #keepForResume}: a
-   * push that begins after (in the next session) is not among them.
+   * kept hidden next to it ({@link #resumeFile}) for a push with resume to continue. This takes
+   * every unfinished push out of the map at once; the Runnable returned ends them ({@link
+   * #keepForResume}), so a push that begins after (in the next session) is not among them.
    */
   Runnable detachAll() {
     List<Push> detached = new ArrayList<>();
@@ -451,5 +445,4 @@ final class FilePushes {
       }
     }
   }
-
 }

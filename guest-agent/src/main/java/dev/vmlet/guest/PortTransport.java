@@ -49,14 +49,17 @@ final class PortTransport implements Transport {
     FileInputStream raw = new FileInputStream(file.getFD());
     // A stream, not a channel: an interrupted writer would close a channel, and the port with it.
     long[] writes = new long[1]; // guarded by itself: writes completed, so a reader misses no wake-up
+    Runnable wrote = () -> {
+      synchronized (writes) {
+        writes[0]++;
+        writes.notifyAll();
+      }
+    };
     OutputStream out = new FileOutputStream(file.getFD()) {
       @Override
       public void write(byte[] b, int off, int len) throws IOException {
         super.write(b, off, len);
-        synchronized (writes) {
-          writes[0]++;
-          writes.notifyAll();
-        }
+        wrote.run();
       }
 
       @Override
@@ -114,10 +117,7 @@ final class PortTransport implements Transport {
     PortWriter w = direct.get();
     FrameWriter.BufferOutput frames = frame -> {
       w.write(frame);
-      synchronized (writes) {
-        writes[0]++;
-        writes.notifyAll();
-      }
+      wrote.run();
     };
     return new StreamConnection(in, out, () -> {
       try (file) {

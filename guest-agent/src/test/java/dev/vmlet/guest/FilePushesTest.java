@@ -123,7 +123,7 @@ class FilePushesTest {
     pushes.data(3, ByteString.copyFromUtf8("written"), credited::addAndGet);
     runWriter();
     pushes.data(3, ByteString.copyFromUtf8(" queued"), credited::addAndGet);
-    pushes.abortAll();
+    pushes.detachAll().run();
     runWriter();
     assertThat(Files.readString(FilePushes.resumeFile(target))).isEqualTo("written");
     assertThat(credited).hasValue("written".length());

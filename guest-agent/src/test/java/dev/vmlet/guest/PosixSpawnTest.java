@@ -45,6 +45,17 @@ class PosixSpawnTest {
     assertThat(PosixSpawn.pollRevents(back)).isEqualTo(0x11);
   }
 
+  /** What a shell line started with PosixSpawn printed on stdout, and its exit code. */
+  private record Ran(String out, int exit) {}
+
+  /** Runs {@code script} with sh through PosixSpawn, stdin closed, and waits for it. */
+  private static Ran sh(String script, Map<String, String> env, String dir) throws Exception {
+    PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", script), env, dir, false);
+    p.stdin().close();
+    String out = readAll(p.stdout());
+    return new Ran(out, p.waitFor());
+  }
+
   /**
    * No blocked signal and none ignored in the program but glibc's own two (32 and 33, which glibc's
    * sigfillset leaves out of POSIX_SPAWN_SETSIGDEF and its spawn sets to SIG_IGN; a glibc program
@@ -54,11 +65,9 @@ class PosixSpawnTest {
   @Test
   void start_givesTheProgramNoIgnoredAndNoBlockedSignal() throws Exception {
     assumeTrue(PosixSpawn.available(), "this host's libc has no posix_spawn with closefrom and chdir");
-    PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"),
-        Map.of("PATH", "/usr/bin:/bin"), null, false);
-    p.stdin().close();
-    String out = readAll(p.stdout());
-    assertThat(p.waitFor()).isZero();
+    Ran ran = sh("grep -E '^Sig(Ign|Blk)' /proc/self/status", Map.of("PATH", "/usr/bin:/bin"), null);
+    String out = ran.out();
+    assertThat(ran.exit()).isZero();
     assertThat(out).contains("SigBlk:\t0000000000000000");
     long ignored = Long.parseUnsignedLong(out.replaceAll("(?s).*SigIgn:\\s*([0-9a-f]+).*", "$1").trim(), 16);
     assertThat(ignored & ~0x180000000L).as("ignored signals other than glibc's 32 and 33: %x", ignored).isZero();
@@ -67,11 +76,10 @@ class PosixSpawnTest {
   @Test
   void start_runsTheProgramInASessionOfItsOwn_withExactlyTheEnvironmentGiven() throws Exception {
     assumeTrue(PosixSpawn.available(), "this host's libc has no posix_spawn with closefrom and chdir");
-    PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", "echo \"$ONLY\" $(ps -o sid= -p $$ 2>/dev/null || cat /proc/$$/stat | cut -d' ' -f6) $$; env | wc -l; pwd; exit 3"),
-        Map.of("ONLY", "given", "PATH", "/usr/bin:/bin"), "/tmp", false);
-    p.stdin().close();
-    String out = readAll(p.stdout());
-    assertThat(p.waitFor()).isEqualTo(3);
+    Ran ran = sh("echo \"$ONLY\" $(ps -o sid= -p $$ 2>/dev/null || cat /proc/$$/stat | cut -d' ' -f6) $$; env | wc -l; pwd; exit 3",
+        Map.of("ONLY", "given", "PATH", "/usr/bin:/bin"), "/tmp");
+    String out = ran.out();
+    assertThat(ran.exit()).isEqualTo(3);
     String[] lines = out.split("\n");
     String[] first = lines[0].trim().split("\\s+");
     assertThat(first[0]).isEqualTo("given");
