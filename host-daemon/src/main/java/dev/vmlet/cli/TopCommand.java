@@ -22,7 +22,7 @@ import java.util.ArrayDeque;
  * until q or Ctrl-C; {@code --once} prints one frame (rates over one second) for scripts.
  */
 @Command(name = "top", mixinStandardHelpOptions = true,
-    description = {"A live view of this node's VMs: state, CPU %, memory, disk and network rates, agent.",
+    description = {"A live view of this node's VMs: state, CPU %%, memory, disk and network rates, agent.",
         "Reads the daemon's metrics (vmlet daemon --metrics HOST:PORT). q or Ctrl-C quits."})
 final class TopCommand implements Callable<Integer> {
   static final Duration REFRESH = Duration.ofSeconds(1);

@@ -2,7 +2,11 @@ package dev.vmlet.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -33,6 +37,33 @@ class MainTest {
       List<Class<?>> built = cl.getSubcommands().values().stream().<Class<?>>map(s -> s.getCommandSpec().userObject().getClass())
           .distinct().toList();
       assertThat(built).as(String.valueOf(first)).containsExactlyElementsOf(Main.SUBCOMMANDS.values());
+    }
+  }
+
+  /**
+   * Picocli formats descriptions as format strings: a lone {@code %} ("CPU %, memory") made it print
+   * a warning above `vmlet --help` and show the text unformatted.
+   */
+  @Test
+  void everyUsageMessage_rendersWithoutPicocliWarnings() {
+    PrintStream err = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    List<String> rendered = new ArrayList<>();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      usages(Main.commandLine(null), rendered);
+    } finally {
+      System.setErr(err);
+    }
+    assertThat(rendered).contains("vmlet", "vmlet top", "vmlet list");
+    assertThat(captured.toString(StandardCharsets.UTF_8)).doesNotContain("picocli WARN");
+  }
+
+  private static void usages(CommandLine cl, List<String> rendered) {
+    cl.getUsageMessage();
+    rendered.add(cl.getCommandSpec().qualifiedName());
+    for (CommandLine sub : new LinkedHashSet<>(cl.getSubcommands().values())) {
+      usages(sub, rendered);
     }
   }
 }
