@@ -88,7 +88,7 @@ else
 fi
 # The class lists served the dump only.
 rm -f "$DEST/agent.classlist" "$DEST/all.classlist" "$DEST/runtime/lib/classlist"
-# tiered: under TCG, two intrinsics off (agent-tcg-flags.sh says which and why). Not for c1: C1 has
+# tiered: under TCG, C1 alone and two intrinsics off (agent-tcg-flags.sh says which and why). Not for c1: C1 has
 # no SHA-256 intrinsic, and the micro image's start was not measured with the CRC32C one off.
 TCG_SOURCE=""
 if [[ $JIT == tiered ]]; then

@@ -11,13 +11,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The agent bundle's agent-tcg-flags.sh, run by the real sh against fake /sys trees: the two
+ * The agent bundle's agent-tcg-flags.sh, run by the real sh against fake /sys trees: C2 and the two
  * intrinsics go off only in a QEMU machine without kvm-clock (TCG), never under KVM or elsewhere.
  */
 class AgentTcgFlagsTest {
   @TempDir Path tmp;
 
-  private static final String OFF = "-XX:UseAVX=0 -XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics -Dvmlet.agent.tcg=true";
+  private static final String OFF = "-XX:TieredStopAtLevel=1 -XX:UseAVX=0 -XX:-UseSHA -XX:+UnlockDiagnosticVMOptions -XX:-UseCRC32CIntrinsics -Dvmlet.agent.tcg=true";
 
   /** TCG_FLAGS as the script sets it, with {@code sys} as /sys (null entries: no such file). */
   private String flags(String vendor, String clocks) throws Exception {
@@ -46,12 +46,12 @@ class AgentTcgFlagsTest {
   }
 
   @Test
-  void aQemuMachineWithoutKvmClock_isTcg_andGetsBothIntrinsicsOff() throws Exception {
+  void aQemuMachineWithoutKvmClock_isTcg_andGetsC1AloneAndBothIntrinsicsOff() throws Exception {
     assertThat(flags("QEMU", "tsc hpet acpi_pm")).isEqualTo(OFF);
   }
 
   @Test
-  void underKvm_theIntrinsicsStayOn() throws Exception {
+  void underKvm_c2AndTheIntrinsicsStayOn() throws Exception {
     assertThat(flags("QEMU", "kvm-clock tsc hpet acpi_pm")).isEmpty();
     assertThat(flags("QEMU", "tsc kvm-clock")).isEmpty();
   }
