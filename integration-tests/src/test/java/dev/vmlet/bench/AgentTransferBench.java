@@ -52,123 +52,128 @@ class AgentTransferBench {
     byte[] data = new byte[sizeMib * MIB];
     new Random(11).nextBytes(data);
     try (BenchSupport.DebianVm vm = BenchSupport.debianVm(tmp, "bench-agent")) {
-      vm.awaitBootTimeline(); // cloud-init still works for about 20 s after the agent is ready: measure an idle guest
-      String sha = BenchSupport.sha(data);
-      Ssh ssh = new Ssh(vm.info(), tmp.resolve("ssh-control"));
-      if (parts.contains("exec") && !AgentTurns.labels().isEmpty()) {
-        AgentTurns.execRuns(vm, runs); // the variants in turns, each beside qemu-guest-agent
-      } else if (parts.contains("exec")) {
-        execRoundTrips(vm, ssh, runs);
-      }
-      vm.push("/root/bench.bin", data);
-      Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + ApiEnums.word(vm.info().getAccel())
-          + " (MB/s, medians)", "MB/s");
+      try {
+        vm.awaitBootTimeline(); // cloud-init still works for about 20 s after the agent is ready: measure an idle guest
+        String sha = BenchSupport.sha(data);
+        Ssh ssh = new Ssh(vm.info(), tmp.resolve("ssh-control"));
+        if (parts.contains("exec") && !AgentTurns.labels().isEmpty()) {
+          AgentTurns.execRuns(vm, runs); // the variants in turns, each beside qemu-guest-agent
+        } else if (parts.contains("exec")) {
+          execRoundTrips(vm, ssh, runs);
+        }
+        vm.push("/root/bench.bin", data);
+        Bench.Chart chart = new Bench.Chart("file-transfer.png", "File transfer, one Debian guest under " + ApiEnums.word(vm.info().getAccel())
+            + " (MB/s, medians)", "MB/s");
 
-      Bench.report("guest CPU model", vm.info().getCpuModel());
-      Bench.report("vmlet agent's resident memory in the guest, before the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
+        Bench.report("guest CPU model", vm.info().getCpuModel());
+        Bench.report("vmlet agent's resident memory in the guest, before the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
 
-      List<Double> push = new ArrayList<>();
-      List<Double> pull = new ArrayList<>();
-      double[] agentCpu = new double[2]; // guest CPU seconds: pushes, pulls
-      if (parts.contains("digest")) {
-        AgentTurns.digestAlone(vm);
-      }
-      List<Double> scpPush = new ArrayList<>();
-      List<Double> scpPull = new ArrayList<>();
-      double[] sshdCpu = new double[2];
-      Path local = tmp.resolve("bench.bin");
-      Files.write(local, data);
-      // -Dbench.scp.cipher=NAME: scp with that cipher as well (-c), beside sshd's own choice.
-      String cipher = System.getProperty("bench.scp.cipher", "");
-      List<Double> scpCPush = new ArrayList<>();
-      List<Double> scpCPull = new ArrayList<>();
-      double[] sshdCCpu = new double[2];
-      Runnable scpRound = () -> {
-        try {
-          scp(vm, ssh, local, data.length, sha, "", scpPush, scpPull, sshdCpu);
-          if (!cipher.isEmpty()) {
-            scp(vm, ssh, local, data.length, sha, cipher, scpCPush, scpCPull, sshdCCpu);
+        List<Double> push = new ArrayList<>();
+        List<Double> pull = new ArrayList<>();
+        double[] agentCpu = new double[2]; // guest CPU seconds: pushes, pulls
+        if (parts.contains("digest")) {
+          AgentTurns.digestAlone(vm);
+        }
+        List<Double> scpPush = new ArrayList<>();
+        List<Double> scpPull = new ArrayList<>();
+        double[] sshdCpu = new double[2];
+        Path local = tmp.resolve("bench.bin");
+        Files.write(local, data);
+        // -Dbench.scp.cipher=NAME: scp with that cipher as well (-c), beside sshd's own choice.
+        String cipher = System.getProperty("bench.scp.cipher", "");
+        List<Double> scpCPush = new ArrayList<>();
+        List<Double> scpCPull = new ArrayList<>();
+        double[] sshdCCpu = new double[2];
+        Runnable scpRound = () -> {
+          try {
+            scp(vm, ssh, local, data.length, sha, "", scpPush, scpPull, sshdCpu);
+            if (!cipher.isEmpty()) {
+              scp(vm, ssh, local, data.length, sha, cipher, scpCPush, scpCPull, sshdCCpu);
+            }
+          } catch (Exception e) {
+            throw new IllegalStateException("scp", e);
           }
-        } catch (Exception e) {
-          throw new IllegalStateException("scp", e);
+        };
+        List<Double> rawOut = new ArrayList<>();
+        List<Double> rawIn = new ArrayList<>();
+        Runnable rawRound = () -> {
+          try {
+            rawOut.add(rawGuestToHost(vm, sizeMib));
+            rawIn.add(rawHostToGuest(vm, sizeMib));
+          } catch (Exception e) {
+            throw new IllegalStateException("the raw port", e);
+          }
+        };
+        // With variants in turns, scp and the raw port run in each round beside them (same load).
+        boolean inTurns = parts.contains("vmlet") && !AgentTurns.labels().isEmpty();
+        Map<String, List<Double>> turns = Map.of();
+        if (inTurns) {
+          List<Runnable> alongside = new ArrayList<>();
+          if (parts.contains("scp")) {
+            alongside.add(scpRound);
+          }
+          if (parts.contains("raw")) {
+            assertThat(parts).as("the raw port in turns needs qemu-guest-agent stopped: no qga part").doesNotContain("qga");
+            vm.sh("systemctl stop qemu-guest-agent; sleep 1");
+            alongside.add(rawRound);
+          }
+          turns = AgentTurns.run(vm, data, sha, runs, sizeMib, chart, alongside);
         }
-      };
-      List<Double> rawOut = new ArrayList<>();
-      List<Double> rawIn = new ArrayList<>();
-      Runnable rawRound = () -> {
-        try {
-          rawOut.add(rawGuestToHost(vm, sizeMib));
-          rawIn.add(rawHostToGuest(vm, sizeMib));
-        } catch (Exception e) {
-          throw new IllegalStateException("the raw port", e);
+        for (int i = 0; i < runs && parts.contains("vmlet") && !inTurns; i++) {
+          double c0 = guestCpuSeconds(vm, AGENT);
+          long t0 = System.nanoTime();
+          assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
+          push.add(mbps(data.length, System.nanoTime() - t0));
+          double c1 = guestCpuSeconds(vm, AGENT);
+          long t1 = System.nanoTime();
+          assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
+          pull.add(mbps(data.length, System.nanoTime() - t1));
+          agentCpu[0] += c1 - c0;
+          agentCpu[1] += guestCpuSeconds(vm, AGENT) - c1;
         }
-      };
-      // With variants in turns, scp and the raw port run in each round beside them (same load).
-      boolean inTurns = parts.contains("vmlet") && !AgentTurns.labels().isEmpty();
-      Map<String, List<Double>> turns = Map.of();
-      if (inTurns) {
-        List<Runnable> alongside = new ArrayList<>();
-        if (parts.contains("scp")) {
-          alongside.add(scpRound);
+        transfer(chart, "vmlet agent", sizeMib, push, pull);
+        cpuPerMib("vmlet agent (the agent's JVM)", agentCpu, push.size() * sizeMib);
+        if (parts.contains("vmlet")) {
+          Bench.report("vmlet agent's resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
         }
-        if (parts.contains("raw")) {
-          assertThat(parts).as("the raw port in turns needs qemu-guest-agent stopped: no qga part").doesNotContain("qga");
-          vm.sh("systemctl stop qemu-guest-agent; sleep 1");
-          alongside.add(rawRound);
+
+        if (parts.contains("c2")) {
+          withC2(vm, data, sha, runs, sizeMib);
         }
-        turns = AgentTurns.run(vm, data, sha, runs, sizeMib, chart, alongside);
-      }
-      for (int i = 0; i < runs && parts.contains("vmlet") && !inTurns; i++) {
-        double c0 = guestCpuSeconds(vm, AGENT);
-        long t0 = System.nanoTime();
-        assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
-        push.add(mbps(data.length, System.nanoTime() - t0));
-        double c1 = guestCpuSeconds(vm, AGENT);
-        long t1 = System.nanoTime();
-        assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
-        pull.add(mbps(data.length, System.nanoTime() - t1));
-        agentCpu[0] += c1 - c0;
-        agentCpu[1] += guestCpuSeconds(vm, AGENT) - c1;
-      }
-      transfer(chart, "vmlet agent", sizeMib, push, pull);
-      cpuPerMib("vmlet agent (the agent's JVM)", agentCpu, push.size() * sizeMib);
-      if (parts.contains("vmlet")) {
-        Bench.report("vmlet agent's resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
-      }
 
-      if (parts.contains("c2")) {
-        withC2(vm, data, sha, runs, sizeMib);
-      }
+        for (int i = 0; i < runs && parts.contains("scp") && !inTurns; i++) {
+          scpRound.run();
+        }
+        transfer(chart, "scp (reused connection)", sizeMib, scpPush, scpPull);
+        cpuPerMib("scp (sshd, with the scp it runs)", sshdCpu, scpPush.size() * sizeMib);
+        Bench.report("scp's cipher and MAC (sshd's choice for this client)", ssh.cipher());
+        AgentTurns.reportRatios(turns, "scp", scpPush, scpPull, "%.2f");
+        if (!cipher.isEmpty()) {
+          transfer(chart, "scp -c " + cipher, sizeMib, scpCPush, scpCPull);
+          cpuPerMib("scp -c " + cipher + " (sshd, with the scp it runs)", sshdCCpu, scpCPush.size() * sizeMib);
+          AgentTurns.reportRatios(turns, "scp -c " + cipher, scpCPush, scpCPull, "%.2f");
+        }
 
-      for (int i = 0; i < runs && parts.contains("scp") && !inTurns; i++) {
-        scpRound.run();
-      }
-      transfer(chart, "scp (reused connection)", sizeMib, scpPush, scpPull);
-      cpuPerMib("scp (sshd, with the scp it runs)", sshdCpu, scpPush.size() * sizeMib);
-      Bench.report("scp's cipher and MAC (sshd's choice for this client)", ssh.cipher());
-      AgentTurns.reportRatios(turns, "scp", scpPush, scpPull, "%.2f");
-      if (!cipher.isEmpty()) {
-        transfer(chart, "scp -c " + cipher, sizeMib, scpCPush, scpCPull);
-        cpuPerMib("scp -c " + cipher + " (sshd, with the scp it runs)", sshdCCpu, scpCPush.size() * sizeMib);
-        AgentTurns.reportRatios(turns, "scp -c " + cipher, scpCPush, scpCPull, "%.2f");
-      }
+        List<Double> qgaIn = new ArrayList<>();
+        List<Double> qgaOut = new ArrayList<>();
+        for (int i = 0; i < Math.min(runs, 3) && parts.contains("qga"); i++) {
+          qgaIn.add(qgaWrite(vm.qgaSocket(), "/root/qga.bin", data, qgaMib * MIB));
+          qgaOut.add(qgaRead(vm.qgaSocket(), "/root/qga.bin", Arrays.copyOf(data, qgaMib * MIB)));
+        }
+        transfer(chart, "qemu-guest-agent (" + qgaMib + " MiB)", qgaMib, qgaIn, qgaOut);
 
-      List<Double> qgaIn = new ArrayList<>();
-      List<Double> qgaOut = new ArrayList<>();
-      for (int i = 0; i < Math.min(runs, 3) && parts.contains("qga"); i++) {
-        qgaIn.add(qgaWrite(vm.qgaSocket(), "/root/qga.bin", data, qgaMib * MIB));
-        qgaOut.add(qgaRead(vm.qgaSocket(), "/root/qga.bin", Arrays.copyOf(data, qgaMib * MIB)));
+        // The raw port: qemu-guest-agent stopped, dd at the guest end, this process at the host end.
+        vm.sh("systemctl stop qemu-guest-agent; sleep 1");
+        for (int i = 0; i < runs && parts.contains("raw") && !inTurns; i++) {
+          rawRound.run();
+        }
+        transfer(chart, "raw virtio-serial port (dd)", sizeMib, rawIn, rawOut);
+        AgentTurns.reportRatios(turns, "the raw port (%)", rawIn, rawOut, "%.1f%%");
+        chart.write();
+      } catch (Exception | AssertionError e) {
+        printAgentJournal(vm); // why an agent restarted or died, before the VM and its journal are deleted
+        throw e;
       }
-      transfer(chart, "qemu-guest-agent (" + qgaMib + " MiB)", qgaMib, qgaIn, qgaOut);
-
-      // The raw port: qemu-guest-agent stopped, dd at the guest end, this process at the host end.
-      vm.sh("systemctl stop qemu-guest-agent; sleep 1");
-      for (int i = 0; i < runs && parts.contains("raw") && !inTurns; i++) {
-        rawRound.run();
-      }
-      transfer(chart, "raw virtio-serial port (dd)", sizeMib, rawIn, rawOut);
-      AgentTurns.reportRatios(turns, "the raw port (%)", rawIn, rawOut, "%.1f%%");
-      chart.write();
     }
   }
 
@@ -206,7 +211,8 @@ class AgentTransferBench {
    */
   private static void withC2(BenchSupport.DebianVm vm, byte[] data, String sha, int runs, int sizeMib) throws Exception {
     String dir = "/opt/vmlet-agent";
-    vm.sh("sed 's/-XX:TieredStopAtLevel=1/-XX:CICompilerCount=2/' " + dir + "/agent.sh > " + dir + "/agent-c2.sh");
+    // Under TCG the bundle's agent runs C1 alone (agent-tcg-flags.sh); a later flag wins.
+    vm.sh("sed 's/[$]TCG_FLAGS/$TCG_FLAGS -XX:TieredStopAtLevel=4/' " + dir + "/agent.sh > " + dir + "/agent-c2.sh");
     for (String script : List.of("agent.sh", "agent-c2.sh")) {
       List<Double> ms = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
@@ -244,6 +250,16 @@ class AgentTransferBench {
     Bench.report("vmlet agent with C2, " + sizeMib + " MiB guest to host (MB/s)", Bench.stats(pull, "%.1f"));
     cpuPerMib("vmlet agent with C2", cpu, runs * sizeMib);
     Bench.report("vmlet agent with C2: resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
+  }
+
+  /** The last lines of the guest agent's journal (its own log, systemd's restarts, a JVM crash), on stderr. */
+  private static void printAgentJournal(BenchSupport.DebianVm vm) {
+    try {
+      System.err.println("the guest agent's journal, last 60 lines:\n"
+          + vm.sh("journalctl -u vmlet-agent --no-pager -n 60 -o short-precise; ls /opt/vmlet-agent/hs_err* 2>/dev/null || true"));
+    } catch (RuntimeException journalFailed) {
+      System.err.println("the guest agent's journal could not be read: " + journalFailed.getMessage());
+    }
   }
 
   /** The agent's JVM: its own CPU only (the programs it runs are not part of a transfer). */
