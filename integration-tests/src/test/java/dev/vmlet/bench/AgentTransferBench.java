@@ -120,16 +120,7 @@ class AgentTransferBench {
           turns = AgentTurns.run(vm, data, sha, runs, sizeMib, chart, alongside);
         }
         for (int i = 0; i < runs && parts.contains("vmlet") && !inTurns; i++) {
-          double c0 = guestCpuSeconds(vm, AGENT);
-          long t0 = System.nanoTime();
-          assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
-          push.add(mbps(data.length, System.nanoTime() - t0));
-          double c1 = guestCpuSeconds(vm, AGENT);
-          long t1 = System.nanoTime();
-          assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
-          pull.add(mbps(data.length, System.nanoTime() - t1));
-          agentCpu[0] += c1 - c0;
-          agentCpu[1] += guestCpuSeconds(vm, AGENT) - c1;
+          timedRound(vm, data, sha, push, pull, agentCpu);
         }
         transfer(chart, "vmlet agent", sizeMib, push, pull);
         cpuPerMib("vmlet agent (the agent's JVM)", agentCpu, push.size() * sizeMib);
@@ -235,21 +226,31 @@ class AgentTransferBench {
     List<Double> pull = new ArrayList<>();
     double[] cpu = new double[2];
     for (int i = 0; i < runs; i++) {
-      double c0 = guestCpuSeconds(vm, AGENT);
-      long t0 = System.nanoTime();
-      assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
-      push.add(mbps(data.length, System.nanoTime() - t0));
-      double c1 = guestCpuSeconds(vm, AGENT);
-      long t1 = System.nanoTime();
-      assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
-      pull.add(mbps(data.length, System.nanoTime() - t1));
-      cpu[0] += c1 - c0;
-      cpu[1] += guestCpuSeconds(vm, AGENT) - c1;
+      timedRound(vm, data, sha, push, pull, cpu);
     }
     Bench.report("vmlet agent with C2, " + sizeMib + " MiB host to guest (MB/s)", Bench.stats(push, "%.1f"));
     Bench.report("vmlet agent with C2, " + sizeMib + " MiB guest to host (MB/s)", Bench.stats(pull, "%.1f"));
     cpuPerMib("vmlet agent with C2", cpu, runs * sizeMib);
     Bench.report("vmlet agent with C2: resident memory in the guest, after the transfers (MiB)", String.format("%.1f", agentRssMib(vm)));
+  }
+
+  /**
+   * A push of {@code data} to the guest and a pull of it back, each checked by its SHA-256: their
+   * rates are added to {@code push} and {@code pull}, the agent's guest CPU seconds for each to
+   * {@code cpu[0]} and {@code cpu[1]}.
+   */
+  private static void timedRound(BenchSupport.DebianVm vm, byte[] data, String sha, List<Double> push, List<Double> pull,
+      double[] cpu) throws Exception {
+    double c0 = guestCpuSeconds(vm, AGENT);
+    long t0 = System.nanoTime();
+    assertThat(vm.push("/root/bench.bin", data).getSha256()).isEqualTo(sha);
+    push.add(mbps(data.length, System.nanoTime() - t0));
+    double c1 = guestCpuSeconds(vm, AGENT);
+    long t1 = System.nanoTime();
+    assertThat(BenchSupport.sha(vm.pull("/root/bench.bin"))).isEqualTo(sha);
+    pull.add(mbps(data.length, System.nanoTime() - t1));
+    cpu[0] += c1 - c0;
+    cpu[1] += guestCpuSeconds(vm, AGENT) - c1;
   }
 
   /** The last lines of the guest agent's journal (its own log, systemd's restarts, a JVM crash), on stderr. */
