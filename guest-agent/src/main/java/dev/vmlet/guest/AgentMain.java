@@ -98,7 +98,7 @@ public final class AgentMain {
 
   /**
    * Runs the start-up path once without a host: builds and encodes a Hello, decodes it, runs a
-   * program, answers a token challenge. The image builder records the classes this loads in a CDS archive, so that the agent
+   * program, makes the native set-up, answers a token challenge. The image builder records the classes this loads in a CDS archive, so that the agent
    * in a guest starts faster.
    */
   static void warmUp() throws Exception {
@@ -108,6 +108,10 @@ public final class AgentMain {
     List<Frame> frames = new ArrayList<>();
     new FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
     new ExecRunner(1, ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
+    // The native set-up (ExecRunner.SpawnLoad), here on this thread: JNA's classes and the
+    // bindings' go into the archive too, where the agent loads them at each start.
+    PosixSpawn.available();
+    NativeIdentity.load();
     // The answer to the host's challenge (plain-Java HMAC-SHA256, interpreted until C1 compiles it).
     TokenProof.hmac(new byte[32], new byte[32], "warm-up");
     // The agent itself as main builds it (its handlers, a random start id), without a host to serve.

@@ -48,6 +48,9 @@ for lib in com/sun/jna/linux-x86-64/libjnidispatch.so Linux/x86_64/libjSerialCom
   [[ -f $slim/$lib ]] || die "the agent jar has no $lib; JNA or jSerialComm changed their layout, see build-agent-runtime.sh"
 done
 "$JDK/bin/jar" --create --file "$DEST/vmlet-agent.jar" --manifest "$slim/META-INF/MANIFEST.MF" -C "$slim" .
+# JNA's own library also unpacked beside the jar, in DEST/lib, for JNA_FLAGS below.
+mkdir -p "$DEST/lib"
+cp "$slim/com/sun/jna/linux-x86-64/libjnidispatch.so" "$DEST/lib/"
 rm -rf "$slim"
 # The class path is relative, so the archive made here is valid wherever DEST ends up.
 # c1: the compiler thread at nice 19 (ThreadPriorityPolicy=1 sets the threads' OS priorities: raising
@@ -69,7 +72,15 @@ esac
 # pages. The JVM still relocates when that address is taken. Left out for a JDK without the flag.
 RELOCATION_FLAGS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
 "$DEST/runtime/bin/java" $RELOCATION_FLAGS -version >/dev/null 2>&1 || RELOCATION_FLAGS=""
-JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m $RELOCATION_FLAGS -Djdk.lang.Process.launchMechanism=VFORK"
+# JNA's start, which the agent's native set-up pays under TCG (ExecRunner.SpawnLoad), without two
+# detours: jna.boot.library.path loads its library from DEST/lib (relative: agent.sh runs in DEST)
+# instead of copying it out of the jar into a temporary file at every start (File.createTempFile,
+# whose SecureRandom loads the JDK's security providers); jna.platform.library.path names the
+# system's library directories instead of JNA running `/sbin/ldconfig -p` as a process to find them.
+# libc is the process's own to JNA, libcrypto.so.3 a versioned name the dynamic linker finds by its
+# cache; either way JNA falls back to the jar's copy and the linker's own search.
+JNA_FLAGS="-Djna.boot.library.path=lib -Djna.platform.library.path=/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:/usr/lib64:/lib64:/usr/lib:/lib"
+JVM_FLAGS="-XX:+UseSerialGC $JIT_FLAGS -XX:-UsePerfData -Xss512k -Xmx96m $RELOCATION_FLAGS -Djdk.lang.Process.launchMechanism=VFORK $JNA_FLAGS"
 # One static archive of the classes the warm-up loads and those of the JDK's default class list
 # (lib/classlist, what jlink's default archive held, so no class archived before is now read from the
 # runtime's modules), instead of the JDK's archive plus a dynamic one of the agent's on top: 17.9 MB
