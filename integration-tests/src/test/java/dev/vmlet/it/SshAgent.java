@@ -31,8 +31,11 @@ final class SshAgent implements AutoCloseable {
         .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     SshAgent agent = new SshAgent(socket, Files.readString(dir.resolve("agent_ed25519.pub")).strip(), p);
     try {
-      Poll.until("ssh-agent to listen on " + socket, Duration.ofSeconds(30), () -> Files.exists(socket));
-      run(Map.of("SSH_AUTH_SOCK", socket.toString()), "ssh-add", "-q", key.toString());
+      // The socket's file appears at bind(2), before the agent listens: a connection in between is
+      // refused (seen under load). `ssh-add -l` exits 2 only when it cannot reach the agent.
+      Map<String, String> env = Map.of("SSH_AUTH_SOCK", socket.toString());
+      Poll.until("ssh-agent to answer on " + socket, Duration.ofSeconds(30), () -> exitCode(env, "ssh-add", "-l") != 2);
+      run(env, "ssh-add", "-q", key.toString());
       Files.delete(key); // from here on only the agent holds the private key
     } catch (Exception | AssertionError e) {
       agent.close();
@@ -48,6 +51,25 @@ final class SshAgent implements AutoCloseable {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(30, TimeUnit.SECONDS)).as(String.join(" ", argv)).isTrue();
     assertThat(p.exitValue()).as(String.join(" ", argv) + ": " + out).isZero();
+  }
+
+  /** The exit code of a command whose output is discarded; -1 when it cannot run or does not end in 30 s. */
+  private static int exitCode(Map<String, String> env, String... argv) {
+    try {
+      ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+      pb.environment().putAll(env);
+      Process p = pb.start();
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return -1;
+      }
+      return p.exitValue();
+    } catch (java.io.IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
   }
 
   @Override
