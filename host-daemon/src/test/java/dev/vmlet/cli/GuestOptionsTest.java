@@ -3,13 +3,12 @@ package dev.vmlet.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vmlet.common.testing.SshAgent;
 import dev.vmlet.spec.Credential;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,45 +51,12 @@ class GuestOptionsTest {
   /** A real ssh-agent of this test's own, holding a key made with ssh-keygen. */
   @Test
   void sshAgentKeys_ofARunningAgent_areItsPublicKeys_noneWithoutAnAgent() throws Exception {
-    Path sock = tmp.resolve("agent.sock");
-    Path key = tmp.resolve("id_ed25519");
-    run(Map.of(), "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "agent-test", "-f", key.toString());
-    Process agent = new ProcessBuilder("ssh-agent", "-D", "-a", sock.toString()).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    try {
-      // The socket file appears at bind(2), before ssh-agent listens: a connect in between is
-      // refused. `ssh-add -l` exits 1 ("no identities") once it answers, 2 while it cannot connect.
-      dev.vmlet.common.testing.Poll.until("ssh-agent answers", java.time.Duration.ofSeconds(30),
-          () -> exitCode(Map.of("SSH_AUTH_SOCK", sock.toString()), "ssh-add", "-l") == 1);
-      assertThat(GuestOptions.sshAgentKeys(sock.toString())).isEmpty(); // an agent without keys
-      run(Map.of("SSH_AUTH_SOCK", sock.toString()), "ssh-add", "-q", key.toString());
-      assertThat(GuestOptions.sshAgentKeys(sock.toString()))
-          .containsExactly(Files.readString(tmp.resolve("id_ed25519.pub")).strip());
-    } finally {
-      agent.destroy();
-      agent.waitFor(10, TimeUnit.SECONDS);
+    try (SshAgent agent = SshAgent.start(tmp.resolve("agent"))) {
+      assertThat(GuestOptions.sshAgentKeys(agent.socket.toString())).isEmpty(); // an agent without keys
+      String key = agent.addNewKey("agent-test");
+      assertThat(GuestOptions.sshAgentKeys(agent.socket.toString())).containsExactly(key);
     }
     assertThat(GuestOptions.sshAgentKeys(null)).isEmpty();
     assertThat(GuestOptions.sshAgentKeys(tmp.resolve("no-agent").toString())).isEmpty();
-  }
-
-  private static int exitCode(Map<String, String> env, String... argv) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
-    pb.environment().putAll(env);
-    Process p = pb.start();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return -1;
-    }
-    return p.exitValue();
-  }
-
-  private static void run(Map<String, String> env, String... argv) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
-    pb.environment().putAll(env);
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(String.join(" ", argv) + ": " + out).isZero();
   }
 }

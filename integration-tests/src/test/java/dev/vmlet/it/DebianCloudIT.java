@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmlet.common.testing.Poll;
+import dev.vmlet.common.testing.SshAgent;
 import dev.vmlet.image.ImageBuilder;
 import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
@@ -77,6 +78,7 @@ class DebianCloudIT {
     Path userData = Files.writeString(tmp.resolve("user-data.yaml"), USER_DATA);
     Path blob = Files.write(tmp.resolve("blob.bin"), BINARY);
     try (TestDaemon d = TestDaemon.start(tmp); SshAgent agent = SshAgent.start(tmp.resolve("ssh-agent"))) {
+      String agentKey = agent.addNewKey("vmlet-it-agent");
       // Launched as a user does, with a running ssh-agent whose key vmlet launch authorizes too.
       Guests.Result launch = vmlet(d, Map.of("SSH_AUTH_SOCK", agent.socket.toString()), "launch", "--name", name, "--image", "debian",
           "--cpus", "2", "--memory", "1024", "--cloud-init", userData.toString(), "--credential", "it.text=" + CREDENTIAL,
@@ -84,7 +86,7 @@ class DebianCloudIT {
       assertThat(launch.exitCode()).as(launch.stdout() + launch.stderr()).isZero();
       Vm created = d.client.vms().getVm(VmRef.newBuilder().setName(name).build());
       assertThat(created.getSpec().getDisks(0).getName()).isEqualTo("root");
-      assertThat(created.getSpec().getCloudInit().getSshAuthorizedKey()).isEqualTo(agent.publicKey);
+      assertThat(created.getSpec().getCloudInit().getSshAuthorizedKey()).isEqualTo(agentKey);
       // Right after the launch the guest's sshd is not up: vmlet ssh waits for it, saying so,
       // instead of handing over ssh's bare "Connection reset by peer".
       Guests.Result sshAtOnce = vmletSsh(d, name, "cat", "/etc/hostname");
