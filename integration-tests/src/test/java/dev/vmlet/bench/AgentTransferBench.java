@@ -298,9 +298,13 @@ class AgentTransferBench {
    * The round trip of `true` and of a command printing 1 MiB, through vmlet, qemu-guest-agent
    * (guest-exec, then guest-exec-status every 10 ms), SSH with a new connection each time, and SSH
    * over one reused connection: p50 and p90 of each run, medians over runs.
+   *
+   * <p>Twice: first after one call of each (what the first calls to a new VM see: the agent's JIT
+   * has compiled little of the path yet), then, for vmlet, qemu-guest-agent and the reused SSH
+   * connection, again after {@code -Dbench.exec.warmCalls} (300) more calls of each command through
+   * vmlet (10 through the others, which have no JIT to warm): a VM that has been running a while.
    */
   private void execRoundTrips(BenchSupport.DebianVm vm, Ssh ssh, int runs) throws Exception {
-    String mib = "head -c 1048576 /dev/zero";
     Map<String, Runner> ways = new LinkedHashMap<>();
     ways.put("vmlet agent", c -> vm.sh(c).length());
     ways.put("qemu-guest-agent", c -> qgaExec(vm.qgaSocket(), c));
@@ -308,45 +312,66 @@ class AgentTransferBench {
     ways.put("ssh, reused connection", c -> ssh.run(true, c));
     Bench.Chart chart = new Bench.Chart("exec-round-trip.png", "Exec round trip, one Debian guest under " + ApiEnums.word(vm.info().getAccel())
         + " (ms, median p50)", "ms");
-    // The ways in turns, call by call, so a busy moment of the machine hits each alike: the
-    // ratios between them are what the figures are read for.
-    for (String command : List.of("true", mib)) {
-      Map<String, List<Double>> p50 = new LinkedHashMap<>();
-      Map<String, List<Double>> p90 = new LinkedHashMap<>();
+    for (String command : EXEC_COMMANDS) {
       for (Runner way : ways.values()) {
         way.run(command); // warm
       }
-      for (int r = 0; r < runs; r++) {
-        Map<String, List<Double>> ms = new LinkedHashMap<>();
-        for (int i = 0; i < 10; i++) {
-          for (var way : ways.entrySet()) {
-            if (way.getKey().contains("new") && i >= 5) {
-              continue; // 5 calls for a new SSH connection each
-            }
-            long t0 = System.nanoTime();
-            int n = way.getValue().run(command);
-            ms.computeIfAbsent(way.getKey(), k -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e6);
-            assertThat(n).as(way.getKey() + " output of " + command).isEqualTo(command.equals("true") ? 0 : MIB);
-          }
-        }
-        ms.forEach((way, v) -> {
-          p50.computeIfAbsent(way, k -> new ArrayList<>()).add(Bench.percentile(v, 50));
-          p90.computeIfAbsent(way, k -> new ArrayList<>()).add(Bench.percentile(v, 90));
-        });
-      }
-      String label = command.equals("true") ? "true" : "1 MiB of output";
-      for (String way : ways.keySet()) {
-        Bench.report("exec round trip, " + label + ", " + way + ": p50 / p90 (ms)",
-            Bench.stats(p50.get(way), "%.0f") + " / " + Bench.stats(p90.get(way), "%.0f"));
-        chart.bar(way, label, Bench.median(p50.get(way)));
-      }
-      Bench.report("exec round trip, " + label + ", vmlet / qemu-guest-agent: p50 / p90", String.format("%.2f / %.2f",
-          Bench.median(p50.get("vmlet agent")) / Bench.median(p50.get("qemu-guest-agent")),
-          Bench.median(p90.get("vmlet agent")) / Bench.median(p90.get("qemu-guest-agent"))));
+      execRoundTrips(ways, command, runs, "", chart);
     }
     chart.write();
+    int warm = Integer.getInteger("bench.exec.warmCalls", 300);
+    ways.remove("ssh, new connection");
+    for (String command : EXEC_COMMANDS) {
+      for (var way : ways.entrySet()) {
+        for (int i = 0; i < (way.getKey().equals("vmlet agent") ? warm : 10); i++) {
+          way.getValue().run(command);
+        }
+      }
+    }
+    for (String command : EXEC_COMMANDS) {
+      execRoundTrips(ways, command, runs, ", after " + warm + " more calls", null);
+    }
     execHops(vm, runs);
     execInsideTheGuest(vm);
+  }
+
+  private static final List<String> EXEC_COMMANDS = List.of("true", "head -c 1048576 /dev/zero");
+
+  /** One command's round trips through each way, in turns call by call, {@code runs} runs of 10 calls (5 for a new SSH connection). */
+  private static void execRoundTrips(Map<String, Runner> ways, String command, int runs, String when, Bench.Chart chart) throws Exception {
+    // The ways in turns, call by call, so a busy moment of the machine hits each alike: the
+    // ratios between them are what the figures are read for.
+    Map<String, List<Double>> p50 = new LinkedHashMap<>();
+    Map<String, List<Double>> p90 = new LinkedHashMap<>();
+    for (int r = 0; r < runs; r++) {
+      Map<String, List<Double>> ms = new LinkedHashMap<>();
+      for (int i = 0; i < 10; i++) {
+        for (var way : ways.entrySet()) {
+          if (way.getKey().contains("new") && i >= 5) {
+            continue; // 5 calls for a new SSH connection each
+          }
+          long t0 = System.nanoTime();
+          int n = way.getValue().run(command);
+          ms.computeIfAbsent(way.getKey(), k -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e6);
+          assertThat(n).as(way.getKey() + " output of " + command).isEqualTo(command.equals("true") ? 0 : MIB);
+        }
+      }
+      ms.forEach((way, v) -> {
+        p50.computeIfAbsent(way, k -> new ArrayList<>()).add(Bench.percentile(v, 50));
+        p90.computeIfAbsent(way, k -> new ArrayList<>()).add(Bench.percentile(v, 90));
+      });
+    }
+    String label = (command.equals("true") ? "true" : "1 MiB of output") + when;
+    for (String way : ways.keySet()) {
+      Bench.report("exec round trip, " + label + ", " + way + ": p50 / p90 (ms)",
+          Bench.stats(p50.get(way), "%.0f") + " / " + Bench.stats(p90.get(way), "%.0f"));
+      if (chart != null) {
+        chart.bar(way, label, Bench.median(p50.get(way)));
+      }
+    }
+    Bench.report("exec round trip, " + label + ", vmlet / qemu-guest-agent: p50 / p90", String.format("%.2f / %.2f",
+        Bench.median(p50.get("vmlet agent")) / Bench.median(p50.get("qemu-guest-agent")),
+        Bench.median(p90.get("vmlet agent")) / Bench.median(p90.get("qemu-guest-agent"))));
   }
 
   /**

@@ -222,8 +222,25 @@ class MicroVmBench {
    * true}, two execs in the guest where the agent's own exec makes one: what an exec of {@code
    * true} cost before the agent started programs with posix_spawn (it exec'd a setsid first); and
    * a ListFiles of /etc, the same round trip through the daemon and the agent with no program.
+   *
+   * <p>Twice: first right after the boot (the agent's, the daemon's and this client's JIT have not
+   * compiled the path yet: what the first calls to a new VM see), then again after {@code
+   * -Dbench.micro.warmCalls} (300) more of each call in turns, unmeasured: a VM and a daemon that
+   * have been running a while (the agent runs C1 alone, which compiles a method after some hundreds
+   * of calls).
    */
   private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms) {
+    execRoundTrips(node, runs, vms, "the first calls after the boot");
+    int warm = Integer.getInteger("bench.micro.warmCalls", 300);
+    for (int k = 0; k < warm; k++) {
+      for (String vm : vms) {
+        execCalls(node, vm, null, null, null);
+      }
+    }
+    execRoundTrips(node, runs, vms, "after " + warm + " more of each");
+  }
+
+  private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms, String when) {
     Map<String, List<Double>> p50 = new LinkedHashMap<>();
     Map<String, List<Double>> p50Setsid = new LinkedHashMap<>();
     Map<String, List<Double>> p50List = new LinkedHashMap<>();
@@ -233,15 +250,8 @@ class MicroVmBench {
       Map<String, List<Double>> msList = new LinkedHashMap<>();
       for (int k = 0; k < 20; k++) {
         for (String vm : vms) { // with a second image (-Dbench.micro.compareImage), the VMs in turns call by call
-          long t2 = System.nanoTime();
-          assertThat(node.listFiles(vm, "/etc")).isPositive();
-          msList.computeIfAbsent(vm, x -> new ArrayList<>()).add((System.nanoTime() - t2) / 1e6);
-          long t0 = System.nanoTime();
-          assertThat(node.exec(vm, "true")).isZero();
-          ms.computeIfAbsent(vm, x -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e6);
-          long t1 = System.nanoTime();
-          assertThat(node.exec(vm, "setsid", "true")).isZero();
-          msSetsid.computeIfAbsent(vm, x -> new ArrayList<>()).add((System.nanoTime() - t1) / 1e6);
+          execCalls(node, vm, msList.computeIfAbsent(vm, x -> new ArrayList<>()), ms.computeIfAbsent(vm, x -> new ArrayList<>()),
+              msSetsid.computeIfAbsent(vm, x -> new ArrayList<>()));
         }
       }
       for (String vm : vms) {
@@ -251,12 +261,28 @@ class MicroVmBench {
       }
     }
     for (String vm : vms) {
-      String of = vm.equals("jvm") ? "" : " [image " + System.getProperty("bench.micro.compareImage") + "]";
+      String of = (vm.equals("jvm") ? "" : " [image " + System.getProperty("bench.micro.compareImage") + "]") + ", " + when;
       Bench.report("micro VM" + of + ": exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50.get(vm), "%.0f"));
       Bench.report("micro VM" + of + ": exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
           Bench.stats(p50Setsid.get(vm), "%.0f"));
       Bench.report("micro VM" + of + ": ListFiles /etc in turns with them (daemon, link and agent, no program), p50 of 20 (ms)",
           Bench.stats(p50List.get(vm), "%.0f"));
+    }
+  }
+
+  /** A ListFiles of /etc, an exec of `true` and one of `setsid true`, each timed into its list (null: not kept). */
+  private static void execCalls(BenchSupport.MicroNode node, String vm, List<Double> list, List<Double> exec, List<Double> setsid) {
+    long t2 = System.nanoTime();
+    assertThat(node.listFiles(vm, "/etc")).isPositive();
+    long t0 = System.nanoTime();
+    assertThat(node.exec(vm, "true")).isZero();
+    long t1 = System.nanoTime();
+    assertThat(node.exec(vm, "setsid", "true")).isZero();
+    long t3 = System.nanoTime();
+    if (list != null) {
+      list.add((t0 - t2) / 1e6);
+      exec.add((t1 - t0) / 1e6);
+      setsid.add((t3 - t1) / 1e6);
     }
   }
 
