@@ -120,7 +120,7 @@ public final class AgentMain {
     }, hello, Duration.ofSeconds(1), Policy.allowAll())) {
       agent.handlers();
     }
-    LOG.info("warm-up done: " + frames.size() + " frames");
+    LOG.info("warm-up done: " + frames.size() + " frames; " + ExecRunner.SpawnLoad.jnaLibrary());
   }
 
   private static String value(String[] args, int i, String option) {

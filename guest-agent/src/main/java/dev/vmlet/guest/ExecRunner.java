@@ -312,10 +312,21 @@ final class ExecRunner implements Runnable {
           boolean identity = NativeIdentity.load();
           rehearse();
           state = done || identity ? NativeSetup.NATIVE_SETUP_READY : NativeSetup.NATIVE_SETUP_UNAVAILABLE;
+          LOG.info("native set-up " + (done ? "done, programs start with posix_spawn" : "unavailable") + "; " + jnaLibrary());
         }, "posix-spawn-load");
         t.setDaemon(true);
         t.start();
       }
+    }
+
+    /**
+     * Where JNA's native library was loaded from, for the log: the runtime's own {@code
+     * lib/libjnidispatch.so} (build-agent-runtime.sh names it), or a temporary file JNA unpacked
+     * from its jar at this start (a guest's own Java without those flags; slower under TCG).
+     */
+    static String jnaLibrary() {
+      String path = System.getProperty("jnidispatch.path");
+      return path == null ? "JNA's library not loaded" : "JNA's library " + path;
     }
   }
 

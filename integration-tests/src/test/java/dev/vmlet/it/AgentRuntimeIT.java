@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The agent's runtime as the micro image and the agent bundle get it (build-agent-runtime.sh, run
  * for real on this host's JDK and the built agent jar; no VM): the jar keeps only the native
  * libraries of Linux x86-64, and the agent starts from its one class-data archive, the JDK's default
- * archive gone.
+ * archive gone, with JNA's library from the runtime's own lib/.
  */
 class AgentRuntimeIT {
   @TempDir Path tmp;
@@ -55,6 +55,10 @@ class AgentRuntimeIT {
     String out = run(dest, List.of("sh", "-c", exec), 120);
     assertThat(out).contains("java.lang.Object source: shared objects file", "dev.vmlet.guest.AgentMain source: shared objects file",
         "warm-up done");
+    // JNA (the native set-up) from the archive too, and its library from the runtime's lib/, not
+    // unpacked from the jar into a temporary file at each start (which also ran ldconfig -p).
+    assertThat(out).contains("com.sun.jna.Native source: shared objects file",
+        "JNA's library " + dest.resolve("lib/libjnidispatch.so"));
   }
 
   private static List<String> natives(Path jar) throws Exception {
