@@ -108,10 +108,9 @@ public final class AgentMain {
     List<Frame> frames = new ArrayList<>();
     new FrameDecoder(frames::add, e -> { }).decode(wire, 0, wire.length);
     new ExecRunner(1, ExecStart.newBuilder().addArgv("true").build(), frames::add).run();
-    // The native set-up (ExecRunner.SpawnLoad), here on this thread: JNA's classes and the
-    // bindings' go into the archive too, where the agent loads them at each start.
-    PosixSpawn.available();
-    NativeIdentity.load();
+    // The native set-up that exec began (ExecRunner.SpawnLoad), awaited: JNA's classes and the
+    // bindings', and a program started through posix_spawn, go into the archive too.
+    ExecRunner.SpawnLoad.await();
     // The answer to the host's challenge (plain-Java HMAC-SHA256, interpreted until C1 compiles it).
     TokenProof.hmac(new byte[32], new byte[32], "warm-up");
     // The agent itself as main builds it (its handlers, a random start id), without a host to serve.
@@ -120,7 +119,7 @@ public final class AgentMain {
     }, hello, Duration.ofSeconds(1), Policy.allowAll())) {
       agent.handlers();
     }
-    LOG.info("warm-up done: " + frames.size() + " frames; " + ExecRunner.SpawnLoad.jnaLibrary());
+    LOG.info("warm-up done: " + frames.size() + " frames");
   }
 
   private static String value(String[] args, int i, String option) {

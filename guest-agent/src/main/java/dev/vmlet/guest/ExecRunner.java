@@ -305,6 +305,9 @@ final class ExecRunner implements Runnable {
       return state;
     }
 
+    /** The set-up's thread once begun; it ends when the set-up is done. */
+    private static volatile Thread thread;
+
     static void begin() {
       if (BEGUN.compareAndSet(false, true)) {
         Thread t = new Thread(() -> {
@@ -315,8 +318,19 @@ final class ExecRunner implements Runnable {
           LOG.info("native set-up " + (done ? "done, programs start with posix_spawn" : "unavailable") + "; " + jnaLibrary());
         }, "posix-spawn-load");
         t.setDaemon(true);
+        thread = t;
         t.start();
       }
+    }
+
+    /**
+     * Begins the set-up unless it has begun, and waits until it is done: the agent's warm-up
+     * (AgentMain), whose classes and bindings go into the class archive, makes it once, as a
+     * guest's agent does, instead of a second time beside the thread its exec began.
+     */
+    static void await() throws InterruptedException {
+      begin();
+      thread.join();
     }
 
     /**
@@ -324,7 +338,7 @@ final class ExecRunner implements Runnable {
      * lib/libjnidispatch.so} (build-agent-runtime.sh names it), or a temporary file JNA unpacked
      * from its jar at this start (a guest's own Java without those flags; slower under TCG).
      */
-    static String jnaLibrary() {
+    private static String jnaLibrary() {
       String path = System.getProperty("jnidispatch.path");
       return path == null ? "JNA's library not loaded" : "JNA's library " + path;
     }

@@ -335,7 +335,9 @@ class AgentTransferBench {
     execInsideTheGuest(vm);
   }
 
-  private static final List<String> EXEC_COMMANDS = List.of("true", "head -c 1048576 /dev/zero");
+  /** The exec rows' commands: `true`, and one printing 1 MiB (also AgentTurns' in its exec part). */
+  static final String MIB_COMMAND = "head -c 1048576 /dev/zero";
+  static final List<String> EXEC_COMMANDS = List.of("true", MIB_COMMAND);
 
   /** One command's round trips through each way, in turns call by call, {@code runs} runs of 10 calls (5 for a new SSH connection). */
   private static void execRoundTrips(Map<String, Runner> ways, String command, int runs, String when, Bench.Chart chart) throws Exception {

@@ -243,7 +243,7 @@ final class AgentTurns {
   static void execRuns(BenchSupport.DebianVm vm, int runs) throws Exception {
     AgentTurns t = new AgentTurns(vm, labels());
     t.install();
-    String mib = "head -c 1048576 /dev/zero";
+    String mib = AgentTransferBench.MIB_COMMAND;
     Map<String, Map<String, List<Double>>> p50 = new LinkedHashMap<>(); // "label command way" -> p50 per run
     Map<String, Map<String, List<Double>>> p90 = new LinkedHashMap<>();
     Map<String, List<Map<String, Long>>> traced = new LinkedHashMap<>();
@@ -256,7 +256,7 @@ final class AgentTurns {
             assertThat(vm.sh(mib).length()).isEqualTo(MIB);
           }
           String journalSince = vm.sh("date +%s").strip();
-          for (String command : List.of("true", mib)) {
+          for (String command : AgentTransferBench.EXEC_COMMANDS) {
             Map<String, List<Double>> ms = new LinkedHashMap<>();
             for (int i = 0; i < 10; i++) {
               long t0 = System.nanoTime();
