@@ -12,6 +12,8 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -38,6 +40,7 @@ public final class QmpClient implements Closeable {
   private final Runnable onClose;
   private final Map<String, CompletableFuture<JsonElement>> pending = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
+  private final List<QmpEvent> early = new ArrayList<>(); // sent before the greeting; the reader hands them on first
   private final Thread reader;
   private volatile boolean closed;
 
@@ -68,16 +71,7 @@ public final class QmpClient implements Closeable {
     try {
       s.setSoTimeout((int) timeout.toMillis());
       QmpClient c = new QmpClient(s, events, onClose);
-      String greeting;
-      try {
-        greeting = c.in.readLine();
-      } catch (java.net.SocketTimeoutException e) {
-        throw new QmpException("", "QEMU sent no QMP greeting on " + socketPath + " within " + timeout.toMillis()
-            + " ms (busy, or stopped)");
-      }
-      if (greeting == null || !JsonParser.parseString(greeting).getAsJsonObject().has("QMP")) {
-        throw new QmpException("", "not a QMP greeting from " + socketPath + ": " + greeting);
-      }
+      c.readGreeting(socketPath, timeout);
       s.setSoTimeout(0);
       c.reader.start();
       c.execute("qmp_capabilities", null, timeout);
@@ -85,6 +79,62 @@ public final class QmpClient implements Closeable {
     } catch (IOException | RuntimeException e) {
       s.close();
       throw e instanceof QmpException q ? q : new QmpException("cannot connect to QMP at " + socketPath + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads up to the greeting. An event may come first: in QEMU 7.2 an event emitted on the main
+   * thread while the monitor's I/O thread opens a new client's session can reach that client before
+   * the greeting (a race in the monitor, mended upstream with a lock in 2025; seen here as a guest's
+   * RESUME while the daemon connected to a QEMU that was starting). Such events are kept, and the
+   * listener gets them first.
+   */
+  private void readGreeting(Path socketPath, Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      String line;
+      try {
+        line = in.readLine();
+      } catch (java.net.SocketTimeoutException e) {
+        throw noGreeting(socketPath, timeout);
+      }
+      JsonObject o = line == null ? null : parseObject(line);
+      if (o != null && o.has("QMP")) {
+        return;
+      }
+      if (o == null || !o.has("event")) {
+        throw new QmpException("", "not a QMP greeting from " + socketPath + ": " + line);
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw noGreeting(socketPath, timeout); // events, and never the greeting
+      }
+      early.add(event(o));
+    }
+  }
+
+  private static QmpException noGreeting(Path socketPath, Duration timeout) {
+    return new QmpException("", "QEMU sent no QMP greeting on " + socketPath + " within " + timeout.toMillis()
+        + " ms (busy, or stopped)");
+  }
+
+  private static JsonObject parseObject(String line) {
+    try {
+      JsonElement e = JsonParser.parseString(line);
+      return e.isJsonObject() ? e.getAsJsonObject() : null;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static QmpEvent event(JsonObject o) {
+    return new QmpEvent(o.get("event").getAsString(), o.has("data") ? o.getAsJsonObject("data") : new JsonObject());
+  }
+
+  private void deliver(QmpEvent e) {
+    try {
+      events.accept(e);
+    } catch (RuntimeException x) {
+      LOG.warning("QMP event listener failed on " + e.name() + ": " + x);
     }
   }
 
@@ -127,6 +177,8 @@ public final class QmpClient implements Closeable {
 
   private void readLoop() {
     try {
+      early.forEach(this::deliver);
+      early.clear();
       String line;
       while ((line = in.readLine()) != null) {
         JsonObject o;
@@ -137,12 +189,7 @@ public final class QmpClient implements Closeable {
           continue;
         }
         if (o.has("event")) {
-          JsonObject data = o.has("data") ? o.getAsJsonObject("data") : new JsonObject();
-          try {
-            events.accept(new QmpEvent(o.get("event").getAsString(), data));
-          } catch (RuntimeException e) {
-            LOG.warning("QMP event listener failed on " + o.get("event") + ": " + e);
-          }
+          deliver(event(o));
           continue;
         }
         CompletableFuture<JsonElement> f = o.has("id") ? pending.get(o.get("id").getAsString()) : null;

@@ -110,6 +110,7 @@ public final class FakeQmpServer implements Closeable {
   private volatile int connections;
   private volatile boolean closed;
   private volatile boolean mute;
+  private volatile List<String> beforeGreeting = List.of();
 
   private FakeQmpServer(Path socketPath) throws IOException {
     this.socketPath = socketPath;
@@ -155,6 +156,16 @@ public final class FakeQmpServer implements Closeable {
    */
   public FakeQmpServer mute(boolean on) {
     mute = on;
+    return this;
+  }
+
+  /**
+   * A client that connects gets these events before the greeting, as QEMU 7.2's monitor may send
+   * one emitted while it opens the client's session (a RESUME of a guest that started just as the
+   * daemon connected, seen in a full test run).
+   */
+  public FakeQmpServer eventsBeforeGreeting(String... names) {
+    beforeGreeting = List.of(names);
     return this;
   }
 
@@ -282,6 +293,9 @@ public final class FakeQmpServer implements Closeable {
       if (mute) {
         socket.getInputStream().transferTo(OutputStream.nullOutputStream()); // until the client gives up
         return;
+      }
+      for (String name : beforeGreeting) {
+        send(eventMessage(name, null));
       }
       send(JsonParser.parseString(GREETING).getAsJsonObject());
       BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));

@@ -129,6 +129,16 @@ class QmpClientTest {
   }
 
   @Test
+  void eventsBeforeTheGreeting_reachTheListenerFirst_andTheClientConnects() throws Exception {
+    qemu.eventsBeforeGreeting("RESUME");
+    connect();
+    assertThat(qemu.commandNames()).containsExactly("qmp_capabilities");
+    qemu.event("STOP", null);
+    assertThat(events.poll(WAIT_S, TimeUnit.SECONDS).name()).isEqualTo("RESUME");
+    assertThat(events.poll(WAIT_S, TimeUnit.SECONDS).name()).isEqualTo("STOP");
+  }
+
+  @Test
   void whenQemuExits_onCloseRuns_andAWaitingCommandFailsAtOnce() throws Exception {
     qemu.neverAnswer("query-status");
     connect();
