@@ -227,9 +227,14 @@ class MicroVmBench {
    * compiled the path yet: what the first calls to a new VM see), then again after {@code
    * -Dbench.micro.warmCalls} (300) more of each call in turns, unmeasured: a VM and a daemon that
    * have been running a while (the agent runs C1 alone, which compiles a method after some hundreds
-   * of calls).
+   * of calls). Then, with one image, a third time: the first calls to a VM booted after that, whose
+   * agent is new and whose daemon and client are warm (a new VM on a daemon that has been serving;
+   * the first VM idle beside it), which tells the host's part of the warm-up from the VM's; and a
+   * fourth: the first calls to the first VM's agent restarted, a new JVM in a guest and a QEMU that
+   * have served those calls, which tells the agent's JVM from the rest of the VM (its QEMU's
+   * translated code under TCG, the guest kernel's caches).
    */
-  private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms) {
+  private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms) throws Exception {
     execRoundTrips(node, runs, vms, "the first calls after the boot");
     int warm = Integer.getInteger("bench.micro.warmCalls", 300);
     for (int k = 0; k < warm; k++) {
@@ -238,6 +243,19 @@ class MicroVmBench {
       }
     }
     execRoundTrips(node, runs, vms, "after " + warm + " more of each");
+    if (vms.equals(List.of("jvm"))) {
+      node.start("fresh", 384);
+      execRoundTrips(node, runs, List.of("fresh"), "a VM booted after those calls: its first calls (new agent, warm daemon and client)");
+      // -Dbench.micro.restartFlags="A;B": the agent restarted with each set of JVM flags in turn, rounds times.
+      List<String> sets = List.of(System.getProperty("bench.micro.restartFlags", "-Dvmlet.bench.restarted=true").split(";"));
+      for (int round = 0; round < Integer.getInteger("bench.micro.restartRounds", 1); round++) {
+        for (String flags : sets) {
+          restartAgentWith(node, "jvm", flags);
+          execRoundTrips(node, runs, List.of("jvm"), "the first VM's agent restarted after those calls"
+              + (sets.size() > 1 ? " with " + flags : "") + ": its first calls (new agent JVM, the rest warm)");
+        }
+      }
+    }
   }
 
   private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms, String when) {
@@ -261,7 +279,7 @@ class MicroVmBench {
       }
     }
     for (String vm : vms) {
-      String of = (vm.equals("jvm") ? "" : " [image " + System.getProperty("bench.micro.compareImage") + "]") + ", " + when;
+      String of = (vm.equals("other") ? " [image " + System.getProperty("bench.micro.compareImage") + "]" : "") + ", " + when;
       Bench.report("micro VM" + of + ": exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50.get(vm), "%.0f"));
       Bench.report("micro VM" + of + ": exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
           Bench.stats(p50Setsid.get(vm), "%.0f"));
@@ -363,7 +381,9 @@ class MicroVmBench {
     // sed's replacement treats & and a backslash specially; grep -F below, because flags such as
     // CompileCommand patterns (dev.vmlet.*::*) are no regular expression of themselves.
     assertThat(flags).as("agent flags").doesNotContain("|").doesNotContain("'").doesNotContain("&").doesNotContain("\\");
-    node.sh(vm, "sed -i 's|-Xshare:auto|" + flags + " -Xshare:auto|' /opt/vmlet/agent.sh && grep -qF -- '" + flags
+    // From the image's agent.sh each time (kept aside at the first restart): flags never add up.
+    node.sh(vm, "cp -n /opt/vmlet/agent.sh /opt/vmlet/agent.sh.image && cp /opt/vmlet/agent.sh.image /opt/vmlet/agent.sh"
+        + " && sed -i 's|-Xshare:auto|" + flags + " -Xshare:auto|' /opt/vmlet/agent.sh && grep -qF -- '" + flags
         + "' /opt/vmlet/agent.sh && (sleep 1; kill -9 $PPID) </dev/null >/dev/null 2>&1 &");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     Thread.sleep(3000); // the old agent is gone by then (killed 1 s after its answer)
