@@ -85,9 +85,9 @@ public final class QmpClient implements Closeable {
   /**
    * Reads up to the greeting. An event may come first: in QEMU 7.2 an event emitted on the main
    * thread while the monitor's I/O thread opens a new client's session can reach that client before
-   * the greeting (a race in the monitor, mended upstream with a lock in 2025; seen here as a guest's
-   * RESUME while the daemon connected to a QEMU that was starting). Such events are kept, and the
-   * listener gets them first.
+   * the greeting (a data race in the monitor, which a patch posted to qemu-devel in December 2025
+   * puts under a lock; seen here as a guest's RESUME while the daemon connected to a QEMU that was
+   * starting). Such events are kept, and the listener gets them first.
    */
   private void readGreeting(Path socketPath, Duration timeout) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
