@@ -3,6 +3,8 @@ package dev.vmlet.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.it.BenchSupport;
+import dev.vmlet.proto.v1.CreateTemplateRequest;
+import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmSpec;
@@ -230,9 +232,10 @@ class MicroVmBench {
    * of calls). Then, with one image, a third time: the first calls to a VM booted after that, whose
    * agent is new and whose daemon and client are warm (a new VM on a daemon that has been serving;
    * the first VM idle beside it), which tells the host's part of the warm-up from the VM's; and a
-   * fourth: the first calls to the first VM's agent restarted, a new JVM in a guest and a QEMU that
-   * have served those calls, which tells the agent's JVM from the rest of the VM (its QEMU's
-   * translated code under TCG, the guest kernel's caches).
+   * fourth: the first calls to a clone of a template saved from the first VM then (a new QEMU
+   * resuming that warm agent); and a fifth: the first calls to the first VM's agent restarted, a
+   * new JVM in a guest and a QEMU that have served those calls, which tells the agent's JVM from the
+   * rest of the VM (its QEMU's translated code under TCG, the guest kernel's caches).
    */
   private static void execRoundTrips(BenchSupport.MicroNode node, int runs, List<String> vms) throws Exception {
     execRoundTrips(node, runs, vms, "the first calls after the boot");
@@ -246,6 +249,17 @@ class MicroVmBench {
     if (vms.equals(List.of("jvm"))) {
       node.start("fresh", 384);
       execRoundTrips(node, runs, List.of("fresh"), "a VM booted after those calls: its first calls (new agent, warm daemon and client)");
+      // A clone of a template saved from the first VM now, whose agent has served those calls: a new
+      // QEMU that resumes a warm agent JVM instead of booting one. -Dbench.micro.warmClone=false leaves it out.
+      if (Boolean.parseBoolean(System.getProperty("bench.micro.warmClone", "true"))) {
+        node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
+            .createTemplate(CreateTemplateRequest.newBuilder().setName("warm").setVm("jvm").build());
+        node.client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
+            .setSpec(VmSpec.newBuilder().setName("clone")).setTemplate("warm").setStart(true).build());
+        node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
+            .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName("clone").setTimeoutSeconds(180).build());
+        execRoundTrips(node, runs, List.of("clone"), "a clone of the first VM saved after those calls: its first calls (its agent's JVM resumed)");
+      }
       // -Dbench.micro.restartFlags="A;B": the agent restarted with each set of JVM flags in turn, rounds times.
       List<String> sets = List.of(System.getProperty("bench.micro.restartFlags", "-Dvmlet.bench.restarted=true").split(";"));
       for (int round = 0; round < Integer.getInteger("bench.micro.restartRounds", 1); round++) {
