@@ -38,8 +38,9 @@ class LocalSocketRolesIT {
 
   /** The vmlet CLI as {@code user}, against {@code socket}. */
   static Ran vmlet(String user, Path socket, String... args) throws Exception {
+    // -XX:-UsePerfData: no /tmp/hsperfdata_USER left behind by a user deleted after the test.
     List<String> cmd = new ArrayList<>(List.of("runuser", "-u", user, "--", ProcessHandle.current().info().command().orElse("java"),
-        "-jar", Path.of("..", "host-daemon", "target", "vmlet.jar").toAbsolutePath().normalize().toString()));
+        "-XX:-UsePerfData", "-jar", Path.of("..", "host-daemon", "target", "vmlet.jar").toAbsolutePath().normalize().toString()));
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--socket", socket.toString()));
     return run(cmd.toArray(String[]::new));

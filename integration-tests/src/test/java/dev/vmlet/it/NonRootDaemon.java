@@ -62,7 +62,8 @@ final class NonRootDaemon implements AutoCloseable {
       Path log = tmp.resolve("daemon.log");
       Path daemonJar = Path.of("..", "host-daemon", "target", "vmlet.jar").toAbsolutePath().normalize();
       String java = ProcessHandle.current().info().command().orElse("java");
-      daemon = new ProcessBuilder("runuser", "-u", user, "--", java, "-Dvmlet.agentJar=" + System.getProperty("vmlet.agentJar"),
+      // -XX:-UsePerfData: no /tmp/hsperfdata_USER left behind by the user deleted after the test.
+      daemon = new ProcessBuilder("runuser", "-u", user, "--", java, "-XX:-UsePerfData", "-Dvmlet.agentJar=" + System.getProperty("vmlet.agentJar"),
           "-jar", daemonJar.toString(), "daemon", "--socket", socket.toString(), "--state-dir", home.resolve("state").toString(),
           "--run-dir", home.resolve("run").toString(), "--cache-dir", TestDaemon.microImage().getParent().getParent().toString())
           .redirectErrorStream(true).redirectOutput(log.toFile()).start();
