@@ -4,12 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.it.BenchSupport;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
-import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.Template;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmSpec;
-import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -208,12 +206,9 @@ class CloneBench {
 
   private static Launch launchToExec(BenchSupport.MicroNode node, String name, String template) {
     long t0 = System.nanoTime();
-    node.client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setName(name).setMemoryMib(template.isEmpty() ? MEMORY_MIB : 0))
-        .setTemplate(template).setStart(true).build());
+    node.create(VmSpec.newBuilder().setName(name).setMemoryMib(template.isEmpty() ? MEMORY_MIB : 0).build(), template);
     long created = System.nanoTime();
-    node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
-        .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+    node.waitReady(name);
     long ready = System.nanoTime();
     assertThat(node.exec(name, "true")).isZero();
     long exec = System.nanoTime();

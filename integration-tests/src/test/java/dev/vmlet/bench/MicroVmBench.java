@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.it.BenchSupport;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
-import dev.vmlet.proto.v1.CreateVmRequest;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmSpec;
@@ -17,7 +16,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import dev.vmlet.api.ApiEnums;
-import dev.vmlet.proto.v1.WaitAgentReadyRequest;
 import java.util.Random;
 import dev.vmlet.proto.v1.BootBreakdown;
 import java.util.LinkedHashMap;
@@ -254,10 +252,7 @@ class MicroVmBench {
       if (Boolean.parseBoolean(System.getProperty("bench.micro.warmClone", "true"))) {
         node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
             .createTemplate(CreateTemplateRequest.newBuilder().setName("warm").setVm("jvm").build());
-        node.client.vms().withDeadlineAfter(180, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-            .setSpec(VmSpec.newBuilder().setName("clone")).setTemplate("warm").setStart(true).build());
-        node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS)
-            .waitAgentReady(WaitAgentReadyRequest.newBuilder().setName("clone").setTimeoutSeconds(180).build());
+        node.clone("clone", "warm");
         execRoundTrips(node, runs, List.of("clone"), "a clone of the first VM saved after those calls: its first calls (its agent's JVM resumed)");
       }
       // -Dbench.micro.restartFlags="A;B": the agent restarted with each set of JVM flags in turn, rounds times.
@@ -422,8 +417,7 @@ class MicroVmBench {
 
   private static Vm startAgain(BenchSupport.MicroNode node, String name) {
     node.client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).startVm(VmRef.newBuilder().setName(name).build());
-    return node.client.vms().withDeadlineAfter(200, TimeUnit.SECONDS).waitAgentReady(
-        WaitAgentReadyRequest.newBuilder().setName(name).setTimeoutSeconds(180).build());
+    return node.waitReady(name);
   }
 
   private static double execMs(BenchSupport.MicroNode node, String vm, String line) {

@@ -129,8 +129,25 @@ public final class BenchSupport {
 
     /** Creates and starts a VM of this spec and waits for its agent; returns the VM then. */
     public Vm start(VmSpec spec) {
-      client.vms().withDeadlineAfter(120, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder().setSpec(spec).setStart(true).build());
-      return Guests.waitReady(client, spec.getName());
+      create(spec, "");
+      return waitReady(spec.getName());
+    }
+
+    /** Creates and starts a clone of {@code template} and waits for its agent; returns the VM then. */
+    public Vm clone(String name, String template) {
+      create(VmSpec.newBuilder().setName(name).build(), template);
+      return waitReady(name);
+    }
+
+    /** Creates and starts a VM of this spec, a clone of {@code template} unless it is empty; does not wait for its agent. */
+    public void create(VmSpec spec, String template) {
+      client.vms().withDeadlineAfter(180, TimeUnit.SECONDS)
+          .createVm(CreateVmRequest.newBuilder().setSpec(spec).setTemplate(template).setStart(true).build());
+    }
+
+    /** Waits for the VM's agent (and prints how long after QEMU's start it phoned home). */
+    public Vm waitReady(String name) {
+      return Guests.waitReady(client, name);
     }
 
     public String sh(String vm, String line) {
