@@ -305,20 +305,26 @@ final class ExecRunner implements Runnable {
       return state;
     }
 
-    /** The set-up's thread once begun; it ends when the set-up is done. */
-    private static volatile Thread thread;
+    /** Opens when the set-up has ended, whichever thread began it and whoever waits. */
+    private static final java.util.concurrent.CountDownLatch ENDED = new java.util.concurrent.CountDownLatch(1);
 
     static void begin() {
       if (BEGUN.compareAndSet(false, true)) {
         Thread t = new Thread(() -> {
-          done = PosixSpawn.available();
-          boolean identity = NativeIdentity.load();
-          rehearse();
-          state = done || identity ? NativeSetup.NATIVE_SETUP_READY : NativeSetup.NATIVE_SETUP_UNAVAILABLE;
-          LOG.info("native set-up " + (done ? "done, programs start with posix_spawn" : "unavailable") + "; " + jnaLibrary());
+          try {
+            done = PosixSpawn.available();
+            boolean identity = NativeIdentity.load();
+            rehearse();
+            state = done || identity ? NativeSetup.NATIVE_SETUP_READY : NativeSetup.NATIVE_SETUP_UNAVAILABLE;
+            LOG.info("native set-up " + (done ? "done, programs start with posix_spawn" : "unavailable") + "; " + jnaLibrary());
+          } finally {
+            if (state == NativeSetup.NATIVE_SETUP_PENDING) { // it threw: the daemon must not wait for it
+              state = NativeSetup.NATIVE_SETUP_UNAVAILABLE;
+            }
+            ENDED.countDown();
+          }
         }, "posix-spawn-load");
         t.setDaemon(true);
-        thread = t;
         t.start();
       }
     }
@@ -330,7 +336,7 @@ final class ExecRunner implements Runnable {
      */
     static void await() throws InterruptedException {
       begin();
-      thread.join();
+      ENDED.await();
     }
 
     /**
