@@ -15,7 +15,7 @@ final class TemplateProtos {
         .setMemoryMib(t.memoryMib()).setQemuVersion(t.qemuVersion()).setCreatedAtMs(t.createdAtMs())
         .setStateBytes(t.stateBytes()).setSizeBytes(t.sizeBytes())
         .setGuest(GuestInfo.newBuilder().setOsRelease(t.guestOs()).setKernel(t.guestKernel()).setHostname(t.guestHostname()))
-        .addAllClones(t.clones()).build();
+        .setAgentWarmUpExecs(t.agentWarmUpExecs()).addAllClones(t.clones()).build();
   }
 
   /** A clone's machine is the template's: the spec may name, label and forward only. */

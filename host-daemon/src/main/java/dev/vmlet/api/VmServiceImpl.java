@@ -23,6 +23,7 @@ import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmRef;
 import dev.vmlet.proto.v1.VmServiceGrpc;
 import dev.vmlet.proto.v1.WaitAgentReadyRequest;
+import dev.vmlet.vm.AgentPrep;
 import dev.vmlet.vm.VmManager;
 import dev.vmlet.vm.VmView;
 import io.grpc.Status;
@@ -306,7 +307,7 @@ public final class VmServiceImpl extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void createTemplate(CreateTemplateRequest req, StreamObserver<Template> out) {
-    unary(out, () -> TemplateProtos.template(manager.createTemplate(req.getVm(), req.getName(), req.getSkipAgentSetup())));
+    unary(out, () -> TemplateProtos.template(manager.createTemplate(req.getVm(), req.getName(), AgentPrep.of(req.getSkipAgentSetup(), req.getSkipWarmUp()))));
   }
 
   @Override

@@ -216,12 +216,12 @@ public final class VmManager implements AutoCloseable {
    * state and its disks, frozen. The VM is paused while it is saved and runs on afterwards.
    */
   public TemplateInfo createTemplate(String vmName, String template) {
-    return createTemplate(vmName, template, false);
+    return createTemplate(vmName, template, AgentPrep.WARM);
   }
 
-  /** As {@link #createTemplate(String, String)}; {@code skipAgentSetup}: save at once, without waiting for the agent's native set-up. */
-  public TemplateInfo createTemplate(String vmName, String template, boolean skipAgentSetup) {
-    return templates.create(vms.require(vmName), template, skipAgentSetup);
+  /** As {@link #createTemplate(String, String)}, with the agent prepared as {@code prep} says before the save. */
+  public TemplateInfo createTemplate(String vmName, String template, AgentPrep prep) {
+    return templates.create(vms.require(vmName), template, prep);
   }
 
   public List<TemplateInfo> listTemplates() {

@@ -89,23 +89,31 @@ final class VmTemplates {
   }
 
   /**
-   * Saves {@code vm} as template {@code name}; the VM keeps running. Unless {@code skipAgentSetup},
-   * first waits (bounded, outside the VM's lock) for its agent's native set-up ({@link AgentSetupWait}).
+   * Saves {@code vm} as template {@code name}; the VM keeps running. Unless {@code prep} is NONE,
+   * first waits (bounded, outside the VM's lock) for its agent's native set-up, then for WARM runs
+   * execs to warm it ({@link AgentSetupWait}).
    */
-  TemplateInfo create(VmRuntime vm, String name, boolean skipAgentSetup) {
+  TemplateInfo create(VmRuntime vm, String name, AgentPrep prep) {
     validateName(name);
     Path dir = dirOf(name);
     if (Files.exists(dir)) {
       throw new VmException(Kind.ALREADY_EXISTS, "a template named '" + name + "' already exists (see: vmlet template list)");
     }
     String setup = "the agent's native set-up not waited for (asked so)";
-    if (!skipAgentSetup) {
+    int warmUpExecs = 0;
+    if (prep != AgentPrep.NONE) {
       synchronized (vm) {
         refuseUnsaveable(vm, vm.record()); // what cannot be saved is refused before the wait, not after it
       }
       AgentLink link = vm.now().readyAgent();
-      setup = link == null ? "no agent link to wait on" : AgentSetupWait.await(AgentSetupWait.over(link), clock, d -> Thread.sleep(d.toMillis()),
-          AgentSetupWait.BOUND).describe();
+      if (link == null) {
+        setup = "no agent link to wait on";
+      } else {
+        AgentSetupWait.Outcome o = AgentSetupWait.prepare(AgentSetupWait.over(link), clock, d -> Thread.sleep(d.toMillis()),
+            prep == AgentPrep.WARM);
+        setup = o.describe();
+        warmUpExecs = o.warmUpExecs();
+      }
     }
     synchronized (vm) {
       VmRecord r = vm.record();
@@ -141,7 +149,7 @@ final class VmTemplates {
         }
         TemplateInfo info = new TemplateInfo(name, vm.name(), r.config().image(), r.config().vcpus(), r.config().memoryMib(),
             r.config().platform().machine(), qemuVersion(), clock.millis(), stateBytes, 0, hello.getGuest().getOsRelease(),
-            hello.getGuest().getKernel(), hello.getGuest().getHostname(), List.of());
+            hello.getGuest().getKernel(), hello.getGuest().getHostname(), warmUpExecs, List.of());
         Files.writeString(tmp.resolve("template.json"), GSON.toJson(new Stored(info, templateConfig(r.config(), r.config().name(),
             disks), memory)), StandardCharsets.UTF_8);
         try {

@@ -41,7 +41,7 @@ class AgentSetupWaitTest {
   }
 
   /** Answers the states given, the last one from then on; records the execs. */
-  private static final class ScriptedAgent implements AgentSetupWait.Agent {
+  private final class ScriptedAgent implements AgentSetupWait.Agent {
     final Deque<NativeSetup> answers;
     final List<String> calls = new ArrayList<>();
     IOException failure;
@@ -59,9 +59,22 @@ class AgentSetupWaitTest {
       return answers.size() > 1 ? answers.poll() : answers.peek();
     }
 
+    /** How long each exec takes on the test's clock, and after how many execs they fail (-1: never). */
+    long execMs;
+    int execsBeforeFailure = -1;
+
     @Override
-    public void runTrue() {
+    public void runTrue() throws IOException {
+      if (execsBeforeFailure == 0) {
+        throw new IOException("an exec of true failed: the agent went away");
+      }
+      execsBeforeFailure--;
       calls.add("exec true");
+      clock.ms += execMs;
+    }
+
+    long execs() {
+      return calls.stream().filter("exec true"::equals).count();
     }
   }
 
@@ -111,5 +124,52 @@ class AgentSetupWaitTest {
     AgentSetupWait.Outcome o = await(agent);
     assertThat(o.setup()).isEqualTo(NativeSetup.NATIVE_SETUP_UNKNOWN);
     assertThat(o.describe()).contains("(clones use processes)", "policy denies info");
+  }
+
+  @Test
+  void prepare_warmsAReadyAgent_withItsExecs_andSaysSo() {
+    ScriptedAgent agent = new ScriptedAgent(NativeSetup.NATIVE_SETUP_READY);
+    agent.execMs = 20;
+    AgentSetupWait.Outcome o = AgentSetupWait.prepare(agent, clock, d -> clock.ms += d.toMillis(), true);
+    assertThat(agent.execs()).isEqualTo(AgentSetupWait.WARM_EXECS);
+    assertThat(o.warmUpExecs()).isEqualTo(AgentSetupWait.WARM_EXECS);
+    assertThat(o.describe()).contains("native set-up done", "the agent warmed with 500 execs of true in 10000 ms").doesNotContain("stopped");
+  }
+
+  @Test
+  void prepare_withoutWarming_runsNoExecForAReadyAgent() {
+    ScriptedAgent agent = new ScriptedAgent(NativeSetup.NATIVE_SETUP_READY);
+    AgentSetupWait.Outcome o = AgentSetupWait.prepare(agent, clock, d -> clock.ms += d.toMillis(), false);
+    assertThat(agent.execs()).isZero();
+    assertThat(o.warmUpExecs()).isZero();
+    assertThat(o.describe()).doesNotContain("warmed");
+  }
+
+  @Test
+  void theWarmUp_stopsAtItsBound_andAtAFailedExec_keepingTheCount() {
+    ScriptedAgent slow = new ScriptedAgent(NativeSetup.NATIVE_SETUP_UNAVAILABLE);
+    slow.execMs = 500;
+    AgentSetupWait.Outcome o = AgentSetupWait.prepare(slow, clock, d -> clock.ms += d.toMillis(), true);
+    assertThat(o.warmUpExecs()).isEqualTo((int) (AgentSetupWait.WARM_BOUND.toMillis() / 500));
+    assertThat(o.describe()).contains("warmed with 40 execs", "stopped: the 20 s bound");
+
+    ScriptedAgent failing = new ScriptedAgent(NativeSetup.NATIVE_SETUP_READY);
+    failing.execsBeforeFailure = 7;
+    AgentSetupWait.WarmUp w = AgentSetupWait.warmUp(failing, clock, 250, Duration.ofSeconds(20));
+    assertThat(w.execs()).isEqualTo(7);
+    assertThat(w.describe()).contains("stopped: an exec of true failed: the agent went away");
+  }
+
+  @Test
+  void anAgentNotReady_orNotAnswering_isNotWarmed() {
+    ScriptedAgent pending = new ScriptedAgent(NativeSetup.NATIVE_SETUP_PENDING);
+    AgentSetupWait.Outcome o = AgentSetupWait.prepare(pending, clock, d -> clock.ms += d.toMillis(), true);
+    assertThat(pending.execs()).isEqualTo(1); // the one that begins the set-up
+    assertThat(o.warmUpExecs()).isZero();
+
+    ScriptedAgent mute = new ScriptedAgent(NativeSetup.NATIVE_SETUP_READY);
+    mute.failure = new IOException("the agent's guest info: no answer in 60 s");
+    assertThat(AgentSetupWait.prepare(mute, clock, d -> clock.ms += d.toMillis(), true).warmUpExecs()).isZero();
+    assertThat(mute.execs()).isZero();
   }
 }

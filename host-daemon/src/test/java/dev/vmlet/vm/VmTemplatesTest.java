@@ -40,7 +40,7 @@ class VmTemplatesTest {
     Path dir = root.resolve("templates").resolve(name);
     Files.createDirectories(dir);
     Files.write(dir.resolve("state.bin"), new byte[actualBytes]);
-    TemplateInfo info = new TemplateInfo(name, "src", "micro", 1, 256, "q35", qemuVersion, 1, stateBytes, 0, "", "", "src", List.of());
+    TemplateInfo info = new TemplateInfo(name, "src", "micro", 1, 256, "q35", qemuVersion, 1, stateBytes, 0, "", "", "src", 0, List.of());
     VmConfig config = VmConfig.builder("src").memoryMib(256).build();
     Files.writeString(dir.resolve("template.json"), new Gson().toJson(new VmTemplates.Stored(info, config, memory)));
   }

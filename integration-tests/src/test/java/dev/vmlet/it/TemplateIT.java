@@ -89,6 +89,11 @@ class TemplateIT {
     assertThat(t.getMemoryMib()).isEqualTo(256);
     assertThat(t.getStateBytes()).isPositive();
     assertThat(t.getGuest().getHostname()).isEqualTo("tpl-src");
+    // Warmed by default: execs of true in the source's agent before the save (fewer only if 20 s ran out first), kept with it.
+    System.out.printf("template tpl: agent warmed with %d execs%n", t.getAgentWarmUpExecs());
+    assertThat(t.getAgentWarmUpExecs()).isBetween(1, 500);
+    assertThat(client.vms().getTemplate(TemplateRef.newBuilder().setName("tpl").build()).getAgentWarmUpExecs())
+        .isEqualTo(t.getAgentWarmUpExecs());
     // The source runs on and still answers.
     assertThat(sh("tpl-src", "cat /root/marker")).isEqualTo("from-template");
     // The guest's RAM is a file of its own (sparse: what was zero takes no disk), the state stream the devices only;
@@ -219,8 +224,9 @@ class TemplateIT {
         .setName("mv-src").setMemoryMib(256).setMachine(Machine.MACHINE_MICROVM)).setStart(true).build());
     Guests.waitReady(client, "mv-src");
     Template mv = client.vms().withDeadlineAfter(300, TimeUnit.SECONDS)
-        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-mv").setVm("mv-src").build());
+        .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-mv").setVm("mv-src").setSkipWarmUp(true).build());
     assertThat(mv.getStateBytes()).isLessThan(16L << 20);
+    assertThat(mv.getAgentWarmUpExecs()).isZero();
     Vm clone = create("mv-clone", "tpl-mv");
     assertThat(clone.getQemuCommand()).contains("memory-backend-file,id=microvm.ram,", "share=off");
     assertThat(sh("mv-clone", "hostname")).isEqualTo("mv-clone");
@@ -234,6 +240,7 @@ class TemplateIT {
     Template bl = client.vms().withDeadlineAfter(300, TimeUnit.SECONDS)
         .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-bl").setVm("bl-src").setSkipAgentSetup(true).build());
     assertThat(bl.getStateBytes()).isGreaterThan(64L << 20);
+    assertThat(bl.getAgentWarmUpExecs()).isZero();
     assertThat(testDaemon.paths.stateDir().resolve("templates/tpl-bl/memory")).doesNotExist();
     Vm blClone = create("bl-clone", "tpl-bl");
     assertThat(blClone.getQemuCommand()).contains("-incoming defer").doesNotContain("memory-backend-file");
