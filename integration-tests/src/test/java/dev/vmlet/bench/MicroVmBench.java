@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmlet.it.BenchSupport;
 import dev.vmlet.proto.v1.CreateTemplateRequest;
+import dev.vmlet.proto.v1.Template;
 import dev.vmlet.proto.v1.StopVmRequest;
 import dev.vmlet.proto.v1.Vm;
 import dev.vmlet.proto.v1.VmSpec;
@@ -255,6 +256,26 @@ class MicroVmBench {
         node.clone("clone", "warm");
         execRoundTrips(node, runs, List.of("clone"), "a clone of the first VM saved after those calls: its first calls (its agent's JVM resumed)");
       }
+      // Clones of two templates saved from VMs that served no call, one as CreateTemplate saves it (its
+      // agent warmed with execs first) and one with skip_warm_up, their first calls in turns, the daemon
+      // and client warm. -Dbench.micro.templateWarmUp=false leaves it out.
+      if (Boolean.parseBoolean(System.getProperty("bench.micro.templateWarmUp", "true"))) {
+        node.start("src-warmed", 384);
+        node.start("src-unwarmed", 384);
+        long t0 = System.nanoTime();
+        Template warmed = node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
+            .createTemplate(CreateTemplateRequest.newBuilder().setName("warmed").setVm("src-warmed").build());
+        long t1 = System.nanoTime();
+        node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
+            .createTemplate(CreateTemplateRequest.newBuilder().setName("unwarmed").setVm("src-unwarmed").setSkipWarmUp(true).build());
+        Bench.report("micro template: CreateTemplate as by default, its agent warmed with " + warmed.getAgentWarmUpExecs()
+            + " execs / with skip_warm_up (s)", String.format("%.2f / %.2f", (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9));
+        node.clone("c-warmed", "warmed");
+        node.clone("c-unwarmed", "unwarmed");
+        execRoundTrips(node, runs, List.of("c-warmed", "c-unwarmed"), "clones of a template saved from a VM that served no"
+            + " call, [c-warmed] its agent warmed by CreateTemplate (" + warmed.getAgentWarmUpExecs() + " execs), [c-unwarmed]"
+            + " saved with skip_warm_up, in turns: their first calls");
+      }
       // -Dbench.micro.restartFlags="A;B": the agent restarted with each set of JVM flags in turn, rounds times.
       List<String> sets = List.of(System.getProperty("bench.micro.restartFlags", "-Dvmlet.bench.restarted=true").split(";"));
       for (int round = 0; round < Integer.getInteger("bench.micro.restartRounds", 1); round++) {
@@ -288,7 +309,8 @@ class MicroVmBench {
       }
     }
     for (String vm : vms) {
-      String of = (vm.equals("other") ? " [image " + System.getProperty("bench.micro.compareImage") + "]" : "") + ", " + when;
+      String of = (vm.equals("other") ? " [image " + System.getProperty("bench.micro.compareImage") + "]"
+          : vms.size() > 1 ? " [" + vm + "]" : "") + ", " + when;
       Bench.report("micro VM" + of + ": exec round trip of `true` (argv, no shell), p50 of 20 (ms)", Bench.stats(p50.get(vm), "%.0f"));
       Bench.report("micro VM" + of + ": exec round trip of `setsid true` in turns with it (the two execs of before), p50 of 20 (ms)",
           Bench.stats(p50Setsid.get(vm), "%.0f"));
