@@ -55,7 +55,8 @@ final class TemplateCommand implements Runnable {
     public Integer call() throws Exception {
       try (DaemonClient c = client.connect()) {
         Template t;
-        try (Progress p = Progress.start("saving " + vm)) {
+        try (Progress p = Progress.start(skipAgentSetup || skipWarmUp ? "saving " + vm
+            : "warming the agent of " + vm + " (up to 20 s), then saving it")) {
           t = c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).createTemplate(CreateTemplateRequest.newBuilder().setName(name)
               .setVm(vm).setSkipAgentSetup(skipAgentSetup).setSkipWarmUp(skipWarmUp).build());
         }
