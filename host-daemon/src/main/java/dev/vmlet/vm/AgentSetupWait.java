@@ -31,7 +31,7 @@ final class AgentSetupWait {
     /** The agent's answer about its set-up (GuestInfoReply.native_setup). */
     NativeSetup setup() throws IOException;
 
-    /** Runs {@code true} in the guest and waits for its end. */
+    /** Runs {@code true} in the guest and waits for its end; fails unless it exits 0. */
     void runTrue() throws IOException;
   }
 
@@ -164,7 +164,10 @@ final class AgentSetupWait {
             done.completeExceptionally(new IOException(reason));
           }
         });
-        await(done, "an exec of true");
+        ExecExit exit = await(done, "an exec of true");
+        if (exit.getExitCode() != 0) { // a guest without `true` (Windows): no point in running it again
+          throw new IOException("an exec of true exited " + exit.getExitCode());
+        }
       }
     };
   }
