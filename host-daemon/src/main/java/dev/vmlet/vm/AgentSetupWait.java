@@ -38,9 +38,9 @@ final class AgentSetupWait {
   /**
    * Execs of {@code true} run after the set-up, before the save: HotSpot compiles a method once it
    * has run a few hundred times, so a clone of a template saved after them answers its first execs
-   * with the agent's exec path compiled instead of interpreted (micro VM under TCG: 13-15 ms against
-   * 18-19 ms for a clone of a template saved without, after 1,000 and 300 execs; docs/benchmarks.md).
-   * At most {@link #WARM_BOUND}.
+   * with the agent's exec path compiled instead of interpreted (micro VM under TCG, quiet host: 10 ms
+   * against 14 ms for a clone of a template saved without; docs/benchmarks.md). At most {@link
+   * #WARM_BOUND}: a Debian guest under load ran about 430 in it.
    */
   static final int WARM_EXECS = 500;
   static final Duration WARM_BOUND = Duration.ofSeconds(20);
