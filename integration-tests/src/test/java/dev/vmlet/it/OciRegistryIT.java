@@ -31,8 +31,10 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -108,6 +110,9 @@ class OciRegistryIT {
 
   @Test
   void theOrasSdk_pullsWhatVmletPushed_andVmletPullsWhatTheSdkPushed() throws Exception {
+    // The ORAS SDK leaves a temporary file per layer it handles (java.io.tmpdir/oras*layer): the
+    // ones this test made are deleted at its end, so that runs leave nothing behind.
+    Set<Path> before = orasTemporaryFiles();
     try (RegistryServer registry = RegistryServer.open(tmp.resolve("registry"))) {
       Path image = image(2 << 20);
       Registry oras = Registry.builder().insecure().build(); // plain HTTP, as to any loopback registry
@@ -141,6 +146,20 @@ class OciRegistryIT {
       for (String file : List.of("initrd.img", "vmlinuz")) {
         assertThat(Files.readAllBytes(pulled.dir().resolve(file))).as(file).isEqualTo(Files.readAllBytes(image.resolve(file)));
       }
+    } finally {
+      for (Path leftover : orasTemporaryFiles()) {
+        if (!before.contains(leftover)) {
+          Files.deleteIfExists(leftover);
+        }
+      }
+    }
+  }
+
+  private static Set<Path> orasTemporaryFiles() throws IOException {
+    try (var files = Files.newDirectoryStream(Path.of(System.getProperty("java.io.tmpdir")), "oras*layer")) {
+      Set<Path> found = new HashSet<>();
+      files.forEach(found::add);
+      return found;
     }
   }
 
