@@ -6,6 +6,7 @@ import dev.vmlet.proto.v1.ListTemplatesRequest;
 import dev.vmlet.proto.v1.ListTemplatesResponse;
 import dev.vmlet.proto.v1.Template;
 import dev.vmlet.proto.v1.TemplateRef;
+import dev.vmlet.vm.AgentPrep;
 import java.time.Instant;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -47,8 +48,9 @@ final class TemplateCommand implements Runnable {
         + " set-up; clones then set their clock and MAC with processes, which takes longer.")
     boolean skipAgentSetup;
 
-    @Option(names = "--skip-warm-up", description = "Save without first running `true` 500 times in the VM (up to 20 s) to warm"
-        + " its agent; clones then answer their first few hundred execs more slowly, as a new VM does.")
+    @Option(names = "--skip-warm-up", description = "Save without first running `true` " + AgentPrep.WARM_EXECS + " times in the VM"
+        + " (up to " + AgentPrep.WARM_BOUND_SECONDS + " s) to warm its agent; clones then answer their first few hundred execs"
+        + " more slowly, as a new VM does.")
     boolean skipWarmUp;
 
     @Override
@@ -56,7 +58,7 @@ final class TemplateCommand implements Runnable {
       try (DaemonClient c = client.connect()) {
         Template t;
         try (Progress p = Progress.start(skipAgentSetup || skipWarmUp ? "saving " + vm
-            : "warming the agent of " + vm + " (up to 20 s), then saving it")) {
+            : "warming the agent of " + vm + " (up to " + AgentPrep.WARM_BOUND_SECONDS + " s), then saving it")) {
           t = c.vms().withDeadlineAfter(10, TimeUnit.MINUTES).createTemplate(CreateTemplateRequest.newBuilder().setName(name)
               .setVm(vm).setSkipAgentSetup(skipAgentSetup).setSkipWarmUp(skipWarmUp).build());
         }

@@ -9,6 +9,10 @@ public enum AgentPrep {
   /** Wait for the native set-up, then warm the agent with execs of {@code true} (the default): clones answer their first execs compiled. */
   WARM;
 
+  /** The warm-up's execs of {@code true}, and its bound in seconds ({@link AgentSetupWait}); also in the CLI's help. */
+  public static final int WARM_EXECS = 500;
+  public static final int WARM_BOUND_SECONDS = 20;
+
   /** From the request's two flags: skipping the set-up skips the warm-up too. */
   public static AgentPrep of(boolean skipAgentSetup, boolean skipWarmUp) {
     return skipAgentSetup ? NONE : skipWarmUp ? SET_UP : WARM;

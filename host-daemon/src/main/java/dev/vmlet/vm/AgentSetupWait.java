@@ -42,13 +42,18 @@ final class AgentSetupWait {
    * against 14 ms for a clone of a template saved without; docs/benchmarks.md). At most {@link
    * #WARM_BOUND}: a Debian guest under load ran about 430 in it.
    */
-  static final int WARM_EXECS = 500;
-  static final Duration WARM_BOUND = Duration.ofSeconds(20);
+  static final int WARM_EXECS = AgentPrep.WARM_EXECS;
+  static final Duration WARM_BOUND = Duration.ofSeconds(AgentPrep.WARM_BOUND_SECONDS);
 
   /** How a wait ended, and in how many ms; {@code warmUp} null where none was run. */
   record Outcome(NativeSetup setup, long ms, boolean ranExec, String problem, WarmUp warmUp) {
     Outcome(NativeSetup setup, long ms, boolean ranExec, String problem) {
       this(setup, ms, ranExec, problem, null);
+    }
+
+    /** This outcome with {@code w} as its warm-up. */
+    Outcome withWarmUp(WarmUp w) {
+      return new Outcome(setup, ms, ranExec, problem, w);
     }
 
     /** The execs the warm-up ran; 0 where none was. */
@@ -88,7 +93,7 @@ final class AgentSetupWait {
     Outcome o = await(agent, clock, sleeper, BOUND);
     boolean answers = o.problem() == null
         && (o.setup() == NativeSetup.NATIVE_SETUP_READY || o.setup() == NativeSetup.NATIVE_SETUP_UNAVAILABLE);
-    return warm && answers ? new Outcome(o.setup(), o.ms(), o.ranExec(), null, warmUp(agent, clock, WARM_EXECS, WARM_BOUND)) : o;
+    return warm && answers ? o.withWarmUp(warmUp(agent, clock, WARM_EXECS, WARM_BOUND)) : o;
   }
 
   /** Runs {@code true} {@code execs} times, one after the other, or until {@code bound} has passed or one fails. */

@@ -215,11 +215,6 @@ public final class VmManager implements AutoCloseable {
    * Saves a running VM whose agent is ready as template {@code template}: its memory and device
    * state and its disks, frozen. The VM is paused while it is saved and runs on afterwards.
    */
-  public TemplateInfo createTemplate(String vmName, String template) {
-    return createTemplate(vmName, template, AgentPrep.WARM);
-  }
-
-  /** As {@link #createTemplate(String, String)}, with the agent prepared as {@code prep} says before the save. */
   public TemplateInfo createTemplate(String vmName, String template, AgentPrep prep) {
     return templates.create(vms.require(vmName), template, prep);
   }
