@@ -41,16 +41,14 @@ class CloneBench {
       boolean compare = Boolean.parseBoolean(System.getProperty("bench.clone.compare", "true"));
       node.start("src", MEMORY_MIB);
       long made = System.nanoTime();
-      Template t = node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
-          .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl").setVm("src").build());
+      Template t = node.saveTemplate(CreateTemplateRequest.newBuilder().setName("tpl").setVm("src"));
       Bench.report("micro template: CreateTemplate, the agent's native set-up waited for, then " + t.getAgentWarmUpExecs()
           + " execs to warm it (s)", String.format("%.2f", (System.nanoTime() - made) / 1e9));
       node.client.vms().withDeadlineAfter(60, TimeUnit.SECONDS).deleteVm(DeleteVmRequest.newBuilder().setName("src").setForce(true).build());
       // One saved after the set-up but not warmed (skip_warm_up): its clones' agents compile their exec path over their first calls.
       node.start("src-unwarmed", MEMORY_MIB);
       made = System.nanoTime();
-      node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
-          .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-unwarmed").setVm("src-unwarmed").setSkipWarmUp(true).build());
+      node.saveTemplate(CreateTemplateRequest.newBuilder().setName("tpl-unwarmed").setVm("src-unwarmed").setSkipWarmUp(true));
       Bench.report("micro template: CreateTemplate with skip_warm_up (s)", String.format("%.2f", (System.nanoTime() - made) / 1e9));
       delete(node, "src-unwarmed");
       Bench.report("micro template (" + MEMORY_MIB + " MiB guest): saved state / everything (MiB)",
@@ -58,8 +56,7 @@ class CloneBench {
       if (compare) {
         node.start("src-old", MEMORY_MIB);
         made = System.nanoTime();
-        node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
-            .createTemplate(CreateTemplateRequest.newBuilder().setName("tpl-old").setVm("src-old").setSkipAgentSetup(true).build());
+        node.saveTemplate(CreateTemplateRequest.newBuilder().setName("tpl-old").setVm("src-old").setSkipAgentSetup(true));
         Bench.report("micro template: CreateTemplate with skip_agent_setup, no exec before (s)", String.format("%.2f",
             (System.nanoTime() - made) / 1e9));
         delete(node, "src-old");

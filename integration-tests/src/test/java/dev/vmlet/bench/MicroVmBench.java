@@ -251,8 +251,7 @@ class MicroVmBench {
       // A clone of a template saved from the first VM now, whose agent has served those calls: a new
       // QEMU that resumes a warm agent JVM instead of booting one. -Dbench.micro.warmClone=false leaves it out.
       if (Boolean.parseBoolean(System.getProperty("bench.micro.warmClone", "true"))) {
-        node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
-            .createTemplate(CreateTemplateRequest.newBuilder().setName("warm").setVm("jvm").build());
+        node.saveTemplate(CreateTemplateRequest.newBuilder().setName("warm").setVm("jvm"));
         node.clone("clone", "warm");
         execRoundTrips(node, runs, List.of("clone"), "a clone of the first VM saved after those calls: its first calls (its agent's JVM resumed)");
       }
@@ -263,11 +262,9 @@ class MicroVmBench {
         node.start("src-warmed", 384);
         node.start("src-unwarmed", 384);
         long t0 = System.nanoTime();
-        Template warmed = node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
-            .createTemplate(CreateTemplateRequest.newBuilder().setName("warmed").setVm("src-warmed").build());
+        Template warmed = node.saveTemplate(CreateTemplateRequest.newBuilder().setName("warmed").setVm("src-warmed"));
         long t1 = System.nanoTime();
-        node.client.vms().withDeadlineAfter(10, TimeUnit.MINUTES)
-            .createTemplate(CreateTemplateRequest.newBuilder().setName("unwarmed").setVm("src-unwarmed").setSkipWarmUp(true).build());
+        node.saveTemplate(CreateTemplateRequest.newBuilder().setName("unwarmed").setVm("src-unwarmed").setSkipWarmUp(true));
         Bench.report("micro template: CreateTemplate as by default, its agent warmed with " + warmed.getAgentWarmUpExecs()
             + " execs / with skip_warm_up (s)", String.format("%.2f / %.2f", (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9));
         node.clone("c-warmed", "warmed");

@@ -3,7 +3,9 @@ package dev.vmlet.it;
 import dev.vmlet.common.testing.Poll;
 import dev.vmlet.config.VmletPaths;
 import dev.vmlet.image.ImageBuilder;
+import dev.vmlet.proto.v1.CreateTemplateRequest;
 import dev.vmlet.proto.v1.CreateVmRequest;
+import dev.vmlet.proto.v1.Template;
 import dev.vmlet.proto.v1.DeleteVmRequest;
 import dev.vmlet.proto.v1.FileTransferResult;
 import dev.vmlet.proto.v1.VmSpec;
@@ -143,6 +145,11 @@ public final class BenchSupport {
     public void create(VmSpec spec, String template) {
       client.vms().withDeadlineAfter(180, TimeUnit.SECONDS)
           .createVm(CreateVmRequest.newBuilder().setSpec(spec).setTemplate(template).setStart(true).build());
+    }
+
+    /** CreateTemplate of this request (name, vm and flags), allowed ten minutes. */
+    public Template saveTemplate(CreateTemplateRequest.Builder request) {
+      return client.vms().withDeadlineAfter(10, TimeUnit.MINUTES).createTemplate(request.build());
     }
 
     /** Waits for the VM's agent (and prints how long after QEMU's start it phoned home). */
