@@ -8,8 +8,6 @@ import dev.vmlet.proto.agent.v1.FileOffset;
 import dev.vmlet.proto.agent.v1.FileWriteStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
@@ -40,9 +38,10 @@ import java.util.logging.Logger;
  * <p>A push's data is written to its file and its digest on a writer (one task at a time per push,
  * in arrival order), not on the link's reader thread: under TCG the guest's CPU is the limit of a
  * transfer, and the reader's part (the port, the frame's checksum, parsing) and the writer's
- * (the file, SHA-256) then run on the guest's two vCPUs at once. Credit goes back only once a
- * chunk is written, so a host cannot send faster than the guest's disk takes it, and what waits
- * for the writer is bounded by the stream's window (256 KiB).
+ * (the file, SHA-256) then run on the guest's two vCPUs at once. Credit goes back only once the
+ * writer has taken a chunk ({@link PushFile}: into the file, or into the push's O_DIRECT buffer of
+ * 256 KiB, written when full), so a host cannot send faster than the guest's disk takes it, and
+ * what waits for the writer is bounded by the stream's window (256 KiB).
  */
 final class FilePushes {
   private static final Logger LOG = Logger.getLogger(FilePushes.class.getName());
@@ -83,7 +82,6 @@ final class FilePushes {
     final int stream;
     final Path target;
     final Path temp;
-    final OutputStream out;
     final FrameSink sink;
     /** Runs once when the push fails on its writer (the stream ends). */
     final Runnable onFailure;
@@ -99,21 +97,9 @@ final class FilePushes {
     final Object writing = new Object();
     /** Finished, failed or aborted: no more steps run; set holding {@link #writing}. */
     volatile boolean ended;
-    /** Into the file and the digest at once. */
-    final OutputStream fileAndDigest = new OutputStream() {
-      @Override
-      public void write(int b) throws IOException {
-        write(new byte[] {(byte) b}, 0, 1);
-      }
-
-      @Override
-      public void write(byte[] b, int off, int len) throws IOException {
-        out.write(b, off, len);
-        digest.update(b, off, len);
-      }
-    };
+    /** The file and the digest; a resumed push's file holds what an earlier one kept, digested already. */
+    final PushFile file;
     final FileWriteStart start;
-    long size;
 
     Push(int stream, Path target, Path temp, FileWriteStart start, FrameSink sink, Runnable onFailure) throws IOException {
       this.stream = stream;
@@ -122,16 +108,7 @@ final class FilePushes {
       this.target = target;
       this.temp = temp;
       this.start = start;
-      // A resumed push continues what is in temp already; its digest covers those bytes too.
-      try (InputStream kept = Files.newInputStream(temp)) {
-        byte[] buf = new byte[GuestFiles.CHUNK];
-        int n;
-        while ((n = kept.read(buf)) > 0) {
-          digest.update(buf, 0, n);
-          size += n;
-        }
-      }
-      this.out = Files.newOutputStream(temp, StandardOpenOption.APPEND);
+      this.file = PushFile.open(temp, digest, PushFile.DIRECT);
     }
   }
 
@@ -169,8 +146,7 @@ final class FilePushes {
     // The frame's own bytes (the decoder aliases them, and the frame is never reused): the writer
     // needs no copy, and the stream's window bounds how many wait for it.
     enqueue(p, () -> {
-      data.writeTo(p.fileAndDigest);
-      p.size += data.size();
+      p.file.write(data);
       written.accept(data.size());
     });
   }
@@ -323,7 +299,7 @@ final class FilePushes {
     Push p = new Push(stream, target, temp, start, sink, onFailure);
     pushes.put(stream, p);
     if (start.getResume()) {
-      sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileOffset(FileOffset.newBuilder().setOffset(p.size)).build());
+      sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileOffset(FileOffset.newBuilder().setOffset(p.file.size())).build());
     }
   }
 
@@ -339,15 +315,16 @@ final class FilePushes {
     int stream = p.stream;
     FrameSink sink = p.sink;
     try {
-      p.out.close();
+      p.file.complete();
       String sha = HexFormat.of().formatHex(p.digest.digest());
-      if (p.size != end.getSize() || !sha.equals(end.getSha256())) {
-        throw new IOException("the data that arrived (" + p.size + " bytes, sha256 " + sha + ") is not what was sent ("
+      long size = p.file.size();
+      if (size != end.getSize() || !sha.equals(end.getSha256())) {
+        throw new IOException("the data that arrived (" + size + " bytes, sha256 " + sha + ") is not what was sent ("
             + end.getSize() + " bytes, sha256 " + end.getSha256() + "); nothing was written to " + p.target);
       }
       if (p.start.getAppend() && Files.exists(p.target)) {
         appendTo(p.temp, p.target);
-        sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
+        sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(size).setSha256(sha)).build());
         return;
       }
       int mode = p.start.getMode() == 0 ? 0644 : p.start.getMode();
@@ -361,7 +338,7 @@ final class FilePushes {
         Files.setLastModifiedTime(p.temp, FileTime.fromMillis(p.start.getMtimeUnixMs()));
       }
       Files.move(p.temp, p.target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(p.size).setSha256(sha)).build());
+      sink.sendOrLog(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(size).setSha256(sha)).build());
     } finally {
       Files.deleteIfExists(p.temp);
     }
@@ -394,7 +371,7 @@ final class FilePushes {
 
   private static void closeAndDelete(Push p) {
     try {
-      p.out.close();
+      p.file.close();
     } catch (IOException e) {
       LOG.fine("closing " + p.temp + ": " + e.getMessage()); // it is deleted next either way
     }
@@ -432,7 +409,7 @@ final class FilePushes {
         }
         p.ended = true;
         try {
-          p.out.close();
+          p.file.complete(); // what the writer took, the part still in its buffer too
           Files.move(p.temp, resumeFile(p.target), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
           LOG.warning("cannot keep " + p.temp + " for a resume: " + e.getMessage());

@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.ProviderException;
@@ -166,6 +167,20 @@ final class NativeSha256 extends MessageDigest {
       check(Crypto.SHA256_Update(ctx, in, n), "SHA256_Update");
       offset += n;
       len -= n;
+    }
+  }
+
+  /** A direct buffer is read where it is (a push's O_DIRECT buffer): no copy into {@link #in}. */
+  @Override
+  protected void engineUpdate(ByteBuffer input) {
+    if (!input.isDirect()) {
+      super.engineUpdate(input);
+      return;
+    }
+    int n = input.remaining();
+    if (n > 0) {
+      check(Crypto.SHA256_Update(ctx, Native.getDirectBufferPointer(input).share(input.position()), n), "SHA256_Update");
+      input.position(input.limit());
     }
   }
 

@@ -49,6 +49,22 @@ class NativeSha256Test {
   }
 
   @Test
+  void aDirectBuffer_isDigestedWhereItIs_fromItsPositionToItsLimit_likeTheJdks() throws Exception {
+    MessageDigest d = nativeDigests(false).get();
+    byte[] data = new byte[100_003];
+    new java.util.Random(5).nextBytes(data);
+    java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(data.length).put(data);
+    direct.limit(data.length - 3).position(17);
+    d.update(direct.slice(40, 1000)); // a slice: its own address
+    d.update(direct);
+    assertThat(direct.position()).as("consumed up to the limit").isEqualTo(data.length - 3);
+    MessageDigest jdk = MessageDigest.getInstance("SHA-256");
+    jdk.update(data, 40, 1000);
+    jdk.update(data, 17, data.length - 3 - 17);
+    assertThat(d.digest()).isEqualTo(jdk.digest());
+  }
+
+  @Test
   void digest_resetsForTheNextFile_likeTheJdks() throws Exception {
     MessageDigest d = nativeDigests(false).get();
     d.update(new byte[] {1, 2, 3});
