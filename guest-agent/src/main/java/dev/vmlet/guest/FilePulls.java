@@ -9,7 +9,7 @@ import dev.vmlet.proto.agent.v1.FileInfo;
 import dev.vmlet.proto.agent.v1.FileReadStart;
 import dev.vmlet.proto.agent.v1.Frame;
 import java.io.IOException;
-import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -29,19 +29,19 @@ import java.util.concurrent.TimeUnit;
  * when it resumed from an offset); or one StreamError.
  *
  * <p>With two vCPUs or more, two stages, one thread each: a reader reads the file and updates the
- * digest into a few buffers of its own ({@value #BUFFERS} chunks ahead at most), and the pull's
- * worker frames each chunk and writes it to the port within the window. Under TCG the guest's CPU
- * is what limits a pull, and the two halves of the work then run on two vCPUs at once. With one
- * vCPU the worker does both in turn.
+ * digest into buffers of its own ({@link PullFile}: up to 256 KiB each, {@value #BUFFERS} of them),
+ * and the pull's worker cuts each into chunks, frames them and writes them to the port within the
+ * window. Under TCG the guest's CPU is what limits a pull, and the two halves of the work then run
+ * on two vCPUs at once. With one vCPU the worker does both in turn.
  */
 final class FilePulls {
-  /** Chunks the reader may be ahead of the port: enough to cover a slow write, little memory. */
-  static final int BUFFERS = 4;
+  /** Buffers the reader may fill ahead of the port: one being sent while the next is read. */
+  static final int BUFFERS = 2;
 
   private FilePulls() {}
 
-  /** What the reader hands the sender: a chunk, or the end with the whole file's size and digest. */
-  private record Chunk(byte[] buf, int length, long size, String sha256) {
+  /** What the reader hands the sender: a buffer read, or the end with the whole file's size and digest. */
+  private record Chunk(ByteBuffer buf, long size, String sha256) {
     boolean last() {
       return buf == null;
     }
@@ -49,11 +49,11 @@ final class FilePulls {
 
   /** Where the reading stage puts what it read. */
   private interface Chunks {
-    /** A buffer to read the next chunk into. */
-    byte[] empty() throws InterruptedException;
+    /** A buffer to read into (cleared). */
+    ByteBuffer empty() throws InterruptedException;
 
-    /** {@code buf} holds the next {@code n} bytes, digested already. */
-    void full(byte[] buf, int n) throws IOException, InterruptedException;
+    /** {@code buf}, from its position to its limit, holds the next bytes to send, digested already. */
+    void full(ByteBuffer buf) throws IOException, InterruptedException;
 
     /** The file ended: its size and SHA-256, the part before the offset included. */
     void end(long size, String sha256) throws IOException, InterruptedException;
@@ -83,15 +83,17 @@ final class FilePulls {
         mode = 0644;
       }
       int[] owner = GuestFiles.owner(file);
-      sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(Files.size(file))
+      long size = Files.size(file);
+      sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(size)
           .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis()).setUid(owner[0]).setGid(owner[1])).build());
       if (readers == null) {
-        read(file, req.getOffset(), sent(stream, sink, window));
+        read(file, req.getOffset(), sent(stream, sink, window, PullFile.buffer(size)));
         return;
       }
-      BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
-      for (int i = 0; i < BUFFERS; i++) {
-        free.add(new byte[GuestFiles.CHUNK]);
+      BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
+      free.add(PullFile.buffer(size));
+      if (size > PushFile.BATCH) {
+        free.add(PullFile.buffer(size)); // a second only where a file needs more than one
       }
       BlockingQueue<Chunk> ready = new ArrayBlockingQueue<>(BUFFERS + 1); // every buffer, and the end
       reader = new FutureTask<>(() -> {
@@ -106,15 +108,16 @@ final class FilePulls {
         return null;
       });
       readers.execute(reader);
-      Chunks out = sent(stream, sink, window);
+      Chunks out = sent(stream, sink, window, null);
       while (true) {
         Chunk c = next(ready, reader);
         if (c.last()) {
           out.end(c.size(), c.sha256());
           return;
         }
-        out.full(c.buf(), c.length());
-        free.add(c.buf()); // only now: the frame that wrapped it has been written
+        out.full(c.buf());
+        c.buf().clear();
+        free.add(c.buf()); // only now: the frames that wrapped it have been written
       }
     } catch (IOException | RuntimeException e) {
       sink.sendOrLog(GuestFiles.error(stream, e));
@@ -127,21 +130,24 @@ final class FilePulls {
     }
   }
 
-  /** Chunks sent as they come, within the window, from one buffer. */
-  private static Chunks sent(int stream, FrameSink sink, SendWindow window) {
-    byte[] buf = new byte[GuestFiles.CHUNK];
+  /** Buffers sent as they come, within the window, in chunks; {@code buf}: the one buffer to read into (null: none read here). */
+  private static Chunks sent(int stream, FrameSink sink, SendWindow window, ByteBuffer buf) {
     return new Chunks() {
       @Override
-      public byte[] empty() {
-        return buf;
+      public ByteBuffer empty() {
+        return buf.clear();
       }
 
       @Override
-      public void full(byte[] b, int n) throws IOException {
-        window.acquire(n);
-        // Not copied: send encodes the frame before it returns, and b is refilled only after.
-        sink.send(Frame.newBuilder().setStreamId(stream)
-            .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(b, 0, n))).build());
+      public void full(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+          int n = Math.min(b.remaining(), GuestFiles.CHUNK);
+          window.acquire(n);
+          // Not copied: send encodes the frame before it returns, and b is refilled only after.
+          sink.send(Frame.newBuilder().setStreamId(stream)
+              .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(b.slice(b.position(), n)))).build());
+          b.position(b.position() + n);
+        }
       }
 
       @Override
@@ -152,21 +158,21 @@ final class FilePulls {
   }
 
   /** Chunks handed to the sending thread through {@code ready}, in buffers it gives back through {@code free}. */
-  private static Chunks queued(BlockingQueue<byte[]> free, BlockingQueue<Chunk> ready) {
+  private static Chunks queued(BlockingQueue<ByteBuffer> free, BlockingQueue<Chunk> ready) {
     return new Chunks() {
       @Override
-      public byte[] empty() throws InterruptedException {
+      public ByteBuffer empty() throws InterruptedException {
         return free.take();
       }
 
       @Override
-      public void full(byte[] buf, int n) {
-        ready.add(new Chunk(buf, n, 0, null));
+      public void full(ByteBuffer buf) {
+        ready.add(new Chunk(buf, 0, null));
       }
 
       @Override
       public void end(long size, String sha256) {
-        ready.add(new Chunk(null, 0, size, sha256));
+        ready.add(new Chunk(null, size, sha256));
       }
     };
   }
@@ -207,24 +213,25 @@ final class FilePulls {
   private static void read(Path file, long offset, Chunks out) throws IOException, InterruptedException {
     MessageDigest digest = GuestFiles.sha256();
     long size = 0;
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = out.empty();
-      // Resuming: the host has the first `offset` bytes; they count in the digest, unsent.
-      while (size < offset) {
-        int n = in.readNBytes(buf, 0, (int) Math.min(buf.length, offset - size));
-        if (n <= 0) {
-          throw new IllegalArgumentException("offset " + offset + " is past the end of " + file + " (" + size + " bytes)");
-        }
-        digest.update(buf, 0, n);
-        size += n;
-      }
+    try (PullFile in = PullFile.open(file, PullFile.DIRECT)) {
+      ByteBuffer buf = out.empty();
       int n;
-      while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
-        digest.update(buf, 0, n);
+      while ((n = in.read(buf)) > 0) {
+        buf.flip();
+        digest.update(buf.duplicate()); // a direct buffer: libcrypto reads it where it is
+        long from = size;
         size += n;
-        out.full(buf, n);
+        if (size <= offset) {
+          buf.clear(); // resuming: the host has these bytes; they count in the digest, unsent
+          continue;
+        }
+        buf.position((int) Math.max(0, offset - from));
+        out.full(buf);
         buf = out.empty();
       }
+    }
+    if (size < offset) {
+      throw new IllegalArgumentException("offset " + offset + " is past the end of " + file + " (" + size + " bytes)");
     }
     out.end(size, HexFormat.of().formatHex(digest.digest()));
   }

@@ -18,14 +18,15 @@ import java.util.logging.Logger;
 /**
  * A push's temporary file and the SHA-256 of what goes into it.
  *
- * <p>On Linux a new push's file is written with {@code O_DIRECT}, {@value #BATCH} bytes at a time
+ * <p>Under TCG, on Linux, a new push's file is written with {@code O_DIRECT}, {@value #BATCH} bytes at a time
  * from an aligned buffer in native memory: each chunk is copied once out of its frame into the
  * buffer, digested there (libcrypto reads it where it is) and handed to the disk without the guest
  * kernel copying it into its page cache. Under TCG every byte the guest's CPU copies is emulated:
  * in a Debian guest the page cache's copy cost about 10 ms of guest CPU per MiB, the writer's
  * file and digest work 24-31 ms per MiB buffered against 16-17 with {@code O_DIRECT}
  * (docs/benchmarks.md). The last piece is written padded to the alignment and the file truncated
- * to its size.
+ * to its size. Under KVM a copy costs next to nothing and a write through the page cache returns
+ * before the disk has it, so pushes go through the page cache there.
  *
  * <p>Where {@code O_DIRECT} is refused (tmpfs, as the micro image's root; some network or FUSE
  * file systems), at the open or at a write, the file is written through the page cache as
@@ -41,9 +42,13 @@ final class PushFile implements Closeable {
   /** Bytes per O_DIRECT write: fewer than 256 KiB cost more per MiB (32 KiB writes more than buffered ones). */
   static final int BATCH = 256 * 1024;
 
-  /** {@code -Dvmlet.agent.push.direct=false}: every push through the page cache (to measure against). */
-  static final boolean DIRECT = !"false".equals(System.getProperty("vmlet.agent.push.direct"))
-      && System.getProperty("os.name", "").equals("Linux");
+  /**
+   * Whether pushes try O_DIRECT: under TCG ({@code vmlet.agent.tcg}, from the bundle's
+   * agent-tcg-flags.sh) on Linux; {@code -Dvmlet.agent.push.direct=true} or {@code =false} decides
+   * instead (to measure one against the other).
+   */
+  static final boolean DIRECT = System.getProperty("os.name", "").equals("Linux")
+      && Boolean.parseBoolean(System.getProperty("vmlet.agent.push.direct", System.getProperty("vmlet.agent.tcg", "false")));
 
   /** Buffers of pushes that ended, for the next: direct memory is freed only by a GC. */
   private static final ConcurrentLinkedQueue<ByteBuffer> SPARE = new ConcurrentLinkedQueue<>();
