@@ -261,16 +261,22 @@ public final class QemuCommandBuilder {
     return sb.toString();
   }
 
-  /** The argument list as one line a shell would accept, for logs and GetVm. */
   /**
-   * The CPU model a VM gets: the host's under KVM; under TCG {@code max}, every feature TCG can
-   * emulate (QEMU 7.2: AVX2, BMI2, SSE4.2, PCLMUL, AES, not SHA-NI), where QEMU's default qemu64
-   * leaves a guest's JVM without its SHA-256 and CRC32C intrinsics (about 2x on the agent's
-   * transfers; docs/benchmarks.md).
+   * The CPU model a VM gets: the host's under KVM; under TCG {@value #TCG_CPU}: {@code max}, every
+   * feature TCG can emulate (QEMU 7.2: AVX2, BMI2, SSE4.2, PCLMUL, AES, not SHA-NI), where QEMU's
+   * default qemu64 leaves a guest's JVM without its SHA-256 and CRC32C intrinsics (about 2x on the
+   * agent's transfers), but without ERMS and FSRM. With those the guest's kernel and C library
+   * copy and clear memory with {@code rep movsb} / {@code rep stosb}, which TCG runs one byte per
+   * iteration: without them they use {@code rep movsq} or vector loops, and in a Debian guest
+   * reading a file from the page cache took 0.24-0.42 s per 256 MiB against 1.2-1.4 s, and
+   * /dev/zero to /dev/null 0.55 s per GiB against 2.3 s (docs/benchmarks.md).
    */
   public static String cpuModel(String accel) {
-    return accel.equals("kvm") ? "host" : "max";
+    return accel.equals("kvm") ? "host" : TCG_CPU;
   }
+
+  /** The CPU model under TCG (see {@link #cpuModel}). */
+  public static final String TCG_CPU = "max,-erms,-fsrm";
 
   /**
    * The CPU model named in a command line made by {@link #toShellLine}: the word after
@@ -286,6 +292,7 @@ public final class QemuCommandBuilder {
     return at >= 0 && at + 1 < words.size() ? words.get(at + 1).split(",")[0] : "qemu64";
   }
 
+  /** The argument list as one line a shell would accept, for logs and GetVm. */
   public static String toShellLine(List<String> args) {
     StringBuilder sb = new StringBuilder();
     for (String arg : args) {

@@ -21,7 +21,7 @@ final class WindowsProfile {
 
   private WindowsProfile() {}
 
-  /** The vCPU model: the host's under KVM; under TCG "max", which has what Windows 11 checks for (SSE4.2, POPCNT). */
+  /** The vCPU model: the host's under KVM; under TCG "max" (less ERMS and FSRM), which has what Windows 11 checks for (SSE4.2, POPCNT). */
   static String cpu(String accel) {
     String base = QemuCommandBuilder.cpuModel(accel) + "," + HV_COMMON;
     return accel.equals("kvm") ? base + "," + HV_KVM : base;

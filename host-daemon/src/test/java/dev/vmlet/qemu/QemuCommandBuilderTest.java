@@ -41,7 +41,7 @@ class QemuCommandBuilderTest {
         "-name", "web1,process=vmlet-web1,debug-threads=on",
         "-machine", "q35",
         "-accel", "tcg",
-        "-cpu", "max",
+        "-cpu", "max,-erms,-fsrm",
         "-smp", "2",
         "-m", "1024M",
         "-nodefaults", "-no-user-config", "-display", "none",

@@ -71,7 +71,7 @@ class WindowsProfileIT {
     assertThat(vm.getSpec().getFirmware()).isEqualTo(Firmware.FIRMWARE_UEFI);
     assertThat(vm.getSpec().getAgentPort()).isEqualTo(AgentPort.AGENT_PORT_SERIAL);
     assertThat(vm.getSpec().getTpm()).isTrue();
-    assertThat(vm.getQemuCommand()).contains("-machine q35,smm=on", "-cpu max,hv_relaxed,hv_spinlocks=0x1fff,hv_vapic,hv_time",
+    assertThat(vm.getQemuCommand()).contains("-machine q35,smm=on", "-cpu max,-erms,-fsrm,hv_relaxed,hv_spinlocks=0x1fff,hv_vapic,hv_time",
         "-global driver=cfi.pflash01,property=secure,value=on", "OVMF_CODE_4M.secboot.fd", "-tpmdev emulator",
         "media=cdrom", "-device ide-cd,drive=drivers,bus=ide.1", "-serial chardev:agentserial", "-rtc base=localtime");
     Path runDir = testDaemon.paths.vmRunDir(name);
