@@ -213,7 +213,7 @@ final class FilePulls {
   private static void read(Path file, long offset, Chunks out) throws IOException, InterruptedException {
     MessageDigest digest = GuestFiles.sha256();
     long size = 0;
-    try (PullFile in = PullFile.open(file, PullFile.DIRECT)) {
+    try (PullFile in = PullFile.open(file)) {
       ByteBuffer buf = out.empty();
       int n;
       while ((n = in.read(buf)) > 0) {
