@@ -18,15 +18,16 @@ import java.util.logging.Logger;
 /**
  * A push's temporary file and the SHA-256 of what goes into it.
  *
- * <p>Under TCG, on Linux, a new push's file is written with {@code O_DIRECT}, {@value #BATCH} bytes at a time
- * from an aligned buffer in native memory: each chunk is copied once out of its frame into the
- * buffer, digested there (libcrypto reads it where it is) and handed to the disk without the guest
- * kernel copying it into its page cache. Under TCG every byte the guest's CPU copies is emulated:
- * in a Debian guest the page cache's copy cost about 10 ms of guest CPU per MiB, the writer's
- * file and digest work 24-31 ms per MiB buffered against 16-17 with {@code O_DIRECT}
- * (docs/benchmarks.md). The last piece is written padded to the alignment and the file truncated
- * to its size. Under KVM a copy costs next to nothing and a write through the page cache returns
- * before the disk has it, so pushes go through the page cache there.
+ * <p>Under TCG, on Linux, a new push's file is written with {@code O_DIRECT}, {@value #BATCH}
+ * bytes at a time from an aligned buffer in native memory: each chunk is copied once out of its
+ * frame into the buffer, digested there (libcrypto reads it where it is) and handed to the disk
+ * without the guest kernel copying it into its page cache. Under TCG every byte the guest's CPU
+ * copies is emulated: in a Debian guest the writer's file and digest work took 24-31 ms of guest
+ * CPU per MiB through the page cache against 16-17 with {@code O_DIRECT}, and on vmlet's CPU model
+ * (without ERMS) a push moved 32.0 MB/s against 25.0 (docs/benchmarks.md). The last piece is
+ * written padded to the alignment and the file truncated to its size. Under KVM a copy costs next
+ * to nothing and a write through the page cache returns before the disk has it, so pushes go
+ * through the page cache there.
  *
  * <p>Where {@code O_DIRECT} is refused (tmpfs, as the micro image's root; some network or FUSE
  * file systems), at the open or at a write, the file is written through the page cache as
