@@ -90,6 +90,15 @@ final class PushFile implements Closeable {
    * @param tryDirect whether to try O_DIRECT (a new, empty file on Linux)
    */
   static PushFile open(Path temp, MessageDigest digest, boolean tryDirect) throws IOException {
+    return open(temp, digest, tryDirect, p -> FileChannel.open(p, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT));
+  }
+
+  /** Opens a file for O_DIRECT writes (tests: one whose writes are refused). */
+  interface DirectOpener {
+    FileChannel open(Path file) throws IOException;
+  }
+
+  static PushFile open(Path temp, MessageDigest digest, boolean tryDirect, DirectOpener opener) throws IOException {
     PushFile f = new PushFile(temp, digest);
     try (InputStream kept = Files.newInputStream(temp)) {
       byte[] buf = new byte[GuestFiles.CHUNK];
@@ -101,7 +110,7 @@ final class PushFile implements Closeable {
     }
     if (tryDirect && f.size == 0) {
       try {
-        f.direct = FileChannel.open(temp, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+        f.direct = opener.open(temp);
         f.batch = buffer();
         return f;
       } catch (IOException | UnsupportedOperationException e) {
@@ -124,14 +133,15 @@ final class PushFile implements Closeable {
 
   /** Appends {@code data} to the file and the digest. */
   void write(ByteString data) throws IOException {
-    if (direct == null) {
-      data.writeTo(out);
-      data.writeTo(digestOut);
-      size += data.size();
-      return;
-    }
     int off = 0;
     while (off < data.size()) {
+      if (direct == null) { // through the page cache from the start, or since a write was refused
+        ByteString rest = data.substring(off);
+        rest.writeTo(out);
+        rest.writeTo(digestOut);
+        size += rest.size();
+        return;
+      }
       int n = Math.min(data.size() - off, batch.remaining());
       int at = batch.position();
       data.substring(off, off + n).copyTo(batch); // a view of the frame's bytes: the one copy
