@@ -87,12 +87,12 @@ final class FilePulls {
       sink.send(Frame.newBuilder().setStreamId(stream).setFileInfo(FileInfo.newBuilder().setSize(size)
           .setMode(mode).setMtimeUnixMs(Files.getLastModifiedTime(file).toMillis()).setUid(owner[0]).setGid(owner[1])).build());
       if (readers == null) {
-        read(file, req.getOffset(), sent(stream, sink, window, PullFile.buffer(size)));
+        read(file, req.getOffset(), inline(PullFile.buffer(size), new Sender(stream, sink, window)));
         return;
       }
       BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
       free.add(PullFile.buffer(size));
-      if (size > PushFile.BATCH) {
+      if (size > PullFile.BUFFER) {
         free.add(PullFile.buffer(size)); // a second only where a file needs more than one
       }
       BlockingQueue<Chunk> ready = new ArrayBlockingQueue<>(BUFFERS + 1); // every buffer, and the end
@@ -108,14 +108,14 @@ final class FilePulls {
         return null;
       });
       readers.execute(reader);
-      Chunks out = sent(stream, sink, window, null);
+      Sender out = new Sender(stream, sink, window);
       while (true) {
         Chunk c = next(ready, reader);
         if (c.last()) {
           out.end(c.size(), c.sha256());
           return;
         }
-        out.full(c.buf());
+        out.send(c.buf());
         c.buf().clear();
         free.add(c.buf()); // only now: the frames that wrapped it have been written
       }
@@ -130,8 +130,27 @@ final class FilePulls {
     }
   }
 
-  /** Buffers sent as they come, within the window, in chunks; {@code buf}: the one buffer to read into (null: none read here). */
-  private static Chunks sent(int stream, FrameSink sink, SendWindow window, ByteBuffer buf) {
+  /** Writes a pull's bytes to the port as FileData frames within the stream's window, then its FileDone. */
+  private record Sender(int stream, FrameSink sink, SendWindow window) {
+    /** {@code b}, from its position to its limit, in chunks; its position then at its limit. */
+    void send(ByteBuffer b) throws IOException {
+      while (b.hasRemaining()) {
+        int n = Math.min(b.remaining(), GuestFiles.CHUNK);
+        window.acquire(n);
+        // Not copied: send encodes the frame before it returns, and b is refilled only after.
+        sink.send(Frame.newBuilder().setStreamId(stream)
+            .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(b.slice(b.position(), n)))).build());
+        b.position(b.position() + n);
+      }
+    }
+
+    void end(long size, String sha256) throws IOException {
+      sink.send(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(size).setSha256(sha256)).build());
+    }
+  }
+
+  /** Chunks sent by the reading thread itself as it reads them, all read into {@code buf}. */
+  private static Chunks inline(ByteBuffer buf, Sender to) {
     return new Chunks() {
       @Override
       public ByteBuffer empty() {
@@ -140,19 +159,12 @@ final class FilePulls {
 
       @Override
       public void full(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-          int n = Math.min(b.remaining(), GuestFiles.CHUNK);
-          window.acquire(n);
-          // Not copied: send encodes the frame before it returns, and b is refilled only after.
-          sink.send(Frame.newBuilder().setStreamId(stream)
-              .setFileData(FileData.newBuilder().setData(UnsafeByteOperations.unsafeWrap(b.slice(b.position(), n)))).build());
-          b.position(b.position() + n);
-        }
+        to.send(b);
       }
 
       @Override
       public void end(long size, String sha256) throws IOException {
-        sink.send(Frame.newBuilder().setStreamId(stream).setFileDone(FileDone.newBuilder().setSize(size).setSha256(sha256)).build());
+        to.end(size, sha256);
       }
     };
   }

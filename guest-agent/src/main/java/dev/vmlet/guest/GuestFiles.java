@@ -24,6 +24,12 @@ final class GuestFiles {
    */
   static final int CHUNK = 32 * 1024 - 64;
 
+  /**
+   * Whether the guest runs under TCG ({@code -Dvmlet.agent.tcg=true}, from the bundle's
+   * agent-tcg-flags.sh): SHA-256 then takes libcrypto's plain integer code, and pushes O_DIRECT.
+   */
+  static final boolean TCG = Boolean.getBoolean("vmlet.agent.tcg");
+
   private GuestFiles() {}
 
   /** The normalized path; a relative one is refused, since the agent's working directory means nothing to the host. */
@@ -71,11 +77,10 @@ final class GuestFiles {
 
   /**
    * Chosen at the first digest, not at the agent's start: loading libcrypto costs time under TCG,
-   * and an agent that moves no file need not pay it. {@code vmlet.agent.tcg} comes from the
-   * bundle's agent-tcg-flags.sh; {@code vmlet.agent.crypto} names another library (tests).
+   * and an agent that moves no file need not pay it. {@code vmlet.agent.crypto} names another
+   * library (tests).
    */
   private static final class Sha256Source {
-    static final Supplier<MessageDigest> DIGESTS = NativeSha256.digests(System.getProperty("vmlet.agent.crypto", "libcrypto.so.3"),
-        Boolean.getBoolean("vmlet.agent.tcg"));
+    static final Supplier<MessageDigest> DIGESTS = NativeSha256.digests(System.getProperty("vmlet.agent.crypto", "libcrypto.so.3"), TCG);
   }
 }

@@ -44,12 +44,12 @@ final class PushFile implements Closeable {
   static final int BATCH = 256 * 1024;
 
   /**
-   * Whether pushes try O_DIRECT: under TCG ({@code vmlet.agent.tcg}, from the bundle's
-   * agent-tcg-flags.sh) on Linux; {@code -Dvmlet.agent.push.direct=true} or {@code =false} decides
-   * instead (to measure one against the other).
+   * Whether pushes try O_DIRECT: under TCG ({@link GuestFiles#TCG}) on Linux;
+   * {@code -Dvmlet.agent.push.direct=true} or {@code =false} decides instead (to measure one
+   * against the other).
    */
   static final boolean DIRECT = System.getProperty("os.name", "").equals("Linux")
-      && Boolean.parseBoolean(System.getProperty("vmlet.agent.push.direct", System.getProperty("vmlet.agent.tcg", "false")));
+      && Boolean.parseBoolean(System.getProperty("vmlet.agent.push.direct", String.valueOf(GuestFiles.TCG)));
 
   /** Buffers of pushes that ended, for the next: direct memory is freed only by a GC. */
   private static final ConcurrentLinkedQueue<ByteBuffer> SPARE = new ConcurrentLinkedQueue<>();
@@ -57,6 +57,7 @@ final class PushFile implements Closeable {
 
   private final Path path;
   private final MessageDigest digest;
+  private final DirectWrite directWrite;
   /** Bytes taken: in the file, or in {@link #batch} on their way there. */
   private long size;
   /** With O_DIRECT: the channel and the buffer filled up to the next write; both null when buffered. */
@@ -78,9 +79,10 @@ final class PushFile implements Closeable {
     }
   };
 
-  private PushFile(Path path, MessageDigest digest) {
+  private PushFile(Path path, MessageDigest digest, DirectWrite directWrite) {
     this.path = path;
     this.digest = digest;
+    this.directWrite = directWrite;
   }
 
   /**
@@ -90,16 +92,16 @@ final class PushFile implements Closeable {
    * @param tryDirect whether to try O_DIRECT (a new, empty file on Linux)
    */
   static PushFile open(Path temp, MessageDigest digest, boolean tryDirect) throws IOException {
-    return open(temp, digest, tryDirect, p -> FileChannel.open(p, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT));
+    return open(temp, digest, tryDirect, FileChannel::write);
   }
 
-  /** Opens a file for O_DIRECT writes (tests: one whose writes are refused). */
-  interface DirectOpener {
-    FileChannel open(Path file) throws IOException;
+  /** One positional write to the file opened with O_DIRECT (tests: one that is refused). */
+  interface DirectWrite {
+    int write(FileChannel file, ByteBuffer src, long position) throws IOException;
   }
 
-  static PushFile open(Path temp, MessageDigest digest, boolean tryDirect, DirectOpener opener) throws IOException {
-    PushFile f = new PushFile(temp, digest);
+  static PushFile open(Path temp, MessageDigest digest, boolean tryDirect, DirectWrite directWrite) throws IOException {
+    PushFile f = new PushFile(temp, digest, directWrite);
     try (InputStream kept = Files.newInputStream(temp)) {
       byte[] buf = new byte[GuestFiles.CHUNK];
       int n;
@@ -110,7 +112,7 @@ final class PushFile implements Closeable {
     }
     if (tryDirect && f.size == 0) {
       try {
-        f.direct = opener.open(temp);
+        f.direct = FileChannel.open(temp, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
         f.batch = buffer();
         return f;
       } catch (IOException | UnsupportedOperationException e) {
@@ -196,7 +198,7 @@ final class PushFile implements Closeable {
     try {
       long at = onDisk;
       while (batch.hasRemaining()) {
-        at += direct.write(batch, at);
+        at += directWrite.write(direct, batch, at);
       }
     } catch (IOException e) {
       // Refused where the open was not (some file systems check at the write): the same bytes

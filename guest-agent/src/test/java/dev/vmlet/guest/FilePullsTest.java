@@ -71,7 +71,7 @@ class FilePullsTest {
   @ParameterizedTest(name = "reader on its own thread: {0}")
   @ValueSource(booleans = {true, false})
   void aPull_sendsInfoThenEveryChunkInOrder_thenTheDigest(boolean twoThreads) throws Exception {
-    Path f = file(FilePulls.BUFFERS * PushFile.BATCH + 3 * GuestFiles.CHUNK + 123); // more than the reader's buffers hold
+    Path f = file(FilePulls.BUFFERS * PullFile.BUFFER + 3 * GuestFiles.CHUNK + 123); // more than the reader's buffers hold
     byte[] want = Files.readAllBytes(f);
     FilePulls.pull(1, FileReadStart.newBuilder().setPath(f.toString()).build(), sink, new SendWindow(Long.MAX_VALUE / 2),
         twoThreads ? readersPool : null);

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** A pulled file is read whole and in order into direct buffers of whole pages, at most 256 KiB each. */
+/** A pulled file is read whole and in order into direct buffers as large as the file, at most 256 KiB each. */
 class PullFileTest {
   @TempDir Path dir;
 
@@ -36,10 +36,10 @@ class PullFileTest {
   }
 
   @Test
-  void buffers_areDirect_wholePages_andAtMostOneBatch() {
-    assertThat(PullFile.buffer(0).capacity()).isEqualTo(PushFile.ALIGN);
-    assertThat(PullFile.buffer(4097).capacity()).isEqualTo(2 * PushFile.ALIGN);
-    assertThat(PullFile.buffer(1L << 40).capacity()).isEqualTo(PushFile.BATCH);
+  void buffers_areDirect_asLargeAsTheFile_andAtMost256KiB() {
+    assertThat(PullFile.buffer(0).capacity()).isEqualTo(1);
+    assertThat(PullFile.buffer(4097).capacity()).isEqualTo(4097);
+    assertThat(PullFile.buffer(1L << 40).capacity()).isEqualTo(256 * 1024);
     assertThat(PullFile.buffer(10_000).isDirect()).isTrue();
   }
 }

@@ -3,16 +3,9 @@ package dev.vmlet.guest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.MappedByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.ReadableByteChannel;
-import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
@@ -123,118 +116,21 @@ class PushFileTest {
     MessageDigest digest = GuestFiles.sha256();
     // The first O_DIRECT write goes through, the second is refused halfway, as a file system that
     // accepts the open and not the write would.
-    PushFile f = PushFile.open(temp, digest, true, p -> new RefusingChannel(
-        FileChannel.open(p, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT), 1));
+    int[] good = {1};
+    PushFile f = PushFile.open(temp, digest, true, (file, src, at) -> {
+      if (good[0]-- > 0) {
+        return file.write(src, at);
+      }
+      ByteBuffer half = src.duplicate();
+      half.limit(src.position() + PushFile.ALIGN);
+      src.position(src.position() + file.write(half, at));
+      throw new IOException("Invalid argument");
+    });
     assertThat(f.direct()).isTrue();
     writeInChunks(f, data);
     assertThat(f.direct()).isFalse();
     assertThat(Files.readAllBytes(temp)).isEqualTo(data);
     assertThat(hex(digest.digest())).isEqualTo(sha(data));
-  }
-
-  /** A channel that writes {@code good} times, then writes part of a buffer and refuses the rest. */
-  private static final class RefusingChannel extends FileChannel {
-    private final FileChannel real;
-    private int good;
-
-    RefusingChannel(FileChannel real, int good) {
-      this.real = real;
-      this.good = good;
-    }
-
-    @Override
-    public int write(ByteBuffer src, long position) throws IOException {
-      if (good-- > 0) {
-        return real.write(src, position);
-      }
-      ByteBuffer half = src.duplicate();
-      half.limit(src.position() + PushFile.ALIGN);
-      int n = real.write(half, position);
-      src.position(src.position() + n);
-      throw new IOException("Invalid argument");
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-      return real.read(dst);
-    }
-
-    @Override
-    public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-      return real.read(dsts, offset, length);
-    }
-
-    @Override
-    public int write(ByteBuffer src) throws IOException {
-      throw new IOException("Invalid argument");
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-      throw new IOException("Invalid argument");
-    }
-
-    @Override
-    public long position() throws IOException {
-      return real.position();
-    }
-
-    @Override
-    public FileChannel position(long newPosition) throws IOException {
-      real.position(newPosition);
-      return this;
-    }
-
-    @Override
-    public long size() throws IOException {
-      return real.size();
-    }
-
-    @Override
-    public FileChannel truncate(long size) throws IOException {
-      real.truncate(size);
-      return this;
-    }
-
-    @Override
-    public void force(boolean metaData) throws IOException {
-      real.force(metaData);
-    }
-
-    @Override
-    public long transferTo(long position, long count, WritableByteChannel target) throws IOException {
-      return real.transferTo(position, count, target);
-    }
-
-    @Override
-    public long transferFrom(ReadableByteChannel src, long position, long count) throws IOException {
-      return real.transferFrom(src, position, count);
-    }
-
-    @Override
-    public int read(ByteBuffer dst, long position) throws IOException {
-      return real.read(dst, position);
-    }
-
-    @Override
-    public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
-      return real.map(mode, position, size);
-    }
-
-    @Override
-    public FileLock lock(long position, long size, boolean shared) throws IOException {
-      return real.lock(position, size, shared);
-    }
-
-    @Override
-    public FileLock tryLock(long position, long size, boolean shared) throws IOException {
-      return real.tryLock(position, size, shared);
-    }
-
-    @Override
-    protected void implCloseChannel() throws IOException {
-      real.close();
-    }
   }
 
   @Test
