@@ -1,11 +1,13 @@
 package dev.vmlet.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
@@ -131,6 +133,18 @@ class PushFileTest {
     assertThat(f.direct()).isFalse();
     assertThat(Files.readAllBytes(temp)).isEqualTo(data);
     assertThat(hex(digest.digest())).isEqualTo(sha(data));
+  }
+
+  @Test
+  void aRefusedWrite_whoseFileIsGone_failsThePush() throws Exception {
+    Path temp = Files.createFile(dir.resolve("gone"));
+    PushFile f = PushFile.open(temp, GuestFiles.sha256(), true, (file, src, at) -> {
+      Files.delete(temp); // refused, and the page cache's way finds no file either
+      throw new IOException("Invalid argument");
+    });
+    assertThatThrownBy(() -> f.write(ByteString.copyFrom(random(PushFile.BATCH)))).isInstanceOf(NoSuchFileException.class);
+    f.close(); // as the push's end does after a failure
+    assertThat(temp).doesNotExist();
   }
 
   @Test
