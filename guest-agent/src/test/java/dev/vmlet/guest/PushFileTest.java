@@ -144,6 +144,7 @@ class PushFileTest {
     });
     assertThatThrownBy(() -> f.write(ByteString.copyFrom(random(PushFile.BATCH)))).isInstanceOf(NoSuchFileException.class);
     f.close(); // as the push's end does after a failure
+    // The fallback opens the file without creating it: a push whose file vanished leaves none behind.
     assertThat(temp).doesNotExist();
   }
 
