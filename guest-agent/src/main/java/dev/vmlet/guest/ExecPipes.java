@@ -133,15 +133,17 @@ final class ExecPipes {
     boolean err = p.stderr() != null;
     try {
       while (out || err) {
+        long polled = counts == null ? 0 : System.nanoTime();
         int ready = p.awaitOutput(out, err);
         if (counts != null) {
           counts.polls++;
+          counts.pollNanos += System.nanoTime() - polled;
         }
         if ((ready & 1) != 0) {
-          out = sendOnce(p, false, buf, counts);
+          out = sendOnce(p, false, buf, counts, trace);
         }
         if ((ready & 2) != 0) {
-          err = sendOnce(p, true, buf, counts);
+          err = sendOnce(p, true, buf, counts, trace);
         }
       }
     } catch (IOException e) {
@@ -165,6 +167,8 @@ final class ExecPipes {
     int frames;
     long bytes;
     int smallest = Integer.MAX_VALUE;
+    long pollNanos;
+    long readNanos;
     long creditNanos;
     long sendNanos;
 
@@ -174,14 +178,27 @@ final class ExecPipes {
       trace.note("frames", frames);
       trace.note("bytes", bytes);
       trace.note("smallest-read", reads == 0 ? 0 : smallest);
+      trace.note("poll-wait-us", pollNanos / 1000);
+      trace.note("read-us", readNanos / 1000);
       trace.note("credit-wait-us", creditNanos / 1000);
       trace.note("send-us", sendNanos / 1000);
     }
   }
 
-  /** One read of a ready output, sent in frames of at most {@link #CHUNK} bytes; false at its end. */
-  private boolean sendOnce(PosixSpawn p, boolean stderr, Memory buf, OutputCounts counts) throws IOException {
+  /**
+   * One read of a ready output, sent in frames of at most {@link #CHUNK} bytes; false at its end.
+   * Traced, the first read that brings bytes is the hop {@code first-output}: the spawned program's
+   * own start lies between it and {@code spawned}.
+   */
+  private boolean sendOnce(PosixSpawn p, boolean stderr, Memory buf, OutputCounts counts, HopTrace trace) throws IOException {
+    long reading = counts == null ? 0 : System.nanoTime();
     int n = p.readOutput(stderr, buf, READ);
+    if (counts != null) {
+      counts.readNanos += System.nanoTime() - reading;
+      if (n > 0 && counts.bytes == 0) {
+        trace.mark("first-output");
+      }
+    }
     if (n <= 0) {
       return false;
     }

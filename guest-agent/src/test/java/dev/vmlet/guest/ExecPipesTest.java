@@ -32,8 +32,10 @@ class ExecPipesTest {
     PosixSpawn p = PosixSpawn.start("/bin/sh", List.of("sh", "-c", "seq 1 200000; echo oops >&2"), Map.of("PATH", "/usr/bin:/bin"), null, false);
     p.stdin().close();
     HopTrace.enable(true);
-    HopTrace trace = HopTrace.begin(5, "exec", System.nanoTime());
+    long begun = System.nanoTime();
+    HopTrace trace = HopTrace.begin(5, "exec", begun);
     pipes.pumpHere(p, trace);
+    long pumpedUs = (System.nanoTime() - begun) / 1000;
     assertThat(p.waitFor()).isZero();
 
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -54,6 +56,15 @@ class ExecPipesTest {
     assertThat(sent).isEqualTo(frames.size());
     assertThat(reads).as("reads (the program may write less than a read takes at a time)").isPositive().isLessThanOrEqualTo(sent);
     assertThat(line).contains("; bytes " + (want.length() + 5) + ";");
+    // The first read with bytes is a hop; where the pump's time went are figures after the hops.
+    assertThat(line).matches("hops stream 5 exec: first-output \\d+; .*");
+    long firstOutput = Long.parseLong(line.replaceAll(".*first-output (\\d+);.*", "$1"));
+    long pollWait = Long.parseLong(line.replaceAll(".*; poll-wait-us (\\d+);.*", "$1"));
+    long reading = Long.parseLong(line.replaceAll(".*; read-us (\\d+);.*", "$1"));
+    long sending = Long.parseLong(line.replaceAll(".*; send-us (\\d+)$", "$1"));
+    assertThat(firstOutput).isLessThanOrEqualTo(pumpedUs);
+    assertThat(reading).as("read(2) of the program's output").isPositive();
+    assertThat(pollWait + reading + sending).as("the pump's parts, against its whole").isLessThanOrEqualTo(pumpedUs);
   }
 
   @Test

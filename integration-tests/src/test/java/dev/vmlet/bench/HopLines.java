@@ -36,7 +36,7 @@ final class HopLines {
    * The keys of the agent's trace that are counts or sums of an exec's output ({@code
    * HopTrace.note}), not times since the frame was read.
    */
-  static final Set<String> COUNTS = Set.of("polls", "reads", "frames", "bytes", "smallest-read", "credit-wait-us", "send-us");
+  static final Set<String> COUNTS = Set.of("polls", "reads", "frames", "bytes", "smallest-read", "poll-wait-us", "read-us", "credit-wait-us", "send-us");
 
   /** The same lines with their counts left out: times only. */
   static Map<Integer, Map<String, Long>> hopsOnly(Map<Integer, Map<String, Long>> byStream) {
