@@ -128,7 +128,7 @@ final class ExecPipes {
    */
   void pumpHere(PosixSpawn p, HopTrace trace) {
     Memory buf = READ_BUFFER.get();
-    OutputCounts counts = trace.on() ? new OutputCounts() : null;
+    OutputCounts counts = trace.on() ? new OutputCounts(trace) : null;
     boolean out = true;
     boolean err = p.stderr() != null;
     try {
@@ -140,10 +140,10 @@ final class ExecPipes {
           counts.pollNanos += System.nanoTime() - polled;
         }
         if ((ready & 1) != 0) {
-          out = sendOnce(p, false, buf, counts, trace);
+          out = sendOnce(p, false, buf, counts);
         }
         if ((ready & 2) != 0) {
-          err = sendOnce(p, true, buf, counts, trace);
+          err = sendOnce(p, true, buf, counts);
         }
       }
     } catch (IOException e) {
@@ -155,13 +155,14 @@ final class ExecPipes {
         closeQuietly(p.stderr());
       }
       if (counts != null) {
-        counts.noteIn(trace);
+        counts.noteInTrace();
       }
     }
   }
 
   /** How one exec's output went out, for the hop trace only. */
   private static final class OutputCounts {
+    final HopTrace trace;
     int polls;
     int reads;
     int frames;
@@ -172,7 +173,11 @@ final class ExecPipes {
     long creditNanos;
     long sendNanos;
 
-    void noteIn(HopTrace trace) {
+    OutputCounts(HopTrace trace) {
+      this.trace = trace;
+    }
+
+    void noteInTrace() {
       trace.note("polls", polls);
       trace.note("reads", reads);
       trace.note("frames", frames);
@@ -190,13 +195,13 @@ final class ExecPipes {
    * Traced, the first read that brings bytes is the hop {@code first-output}: the spawned program's
    * own start lies between it and {@code spawned}.
    */
-  private boolean sendOnce(PosixSpawn p, boolean stderr, Memory buf, OutputCounts counts, HopTrace trace) throws IOException {
+  private boolean sendOnce(PosixSpawn p, boolean stderr, Memory buf, OutputCounts counts) throws IOException {
     long reading = counts == null ? 0 : System.nanoTime();
     int n = p.readOutput(stderr, buf, READ);
     if (counts != null) {
       counts.readNanos += System.nanoTime() - reading;
       if (n > 0 && counts.bytes == 0) {
-        trace.mark("first-output");
+        counts.trace.mark("first-output");
       }
     }
     if (n <= 0) {
